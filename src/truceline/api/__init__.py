@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI); the OpenAPI schema is the public contract."""

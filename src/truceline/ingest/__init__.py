@@ -1,0 +1,1 @@
+"""Format adapters: bytes in, validated observations or precise errors out."""

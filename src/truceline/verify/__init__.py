@@ -1,0 +1,1 @@
+"""Agreement rules applied to incidents: violations and attribution."""
