@@ -1,0 +1,50 @@
+"""Incident: one physical event fused from one or more observations, with its review status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from truceline.domain.observation import Latitude, Longitude, ObservationKind
+
+
+class IncidentStatus(str, Enum):
+    """Life cycle: fusion proposes (detected, corroborated), analysts decide (verified, dismissed)."""
+
+    DETECTED = "detected"
+    CORROBORATED = "corroborated"
+    VERIFIED = "verified"
+    DISMISSED = "dismissed"
+
+
+class Origin(BaseModel):
+    """Estimated firing or launch point, with its east/north covariance; basis of attribution."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lat: Latitude
+    lon: Longitude
+    cov_m2: tuple[tuple[float, float], tuple[float, float]]
+
+
+class Incident(BaseModel):
+    """The fused estimate of one event; its figures are always derived from ``observation_ids``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    time: datetime
+    time_uncertainty_s: Annotated[float, Field(ge=0.0)] = 0.0
+    kind: ObservationKind
+    lat: Latitude
+    lon: Longitude
+    sigma_m: Annotated[float, Field(gt=0.0)] = Field(description="1-σ horizontal uncertainty, metres")
+    origin: Origin | None = None
+    observation_ids: tuple[str, ...]
+    independent_sources: Annotated[int, Field(ge=0)] = 1
+    corroboration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    status: IncidentStatus = IncidentStatus.DETECTED
+    attributes: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,304 @@
+"""Observation: what one source saw, validated once at the edge and immutable afterwards.
+
+Validation is strict on purpose: a ceasefire monitor that silently accepts a swapped latitude, a naive
+timestamp or a misspelt kind produces wrong verdicts that nobody can trace. Every refusal names the field,
+the value and the rule (pydantic's error ``loc``/``input``/``msg``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from truceline.domain.grading import Credibility, Reliability
+
+#: Observations dated before this are refused: no monitoring data of this system can be older, and an
+#: epoch-zero or year-0001 timestamp is always a bug upstream.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+#: Default allowance for sensor clocks running ahead of ours.
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+MAX_TIME_UNCERTAINTY_S = 30 * 86400.0
+MAX_UNCERTAINTY_M = 1_000_000.0
+
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$"
+_LABEL_PATTERN = r"^[A-Z][A-Z0-9_-]{1,31}$"
+_LEAP_SECOND = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):60(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$")
+
+
+class ObservationKind(str, Enum):
+    """What was observed. Fusion and the agreement's rules key on these values."""
+
+    EXPLOSION = "explosion"
+    IMPACT = "impact"
+    LAUNCH = "launch"
+    MUZZLE_FLASH = "muzzle-flash"
+    SMALL_ARMS_FIRE = "small-arms-fire"
+    FLIGHT = "flight"
+    THERMAL = "thermal"
+    EQUIPMENT_SIGHTING = "equipment-sighting"
+    TROOP_MOVEMENT = "troop-movement"
+    DAMAGE = "damage"
+    CASUALTY_REPORT = "casualty-report"
+    MINE = "mine"
+    OTHER = "other"
+
+
+class SourceType(str, Enum):
+    """The kind of sensor or reporter; independence of corroboration is judged on it."""
+
+    ACOUSTIC = "acoustic"
+    SEISMIC = "seismic"
+    RADAR = "radar"
+    UAV = "uav"
+    SATELLITE = "satellite"
+    MONITOR = "monitor"
+    OSINT = "osint"
+    OFFICIAL = "official"
+
+
+class PlacePrecision(int, Enum):
+    """ACLED-style geo precision of a place named in text."""
+
+    EXACT = 1
+    NEAR = 2
+    DISTRICT = 3
+    REGION = 4
+
+
+#: 1-σ radius assumed for a named place at each precision (settlement, near it, district, region).
+PLACE_PRECISION_SIGMA_M: dict[PlacePrecision, float] = {
+    PlacePrecision.EXACT: 2_000.0,
+    PlacePrecision.NEAR: 8_000.0,
+    PlacePrecision.DISTRICT: 25_000.0,
+    PlacePrecision.REGION: 80_000.0,
+}
+
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+Metres = Annotated[float, Field(gt=0.0, le=MAX_UNCERTAINTY_M, allow_inf_nan=False)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
+
+
+class PointLocation(_Frozen):
+    """A point with its horizontal uncertainty: a CEP (50% radius) or a full east/north covariance."""
+
+    type: Literal["point"] = "point"
+    lat: Latitude
+    lon: Longitude
+    cep_m: Metres | None = None
+    cov_m2: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        default=None, description="2×2 east/north covariance in m², symmetric positive definite"
+    )
+    alt_m: Annotated[float, Field(ge=-500.0, le=100_000.0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _check_uncertainty(self) -> PointLocation:
+        if self.cep_m is not None and self.cov_m2 is not None:
+            raise PydanticCustomError("one_uncertainty", "give either cep_m or cov_m2, not both")
+        if self.cov_m2 is not None:
+            (a, b), (c, d) = self.cov_m2
+            if abs(b - c) > 1e-9 * max(abs(a), abs(d), 1.0):
+                raise PydanticCustomError("cov_symmetric", "cov_m2 must be symmetric, got {b} and {c}", {"b": b, "c": c})
+            if not (a > 0 and d > 0 and a * d - b * c > 0):
+                raise PydanticCustomError("cov_positive", "cov_m2 must be positive definite")
+            if max(a, d) > MAX_UNCERTAINTY_M**2:
+                raise PydanticCustomError("cov_range", "cov_m2 variance exceeds (1000 km)²")
+        return self
+
+    def sigma_m(self) -> float | None:
+        """One-axis standard deviation in metres (circular approximation), if any uncertainty is given."""
+        if self.cep_m is not None:
+            return self.cep_m / 1.1774  # CEP = sqrt(2 ln 2) σ for a circular normal
+        if self.cov_m2 is not None:
+            return math.sqrt((self.cov_m2[0][0] + self.cov_m2[1][1]) / 2.0)
+        return None
+
+
+class BearingLocation(_Frozen):
+    """A line of bearing from a sensor at a known position (acoustic array, direction finder, observer)."""
+
+    type: Literal["bearing"] = "bearing"
+    sensor_lat: Latitude
+    sensor_lon: Longitude
+    sensor_cep_m: Metres | None = None
+    bearing_deg: Annotated[float, Field(ge=0.0, lt=360.0, allow_inf_nan=False)]
+    bearing_sd_deg: Annotated[float, Field(gt=0.0, le=180.0, allow_inf_nan=False)]
+    max_range_m: Metres | None = None
+
+
+class PlaceLocation(_Frozen):
+    """A place named in text, with ACLED-style precision; coordinates only if it was resolved."""
+
+    type: Literal["place"] = "place"
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    precision: PlacePrecision
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    admin: Annotated[str, Field(max_length=200)] | None = None
+
+    def sigma_m(self) -> float:
+        """Circular 1-σ radius implied by the precision code: a place name is never better than its area."""
+        return PLACE_PRECISION_SIGMA_M[self.precision]
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> PlaceLocation:
+        if (self.lat is None) != (self.lon is None):
+            raise PydanticCustomError("lat_lon_pair", "give both lat and lon of the place, or neither")
+        return self
+
+
+def _location_tag(value: Any) -> str | None:
+    """Tell location shapes apart; the explicit ``type`` wins, otherwise the fields present decide."""
+    if isinstance(value, dict):
+        if "type" in value:
+            return value["type"] if isinstance(value["type"], str) else None
+        if "bearing_deg" in value:
+            return "bearing"
+        if "name" in value:
+            return "place"
+        return "point"
+    return getattr(value, "type", None)
+
+
+Location = Annotated[
+    Annotated[PointLocation, Tag("point")] | Annotated[BearingLocation, Tag("bearing")] | Annotated[PlaceLocation, Tag("place")],
+    Discriminator(
+        _location_tag,
+        custom_error_type="location_type",
+        custom_error_message="location must be a point {lat, lon}, a bearing {sensor_lat, sensor_lon, bearing_deg, ...} or a place {name, precision}",
+    ),
+]
+
+
+def _leap_second(value: Any) -> Any:
+    """Accept a real leap second (23:59:60 UTC on 30 June or 31 December) as 23:59:59.999999 UTC.
+
+    Python datetimes cannot hold second 60; keeping the same date and order is what matters for fusion.
+    Any other second 60 is refused.
+    """
+    if not isinstance(value, str) or ":60" not in value:
+        return value
+    match = _LEAP_SECOND.match(value)
+    if match is None:
+        return value
+    base = datetime.fromisoformat(f"{match.group(1)}:59{match.group(3).replace('z', 'Z')}").astimezone(timezone.utc)
+    if (base.month, base.day, base.hour, base.minute) not in {(6, 30, 23, 59), (12, 31, 23, 59)}:
+        raise PydanticCustomError(
+            "leap_second",
+            "second 60 is valid only as a leap second at 23:59:60 UTC on 30 June or 31 December, got {value}",
+            {"value": value},
+        )
+    return base.replace(microsecond=999_999)
+
+
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError("timezone_aware", "time must carry a UTC offset (e.g. 'Z'), got a naive time")
+    return value.astimezone(timezone.utc)
+
+
+UtcTime = Annotated[datetime, BeforeValidator(_leap_second), AfterValidator(_to_utc)]
+
+
+def check_time_plausible(value: datetime, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> datetime:
+    """Refuse times before :data:`EARLIEST_TIME` or later than ``now + skew``."""
+    if value < EARLIEST_TIME:
+        raise PydanticCustomError(
+            "time_too_early", "time {value} is before {earliest}", {"value": value.isoformat(), "earliest": EARLIEST_TIME.isoformat()}
+        )
+    if value > now + skew:
+        raise PydanticCustomError(
+            "time_in_future",
+            "time {value} is in the future (now {now}, allowed clock skew {skew} s)",
+            {"value": value.isoformat(), "now": now.isoformat(), "skew": int(skew.total_seconds())},
+        )
+    return value
+
+
+class Source(_Frozen):
+    """Who observed: a sensor or reporter, its type and the organisation that owns its data."""
+
+    id: Annotated[str, Field(pattern=_ID_PATTERN)]
+    type: SourceType
+    org: Annotated[str, Field(pattern=_LABEL_PATTERN, description="owning organisation code, e.g. UA")]
+
+
+class Observation(_Frozen):
+    """One source's report of one thing at one time and place; immutable once accepted.
+
+    ``id`` is the client's idempotency key; when absent it is derived from the content, so re-sending the
+    same report cannot create a second observation.
+    """
+
+    id: Annotated[str, Field(pattern=_ID_PATTERN)] | None = None
+    time: UtcTime
+    time_uncertainty_s: Annotated[float, Field(ge=0.0, le=MAX_TIME_UNCERTAINTY_S, allow_inf_nan=False)] = 0.0
+    kind: ObservationKind
+    location: Location
+    source: Source
+    reliability: Reliability = Reliability.F
+    credibility: Credibility = Credibility.CANNOT_BE_JUDGED
+    releasable_to: Annotated[list[Annotated[str, Field(pattern=_LABEL_PATTERN)]], Field(max_length=64)] = Field(
+        default_factory=list, description="organisations or groups that may read it; empty = the owner only"
+    )
+    attributes: Annotated[dict[str, Any], Field(max_length=64)] = Field(default_factory=dict)
+    evidence_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _time_plausible(cls, value: datetime, info: ValidationInfo) -> datetime:
+        context = info.context or {}
+        now = context.get("now") or datetime.now(timezone.utc)
+        return check_time_plausible(value, now, context.get("clock_skew", DEFAULT_CLOCK_SKEW))
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Observation:
+        labels = sorted(set(self.releasable_to)) or [self.source.org]
+        if labels != self.releasable_to:
+            object.__setattr__(self, "releasable_to", labels)
+        if self.id is None:
+            object.__setattr__(self, "id", "h-" + content_digest(self)[:32])
+        return self
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        """(lat, lon) when the location is or resolves to a point, else None."""
+        loc = self.location
+        if isinstance(loc, BearingLocation) or loc.lat is None or loc.lon is None:
+            return None
+        return (loc.lat, loc.lon)
+
+    @property
+    def sigma_m(self) -> float | None:
+        """1-σ horizontal uncertainty of :attr:`point` in metres, if the sender gave or implied one."""
+        loc = self.location
+        if isinstance(loc, BearingLocation):
+            return None
+        return loc.sigma_m()
+
+
+def content_digest(observation: Observation) -> str:
+    """SHA-256 hex of the observation's content without its id: the idempotency key of last resort."""
+    payload = observation.model_dump_json(exclude={"id"}, exclude_none=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
