@@ -1,0 +1,146 @@
+"""The store port: what the API, CLI and fusion need from persistence, independent of the engine.
+
+SQLite (embedded default) and PostgreSQL implement it; callers type against these protocols only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Protocol
+
+from truceline.domain.observation import Observation
+
+
+class Role(str, Enum):
+    """What an API key may do; the full role model lives in access/, the store only keeps the value."""
+
+    CONTRIBUTOR = "contributor"
+    ANALYST = "analyst"
+    SUPERVISOR = "supervisor"
+    OBSERVER = "observer"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as the server knows it: never the secret itself, only who holds it and what it may do."""
+
+    key_id: str
+    org: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """Outcome of an atomic batch insert.
+
+    ``accepted`` lists every id of the batch in order; ``stored`` the ids that were new; ``duplicates``
+    ids already present with identical content; ``conflicts`` ids already present with *different*
+    content (kept unchanged, reported so a sender reusing ids notices).
+    """
+
+    accepted: list[str]
+    stored: list[str]
+    duplicates: list[str]
+    conflicts: list[str]
+
+
+@dataclass(frozen=True)
+class BBox:
+    """Longitude/latitude box; ``min_lon > max_lon`` means it crosses the antimeridian."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def __post_init__(self) -> None:
+        for name, value, limit in (
+            ("min_lon", self.min_lon, 180.0),
+            ("max_lon", self.max_lon, 180.0),
+            ("min_lat", self.min_lat, 90.0),
+            ("max_lat", self.max_lat, 90.0),
+        ):
+            if not -limit <= value <= limit:
+                raise ValueError(f"bbox {name}={value} is outside [-{limit:g}, {limit:g}]")
+        if self.min_lat > self.max_lat:
+            raise ValueError(f"bbox min_lat={self.min_lat} is greater than max_lat={self.max_lat}")
+
+    def lon_ranges(self) -> list[tuple[float, float]]:
+        """One longitude interval, or two when the box crosses the antimeridian."""
+        if self.min_lon <= self.max_lon:
+            return [(self.min_lon, self.max_lon)]
+        return [(self.min_lon, 180.0), (-180.0, self.max_lon)]
+
+
+@dataclass(frozen=True)
+class ObservationQuery:
+    """Filters for listing observations; ``cursor`` continues a previous page."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    bbox: BBox | None = None
+    kinds: tuple[str, ...] = ()
+    source_types: tuple[str, ...] = ()
+    orgs: tuple[str, ...] = ()
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredObservation:
+    """An accepted observation as stored: its canonical JSON document plus when and where it landed."""
+
+    id: str
+    document: dict[str, Any]
+    received_at: datetime
+    seq: int
+    ledger_index: int | None = None
+
+
+@dataclass
+class Page:
+    """One page of results and the cursor for the next (None at the end)."""
+
+    items: list[StoredObservation] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class ObservationStore(Protocol):
+    """Observation persistence: idempotent, atomic batches; everything accepted survives a crash."""
+
+    def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult: ...
+
+    def get_observation(self, observation_id: str) -> StoredObservation | None: ...
+
+    def list_observations(self, query: ObservationQuery) -> Page: ...
+
+    def count_observations(self) -> int: ...
+
+    def summarize_observations(self) -> dict[str, Any]: ...
+
+
+class KeyStore(Protocol):
+    """API keys, stored hashed: the secret is shown once at creation and never again."""
+
+    def create_api_key(self, org: str, role: Role, label: str = "") -> tuple[ApiKey, str]: ...
+
+    def authenticate(self, secret: str) -> ApiKey | None: ...
+
+    def list_api_keys(self) -> list[ApiKey]: ...
+
+    def revoke_api_key(self, key_id: str) -> bool: ...
+
+
+class Store(ObservationStore, KeyStore, Protocol):
+    """Everything the running service persists."""
+
+    def schema_version(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,418 @@
+"""Embedded store on SQLite: one WAL database file in the data dir, durable on every commit.
+
+Design choices:
+- ``synchronous=FULL`` in WAL mode: a commit is on disk before the API answers 201, so a ``kill -9`` or
+  a power cut cannot lose accepted data.
+- One writer connection behind a lock (SQLite allows one writer), one reader connection per thread (WAL
+  readers never block the writer).
+- Observations keep their canonical JSON document; the columns beside it exist only to serve queries:
+  time (integer microseconds, indexed), an R*Tree over points, and a label table for releasability.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from truceline.domain.observation import Observation
+from truceline.store.ports import (
+    AddResult,
+    ApiKey,
+    ObservationQuery,
+    Page,
+    Role,
+    StoredObservation,
+)
+
+DATABASE_FILENAME = "truceline.db"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as asked (newer schema, corrupt file, bad cursor)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step; applied once, in order, inside a transaction, recorded in ``schema_migrations``."""
+
+    version: int
+    description: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def execute_ddl(conn: sqlite3.Connection, script: str) -> None:
+    """Run DDL statements one by one: ``executescript`` would commit the migration's transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _v1_observations(conn: sqlite3.Connection) -> None:
+    execute_ddl(
+        conn,
+        """
+        CREATE TABLE observations (
+            seq          INTEGER PRIMARY KEY,
+            id           TEXT    NOT NULL UNIQUE,
+            t_us         INTEGER NOT NULL,
+            time_unc_s   REAL    NOT NULL,
+            kind         TEXT    NOT NULL,
+            loc_type     TEXT    NOT NULL,
+            lat          REAL,
+            lon          REAL,
+            sigma_m      REAL,
+            source_id    TEXT    NOT NULL,
+            source_type  TEXT    NOT NULL,
+            org          TEXT    NOT NULL,
+            reliability  TEXT    NOT NULL,
+            credibility  INTEGER NOT NULL,
+            doc_sha256   BLOB    NOT NULL,
+            received_us  INTEGER NOT NULL,
+            ledger_index INTEGER,
+            doc          TEXT    NOT NULL
+        );
+        CREATE INDEX observations_time ON observations (t_us, seq);
+        CREATE INDEX observations_kind_time ON observations (kind, t_us);
+        CREATE INDEX observations_org_time ON observations (org, t_us);
+        CREATE VIRTUAL TABLE observations_rtree USING rtree (seq, min_lon, max_lon, min_lat, max_lat);
+        CREATE TABLE observation_labels (
+            label TEXT    NOT NULL,
+            seq   INTEGER NOT NULL REFERENCES observations (seq) ON DELETE CASCADE,
+            PRIMARY KEY (label, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX observation_labels_seq ON observation_labels (seq);
+        CREATE TABLE api_keys (
+            key_id      TEXT PRIMARY KEY,
+            secret_hash BLOB NOT NULL UNIQUE,
+            org         TEXT NOT NULL,
+            role        TEXT NOT NULL,
+            label       TEXT NOT NULL DEFAULT '',
+            created_us  INTEGER NOT NULL,
+            revoked_us  INTEGER
+        );
+        """
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "observations, spatial and time indexes, labels, API keys", _v1_observations),)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _us(value: datetime) -> int:
+    """Exact integer microseconds since the Unix epoch (floats would lose the last digits)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _from_us(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _encode_cursor(t_us: int, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{t_us}:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        t_us, seq = raw.split(":")
+        return int(t_us), int(seq)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cursor {cursor!r} is not one this server issued") from exc
+
+
+def observation_row(obs: Observation, seq: int, received_us: int) -> tuple[object, ...]:
+    """The ``observations`` row for one observation (shared with the ingest benchmark's raw baseline)."""
+    doc = obs.model_dump_json(exclude_none=True)
+    point = obs.point
+    return (
+        seq,
+        obs.id,
+        _us(obs.time),
+        obs.time_uncertainty_s,
+        obs.kind.value,
+        obs.location.type,
+        point[0] if point else None,
+        point[1] if point else None,
+        obs.sigma_m,
+        obs.source.id,
+        obs.source.type.value,
+        obs.source.org,
+        obs.reliability.value,
+        int(obs.credibility),
+        hashlib.sha256(doc.encode()).digest(),
+        received_us,
+        None,
+        doc,
+    )
+
+
+INSERT_OBSERVATION_SQL = "INSERT INTO observations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+INSERT_RTREE_SQL = "INSERT INTO observations_rtree VALUES (?,?,?,?,?)"
+INSERT_LABEL_SQL = "INSERT INTO observation_labels VALUES (?,?)"
+
+
+class SqliteStore:
+    """The embedded :class:`~truceline.store.ports.Store` implementation."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._synchronous = synchronous
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer = self._connect()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-65536")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Exclusive write transaction on the writer connection: all or nothing."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection; the WAL is checkpointed by SQLite on the last close."""
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()
+
+    # -- schema ------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_us INTEGER NOT NULL)"
+            )
+            current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+            known = MIGRATIONS[-1].version
+            if current > known:
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this truceline understands ({known}); upgrade truceline"
+                )
+            now = _us(datetime.now(timezone.utc))
+            for migration in MIGRATIONS:
+                if migration.version > current:
+                    migration.apply(conn)
+                    conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?,?,?)", (migration.version, migration.description, now)
+                    )
+            conn.execute(f"PRAGMA user_version={known}")
+
+    def schema_version(self) -> int:
+        """The newest applied migration."""
+        return int(self._reader().execute("SELECT max(version) FROM schema_migrations").fetchone()[0])
+
+    # -- observations ------------------------------------------------------------------------------
+    def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult:
+        """Insert a batch atomically; ids already stored are accepted and left unchanged."""
+        received_us = _us(received_at or datetime.now(timezone.utc))
+        accepted = [obs.id for obs in observations]
+        if not observations:
+            return AddResult(accepted=[], stored=[], duplicates=[], conflicts=[])
+        with self.transaction() as conn:
+            next_seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM observations").fetchone()[0]
+            existing = dict(
+                conn.execute(
+                    "SELECT id, doc_sha256 FROM observations WHERE id IN (SELECT value FROM json_each(?))",
+                    (orjson.dumps(accepted).decode(),),
+                ).fetchall()
+            )
+            rows, rtree, labels = [], [], []
+            stored, duplicates, conflicts = [], [], []
+            for obs in observations:
+                row = observation_row(obs, next_seq, received_us)
+                known = existing.get(obs.id)
+                if known is not None:
+                    (duplicates if known == row[14] else conflicts).append(obs.id)
+                    continue
+                existing[obs.id] = row[14]
+                rows.append(row)
+                stored.append(obs.id)
+                if row[6] is not None:
+                    rtree.append((next_seq, row[7], row[7], row[6], row[6]))
+                labels.extend((label, next_seq) for label in obs.releasable_to)
+                next_seq += 1
+            conn.executemany(INSERT_OBSERVATION_SQL, rows)
+            conn.executemany(INSERT_RTREE_SQL, rtree)
+            conn.executemany(INSERT_LABEL_SQL, labels)
+        return AddResult(accepted=accepted, stored=stored, duplicates=duplicates, conflicts=conflicts)
+
+    def get_observation(self, observation_id: str) -> StoredObservation | None:
+        """One observation by id, or None."""
+        row = self._reader().execute(
+            "SELECT id, doc, received_us, seq, ledger_index FROM observations WHERE id = ?", (observation_id,)
+        ).fetchone()
+        return None if row is None else self._stored(row)
+
+    @staticmethod
+    def _stored(row: tuple[str, str, int, int, int | None]) -> StoredObservation:
+        return StoredObservation(
+            id=row[0], document=orjson.loads(row[1]), received_at=_from_us(row[2]), seq=row[3], ledger_index=row[4]
+        )
+
+    def list_observations(self, query: ObservationQuery) -> Page:
+        """Observations matching the filters, in time order, ``limit`` at a time."""
+        where: list[str] = []
+        params: list[object] = []
+        if query.since is not None:
+            where.append("o.t_us >= ?")
+            params.append(_us(query.since))
+        if query.until is not None:
+            where.append("o.t_us < ?")
+            params.append(_us(query.until))
+        for column, values in (("o.kind", query.kinds), ("o.source_type", query.source_types), ("o.org", query.orgs)):
+            if values:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        if query.bbox is not None:
+            # The R*Tree holds float32 boxes rounded outwards: use it to narrow, then test exactly.
+            boxes, exact = [], []
+            for lo, hi in query.bbox.lon_ranges():
+                boxes.append("(r.max_lon >= ? AND r.min_lon <= ? AND r.max_lat >= ? AND r.min_lat <= ?)")
+                params.extend((lo, hi, query.bbox.min_lat, query.bbox.max_lat))
+            where.append(f"o.seq IN (SELECT r.seq FROM observations_rtree r WHERE {' OR '.join(boxes)})")
+            params.extend((query.bbox.min_lat, query.bbox.max_lat))
+            for lo, hi in query.bbox.lon_ranges():
+                exact.append("(o.lon BETWEEN ? AND ?)")
+                params.extend((lo, hi))
+            where.append(f"o.lat BETWEEN ? AND ? AND ({' OR '.join(exact)})")
+        if query.cursor:
+            t_us, seq = _decode_cursor(query.cursor)
+            where.append("(o.t_us, o.seq) > (?, ?)")
+            params.extend((t_us, seq))
+        sql = "SELECT o.id, o.doc, o.received_us, o.seq, o.ledger_index, o.t_us FROM observations o"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY o.t_us, o.seq LIMIT ?"
+        params.append(query.limit + 1)
+        rows = self._reader().execute(sql, params).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        page = Page(items=[self._stored(row[:5]) for row in rows])
+        if more:
+            page.next_cursor = _encode_cursor(rows[-1][5], rows[-1][3])
+        return page
+
+    def count_observations(self) -> int:
+        """Number of stored observations."""
+        return int(self._reader().execute("SELECT count(*) FROM observations").fetchone()[0])
+
+    def summarize_observations(self) -> dict[str, Any]:
+        """Totals for an overview: count, time span, and counts by kind, source type and organisation."""
+        conn = self._reader()
+        total, first, last = conn.execute("SELECT count(*), min(t_us), max(t_us) FROM observations").fetchone()
+        out: dict[str, Any] = {
+            "total": total,
+            "first_time": None if first is None else _iso(_from_us(first)),
+            "last_time": None if last is None else _iso(_from_us(last)),
+        }
+        for key, column in (("by_kind", "kind"), ("by_source_type", "source_type"), ("by_org", "org")):
+            rows = conn.execute(f"SELECT {column}, count(*) FROM observations GROUP BY {column} ORDER BY 2 DESC").fetchall()
+            out[key] = dict(rows)
+        return out
+
+    # -- API keys ----------------------------------------------------------------------------------
+    def create_api_key(self, org: str, role: Role, label: str = "") -> tuple[ApiKey, str]:
+        """Create a key; the returned secret is never stored, only its SHA-256."""
+        secret = "tl_" + secrets.token_urlsafe(32)
+        key = ApiKey(key_id=secrets.token_hex(8), org=org, role=role, created_at=datetime.now(timezone.utc), label=label)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, secret_hash, org, role, label, created_us) VALUES (?,?,?,?,?,?)",
+                (key.key_id, _secret_hash(secret), org, role.value, label, _us(key.created_at)),
+            )
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The live key with this secret, or None (unknown or revoked)."""
+        row = self._reader().execute(
+            "SELECT key_id, org, role, created_us, revoked_us, label FROM api_keys WHERE secret_hash = ?",
+            (_secret_hash(secret),),
+        ).fetchone()
+        if row is None or row[4] is not None:
+            return None
+        return _api_key(row)
+
+    def list_api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
+        rows = self._reader().execute(
+            "SELECT key_id, org, role, created_us, revoked_us, label FROM api_keys ORDER BY created_us"
+        ).fetchall()
+        return [_api_key(row) for row in rows]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key; False if there is no such live key."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE api_keys SET revoked_us = ? WHERE key_id = ? AND revoked_us IS NULL",
+                (_us(datetime.now(timezone.utc)), key_id),
+            )
+            return cur.rowcount == 1
+
+
+def _secret_hash(secret: str) -> bytes:
+    # Keys are 256-bit random tokens, so a plain SHA-256 is enough; a slow password hash would only slow requests.
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def _api_key(row: tuple[str, str, str, int, int | None, str]) -> ApiKey:
+    return ApiKey(
+        key_id=row[0],
+        org=row[1],
+        role=Role(row[2]),
+        created_at=_from_us(row[3]),
+        revoked_at=None if row[4] is None else _from_us(row[4]),
+        label=row[5],
+    )
+
+
+def open_store(data_dir: Path) -> SqliteStore:
+    """Open (creating if needed) the store of a data dir."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(data_dir / DATABASE_FILENAME)
