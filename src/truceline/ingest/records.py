@@ -1,0 +1,40 @@
+"""Decoded records and the errors of decoding, common to every file format.
+
+Each format module turns bytes into a stream of :class:`Record` (a native-observation-shaped dict and the
+place it came from) or :class:`Rejection` (the place and why it could not even be decoded). Validation
+into observations happens once, afterwards, in :mod:`truceline.ingest.validation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class FormatError(ValueError):
+    """The input as a whole cannot be read in the requested format (not a single bad record)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One decoded record in native observation shape; ``where`` is e.g. ``line 12`` or ``feature 3``."""
+
+    where: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record refused, with its place in the input, the field concerned, and the reason."""
+
+    where: str
+    field: str
+    message: str
+    value: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for summaries."""
+        out: dict[str, Any] = {"where": self.where, "field": self.field, "message": self.message}
+        if self.value is not None:
+            out["value"] = self.value
+        return out

@@ -1,0 +1,104 @@
+"""Turning decoded records into observations, with one precise error per bad field.
+
+Shared by the HTTP API (a batch is atomic: any error rejects all) and by file ingest (each record stands
+alone: bad ones are reported, good ones kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, Observation
+
+_BATCH = TypeAdapter(list[Observation])
+_LOCATION_TAGS = frozenset({"point", "bearing", "place"})
+_MAX_VALUE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One rule one record broke: which record, which field (dotted path), what value, and why."""
+
+    index: int
+    field: str
+    message: str
+    rule: str
+    value: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form used by the API and the CLI's ``--json`` summary."""
+        out: dict[str, Any] = {"index": self.index, "field": self.field, "message": self.message, "rule": self.rule}
+        if self.value is not None:
+            out["value"] = self.value
+        return out
+
+
+def _field_path(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        # Drop the tag pydantic inserts for the location union ("location.point.lat" → "location.lat").
+        if i > 0 and loc[i - 1] == "location" and part in _LOCATION_TAGS:
+            continue
+        parts.append(f"[{part}]" if isinstance(part, int) else part)
+    return ".".join(parts).replace(".[", "[")
+
+
+def _short(value: Any) -> str | None:
+    if isinstance(value, dict | list):
+        return None  # the whole sub-document is not helpful in an error; the path says where
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
+
+
+def _errors(exc: ValidationError, offset: int = 0) -> list[FieldError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        index = loc[0] if loc and isinstance(loc[0], int) else 0
+        out.append(
+            FieldError(
+                index=offset + index,
+                field=_field_path(loc[1:]) or "(record)",
+                message=err["msg"],
+                rule=err["type"],
+                value=_short(err.get("input")),
+            )
+        )
+    return out
+
+
+def validation_context(now: datetime | None = None, clock_skew: timedelta = DEFAULT_CLOCK_SKEW) -> dict[str, Any]:
+    """The context the domain validators read: one ``now`` for the whole batch, and the skew allowance."""
+    return {"now": now or datetime.now(timezone.utc), "clock_skew": clock_skew}
+
+
+def validate_batch(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation], list[FieldError]]:
+    """Validate all records; return the good observations and every error (indices into ``records``).
+
+    The fast path validates the whole list at once; only when something is wrong are the good records
+    validated again on their own so that file ingest can keep them.
+    """
+    try:
+        return _BATCH.validate_python(records, context=context), []
+    except ValidationError as exc:
+        errors = _errors(exc)
+    bad = {error.index for error in errors}
+    good_positions = [i for i in range(len(records)) if i not in bad]
+    try:
+        good = _BATCH.validate_python([records[i] for i in good_positions], context=context)
+    except ValidationError as exc:  # pragma: no cover - a record valid alone is valid in a list
+        raise RuntimeError("record validity depended on its neighbours") from exc
+    return good, errors
+
+
+def validate_all_or_nothing(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation], list[FieldError]]:
+    """Atomic variant for the API: either every record is valid, or no observation is returned."""
+    try:
+        return _BATCH.validate_python(records, context=context), []
+    except ValidationError as exc:
+        return [], _errors(exc)
