@@ -1,0 +1,95 @@
+"""The FastAPI application: wiring of store, settings, metrics and routers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
+
+import truceline
+from truceline.api import routes_observations
+from truceline.api.metrics import Metrics
+from truceline.api.routes_observations import json_response
+from truceline.api.settings import Settings
+from truceline.domain.observation import Observation
+from truceline.store.ports import Store
+
+_DESCRIPTION = """truceline ingests observations of a ceasefire from many contributors and serves what it
+knows. Every `/api/v1` call needs `Authorization: Bearer <key>`. Times are UTC ISO 8601 with an offset."""
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    """Build the app around an open store; the caller owns the store's life cycle."""
+    app = FastAPI(title="truceline", version=truceline.__version__, description=_DESCRIPTION)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = Metrics()
+    app.include_router(routes_observations.router)
+    _add_system_routes(app)
+    _add_metrics_middleware(app)
+    _add_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _add_system_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["system"], summary="Liveness and database check")
+    async def healthz(request: Request) -> Response:
+        version = await run_in_threadpool(request.app.state.store.schema_version)
+        return json_response({"status": "ok", "version": truceline.__version__, "schema_version": version})
+
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only)")
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    page = resources.files("truceline.api").joinpath("static/index.html").read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+
+def _add_metrics_middleware(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics: Metrics = request.app.state.metrics
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def query_errors(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"], "rule": err["type"]} for err in exc.errors()
+        ]
+        return json_response({"detail": "invalid request parameters", "errors": errors}, 422)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema plus the observation model's definitions, which the raw-body route references."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    defs = TypeAdapter(Observation).json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(defs.pop("$defs", {}))
+    components["Observation"] = defs
+    schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    schema["security"] = [{"bearer": []}]
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,219 @@
+"""``truceline`` command line: serve, demo, ingest, bench (and the ledger commands)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import io
+import sys
+import webbrowser
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from truceline.api.auth import ensure_admin_key, read_admin_key
+from truceline.api.settings import Settings
+from truceline.ingest.firms import decode_firms
+from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
+from truceline.ingest.records import FormatError
+from truceline.store.sqlite import SqliteStore, StoreError, open_store
+
+app = typer.Typer(
+    name="truceline",
+    help="Monitor and verify a ceasefire: ingest observations, fuse, verify, publish verifiable reports.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+DEMO_DATA_DIR = Path("truceline-demo")
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
+
+
+def _open(data_dir: Path) -> SqliteStore:
+    try:
+        return open_store(data_dir)
+    except (StoreError, OSError) as exc:
+        console.print(f"[red]error:[/] cannot open the store in {data_dir}: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool) -> None:
+    import uvicorn
+
+    from truceline.api.app import create_app
+
+    key_path, created = ensure_admin_key(store, data_dir)
+    if created:
+        console.print(f"Admin API key written to [bold]{key_path}[/] (mode 0600). Keep it secret.")
+    url = f"http://{host}:{port}/"
+    console.print(f"Serving on [bold]{url}[/]  (API docs at {url}docs; Ctrl+C stops)")
+    if open_browser:
+        webbrowser.open(f"{url}#key={read_admin_key(data_dir)}")
+    try:
+        uvicorn.run(create_app(Settings(data_dir=data_dir), store), host=host, port=port, log_level="warning")
+    finally:
+        store.close()
+
+
+@app.command()
+def serve(
+    data_dir: DataDir,
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key."""
+    store = _open(data_dir)
+    _run_server(data_dir, store, host, port, open_browser=False)
+
+
+def load_demo_data(store: SqliteStore, progress_console: Console | None = None) -> IngestSummary:
+    """Ingest the bundled sample (FIRMS thermal detections of April–June 2023) into a store."""
+    raw = resources.files("truceline.data.demo").joinpath("firms-ukraine-2023-04-06.csv.gz").read_bytes()
+    text = gzip.decompress(raw).decode("utf-8")
+    summary = IngestSummary(source="bundled FIRMS sample, April–June 2023", format="firms")
+    total = text.count("\n") - 1
+    with _progress(progress_console or console) as progress:
+        task = progress.add_task("demo: FIRMS detections", total=total)
+        ingest_records(
+            store, decode_firms(io.StringIO(text)), summary, on_chunk=lambda s: progress.update(task, completed=s.records)
+        )
+    return summary
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo keeps its data.")] = DEMO_DATA_DIR,
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
+    load_only: Annotated[bool, typer.Option("--load-only", help="Load the sample and exit without serving.")] = False,
+) -> None:
+    """Load the bundled real sample into DATA_DIR and serve it; no external services needed."""
+    store = _open(data_dir)
+    summary = load_demo_data(store)
+    console.print(
+        f"Demo data in [bold]{data_dir}[/]: {summary.accepted:,} of {summary.records:,} FIRMS detections accepted "
+        f"({summary.stored:,} new, {summary.duplicates:,} already there), {summary.rejected_count} rejected."
+    )
+    if load_only:
+        ensure_admin_key(store, data_dir)
+        store.close()
+        return
+    _run_server(data_dir, store, host, port, open_browser=not no_browser)
+
+
+def _progress(target: Console) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+        console=target,
+        transient=True,
+        disable=not target.is_terminal,
+    )
+
+
+@app.command()
+def ingest(
+    data_dir: DataDir,
+    files: Annotated[list[Path], typer.Argument(help="Files to ingest.", exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Validate and store observations from files; bad records are reported with their place, good ones kept.
+
+    Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
+    """
+    if fmt not in FORMATS:
+        console.print(f"[red]error:[/] unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    store = _open(data_dir)
+    summaries: list[dict[str, Any]] = []
+    exit_code = 0
+    try:
+        for path in files:
+            try:
+                summary = _ingest_file(store, path, fmt)
+            except FormatError as exc:
+                console.print(f"[red]error:[/] {path}: {exc}")
+                summaries.append({"file": str(path), "error": str(exc)})
+                exit_code = 2
+                continue
+            summaries.append(summary.as_dict())
+            if summary.rejected_count:
+                exit_code = max(exit_code, 1)
+            if not as_json:
+                _print_summary(summary)
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps({"files": summaries}, option=orjson.OPT_INDENT_2).decode() + "\n")
+    raise typer.Exit(exit_code)
+
+
+def _ingest_file(store: SqliteStore, path: Path, fmt: str) -> IngestSummary:
+    detected, records, position, handle = open_records(path, fmt)
+    summary = IngestSummary(source=str(path), format=detected)
+    size = path.stat().st_size
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as progress:
+            task = progress.add_task(f"{path.name} ({detected})", total=size)
+            ingest_records(store, records, summary, on_chunk=lambda s: progress.update(task, completed=position()))
+    finally:
+        handle.close()
+    return summary
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    console.print(
+        f"[bold]{summary.source}[/] ({summary.format}): {summary.records:,} records, "
+        f"[green]{summary.accepted:,} accepted[/] ({summary.stored:,} new, {summary.duplicates:,} duplicates"
+        + (f", {len(summary.conflicts)} ids reused with different content, kept unchanged" if summary.conflicts else "")
+        + f"), [red]{summary.rejected_count:,} rejected[/]"
+    )
+    if summary.rejected:
+        table = Table("where", "field", "reason", show_edge=False)
+        for rejection in summary.rejected[:20]:
+            table.add_row(rejection.where, rejection.field, rejection.message)
+        console.print(table)
+        if len(summary.rejected) > 20:
+            console.print(f"… and {len(summary.rejected) - 20:,} more (use --json for all)")
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="Benchmark name: a script bench/NAME.py of the source checkout.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the benchmark.")] = None,
+) -> None:
+    """Run a benchmark from the source checkout's bench/ folder and print its figures."""
+    bench_dir = Path(__file__).resolve().parents[2] / "bench"
+    script = bench_dir / f"{name}.py"
+    if not script.is_file():
+        available = sorted(p.stem for p in bench_dir.glob("*.py")) if bench_dir.is_dir() else []
+        console.print(f"[red]error:[/] no benchmark {name!r}" + (f"; available: {', '.join(available)}" if available else " (bench/ is only in a source checkout)"))
+        raise typer.Exit(2)
+    spec = importlib.util.spec_from_file_location(f"truceline_bench_{name}", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    raise typer.Exit(module.main(list(args or [])))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
