@@ -196,12 +196,12 @@ def _print_summary(summary: IngestSummary) -> None:
             console.print(f"… and {len(summary.rejected) - 20:,} more (use --json for all)")
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Benchmark name: a script bench/NAME.py of the source checkout.")],
-    args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the benchmark.")] = None,
 ) -> None:
-    """Run a benchmark from the source checkout's bench/ folder and print its figures."""
+    """Run a benchmark from the source checkout's bench/ folder; further options go to the benchmark."""
     bench_dir = Path(__file__).resolve().parents[2] / "bench"
     script = bench_dir / f"{name}.py"
     if not script.is_file():
@@ -212,7 +212,7 @@ def bench(
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    raise typer.Exit(module.main(list(args or [])))
+    raise typer.Exit(module.main(list(ctx.args)))
 
 
 if __name__ == "__main__":  # pragma: no cover

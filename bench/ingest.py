@@ -1,0 +1,173 @@
+"""Ingest throughput: POST /api/v1/observations over real HTTP vs raw SQLite executemany, same rows, same run.
+
+    truceline bench ingest [--observations 200000] [--batch 1000]
+    python bench/ingest.py [...]
+
+The server is a real ``truceline serve`` subprocess on loopback with the production settings
+(WAL, synchronous=FULL, validation, idempotency check, time, grid and label indexes). The baseline inserts the
+very same rows into a fresh database with the same schema and pragmas, one transaction per batch, with
+no validation and no HTTP: the ceiling for this store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from truceline.ingest.validation import validate_batch, validation_context
+from truceline.store.sqlite import (
+    INSERT_LABEL_SQL,
+    INSERT_OBSERVATION_SQL,
+    SqliteStore,
+    observation_row,
+)
+
+GOAL_OBS_PER_S = 20_000
+GOAL_RATIO = 0.5
+KINDS = ("explosion", "impact", "launch", "thermal", "flight", "muzzle-flash")
+SOURCES = (("ua-acoustic-1", "acoustic", "UA"), ("fr-radar-2", "radar", "FR"), ("us-uav-3", "uav", "US"), ("osce-4", "monitor", "OSCE"))
+
+
+def make_observations(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Synthetic but valid observations spread over eastern Ukraine and the year 2023."""
+    rng = random.Random(seed)
+    start = datetime(2023, 1, 1, tzinfo=timezone.utc)
+    out = []
+    for i in range(count):
+        sid, stype, org = SOURCES[i % len(SOURCES)]
+        out.append(
+            {
+                "id": f"bench-{seed}-{i:09d}",
+                "time": (start + timedelta(seconds=rng.uniform(0, 364 * 86400))).isoformat().replace("+00:00", "Z"),
+                "time_uncertainty_s": 2.0,
+                "kind": KINDS[i % len(KINDS)],
+                "location": {"lat": round(rng.uniform(46.5, 49.5), 6), "lon": round(rng.uniform(35.0, 39.5), 6), "cep_m": 150},
+                "source": {"id": sid, "type": stype, "org": org},
+                "reliability": "B",
+                "credibility": 2,
+                "releasable_to": ["COALITION"],
+            }
+        )
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not become healthy in time")
+
+
+def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int) -> float:
+    """Observations per second through a real server; ``connections`` clients send batches concurrently."""
+    data_dir = workdir / f"http-{connections}"
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, process)
+        key = (data_dir / "admin.key").read_text().strip()
+        bodies = [orjson.dumps(docs[i : i + batch]) for i in range(0, len(docs), batch)]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        queue = iter(bodies)
+        lock = threading.Lock()
+
+        def sender() -> None:
+            with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+                while True:
+                    with lock:
+                        body = next(queue, None)
+                    if body is None:
+                        return
+                    response = client.post("/api/v1/observations", content=body)
+                    if response.status_code != 201:
+                        raise RuntimeError(f"server answered {response.status_code}: {response.text[:300]}")
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(connections) as pool:
+            for future in [pool.submit(sender) for _ in range(connections)]:
+                future.result()
+        elapsed = time.perf_counter() - started
+        return len(docs) / elapsed
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
+    """Observations per second of bare executemany of the same rows into the same schema."""
+    observations, errors = validate_batch(docs, validation_context())
+    if errors:
+        raise RuntimeError(f"benchmark data invalid: {errors[0]}")
+    received = 0
+    rows = [observation_row(obs, seq, received) for seq, obs in enumerate(observations, start=1)]
+    labels = [(label, seq) for seq, obs in enumerate(observations, start=1) for label in obs.releasable_to]
+    store = SqliteStore(workdir / "raw.db")  # same schema and pragmas as the server
+    conn = store._writer
+    per_obs_labels = len(labels) // len(rows)
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(INSERT_OBSERVATION_SQL, rows[i : i + batch])
+        conn.executemany(INSERT_LABEL_SQL, labels[i * per_obs_labels : (i + batch) * per_obs_labels])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    store.close()
+    return len(rows) / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both measurements and print one line per figure."""
+    parser = argparse.ArgumentParser(prog="truceline bench ingest", description=__doc__.splitlines()[0])
+    parser.add_argument("--observations", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=4, help="concurrent client connections")
+    args = parser.parse_args(argv)
+    docs = make_observations(args.observations)
+    with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
+        workdir = Path(tmp)
+        raw = bench_raw(docs, args.batch, workdir)
+        http_one = bench_http(docs, args.batch, workdir, 1)
+        http_many = bench_http(docs, args.batch, workdir, args.connections)
+    print(f"observations                        {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
+    print(f"raw sqlite executemany              {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
+    print(f"HTTP POST, 1 connection             {http_one:>10,.0f} obs/s  ({http_one / raw:.2f} of raw)")
+    print(
+        f"HTTP POST, {args.connections} connections            {http_many:>10,.0f} obs/s  ({http_many / raw:.2f} of raw;"
+        f" goal >= {GOAL_OBS_PER_S:,} obs/s and >= {GOAL_RATIO:.2f} of raw)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
