@@ -1,0 +1,128 @@
+"""Shared fixtures: a fresh store, an app with an admin key, a real server process, and ../shared."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from truceline.api.app import create_app
+from truceline.api.auth import ensure_admin_key, read_admin_key
+from truceline.api.settings import Settings
+from truceline.store.sqlite import SqliteStore, open_store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def native(**overrides: Any) -> dict[str, Any]:
+    """A valid native observation (DESIGN's minimal example), with fields overridden."""
+    doc: dict[str, Any] = {
+        "id": "ua-ac17-000123",
+        "time": "2023-04-02T03:15:00Z",
+        "kind": "explosion",
+        "location": {"lat": 48.105, "lon": 37.712, "cep_m": 150},
+        "source": {"id": "ua-acoustic-17", "type": "acoustic", "org": "UA"},
+        "reliability": "B",
+        "credibility": 2,
+        "releasable_to": ["COALITION"],
+    }
+    doc.update(overrides)
+    return doc
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"{SHARED} is missing: tests read real data from ../shared beside the checkout")
+    return SHARED
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = open_store(tmp_path / "data")
+    yield s
+    s.close()
+
+
+@dataclass
+class ApiClient:
+    client: TestClient
+    key: str
+    store: SqliteStore
+    data_dir: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[ApiClient]:
+    data_dir = tmp_path / "data"
+    s = open_store(data_dir)
+    ensure_admin_key(s, data_dir)
+    app = create_app(Settings(data_dir=data_dir, max_body_bytes=2_000_000, max_batch_items=5_000), s)
+    with TestClient(app) as client:
+        yield ApiClient(client, read_admin_key(data_dir), s, data_dir)
+    s.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+
+    @property
+    def key(self) -> str:
+        return read_admin_key(self.data_dir)
+
+
+def start_server(data_dir: Path, extra: list[str] | None = None) -> LiveServer:
+    """Start `truceline serve` as a real process and wait until /healthz answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port), *(extra or [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {output}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return LiveServer(process, url, data_dir)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start within 60 s")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = start_server(tmp_path / "live")
+    yield server
+    if server.process.poll() is None:
+        server.process.terminate()
+        server.process.wait(timeout=30)
