@@ -11,8 +11,9 @@ import pytest
 from tests.conftest import native
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
-from truceline.store.ports import BBox, ObservationQuery, Role
-from truceline.store.sqlite import SqliteStore, StoreError, open_store
+from truceline.access.policy import Role
+from truceline.store.ports import BBox, ObservationQuery
+from truceline.store.sqlite import MIGRATIONS, SqliteStore, StoreError, open_store
 
 
 def obs(**overrides: object) -> Observation:
@@ -26,7 +27,7 @@ def test_pragmas_give_durable_wal_with_foreign_keys(store: SqliteStore) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert store.schema_version() == 1
+    assert store.schema_version() == MIGRATIONS[-1].version
 
 
 def test_same_id_again_is_accepted_and_changes_nothing(store: SqliteStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import io
+import re
 import sys
 import webbrowser
 from importlib import resources
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
 from truceline.ingest.firms import decode_firms
@@ -32,6 +34,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 DEMO_DATA_DIR = Path("truceline-demo")
+_CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
 
@@ -194,6 +197,123 @@ def _print_summary(summary: IngestSummary) -> None:
         console.print(table)
         if len(summary.rejected) > 20:
             console.print(f"… and {len(summary.rejected) - 20:,} more (use --json for all)")
+
+
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organisations and the groups (e.g. COALITION) they belong to.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(orgs_app, name="orgs")
+OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]
+
+
+def _check_code(code: str, what: str) -> str:
+    if not _CODE.match(code):
+        console.print(f"[red]error:[/] {what} {code!r} must be 2–32 upper-case letters, digits, '_' or '-', starting with a letter")
+        raise typer.Exit(2)
+    return code
+
+
+@keys_app.command("create")
+def keys_create(
+    data_dir: DataDir,
+    org: OrgCode,
+    role: Annotated[Role, typer.Option("--role", help="contributor, analyst, supervisor or observer.")],
+    label: Annotated[str, typer.Option(help="Free note, e.g. who holds the key.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help='Print {"key": ..., "key_id": ...} on stdout.')] = False,
+) -> None:
+    """Create an API key. The key is printed once and stored only as a hash."""
+    _check_code(org, "organisation")
+    if role is Role.ADMIN:
+        console.print("[red]error:[/] admin keys are created only on first start (DATA_DIR/admin.key)")
+        raise typer.Exit(2)
+    store = _open(data_dir)
+    try:
+        key, secret = store.create_api_key(org, role, label)
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps({"key": secret, "key_id": key.key_id, "org": org, "role": role.value}).decode() + "\n")
+    else:
+        console.print(f"key id {key.key_id} for {org} ({role.value}); the key is shown only now:")
+        sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List keys (never their secrets)."""
+    store = _open(data_dir)
+    try:
+        keys = store.list_api_keys()
+    finally:
+        store.close()
+    rows = [
+        {
+            "key_id": k.key_id,
+            "org": k.org,
+            "role": k.role.value,
+            "label": k.label,
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    table = Table("key id", "org", "role", "label", "created", "revoked")
+    for row in rows:
+        table.add_row(row["key_id"], row["org"], row["role"], row["label"], row["created_at"][:19], (row["revoked_at"] or "")[:19])
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(data_dir: DataDir, key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")]) -> None:
+    """Revoke a key at once; requests with it get 401 from then on."""
+    store = _open(data_dir)
+    try:
+        revoked = store.revoke_api_key(key_id)
+    finally:
+        store.close()
+    if not revoked:
+        console.print(f"[red]error:[/] no live key with id {key_id!r}")
+        raise typer.Exit(1)
+    console.print(f"key {key_id} revoked")
+
+
+@orgs_app.command("set")
+def orgs_set(
+    data_dir: DataDir,
+    code: Annotated[str, typer.Argument(help="Organisation code, e.g. FR.")],
+    groups: Annotated[list[str] | None, typer.Option("--group", help="Group it belongs to (repeat); PUBLIC is implicit.")] = None,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    """Register an organisation and set its groups (replacing earlier ones)."""
+    _check_code(code, "organisation")
+    for group in groups or []:
+        _check_code(group, "group")
+    store = _open(data_dir)
+    try:
+        store.set_organisation(code, groups or [], name)
+    finally:
+        store.close()
+    console.print(f"{code}: groups {', '.join(sorted(groups or [])) or '(none besides PUBLIC)'}")
+
+
+@orgs_app.command("list")
+def orgs_list(data_dir: DataDir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List organisations and their groups."""
+    store = _open(data_dir)
+    try:
+        orgs = store.list_organisations()
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(orjson.dumps(orgs).decode() + "\n")
+        return
+    table = Table("organisation", "groups")
+    for code, member_of in orgs.items():
+        table.add_row(code, ", ".join(member_of))
+    Console().print(table)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
 
+from truceline.access.policy import ADMIN_ORG, Permission, Principal, Role, reader_labels
 from truceline.api.settings import ADMIN_KEY_FILENAME
-from truceline.store.ports import ApiKey, KeyStore, Role
+from truceline.store.ports import KeyStore
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="truceline"'}
 
 
-def require_key(request: Request) -> ApiKey:
-    """FastAPI dependency: the caller's live API key, or 401 saying what is wrong with the header."""
+def require_key(request: Request) -> Principal:
+    """FastAPI dependency: the caller behind a live API key, or 401 saying what is wrong with the header."""
     header = request.headers.get("authorization")
     if not header:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing Authorization: Bearer <key> header", headers=_CHALLENGE)
@@ -24,7 +26,21 @@ def require_key(request: Request) -> ApiKey:
     key = request.app.state.store.authenticate(secret.strip())
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key", headers=_CHALLENGE)
-    return key
+    groups = request.app.state.store.organisation_groups(key.org)
+    return Principal(key_id=key.key_id, org=key.org, role=key.role, labels=reader_labels(key.org, groups))
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """Dependency factory: the caller, or 403 naming the role and the missing permission."""
+
+    def check(principal: Principal = Depends(require_key)) -> Principal:
+        if not principal.can(permission):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"role {principal.role.value!r} may not {permission.value.replace('-', ' ')}"
+            )
+        return principal
+
+    return check
 
 
 def ensure_admin_key(store: KeyStore, data_dir: Path) -> tuple[Path, bool]:
@@ -36,7 +52,7 @@ def ensure_admin_key(store: KeyStore, data_dir: Path) -> tuple[Path, bool]:
     path = data_dir / ADMIN_KEY_FILENAME
     if path.exists():
         return path, False
-    _key, secret = store.create_api_key("ADMIN", Role.ADMIN, label="created on first start")
+    _key, secret = store.create_api_key(ADMIN_ORG, Role.ADMIN, label="created on first start")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret + "\n")

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from truceline.api.auth import require_key
+from truceline.access.policy import Permission, Principal, may_write_for
+from truceline.api.auth import require, require_key
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
@@ -43,11 +44,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _ingest(request: Request, items: list[Any]) -> AddResult | list[dict[str, Any]]:
+def _ingest(request: Request, principal: Principal, items: list[Any]) -> AddResult | list[dict[str, Any]]:
     settings = request.app.state.settings
     observations, errors = validate_all_or_nothing(items, validation_context(datetime.now(timezone.utc), settings.clock_skew))
     if errors:
         return [error.as_dict() for error in errors]
+    foreign = [(i, obs.source.org) for i, obs in enumerate(observations) if not may_write_for(principal, obs.source.org)]
+    if foreign:
+        listed = ", ".join(f"item {i} ({org})" for i, org in foreign[:20])
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored",
+        )
     return request.app.state.store.add_observations(observations)
 
 
@@ -65,7 +73,9 @@ def _ingest(request: Request, items: list[Any]) -> AddResult | list[dict[str, An
         },
     },
 )
-async def post_observations(request: Request) -> Response:
+async def post_observations(
+    request: Request, principal: Annotated[Principal, Depends(require(Permission.WRITE_OBSERVATIONS))]
+) -> Response:
     """Store every observation of the batch, or none: 422 lists each bad item, field, value and rule."""
     settings = request.app.state.settings
     metrics = request.app.state.metrics
@@ -85,7 +95,7 @@ async def post_observations(request: Request) -> Response:
         raise HTTPException(
             status.HTTP_413_CONTENT_TOO_LARGE, f"batch has {len(items)} items; the limit is {settings.max_batch_items}"
         )
-    outcome = await run_in_threadpool(_ingest, request, items)
+    outcome = await run_in_threadpool(_ingest, request, principal, items)
     if isinstance(outcome, list):
         metrics.batches_rejected.labels("invalid").inc()
         bad_items = len({e["index"] for e in outcome})
@@ -116,9 +126,11 @@ def _public(stored: StoredObservation) -> dict[str, Any]:
 
 
 @router.get("/observations/{observation_id}", summary="One observation as stored")
-async def get_observation(request: Request, observation_id: str) -> Response:
-    """The stored document with ``received_at`` and its ledger index; 404 if unknown."""
-    stored = await run_in_threadpool(request.app.state.store.get_observation, observation_id)
+async def get_observation(
+    request: Request, observation_id: str, principal: Annotated[Principal, Depends(require(Permission.READ))]
+) -> Response:
+    """The stored document with ``received_at`` and its ledger index; 404 if unknown or not releasable."""
+    stored = await run_in_threadpool(request.app.state.store.get_observation, observation_id, principal)
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no observation with id {observation_id!r}")
     return json_response(_public(stored))
@@ -127,6 +139,7 @@ async def get_observation(request: Request, observation_id: str) -> Response:
 @router.get("/observations", summary="Observations in time order, filtered and paginated")
 async def list_observations(
     request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.READ))],
     since: Annotated[datetime | None, Query(description="inclusive lower bound on observation time (ISO 8601 with offset)")] = None,
     until: Annotated[datetime | None, Query(description="exclusive upper bound on observation time")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat; min_lon > max_lon crosses the antimeridian")] = None,
@@ -149,6 +162,7 @@ async def list_observations(
         orgs=tuple(org or ()),
         limit=limit,
         cursor=cursor,
+        reader=principal,
     )
     try:
         page = await run_in_threadpool(request.app.state.store.list_observations, query)
@@ -169,6 +183,6 @@ def parse_bbox(text: str) -> BBox:
 
 
 @router.get("/summary", tags=["observations"], summary="What the store holds: counts by kind, source type and organisation")
-async def summary(request: Request) -> Response:
-    """Counts for the overview page."""
-    return json_response(await run_in_threadpool(request.app.state.store.summarize_observations))
+async def summary(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> Response:
+    """Counts for the overview page, of what the caller may see."""
+    return json_response(await run_in_threadpool(request.app.state.store.summarize_observations, principal))

@@ -8,20 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any, Protocol
 
+from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
-
-
-class Role(str, Enum):
-    """What an API key may do; the full role model lives in access/, the store only keeps the value."""
-
-    CONTRIBUTOR = "contributor"
-    ANALYST = "analyst"
-    SUPERVISOR = "supervisor"
-    OBSERVER = "observer"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -91,6 +81,7 @@ class ObservationQuery:
     orgs: tuple[str, ...] = ()
     limit: int = 100
     cursor: str | None = None
+    reader: Principal | None = None  # None: unrestricted (internal use); otherwise releasability applies
 
 
 @dataclass(frozen=True)
@@ -117,13 +108,13 @@ class ObservationStore(Protocol):
 
     def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult: ...
 
-    def get_observation(self, observation_id: str) -> StoredObservation | None: ...
+    def get_observation(self, observation_id: str, reader: Principal | None = None) -> StoredObservation | None: ...
 
     def list_observations(self, query: ObservationQuery) -> Page: ...
 
     def count_observations(self) -> int: ...
 
-    def summarize_observations(self) -> dict[str, Any]: ...
+    def summarize_observations(self, reader: Principal | None = None) -> dict[str, Any]: ...
 
 
 class KeyStore(Protocol):
@@ -138,7 +129,17 @@ class KeyStore(Protocol):
     def revoke_api_key(self, key_id: str) -> bool: ...
 
 
-class Store(ObservationStore, KeyStore, Protocol):
+class OrganisationStore(Protocol):
+    """Organisations and the groups (e.g. COALITION) they belong to; PUBLIC is implicit for all."""
+
+    def set_organisation(self, code: str, groups: Sequence[str] = (), name: str = "") -> None: ...
+
+    def organisation_groups(self, code: str) -> list[str]: ...
+
+    def list_organisations(self) -> dict[str, list[str]]: ...
+
+
+class Store(ObservationStore, KeyStore, OrganisationStore, Protocol):
     """Everything the running service persists."""
 
     def schema_version(self) -> int: ...

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
 from truceline.store.grid import cell_ranges, grid_cell
 from truceline.store.ports import (
@@ -34,7 +35,6 @@ from truceline.store.ports import (
     ApiKey,
     ObservationQuery,
     Page,
-    Role,
     StoredObservation,
 )
 
@@ -107,8 +107,28 @@ def _v1_observations(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v2_organisations(conn: sqlite3.Connection) -> None:
+    execute_ddl(
+        conn,
+        """
+        CREATE TABLE organisations (
+            code       TEXT PRIMARY KEY,
+            name       TEXT NOT NULL DEFAULT '',
+            created_us INTEGER NOT NULL
+        );
+        CREATE TABLE group_members (
+            group_code TEXT NOT NULL,
+            org_code   TEXT NOT NULL REFERENCES organisations (code) ON DELETE CASCADE,
+            PRIMARY KEY (group_code, org_code)
+        ) WITHOUT ROWID;
+        CREATE INDEX group_members_org ON group_members (org_code);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "observations with grid and time indexes, releasability labels, API keys", _v1_observations),
+    Migration(2, "organisations and group membership", _v2_organisations),
 )
 
 
@@ -288,11 +308,14 @@ class SqliteStore:
             conn.executemany(INSERT_LABEL_SQL, labels)
         return AddResult(accepted=accepted, stored=stored, duplicates=duplicates, conflicts=conflicts)
 
-    def get_observation(self, observation_id: str) -> StoredObservation | None:
-        """One observation by id, or None."""
-        row = self._reader().execute(
-            "SELECT id, doc, received_us, seq, ledger_index FROM observations WHERE id = ?", (observation_id,)
-        ).fetchone()
+    def get_observation(self, observation_id: str, reader: Principal | None = None) -> StoredObservation | None:
+        """One observation by id, or None (also when ``reader`` may not see it: existence is not revealed)."""
+        sql = "SELECT o.id, o.doc, o.received_us, o.seq, o.ledger_index FROM observations o WHERE o.id = ?"
+        params: list[object] = [observation_id]
+        visible = _visibility(reader, params)
+        if visible:
+            sql += " AND " + visible
+        row = self._reader().execute(sql, params).fetchone()
         return None if row is None else self._stored(row)
 
     @staticmethod
@@ -305,6 +328,9 @@ class SqliteStore:
         """Observations matching the filters, in time order, ``limit`` at a time."""
         where: list[str] = []
         params: list[object] = []
+        visible = _visibility(query.reader, params)
+        if visible:
+            where.append(visible)
         if query.since is not None:
             where.append("o.t_us >= ?")
             params.append(_us(query.since))
@@ -349,26 +375,65 @@ class SqliteStore:
         """Number of stored observations."""
         return int(self._reader().execute("SELECT count(*) FROM observations").fetchone()[0])
 
-    def summarize_observations(self) -> dict[str, Any]:
-        """Totals for an overview: count, time span, and counts by kind, source type and organisation."""
+    def summarize_observations(self, reader: Principal | None = None) -> dict[str, Any]:
+        """Totals for an overview (count, time span, counts by kind, source type, organisation) of what
+        ``reader`` may see."""
         conn = self._reader()
-        total, first, last = conn.execute("SELECT count(*), min(t_us), max(t_us) FROM observations").fetchone()
+        params: list[object] = []
+        visible = _visibility(reader, params)
+        where = f" WHERE {visible}" if visible else ""
+        total, first, last = conn.execute(f"SELECT count(*), min(t_us), max(t_us) FROM observations o{where}", params).fetchone()
         out: dict[str, Any] = {
             "total": total,
             "first_time": None if first is None else _iso(_from_us(first)),
             "last_time": None if last is None else _iso(_from_us(last)),
         }
         for key, column in (("by_kind", "kind"), ("by_source_type", "source_type"), ("by_org", "org")):
-            rows = conn.execute(f"SELECT {column}, count(*) FROM observations GROUP BY {column} ORDER BY 2 DESC").fetchall()
+            rows = conn.execute(
+                f"SELECT {column}, count(*) FROM observations o{where} GROUP BY {column} ORDER BY 2 DESC, 1", params
+            ).fetchall()
             out[key] = dict(rows)
+        return out
+
+    # -- organisations -----------------------------------------------------------------------------
+    def set_organisation(self, code: str, groups: Sequence[str] = (), name: str = "") -> None:
+        """Register an organisation (if new) and set its groups to exactly ``groups``."""
+        with self.transaction() as conn:
+            self._register(conn, code, name)
+            conn.execute("DELETE FROM group_members WHERE org_code = ?", (code,))
+            conn.executemany("INSERT INTO group_members VALUES (?, ?)", [(g, code) for g in sorted(set(groups))])
+
+    @staticmethod
+    def _register(conn: sqlite3.Connection, code: str, name: str = "") -> None:
+        conn.execute(
+            "INSERT INTO organisations (code, name, created_us) VALUES (?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
+            " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE organisations.name END",
+            (code, name, _us(datetime.now(timezone.utc))),
+        )
+
+    def organisation_groups(self, code: str) -> list[str]:
+        """Groups an organisation belongs to (PUBLIC is implicit and not listed)."""
+        rows = self._reader().execute("SELECT group_code FROM group_members WHERE org_code = ? ORDER BY 1", (code,))
+        return [row[0] for row in rows]
+
+    def list_organisations(self) -> dict[str, list[str]]:
+        """Every organisation with its groups."""
+        out: dict[str, list[str]] = {}
+        for code, group in self._reader().execute(
+            "SELECT o.code, g.group_code FROM organisations o LEFT JOIN group_members g ON g.org_code = o.code ORDER BY 1, 2"
+        ):
+            out.setdefault(code, [])
+            if group is not None:
+                out[code].append(group)
         return out
 
     # -- API keys ----------------------------------------------------------------------------------
     def create_api_key(self, org: str, role: Role, label: str = "") -> tuple[ApiKey, str]:
-        """Create a key; the returned secret is never stored, only its SHA-256."""
+        """Create a key (registering its organisation); the secret is never stored, only its SHA-256."""
         secret = "tl_" + secrets.token_urlsafe(32)
         key = ApiKey(key_id=secrets.token_hex(8), org=org, role=role, created_at=datetime.now(timezone.utc), label=label)
         with self.transaction() as conn:
+            self._register(conn, org)
             conn.execute(
                 "INSERT INTO api_keys (key_id, secret_hash, org, role, label, created_us) VALUES (?,?,?,?,?,?)",
                 (key.key_id, _secret_hash(secret), org, role.value, label, _us(key.created_at)),
@@ -400,6 +465,19 @@ class SqliteStore:
                 (_us(datetime.now(timezone.utc)), key_id),
             )
             return cur.rowcount == 1
+
+
+def _visibility(reader: Principal | None, params: list[object]) -> str:
+    """SQL condition (on alias ``o``) for the releasability rule; appends its parameters."""
+    if reader is None or reader.sees_everything:
+        return ""
+    labels = sorted(reader.labels)
+    params.append(reader.org)
+    params.extend(labels)
+    return (
+        "(o.org = ? OR EXISTS (SELECT 1 FROM observation_labels l WHERE l.seq = o.seq"
+        f" AND l.label IN ({','.join('?' * len(labels))})))"
+    )
 
 
 def _secret_hash(secret: str) -> bytes:
