@@ -144,3 +144,24 @@ def test_role_permissions_table() -> None:
     assert Principal("k", "FR", Role.ANALYST, frozenset()).can(Permission.REVIEW)
     assert Principal("k", "FR", Role.SUPERVISOR, frozenset()).can(Permission.MANAGE_KEYS)
     assert not Principal("k", "FR", Role.CONTRIBUTOR, frozenset()).can(Permission.MANAGE_AGREEMENT)
+
+
+def test_key_management_over_http(api: ApiClient) -> None:
+    fr_sup = key_for(api, "FR", Role.SUPERVISOR)
+    created = api.client.post("/api/v1/keys", json={"org": "FR", "role": "observer", "label": "desk"}, headers=fr_sup)
+    assert created.status_code == 201
+    new_key = {"Authorization": f"Bearer {created.json()['key']}"}
+    assert api.client.get("/api/v1/observations", headers=new_key).status_code == 200
+    assert api.client.post("/api/v1/keys", json={"org": "UA", "role": "observer"}, headers=fr_sup).status_code == 403
+    assert api.client.post("/api/v1/keys", json={"org": "FR", "role": "admin"}, headers=fr_sup).status_code == 403
+    assert api.client.post("/api/v1/keys", json={"org": "FR", "role": "observer"}, headers=new_key).status_code == 403
+    assert api.client.post("/api/v1/keys", json={"org": "fr", "role": "observer"}, headers=fr_sup).status_code == 422
+    listed = api.client.get("/api/v1/keys", headers=fr_sup).json()
+    assert {k["org"] for k in listed} == {"FR"} and all("key" not in k for k in listed)
+    ua_key = api.store.create_api_key("UA", Role.OBSERVER)[0]
+    assert api.client.delete(f"/api/v1/keys/{ua_key.key_id}", headers=fr_sup).status_code == 404
+    assert api.client.delete(f"/api/v1/keys/{created.json()['key_id']}", headers=fr_sup).status_code == 200
+    assert api.client.get("/api/v1/observations", headers=new_key).status_code == 401
+    assert api.client.put("/api/v1/organisations/FR", json={"groups": ["COALITION"]}, headers=fr_sup).status_code == 403
+    assert api.client.put("/api/v1/organisations/FR", json={"groups": ["COALITION"]}, headers=api.auth).status_code == 200
+    assert api.client.get("/api/v1/organisations", headers=fr_sup).json()["FR"] == ["COALITION"]

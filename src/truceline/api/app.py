@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
-from truceline.api import routes_observations
+from truceline.api import routes_access, routes_observations
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
@@ -34,6 +34,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.store = store
     app.state.metrics = Metrics()
     app.include_router(routes_observations.router)
+    app.include_router(routes_access.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)
