@@ -60,7 +60,10 @@ def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_b
     if open_browser:
         webbrowser.open(f"{url}#key={read_admin_key(data_dir)}")
     try:
-        uvicorn.run(create_app(Settings(data_dir=data_dir), store), host=host, port=port, log_level="warning")
+        # Streams never end by themselves: give open connections 5 s on shutdown, then close them.
+        uvicorn.run(
+            create_app(Settings(data_dir=data_dir), store), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+        )
     finally:
         store.close()
 

@@ -16,10 +16,12 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
-from truceline.api import routes_access, routes_observations
+from truceline.api import routes_access, routes_observations, routes_stream
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
+from truceline.bus.inproc import InProcessBus
+from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.store.ports import Store
 
@@ -27,14 +29,16 @@ _DESCRIPTION = """truceline ingests observations of a ceasefire from many contri
 knows. Every `/api/v1` call needs `Authorization: Bearer <key>`. Times are UTC ISO 8601 with an offset."""
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
-    """Build the app around an open store; the caller owns the store's life cycle."""
+def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> FastAPI:
+    """Build the app around an open store (and bus); the caller owns the store's life cycle."""
     app = FastAPI(title="truceline", version=truceline.__version__, description=_DESCRIPTION)
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = Metrics()
+    app.state.bus = bus or InProcessBus()
     app.include_router(routes_observations.router)
     app.include_router(routes_access.router)
+    app.include_router(routes_stream.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)

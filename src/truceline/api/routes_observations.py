@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal, may_write_for
 from truceline.api.auth import require, require_key
+from truceline.bus.ports import Bus, Event
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
@@ -56,7 +57,18 @@ def _ingest(request: Request, principal: Principal, items: list[Any]) -> AddResu
             status.HTTP_403_FORBIDDEN,
             f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored",
         )
-    return request.app.state.store.add_observations(observations)
+    result: AddResult = request.app.state.store.add_observations(observations)
+    if result.stored and request.app.state.bus.has_subscribers:
+        _announce(request.app.state.bus, observations, set(result.stored))
+    return result
+
+
+def _announce(bus: Bus, observations: list[Observation], stored: set[str]) -> None:
+    """Publish each newly stored observation to live readers (each filtered later by releasability)."""
+    for obs in observations:
+        if obs.id in stored:
+            stored.discard(obs.id)  # a batch may repeat an id; announce it once
+            bus.publish(Event("observation", obs.model_dump(mode="json", exclude_none=True), obs.source.org, tuple(obs.releasable_to)))
 
 
 @router.post(

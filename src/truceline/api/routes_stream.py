@@ -1,0 +1,61 @@
+"""``/api/v1/stream``: server-sent events of changes, filtered per reader by releasability."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from truceline.access.policy import Permission, Principal, may_read
+from truceline.api.auth import require
+from truceline.bus.ports import Event
+
+router = APIRouter(prefix="/api/v1", tags=["stream"])
+HEARTBEAT_S = 15.0
+
+
+def format_event(number: int, event: Event) -> bytes:
+    """One SSE message: ``id``, ``event`` (the topic) and one line of JSON ``data``."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (number, event.topic.encode(), orjson.dumps(event.data))
+
+
+@router.get(
+    "/stream",
+    summary="Live changes as server-sent events (text/event-stream)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`observation` events; `lost` when the reader fell behind"}},
+)
+async def stream(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> StreamingResponse:
+    """Events the caller may read, as they happen; a comment line every 15 s keeps proxies from closing it."""
+    subscription = request.app.state.bus.subscribe()
+
+    async def messages() -> AsyncIterator[bytes]:
+        number, reported_lost = 0, 0
+        iterator = subscription.__aiter__()
+        try:
+            yield b": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(iterator.__anext__(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                except StopAsyncIteration:
+                    return
+                if subscription.lost != reported_lost:
+                    reported_lost = subscription.lost
+                    number += 1
+                    yield format_event(number, Event("lost", {"lost": reported_lost}, principal.org))
+                if may_read(principal, event.owner_org, event.releasable_to):
+                    number += 1
+                    yield format_event(number, event)
+        finally:
+            subscription.close()
+
+    return StreamingResponse(
+        messages(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

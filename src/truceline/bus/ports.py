@@ -1,0 +1,38 @@
+"""The bus port: publish events, subscribe to them; implementations in-process (default) or brokered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change. ``owner_org`` and ``releasable_to`` decide who may receive it (the releasability rule)."""
+
+    topic: str
+    data: dict[str, Any]
+    owner_org: str
+    releasable_to: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Subscription(Protocol):
+    """A reader's stream of events; ``lost`` counts events dropped because the reader fell behind."""
+
+    lost: int
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+class Bus(Protocol):
+    """Fan-out of events to current subscribers; publishing never blocks on slow readers."""
+
+    @property
+    def has_subscribers(self) -> bool: ...
+
+    def publish(self, event: Event) -> None: ...
+
+    def subscribe(self) -> Subscription: ...
