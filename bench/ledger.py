@@ -1,0 +1,183 @@
+"""Ledger benchmark: append throughput next to raw SHA-256 of the same leaves, proof cost, bundle cost, memory.
+
+Run ``python bench/ledger.py [--leaves N]`` (default 1,000,000). Prints one line per figure. Both sides of every
+comparison run in the same process on the same leaves, batch by batch, so machine noise hits both alike.
+The baseline is the fastest plain-Python way to hash the leaves: ``[sha256(d).digest() for d in batch]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from hashlib import sha256
+from pathlib import Path
+from typing import TypeVar
+
+try:
+    import truceline  # noqa: F401
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from truceline.ledger.bundle import export_bundle, verify_bundle
+from truceline.ledger.canonical import leaf_bytes, parse_leaf
+from truceline.ledger.checkpoint import Checkpoint, generate_key
+from truceline.ledger.log import MerkleLog, ensure_schema
+from truceline.ledger.merkle import verify_consistency, verify_inclusion
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _template() -> bytes:
+    """A realistic leaf: the canonical envelope of the design's minimal native observation, id left open."""
+    body = {
+        "id": "ua-ac17-@@@@@@@@@",
+        "time": "2023-04-02T03:15:00Z",
+        "kind": "explosion",
+        "location": {"lat": 48.105, "lon": 37.712, "cep_m": 150},
+        "source": {"id": "ua-acoustic-17", "type": "acoustic", "org": "UA"},
+        "reliability": "B",
+        "credibility": 2,
+        "releasable_to": ["COALITION"],
+    }
+    return leaf_bytes("observation", body).replace(b"@@@@@@@@@", b"%09d")
+
+
+def _batches(n: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def _append_run(conn: sqlite3.Connection, n: int, batch: int, template: bytes) -> tuple[float, float]:
+    """Append n leaves in batches, committing each; return (raw sha256 seconds, MerkleLog seconds)."""
+    log, raw, ours = MerkleLog(), 0.0, 0.0
+    clock = time.perf_counter
+    for start, end in _batches(n, batch):
+        leaves = [template % i for i in range(start, end)]
+        t0 = clock()
+        [sha256(d).digest() for d in leaves]
+        t1 = clock()
+        log.append_many(conn, leaves)
+        conn.commit()
+        t2 = clock()
+        raw += t1 - t0
+        ours += t2 - t1
+    return raw, ours
+
+
+def _mean_us(samples: list[float]) -> float:
+    return statistics.fmean(samples) * 1e6
+
+
+def _time_each(items: Sequence[T], fn: Callable[[T], R]) -> tuple[list[float], list[R]]:
+    """Time ``fn`` on each item separately, so the mean is per call."""
+    clock = time.perf_counter
+    times: list[float] = []
+    out: list[R] = []
+    for item in items:
+        t0 = clock()
+        result = fn(item)
+        times.append(clock() - t0)
+        out.append(result)
+    return times, out
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leaves", type=int, default=1_000_000, help="leaves to append (default 1,000,000)")
+    parser.add_argument("--batch", type=int, default=1000, help="leaves per append_many call (default 1000)")
+    parser.add_argument("--samples", type=int, default=1000, help="proofs to generate and verify (default 1000)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    n, rng, template = args.leaves, random.Random(args.seed), _template()
+    if n < 2:
+        parser.error("--leaves must be at least 2")
+    print(f"leaves: {n} canonical observation envelopes of {len(template % 0)} bytes, batches of {args.batch}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "ledger.db"
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        ensure_schema(conn)
+        conn.commit()
+        raw_f, ours_f = _append_run(conn, n, args.batch, template)
+        print(f"raw sha256 of the same leaves (file run): {n / raw_f:,.0f} leaves/s")
+        print(
+            f"MerkleLog append, temp-file SQLite (WAL, synchronous=NORMAL, commit per batch): {n / ours_f:,.0f} "
+            f"leaves/s = {raw_f / ours_f:.1%} of raw sha256 (goal >= 50%)"
+        )
+        pages = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+        print(f"database size: {pages / n:.0f} bytes per leaf (leaf {len(template % 0)} bytes)")
+        print(f"peak resident memory after the temp-file run: {_rss_mib():.0f} MiB")
+
+        log = MerkleLog()
+        pairs = [(rng.randrange(s), s) for s in (rng.randint(1, n) for _ in range(args.samples))]
+        pairs[0] = (rng.randrange(n), n)
+        roots = {s: log.root(conn, s) for _, s in pairs}
+        times, proofs = _time_each(pairs, lambda p: log.inclusion_proof(conn, p[0], p[1]))
+        print(f"inclusion proof generation (up to {n} leaves): {_mean_us(times):.0f} µs mean over {len(pairs)}, "
+              f"{statistics.fmean(map(len, proofs)):.1f} hashes each")
+        hashes = {i: log.leaf_hash(conn, i) for i, _ in pairs}
+        times, _ = _time_each(
+            [(i, s, p) for (i, s), p in zip(pairs, proofs)],
+            lambda t: verify_inclusion(hashes[t[0]], t[0], t[1], t[2], roots[t[1]]),
+        )
+        print(f"inclusion proof verification: {_mean_us(times):.1f} µs mean")
+        spans = [tuple(sorted((rng.randint(1, n), rng.randint(1, n)))) for _ in range(args.samples)]
+        roots.update({s: log.root(conn, s) for span in spans for s in span if s not in roots})
+        times, proofs = _time_each(spans, lambda sp: log.consistency_proof(conn, sp[0], sp[1]))
+        print(f"consistency proof generation: {_mean_us(times):.0f} µs mean, "
+              f"{statistics.fmean(map(len, proofs)):.1f} hashes each")
+        times, _ = _time_each(
+            [(a, b, p) for (a, b), p in zip(spans, proofs)],
+            lambda t: verify_consistency(t[0], t[1], t[2], roots[t[0]], roots[t[1]]),
+        )
+        print(f"consistency proof verification: {_mean_us(times):.1f} µs mean")
+        sizes = [rng.randint(1, n) for _ in range(args.samples)]
+        times, _ = _time_each(sizes, lambda s: log.root(conn, s))
+        print(f"root at a past size: {_mean_us(times):.0f} µs mean")
+
+        key = generate_key("truceline.example/bench")
+        checkpoints = [key.sign(Checkpoint(key.name, s, log.root(conn, s))) for s in sorted({n // 4, n // 2, n})]
+        bundle = Path(tmp) / "bundle.tar"
+        t0 = time.perf_counter()
+        export_bundle(conn, bundle, key.verifier_key(), checkpoints)
+        t1 = time.perf_counter()
+        print(f"bundle export: {n / (t1 - t0):,.0f} leaves/s ({bundle.stat().st_size / 2**20:.0f} MiB)")
+        report = verify_bundle(bundle, check_leaf_format=False)
+        t2 = time.perf_counter()
+        if not report.ok:
+            print(f"bundle verification FAILED: {report.first_problem}")
+            return 1
+        print(f"bundle verify, tree and signatures: {n / (t2 - t1):,.0f} leaves/s")
+        sample = list(log.leaves(conn, 0, min(n, 20_000)))
+        times, _ = _time_each(sample, parse_leaf)
+        print(f"leaf format check (canonical envelope, verify's default): {_mean_us(times):.1f} µs per leaf")
+        conn.close()
+
+    mem = sqlite3.connect(":memory:")
+    ensure_schema(mem)
+    raw_m, ours_m = _append_run(mem, n, args.batch, template)
+    print(f"raw sha256 of the same leaves (in-memory run): {n / raw_m:,.0f} leaves/s")
+    print(
+        f"MerkleLog append, in-memory SQLite: {n / ours_m:,.0f} leaves/s = {raw_m / ours_m:.1%} of raw sha256 "
+        "(goal >= 50%)"
+    )
+    print(f"peak resident memory after the in-memory run (includes the database): {_rss_mib():.0f} MiB")
+    mem.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
