@@ -4,9 +4,10 @@
     python bench/ingest.py [...]
 
 The server is a real ``truceline serve`` subprocess on loopback with the production settings
-(WAL, synchronous=FULL, validation, idempotency check, time, grid and label indexes). The baseline inserts the
-very same rows into a fresh database with the same schema and pragmas, one transaction per batch, with
-no validation and no HTTP: the ceiling for this store.
+(WAL, synchronous=FULL, validation, idempotency check, time, grid and label indexes, evidence-ledger
+leaves appended in the same transaction). The baseline inserts the
+very same rows (ledger rows included) into a fresh database with the same schema and pragmas, one
+transaction per batch, with no validation, hashing or HTTP: the ceiling for this store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import os
 import random
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,12 +31,8 @@ import httpx
 import orjson
 
 from truceline.ingest.validation import validate_batch, validation_context
-from truceline.store.sqlite import (
-    INSERT_LABEL_SQL,
-    INSERT_OBSERVATION_SQL,
-    SqliteStore,
-    observation_row,
-)
+from truceline.ledger.log import MerkleLog, ensure_schema
+from truceline.store.sqlite import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, SqliteStore, prepare_observation
 
 GOAL_OBS_PER_S = 20_000
 GOAL_RATIO = 0.5
@@ -125,21 +123,36 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
 
 
 def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
-    """Observations per second of bare executemany of the same rows into the same schema."""
+    """Observations per second of bare executemany of the same rows (observations, labels, ledger leaves and
+    interior nodes) into the same schema, everything computed beforehand."""
     observations, errors = validate_batch(docs, validation_context())
     if errors:
         raise RuntimeError(f"benchmark data invalid: {errors[0]}")
-    received = 0
-    rows = [observation_row(obs, seq, received) for seq, obs in enumerate(observations, start=1)]
-    labels = [(label, seq) for seq, obs in enumerate(observations, start=1) for label in obs.releasable_to]
+    prepared = [prepare_observation(obs, 0) for obs in observations]
+    rows = [item.row(seq, seq - 1) for seq, item in enumerate(prepared, start=1)]
+    labels = [[(label, seq) for label in obs.releasable_to] for seq, obs in enumerate(observations, start=1)]
+    # The ledger's own rows, produced once in a scratch database and replayed as plain inserts.
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    ensure_schema(scratch)
+    log = MerkleLog()
+    ledger_rows: list[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = []
+    for i in range(0, len(prepared), batch):
+        leaf_mark = scratch.execute("SELECT coalesce(max(first), -1) FROM ledger_leaves").fetchone()[0]
+        node_mark = scratch.execute("SELECT count(*) FROM ledger_nodes").fetchone()[0]
+        log.append_many(scratch, [item.leaf for item in prepared[i : i + batch]])
+        leaves = scratch.execute("SELECT * FROM ledger_leaves WHERE first > ?", (leaf_mark,)).fetchall()
+        nodes = scratch.execute("SELECT level, first, hashes FROM ledger_nodes LIMIT -1 OFFSET ?", (node_mark,)).fetchall()
+        ledger_rows.append((leaves, nodes))
     store = SqliteStore(workdir / "raw.db")  # same schema and pragmas as the server
     conn = store._writer
-    per_obs_labels = len(labels) // len(rows)
     started = time.perf_counter()
-    for i in range(0, len(rows), batch):
+    for chunk, i in enumerate(range(0, len(rows), batch)):
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(INSERT_OBSERVATION_SQL, rows[i : i + batch])
-        conn.executemany(INSERT_LABEL_SQL, labels[i * per_obs_labels : (i + batch) * per_obs_labels])
+        conn.executemany(INSERT_LABEL_SQL, [pair for group in labels[i : i + batch] for pair in group])
+        leaves, nodes = ledger_rows[chunk]
+        conn.executemany("INSERT INTO ledger_leaves VALUES (?,?,?)", leaves)
+        conn.executemany("INSERT INTO ledger_nodes (level, first, hashes) VALUES (?,?,?)", nodes)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     store.close()

@@ -183,3 +183,24 @@ def test_leaf_envelope() -> None:
         parse_leaf(b'{"body":{},"type":"review"}')
     with pytest.raises(CanonicalError, match="leaf body is not a JSON object"):
         parse_leaf(b'{"body":[],"type":"review","v":1}')
+
+
+# The orjson fast path must give byte-identical output to the reference encoder for any JSON value.
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_json_values)
+def test_fast_path_is_byte_identical_to_reference_encoder(value: object) -> None:
+    from truceline.ledger.canonical import _write
+
+    reference: list[str] = []
+    _write(value, "$", reference, 0)
+    assert canonical_json(value) == "".join(reference).encode("utf-8")

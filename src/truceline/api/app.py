@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
-from truceline.api import routes_access, routes_observations, routes_stream
+from truceline.api import routes_access, routes_ledger, routes_observations, routes_stream
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
@@ -36,9 +36,11 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     app.state.store = store
     app.state.metrics = Metrics()
     app.state.bus = bus or InProcessBus()
+    app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
     app.include_router(routes_observations.router)
     app.include_router(routes_access.router)
     app.include_router(routes_stream.router)
+    app.include_router(routes_ledger.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)

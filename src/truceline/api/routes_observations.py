@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -134,7 +135,11 @@ async def post_observations(
 
 
 def _public(stored: StoredObservation) -> dict[str, Any]:
-    return {**stored.document, "received_at": stored.received_at.isoformat().replace("+00:00", "Z"), "ledger_index": stored.ledger_index}
+    """The document plus where it sits in the evidence log and the salt that opens its commitment."""
+    ledger = None
+    if stored.ledger_index is not None and stored.ledger_salt is not None:
+        ledger = {"index": stored.ledger_index, "salt": base64.b64encode(stored.ledger_salt).decode()}
+    return {**stored.document, "received_at": stored.received_at.isoformat().replace("+00:00", "Z"), "ledger": ledger}
 
 
 @router.get("/observations/{observation_id}", summary="One observation as stored")

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast, get_args
 
+import orjson
+
 __all__ = [
     "LEAF_TYPES",
     "LEAF_VERSION",
@@ -194,12 +196,68 @@ def _fast(value: Any, out: list[str]) -> None:
         raise _Fallback
 
 
+_ORJSON_SAFE_INT = float(MAX_SAFE_INTEGER)
+
+
+def _float_for_orjson(value: float) -> float | int:
+    if value.is_integer():
+        if -_ORJSON_SAFE_INT <= value <= _ORJSON_SAFE_INT:
+            return int(value)
+        raise _Fallback
+    # orjson switches to exponent notation below 1e-4 earlier than ECMAScript (1e-6): leave those to the
+    # reference encoder, along with NaN and infinities (refused there with a path).
+    if not _SIMPLE_FLOAT_MIN <= abs(value) < _SIMPLE_FLOAT_MAX:
+        raise _Fallback
+    return value
+
+
+def _for_orjson(value: Any) -> Any:
+    """A copy orjson serialises exactly as RFC 8785 does, or _Fallback when that cannot be promised.
+
+    orjson (sorted keys) already matches JCS for strings, non-integral doubles from 1e-4 and safe integers;
+    it differs on integral doubles (``150.0`` vs ``150``), on small doubles, and on key order when keys hold
+    characters at or above U+D800 (code points vs UTF-16 units). Integral doubles become ints; anything
+    else unusual falls back. Leaves (str, bool, None) are handled inline: this runs once per ingested
+    observation.
+    """
+    t = type(value)
+    if t is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or max(key) < "\ud800"):
+                raise _Fallback
+            ti = type(item)
+            if ti is str or item is None or ti is bool:
+                out[key] = item
+            elif ti is float:
+                out[key] = _float_for_orjson(item)
+            else:
+                out[key] = _for_orjson(item)
+        return out
+    if t is float:
+        return _float_for_orjson(value)
+    if t is list or t is tuple:
+        return [_for_orjson(item) for item in value]
+    if t is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return value
+        raise _Fallback
+    if t is str or value is None or t is bool:
+        return value
+    raise _Fallback
+
+
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON-like value (dict, list, tuple, str, int, float, bool, None).
 
-    Mappings and str/int/float subclasses are accepted too, via a slower encoder that also names the path of
+    The common case goes through orjson (several times faster, identical bytes, see :func:`_for_orjson`);
+    mappings and str/int/float subclasses are accepted too, via a slower encoder that also names the path of
     anything it refuses.
     """
+    try:
+        return orjson.dumps(_for_orjson(value), option=orjson.OPT_SORT_KEYS)
+    except (_Fallback, orjson.JSONEncodeError, RecursionError):
+        pass
     out: list[str] = []
     try:
         _fast(value, out)

@@ -93,6 +93,7 @@ class StoredObservation:
     received_at: datetime
     seq: int
     ledger_index: int | None = None
+    ledger_salt: bytes | None = None
 
 
 @dataclass

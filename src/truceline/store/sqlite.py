@@ -29,6 +29,9 @@ import orjson
 
 from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
+from truceline.ledger.commitment import commitment, new_salt, observation_leaf
+from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
+from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.store.grid import cell_ranges, grid_cell
 from truceline.store.ports import (
     AddResult,
@@ -125,9 +128,15 @@ def _v2_organisations(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_ledger(conn: sqlite3.Connection) -> None:
+    ensure_schema(conn)
+    conn.execute("ALTER TABLE observations ADD COLUMN ledger_salt BLOB")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "observations with grid and time indexes, releasability labels, API keys", _v1_observations),
     Migration(2, "organisations and group membership", _v2_organisations),
+    Migration(3, "evidence ledger tables; per-observation commitment salt", _v3_ledger),
 )
 
 
@@ -161,12 +170,28 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
         raise StoreError(f"cursor {cursor!r} is not one this server issued") from exc
 
 
-def observation_row(obs: Observation, seq: int, received_us: int) -> tuple[object, ...]:
-    """The ``observations`` row for one observation (shared with the ingest benchmark's raw baseline)."""
+@dataclass(frozen=True, slots=True)
+class PreparedObservation:
+    """Everything about one observation that can be computed before taking the write lock."""
+
+    columns: tuple[object, ...]  # the row without seq and ledger index
+    doc_sha256: bytes
+    salt: bytes
+    leaf: bytes
+
+    def row(self, seq: int, ledger_index: int) -> tuple[object, ...]:
+        """The full ``observations`` row."""
+        return (seq, *self.columns, ledger_index, self.salt)
+
+
+def prepare_observation(obs: Observation, received_us: int) -> PreparedObservation:
+    """Row values, content hash and ledger leaf of one observation (shared with the ingest benchmark)."""
     doc = obs.model_dump_json(exclude_none=True)
+    digest = hashlib.sha256(doc.encode()).digest()
+    salt = new_salt()
+    leaf = observation_leaf(commitment(salt, orjson.loads(doc)), _iso(_from_us(received_us)))
     point = obs.point
-    return (
-        seq,
+    columns = (
         obs.id,
         _us(obs.time),
         obs.time_uncertainty_s,
@@ -181,15 +206,18 @@ def observation_row(obs: Observation, seq: int, received_us: int) -> tuple[objec
         obs.source.org,
         obs.reliability.value,
         int(obs.credibility),
-        hashlib.sha256(doc.encode()).digest(),
+        digest,
         received_us,
-        None,
         doc,
     )
+    return PreparedObservation(columns, digest, salt, leaf)
 
 
-INSERT_OBSERVATION_SQL = "INSERT INTO observations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-_DOC_SHA = 15
+INSERT_OBSERVATION_SQL = (
+    "INSERT INTO observations (seq, id, t_us, time_unc_s, kind, loc_type, lat, lon, sigma_m, cell, source_id,"
+    " source_type, org, reliability, credibility, doc_sha256, received_us, doc, ledger_index, ledger_salt)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 INSERT_LABEL_SQL = "INSERT INTO observation_labels VALUES (?,?)"
 
 
@@ -204,6 +232,7 @@ class SqliteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._writer = self._connect()
+        self._log = MerkleLog()
         self._migrate()
 
     # -- connections -------------------------------------------------------------------------------
@@ -283,35 +312,38 @@ class SqliteStore:
             return AddResult(accepted=[], stored=[], duplicates=[], conflicts=[])
         # Serialise outside the write lock so that concurrent batches overlap their Python work with
         # SQLite's (which runs without the GIL); only the sequence numbers are assigned under the lock.
-        prepared = [observation_row(obs, 0, received_us) for obs in observations]
+        prepared = [prepare_observation(obs, received_us) for obs in observations]
         ids_json = orjson.dumps(accepted).decode()
         with self.transaction() as conn:
             next_seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM observations").fetchone()[0]
+            next_leaf = self._log.size(conn)
             existing = dict(
                 conn.execute(
                     "SELECT id, doc_sha256 FROM observations WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)
                 ).fetchall()
             )
-            rows, labels = [], []
+            rows, labels, leaves = [], [], []
             stored, duplicates, conflicts = [], [], []
-            for obs, unnumbered in zip(observations, prepared):
-                row = (next_seq, *unnumbered[1:])
+            for obs, item in zip(observations, prepared):
                 known = existing.get(obs.id)
                 if known is not None:
-                    (duplicates if known == row[_DOC_SHA] else conflicts).append(obs.id)
+                    (duplicates if known == item.doc_sha256 else conflicts).append(obs.id)
                     continue
-                existing[obs.id] = row[_DOC_SHA]
-                rows.append(row)
+                existing[obs.id] = item.doc_sha256
+                rows.append(item.row(next_seq, next_leaf + len(leaves)))
+                leaves.append(item.leaf)
                 stored.append(obs.id)
                 labels.extend((label, next_seq) for label in obs.releasable_to)
                 next_seq += 1
             conn.executemany(INSERT_OBSERVATION_SQL, rows)
             conn.executemany(INSERT_LABEL_SQL, labels)
+            # The evidence log grows in the same transaction: a stored observation always has its leaf.
+            self._log.append_many(conn, leaves)
         return AddResult(accepted=accepted, stored=stored, duplicates=duplicates, conflicts=conflicts)
 
     def get_observation(self, observation_id: str, reader: Principal | None = None) -> StoredObservation | None:
         """One observation by id, or None (also when ``reader`` may not see it: existence is not revealed)."""
-        sql = "SELECT o.id, o.doc, o.received_us, o.seq, o.ledger_index FROM observations o WHERE o.id = ?"
+        sql = "SELECT o.id, o.doc, o.received_us, o.seq, o.ledger_index, o.ledger_salt FROM observations o WHERE o.id = ?"
         params: list[object] = [observation_id]
         visible = _visibility(reader, params)
         if visible:
@@ -320,9 +352,14 @@ class SqliteStore:
         return None if row is None else self._stored(row)
 
     @staticmethod
-    def _stored(row: tuple[str, str, int, int, int | None]) -> StoredObservation:
+    def _stored(row: tuple[str, str, int, int, int | None, bytes | None]) -> StoredObservation:
         return StoredObservation(
-            id=row[0], document=orjson.loads(row[1]), received_at=_from_us(row[2]), seq=row[3], ledger_index=row[4]
+            id=row[0],
+            document=orjson.loads(row[1]),
+            received_at=_from_us(row[2]),
+            seq=row[3],
+            ledger_index=row[4],
+            ledger_salt=row[5],
         )
 
     def list_observations(self, query: ObservationQuery) -> Page:
@@ -359,7 +396,7 @@ class SqliteStore:
             t_us, seq = _decode_cursor(query.cursor)
             where.append("(o.t_us, o.seq) > (?, ?)")
             params.extend((t_us, seq))
-        sql = "SELECT o.id, o.doc, o.received_us, o.seq, o.ledger_index, o.t_us FROM observations o"
+        sql = "SELECT o.id, o.doc, o.received_us, o.seq, o.ledger_index, o.ledger_salt, o.t_us FROM observations o"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY o.t_us, o.seq LIMIT ?"
@@ -367,9 +404,9 @@ class SqliteStore:
         rows = self._reader().execute(sql, params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        page = Page(items=[self._stored(row[:5]) for row in rows])
+        page = Page(items=[self._stored(row[:6]) for row in rows])
         if more:
-            page.next_cursor = _encode_cursor(rows[-1][5], rows[-1][3])
+            page.next_cursor = _encode_cursor(rows[-1][6], rows[-1][3])
         return page
 
     def count_observations(self) -> int:
@@ -395,6 +432,35 @@ class SqliteStore:
             ).fetchall()
             out[key] = dict(rows)
         return out
+
+    # -- evidence ledger ---------------------------------------------------------------------------
+    def ledger_size(self) -> int:
+        """Leaves in the evidence log."""
+        return self._log.size(self._reader())
+
+    def ledger_checkpoint(self, key: LedgerKey) -> SignedCheckpoint:
+        """The latest signed checkpoint, signing a new one first if the log has grown since."""
+        latest = self._log.latest_checkpoint(self._reader())
+        if latest is not None and latest.size == self.ledger_size():
+            return latest
+        with self.transaction() as conn:
+            latest = self._log.latest_checkpoint(conn)
+            if latest is not None and latest.size == self._log.size(conn):
+                return latest
+            return self._log.sign_checkpoint(conn, key, key.name)
+
+    def ledger_inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
+        """(leaf hash, audit path) of leaf ``index`` in the tree of ``size`` leaves."""
+        conn = self._reader()
+        return self._log.leaf_hash(conn, index), self._log.inclusion_proof(conn, index, size)
+
+    def ledger_consistency(self, size1: int, size2: int) -> list[bytes]:
+        """Proof that the tree of ``size2`` leaves extends the tree of ``size1``."""
+        return self._log.consistency_proof(self._reader(), size1, size2)
+
+    def ledger_leaf(self, index: int) -> bytes:
+        """The bytes of one leaf (commitments only: safe for every reader)."""
+        return self._log.leaf(self._reader(), index)
 
     # -- organisations -----------------------------------------------------------------------------
     def set_organisation(self, code: str, groups: Sequence[str] = (), name: str = "") -> None:
