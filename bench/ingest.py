@@ -128,7 +128,7 @@ def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
     observations, errors = validate_batch(docs, validation_context())
     if errors:
         raise RuntimeError(f"benchmark data invalid: {errors[0]}")
-    prepared = [prepare_observation(obs, 0) for obs in observations]
+    prepared = [prepare_observation(obs, 0, "1970-01-01T00:00:00Z") for obs in observations]
     rows = [item.row(seq, seq - 1) for seq, item in enumerate(prepared, start=1)]
     labels = [[(label, seq) for label in obs.releasable_to] for seq, obs in enumerate(observations, start=1)]
     # The ledger's own rows, produced once in a scratch database and replayed as plain inserts.

@@ -191,3 +191,15 @@ def test_any_coordinate_in_range_is_accepted(lat: float, lon: float) -> None:
 @given(lat=st.one_of(st.floats(min_value=90, exclude_min=True), st.floats(max_value=-90, exclude_max=True)))
 def test_any_latitude_out_of_range_is_refused(lat: float) -> None:
     assert fields(native(location={"lat": lat, "lon": 0.0})) == {"location.lat"}
+
+
+def test_attributes_must_survive_any_json_reader() -> None:
+    assert one(native(attributes={"frp": 12.5, "ids": [1, 2], "nested": {"ok": True}})).attributes["frp"] == 12.5
+    errors = errors_of(native(attributes={"counter": 2**60}))
+    assert errors[0].field == "attributes" and "attributes.counter" in errors[0].message and "string" in errors[0].message
+    deep: dict[str, object] = {}
+    cursor = deep
+    for _ in range(10):
+        cursor["x"] = {}
+        cursor = cursor["x"]  # type: ignore[assignment]
+    assert [e.rule for e in errors_of(native(attributes=deep))] == ["attribute_depth"]

@@ -114,3 +114,25 @@ def test_leaf_bytes_are_canonical_envelopes(api: ApiClient) -> None:
     leaf = b64(api.client.get("/api/v1/ledger/leaves/0", headers=api.auth).json()["leaf"])
     parsed = parse_leaf(leaf)
     assert parsed.type == "observation" and canonical_json({"body": parsed.body, "type": "observation", "v": 1}) == leaf
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"location": {"lat": 0.00001, "lon": -0.000002, "cov_m2": [[100.0, 0.5], [0.5, 2500.0]], "alt_m": 12.5}},
+        {"location": {"sensor_lat": 48.0, "sensor_lon": 37.0, "bearing_deg": 90.0, "bearing_sd_deg": 2.5}},
+        {"location": {"name": "Kupiansk", "precision": 2, "lat": 49.71, "lon": 37.61}},
+        {"attributes": {"frp": 12.0, "tiny": 1e-7, "big": 2**53 - 1, "nested": {"é": [1.5, 2.0, None, True]}, "😀": "x"}},
+        {"time": "2016-12-31T23:59:60Z", "time_uncertainty_s": 0.25},
+    ],
+)
+def test_fast_canonical_observation_equals_reference_encoder(overrides: dict[str, object]) -> None:
+    from truceline.ledger.canonical import _write
+    from truceline.ledger.commitment import canonical_observation
+
+    (obs,), errors = validate_all_or_nothing([native(**overrides)], validation_context())
+    assert not errors
+    reference: list[str] = []
+    _write(obs.model_dump(mode="json", exclude_none=True), "$", reference, 0)
+    assert canonical_observation(obs) == "".join(reference).encode()

@@ -236,6 +236,37 @@ def check_time_plausible(value: datetime, now: datetime, skew: timedelta = DEFAU
     return value
 
 
+_MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_ATTRIBUTE_DEPTH = 8
+
+
+def _check_portable(value: Any, path: str, depth: int) -> None:
+    """Refuse attribute values that another JSON reader would change: huge integers, NaN, deep nesting."""
+    if depth > _MAX_ATTRIBUTE_DEPTH:
+        raise PydanticCustomError("attribute_depth", "{path} is nested deeper than {depth} levels", {"path": path, "depth": _MAX_ATTRIBUTE_DEPTH})
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise PydanticCustomError(
+                "attribute_integer", "{path}: integer {value} is beyond ±(2^53−1); send it as a string", {"path": path, "value": value}
+            )
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise PydanticCustomError("attribute_number", "{path}: {value} is not a finite number", {"path": path, "value": value})
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_portable(item, f"{path}.{key}", depth + 1)
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_portable(item, f"{path}[{i}]", depth + 1)
+        return
+    raise PydanticCustomError("attribute_type", "{path}: {kind} is not a JSON value", {"path": path, "kind": type(value).__name__})
+
+
 class Source(_Frozen):
     """Who observed: a sensor or reporter, its type and the organisation that owns its data."""
 
@@ -264,6 +295,13 @@ class Observation(_Frozen):
     )
     attributes: Annotated[dict[str, Any], Field(max_length=64)] = Field(default_factory=dict)
     evidence_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_portable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value:
+            _check_portable(value, "attributes", 0)
+        return value
 
     @field_validator("time")
     @classmethod

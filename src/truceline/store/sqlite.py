@@ -29,7 +29,7 @@ import orjson
 
 from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
-from truceline.ledger.commitment import commitment, new_salt, observation_leaf
+from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
 from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
 from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.store.grid import cell_ranges, grid_cell
@@ -184,28 +184,33 @@ class PreparedObservation:
         return (seq, *self.columns, ledger_index, self.salt)
 
 
-def prepare_observation(obs: Observation, received_us: int) -> PreparedObservation:
-    """Row values, content hash and ledger leaf of one observation (shared with the ingest benchmark)."""
-    doc = obs.model_dump_json(exclude_none=True)
-    digest = hashlib.sha256(doc.encode()).digest()
+def prepare_observation(obs: Observation, received_us: int, received_iso: str) -> PreparedObservation:
+    """Row values, content hash and ledger leaf of one observation (shared with the ingest benchmark).
+
+    The stored document is the observation's RFC 8785 canonical JSON, the very bytes its ledger
+    commitment covers, so a reader can check the commitment against what the API serves.
+    """
+    canonical = canonical_observation(obs)
+    digest = hashlib.sha256(canonical).digest()
     salt = new_salt()
-    leaf = observation_leaf(commitment(salt, orjson.loads(doc)), _iso(_from_us(received_us)))
+    leaf = observation_leaf(commit_canonical(salt, canonical), received_iso)
+    doc = canonical.decode()
     point = obs.point
     columns = (
         obs.id,
         _us(obs.time),
         obs.time_uncertainty_s,
-        obs.kind.value,
+        obs.kind,  # str/int enums bind as their values
         obs.location.type,
         point[0] if point else None,
         point[1] if point else None,
         obs.sigma_m,
         grid_cell(point[0], point[1]) if point else None,
         obs.source.id,
-        obs.source.type.value,
+        obs.source.type,
         obs.source.org,
-        obs.reliability.value,
-        int(obs.credibility),
+        obs.reliability,
+        obs.credibility,
         digest,
         received_us,
         doc,
@@ -312,7 +317,8 @@ class SqliteStore:
             return AddResult(accepted=[], stored=[], duplicates=[], conflicts=[])
         # Serialise outside the write lock so that concurrent batches overlap their Python work with
         # SQLite's (which runs without the GIL); only the sequence numbers are assigned under the lock.
-        prepared = [prepare_observation(obs, received_us) for obs in observations]
+        received_iso = _iso(_from_us(received_us))
+        prepared = [prepare_observation(obs, received_us, received_iso) for obs in observations]
         ids_json = orjson.dumps(accepted).decode()
         with self.transaction() as conn:
             next_seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM observations").fetchone()[0]
