@@ -22,6 +22,7 @@ from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
 from truceline.cli_ledger import app as ledger_app
+from truceline.cli_text import app as text_app
 from truceline.ingest.firms import decode_firms
 from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
 from truceline.ingest.records import FormatError
@@ -206,6 +207,7 @@ def _print_summary(summary: IngestSummary) -> None:
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organisations and the groups (e.g. COALITION) they belong to.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(text_app)
 app.add_typer(ledger_app, name="ledger", help="Evidence ledger: export an offline bundle, verify one, show the public key.")
 app.add_typer(orgs_app, name="orgs")
 OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]

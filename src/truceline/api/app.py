@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
-from truceline.api import routes_access, routes_ledger, routes_observations, routes_stream
+from truceline.api import routes_access, routes_ledger, routes_observations, routes_reports, routes_stream
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
@@ -41,6 +41,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     app.include_router(routes_access.router)
     app.include_router(routes_stream.router)
     app.include_router(routes_ledger.router)
+    app.include_router(routes_reports.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)

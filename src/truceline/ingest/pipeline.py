@@ -16,10 +16,11 @@ from truceline.ingest.firms import decode_firms, looks_like_firms
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.ingest.text import decode_text
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.ports import ObservationStore
 
-FORMATS = ("auto", "json", "jsonl", "geojson", "firms")
+FORMATS = ("auto", "json", "jsonl", "geojson", "firms", "text")
 CHUNK_SIZE = 1000
 _MAX_REJECTIONS_KEPT = 10_000
 
@@ -68,6 +69,8 @@ def detect_format(path: Path, head: bytes) -> str:
         return "jsonl"
     if suffix == ".geojson":
         return "geojson"
+    if suffix == ".txt":
+        return "text"
     if suffix == ".csv":
         if looks_like_firms(head.decode("utf-8-sig", errors="replace").splitlines()[0] if head else ""):
             return "firms"
@@ -108,6 +111,8 @@ def open_records(path: Path, fmt: str = "auto") -> tuple[str, Iterator[Record | 
             records: Iterator[Record | Rejection] = decode_json_lines(handle)
         elif fmt == "firms":
             records = decode_firms(_utf8_lines(handle))
+        elif fmt == "text":
+            records = decode_text(handle.read())
         elif fmt == "json":
             records = decode_json(handle.read())
         else:

@@ -1,0 +1,63 @@
+"""``truceline geoparse``: places named in a text, with honest precision.
+
+``geoparse TEXT`` prints a table (``--json``: one JSON object). ``geoparse -`` reads one text per line
+from standard input and writes exactly one JSON object per line, so thousands of texts run in one process
+with the gazetteer loaded once.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from truceline.text.gazetteer import GazetteerError
+from truceline.text.geoparse import Geoparser, ResolvedPlace
+
+app = typer.Typer(add_completion=False)
+_stderr = Console(stderr=True)
+
+
+def places_json(places: list[ResolvedPlace]) -> dict[str, Any]:
+    """The JSON object for one text: ``{"places": [{"name", "lat", "lon", "precision", "admin1", ...}]}``."""
+    return {"places": [p.as_dict() for p in places]}
+
+
+@app.command()
+def geoparse(
+    text: Annotated[str, typer.Argument(help="The text, or '-' to read one text per line from standard input.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Find the places a text names: name, lat, lon, precision (1 exact … 4 region), admin area.
+
+    A name that cannot be resolved is listed without coordinates and with the reason.
+    """
+    try:
+        parser = Geoparser()
+    except GazetteerError as exc:
+        _stderr.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if text == "-":
+        out = sys.stdout.buffer
+        for line in sys.stdin:
+            out.write(orjson.dumps(places_json(parser.geoparse(line.rstrip("\n")))) + b"\n")
+        out.flush()
+        return
+    places = parser.geoparse(text)
+    if as_json:
+        sys.stdout.write(orjson.dumps(places_json(places)).decode() + "\n")
+        return
+    if not places:
+        Console().print("no place names found")
+        return
+    table = Table("mention", "place", "lat", "lon", "precision", "admin1", "note")
+    for p in places:
+        table.add_row(
+            p.mention, p.name, "" if p.lat is None else f"{p.lat:.5f}", "" if p.lon is None else f"{p.lon:.5f}",
+            "" if p.precision is None else str(p.precision), p.admin1 or "", p.note or "",
+        )
+    Console().print(table)

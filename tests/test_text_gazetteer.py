@@ -1,0 +1,53 @@
+"""The bundled gazetteer: what it holds, how it is looked up, and how it refuses a stale file."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from truceline.text.gazetteer import GazetteerError, cyrillic_lemmas, default_gazetteer, load_gazetteer
+
+
+def test_holds_ukrainian_settlements_from_both_sources() -> None:
+    g = default_gazetteer()
+    ua = [p for p in g.places if p.country == "UA"]
+    assert len(ua) > 29_000  # GeoNames' 5,488 plus the codifier's villages below 500 inhabitants
+    assert sum(1 for p in ua if not p.codifier_only) >= 5_400
+    village = [c.place for c in g.exact("Pytomnyk") if c.place.admin1 == "07"]
+    assert village and village[0].codifier_only and village[0].precision == 3
+    assert village[0].hromada is not None and village[0].hromada.endswith("hromada")
+
+
+def test_same_name_in_two_oblasts_gives_two_candidates() -> None:
+    regions = {c.place.admin1 for c in default_gazetteer().exact("Huliaipole") if c.place.population > 1000}
+    assert {"04", "26"} <= regions
+
+
+def test_regions_are_found_by_stem_adjective_and_inflected_noun() -> None:
+    g = default_gazetteer()
+    assert g.region_by_stem("Zaporizhia").name == "Zaporizhzhia Oblast"  # type: ignore[union-attr]
+    assert g.region_by_adjective("Khersons'ka").name == "Kherson Oblast"  # type: ignore[union-attr]
+    assert g.region_by_cyrillic("Харківщині").name == "Kharkiv Oblast"  # type: ignore[union-attr]
+    assert g.region_by_cyrillic("Белгородской").name == "Belgorod Oblast"  # type: ignore[union-attr]
+
+
+def test_inflected_cyrillic_forms_reach_their_nominative() -> None:
+    assert "київ" in cyrillic_lemmas("Києві")
+    assert "харків" in cyrillic_lemmas("Харкові")
+    names = {c.place.name for c in default_gazetteer().inflected("Сумах")}
+    assert "Sumy" in names
+
+
+def test_a_file_built_with_other_keys_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "g.json.gz"
+    target.write_bytes(gzip.compress(orjson.dumps({"format": 1, "key_version": -1, "places": []})))
+    with pytest.raises(GazetteerError, match="rebuild it"):
+        load_gazetteer(target)
+
+
+def test_a_missing_file_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(GazetteerError, match="python -m truceline.text.build"):
+        load_gazetteer(tmp_path / "absent.json.gz")

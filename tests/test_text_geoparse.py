@@ -1,0 +1,128 @@
+"""The geoparser: honest precision, no invented places, disambiguation by region, proximity and size."""
+
+from __future__ import annotations
+
+import pytest
+
+from truceline.text.gazetteer import distance_km
+from truceline.text.geoparse import Geoparser, ResolvedPlace, default_geoparser, geoparse, parse_location
+
+
+def first(places: list[ResolvedPlace]) -> ResolvedPlace:
+    assert places, "no place returned"
+    return places[0]
+
+
+def near(place: ResolvedPlace, lat: float, lon: float, km: float = 10.0) -> bool:
+    return place.lat is not None and place.lon is not None and distance_km(place.lat, place.lon, lat, lon) <= km
+
+
+def test_region_named_in_the_text_picks_the_namesake() -> None:
+    # Huliaipole exists in Zaporizhzhia and in Dnipropetrovsk Oblast.
+    zap = first(parse_location("Huliaipole, Zaporizhzhia Oblast"))
+    dnipro = first(parse_location("Huliaipole, Dnipropetrovsk Oblast"))
+    assert zap.admin1 == "Zaporizhzhia Oblast" and dnipro.admin1 == "Dnipropetrovsk Oblast"
+    assert near(zap, 47.66, 36.26) and zap.precision == 1
+
+
+def test_an_oblast_is_a_region_not_its_city() -> None:
+    place = first(parse_location("Donetsk Oblast"))
+    assert place.kind == "region" and place.precision == 4 and place.admin1 == "Donetsk Oblast"
+    city = first(parse_location("Donetsk"))
+    assert city.kind == "settlement" and city.precision == 1
+
+
+def test_a_known_city_district_resolves_to_the_district() -> None:
+    place = first(parse_location("Kharkiv (Saltivka district)"))
+    assert place.name == "Saltivka" and place.kind == "district" and place.precision == 1
+
+
+def test_an_unknown_part_of_a_city_gives_the_city_at_precision_2() -> None:
+    place = first(parse_location("Kharkiv (Zzyzxbrook district)"))
+    assert place.name == "Kharkiv" and place.precision == 2 and place.note
+
+
+def test_a_codifier_district_without_point_gives_its_city_at_precision_2() -> None:
+    place = first(parse_location("Korabelnyi district, Kherson"))
+    assert "Kherson" in place.name and place.precision == 2 and place.kind == "district"
+
+
+def test_an_unresolvable_name_gives_no_point_and_says_why() -> None:
+    place = first(parse_location("Xyzzyplotz"))
+    assert place.lat is None and place.lon is None and place.precision is None
+    assert place.kind == "unresolved" and place.note
+
+
+def test_a_common_name_without_context_is_ambiguous_not_guessed() -> None:
+    place = first(parse_location("Stepanivka"))
+    assert place.kind == "ambiguous" and place.lat is None and place.candidates > 10
+
+
+def test_proximity_to_another_named_place_disambiguates() -> None:
+    place = first(parse_location("Antonivka (Kherson)"))
+    assert near(place, 46.66, 32.72, 25.0)  # the Antonivka at Kherson, not one of the dozens elsewhere
+
+
+def test_a_big_city_naming_the_area_puts_the_smaller_place_first() -> None:
+    place = first(parse_location("Kyiv, Borodyanka"))
+    assert place.name.startswith("Borod") and near(place, 50.65, 29.92)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["Kupiansk", "Kupyansk", "Kup'yans'k", "Куп'янськ", "Kupyansk (Kharkiv region)", "Kupiansk, Kharkiv Oblast"],
+)
+def test_transliteration_variants_reach_one_place(spelling: str) -> None:
+    assert near(first(parse_location(spelling)), 49.71, 37.62)
+
+
+def test_near_spellings_are_accepted_in_a_location_field() -> None:
+    place = first(parse_location("Kramatorks (Donetsk region)"))
+    assert place.match == "fuzzy" and near(place, 48.72, 37.56)
+
+
+def test_short_names_get_no_near_spellings() -> None:
+    assert first(parse_location("Kupyan")).lat is None  # six letters: too short to guess Kupiansk from
+
+
+def test_a_raion_named_after_a_town_is_precision_3() -> None:
+    place = first(parse_location("Izyum district"))
+    assert place.precision == 3 and near(place, 49.21, 37.28)
+
+
+def test_a_hromada_is_placed_at_its_settlements() -> None:
+    place = first(parse_location("Myrivska hromada, Nikopol"))
+    assert place.precision == 3 and place.kind == "district" and place.admin1 == "Dnipropetrovsk Oblast"
+
+
+def test_german_exonyms_and_cyrillic_case_forms_in_running_text() -> None:
+    names = {p.name for p in geoparse("Angriffe auf Kiew, Charkiw und Saporischschja; später Explosionen in Cherson.")}
+    assert {"Kyiv", "Kharkiv", "Kherson"} <= names and any(n.startswith("Zaporizhzh") for n in names)
+    names = {p.name for p in geoparse("Вчора ввечері росіяни обстріляли Харків, у Києві та на Одещині лунали вибухи.")}
+    assert {"Kharkiv", "Kyiv", "Odesa Oblast"} <= names
+
+
+def test_common_words_and_people_are_not_places() -> None:
+    places = geoparse("Die Länder wollen in den kommenden Tagen beraten, sagte Wladimir Putin. Dabei blieb vieles offen.")
+    assert places == []
+
+
+def test_diplomatic_venues_are_abroad() -> None:
+    places = geoparse("Die Gespräche fanden in Washington statt, davor trafen sie sich in Lissabon und in Rom.")
+    assert {p.name for p in places} == {"Washington", "Lisbon", "Rome"}
+    assert not any(p.in_theatre for p in places)
+
+
+def test_a_village_known_only_to_the_codifier_needs_a_cue_in_running_text() -> None:
+    assert any(p.name == "Kizomys" for p in geoparse("Удар по селу Кізомис на Херсонщині"))
+    assert any(p.name == "Pytomnyk" and p.precision == 3 for p in geoparse("Shelling near Pytomnyk was reported."))
+
+
+def test_results_serialise_with_the_contract_fields() -> None:
+    data = first(parse_location("Sumy")).as_dict()
+    assert {"name", "lat", "lon", "precision", "admin1"} <= set(data)
+
+
+def test_thresholds_change_behaviour() -> None:
+    strict = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0))
+    assert first(strict.parse_location("Kramatorks")).lat is None
