@@ -51,3 +51,14 @@ def test_openapi_documents_the_request_body_without_dangling_references(api) -> 
     body = schema["paths"]["/api/v1/reports/text"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert {"text", "published_at", "source"} <= set(body["required"])
     assert "$ref" not in str(body)
+
+
+def test_report_for_another_organisation_is_403_and_observers_cannot_post(api) -> None:  # type: ignore[no-untyped-def]
+    from truceline.access.policy import Role
+
+    fr = {"Authorization": f"Bearer {api.store.create_api_key('FR', Role.CONTRIBUTOR)[1]}"}
+    observer = {"Authorization": f"Bearer {api.store.create_api_key('PRESS', Role.OBSERVER)[1]}"}
+    assert api.client.post("/api/v1/reports/text", json=REPORT, headers=fr).status_code == 403
+    assert api.client.post("/api/v1/reports/text", json=REPORT, headers=observer).status_code == 403
+    press = {"Authorization": f"Bearer {api.store.create_api_key('PRESS', Role.CONTRIBUTOR)[1]}"}
+    assert api.client.post("/api/v1/reports/text", json=REPORT, headers=press).status_code == 201

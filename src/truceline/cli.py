@@ -253,17 +253,7 @@ def keys_list(data_dir: DataDir, as_json: Annotated[bool, typer.Option("--json")
         keys = store.list_api_keys()
     finally:
         store.close()
-    rows = [
-        {
-            "key_id": k.key_id,
-            "org": k.org,
-            "role": k.role.value,
-            "label": k.label,
-            "created_at": k.created_at.isoformat(),
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
-        }
-        for k in keys
-    ]
+    rows = [k.as_dict() for k in keys]
     if as_json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return

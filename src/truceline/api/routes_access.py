@@ -61,18 +61,7 @@ async def list_keys(request: Request, principal: Annotated[Principal, Depends(re
     """Keys of the caller's organisation (all for the admin)."""
     keys = await run_in_threadpool(request.app.state.store.list_api_keys)
     return json_response(
-        [
-            {
-                "key_id": k.key_id,
-                "org": k.org,
-                "role": k.role.value,
-                "label": k.label,
-                "created_at": k.created_at.isoformat(),
-                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
-            }
-            for k in keys
-            if principal.sees_everything or k.org == principal.org
-        ]
+        [k.as_dict() for k in keys if principal.sees_everything or k.org == principal.org]
     )
 
 

@@ -51,6 +51,12 @@ def _ingest(request: Request, principal: Principal, items: list[Any]) -> AddResu
     observations, errors = validate_all_or_nothing(items, validation_context(datetime.now(timezone.utc), settings.clock_skew))
     if errors:
         return [error.as_dict() for error in errors]
+    return store_batch(request, principal, observations)
+
+
+def store_batch(request: Request, principal: Principal, observations: list[Observation]) -> AddResult:
+    """Store validated observations atomically for ``principal`` (403 if any is not its organisation's),
+    and announce the new ones to live readers. Shared by every route that accepts observations."""
     foreign = [(i, obs.source.org) for i, obs in enumerate(observations) if not may_write_for(principal, obs.source.org)]
     if foreign:
         listed = ", ".join(f"item {i} ({org})" for i, org in foreign[:20])

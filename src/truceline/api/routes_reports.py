@@ -8,21 +8,20 @@ that the sender can see why each observation exists or why none does.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from truceline.api.auth import require_key
-from truceline.api.routes_observations import json_response, read_body
+from truceline.access.policy import Permission, Principal
+from truceline.api.auth import require
+from truceline.api.routes_observations import json_response, read_body, store_batch
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.text.reports import ReportError, ReportIn, extract
 
-router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[Depends(require_key)])
-
-
+router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
     """Replace ``#/$defs/X`` references by the definitions themselves: the schema stands alone in OpenAPI."""
@@ -40,7 +39,7 @@ _RAW_SCHEMA = ReportIn.model_json_schema()
 _REQUEST_SCHEMA = _inline(_RAW_SCHEMA, _RAW_SCHEMA.get("$defs", {}))
 
 
-def _process(request: Request, report: ReportIn) -> tuple[int, dict[str, Any]]:
+def _process(request: Request, principal: Principal, report: ReportIn) -> tuple[int, dict[str, Any]]:
     extraction = extract(report.to_report())
     records = extraction.records()
     summary = extraction.summary()
@@ -55,7 +54,7 @@ def _process(request: Request, report: ReportIn) -> tuple[int, dict[str, Any]]:
             "errors": [e.as_dict() for e in errors],
             **summary,
         }
-    result = request.app.state.store.add_observations(observations)
+    result = store_batch(request, principal, observations)
     return status.HTTP_201_CREATED, {
         "accepted": result.accepted,
         "stored": len(result.stored),
@@ -80,7 +79,9 @@ def _process(request: Request, report: ReportIn) -> tuple[int, dict[str, Any]]:
         },
     },
 )
-async def post_text_report(request: Request) -> Response:
+async def post_text_report(
+    request: Request, principal: Annotated[Principal, Depends(require(Permission.WRITE_OBSERVATIONS))]
+) -> Response:
     """Read one report: places with honest precision, times against ``published_at``, events, claims."""
     settings = request.app.state.settings
     body = await read_body(request, settings.max_body_bytes)
@@ -102,5 +103,5 @@ async def post_text_report(request: Request) -> Response:
             {"detail": "the report is invalid; nothing was stored", "errors": [{"index": 0, "field": "(report)", "message": str(exc), "rule": "report"}]},
             status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    code, payload = await run_in_threadpool(_process, request, report)
+    code, payload = await run_in_threadpool(_process, request, principal, report)
     return json_response(payload, code)

@@ -25,6 +25,17 @@ class ApiKey:
     revoked_at: datetime | None = None
     label: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for listings (there is no secret to leave out: the store never had it)."""
+        return {
+            "key_id": self.key_id,
+            "org": self.org,
+            "role": self.role.value,
+            "label": self.label,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
 
 @dataclass(frozen=True)
 class AddResult:
