@@ -1,0 +1,123 @@
+"""The violation engine: incidents × the agreement's rules → violations, each with its attribution.
+
+A rule is broken by an incident when the incident happened at or after ``effective_from``, is of one of
+the rule's kinds, lies in one of its zones (or anywhere), meets the zone's conditions (the weapon class of a
+withdrawal zone, the altitude band of a no-fly zone) and no exception of the rule applies (e.g. a demining
+explosion notified in advance). ``judge`` is a pure function of its inputs: the same incidents under the
+same agreement version give the same violations, ids included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from truceline.domain.agreement import Agreement, Rule, Zone, ZoneKind
+from truceline.domain.violation import Attribution, JudgedEvent, Violation
+from truceline.verify.attribution import attribute
+from truceline.verify.geometry import AgreementGeometry, Located
+
+#: Incident attribute naming the weapon class of sighted equipment (matched against withdrawal zones).
+WEAPON_CLASS = "weapon_class"
+#: Incident attribute with the altitude in metres above mean sea level (for no-fly zones).
+ALTITUDE = "alt_m"
+
+
+def as_event(item: JudgedEvent | Any) -> JudgedEvent:
+    """Accept a :class:`JudgedEvent` or anything shaped like ``truceline.domain.incident.Incident``."""
+    return item if isinstance(item, JudgedEvent) else JudgedEvent.from_incident(item)
+
+
+def zone_conditions(zone: Zone, event: JudgedEvent) -> tuple[bool, str]:
+    """Whether the event meets the zone's extra conditions, and a note for the basis."""
+    if zone.kind is ZoneKind.WITHDRAWAL:
+        declared = event.attributes.get(WEAPON_CLASS, "").strip().lower()
+        if declared != zone.weapon_class:
+            return False, ""
+        return True, f"{zone.weapon_class} equipment inside its {zone.distance_m / 1e3:g} km withdrawal zone" if zone.distance_m else ""
+    if zone.kind is ZoneKind.NO_FLY and zone.altitude is not None:
+        raw = event.attributes.get(ALTITUDE)
+        if raw is None:
+            return True, f"inside no-fly zone {zone.id} (altitude not reported; the zone applies from {zone.altitude.min_m:g} to {zone.altitude.max_m:g} m)"
+        try:
+            alt = float(raw)
+        except ValueError:
+            return True, f"inside no-fly zone {zone.id} (altitude {raw!r} unreadable, treated as unknown)"
+        if not (zone.altitude.min_m <= alt <= zone.altitude.max_m):
+            return False, ""
+        return True, f"inside no-fly zone {zone.id} at {alt:g} m (band {zone.altitude.min_m:g}–{zone.altitude.max_m:g} m)"
+    return True, f"inside zone {zone.id}"
+
+
+def rule_applies(rule: Rule, agreement: Agreement, event: JudgedEvent, zones_here: Sequence[str]) -> tuple[bool, str]:
+    """Whether ``event`` breaks ``rule`` (location already resolved to ``zones_here``), with the reason."""
+    if event.time < agreement.effective_from:
+        return False, "before effective_from"
+    if event.kind not in rule.kinds:
+        return False, "kind not covered"
+    for exception in rule.exceptions:
+        if exception.applies(event.attributes):
+            return False, f"exception {exception.id}"
+    if rule.where == "anywhere":
+        return True, "anywhere"
+    notes = []
+    for zone_id in rule.where:
+        if zone_id not in zones_here:
+            continue
+        ok, note = zone_conditions(agreement.zone(zone_id), event)
+        if ok:
+            notes.append(note)
+    if not notes:
+        return False, "not in the rule's zones"
+    return True, "; ".join(notes)
+
+
+def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable[JudgedEvent | Any]) -> list[Violation]:
+    """Violations of ``agreement`` by the incidents, in input order then rule order.
+
+    ``geometry`` must be the geometry of this very agreement (``geometry_for(agreement)``).
+    """
+    if geometry.agreement.digest() != agreement.digest():
+        raise ValueError("geometry was built for a different agreement version")
+    events = [as_event(item) for item in incidents]
+    if not events:
+        return []
+    located: Located = geometry.locate_many([e.lat for e in events], [e.lon for e in events], exact=True)
+    violations: list[Violation] = []
+    for i, event in enumerate(events):
+        zones_here = located.zones_of(i)
+        cache: dict[str, Attribution] = {}
+        for rule in agreement.rules:
+            applies, why = rule_applies(rule, agreement, event, zones_here)
+            if not applies:
+                continue
+            if rule.attribution not in cache:
+                cache[rule.attribution] = attribute(event, rule.attribution, geometry, agreement.attribution)
+            attribution = cache[rule.attribution]
+            place = located.controlled_by(i)
+            distance = float(located.distance_m[i])
+            where = "the rule applies anywhere" if why == "anywhere" else why
+            basis = (f"Rule {rule.id} ({rule.description or 'no description'}): {event.kind.value} at "
+                     f"{event.time.isoformat()} — on or after {agreement.effective_from.isoformat()} — at {event.lat:.5f} N, "
+                     f"{event.lon:.5f} E on {('ground controlled by ' + place) if place else 'ground of no party'}, "
+                     f"{distance / 1e3:,.2f} km from the line of contact; {where}. {attribution.basis}")
+            violations.append(Violation(
+                id=f"{agreement.id}/v{agreement.version}/{rule.id}/{event.id}",
+                incident_id=event.id,
+                rule_id=rule.id,
+                agreement_id=agreement.id,
+                agreement_version=agreement.version,
+                time=event.time,
+                kind=event.kind,
+                lat=event.lat,
+                lon=event.lon,
+                zones=tuple(zones_here),
+                controlled_by=place,
+                distance_to_contact_line_m=distance,
+                party=attribution.party,
+                confidence=attribution.confidence,
+                basis=basis,
+                probabilities=attribution.probabilities,
+                attribution_method=attribution.method,
+            ))
+    return violations
