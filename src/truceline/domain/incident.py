@@ -48,3 +48,10 @@ class Incident(BaseModel):
     corroboration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     status: IncidentStatus = IncidentStatus.DETECTED
     attributes: dict[str, str] = Field(default_factory=dict)
+    cov_m2: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+        default=None, description="2×2 east/north covariance of the position, m²; sigma_m is its circular summary"
+    )
+    source_groups: tuple[str, ...] = Field(
+        default=(), description="independent source groups ('ORG/type') behind independent_sources"
+    )
+    version: Annotated[int, Field(ge=0)] = Field(default=0, description="increases with every change fusion makes")

@@ -1,0 +1,674 @@
+"""Streaming fusion: observations in, incident updates out, in bounded memory.
+
+Each measurement joins the incident that explains it best (lowest negative log-likelihood among those whose
+space-time Mahalanobis gate it passes, with compatible kinds and no other report from the same exclusive
+sensor), or founds a new one. When an incident is created or its estimate sharpens, its neighbourhood is
+re-examined: members of nearby incidents that now fit it better move to it, its own members that no longer
+fit leave (a UAV fix can split what acoustics merged), and incidents that have become one merge. Only a
+sliding window of event time is kept; incidents older than the window are finalised and forgotten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from enum import Enum
+
+from scipy.stats import chi2
+
+from truceline.domain.incident import Incident
+from truceline.domain.observation import BearingLocation, Observation
+from truceline.fuse.index import SpaceTimeIndex
+from truceline.fuse.measurement import Measurement, MeasurementModel, measure
+from truceline.fuse.snapshot import Snapshot, summarise
+from truceline.fuse.state import INF, IncidentState, bearing_cost, incident_cost, leave_one_out, point_cost
+from truceline.locate.enu import LocalFrame
+
+_PENDING_BUCKET_S = 60.0
+_MIN_CROSSING_SIN = math.sin(math.radians(3.0))
+_EVICT_EVERY = 1024
+
+
+class UpdateAction(str, Enum):
+    """What happened to an incident; consumers upsert on all but ``removed``."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    REMOVED = "removed"  # merged into another incident or emptied by re-assignment
+    FINALISED = "finalised"  # left the sliding window: fusion will not change it again
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    """One change to publish: what happened to which incident, and its state afterwards.
+
+    ``snapshot`` holds the figures; :attr:`incident` builds the domain object from them on first access.
+    """
+
+    action: UpdateAction
+    incident_id: str
+    snapshot: Snapshot | None  # None only when removed
+    merged_into: str | None = None
+    _incident: Incident | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def incident(self) -> Incident | None:
+        """The incident after this change (None when removed); built once, then cached."""
+        if self.snapshot is None:
+            return None
+        if self._incident is None:
+            object.__setattr__(self, "_incident", self.snapshot.to_incident())
+        return self._incident
+
+
+@dataclass(frozen=True)
+class FuserConfig:
+    """Tuning of association; one configuration serves sparse and dense scenes alike.
+
+    ``gate_probability`` is the probability that a measurement of an incident passes its gate (χ² in space
+    and time); ``merge_probability`` the same for two incidents to be merged. ``reassign_margin`` is the
+    hysteresis, in units of 2·log-likelihood, that a better incident must win by before a member moves.
+    ``window_s`` bounds memory and how late (in event time) an observation may arrive and still be
+    associated. ``birth_density`` is the expected number of new events per km² per hour: a measurement joins
+    an incident only if that explains it better than a new, unseen event would, which keeps coarse reports
+    from joining whatever happens to lie within their wide gates. ``origin`` fixes the local frame
+    (default: the first observation).
+    """
+
+    gate_probability: float = 0.999
+    merge_probability: float = 0.99
+    window_s: float = 6 * 3600.0
+    corroboration_threshold: float = 0.25
+    birth_density: float = 0.0001
+    reassign_margin: float = 2.0
+    recheck_budget: int = 16
+    origin: tuple[float, float] | None = None
+    measurement: MeasurementModel = field(default_factory=MeasurementModel)
+    id_prefix: str = "inc-"
+
+    def __post_init__(self) -> None:
+        for name in ("gate_probability", "merge_probability"):
+            value = getattr(self, name)
+            if not 0.5 <= value < 1.0:
+                raise ValueError(f"FuserConfig.{name} must be in [0.5, 1), got {value!r}")
+        if not (math.isfinite(self.window_s) and self.window_s > 0):
+            raise ValueError(f"FuserConfig.window_s must be positive, got {self.window_s!r}")
+        if not (math.isfinite(self.birth_density) and self.birth_density > 0):
+            raise ValueError(f"FuserConfig.birth_density must be positive, got {self.birth_density!r}")
+        if not 0.0 <= self.corroboration_threshold <= 1.0:
+            raise ValueError(f"FuserConfig.corroboration_threshold must be in [0, 1], got {self.corroboration_threshold!r}")
+        if not (math.isfinite(self.reassign_margin) and self.reassign_margin >= 0):
+            raise ValueError(f"FuserConfig.reassign_margin must be ≥ 0, got {self.reassign_margin!r}")
+        if self.recheck_budget < 1:
+            raise ValueError(f"FuserConfig.recheck_budget must be ≥ 1, got {self.recheck_budget!r}")
+        if self.origin is not None:
+            LocalFrame(*self.origin)  # validates the coordinates
+
+
+@dataclass
+class FuserStats:
+    """Counters since the fuser was created; ``live_*`` are current sizes (the bounded memory)."""
+
+    observations: int = 0
+    duplicates: int = 0
+    unlocated: int = 0
+    malformed_origins: int = 0
+    late: int = 0
+    moves: int = 0
+    merges: int = 0
+    incidents_created: int = 0
+    incidents_finalised: int = 0
+    bearings_dropped: int = 0
+    live_incidents: int = 0
+    live_measurements: int = 0
+    pending_bearings: int = 0
+
+
+class Fuser:
+    """Incremental association of observations into incidents; pure in-memory, no I/O.
+
+    ``add`` accepts observations in any order within the window and returns the incidents it created,
+    changed, removed or finalised; ``flush`` finalises everything (end of a stream); ``incidents`` lists the
+    live ones. Adding an observation id that is still in the window again changes nothing.
+    """
+
+    def __init__(self, config: FuserConfig | None = None) -> None:
+        self.config = config or FuserConfig()
+        c = self.config
+        self._gate3 = float(chi2.ppf(c.gate_probability, 3))  # point: east, north, time
+        self._gate2 = float(chi2.ppf(c.gate_probability, 2))  # bearing: cross-range, time
+        self._gate1 = float(chi2.ppf(c.gate_probability, 1))  # time alone (pairing bearings)
+        self._merge_gate = float(chi2.ppf(c.merge_probability, 3))
+        # NLL (without the 3·ln 2π of a 3-D normal) above which a new event explains a measurement better.
+        self._birth = -2.0 * math.log(c.birth_density / 1e6 / 3600.0) - 3.0 * math.log(2.0 * math.pi)
+        self._g = math.sqrt(self._gate3)
+        self._frame: LocalFrame | None = LocalFrame(*c.origin) if c.origin else None
+        self._epoch: float | None = None
+        self._watermark = -INF
+        self._seq = 0
+        self._live: dict[str, IncidentState] = {}
+        self._index: SpaceTimeIndex[IncidentState] = SpaceTimeIndex()  # incidents, by their own gate extent
+        self._reach: SpaceTimeIndex[Measurement] = SpaceTimeIndex()  # incident members, by their own gate extent
+        self._by_obs: dict[str, Measurement] = {}
+        self._heap: list[tuple[float, int, IncidentState]] = []
+        self._pending: dict[str, Measurement] = {}
+        self._buckets: dict[int, dict[str, Measurement]] = {}
+        self._pending_heap: list[tuple[float, int, str]] = []
+        self._pending_sd = 0.0
+        self._queue: deque[IncidentState] = deque()
+        self._queued: set[str] = set()
+        self._touched: dict[str, tuple[IncidentState, str | None]] = {}
+        self._finalised: list[IncidentState] = []
+        self._published: set[str] = set()
+        self._stats = FuserStats()
+
+    # ------------------------------------------------------------------ public API
+
+    def add(self, observations: Iterable[Observation]) -> list[IncidentUpdate]:
+        """Associate a batch of observations; return one update per incident it affected."""
+        batch: list[Observation] = []
+        seen: set[str] = set()
+        for obs in observations:
+            oid = str(obs.id)
+            if oid in self._by_obs or oid in seen:
+                self._stats.duplicates += 1
+                continue
+            seen.add(oid)
+            batch.append(obs)
+        self._stats.observations += len(batch)
+        if batch and self._ensure_frame(batch):
+            assert self._frame is not None and self._epoch is not None
+            measurements, unlocated, bad = measure(batch, self._frame, self._epoch, self.config.measurement)
+            self._stats.unlocated += len(unlocated)
+            self._stats.malformed_origins += bad
+            window = self.config.window_s
+            for i, m in enumerate(measurements):
+                if m.t > self._watermark:
+                    self._watermark = m.t
+                elif m.t < self._watermark - window:
+                    self._stats.late += 1
+                self._by_obs[m.id] = m
+                if m.bearing:
+                    self._associate_bearing(m)
+                else:
+                    self._associate_point(m)
+                self._drain(self.config.recheck_budget)
+                if i % _EVICT_EVERY == _EVICT_EVERY - 1:
+                    self._evict(self._watermark - window)
+            self._drain(4 * len(self._queue) + 64)
+            self._evict(self._watermark - window)
+        elif batch:
+            self._stats.unlocated += len(batch)
+        return self._emit()
+
+    def flush(self) -> list[IncidentUpdate]:
+        """Finalise every live incident and drop unpaired bearings (end of stream)."""
+        self._drain(4 * len(self._queue) + 64)
+        self._evict(INF)
+        return self._emit()
+
+    def incidents(self) -> list[Incident]:
+        """Current estimates of all live incidents (oldest first)."""
+        states = sorted(self._live.values(), key=lambda s: s.seq)
+        return [snap.to_incident() for snap in self._snapshots(states)]
+
+    def get(self, incident_id: str) -> Incident | None:
+        """Current estimate of one live incident, or None if unknown or finalised."""
+        state = self._live.get(incident_id)
+        return self._snapshots([state])[0].to_incident() if state is not None else None
+
+    @property
+    def stats(self) -> FuserStats:
+        """A copy of the counters."""
+        return replace(
+            self._stats,
+            live_incidents=len(self._live),
+            live_measurements=len(self._by_obs),
+            pending_bearings=len(self._pending),
+        )
+
+    @property
+    def watermark(self) -> datetime | None:
+        """Latest event time seen; the window ends ``window_s`` before it."""
+        if self._epoch is None or self._watermark == -INF:
+            return None
+        return datetime.fromtimestamp(self._epoch + self._watermark, timezone.utc)
+
+    # ------------------------------------------------------------------ setup
+
+    def _ensure_frame(self, batch: list[Observation]) -> bool:
+        if self._epoch is None:
+            first = min(o.time.timestamp() for o in batch)
+            self._epoch = math.floor(first / 86400.0) * 86400.0
+        if self._frame is not None:
+            return True
+        for obs in batch:
+            loc = obs.location
+            if isinstance(loc, BearingLocation):
+                self._frame = LocalFrame(loc.sensor_lat, loc.sensor_lon)
+                return True
+            if loc.lat is not None and loc.lon is not None:
+                self._frame = LocalFrame(loc.lat, loc.lon)
+                return True
+        return False
+
+    # ------------------------------------------------------------------ association
+
+    def _cost(self, inc: IncidentState, m: Measurement) -> tuple[float, float, float]:
+        """(d², NLL, gate) of a measurement against an incident's estimate."""
+        if m.bearing:
+            d2, nll = bearing_cost(inc, m, self._g)
+            return d2, nll, self._gate2
+        d2, nll = point_cost(inc, m)
+        return d2, nll, self._gate3
+
+    def _extent(self, m: Measurement) -> tuple[float, float, float, float, float]:
+        """A cylinder (x, y, radius, t, half-width) holding every incident estimate ``m``'s gate could pass,
+        up to the incident's own extent (for a bearing: the disc around its ray)."""
+        g = self._g
+        if m.bearing:
+            half = 0.5 * m.brange
+            return m.x + m.bux * half, m.y + m.buy * half, half, m.t, g * math.sqrt(m.vt)
+        return m.x, m.y, g * m.radius, m.t, g * math.sqrt(m.vt)
+
+    def _index_member(self, m: Measurement, inc: IncidentState) -> None:
+        """Let rechecks find ``m``: a point by its own gate, a bearing by its cross-range gate at ``inc``."""
+        g = self._g
+        if m.bearing:
+            rng = math.hypot(inc.x - m.x, inc.y - m.y)
+            radius = g * (math.sqrt(rng * rng * m.bvar + m.bsvar) + inc.sigma_max)
+            self._reach.put(m, inc.x, inc.y, radius, m.t, g * math.sqrt(m.vt))
+        else:
+            self._reach.put(m, *self._extent(m))
+
+    def _candidates(self, m: Measurement) -> list[IncidentState]:
+        return self._index.query(*self._extent(m))
+
+    def _best(self, m: Measurement, exclude: IncidentState | None = None) -> tuple[IncidentState | None, float]:
+        """The incident with the lowest NLL whose gate ``m`` passes, and that NLL."""
+        best: IncidentState | None = None
+        best_nll = INF
+        gate3 = self._gate3
+        for inc in self._candidates(m):
+            if inc is exclude or not (inc.mask & m.mask):
+                continue
+            dt = m.t - inc.t
+            if dt * dt > gate3 * (inc.vt + m.vt):
+                continue
+            if m.exclusive and m.source in inc.sources:
+                continue
+            d2, nll, gate = self._cost(inc, m)
+            if d2 <= gate and nll < best_nll and (m.bearing or nll < self._birth):
+                best, best_nll = inc, nll
+        return best, best_nll
+
+    def _associate_point(self, m: Measurement) -> None:
+        m.set_point_contribution()
+        best, _ = self._best(m)
+        if best is None:
+            self._create([m])
+        else:
+            self._join(best, m)
+
+    def _associate_bearing(self, m: Measurement) -> None:
+        best, _ = self._best(m)
+        if best is not None:
+            m.set_bearing_contribution(best.x, best.y)
+            self._join(best, m)
+            return
+        partner = self._pair(m)
+        if partner is None:
+            self._add_pending(m)
+            return
+        other, (ix, iy) = partner
+        self._remove_pending(other)
+        m.set_bearing_contribution(ix, iy)
+        other.set_bearing_contribution(ix, iy)
+        self._create([other, m])
+
+    def _join(self, inc: IncidentState, m: Measurement) -> None:
+        det0 = inc.lxx * inc.lyy - inc.lxy * inc.lxy
+        tw0, x0, y0, s0 = inc.tw, inc.x, inc.y, inc.sigma_max
+        inc.add(m)
+        self._index_member(m, inc)
+        self._placed(inc)
+        det1 = inc.lxx * inc.lyy - inc.lxy * inc.lxy
+        moved2 = (inc.x - x0) ** 2 + (inc.y - y0) ** 2
+        if det1 >= 16.0 * det0 or inc.tw >= 4.0 * tw0 or moved2 > s0 * s0:
+            self._schedule(inc)
+
+    def _create(self, members: list[Measurement]) -> IncidentState | None:
+        """A new incident from measurements whose contributions are set; None if they fix no position."""
+        founder = members[0]
+        digest = hashlib.blake2b(founder.id.encode(), digest_size=8).hexdigest()
+        suffix = f"-{founder.founded}" if founder.founded else ""
+        founder.founded += 1
+        self._seq += 1
+        inc = IncidentState(f"{self.config.id_prefix}{digest}{suffix}", self._seq)
+        positioned = False
+        for m in members:
+            positioned = inc.add(m)
+        if not positioned:  # only a bearing pair can fail (numerically parallel): keep them waiting
+            for m in members:
+                self._add_pending(m)
+            return None
+        for m in members:
+            self._index_member(m, inc)
+        self._live[inc.id] = inc
+        self._stats.incidents_created += 1
+        self._placed(inc)
+        self._attach_pending(inc)
+        self._schedule(inc)
+        return inc
+
+    def _placed(self, inc: IncidentState) -> None:
+        """Re-index an incident after its estimate changed and remember it for the next emit."""
+        self._index.put(inc, inc.x, inc.y, self._g * inc.sigma_max, inc.t, self._g * math.sqrt(inc.vt))
+        if inc.t_max > inc.pushed_t:
+            inc.pushed_t = inc.t_max
+            heapq.heappush(self._heap, (inc.t_max, inc.seq, inc))
+        self._touched[inc.id] = (inc, None)
+
+    def _kill(self, inc: IncidentState, merged_into: str | None) -> None:
+        inc.alive = False
+        del self._live[inc.id]
+        self._index.remove(inc)
+        self._touched[inc.id] = (inc, merged_into)
+
+    # ------------------------------------------------------------------ re-assignment
+
+    def _schedule(self, inc: IncidentState) -> None:
+        if inc.id not in self._queued:
+            self._queued.add(inc.id)
+            self._queue.append(inc)
+
+    def _drain(self, budget: int) -> None:
+        queue = self._queue
+        while queue and budget > 0:
+            inc = queue.popleft()
+            self._queued.discard(inc.id)
+            if inc.alive:
+                self._recheck(inc)
+                budget -= 1
+
+    def _recheck(self, inc: IncidentState) -> None:
+        """Pull better-fitting members from neighbours, push out members that no longer fit, merge twins."""
+        g = self._g
+        gate3 = self._gate3
+        margin = self.config.reassign_margin
+        near = self._reach.query(inc.x, inc.y, g * inc.sigma_max, inc.t, g * math.sqrt(inc.vt))
+        for m in near:
+            j = m.incident
+            if j is None or j is inc or not inc.alive:
+                continue
+            if not (m.mask & inc.mask) or (m.exclusive and m.source in inc.sources):
+                continue
+            dt = m.t - inc.t
+            if dt * dt > gate3 * (inc.vt + m.vt):
+                continue
+            d2, nll, gate = self._cost(inc, m)
+            if d2 > gate or (nll >= self._birth and not m.bearing):
+                continue
+            own = leave_one_out(j, m)
+            if own is not None:
+                d2o, nllo, _ = self._cost(own, m)
+                if d2o <= gate and nll + margin >= nllo:
+                    continue
+            self._move(m, j, inc)
+        if not inc.alive:
+            return
+        # Members that the sharpened estimate no longer explains must leave. (A member that merely fits
+        # another incident better is pulled by that incident's own recheck when it forms or sharpens.)
+        for m in list(inc.members.values()):
+            if not inc.alive or len(inc.members) < 2:
+                break
+            own = leave_one_out(inc, m)
+            if own is None:
+                continue
+            d2o, _, gate = self._cost(own, m)
+            if d2o > gate:
+                target, _ = self._best(m, exclude=inc)
+                if target is not None:
+                    self._move(m, inc, target)
+                else:
+                    self._split_off(m, inc)
+        if not inc.alive:
+            return
+        merge_gate = self._merge_gate
+        for j in dict.fromkeys(m.incident for m in near if m.incident is not None):
+            if j is inc or not (inc.alive and j.alive):
+                continue
+            dt = j.t - inc.t
+            if dt * dt > merge_gate * (j.vt + inc.vt):
+                continue
+            if self._mergeable(inc, j):
+                big, small = (inc, j) if len(inc.members) >= len(j.members) else (j, inc)
+                self._merge(small, big)
+
+    def _mergeable(self, a: IncidentState, b: IncidentState) -> bool:
+        if not (a.mask & b.mask):
+            return False
+        if a.sources and b.sources and not a.sources.keys().isdisjoint(b.sources.keys()):
+            return False
+        d2, nll = incident_cost(a, b)
+        return d2 <= self._merge_gate and nll < self._birth
+
+    def _take(self, m: Measurement, source: IncidentState) -> None:
+        """Detach ``m`` from ``source`` and repair ``source`` (re-index, dissolve or kill)."""
+        positioned = source.remove(m)
+        if not source.members:
+            self._kill(source, None)
+        elif not positioned:
+            self._dissolve(source)
+        else:
+            self._placed(source)
+            self._schedule(source)
+
+    def _move(self, m: Measurement, source: IncidentState, target: IncidentState) -> None:
+        self._stats.moves += 1
+        empty_after = len(source.members) == 1
+        self._take(m, source)
+        if empty_after:
+            self._touched[source.id] = (source, target.id)
+        if m.bearing:
+            m.set_bearing_contribution(target.x, target.y)
+        self._join(target, m)
+
+    def _split_off(self, m: Measurement, source: IncidentState) -> None:
+        self._stats.moves += 1
+        self._take(m, source)
+        if m.bearing:
+            self._associate_bearing(m)
+        else:
+            self._create([m])
+
+    def _merge(self, small: IncidentState, big: IncidentState) -> None:
+        self._stats.merges += 1
+        members = list(small.members.values())
+        small.members.clear()
+        small.sources.clear()
+        self._kill(small, big.id)
+        for m in members:
+            if m.bearing:
+                m.set_bearing_contribution(big.x, big.y)
+            big.add(m)
+            self._index_member(m, big)
+        self._placed(big)
+        self._schedule(big)
+
+    def _dissolve(self, inc: IncidentState) -> None:
+        """An incident left with bearings that no longer fix a position: return them to association."""
+        members = list(inc.members.values())
+        inc.members.clear()
+        inc.sources.clear()
+        self._kill(inc, None)
+        for m in members:
+            m.incident = None
+            self._associate_bearing(m)
+
+    # ------------------------------------------------------------------ bearings awaiting a partner
+
+    def _pending_near(self, t: float, vt: float) -> list[Measurement]:
+        span = self._g * (math.sqrt(vt) + self._pending_sd)
+        lo = math.floor((t - span) / _PENDING_BUCKET_S)
+        hi = math.floor((t + span) / _PENDING_BUCKET_S)
+        buckets = self._buckets
+        out: list[Measurement] = []
+        if hi - lo + 1 > len(buckets):
+            for key, held in buckets.items():
+                if lo <= key <= hi:
+                    out.extend(held.values())
+        else:
+            for key in range(lo, hi + 1):
+                bucket = buckets.get(key)
+                if bucket:
+                    out.extend(bucket.values())
+        return out
+
+    def _add_pending(self, m: Measurement) -> None:
+        m.incident = None
+        self._reach.remove(m)
+        self._pending[m.id] = m
+        self._buckets.setdefault(math.floor(m.t / _PENDING_BUCKET_S), {})[m.id] = m
+        self._pending_sd = max(self._pending_sd, math.sqrt(m.vt))
+        self._seq += 1
+        heapq.heappush(self._pending_heap, (m.t, self._seq, m.id))
+
+    def _remove_pending(self, m: Measurement) -> None:
+        del self._pending[m.id]
+        key = math.floor(m.t / _PENDING_BUCKET_S)
+        bucket = self._buckets[key]
+        del bucket[m.id]
+        if not bucket:
+            del self._buckets[key]
+
+    def _pair(self, m: Measurement) -> tuple[Measurement, tuple[float, float]] | None:
+        """The pending bearing from another sensor that crosses ``m`` in front of both, closest in time."""
+        best: tuple[Measurement, tuple[float, float]] | None = None
+        best_d2 = self._gate1
+        nmx, nmy = m.buy, -m.bux
+        cm = nmx * m.x + nmy * m.y
+        for p in self._pending_near(m.t, m.vt):
+            if p.source == m.source or not (p.mask & m.mask):
+                continue
+            dt = p.t - m.t
+            d2 = dt * dt / (p.vt + m.vt)
+            if d2 > best_d2:
+                continue
+            npx, npy = p.buy, -p.bux
+            det = nmx * npy - nmy * npx
+            if abs(det) < _MIN_CROSSING_SIN:
+                continue
+            cp = npx * p.x + npy * p.y
+            ix = (cm * npy - nmy * cp) / det
+            iy = (nmx * cp - cm * npx) / det
+            am = (ix - m.x) * m.bux + (iy - m.y) * m.buy
+            ap = (ix - p.x) * p.bux + (iy - p.y) * p.buy
+            if am <= 0 or ap <= 0 or am > m.brange or ap > p.brange:
+                continue
+            best, best_d2 = (p, (ix, iy)), d2
+        return best
+
+    def _attach_pending(self, inc: IncidentState) -> None:
+        if not self._pending:
+            return
+        for p in self._pending_near(inc.t, inc.vt):
+            if not inc.alive or not (p.mask & inc.mask) or (p.exclusive and p.source in inc.sources):
+                continue
+            d2, _ = bearing_cost(inc, p, self._g)
+            if d2 <= self._gate2:
+                self._remove_pending(p)
+                p.set_bearing_contribution(inc.x, inc.y)
+                inc.add(p)
+                self._index_member(p, inc)
+                self._placed(inc)
+
+    # ------------------------------------------------------------------ window
+
+    def _evict(self, cutoff: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] < cutoff:
+            t_max, _, inc = heapq.heappop(heap)
+            if not inc.alive or inc.t_max > t_max:
+                continue
+            inc.alive = False
+            del self._live[inc.id]
+            self._index.remove(inc)
+            self._queued.discard(inc.id)
+            for oid, m in inc.members.items():
+                del self._by_obs[oid]
+                self._reach.remove(m)
+            self._finalised.append(inc)
+            self._touched.pop(inc.id, None)
+            self._stats.incidents_finalised += 1
+        pending = self._pending_heap
+        while pending and pending[0][0] < cutoff:
+            _, _, oid = heapq.heappop(pending)
+            waiting = self._pending.get(oid)
+            if waiting is not None:
+                self._remove_pending(waiting)
+                del self._by_obs[oid]
+                self._reach.remove(waiting)
+                self._stats.bearings_dropped += 1
+
+    # ------------------------------------------------------------------ output
+
+    def _emit(self) -> list[IncidentUpdate]:
+        live = [s for s, _ in self._touched.values() if s.alive]
+        for state in live:
+            state.version += 1
+        for state in self._finalised:
+            state.version += 1
+        snaps = dict(zip((s.id for s in live), self._snapshots(live), strict=True))
+        updates: list[IncidentUpdate] = []
+        published = self._published
+        for iid, (state, merged_into) in self._touched.items():
+            if state.alive:
+                action = UpdateAction.UPDATED if iid in published else UpdateAction.CREATED
+                published.add(iid)
+                updates.append(IncidentUpdate(action, iid, snaps[iid]))
+            elif iid in published:
+                published.discard(iid)
+                updates.append(IncidentUpdate(UpdateAction.REMOVED, iid, None, merged_into))
+        for state, snap in zip(self._finalised, self._snapshots(self._finalised), strict=True):
+            published.discard(state.id)
+            updates.append(IncidentUpdate(UpdateAction.FINALISED, state.id, snap))
+        self._touched = {}
+        self._finalised = []
+        return updates
+
+    def _snapshots(self, states: list[IncidentState]) -> list[Snapshot]:
+        if not states:
+            return []
+        assert self._frame is not None and self._epoch is not None
+        return summarise(states, self._frame, self._epoch, self.config.corroboration_threshold)
+
+
+def fuse_all(observations: Iterable[Observation], config: FuserConfig | None = None, batch_size: int = 1000) -> list[Incident]:
+    """Fuse a finite stream (in the given, arrival, order) and return the final incidents, oldest first."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    fuser = Fuser(config)
+    final: dict[str, Snapshot] = {}
+
+    def collect(updates: list[IncidentUpdate]) -> None:
+        for update in updates:
+            if update.snapshot is None:
+                final.pop(update.incident_id, None)
+            else:
+                final[update.incident_id] = update.snapshot
+
+    batch: list[Observation] = []
+    for obs in observations:
+        batch.append(obs)
+        if len(batch) >= batch_size:
+            collect(fuser.add(batch))
+            batch = []
+    collect(fuser.add(batch))
+    collect(fuser.flush())
+    return [snap.to_incident() for snap in sorted(final.values(), key=lambda s: (s.time_s, s.id))]

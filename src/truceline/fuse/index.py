@@ -1,0 +1,158 @@
+"""Multi-resolution space-time grid, for "which incidents could this measurement's gate reach?".
+
+Items are cylinders: a disc in space (centre, radius) over a time interval (centre, half-width). Extents
+differ by four orders of magnitude in both (a UAV fix of 10 m and 2 s, a regional report of 80 km and an
+hour), so one grid is either too fine for the large ones or too coarse for the small ones. An item lives on
+the first level whose cell and time bucket hold its extent, registered in the (at most eight) cells its box
+overlaps; a query reads, on each occupied level, the cells its own box overlaps, or walks a 16×-coarser map
+of occupied cells when its box is large. Buckets are insertion-ordered, so results (and fusion) are
+deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T", bound=Hashable)
+
+_MASK_XY = (1 << 20) - 1  # cells are keyed modulo 2**20 per axis (far beyond any theatre)
+_MASK_T = (1 << 16) - 1  # time buckets modulo 2**16 (far beyond any window)
+_SHIFT = 4  # coarse map: 16 × 16 × 16 cells
+_DIRECT = 16  # up to this many cells, look each up; beyond, walk the coarse map
+
+Cell = tuple[int, int, int]
+
+
+def _key(i: int, j: int, k: int) -> int:
+    return ((i & _MASK_XY) << 36) | ((j & _MASK_XY) << 16) | (k & _MASK_T)
+
+
+class SpaceTimeIndex(Generic[T]):
+    """:meth:`query` returns every item whose cylinder may meet the query's (a superset: callers test exactly)."""
+
+    __slots__ = ("_buckets", "_cells", "_coarse", "_sizes", "_where")
+
+    def __init__(self, base_cell_m: float = 2_000.0, base_bucket_s: float = 120.0, factor: float = 8.0, levels: int = 7) -> None:
+        """Level ``k`` has cells of ``base_cell_m · factor**k`` and buckets of ``base_bucket_s · factor**k``."""
+        if base_cell_m <= 0 or base_bucket_s <= 0 or factor <= 1 or levels < 1:
+            raise ValueError(f"need positive base sizes, factor > 1, levels ≥ 1; got {base_cell_m}, {base_bucket_s}, {factor}, {levels}")
+        self._sizes = [base_cell_m * factor**i for i in range(levels)]
+        self._buckets = [base_bucket_s * factor**i for i in range(levels)]
+        self._cells: list[dict[int, dict[T, None]]] = [{} for _ in range(levels)]
+        self._coarse: list[dict[int, dict[int, Cell]]] = [{} for _ in range(levels)]
+        self._where: dict[T, tuple[tuple[int, ...], list[int], list[Cell]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._where
+
+    def put(self, item: T, x: float, y: float, radius: float, t: float, half_width: float) -> None:
+        """Insert ``item`` or move it to its new extent."""
+        sizes, buckets = self._sizes, self._buckets
+        level = 0
+        while radius > sizes[level] or half_width > buckets[level]:
+            level += 1
+            if level == len(sizes):
+                raise ValueError(f"extent {radius:.0f} m / {half_width:.0f} s exceeds the top grid level")
+        size, bucket_s = sizes[level], buckets[level]
+        floor = math.floor
+        box = (
+            level,
+            floor((x - radius) / size),
+            floor((x + radius) / size),
+            floor((y - radius) / size),
+            floor((y + radius) / size),
+            floor((t - half_width) / bucket_s),
+            floor((t + half_width) / bucket_s),
+        )
+        old = self._where.get(item)
+        if old is not None:
+            if old[0] == box:
+                return
+            self._discard(item, old)
+        _, i0, i1, j0, j1, k0, k1 = box
+        cells = [(i, j, k) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1) for k in range(k0, k1 + 1)]
+        keys = [((i & _MASK_XY) << 36) | ((j & _MASK_XY) << 16) | (k & _MASK_T) for i, j, k in cells]
+        self._where[item] = (box, keys, cells)
+        table = self._cells[level]
+        coarse = self._coarse[level]
+        for key, cell in zip(keys, cells, strict=True):
+            bucket = table.get(key)
+            if bucket is None:
+                table[key] = {item: None}
+                ckey = _key(cell[0] >> _SHIFT, cell[1] >> _SHIFT, cell[2] >> _SHIFT)
+                group = coarse.get(ckey)
+                if group is None:
+                    coarse[ckey] = {key: cell}
+                else:
+                    group[key] = cell
+            else:
+                bucket[item] = None
+
+    def remove(self, item: T) -> None:
+        """Remove ``item``; removing an absent item is a no-op."""
+        old = self._where.pop(item, None)
+        if old is not None:
+            self._discard(item, old)
+
+    def _discard(self, item: T, where: tuple[tuple[int, ...], list[int], list[Cell]]) -> None:
+        box, keys, cells = where
+        level = box[0]
+        table = self._cells[level]
+        coarse = self._coarse[level]
+        for key, cell in zip(keys, cells, strict=True):
+            bucket = table[key]
+            del bucket[item]
+            if not bucket:
+                del table[key]
+                ckey = _key(cell[0] >> _SHIFT, cell[1] >> _SHIFT, cell[2] >> _SHIFT)
+                group = coarse[ckey]
+                del group[key]
+                if not group:
+                    del coarse[ckey]
+
+    def query(self, x: float, y: float, radius: float, t: float, half_width: float) -> list[T]:
+        """Items whose extent may meet the cylinder around ``(x, y, t)`` (each once, in a stable order)."""
+        found: dict[T, None] = {}
+        update = found.update
+        floor = math.floor
+        for level, table in enumerate(self._cells):
+            if not table:
+                continue
+            size, bucket_s = self._sizes[level], self._buckets[level]
+            i0, i1 = floor((x - radius) / size), floor((x + radius) / size)
+            j0, j1 = floor((y - radius) / size), floor((y + radius) / size)
+            k0, k1 = floor((t - half_width) / bucket_s), floor((t + half_width) / bucket_s)
+            if (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) <= _DIRECT:
+                get = table.get
+                for i in range(i0, i1 + 1):
+                    ki = (i & _MASK_XY) << 36
+                    for j in range(j0, j1 + 1):
+                        kij = ki | ((j & _MASK_XY) << 16)
+                        for k in range(k0, k1 + 1):
+                            bucket = get(kij | (k & _MASK_T))
+                            if bucket:
+                                update(bucket)
+                continue
+            coarse = self._coarse[level]
+            ci0, ci1, cj0, cj1, ck0, ck1 = i0 >> _SHIFT, i1 >> _SHIFT, j0 >> _SHIFT, j1 >> _SHIFT, k0 >> _SHIFT, k1 >> _SHIFT
+            if (ci1 - ci0 + 1) * (cj1 - cj0 + 1) * (ck1 - ck0 + 1) <= len(coarse):
+                groups = [
+                    g
+                    for ci in range(ci0, ci1 + 1)
+                    for cj in range(cj0, cj1 + 1)
+                    for ck in range(ck0, ck1 + 1)
+                    if (g := coarse.get(_key(ci, cj, ck)))
+                ]
+            else:
+                groups = list(coarse.values())
+            for group in groups:
+                for key, (i, j, k) in group.items():
+                    if i0 <= i <= i1 and j0 <= j <= j1 and k0 <= k <= k1:
+                        update(table[key])
+        return list(found)
+

@@ -1,0 +1,261 @@
+"""Observation → measurement in a local metric frame: position or bearing line, time, and their variances.
+
+Fusion gates and weighs by each observation's *own* uncertainty, so this is where the forms of uncertainty a
+sender can give (CEP, covariance, place precision, bearing deviation, time uncertainty) become variances in
+metres and seconds. Batches are projected in one vectorised call, which keeps the streaming path fast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from truceline.domain.grading import evidence_weight
+from truceline.domain.observation import (
+    BearingLocation,
+    Observation,
+    ObservationKind,
+    PlaceLocation,
+    PointLocation,
+    SourceType,
+)
+from truceline.fuse.kinds import KIND_MASK
+from truceline.locate.enu import LocalFrame
+
+_CEP_TO_SIGMA = 1.0 / 1.1774  # CEP = sqrt(2 ln 2) σ for a circular normal
+
+
+@dataclass(frozen=True)
+class MeasurementModel:
+    """How stated uncertainties become variances, and the floors that keep them honest.
+
+    ``min_time_sd_s`` reflects clock agreement between independent organisations: no two sensors' clocks are
+    trusted to agree better than this, whatever a sender claims.
+    """
+
+    min_sigma_m: float = 1.0
+    default_sigma_m: float = 500.0
+    min_time_sd_s: float = 1.0
+    default_bearing_range_m: float = 30_000.0
+    exclusive_source_types: frozenset[SourceType] = field(
+        default_factory=lambda: frozenset({SourceType.ACOUSTIC, SourceType.SEISMIC, SourceType.RADAR, SourceType.UAV})
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("min_sigma_m", "default_sigma_m", "min_time_sd_s", "default_bearing_range_m"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"MeasurementModel.{name} must be a positive number, got {value!r}")
+
+
+class Measurement:
+    """One observation as fusion sees it (frame metres, seconds since the fuser's epoch).
+
+    Point measurements carry a covariance and its inverse; bearing measurements carry the sensor position,
+    unit direction and angular variance. ``lxx..ey`` hold the information the measurement currently adds to
+    its incident, so that removing it subtracts exactly what adding it added.
+    """
+
+    __slots__ = (
+        "id", "t", "vt", "x", "y", "cxx", "cxy", "cyy", "ixx", "ixy", "iyy", "radius",
+        "bearing", "bux", "buy", "bvar", "bsvar", "brange",
+        "mask", "kind", "source", "group", "exclusive", "weight", "origin",
+        "incident", "lxx", "lxy", "lyy", "ex", "ey", "founded",
+    )  # fmt: skip
+
+    id: str
+    t: float
+    vt: float
+    x: float
+    y: float
+    cxx: float
+    cxy: float
+    cyy: float
+    ixx: float
+    ixy: float
+    iyy: float
+    radius: float
+    bearing: bool
+    bux: float
+    buy: float
+    bvar: float
+    bsvar: float
+    brange: float
+    mask: int
+    kind: ObservationKind
+    source: str
+    group: str
+    exclusive: bool
+    weight: float
+    origin: tuple[float, float, float, float, float] | None
+    incident: Any
+    lxx: float
+    lxy: float
+    lyy: float
+    ex: float
+    ey: float
+    founded: int
+
+    def set_point_contribution(self) -> None:
+        """Information added by a point measurement: its inverse covariance."""
+        self.lxx, self.lxy, self.lyy = self.ixx, self.ixy, self.iyy
+        self.ex = self.ixx * self.x + self.ixy * self.y
+        self.ey = self.ixy * self.x + self.iyy * self.y
+
+    def set_bearing_contribution(self, at_x: float, at_y: float) -> None:
+        """Information of a bearing line: exact line constraint, cross-range variance at the current range."""
+        rng = max(math.hypot(at_x - self.x, at_y - self.y), 1.0)
+        w = 1.0 / (rng * rng * self.bvar + self.bsvar)
+        nx, ny = self.buy, -self.bux  # normal to the line
+        self.lxx, self.lxy, self.lyy = w * nx * nx, w * nx * ny, w * ny * ny
+        d = nx * self.x + ny * self.y
+        self.ex, self.ey = w * nx * d, w * ny * d
+
+
+@dataclass(frozen=True)
+class Unlocated:
+    """An observation fusion cannot place (a place name without coordinates)."""
+
+    id: str
+    reason: str
+
+
+def _parse_origin(value: Any) -> tuple[float, float, tuple[tuple[float, float], tuple[float, float]]] | None:
+    """``attributes["origin"] = {"lat", "lon", "cov_m2" | "cep_m"}`` as documented in docs/fusion.md."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        lat = float(value["lat"])
+        lon = float(value["lon"])
+        if "cov_m2" in value:
+            (a, b), (c, d) = value["cov_m2"]
+            cov = ((float(a), float(b)), (float(c), float(d)))
+        else:
+            s = float(value["cep_m"]) * _CEP_TO_SIGMA
+            cov = ((s * s, 0.0), (0.0, s * s))
+    except (KeyError, TypeError, ValueError):
+        return None
+    (a, b), (_, d) = cov
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and a > 0 and d > 0 and a * d - b * b > 0):
+        return None
+    return lat, lon, cov
+
+
+def rotate_cov2(cxx: float, cxy: float, cyy: float, angle: float) -> tuple[float, float, float]:
+    """Covariance (xx, xy, yy) turned counter-clockwise by ``angle`` radians: ``R C Rᵀ``."""
+    c, s = math.cos(angle), math.sin(angle)
+    rxx = c * c * cxx - 2 * c * s * cxy + s * s * cyy
+    rxy = c * s * (cxx - cyy) + (c * c - s * s) * cxy
+    ryy = s * s * cxx + 2 * c * s * cxy + c * c * cyy
+    return rxx, rxy, ryy
+
+
+def measure(
+    observations: Sequence[Observation], frame: LocalFrame, epoch: float, model: MeasurementModel
+) -> tuple[list[Measurement], list[Unlocated], int]:
+    """Measurements of a batch (same order, unlocated ones left out) and the count of malformed origins."""
+    lats: list[float] = []
+    lons: list[float] = []
+    rotate: list[int] = []  # indices into lats/lons whose local north must be turned into the frame
+    plan: list[tuple[Observation, int, int]] = []  # (observation, position index, origin index or -1)
+    origins: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    unlocated: list[Unlocated] = []
+    bad_origins = 0
+    for obs in observations:
+        loc = obs.location
+        if isinstance(loc, PlaceLocation) and loc.lat is None:
+            unlocated.append(Unlocated(str(obs.id), "place without coordinates"))
+            continue
+        pos = len(lats)
+        if isinstance(loc, BearingLocation):
+            lats.append(loc.sensor_lat)
+            lons.append(loc.sensor_lon)
+            rotate.append(pos)
+        else:
+            assert loc.lat is not None and loc.lon is not None
+            lats.append(loc.lat)
+            lons.append(loc.lon)
+            if isinstance(loc, PointLocation) and loc.cov_m2 is not None:
+                rotate.append(pos)
+        origin_at = -1
+        raw_origin = obs.attributes.get("origin") if obs.attributes else None
+        if raw_origin is not None:
+            parsed = _parse_origin(raw_origin)
+            if parsed is None:
+                bad_origins += 1
+            else:
+                origin_at = len(lats)
+                lats.append(parsed[0])
+                lons.append(parsed[1])
+                rotate.append(origin_at)
+                origins.append(parsed[2])
+        plan.append((obs, pos, origin_at))
+    if not plan:
+        return [], unlocated, bad_origins
+    east, north = frame.to_enu(lats, lons)
+    xs = east.tolist()
+    ys = north.tolist()
+    angles: dict[int, float] = {}
+    if rotate:
+        turned = frame.north_angle([lats[i] for i in rotate], [lons[i] for i in rotate]).tolist()
+        angles = dict(zip(rotate, turned, strict=True))
+    out: list[Measurement] = []
+    min_var = model.min_sigma_m**2
+    min_vt = model.min_time_sd_s**2
+    exclusive_types = model.exclusive_source_types
+    origin_iter = iter(origins)
+    for obs, pos, origin_at in plan:
+        m = Measurement()
+        m.id = str(obs.id)
+        m.t = obs.time.timestamp() - epoch
+        sd_t = obs.time_uncertainty_s
+        m.vt = max(sd_t * sd_t, min_vt)
+        m.x = xs[pos]
+        m.y = ys[pos]
+        loc = obs.location
+        if isinstance(loc, BearingLocation):
+            m.bearing = True
+            theta = math.radians(loc.bearing_deg) - angles[pos]
+            m.bux, m.buy = math.sin(theta), math.cos(theta)
+            m.bvar = math.radians(loc.bearing_sd_deg) ** 2
+            sensor_sd = (loc.sensor_cep_m or 0.0) * _CEP_TO_SIGMA
+            m.bsvar = max(sensor_sd * sensor_sd, min_var)
+            m.brange = loc.max_range_m or model.default_bearing_range_m
+            m.cxx = m.cxy = m.cyy = m.ixx = m.ixy = m.iyy = 0.0
+            m.radius = m.brange
+        else:
+            m.bearing = False
+            m.bux = m.buy = m.bvar = m.bsvar = m.brange = 0.0
+            if isinstance(loc, PointLocation) and loc.cov_m2 is not None:
+                (a, b), (_, d) = loc.cov_m2
+                cxx, cxy, cyy = rotate_cov2(a, b, d, angles[pos])
+                cxx = max(cxx, min_var)
+                cyy = max(cyy, min_var)
+            else:
+                sigma = loc.sigma_m()
+                var = max((sigma if sigma is not None else model.default_sigma_m) ** 2, min_var)
+                cxx, cxy, cyy = var, 0.0, var
+            det = cxx * cyy - cxy * cxy
+            m.cxx, m.cxy, m.cyy = cxx, cxy, cyy
+            m.ixx, m.ixy, m.iyy = cyy / det, -cxy / det, cxx / det
+            m.radius = math.sqrt(max(cxx, cyy) + abs(cxy))  # ≥ the largest principal σ
+        m.kind = obs.kind
+        m.mask = KIND_MASK[obs.kind]
+        src = obs.source
+        m.source = src.id
+        m.group = f"{src.org}/{src.type.value}"
+        m.exclusive = src.type in exclusive_types
+        m.weight = evidence_weight(obs.reliability, obs.credibility)
+        if origin_at >= 0:
+            (a, b), (_, d) = next(origin_iter)
+            oxx, oxy, oyy = rotate_cov2(a, b, d, angles[origin_at])
+            m.origin = (xs[origin_at], ys[origin_at], oxx, oxy, oyy)
+        else:
+            m.origin = None
+        m.incident = None
+        m.lxx = m.lxy = m.lyy = m.ex = m.ey = 0.0
+        m.founded = 0
+        out.append(m)
+    return out, unlocated, bad_origins

@@ -1,0 +1,151 @@
+"""Freezing incident states into published figures: position back to latitude/longitude, kind, corroboration.
+
+A batch of states is summarised together so the frame-to-geodetic conversion is one vectorised call. The
+pydantic :class:`~truceline.domain.incident.Incident` is built from a summary only when someone asks for it,
+because a streaming consumer may need only some of them and building one costs more than fusing a report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from truceline.domain.incident import Incident, IncidentStatus, Origin
+from truceline.domain.observation import ObservationKind
+from truceline.fuse.corroboration import corroboration_score
+from truceline.fuse.kinds import GENERIC_KINDS
+from truceline.fuse.measurement import rotate_cov2
+from truceline.fuse.state import IncidentState
+from truceline.locate.enu import LocalFrame
+
+Cov = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every figure of an incident at one moment, in published units (degrees, metres, seconds)."""
+
+    id: str
+    time_s: float  # POSIX seconds
+    time_sd_s: float
+    kind: ObservationKind
+    lat: float
+    lon: float
+    sigma_m: float
+    cov_m2: Cov
+    origin: tuple[float, float, Cov] | None
+    observation_ids: tuple[str, ...]
+    source_groups: tuple[str, ...]
+    corroboration: float
+    status: IncidentStatus
+    version: int
+
+    def to_incident(self) -> Incident:
+        """The domain object (built without re-validation: every field is produced in range here)."""
+        origin = None
+        if self.origin is not None:
+            origin = Origin.model_construct(lat=self.origin[0], lon=self.origin[1], cov_m2=self.origin[2])
+        return Incident.model_construct(
+            id=self.id,
+            time=datetime.fromtimestamp(self.time_s, timezone.utc),
+            time_uncertainty_s=self.time_sd_s,
+            kind=self.kind,
+            lat=self.lat,
+            lon=self.lon,
+            sigma_m=self.sigma_m,
+            origin=origin,
+            observation_ids=self.observation_ids,
+            independent_sources=len(self.source_groups),
+            corroboration=self.corroboration,
+            status=self.status,
+            attributes={},
+            cov_m2=self.cov_m2,
+            source_groups=self.source_groups,
+            version=self.version,
+        )
+
+
+def summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corroboration_threshold: float) -> list[Snapshot]:
+    """Snapshots of incident states, in the same order."""
+    if not states:
+        return []
+    xs = [s.x for s in states]
+    ys = [s.y for s in states]
+    origins: list[tuple[float, float, float] | None] = []
+    for s in states:
+        lxx = lxy = lyy = ex = ey = 0.0
+        for m in s.members.values():
+            if m.origin is not None:
+                ox, oy, cxx, cxy, cyy = m.origin
+                det = cxx * cyy - cxy * cxy
+                ixx, ixy, iyy = cyy / det, -cxy / det, cxx / det
+                lxx += ixx
+                lxy += ixy
+                lyy += iyy
+                ex += ixx * ox + ixy * oy
+                ey += ixy * ox + iyy * oy
+        if lxx > 0.0:
+            det = lxx * lyy - lxy * lxy
+            pxx, pxy, pyy = lyy / det, -lxy / det, lxx / det
+            xs.append(pxx * ex + pxy * ey)
+            ys.append(pxy * ex + pyy * ey)
+            origins.append((pxx, pxy, pyy))
+        else:
+            origins.append(None)
+    lat, lon = frame.to_geodetic(xs, ys)
+    angle = frame.north_angle(lat, lon).tolist()
+    lat_l, lon_l = lat.tolist(), lon.tolist()
+    extra = len(states)
+    out: list[Snapshot] = []
+    for i, s in enumerate(states):
+        groups: dict[str, float] = {}
+        kind_weight: dict[ObservationKind, float] = {}
+        for m in s.members.values():
+            w = m.weight
+            if w > groups.get(m.group, -1.0):
+                groups[m.group] = w
+            kind_weight[m.kind] = kind_weight.get(m.kind, 0.0) + w
+        score = corroboration_score(groups)
+        cxx, cxy, cyy = rotate_cov2(s.pxx, s.pxy, s.pyy, -angle[i])
+        origin = None
+        o = origins[i]
+        if o is not None:
+            oxx, oxy, oyy = rotate_cov2(o[0], o[1], o[2], -angle[extra])
+            origin = (lat_l[extra], _wrap(lon_l[extra]), ((oxx, oxy), (oxy, oyy)))
+            extra += 1
+        out.append(
+            Snapshot(
+                id=s.id,
+                time_s=epoch + s.t,
+                time_sd_s=math.sqrt(s.vt),
+                kind=pick_kind(kind_weight),
+                lat=lat_l[i],
+                lon=_wrap(lon_l[i]),
+                sigma_m=math.sqrt(0.5 * (s.pxx + s.pyy)),
+                cov_m2=((cxx, cxy), (cxy, cyy)),
+                origin=origin,
+                observation_ids=tuple(s.members),
+                source_groups=tuple(sorted(groups)),
+                corroboration=score,
+                status=IncidentStatus.CORROBORATED if len(groups) >= 2 and score >= corroboration_threshold else IncidentStatus.DETECTED,
+                version=s.version,
+            )
+        )
+    return out
+
+
+def pick_kind(weights: dict[ObservationKind, float]) -> ObservationKind:
+    """The best-supported specific kind, else the best-supported generic one (ties: alphabetical)."""
+    best: ObservationKind | None = None
+    best_key = (False, -1.0, "")
+    for kind, weight in weights.items():
+        key = (kind not in GENERIC_KINDS, weight, kind.value)
+        if key > best_key:
+            best, best_key = kind, key
+    assert best is not None, "an incident has at least one member"
+    return best
+
+
+def _wrap(lon: float) -> float:
+    return lon if -180.0 <= lon <= 180.0 else (lon + 180.0) % 360.0 - 180.0
