@@ -75,14 +75,45 @@ def serve(
     data_dir: DataDir,
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    agreement: Annotated[
+        Path | None, typer.Option(help="Agreement YAML to put in force (kept as a new version if it differs).", dir_okay=False)
+    ] = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key."""
     store = _open(data_dir)
+    if agreement is not None:
+        _put_agreement(store, agreement)
     _run_server(data_dir, store, host, port, open_browser=False)
 
 
+def _put_agreement(store: SqliteStore, path: Path) -> None:
+    from truceline.verify.agreement_loader import AgreementError, load_agreement
+
+    try:
+        loaded = load_agreement(path)
+        saved = store.save_agreement(loaded.canonical_document(), loaded.digest(), "cli")
+    except AgreementError as exc:
+        console.print(f"[red]error:[/] agreement {path} refused; the version in force is unchanged:")
+        for problem in exc.as_dicts():
+            console.print(f"  {problem['file']} {problem['where']}: {problem['reason']}")
+        store.close()
+        raise typer.Exit(2) from None
+    except StoreError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        store.close()
+        raise typer.Exit(2) from None
+    if saved is not None:
+        console.print(f"Agreement {saved['id']} version {saved['version']} in force ({saved['digest'][:19]}…)")
+
+
 def load_demo_data(store: SqliteStore, progress_console: Console | None = None) -> IngestSummary:
-    """Ingest the bundled sample (FIRMS thermal detections of April–June 2023) into a store."""
+    """Put the demo agreement in force, ingest the bundled sample (FIRMS thermal detections of April–June
+    2023) and fuse it."""
+    from truceline.api.fusion import FusionWorker
+    from truceline.verify.agreement_loader import load_demo_agreement
+
+    agreement = load_demo_agreement()
+    store.save_agreement(agreement.canonical_document(), agreement.digest(), "demo")
     raw = resources.files("truceline.data.demo").joinpath("firms-ukraine-2023-04-06.csv.gz").read_bytes()
     text = gzip.decompress(raw).decode("utf-8")
     summary = IngestSummary(source="bundled FIRMS sample, April–June 2023", format="firms")
@@ -92,6 +123,8 @@ def load_demo_data(store: SqliteStore, progress_console: Console | None = None) 
         ingest_records(
             store, decode_firms(io.StringIO(text)), summary, on_chunk=lambda s: progress.update(task, completed=s.records)
         )
+        fusing = progress.add_task("demo: fusion", total=store.count_observations() - store.fusion_cursor())
+        FusionWorker(store).run_until_idle(lambda n: progress.update(fusing, completed=n))
     return summary
 
 

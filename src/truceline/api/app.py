@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -16,7 +17,16 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
-from truceline.api import routes_access, routes_ledger, routes_observations, routes_reports, routes_stream
+from truceline.api import (
+    routes_access,
+    routes_agreement,
+    routes_incidents,
+    routes_ledger,
+    routes_observations,
+    routes_reports,
+    routes_stream,
+)
+from truceline.api.fusion import FusionWorker
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
@@ -31,17 +41,31 @@ knows. Every `/api/v1` call needs `Authorization: Bearer <key>`. Times are UTC I
 
 def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> FastAPI:
     """Build the app around an open store (and bus); the caller owns the store's life cycle."""
-    app = FastAPI(title="truceline", version=truceline.__version__, description=_DESCRIPTION)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.fusion:
+            await run_in_threadpool(app.state.fusion.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(app.state.fusion.stop)
+            app.state.bus.close()
+
+    app = FastAPI(title="truceline", version=truceline.__version__, description=_DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = Metrics()
     app.state.bus = bus or InProcessBus()
     app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
+    app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
+    app.state.agreement = routes_agreement.AgreementHolder(store)  # type: ignore[arg-type]
     app.include_router(routes_observations.router)
     app.include_router(routes_access.router)
     app.include_router(routes_stream.router)
     app.include_router(routes_ledger.router)
     app.include_router(routes_reports.router)
+    app.include_router(routes_incidents.router)
+    app.include_router(routes_agreement.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)

@@ -65,8 +65,10 @@ def store_batch(request: Request, principal: Principal, observations: list[Obser
             f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored",
         )
     result: AddResult = request.app.state.store.add_observations(observations)
-    if result.stored and request.app.state.bus.has_subscribers:
-        _announce(request.app.state.bus, observations, set(result.stored))
+    if result.stored:
+        request.app.state.fusion.notify()
+        if request.app.state.bus.has_subscribers:
+            _announce(request.app.state.bus, observations, set(result.stored))
     return result
 
 

@@ -27,7 +27,7 @@ def format_event(number: int, event: Event) -> bytes:
     "/stream",
     summary="Live changes as server-sent events (text/event-stream)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`observation` events; `lost` when the reader fell behind"}},
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`observation` and `incident` events; `lost` when the reader fell behind"}},
 )
 async def stream(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> StreamingResponse:
     """Events the caller may read, as they happen; a comment line every 15 s keeps proxies from closing it."""
@@ -50,7 +50,11 @@ async def stream(request: Request, principal: Annotated[Principal, Depends(requi
                     reported_lost = subscription.lost
                     number += 1
                     yield format_event(number, Event("lost", {"lost": reported_lost}, principal.org))
-                if may_read(principal, event.owner_org, event.releasable_to):
+                if event.evidence:
+                    visible = all(may_read(principal, owner, labels) for owner, labels in event.evidence)
+                else:
+                    visible = may_read(principal, event.owner_org, event.releasable_to)
+                if visible:
                     number += 1
                     yield format_event(number, event)
         finally:

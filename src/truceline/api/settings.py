@@ -20,3 +20,4 @@ class Settings:
     max_batch_items: int = 10_000
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW
     max_page_size: int = 10_000
+    fusion: bool = True  # run live fusion in a background thread

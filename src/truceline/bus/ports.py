@@ -9,12 +9,15 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Event:
-    """One change. ``owner_org`` and ``releasable_to`` decide who may receive it (the releasability rule)."""
+    """One change. ``owner_org`` and ``releasable_to`` decide who may receive it (the releasability rule);
+    for a derived event, ``evidence`` lists (owner, releasable_to) of everything it rests on, and a reader
+    receives it only if it may read all of that."""
 
     topic: str
     data: dict[str, Any]
     owner_org: str
     releasable_to: tuple[str, ...] = field(default_factory=tuple)
+    evidence: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
 
 
 class Subscription(Protocol):

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from truceline.access.policy import Principal, Role
+from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 
 
@@ -105,6 +106,18 @@ class StoredObservation:
     seq: int
     ledger_index: int | None = None
     ledger_salt: bytes | None = None
+
+
+@dataclass(frozen=True)
+class IncidentQuery:
+    """Filters for incidents (time, place, status, ids), at most ``limit`` of them in time order."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    bbox: BBox | None = None
+    statuses: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()
+    limit: int = 1000
 
 
 @dataclass

@@ -28,8 +28,10 @@ from typing import Any
 import orjson
 
 from truceline.access.policy import Principal, Role
+from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
+from truceline.ledger.canonical import canonical_json, leaf_bytes
 from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
 from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.store.grid import cell_ranges, grid_cell
@@ -37,6 +39,7 @@ from truceline.store.ports import (
     AddResult,
     ApiKey,
     ObservationQuery,
+    IncidentQuery,
     Page,
     StoredObservation,
 )
@@ -133,10 +136,84 @@ def _v3_ledger(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE observations ADD COLUMN ledger_salt BLOB")
 
 
+def _v4_incidents(conn: sqlite3.Connection) -> None:
+    execute_ddl(
+        conn,
+        """
+        CREATE TABLE incidents (
+            id         TEXT PRIMARY KEY,
+            t_us       INTEGER NOT NULL,
+            kind       TEXT    NOT NULL,
+            status     TEXT    NOT NULL,
+            lat        REAL    NOT NULL,
+            lon        REAL    NOT NULL,
+            cell       INTEGER NOT NULL,
+            finalised  INTEGER NOT NULL DEFAULT 0,
+            updated_us INTEGER NOT NULL,
+            doc        TEXT    NOT NULL
+        );
+        CREATE INDEX incidents_time ON incidents (t_us, id);
+        CREATE INDEX incidents_cell ON incidents (cell);
+        CREATE TABLE incident_members (
+            incident_id TEXT    NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+            obs_seq     INTEGER NOT NULL REFERENCES observations (seq),
+            PRIMARY KEY (incident_id, obs_seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX incident_members_obs ON incident_members (obs_seq);
+        CREATE TABLE fusion_state (
+            key   TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        );
+        """,
+    )
+
+
+def _v5_agreements(conn: sqlite3.Connection) -> None:
+    execute_ddl(
+        conn,
+        """
+        CREATE TABLE agreement_versions (
+            seq          INTEGER PRIMARY KEY,
+            agreement_id TEXT    NOT NULL,
+            version      INTEGER NOT NULL,
+            digest       TEXT    NOT NULL,
+            loaded_us    INTEGER NOT NULL,
+            loaded_by    TEXT    NOT NULL,
+            ledger_index INTEGER NOT NULL,
+            doc          TEXT    NOT NULL,
+            UNIQUE (agreement_id, version)
+        );
+        """,
+    )
+
+
+def _v6_reviews(conn: sqlite3.Connection) -> None:
+    execute_ddl(
+        conn,
+        """
+        CREATE TABLE incident_reviews (
+            seq          INTEGER PRIMARY KEY,
+            incident_id  TEXT    NOT NULL,
+            decision     TEXT    NOT NULL CHECK (decision IN ('verify', 'dismiss', 'reopen')),
+            reason       TEXT    NOT NULL,
+            key_id       TEXT    NOT NULL,
+            org          TEXT    NOT NULL,
+            at_us        INTEGER NOT NULL,
+            ledger_index INTEGER NOT NULL,
+            ledger_salt  BLOB    NOT NULL
+        );
+        CREATE INDEX incident_reviews_incident ON incident_reviews (incident_id, seq);
+        """,
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "observations with grid and time indexes, releasability labels, API keys", _v1_observations),
     Migration(2, "organisations and group membership", _v2_organisations),
     Migration(3, "evidence ledger tables; per-observation commitment salt", _v3_ledger),
+    Migration(4, "incidents, their supporting observations, fusion progress", _v4_incidents),
+    Migration(5, "agreement versions, each one a ledger leaf", _v5_agreements),
+    Migration(6, "analysts' review decisions, each one a ledger leaf", _v6_reviews),
 )
 
 
@@ -438,6 +515,210 @@ class SqliteStore:
             ).fetchall()
             out[key] = dict(rows)
         return out
+
+    # -- fusion and incidents ----------------------------------------------------------------------
+    def observations_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, canonical document) of observations stored after ``seq``, in storage order."""
+        return self._reader().execute(
+            "SELECT seq, doc FROM observations WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+
+    def observations_since_time(self, since: datetime, up_to_seq: int) -> list[tuple[int, str]]:
+        """(seq, document) with event time ≥ ``since`` and seq ≤ ``up_to_seq``, in storage order (replay)."""
+        return self._reader().execute(
+            "SELECT seq, doc FROM observations WHERE t_us >= ? AND seq <= ? ORDER BY seq", (_us(since), up_to_seq)
+        ).fetchall()
+
+    def latest_observation_time(self, up_to_seq: int) -> datetime | None:
+        """Latest event time among observations up to ``up_to_seq``."""
+        value = self._reader().execute("SELECT max(t_us) FROM observations WHERE seq <= ?", (up_to_seq,)).fetchone()[0]
+        return None if value is None else _from_us(value)
+
+    def fusion_cursor(self) -> int:
+        """Seq of the last observation fusion has taken in (0 before the first)."""
+        row = self._reader().execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def apply_incident_changes(
+        self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None = None
+    ) -> None:
+        """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress."""
+        now = _us(datetime.now(timezone.utc))
+        with self.transaction() as conn:
+            if removed:
+                conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
+            rows, members = [], []
+            for incident, finalised in upserts:
+                rows.append(
+                    (
+                        incident.id,
+                        _us(incident.time),
+                        incident.kind,
+                        incident.status,
+                        incident.lat,
+                        incident.lon,
+                        grid_cell(incident.lat, incident.lon),
+                        int(finalised),
+                        now,
+                        incident.model_dump_json(),
+                    )
+                )
+                members.append((incident.id, orjson.dumps(list(incident.observation_ids)).decode()))
+            conn.executemany(
+                "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
+                " status = excluded.status, lat = excluded.lat, lon = excluded.lon, cell = excluded.cell,"
+                " finalised = excluded.finalised, updated_us = excluded.updated_us, doc = excluded.doc",
+                rows,
+            )
+            conn.executemany("DELETE FROM incident_members WHERE incident_id = ?", [(m[0],) for m in members])
+            conn.executemany(
+                "INSERT INTO incident_members (incident_id, obs_seq) SELECT ?, o.seq FROM json_each(?) AS j"
+                " JOIN observations AS o ON o.id = j.value",
+                members,
+            )
+            if cursor is not None:
+                conn.execute(
+                    "INSERT INTO fusion_state VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (cursor,),
+                )
+
+    def drop_open_incidents(self) -> int:
+        """Delete incidents fusion has not finalised (it rebuilds them on start); returns how many."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM incidents WHERE finalised = 0").rowcount
+
+    def list_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Incidents as fusion last published them, matching the filters, in time order."""
+        where: list[str] = []
+        params: list[object] = []
+        if query.since is not None:
+            where.append("i.t_us >= ?")
+            params.append(_us(query.since))
+        if query.until is not None:
+            where.append("i.t_us < ?")
+            params.append(_us(query.until))
+        if query.statuses:
+            where.append(f"i.status IN ({','.join('?' * len(query.statuses))})")
+            params.extend(query.statuses)
+        if query.ids:
+            where.append(f"i.id IN ({','.join('?' * len(query.ids))})")
+            params.extend(query.ids)
+        if query.bbox is not None:
+            where.append(
+                "i.id IN (SELECT g.id FROM json_each(?) AS r JOIN incidents AS g"
+                " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
+            )
+            params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
+            params.extend((query.bbox.min_lat, query.bbox.max_lat))
+            lon_terms = []
+            for lo, hi in query.bbox.lon_ranges():
+                lon_terms.append("(i.lon BETWEEN ? AND ?)")
+                params.extend((lo, hi))
+            where.append(f"i.lat BETWEEN ? AND ? AND ({' OR '.join(lon_terms)})")
+        sql = "SELECT i.id, i.doc FROM incidents i" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY i.t_us, i.id LIMIT ?"
+        params.append(query.limit)
+        conn = self._reader()
+        rows = conn.execute(sql, params).fetchall()
+        return [Incident.model_validate_json(doc) for _, doc in rows]
+
+    def member_documents(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Supporting observation documents per incident (for releasability-filtered views)."""
+        out: dict[str, list[dict[str, Any]]] = {i: [] for i in incident_ids}
+        rows = self._reader().execute(
+            "SELECT m.incident_id, o.doc FROM json_each(?) AS j JOIN incident_members AS m ON m.incident_id = j.value"
+            " JOIN observations AS o ON o.seq = m.obs_seq",
+            (orjson.dumps(list(incident_ids)).decode(),),
+        )
+        for incident_id, doc in rows:
+            out[incident_id].append(orjson.loads(doc))
+        return out
+
+    # -- reviews -----------------------------------------------------------------------------------
+    def add_review(self, incident_id: str, decision: str, reason: str, key_id: str, org: str) -> dict[str, Any]:
+        """Record one analyst's decision on an incident, with its ledger leaf, in one transaction."""
+        now = datetime.now(timezone.utc)
+        salt = new_salt()
+        record = {"incident_id": incident_id, "decision": decision, "reason": reason, "analyst": key_id, "org": org, "at": _iso(now)}
+        with self.transaction() as conn:
+            index = self._log.size(conn)
+            leaf = leaf_bytes("review", {"commitment": commit_canonical(salt, canonical_json(record)), "received_at": _iso(now)})
+            self._log.append_many(conn, [leaf])
+            conn.execute(
+                "INSERT INTO incident_reviews (incident_id, decision, reason, key_id, org, at_us, ledger_index, ledger_salt)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                (incident_id, decision, reason, key_id, org, _us(now), index, salt),
+            )
+        return {**record, "ledger": {"index": index, "salt": base64.b64encode(salt).decode()}}
+
+    def reviews(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Review decisions per incident, oldest first."""
+        out: dict[str, list[dict[str, Any]]] = {i: [] for i in incident_ids}
+        rows = self._reader().execute(
+            "SELECT r.incident_id, r.decision, r.reason, r.key_id, r.org, r.at_us, r.ledger_index, r.ledger_salt"
+            " FROM json_each(?) AS j JOIN incident_reviews AS r ON r.incident_id = j.value ORDER BY r.seq",
+            (orjson.dumps(list(incident_ids)).decode(),),
+        )
+        for incident_id, decision, reason, key_id, org, at_us, index, salt in rows:
+            out[incident_id].append(
+                {
+                    "incident_id": incident_id,
+                    "decision": decision,
+                    "reason": reason,
+                    "analyst": key_id,
+                    "org": org,
+                    "at": _iso(_from_us(at_us)),
+                    "ledger": {"index": index, "salt": base64.b64encode(salt).decode()},
+                }
+            )
+        return out
+
+    # -- agreement versions ------------------------------------------------------------------------
+    def save_agreement(self, document: dict[str, Any], digest: str, loaded_by: str) -> dict[str, Any] | None:
+        """Keep a new agreement version (and its ledger leaf); None if it is the version in force already.
+
+        Raises StoreError if the version number does not increase for the same agreement id.
+        """
+        agreement_id, version = document["id"], int(document["version"])
+        now = datetime.now(timezone.utc)
+        with self.transaction() as conn:
+            current = conn.execute(
+                "SELECT agreement_id, version, digest FROM agreement_versions ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if current is not None and current[2] == digest:
+                return None
+            if current is not None and current[0] == agreement_id and version <= current[1]:
+                raise StoreError(
+                    f"agreement {agreement_id} version {version} does not supersede version {current[1]} in force; raise 'version'"
+                )
+            index = self._log.size(conn)
+            leaf = leaf_bytes(
+                "agreement",
+                {"id": agreement_id, "version": version, "digest": digest, "loaded_at": _iso(now), "loaded_by": loaded_by},
+            )
+            self._log.append_many(conn, [leaf])
+            conn.execute(
+                "INSERT INTO agreement_versions (agreement_id, version, digest, loaded_us, loaded_by, ledger_index, doc)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (agreement_id, version, digest, _us(now), loaded_by, index, orjson.dumps(document).decode()),
+            )
+        return {"id": agreement_id, "version": version, "digest": digest, "loaded_at": _iso(now), "ledger_index": index}
+
+    def agreement_versions(self) -> list[dict[str, Any]]:
+        """Every version ever loaded, oldest first (without the documents)."""
+        rows = self._reader().execute(
+            "SELECT agreement_id, version, digest, loaded_us, loaded_by, ledger_index FROM agreement_versions ORDER BY seq"
+        ).fetchall()
+        return [
+            {"id": r[0], "version": r[1], "digest": r[2], "loaded_at": _iso(_from_us(r[3])), "loaded_by": r[4], "ledger_index": r[5]}
+            for r in rows
+        ]
+
+    def current_agreement_document(self) -> dict[str, Any] | None:
+        """The canonical document of the version in force, if any."""
+        row = self._reader().execute("SELECT doc FROM agreement_versions ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else orjson.loads(row[0])
 
     # -- evidence ledger ---------------------------------------------------------------------------
     def ledger_size(self) -> int:

@@ -1,0 +1,155 @@
+"""``/api/v1/incidents``: fused incidents as GeoJSON, each reader's view computed from what it may read.
+
+An incident whose supporting observations a reader may all read is shown as fusion published it. One
+resting partly on observations the reader may not read is fused again from the readable ones only, so
+its position, uncertainty, source count and corroboration reveal nothing else; one resting on none does
+not exist for that reader.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from truceline.access.policy import Permission, Principal, may_read
+from truceline.api.auth import require
+from truceline.api.fusion import incident_feature, parse_documents
+from truceline.api.routes_observations import json_response, parse_bbox
+from truceline.domain.incident import Incident, IncidentStatus
+from truceline.domain.review import Decision, review_outcome
+from truceline.fuse.fuser import FuserConfig, fuse_all
+from truceline.store.ports import IncidentQuery
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+MAX_INCIDENTS = 100_000
+
+
+def reader_view(store: Any, principal: Principal, incidents: list[Incident], config: FuserConfig | None = None) -> list[Incident]:
+    """The incidents as ``principal`` may see them (see the module docstring)."""
+    if principal.sees_everything or not incidents:
+        return incidents
+    members = store.member_documents([i.id for i in incidents])
+    out: list[Incident] = []
+    for incident in incidents:
+        docs = members.get(incident.id, [])
+        readable = [d for d in docs if may_read(principal, d["source"]["org"], d.get("releasable_to", ()))]
+        if not readable:
+            continue
+        if len(readable) == len(docs):
+            out.append(incident)
+            continue
+        partials = fuse_all(parse_documents([orjson.dumps(d).decode() for d in readable]), config)
+        for k, partial in enumerate(partials):
+            suffix = "" if len(partials) == 1 else f".{k + 1}"
+            out.append(partial.model_copy(update={"id": incident.id + suffix, "status": incident.status}))
+    return out
+
+
+def with_reviews(store: Any, incidents: list[Incident]) -> list[tuple[Incident, dict[str, Any]]]:
+    """Each incident with its status after the two-person rule, and the review record to show."""
+    decisions = store.reviews([i.id.split(".")[0] for i in incidents]) if incidents else {}
+    out = []
+    for incident in incidents:
+        history = decisions.get(incident.id.split(".")[0], [])
+        outcome = review_outcome(incident.status, history)
+        reviewed = incident.model_copy(update={"status": outcome.status}) if outcome.status != incident.status else incident
+        out.append((reviewed, {"note": outcome.note, "verified_by": len(outcome.verified_by), "decisions": history}))
+    return out
+
+
+def _feature(incident: Incident, review: dict[str, Any]) -> dict[str, Any]:
+    feature = incident_feature(incident)
+    feature["properties"]["review"] = review
+    return feature
+
+
+def _feature_collection(items: list[tuple[Incident, dict[str, Any]]]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [_feature(i, r) for i, r in items]}
+
+
+@router.get("/incidents", summary="Incidents as a GeoJSON FeatureCollection, in time order")
+async def list_incidents(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.READ))],
+    since: Annotated[datetime | None, Query(description="inclusive lower bound on incident time")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive upper bound on incident time")] = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+    status_: Annotated[list[IncidentStatus] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS)] = 1000,
+) -> Response:
+    """Each feature lists its supporting observation ids, independent sources, corroboration and uncertainty."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must carry a UTC offset")
+    wanted = {s for s in status_ or ()}
+    # Status depends on reviews as well as on fusion, so it is filtered after both are applied.
+    query = IncidentQuery(
+        since=since, until=until, bbox=parse_bbox(bbox) if bbox else None, limit=MAX_INCIDENTS if wanted else limit
+    )
+
+    def load() -> list[tuple[Incident, dict[str, Any]]]:
+        store = request.app.state.store
+        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)))
+        return [(i, r) for i, r in items if not wanted or i.status in wanted][:limit]
+
+    return json_response(_feature_collection(await run_in_threadpool(load)))
+
+
+@router.get("/incidents/{incident_id}", summary="One incident as a GeoJSON Feature")
+async def get_incident(
+    request: Request, incident_id: str, principal: Annotated[Principal, Depends(require(Permission.READ))]
+) -> Response:
+    """404 when unknown or resting on nothing the caller may read."""
+
+    found = await run_in_threadpool(_visible, request, principal, incident_id)
+    if len(found) > 1:
+        return json_response(_feature_collection(found))
+    return json_response(_feature(*found[0]))
+
+
+def _visible(request: Request, principal: Principal, incident_id: str) -> list[tuple[Incident, dict[str, Any]]]:
+    store = request.app.state.store
+    found = with_reviews(store, reader_view(store, principal, store.list_incidents(IncidentQuery(ids=(incident_id,), limit=1))))
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident with id {incident_id!r}")
+    return found
+
+
+class ReviewRequest(BaseModel):
+    """One analyst's decision; a dismissal needs a reason others can read."""
+
+    model_config = ConfigDict(extra="forbid")
+    decision: Decision
+    reason: Annotated[str, Field(max_length=4000)] = ""
+
+    @model_validator(mode="after")
+    def _reason_for_dismissal(self) -> ReviewRequest:
+        if self.decision is Decision.DISMISS and len(self.reason.strip()) < 3:
+            raise ValueError("a dismissal needs a reason (at least 3 characters)")
+        return self
+
+
+@router.post("/incidents/{incident_id}/review", summary="Verify, dismiss or reopen an incident (analysts)")
+async def review(
+    request: Request,
+    incident_id: str,
+    body: ReviewRequest,
+    principal: Annotated[Principal, Depends(require(Permission.REVIEW))],
+) -> Response:
+    """Record the decision (a ledger leaf); verified needs two different analysts (two-person rule)."""
+
+    def act() -> dict[str, Any]:
+        _visible(request, principal, incident_id)  # 404 unless the analyst may see it
+        store = request.app.state.store
+        record = store.add_review(incident_id, body.decision.value, body.reason, principal.key_id, principal.org)
+        incident, summary = _visible(request, principal, incident_id)[0]
+        feature = _feature(incident, summary)
+        request.app.state.fusion.announce_review(incident_id, feature)
+        return {"recorded": record, "incident": feature}
+
+    return json_response(await run_in_threadpool(act), 201)
