@@ -21,6 +21,7 @@ from rich.table import Table
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
+from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
 from truceline.cli_text import app as text_app
 from truceline.ingest.firms import decode_firms
@@ -241,6 +242,7 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 orgs_app = typer.Typer(help="Organisations and the groups (e.g. COALITION) they belong to.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(text_app)
+app.registered_commands.extend(fusion_app.registered_commands)  # simulate, eval at top level
 app.add_typer(ledger_app, name="ledger", help="Evidence ledger: export an offline bundle, verify one, show the public key.")
 app.add_typer(orgs_app, name="orgs")
 OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]
