@@ -82,12 +82,16 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise RuntimeError("server did not become healthy in time")
 
 
-def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int) -> float:
-    """Observations per second through a real server; ``connections`` clients send batches concurrently."""
-    data_dir = workdir / f"http-{connections}"
+def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: bool) -> float:
+    """Observations per second through a real server; ``connections`` clients send batches concurrently.
+
+    With ``fusion`` the server also fuses what it accepts (the default); without, it only ingests (as when
+    `truceline fuse` runs in a process of its own)."""
+    data_dir = workdir / f"http-{connections}-{fusion}"
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)]
+        + ([] if fusion else ["--no-fusion"]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -170,15 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
         workdir = Path(tmp)
         raw = bench_raw(docs, args.batch, workdir)
-        http_one = bench_http(docs, args.batch, workdir, 1)
-        http_many = bench_http(docs, args.batch, workdir, args.connections)
-    print(f"observations                        {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
-    print(f"raw sqlite executemany              {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
-    print(f"HTTP POST, 1 connection             {http_one:>10,.0f} obs/s  ({http_one / raw:.2f} of raw)")
+        ingest_one = bench_http(docs, args.batch, workdir, 1, fusion=False)
+        ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=False)
+        with_fusion = bench_http(docs, args.batch, workdir, args.connections, fusion=True)
+    print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
+    print(f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
+    print(f"HTTP POST, ingest only, 1 connection      {ingest_one:>10,.0f} obs/s  ({ingest_one / raw:.2f} of raw)")
     print(
-        f"HTTP POST, {args.connections} connections            {http_many:>10,.0f} obs/s  ({http_many / raw:.2f} of raw;"
+        f"HTTP POST, ingest only, {args.connections} connections     {ingest_many:>10,.0f} obs/s  ({ingest_many / raw:.2f} of raw;"
         f" goal >= {GOAL_OBS_PER_S:,} obs/s and >= {GOAL_RATIO:.2f} of raw)"
     )
+    print(f"HTTP POST, fusing in-process, {args.connections} conns   {with_fusion:>10,.0f} obs/s  ({with_fusion / raw:.2f} of raw)")
     return 0
 
 

@@ -50,7 +50,7 @@ def _open(data_dir: Path) -> SqliteStore:
         raise typer.Exit(2) from None
 
 
-def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool) -> None:
+def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fusion: bool = True) -> None:
     import uvicorn
 
     from truceline.api.app import create_app
@@ -65,7 +65,11 @@ def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_b
     try:
         # Streams never end by themselves: give open connections 5 s on shutdown, then close them.
         uvicorn.run(
-            create_app(Settings(data_dir=data_dir), store), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5
+            create_app(Settings(data_dir=data_dir, fusion=fusion), store),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
         )
     finally:
         store.close()
@@ -79,12 +83,47 @@ def serve(
     agreement: Annotated[
         Path | None, typer.Option(help="Agreement YAML to put in force (kept as a new version if it differs).", dir_okay=False)
     ] = None,
+    fusion: Annotated[
+        bool, typer.Option("--fusion/--no-fusion", help="Fuse in this process; --no-fusion when `truceline fuse` runs beside it.")
+    ] = True,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key."""
     store = _open(data_dir)
     if agreement is not None:
         _put_agreement(store, agreement)
-    _run_server(data_dir, store, host, port, open_browser=False)
+    _run_server(data_dir, store, host, port, open_browser=False, fusion=fusion)
+
+
+@app.command()
+def fuse(
+    data_dir: DataDir,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep fusing new observations until interrupted.")] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between looks for new observations with --follow.")] = 0.5,
+) -> None:
+    """Fuse the observations of DATA_DIR not yet fused, in a process of its own (beside `serve --no-fusion`).
+
+    The fusion cursor lives in the database, so this and a server never fuse the same observation twice;
+    run one fusion process per data dir. Live incident events reach /stream only with in-server fusion.
+    """
+    import time
+
+    from truceline.api.fusion import FusionWorker
+
+    store = _open(data_dir)
+    worker = FusionWorker(store)
+    total = 0
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task("fusion", total=None)
+            total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
+        console.print(f"fused {total:,} observations; cursor at {store.fusion_cursor():,}")
+        while follow:
+            time.sleep(poll)
+            total += worker.run_until_idle()
+    except KeyboardInterrupt:
+        console.print(f"stopped after {total:,} observations")
+    finally:
+        store.close()
 
 
 def _put_agreement(store: SqliteStore, path: Path) -> None:
