@@ -165,3 +165,25 @@ def test_bundled_sample_is_unchanged_source_data(shared: Path) -> None:
 def test_unknown_benchmark_is_a_clear_error() -> None:
     result = runner.invoke(app, ["bench", "no-such-bench"])
     assert result.exit_code == 2 and "no benchmark" in result.output
+
+
+def test_fuse_command_fuses_what_was_ingested_and_only_once(tmp_path: Path) -> None:
+    path = tmp_path / "obs.jsonl"
+    docs = [
+        native(id="f1", location={"lat": 48.1, "lon": 37.7, "cep_m": 50}),
+        native(id="f2", location={"lat": 48.1002, "lon": 37.7001, "cep_m": 50}, source={"id": "fr-r", "type": "radar", "org": "FR"}),
+        native(id="f3", location={"lat": 47.0, "lon": 36.0, "cep_m": 50}),
+    ]
+    path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs))
+    data = tmp_path / "d"
+    assert ingest(data, path)[0] == 0
+    first = runner.invoke(app, ["fuse", "--data-dir", str(data)])
+    assert first.exit_code == 0 and "fused 3 observations" in first.output
+    again = runner.invoke(app, ["fuse", "--data-dir", str(data)])
+    assert "fused 0 observations" in again.output
+    from truceline.store.ports import IncidentQuery
+
+    store = open_store(data)
+    incidents = store.list_incidents(IncidentQuery())
+    store.close()
+    assert sorted(len(i.observation_ids) for i in incidents) == [1, 2]
