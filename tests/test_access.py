@@ -165,3 +165,49 @@ def test_key_management_over_http(api: ApiClient) -> None:
     assert api.client.put("/api/v1/organisations/FR", json={"groups": ["COALITION"]}, headers=fr_sup).status_code == 403
     assert api.client.put("/api/v1/organisations/FR", json={"groups": ["COALITION"]}, headers=api.auth).status_code == 200
     assert api.client.get("/api/v1/organisations", headers=fr_sup).json()["FR"] == ["COALITION"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    memberships=st.fixed_dictionaries({org: st.lists(st.sampled_from(GROUPS), max_size=2) for org in ORGS}),
+    observations=st.lists(
+        st.tuples(st.sampled_from(ORGS), labels_strategy, st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=20
+    ),
+)
+def test_derived_incidents_reveal_nothing_a_reader_could_not_read(
+    memberships: dict[str, list[str]], observations: list[tuple[str, list[str], int, int]]
+) -> None:
+    """Every incident a reader gets rests only on observations it may read; none is hidden that it could see."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(Path(tmp))
+        try:
+            for org, groups in memberships.items():
+                store.set_organisation(org, groups)
+            docs = [
+                dict(
+                    obs_for(org, f"o{i}", labels),
+                    time=f"2023-04-02T03:{10 + 7 * minute:02d}:00Z",
+                    location={"lat": 48.0 + 0.2 * place, "lon": 37.5, "cep_m": 100},
+                )
+                for i, (org, labels, place, minute) in enumerate(observations)
+            ]
+            from truceline.ingest.validation import validate_all_or_nothing, validation_context
+
+            good, errors = validate_all_or_nothing(docs, validation_context())
+            assert not errors
+            store.add_observations(good)
+            app = create_app(Settings(data_dir=Path(tmp), fusion=False), store)
+            with TestClient(app) as client:
+                app.state.fusion.run_until_idle()
+                for org in ORGS:
+                    _, secret = store.create_api_key(org, Role.OBSERVER)
+                    principal = Principal("k", org, Role.OBSERVER, reader_labels(org, memberships[org]))
+                    readable = {o.id for o in good if may_read(principal, o.source.org, o.releasable_to)}
+                    features = client.get(
+                        "/api/v1/incidents", params={"limit": 1000}, headers={"Authorization": f"Bearer {secret}"}
+                    ).json()["features"]
+                    shown = [set(f["properties"]["observation_ids"]) for f in features]
+                    assert all(ids <= readable for ids in shown)
+                    assert set().union(*shown) == readable  # every readable observation is in some incident
+        finally:
+            store.close()
