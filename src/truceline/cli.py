@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import io
+import os
 import re
 import sys
 import webbrowser
@@ -65,7 +66,7 @@ def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_b
     try:
         # Streams never end by themselves: give open connections 5 s on shutdown, then close them.
         uvicorn.run(
-            create_app(Settings(data_dir=data_dir, fusion=fusion), store),
+            create_app(Settings(data_dir=data_dir, fusion=fusion, parse_workers=min(2, os.cpu_count() or 1)), store),
             host=host,
             port=port,
             log_level="warning",

@@ -15,7 +15,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from truceline.eval import EvalInputError, evaluate, fused, read_incidents, read_observations, read_truth
+from truceline.eval import EvalInputError, evaluate, read_incidents, read_observations, read_truth
 from truceline.eval.report import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
 from truceline.fuse import FuserConfig, fuse_all
 from truceline.ingest.validation import validate_batch, validation_context
@@ -123,7 +123,7 @@ def eval_command(
         sys.stdout.write("\n".join(report.lines()) + "\n")
 
 
-__all__ = ["app", "eval_command", "fused", "simulate_command"]
+__all__ = ["app", "eval_command", "simulate_command"]
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -43,6 +45,9 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     """Build the app around an open store (and bus); the caller owns the store's life cycle."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.parse_workers > 0:
+            # Spawned, not forked: the server already runs threads, which fork would copy half-way.
+            app.state.parser_pool = ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
         try:
@@ -50,11 +55,15 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
         finally:
             await run_in_threadpool(app.state.fusion.stop)
             app.state.bus.close()
+            if app.state.parser_pool is not None:
+                app.state.parser_pool.shutdown(cancel_futures=True)
+                app.state.parser_pool = None
 
     app = FastAPI(title="truceline", version=truceline.__version__, description=_DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = Metrics()
+    app.state.parser_pool = None
     app.state.bus = bus or InProcessBus()
     app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]

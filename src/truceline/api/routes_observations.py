@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import datetime, timezone
 from typing import Annotated, Any
@@ -12,16 +13,15 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal, may_write_for
+from truceline.api import batch_parser
 from truceline.api.auth import require, require_key
 from truceline.bus.ports import Bus, Event
 from truceline.domain.observation import Observation
-from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
-from truceline.store.sqlite import StoreError
+from truceline.store.sqlite import PreparedObservation, StoreError, prepare_batch
 
 router = APIRouter(prefix="/api/v1", tags=["observations"], dependencies=[Depends(require_key)])
 
-_MAX_ERRORS_LISTED = 1000
 _REQUEST_SCHEMA = TypeAdapter(Observation | list[Observation]).json_schema(
     ref_template="#/components/schemas/{model}", mode="validation"
 )
@@ -46,38 +46,32 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _ingest(request: Request, principal: Principal, items: list[Any]) -> AddResult | list[dict[str, Any]]:
-    settings = request.app.state.settings
-    observations, errors = validate_all_or_nothing(items, validation_context(datetime.now(timezone.utc), settings.clock_skew))
-    if errors:
-        return [error.as_dict() for error in errors]
-    return store_batch(request, principal, observations)
-
-
 def store_batch(request: Request, principal: Principal, observations: list[Observation]) -> AddResult:
-    """Store validated observations atomically for ``principal`` (403 if any is not its organisation's),
-    and announce the new ones to live readers. Shared by every route that accepts observations."""
-    foreign = [(i, obs.source.org) for i, obs in enumerate(observations) if not may_write_for(principal, obs.source.org)]
+    """Store validated observations atomically for ``principal`` (403 if any is not its organisation's)."""
+    return store_prepared(request, principal, prepare_batch(observations, datetime.now(timezone.utc)))
+
+
+def store_prepared(request: Request, principal: Principal, items: list[PreparedObservation]) -> AddResult:
+    """Store prepared observations atomically for ``principal``, wake fusion, announce the new ones to
+    live readers. Every route that accepts observations ends here."""
+    foreign = [(i, item.owner_org) for i, item in enumerate(items) if not may_write_for(principal, item.owner_org)]
     if foreign:
         listed = ", ".join(f"item {i} ({org})" for i, org in foreign[:20])
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored",
         )
-    result: AddResult = request.app.state.store.add_observations(observations)
+    result: AddResult = request.app.state.store.add_prepared(items)
     if result.stored:
         request.app.state.fusion.notify()
-        if request.app.state.bus.has_subscribers:
-            _announce(request.app.state.bus, observations, set(result.stored))
+        bus: Bus = request.app.state.bus
+        if bus.has_subscribers:
+            new = set(result.stored)
+            for item in items:
+                if item.id in new:
+                    new.discard(item.id)  # a batch may repeat an id; announce it once
+                    bus.publish(Event("observation", orjson.loads(item.document), item.owner_org, item.labels))
     return result
-
-
-def _announce(bus: Bus, observations: list[Observation], stored: set[str]) -> None:
-    """Publish each newly stored observation to live readers (each filtered later by releasability)."""
-    for obs in observations:
-        if obs.id in stored:
-            stored.discard(obs.id)  # a batch may repeat an id; announce it once
-            bus.publish(Event("observation", obs.model_dump(mode="json", exclude_none=True), obs.source.org, tuple(obs.releasable_to)))
 
 
 @router.post(
@@ -89,6 +83,7 @@ def _announce(bus: Bus, observations: list[Observation], stored: set[str]) -> No
         "responses": {
             "201": {"description": "All accepted; ids already stored are accepted unchanged"},
             "400": {"description": "Body is not JSON"},
+            "403": {"description": "Role may not write, or an item belongs to another organisation"},
             "413": {"description": "Body or batch too large"},
             "422": {"description": "Nothing stored; one error per bad item and field"},
         },
@@ -101,33 +96,16 @@ async def post_observations(
     settings = request.app.state.settings
     metrics = request.app.state.metrics
     body = await read_body(request, settings.max_body_bytes)
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        metrics.batches_rejected.labels("malformed_json").inc()
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    items = doc if isinstance(doc, list) else [doc]
-    if not items:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the batch is empty")
-    if len(items) > settings.max_batch_items:
-        metrics.batches_rejected.labels("too_many_items").inc()
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"batch has {len(items)} items; the limit is {settings.max_batch_items}"
-        )
-    outcome = await run_in_threadpool(_ingest, request, principal, items)
-    if isinstance(outcome, list):
-        metrics.batches_rejected.labels("invalid").inc()
-        bad_items = len({e["index"] for e in outcome})
-        return json_response(
-            {
-                "detail": f"{bad_items} of {len(items)} observations are invalid; nothing was stored",
-                "errors": outcome[:_MAX_ERRORS_LISTED],
-                "errors_total": len(outcome),
-            },
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-        )
+    arguments = (body, batch_parser.now(), settings.clock_skew.total_seconds(), settings.max_batch_items)
+    pool = request.app.state.parser_pool
+    if pool is not None:
+        parsed = await asyncio.get_running_loop().run_in_executor(pool, batch_parser.parse_batch, *arguments)
+    else:
+        parsed = await run_in_threadpool(batch_parser.parse_batch, *arguments)
+    if parsed.status:
+        metrics.batches_rejected.labels(parsed.reason).inc()
+        return json_response(parsed.payload, parsed.status)
+    outcome = await run_in_threadpool(store_prepared, request, principal, parsed.items)
     metrics.observations_stored.inc(len(outcome.stored))
     metrics.observations_duplicate.inc(len(outcome.duplicates))
     metrics.observations_conflicting.inc(len(outcome.conflicts))

@@ -21,3 +21,4 @@ class Settings:
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW
     max_page_size: int = 10_000
     fusion: bool = True  # run live fusion in a background thread
+    parse_workers: int = 0  # processes that parse and prepare observation batches (0: in the server process)

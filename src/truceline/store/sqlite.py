@@ -249,12 +249,21 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
 
 @dataclass(frozen=True, slots=True)
 class PreparedObservation:
-    """Everything about one observation that can be computed before taking the write lock."""
+    """Everything about one observation that can be computed before taking the write lock (and in another
+    process: it holds only plain values)."""
 
+    id: str
+    owner_org: str
+    labels: tuple[str, ...]
     columns: tuple[object, ...]  # the row without seq and ledger index
     doc_sha256: bytes
     salt: bytes
     leaf: bytes
+
+    @property
+    def document(self) -> str:
+        """The canonical JSON document."""
+        return str(self.columns[-1])
 
     def row(self, seq: int, ledger_index: int) -> tuple[object, ...]:
         """The full ``observations`` row."""
@@ -277,22 +286,29 @@ def prepare_observation(obs: Observation, received_us: int, received_iso: str) -
         obs.id,
         _us(obs.time),
         obs.time_uncertainty_s,
-        obs.kind,  # str/int enums bind as their values
+        obs.kind.value,
         obs.location.type,
         point[0] if point else None,
         point[1] if point else None,
         obs.sigma_m,
         grid_cell(point[0], point[1]) if point else None,
         obs.source.id,
-        obs.source.type,
+        obs.source.type.value,
         obs.source.org,
-        obs.reliability,
-        obs.credibility,
+        obs.reliability.value,
+        int(obs.credibility),
         digest,
         received_us,
         doc,
     )
-    return PreparedObservation(columns, digest, salt, leaf)
+    return PreparedObservation(str(obs.id), obs.source.org, tuple(obs.releasable_to), columns, digest, salt, leaf)
+
+
+def prepare_batch(observations: Sequence[Observation], received_at: datetime) -> list[PreparedObservation]:
+    """:func:`prepare_observation` for a batch received at one moment."""
+    received_us = _us(received_at)
+    received_iso = _iso(_from_us(received_us))
+    return [prepare_observation(obs, received_us, received_iso) for obs in observations]
 
 
 INSERT_OBSERVATION_SQL = (
@@ -388,14 +404,14 @@ class SqliteStore:
     # -- observations ------------------------------------------------------------------------------
     def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult:
         """Insert a batch atomically; ids already stored are accepted and left unchanged."""
-        received_us = _us(received_at or datetime.now(timezone.utc))
-        accepted = [obs.id for obs in observations]
-        if not observations:
+        return self.add_prepared(prepare_batch(observations, received_at or datetime.now(timezone.utc)))
+
+    def add_prepared(self, prepared: Sequence[PreparedObservation]) -> AddResult:
+        """Insert observations prepared beforehand (see :func:`prepare_batch`) atomically; ids already
+        stored are accepted and left unchanged. Only sequence numbers are assigned under the write lock."""
+        accepted = [item.id for item in prepared]
+        if not prepared:
             return AddResult(accepted=[], stored=[], duplicates=[], conflicts=[])
-        # Serialise outside the write lock so that concurrent batches overlap their Python work with
-        # SQLite's (which runs without the GIL); only the sequence numbers are assigned under the lock.
-        received_iso = _iso(_from_us(received_us))
-        prepared = [prepare_observation(obs, received_us, received_iso) for obs in observations]
         ids_json = orjson.dumps(accepted).decode()
         with self.transaction() as conn:
             next_seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM observations").fetchone()[0]
@@ -407,16 +423,16 @@ class SqliteStore:
             )
             rows, labels, leaves = [], [], []
             stored, duplicates, conflicts = [], [], []
-            for obs, item in zip(observations, prepared):
-                known = existing.get(obs.id)
+            for item in prepared:
+                known = existing.get(item.id)
                 if known is not None:
-                    (duplicates if known == item.doc_sha256 else conflicts).append(obs.id)
+                    (duplicates if known == item.doc_sha256 else conflicts).append(item.id)
                     continue
-                existing[obs.id] = item.doc_sha256
+                existing[item.id] = item.doc_sha256
                 rows.append(item.row(next_seq, next_leaf + len(leaves)))
                 leaves.append(item.leaf)
-                stored.append(obs.id)
-                labels.extend((label, next_seq) for label in obs.releasable_to)
+                stored.append(item.id)
+                labels.extend((label, next_seq) for label in item.labels)
                 next_seq += 1
             conn.executemany(INSERT_OBSERVATION_SQL, rows)
             conn.executemany(INSERT_LABEL_SQL, labels)

@@ -1,0 +1,59 @@
+"""From request body to prepared rows: the CPU-bound half of ``POST /observations``.
+
+It is a plain function of plain values so that the server can run it in a pool of processes (Python runs
+one thread at a time; parsing, validation, canonical JSON and hashing take most of an ingest's time) while
+the main process only writes to SQLite. Errors come back as values, never as exceptions across processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+from truceline.ingest.validation import validate_all_or_nothing, validation_context
+from truceline.store.sqlite import PreparedObservation, prepare_batch
+
+MAX_ERRORS_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """Either prepared observations (``status`` 0) or an HTTP status with its JSON payload."""
+
+    status: int = 0
+    payload: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # metric label of a refusal
+    items: list[PreparedObservation] = field(default_factory=list)
+
+
+def parse_batch(body: bytes, received_at: datetime, clock_skew_s: float, max_items: int) -> ParsedBatch:
+    """Parse, validate and prepare one batch; all or nothing, like the API promises."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        detail = f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        return ParsedBatch(400, {"detail": detail}, "malformed_json")
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        return ParsedBatch(422, {"detail": "the batch is empty"}, "empty")
+    if len(items) > max_items:
+        return ParsedBatch(413, {"detail": f"batch has {len(items)} items; the limit is {max_items}"}, "too_many_items")
+    context = validation_context(received_at, timedelta(seconds=clock_skew_s))
+    observations, errors = validate_all_or_nothing(items, context)
+    if errors:
+        bad_items = len({e.index for e in errors})
+        payload = {
+            "detail": f"{bad_items} of {len(items)} observations are invalid; nothing was stored",
+            "errors": [e.as_dict() for e in errors[:MAX_ERRORS_LISTED]],
+            "errors_total": len(errors),
+        }
+        return ParsedBatch(422, payload, "invalid")
+    return ParsedBatch(items=prepare_batch(observations, received_at))
+
+
+def now() -> datetime:
+    """The reception time stamped on a batch."""
+    return datetime.now(timezone.utc)
