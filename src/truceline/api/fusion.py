@@ -36,7 +36,8 @@ def incident_feature(incident: Incident) -> dict[str, Any]:
     return {
         "type": "Feature",
         "id": incident.id,
-        "geometry": {"type": "Point", "coordinates": [incident.lon, incident.lat]},
+        # 7 decimals (about 1 cm): the frame round trip leaves digits that mean nothing.
+        "geometry": {"type": "Point", "coordinates": [round(incident.lon, 7), round(incident.lat, 7)]},
         "properties": properties,
     }
 
