@@ -94,7 +94,7 @@ def test_mismatched_or_invalid_inputs_are_refused() -> None:
 def real() -> dict[int, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
     """Per year: flags, distance to the ISW line (m) and longitude."""
     if not (DATASETS / "firms-ukraine-2021.csv").exists():
-        pytest.skip("shared FIRMS datasets are not available")
+        pytest.fail(f"{DATASETS} is missing: tests read the real FIRMS files from ../shared beside the checkout")
     base = load_minimal_firms(DATASETS / "firms-ukraine-2021.csv")
     baseline = FireBaseline.from_detections(*base)
     geometry = geometry_for(load_demo_agreement())
@@ -129,9 +129,8 @@ def test_baseline_year_against_itself_is_rarely_flagged(real: dict) -> None:
 
 
 def test_numpy_and_plain_pandas_implementations_agree() -> None:
-    pytest.importorskip("pandas")
     if not (DATASETS / "firms-ukraine-2023.csv").exists():
-        pytest.skip("shared FIRMS datasets are not available")
+        pytest.fail(f"{DATASETS} is missing: tests read the real FIRMS files from ../shared beside the checkout")
     base = load_minimal_firms(DATASETS / "firms-ukraine-2021.csv")
     year = load_minimal_firms(DATASETS / "firms-ukraine-2023.csv")
     flags = numpy_flags(base, year)
