@@ -172,11 +172,16 @@ class MerkleLog:
             raise LogError(f"leaf index {index} is outside the log's {size} leaves")
         return _Nodes(conn).perfect_nodes([(0, index)])[0]
 
-    def leaves(self, conn: sqlite3.Connection, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Leaf bytes for indexes ``[start, end)`` in order, streamed row by row (for exports)."""
+    def _check_range(self, conn: sqlite3.Connection, start: int, end: int | None) -> int:
+        """The checked end of the leaf range ``[start, end)`` (None: the whole log)."""
         end = self._check_size(conn, end)
         if not 0 <= start <= end:
             raise LogError(f"leaf range [{start}, {end}) is not within the log")
+        return end
+
+    def leaves(self, conn: sqlite3.Connection, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Leaf bytes for indexes ``[start, end)`` in order, streamed row by row (for exports)."""
+        end = self._check_range(conn, start, end)
         if start == end:
             return
         first_row = conn.execute(
@@ -197,9 +202,7 @@ class MerkleLog:
 
     def leaf_hashes(self, conn: sqlite3.Connection, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stored leaf hashes for indexes ``[start, end)`` in order (level 0 of the tree)."""
-        end = self._check_size(conn, end)
-        if not 0 <= start <= end:
-            raise LogError(f"leaf range [{start}, {end}) is not within the log")
+        end = self._check_range(conn, start, end)
         if start == end:
             return
         first_row = conn.execute(
