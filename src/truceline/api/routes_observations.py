@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
-from truceline.access.policy import Permission, Principal, may_write_for
+from truceline.access.policy import Permission, Principal
 from truceline.api import batch_parser
 from truceline.api.auth import require, require_key
-from truceline.bus.ports import Bus, Event
+from truceline.api.intake import ForeignOrganisation, accept_prepared
 from truceline.domain.observation import Observation
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
 from truceline.store.sqlite import PreparedObservation, StoreError, prepare_batch
@@ -52,26 +52,11 @@ def store_batch(request: Request, principal: Principal, observations: list[Obser
 
 
 def store_prepared(request: Request, principal: Principal, items: list[PreparedObservation]) -> AddResult:
-    """Store prepared observations atomically for ``principal``, wake fusion, announce the new ones to
-    live readers. Every route that accepts observations ends here."""
-    foreign = [(i, item.owner_org) for i, item in enumerate(items) if not may_write_for(principal, item.owner_org)]
-    if foreign:
-        listed = ", ".join(f"item {i} ({org})" for i, org in foreign[:20])
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored",
-        )
-    result: AddResult = request.app.state.store.add_prepared(items)
-    if result.stored:
-        request.app.state.fusion.notify()
-        bus: Bus = request.app.state.bus
-        if bus.has_subscribers:
-            new = set(result.stored)
-            for item in items:
-                if item.id in new:
-                    new.discard(item.id)  # a batch may repeat an id; announce it once
-                    bus.publish(Event("observation", orjson.loads(item.document), item.owner_org, item.labels))
-    return result
+    """HTTP face of :func:`truceline.api.intake.accept_prepared`: a foreign organisation is a 403."""
+    try:
+        return accept_prepared(request.app.state, principal, items)
+    except ForeignOrganisation as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
 
 
 @router.post(

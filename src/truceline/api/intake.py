@@ -1,0 +1,53 @@
+"""The one path by which accepted observations enter a running server, whatever carried them.
+
+HTTP batches, Cursor-on-Target listeners and the MQTT subscription all end here, so every intake gets the
+same checks (a contributor writes only for its own organisation), the same atomic store, the same wake-up
+of fusion and the same live announcement to readers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from truceline.access.policy import Principal, may_write_for
+from truceline.bus.ports import Bus, Event
+from truceline.domain.observation import Observation
+from truceline.store.ports import AddResult
+from truceline.store.sqlite import PreparedObservation, prepare_batch
+
+
+class ForeignOrganisation(PermissionError):
+    """A batch holds observations of an organisation the submitter may not write for; nothing was stored."""
+
+
+def accept_prepared(state: Any, principal: Principal, items: list[PreparedObservation]) -> AddResult:
+    """Store prepared observations atomically for ``principal``, wake fusion, announce the new ones.
+
+    ``state`` is the app's ``app.state`` (store, fusion worker, bus). Raises :class:`ForeignOrganisation`
+    before storing anything if any item belongs to another organisation.
+    """
+    foreign = [(i, item.owner_org) for i, item in enumerate(items) if not may_write_for(principal, item.owner_org)]
+    if foreign:
+        listed = ", ".join(f"item {i} ({org})" for i, org in foreign[:20])
+        raise ForeignOrganisation(
+            f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored"
+        )
+    result: AddResult = state.store.add_prepared(items)
+    if result.stored:
+        state.fusion.notify()
+        bus: Bus = state.bus
+        if bus.has_subscribers:
+            new = set(result.stored)
+            for item in items:
+                if item.id in new:
+                    new.discard(item.id)  # a batch may repeat an id; announce it once
+                    bus.publish(Event("observation", orjson.loads(item.document), item.owner_org, item.labels))
+    return result
+
+
+def accept_observations(state: Any, principal: Principal, observations: list[Observation]) -> AddResult:
+    """Validated observations → :func:`accept_prepared` (preparation stamps the receive time now)."""
+    return accept_prepared(state, principal, prepare_batch(observations, datetime.now(timezone.utc)))
