@@ -24,6 +24,11 @@ a cell would not see at that time of year, and they keep coming back. Per 0.1° 
    retrospectively, as The Economist did).
 5. **Flag.** In a war-affected cell, detections on qualifying days and 1–10 days after any qualifying
    day are flagged.
+6. **Persistent heat sources.** A cell active on ≥ ``PERSISTENT_MIN_ACTIVE_DAYS`` days a year in the
+   baseline (steelworks, gas flares, landfills, peat) burns in streaks of many days, which a binomial
+   model of independent days calls anomalous whenever a streak falls in a quieter part of the year. Such
+   cells never qualify and say why; FIRMS's own "static land source" type rests on the same idea
+   (persistence over years). The cost is stated plainly: war fires at such a site are not flagged.
 
 Distance to the line of contact is deliberately not an input: it is what the analytic is checked
 against. Pure and vectorised with numpy: arrays in, arrays out, no I/O.
@@ -31,7 +36,9 @@ against. Pure and vectorised with numpy: arrays in, arrays out, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -55,6 +62,8 @@ MIN_BLOCK_ACTIVITY = 10
 MIN_SEPARATION_DAYS = 7
 #: Detections this many days after a qualifying day are flagged too.
 CARRY_OVER_DAYS = 10
+#: Baseline active days per year from which a cell is a persistent heat source (a quarter of the year).
+PERSISTENT_MIN_ACTIVE_DAYS = 90
 _DAYS = 365
 
 #: ``reason`` values, indexed by :attr:`ConflictFireResult.reason_code`.
@@ -63,8 +72,21 @@ REASONS: tuple[str, ...] = (
     "anomalous day, cell not war-affected",
     "anomalous day in war-affected cell",
     "within 10 days after an anomalous day in war-affected cell",
+    "persistent heat source in the baseline (industry, flare, landfill)",
 )
-_EXPECTED, _ISOLATED, _ANOMALOUS, _CARRY = 0, 1, 2, 3
+_EXPECTED, _ISOLATED, _ANOMALOUS, _CARRY, _PERSISTENT = 0, 1, 2, 3, 4
+
+#: Observation attribute holding the analytic's verdict on a detection (set at FIRMS ingest).
+CONFLICT_FIRE_ATTRIBUTE = "conflict_fire"
+
+
+def is_background_fire(attributes: Mapping[str, Any] | None) -> bool:
+    """True for a detection the analytic judged and did not flag: a fire of the season, not evidence of war.
+
+    Detections nobody analysed (no verdict) are not background: fusion treats them like any other report.
+    """
+    verdict = attributes.get(CONFLICT_FIRE_ATTRIBUTE) if attributes else None
+    return isinstance(verdict, Mapping) and verdict.get("flagged") is False
 
 
 def cells_of(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -123,13 +145,15 @@ class FireBaseline:
     ``score[iy, ix, doy]`` is ``max(9 · own, neighbourhood)`` active-day count in the window, an integer so
     that every implementation agrees exactly; :meth:`probability` turns it into a daily probability.
     The grid's south-west cell is ``(iy0, ix0)`` (absolute 0.1° indices); cells off the grid get ``floor``.
-    ``block_activity`` holds the baseline's active cell-days per 1° block for the season factor.
+    ``block_activity`` holds the baseline's active cell-days per 1° block for the season factor;
+    ``persistent_cells`` marks persistent heat sources (module docstring, step 6).
     """
 
     iy0: int
     ix0: int
     score: NDArray[np.int32]
     block_activity: NDArray[np.int32]
+    persistent_cells: NDArray[np.bool_]
     years: int
     floor: float
     half_window_days: int
@@ -161,6 +185,7 @@ class FireBaseline:
             year = date_a.astype("datetime64[Y]").astype(np.int64)
             flat = np.unique((year - year.min()) * (ny * nx * _DAYS) + ((iy - iy0) * nx + (ix - ix0)) * _DAYS + doy) % (ny * nx * _DAYS)
         active = np.bincount(flat, minlength=ny * nx * _DAYS).astype(np.int32).reshape(ny, nx, _DAYS)
+        persistent = (active.sum(axis=2) / years) >= PERSISTENT_MIN_ACTIVE_DAYS
         own = _window_sum(active, half_window_days)
         del active
         padded = np.pad(own, ((1, 1), (1, 1), (0, 0)))
@@ -175,12 +200,21 @@ class FireBaseline:
         by0, bx0 = iy0 // BLOCK_CELLS, ix0 // BLOCK_CELLS
         nby, nbx = (iy0 + ny - 1) // BLOCK_CELLS - by0 + 1, (ix0 + nx - 1) // BLOCK_CELLS - bx0 + 1
         blocks = _block_activity(cy, cx, cd, by0, bx0, nby, nbx, half_window_days)
-        return cls(iy0, ix0, score, blocks, years, float(floor), half_window_days)
+        return cls(iy0, ix0, score, blocks, persistent, years, float(floor), half_window_days)
 
     @property
     def block_origin(self) -> tuple[int, int]:
         """Absolute 1° block indices of ``block_activity[0, 0]``."""
         return self.iy0 // BLOCK_CELLS, self.ix0 // BLOCK_CELLS
+
+    def persistent(self, iy: NDArray[np.int64], ix: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether cells ``(iy, ix)`` (absolute indices) are persistent heat sources in the baseline."""
+        ny, nx = self.persistent_cells.shape
+        ry, rx = iy - self.iy0, ix - self.ix0
+        inside = (ry >= 0) & (ry < ny) & (rx >= 0) & (rx < nx)
+        out = np.zeros(len(iy), dtype=bool)
+        out[inside] = self.persistent_cells[ry[inside], rx[inside]]
+        return out
 
     def probability(self, iy: NDArray[np.int64], ix: NDArray[np.int64], doy: NDArray[np.int64]) -> NDArray[np.float64]:
         """Baseline probability that cells ``(iy, ix)`` (absolute indices) are active on days of year ``doy``."""
@@ -292,7 +326,8 @@ def detect_conflict_fires(
     p_day = np.minimum(baseline.probability(g_iy, g_ix, g_doy) * factor, 1.0)
     n_days = 2 * h + 1
     prob = bdtrc(active - 1, n_days, p_day)  # P(X ≥ active) = P(X > active − 1)
-    qualifies = prob < alpha
+    g_persistent = baseline.persistent(g_iy, g_ix)
+    qualifies = (prob < alpha) & ~g_persistent
 
     # war-affected: the cell's qualifying days span at least min_separation_days
     q_cell, q_off = g_cell[qualifies], g_off[qualifies]  # sorted by cell, then day
@@ -310,6 +345,7 @@ def detect_conflict_fires(
     code[carried] = _CARRY
     code[qualifies & ~g_war] = _ISOLATED
     code[qualifies & g_war] = _ANOMALOUS
+    code[g_persistent] = _PERSISTENT
     flagged = (code == _ANOMALOUS) | (code == _CARRY)
     return ConflictFireResult(
         count=count[inverse],

@@ -23,6 +23,7 @@ from scipy.stats import chi2
 
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
+from truceline.fuse.conflict_fire import is_background_fire
 from truceline.fuse.index import SpaceTimeIndex
 from truceline.fuse.measurement import Measurement, MeasurementModel, measure
 from truceline.fuse.snapshot import Snapshot, summarise
@@ -118,6 +119,7 @@ class FuserStats:
     duplicates: int = 0
     unlocated: int = 0
     malformed_origins: int = 0
+    background_fires: int = 0  # satellite detections the conflict-fire analytic did not flag: not evidence
     late: int = 0
     moves: int = 0
     merges: int = 0
@@ -177,6 +179,9 @@ class Fuser:
             oid = str(obs.id)
             if oid in self._by_obs or oid in seen:
                 self._stats.duplicates += 1
+                continue
+            if is_background_fire(obs.attributes):
+                self._stats.background_fires += 1
                 continue
             seen.add(oid)
             batch.append(obs)

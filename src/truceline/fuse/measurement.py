@@ -32,19 +32,22 @@ class MeasurementModel:
     """How stated uncertainties become variances, and the floors that keep them honest.
 
     ``min_time_sd_s`` reflects clock agreement between independent organisations: no two sensors' clocks are
-    trusted to agree better than this, whatever a sender claims.
+    trusted to agree better than this, whatever a sender claims. ``thermal_min_time_sd_s`` is the same floor
+    for ``thermal`` detections: a fire seen from orbit was lit some hours before the overpass and burns on
+    for hours, so its time says when it burned, not when the shell landed.
     """
 
     min_sigma_m: float = 1.0
     default_sigma_m: float = 500.0
     min_time_sd_s: float = 1.0
+    thermal_min_time_sd_s: float = 3 * 3600.0
     default_bearing_range_m: float = 30_000.0
     exclusive_source_types: frozenset[SourceType] = field(
         default_factory=lambda: frozenset({SourceType.ACOUSTIC, SourceType.SEISMIC, SourceType.RADAR, SourceType.UAV})
     )
 
     def __post_init__(self) -> None:
-        for name in ("min_sigma_m", "default_sigma_m", "min_time_sd_s", "default_bearing_range_m"):
+        for name in ("min_sigma_m", "default_sigma_m", "min_time_sd_s", "thermal_min_time_sd_s", "default_bearing_range_m"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"MeasurementModel.{name} must be a positive number, got {value!r}")
@@ -204,6 +207,7 @@ def measure(
     out: list[Measurement] = []
     min_var = model.min_sigma_m**2
     min_vt = model.min_time_sd_s**2
+    min_vt_thermal = max(model.thermal_min_time_sd_s, model.min_time_sd_s) ** 2
     exclusive_types = model.exclusive_source_types
     origin_iter = iter(origins)
     for obs, pos, origin_at in plan:
@@ -211,7 +215,7 @@ def measure(
         m.id = str(obs.id)
         m.t = obs.time.timestamp() - epoch
         sd_t = obs.time_uncertainty_s
-        m.vt = max(sd_t * sd_t, min_vt)
+        m.vt = max(sd_t * sd_t, min_vt_thermal if obs.kind is ObservationKind.THERMAL else min_vt)
         m.x = xs[pos]
         m.y = ys[pos]
         loc = obs.location

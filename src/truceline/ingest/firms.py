@@ -134,6 +134,35 @@ def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
             yield Rejection(where, exc.field, str(exc))
 
 
+def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, str]]:
+    """``(where, lat, lon, acq_date)`` of every row whose three required cells are sane, nothing else.
+
+    The cheap first look that analytics over a whole file need; ``where`` matches :func:`decode_firms`.
+    Rows it skips are the ones :func:`decode_firms` rejects or validation refuses.
+    """
+    iterator = iter(lines)
+    header_line = next(iterator, "")
+    if not looks_like_firms(header_line):
+        raise FormatError(
+            f"not a FIRMS CSV: the header must contain {', '.join(REQUIRED_COLUMNS)} (got {header_line.strip()[:120]!r})"
+        )
+    header = [c.strip().lower() for c in next(csv.reader([header_line]))]
+    i_lat, i_lon, i_date = (header.index(c) for c in REQUIRED_COLUMNS)
+    width = len(header)
+    for number, line in enumerate(iterator, start=2):  # line by line, exactly as decode_firms numbers them
+        cells = next(csv.reader([line]), [])
+        if len(cells) != width:
+            continue
+        try:
+            lat, lon = float(cells[i_lat]), float(cells[i_lon])
+            day = cells[i_date].strip()
+            date.fromisoformat(day)
+        except ValueError:
+            continue
+        if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
+            yield f"line {number}", lat, lon, day
+
+
 def decode_firms_bytes(data: bytes) -> Iterator[Record | Rejection]:
     """:func:`decode_firms` over an in-memory file (UTF-8, BOM tolerated)."""
     try:

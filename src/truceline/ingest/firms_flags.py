@@ -1,0 +1,147 @@
+"""FIRMS detections as evidence: run the conflict-fire analytic over a file and put its verdict on each record.
+
+The analytic (:mod:`truceline.fuse.conflict_fire`) needs the whole period at once: a cell is war-affected
+only after two anomalous days a week apart, and detections are flagged up to ten days after one. So a
+file is read twice: once for positions and dates alone (a few arrays, whatever the file's size), then
+again, fully decoded, to yield each record with ``attributes.conflict_fire`` set. Fusion turns flagged detections into
+evidence and leaves the rest (fields and forests burning in season) out (see
+:func:`truceline.fuse.conflict_fire.is_background_fire`).
+
+The baseline is NASA FIRMS 2021 over Ukraine, bundled (``data/firms_baseline``), unless the caller gives
+FIRMS files of whole pre-war years.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from truceline.fuse.conflict_fire import (
+    CONFLICT_FIRE_ATTRIBUTE,
+    FireBaseline,
+    detect_conflict_fires,
+)
+from truceline.ingest.firms import read_positions
+from truceline.ingest.records import FormatError, Record, Rejection
+
+BUNDLED_BASELINE = "firms-ukraine-2021.csv.gz"
+
+
+@dataclass(frozen=True)
+class LabelledBaseline:
+    """A baseline and the words that say what it is built from (kept on every verdict)."""
+
+    baseline: FireBaseline
+    label: str
+
+
+@dataclass
+class FireAnalysis:
+    """What the analytic did to one input: detections analysed and flagged, against which baseline."""
+
+    analysed: int = 0
+    flagged: int = 0
+    baseline: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for ingest summaries."""
+        return {"analysed": self.analysed, "flagged": self.flagged, "baseline": self.baseline}
+
+
+def _columns(rows: Iterable[tuple[str, float, float, str]]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Places (``line N``), lat, lon and date of every row the analytic can use, as arrays."""
+    wheres: list[str] = []
+    lats: list[float] = []
+    lons: list[float] = []
+    days: list[str] = []
+    for where, lat, lon, day in rows:
+        wheres.append(where)
+        lats.append(lat)
+        lons.append(lon)
+        days.append(day)
+    return wheres, np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64), np.asarray(days, dtype="datetime64[D]")
+
+
+def load_baseline(paths: Iterable[Path] = ()) -> LabelledBaseline:
+    """The baseline from FIRMS CSV files of whole pre-war years, or the bundled 2021 one when none are given."""
+    files = list(paths)
+    if not files:
+        raw = resources.files("truceline.data.firms_baseline").joinpath(BUNDLED_BASELINE).read_bytes()
+        sources: list[tuple[str, Callable[[], Iterator[tuple[str, float, float, str]]]]] = [
+            ("NASA FIRMS 2021, Ukraine (bundled)", lambda: read_positions(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
+        ]
+    else:
+        sources = [(p.name, _file_decoder(p)) for p in files]
+    lat_parts, lon_parts, day_parts = [], [], []
+    for name, decode in sources:
+        try:
+            _, lat, lon, day = _columns(decode())
+        except FormatError as exc:
+            raise FormatError(f"fire baseline {name}: {exc}") from exc
+        lat_parts.append(lat)
+        lon_parts.append(lon)
+        day_parts.append(day)
+    lat_all, lon_all, day_all = np.concatenate(lat_parts), np.concatenate(lon_parts), np.concatenate(day_parts)
+    if len(lat_all) == 0:
+        raise FormatError("fire baseline: no usable detections")
+    baseline = FireBaseline.from_detections(lat_all, lon_all, day_all)
+    years = sorted({int(y) + 1970 for y in np.unique(day_all.astype("datetime64[Y]").astype(np.int64))})
+    label = f"{' + '.join(name for name, _ in sources)}; {baseline.years} year{'s' if baseline.years != 1 else ''} ({', '.join(map(str, years))})"
+    return LabelledBaseline(baseline, label)
+
+
+def _file_decoder(path: Path) -> Callable[[], Iterator[tuple[str, float, float, str]]]:
+    def decode() -> Iterator[tuple[str, float, float, str]]:
+        opener = gzip.open if path.suffix == ".gz" else open
+        try:
+            with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+                yield from read_positions(handle)
+        except (UnicodeDecodeError, OSError) as exc:
+            raise FormatError(f"cannot read it as a UTF-8 FIRMS CSV: {exc}") from exc
+
+    return decode
+
+
+def annotate_conflict_fires(
+    positions: Callable[[], Iterable[tuple[str, float, float, str]]],
+    decode: Callable[[], Iterable[Record | Rejection]],
+    baseline: LabelledBaseline,
+    analysis: FireAnalysis,
+) -> Iterator[Record | Rejection]:
+    """Records of ``decode()`` with the analytic's verdict on each, judged over all of ``positions()``.
+
+    ``positions`` is the cheap first pass over the same input (:func:`truceline.ingest.firms.read_positions`),
+    matched to records by their place (``line N``). ``analysis`` is filled in before the first record is yielded.
+    """
+    wheres, lat, lon, day = _columns(positions())
+    result = detect_conflict_fires(lat, lon, day, baseline.baseline)
+    analysis.analysed = len(wheres)
+    analysis.flagged = int(result.flagged.sum())
+    analysis.baseline = baseline.label
+    verdicts = dict(zip(wheres, range(len(wheres)), strict=True))
+    reasons = result.reason
+    for item in decode():
+        k = verdicts.get(item.where)
+        if k is None or isinstance(item, Rejection):
+            yield item
+            continue
+        verdict = {
+            "flagged": bool(result.flagged[k]),
+            "reason": str(reasons[k]),
+            "probability": float(f"{result.probability[k]:.4g}"),
+            "active_days": int(result.active_days[k]),
+            "expected_active_days": round(float(result.expected_active_days[k]), 3),
+            "season_factor": round(float(result.season_factor[k]), 3),
+            "war_affected_cell": bool(result.war_affected_cell[k]),
+            "baseline": baseline.label,
+        }
+        value = dict(item.value)
+        value["attributes"] = {**value.get("attributes", {}), CONFLICT_FIRE_ATTRIBUTE: verdict}
+        yield Record(item.where, value)
