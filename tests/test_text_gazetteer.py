@@ -51,3 +51,11 @@ def test_a_file_built_with_other_keys_is_refused(tmp_path: Path) -> None:
 def test_a_missing_file_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(GazetteerError, match="python -m truceline.text.build"):
         load_gazetteer(tmp_path / "absent.json.gz")
+
+
+def test_a_hromada_seat_geonames_lists_is_not_duplicated_by_a_codifier_village() -> None:
+    # Kochubeivka, seat of Kochubeivska hromada (Kherson Oblast), is in GeoNames; its hromada has few linked
+    # villages, so its median lies far away. The build links it all the same, leaving one entry, not two.
+    kherson = [c.place for c in default_gazetteer().exact("Kochubeivka") if c.place.admin1 == "08"]
+    seats = [p for p in kherson if p.hromada == "Kochubeivska hromada"]
+    assert len(seats) == 1 and not seats[0].codifier_only and seats[0].precision == 1

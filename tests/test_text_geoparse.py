@@ -126,3 +126,39 @@ def test_results_serialise_with_the_contract_fields() -> None:
 def test_thresholds_change_behaviour() -> None:
     strict = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0))
     assert first(strict.parse_location("Kramatorks")).lat is None
+
+
+def test_a_place_geonames_lists_without_a_figure_counts_as_at_least_500_people() -> None:
+    # Two Polytsi: one of 889 inhabitants and one GeoNames lists without a population. Its list holds
+    # places from 500 up, so 889 is not three times the other and the bare name stays ambiguous ...
+    bare = first(parse_location("Polytsi"))
+    assert bare.kind == "ambiguous" and bare.lat is None
+    # ... while the region named decides.
+    assert first(parse_location("Polytsi, Rivne Oblast")).admin1 == "Rivne Oblast"
+
+
+def test_a_country_or_us_state_name_is_a_place_when_the_region_named_has_one() -> None:
+    place = first(parse_location("New York (Donetsk region)"))  # Niu-York, renamed from Novhorodske in 2021
+    assert place.kind == "settlement" and place.admin1 == "Donetsk Oblast" and near(place, 48.33, 37.84)
+    assert not any(p.country == "UA" for p in parse_location("New York"))  # alone, the name is the US one
+
+
+def test_a_former_raion_named_by_its_centres_adjective_is_placed_at_that_town() -> None:
+    # Borivskyi raion was merged into Iziumskyi in 2020; its centre is Borova (Kharkiv Oblast).
+    for text in ("Borovsky raion (Kharkiv)", "Borivskyi district, Kharkiv Oblast"):
+        place = first(parse_location(text))
+        assert place.name == "Borova" and place.precision == 3 and place.kind == "district", text
+        assert near(place, 49.38, 37.62)
+
+
+def test_alternatives_close_together_give_the_area_they_span() -> None:
+    place = first(parse_location("Pokrovsk, Myrnohrad or Novohrodivka"))
+    assert place.precision == 3 and place.candidates == 3
+    for lat, lon in ((48.28, 37.18), (48.30, 37.26), (48.20, 37.34)):  # each town within 15 km of the answer
+        assert near(place, lat, lon, km=15.0)
+
+
+def test_alternatives_far_apart_give_no_settlement_point() -> None:
+    places = parse_location("Kupiansk, Vovchansk or Balakliia, Kharkiv region")
+    assert places[0].kind == "region" and places[0].precision == 4
+    assert any(p.kind == "ambiguous" and p.lat is None for p in places)

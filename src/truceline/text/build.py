@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import math
+import os
 import re
 import sys
 from collections import defaultdict
@@ -56,6 +57,10 @@ _NAME_OK = re.compile(r"^[A-Za-zÀ-ɏ\u0400-\u04ff][A-Za-zÀ-ɏ\u0400-\u04ff' �
 _IATA = re.compile(r"^[A-Z]{3,4}$")
 _SETTLEMENT_CATEGORIES = ("K", "M", "T", "X", "C")
 _MATCH_RADIUS_KM = 40.0
+#: Second pass for namesakes still unpaired: a hromada's median can lie far from its villages when few of
+#: them are linked, so a wider radius, but only for a pairing no other namesake contests within the margin.
+_WIDE_RADIUS_KM = 100.0
+_WIDE_MARGIN_KM = 15.0
 #: Similarity (rapidfuzz ratio of skeletons) a GeoNames name needs to the official Ukrainian one to be linked.
 #: Spelling variants score ≥ 75 (Hulyaypole/Huliaipole 100, Zaporizhzhya/Zaporizhzhia 100, Izyum/Izium 100);
 #: renamed places (Dniprodzerzhynsk/Kamianske) do not, and stay two entries rather than a wrong merge.
@@ -202,7 +207,8 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
 
     Phase 1 links a name that occurs once in the oblast on both sides. Phase 2 pairs the remaining
     same-named settlements by distance to the hromada medians that phase 1 established, so a village
-    never borrows the point of its namesake in another raion.
+    never borrows the point of its namesake in another raion. Phase 3 (:func:`_link_remaining`) pairs
+    what is left where the pairing is uncontested.
     """
     names = {u.code: u.name for u in units}
     by_cyr: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -254,6 +260,7 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
             continue
         linked[code] = c
         taken.add(c)
+    _link_remaining(groups, group_candidates, linked, taken, _area_points(linked, places, units), places, names)
     unit_by_code = {u.code: u for u in units}
     for code, index in linked.items():
         unit = unit_by_code[code]
@@ -330,6 +337,50 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
             }
         )
     return places + extra, districts, admin_areas
+
+
+def _link_remaining(groups: dict[tuple[str, str], list[_Unit]], group_candidates: dict[tuple[str, str], list[int]],
+                    linked: dict[str, int], taken: set[int], areas: dict[str, list[tuple[float, float]]], places: list[_Place],
+                    names: dict[str, str]) -> None:
+    """Pair namesakes the first passes left over, when the pairing is clear.
+
+    A GeoNames place left unlinked would otherwise stand beside a codifier-only duplicate of itself placed
+    at its hromada's median, which makes one village look like two. A leftover place is linked to the
+    leftover settlement of its name whose hromada (else raion) median is nearest, within
+    :data:`_WIDE_RADIUS_KM`, if every other leftover namesake's median is at least :data:`_WIDE_MARGIN_KM`
+    farther — or if that settlement is the seat its hromada is named after.
+    """
+    for key, members in groups.items():
+        free = [c for c in group_candidates.get(key, []) if c not in taken]
+        left = [u for u in members if u.code not in linked]
+        if not free or not left:
+            continue
+        for c in free:
+            place = places[c]
+            scored = []
+            for unit in left:
+                if unit.code in linked:
+                    continue
+                anchor = _median(areas.get(unit.hromada or "") or areas.get(unit.raion or "") or [])
+                if anchor is not None:
+                    scored.append((_km(anchor[0], anchor[1], place.lat or 0.0, place.lon or 0.0), unit))
+            if not scored:
+                continue
+            scored.sort(key=lambda x: x[0])
+            d, unit = scored[0]
+            clear = len(scored) == 1 or scored[1][0] - d >= _WIDE_MARGIN_KM
+            if d <= _WIDE_RADIUS_KM and (clear or _is_seat(unit, names)):
+                linked[unit.code] = c
+                taken.add(c)
+
+
+def _is_seat(unit: _Unit, names: dict[str, str]) -> bool:
+    """A settlement its hromada is named after (Кочубеївка, seat of Кочубеївська громада): the names share
+    all but the settlement's last two letters."""
+    if not unit.hromada or unit.hromada not in names:
+        return False
+    village, hromada = fold_cyrillic(unit.name), fold_cyrillic(names[unit.hromada])
+    return len(os.path.commonprefix([village, hromada])) >= max(4, len(village) - 2)
 
 
 def _area_points(linked: dict[str, int], places: list[_Place], units: list[_Unit]) -> dict[str, list[tuple[float, float]]]:

@@ -65,12 +65,17 @@ class Thresholds:
     fuzzy_min_length: int = 7
     #: Population assumed for a village only the codifier lists (GeoNames lists every place from 500).
     unlisted_population: int = 250
+    #: Population assumed for a place GeoNames lists without a figure: its list holds places of ≥ 500
+    #: inhabitants and seats of administrations, so such a place is at least as big as that.
+    listed_population: int = 500
     #: A town this big whose official name is unique is taken even if the text names the wrong region.
     distinct_town: int = 10_000
     #: A city this big names a whole area: a smaller place named with it is the one meant.
     big_city: int = 100_000
     #: Smallest town whose unnamed district is placed at the town (Kharkiv (Saltivka district) → Kharkiv).
     district_city: int = 20_000
+    #: Places named as alternatives ("A, B or C") this close to their mean point answer as one area (km).
+    alternatives_km: float = 15.0
     #: Smallest city abroad that running text may name (a summit venue); smaller foreign places are noise.
     venue_population: int = 100_000
 
@@ -165,6 +170,7 @@ _FIELD_NOISE = frozenset(
     "the of in de und and or and/or to a an also mentioned possibly suspected based on another post one "
     "these three middle center centre central side end from road between area areas".split()
 )
+_ALTERNATIVES = re.compile(r"\s(?:or|oder|або|чи|или|либо)\s", re.IGNORECASE)
 _LOCATION_SPLIT = re.compile(r"[,;()\[\]\n:/]|\s(?:and|or|und|oder|і|и|та|to|near|in the|of)\s", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’ʼ`\-](?=[^\W\d_]))*", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?…:;]\s|\n")
@@ -306,18 +312,24 @@ class Geoparser:
             big_foreign = max((c.place.population for c in pool if c.place.country not in THEATRE), default=0)
             if max(c.place.population for c in theatre) * 20 >= big_foreign:
                 pool = theatre
-        pool = sorted(pool, key=lambda c: (-c.place.population, c.place.precision))
+        pool = sorted(pool, key=lambda c: (-self._population(c.place), c.place.precision))
         first = pool[0]
         rivals = [c for c in pool[1:] if _km(first.place, c.place) > t.same_place_km]
         if rivals:
-            runner_up = max(rivals[0].place.population, t.unlisted_population)
-            if first.place.population < t.dominance * runner_up:
+            runner_up = self._population(rivals[0].place)
+            if self._population(first.place) < t.dominance * runner_up:
                 return ResolvedPlace(
                     mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
                     match=_MATCH[first.tier], note=f"{len(pool)} places of this name; the text does not say which",
                     candidates=len(pool),
                 )
         return self._pick(mention, first, pool)
+
+    def _population(self, place: Place) -> int:
+        """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
+        if place.codifier_only:
+            return self.thresholds.unlisted_population
+        return place.population or self.thresholds.listed_population
 
     def _pick(self, mention: str, chosen: Candidate, pool: Sequence[Candidate]) -> ResolvedPlace:
         place = chosen.place
@@ -342,8 +354,10 @@ class Geoparser:
         context = _Context()
         regions_seen: list[ResolvedPlace] = []
         items: list[_Component] = []
-        for comp in (c for c in (_classify(part) for part in _LOCATION_SPLIT.split(text)) if c is not None):
-            if self.gazetteer.is_foreign_name(comp.text):
+        components = [c for c in (_classify(part) for part in _LOCATION_SPLIT.split(text)) if c is not None]
+        named_regions = {r.key for c in components if c.kind == "region" for r in [self._region(c.text)[0]] if r is not None}
+        for comp in components:
+            if self.gazetteer.is_foreign_name(comp.text) and not self._named_there(comp.text, named_regions):
                 country = _COUNTRY_CODES.get(comp.text.casefold())
                 if country:
                     context.countries.add(country)
@@ -373,12 +387,41 @@ class Geoparser:
             if not context.hard_regions:
                 local.regions |= {p.region_key for p in others if p.region_key}
             final.append(self._resolve(comp, f, local, others))
+        if _ALTERNATIVES.search(text):
+            final = self._alternatives(final)
         ordered = self._order(final)
         if any(p.resolved for p in ordered):
             return _dedupe(ordered)
         if regions_seen:
             return regions_seen + ordered
         return ordered or [_unresolved(text.strip(), "no place name found")]
+
+    def _alternatives(self, resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
+        """Settlements given as alternatives ("Pokrovsk, Myrnohrad or Novohrodivka") are not all meant.
+
+        Close together (each within :attr:`Thresholds.alternatives_km` of their mean), the answer is the
+        area they span: their mean point at precision 3. Farther apart, picking the first would be a guess,
+        so none is kept as a point and the region named, if any, answers.
+        """
+        settlements = [p for p in resolved if p.resolved and p.kind == "settlement"]
+        if len(settlements) < 2:
+            return resolved
+        lat = sum(p.lat or 0.0 for p in settlements) / len(settlements)
+        lon = sum(p.lon or 0.0 for p in settlements) / len(settlements)
+        names = " or ".join(p.name for p in settlements)
+        rest = [p for p in resolved if not any(p is q for q in settlements)]
+        if all(distance_km(lat, lon, p.lat or 0.0, p.lon or 0.0) <= self.thresholds.alternatives_km for p in settlements):
+            first = settlements[0]
+            area = replace(first, mention=names, name=names, lat=round(lat, 5), lon=round(lon, 5), precision=3, kind="district",
+                           match="context", note=f"one of {len(settlements)} places named as alternatives: the middle of them",
+                           place_index=None, candidates=len(settlements))
+            return [area, *rest]
+        return [*rest, replace(_unresolved(names, "alternatives far apart: the text does not say which"), kind="ambiguous",
+                               candidates=len(settlements))]
+
+    def _named_there(self, text: str, region_keys: set[str]) -> bool:
+        """True if a place of this name lies in one of the regions the field names ("New York, Donetsk Oblast")."""
+        return bool(region_keys) and any(c.place.region_key in region_keys for c in self.gazetteer.exact(text))
 
     def _names_region_only(self, text: str) -> bool:
         """True for a bare region adjective (Khersons'ka) or a former city name kept by its oblast (Dnipropetrovsk)."""
@@ -434,6 +477,12 @@ class Geoparser:
                  (c.tier == TIER_FUZZY and c.place.country in countries and not c.place.codifier_only)]
         if context.regions:
             towns = [c for c in towns if c.place.region_key in context.regions] or ([] if context.hard_regions else towns)
+        if not towns or all(c.tier == TIER_FUZZY for c in towns):
+            # "Borovsky district", "Borivskyi raion": a former raion named by its centre's adjective
+            adjective = [c for c in self._adjective_towns(comp.text) if c.place.country in countries]
+            if context.regions:
+                adjective = [c for c in adjective if c.place.region_key in context.regions] or ([] if context.hard_regions else adjective)
+            towns = adjective or towns
         if towns:
             town = self.choose(comp.text, towns, _Context(set(), False, set(), context.anchors))
             if town.resolved:
@@ -442,6 +491,35 @@ class Geoparser:
             return replace(cities[0], mention=comp.text, precision=2, kind="district", match="context",
                            note="district not in the gazetteer: the point of the city it is in")
         return _unresolved(comp.text, "district not in the gazetteer")
+
+    def _adjective_towns(self, name: str) -> list[Candidate]:
+        """Towns a raion adjective is derived from: Borovsky/Borivskyi → Borova, Bakhmutskyi → Bakhmut.
+
+        Raions were named after their centres with the suffix -sk-; the 2020 reform merged most of them, so
+        reports still use the old names that the codifier no longer has. The adjective's stem is tried with
+        the usual endings of the town's name and with the Ukrainian i ← o/e alternation undone; only
+        towns GeoNames lists (raion centres are), never codifier-only villages.
+        """
+        words = name.split()
+        if len(words) != 1:
+            return []
+        key = skeleton(words[0])
+        match = re.fullmatch(r"(.{3,}?)(s|c)k(i|ii|a|e|o)", key)
+        if match is None:
+            return []
+        stem, soft = match.group(1), match.group(2)
+        stems = {stem}
+        last_i = stem.rfind("i")
+        if last_i >= len(stem) - 3 and last_i > 0:
+            stems |= {stem[:last_i] + v + stem[last_i + 1 :] for v in "oe"}
+        endings = ("", "a", "e", "o", "ka") + (("t",) if soft == "c" else ("sk",))
+        found: dict[int, Candidate] = {}
+        for base in stems:
+            for ending in endings:
+                for c in self.gazetteer.exact(base + ending):
+                    if c.tier == TIER_OFFICIAL and not c.place.codifier_only:
+                        found.setdefault(c.place.index, c)
+        return list(found.values())
 
     def _order(self, resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
         """Most specific first: a district before its city, a village before the big city that names its region."""
