@@ -31,6 +31,16 @@ class Metrics:
             "Observations re-sent with a stored id but different content (kept unchanged)",
             registry=self.registry,
         )
+        self.mqtt_messages = Counter(
+            "truceline_mqtt_messages", "MQTT messages by outcome (stored, duplicate, or the reason of a rejection)", ["outcome"],
+            registry=self.registry,
+        )
+        self.cot_events = Counter(
+            "truceline_cot_events",
+            "Cursor-on-Target events received by the listeners, by transport and outcome (stored, duplicate, or why refused)",
+            ["transport", "outcome"],
+            registry=self.registry,
+        )
         self.batches_rejected = Counter(
             "truceline_batches_rejected", "Observation batches rejected by reason", ["reason"], registry=self.registry
         )

@@ -22,3 +22,11 @@ class Settings:
     max_page_size: int = 10_000
     fusion: bool = True  # run live fusion in a background thread
     parse_workers: int = 0  # processes that parse and prepare observation batches (0: in the server process)
+    mqtt_url: str | None = None  # subscribe to a broker (mqtt://host:port) for native JSON from field sensors
+    mqtt_org: str | None = None  # the one organisation the MQTT subscription writes for (required with mqtt_url)
+    mqtt_topic: str = "truceline/obs/#"
+    cot_host: str = "127.0.0.1"  # interface the Cursor-on-Target listeners bind
+    cot_tcp_port: int | None = None  # Cursor-on-Target TCP stream listener (TAK clients), off by default
+    cot_udp_port: int | None = None  # Cursor-on-Target UDP datagram listener, off by default
+    cot_org: str | None = None  # the one organisation CoT listeners write for (required with a CoT port)
+    cot_releasable_to: tuple[str, ...] = ()  # releasability of CoT observations; empty = the owner only

@@ -24,7 +24,7 @@ def _feature_record(where: str, feature: Any) -> Record | Rejection:
         kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
         return Rejection(where, "geometry.type", f"an observation needs a Point geometry, got {kind}")
     coords = geometry.get("coordinates")
-    if not isinstance(coords, list) or len(coords) not in (2, 3) or not all(isinstance(c, int | float) for c in coords):
+    if not isinstance(coords, list) or len(coords) not in (2, 3) or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
         return Rejection(where, "geometry.coordinates", "expected [longitude, latitude] or [longitude, latitude, altitude]")
     properties = feature.get("properties")
     if not isinstance(properties, dict):
@@ -47,7 +47,7 @@ def decode_geojson(data: bytes) -> Iterator[Record | Rejection]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}") from exc
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         yield _feature_record("feature 0", doc)
         return

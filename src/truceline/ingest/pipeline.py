@@ -7,20 +7,27 @@ committed and re-running it is harmless (ids are idempotent).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from truceline.ingest.firms import decode_firms, looks_like_firms
+from truceline.ingest.acled import decode_acled, looks_like_acled
+from truceline.ingest.cot import CotOptions, decode_cot, looks_like_cot
+from truceline.ingest.firms import decode_firms, looks_like_firms, read_positions
+from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
 from truceline.ingest.geojson import decode_geojson
+from truceline.ingest.klv import decode_klv, looks_like_klv
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.ingest.sensorthings import decode_sensorthings_document, load_json, looks_like_sensorthings
 from truceline.ingest.text import decode_text
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.ports import ObservationStore
 
-FORMATS = ("auto", "json", "jsonl", "geojson", "firms", "text")
+FORMATS = ("auto", "json", "jsonl", "geojson", "firms", "text", "sensorthings", "acled", "cot", "klv")
+#: Whole-document formats are parsed in memory; beyond this, JSON Lines is the way (one record per line).
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 CHUNK_SIZE = 1000
 _MAX_REJECTIONS_KEPT = 10_000
 
@@ -41,6 +48,7 @@ class IngestSummary:
     conflicts: list[str] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0
+    fires: FireAnalysis | None = None  # FIRMS input: what the conflict-fire analytic flagged
 
     @property
     def accepted(self) -> int:
@@ -59,22 +67,36 @@ class IngestSummary:
             "conflicts": self.conflicts,
             "rejected_count": self.rejected_count,
             "rejected": [r.as_dict() for r in self.rejected],
-        }
+        } | ({"conflict_fires": self.fires.as_dict()} if self.fires is not None else {})
 
 
 def detect_format(path: Path, head: bytes) -> str:
     """Guess the format from the extension, then from the first bytes."""
     suffix = path.suffix.lower()
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FormatError(f"{path.name} is UTF-16 (byte-order mark at byte 0); truceline reads UTF-8")
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".geojson":
         return "geojson"
     if suffix == ".txt":
         return "text"
+    if looks_like_klv(head):  # SMPTE universal label: binary KLV, whatever the extension
+        return "klv"
+    if suffix in (".cot", ".xml") or head.lstrip()[:1] == b"<":
+        if looks_like_cot(head):
+            return "cot"
+        raise FormatError(f"{path.name}: XML without a Cursor-on-Target <event> in its first 4 KiB")
+    first_line = head.decode("utf-8-sig", errors="replace").splitlines()[0] if head.strip() else ""
+    if looks_like_acled(first_line):
+        return "acled"
+    if looks_like_firms(first_line):
+        return "firms"
     if suffix == ".csv":
-        if looks_like_firms(head.decode("utf-8-sig", errors="replace").splitlines()[0] if head else ""):
-            return "firms"
-        raise FormatError(f"{path.name}: CSV header is not a known layout (FIRMS needs latitude, longitude, acq_date)")
+        raise FormatError(
+            f"{path.name}: CSV header is not a known layout (ACLED needs event_id_cnty, event_date, event_type; "
+            "FIRMS needs latitude, longitude, acq_date)"
+        )
     text = head.lstrip()
     if text.startswith(b"{"):
         first_line = text.split(b"\n", 1)[0]
@@ -98,8 +120,41 @@ class _Position:
         return self._handle.tell()
 
 
-def open_records(path: Path, fmt: str = "auto") -> tuple[str, Iterator[Record | Rejection], Callable[[], int], IO[bytes]]:
-    """Open a file for ingest: (format, record stream, byte position, handle to close)."""
+def classify_json(doc: object) -> str:
+    """The format of a parsed JSON document by its structure: GeoJSON, SensorThings or native."""
+    if isinstance(doc, dict) and doc.get("type") in ("FeatureCollection", "Feature"):
+        return "geojson"
+    if looks_like_sensorthings(doc):
+        return "sensorthings"
+    return "json"
+
+
+def _read_document(path: Path, handle: IO[bytes]) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_DOCUMENT_BYTES:
+        raise FormatError(
+            f"{path.name} is {size:,} bytes; whole-document formats are limited to {MAX_DOCUMENT_BYTES:,} bytes (use JSON Lines)"
+        )
+    return handle.read()
+
+
+def open_records(
+    path: Path,
+    fmt: str = "auto",
+    *,
+    fires: FireAnalysis | None = None,
+    fire_baseline: Sequence[Path] = (),
+    org: str | None = None,
+    releasable_to: Sequence[str] = (),
+) -> tuple[str, Iterator[Record | Rejection], Callable[[], int], IO[bytes]]:
+    """Open a file for ingest: (format, record stream, byte position, handle to close).
+
+    CoT and KLV carry no organisation: ``org`` (and ``releasable_to``, default the owner only) say whose
+    observations they are; without ``org`` such a file is refused.
+
+    FIRMS files get the conflict-fire analytic's verdict on every detection (against ``fire_baseline``
+    files, or the bundled 2021 baseline); ``fires``, when given, receives its figures.
+    """
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     handle = path.open("rb")
@@ -107,20 +162,69 @@ def open_records(path: Path, fmt: str = "auto") -> tuple[str, Iterator[Record | 
         if fmt == "auto":
             fmt = detect_format(path, handle.read(65536))
             handle.seek(0)
+            if fmt in ("json", "geojson"):  # the parsed structure decides, not a substring of the first bytes
+                data = _read_document(path, handle)
+                doc = load_json(data)
+                fmt = classify_json(doc)
+                if fmt == "sensorthings":
+                    return fmt, decode_sensorthings_document(doc), _Position(handle), handle
+                handle.seek(0)
         if fmt == "jsonl":
             records: Iterator[Record | Rejection] = decode_json_lines(handle)
         elif fmt == "firms":
-            records = decode_firms(_utf8_lines(handle))
+
+            def positions() -> Iterator[tuple[str, float, float, str]]:
+                handle.seek(0)
+                return read_positions(_utf8_lines(handle))
+
+            def decode_from_start() -> Iterator[Record | Rejection]:
+                handle.seek(0)
+                return decode_firms(_utf8_lines(handle))
+
+            records = annotate_conflict_fires(positions, decode_from_start, load_baseline(fire_baseline), fires or FireAnalysis())
         elif fmt == "text":
             records = decode_text(handle.read())
         elif fmt == "json":
-            records = decode_json(handle.read())
+            records = decode_json(_read_document(path, handle))
+        elif fmt == "sensorthings":
+            records = decode_sensorthings_document(load_json(_read_document(path, handle)))
+        elif fmt == "cot":
+            options = CotOptions(org=_org_for(fmt, org), releasable_to=tuple(releasable_to))
+            records = decode_cot(_read_document(path, handle), options)
+        elif fmt == "klv":
+            owner = _org_for(fmt, org)
+            records = decode_klv(_read_document(path, handle), org=owner, releasable_to=releasable_to, default_source_id=path.stem)
+        elif fmt == "acled":
+            _check_utf8(handle)  # a wrong encoding refuses the whole file before anything is stored
+            records = decode_acled(_utf8_lines(handle))
         else:
-            records = decode_geojson(handle.read())
+            records = decode_geojson(_read_document(path, handle))
     except BaseException:
         handle.close()
         raise
     return fmt, records, _Position(handle), handle
+
+
+def _org_for(fmt: str, org: str | None) -> str:
+    if not org:
+        raise FormatError(f"{fmt} records carry no organisation; pass --org ORG (whose observations they are)")
+    return org
+
+
+def _check_utf8(handle: IO[bytes]) -> None:
+    """Read the whole file once as UTF-8 (BOM tolerated), then rewind; FormatError names the line and byte."""
+    head = handle.read(2)
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        raise FormatError("the file is UTF-16 (byte-order mark at byte 0); save it as UTF-8")
+    handle.seek(0)
+    offset = 0
+    for number, raw in enumerate(handle, start=1):
+        try:
+            raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"line {number} is not UTF-8 (byte offset {offset + exc.start} is {raw[exc.start]:#04x}); nothing was stored") from exc
+        offset += len(raw)
+    handle.seek(0)
 
 
 def _utf8_lines(handle: IO[bytes]) -> Iterator[str]:
