@@ -1,0 +1,102 @@
+"""``truceline report daily``: one day's report for an audience, as HTML, Markdown or PDF.
+
+Kept apart from :mod:`truceline.cli` so the serving CLI does not load Jinja2, matplotlib or WeasyPrint;
+``cli.py`` mounts this ``app`` as the ``report`` group.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from truceline.report.audience import AUDIENCES, AudienceError
+from truceline.report.render import FORMATS
+
+app = typer.Typer(name="report", help="Reports: the daily report on the ceasefire.", no_args_is_help=True, add_completion=False)
+console = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--date {value!r} is not a date in the form YYYY-MM-DD (e.g. 2023-05-10)") from None
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Write beside the target and rename, so a failed run never leaves half a report."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command("daily")
+def daily(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory of a truceline instance (must exist).")],
+    day: Annotated[str, typer.Option("--date", help="UTC day to report on, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write.", dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "html",
+    audience: Annotated[str, typer.Option("--audience", help=f"One of {', '.join(AUDIENCES)}.")] = "public",
+) -> None:
+    """Write the daily report: violations by party, sector and kind, the week before, a map, notable incidents
+    with their ledger references, what could not be verified, and the method.
+
+    The public edition rests only on observations releasable to PUBLIC; the coalition edition on those
+    releasable to COALITION or PUBLIC. Exit status: 0 written, 2 bad arguments or no usable data dir.
+    """
+    if fmt not in FORMATS:
+        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if audience not in AUDIENCES:
+        raise _fail(f"unknown audience {audience!r}; choose one of {', '.join(AUDIENCES)}")
+    when = _parse_day(day)
+    from truceline.store.sqlite import DATABASE_FILENAME
+
+    if not (data_dir / DATABASE_FILENAME).is_file():
+        raise _fail(f"{data_dir} is not a truceline data dir (no {DATABASE_FILENAME}); run `truceline serve` or `truceline demo` first")
+    if not out.parent.is_dir():
+        raise _fail(f"cannot write {out}: directory {out.parent} does not exist")
+
+    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.report.build import ReportError, daily_report
+    from truceline.store.sqlite import StoreError, open_store
+
+    try:
+        store = open_store(data_dir)
+    except (StoreError, OSError) as exc:
+        raise _fail(f"cannot open the store in {data_dir}: {exc}") from None
+    try:
+        with console.status(f"Gathering and rendering the {audience} report for {when.isoformat()} …"):
+            built = daily_report(store, ensure_ledger_key(data_dir), when, audience, fmt)
+        _write_atomically(out, built.content)
+    except (ReportError, AudienceError) as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write {out}: {exc}") from None
+    finally:
+        store.close()
+    r = built.report
+    console.print(
+        f"Wrote [bold]{escape(str(out))}[/] ({fmt}, {audience} edition, {len(built.content):,} bytes): "
+        f"{r.incidents:,} incidents, {r.violations:,} violations, {len(r.unverified):,} not verified; "
+        f"ledger checkpoint {escape(r.ledger.origin)} at size {r.ledger.size:,}."
+    )
+
+
+__all__ = ["app", "daily"]
