@@ -178,7 +178,7 @@ def test_healthz_metrics_and_openapi(api: ApiClient) -> None:
 
 def test_overview_page_and_summary(api: ApiClient) -> None:
     page = api.client.get("/")
-    assert page.status_code == 200 and "truceline" in page.text and "/api/v1/summary" in page.text
+    assert page.status_code == 200 and "truceline" in page.text and "/static/app.js" in page.text  # the analyst page
     post(api, [native(id="a"), native(id="b", kind="impact")])
     summary = api.client.get("/api/v1/summary", headers=api.auth).json()
     assert summary["total"] == 2 and summary["by_kind"] == {"explosion": 1, "impact": 1}
