@@ -91,6 +91,9 @@ def test_incident_figures_for_a_reader_come_only_from_what_it_may_read(client) -
     assert abs(lat - 48.1004) < 1e-6 and abs(lon - 37.7004) < 1e-6  # from FR's evidence alone
     full = {f["id"]: f for f in c.get("/api/v1/incidents", headers=admin).json()["features"]}
     assert full[fr_view[0]["id"]]["properties"]["independent_sources"] == 2
+    # fusion called the whole incident corroborated; FR sees one source, so for FR it is only detected
+    assert full[fr_view[0]["id"]]["properties"]["status"] == "corroborated"
+    assert props["status"] == "detected"
     secret_id = next(i for i, f in full.items() if f["properties"]["observation_ids"] == ["ua-secret-50"])
     assert c.get(f"/api/v1/incidents/{secret_id}", headers=fr).status_code == 404
 

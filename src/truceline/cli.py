@@ -22,10 +22,13 @@ from rich.table import Table
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
+from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
+from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
-from truceline.ingest.firms import decode_firms
+from truceline.ingest.firms import decode_firms, read_positions
+from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
 from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
 from truceline.ingest.records import FormatError
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
@@ -51,7 +54,9 @@ def _open(data_dir: Path) -> SqliteStore:
         raise typer.Exit(2) from None
 
 
-def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fusion: bool = True) -> None:
+def _run_server(
+    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fusion: bool = True, **listeners: Any
+) -> None:
     import uvicorn
 
     from truceline.api.app import create_app
@@ -66,7 +71,7 @@ def _run_server(data_dir: Path, store: SqliteStore, host: str, port: int, open_b
     try:
         # Streams never end by themselves: give open connections 5 s on shutdown, then close them.
         uvicorn.run(
-            create_app(Settings(data_dir=data_dir, fusion=fusion, parse_workers=min(2, os.cpu_count() or 1)), store),
+            create_app(Settings(data_dir=data_dir, fusion=fusion, parse_workers=min(2, os.cpu_count() or 1), **listeners), store),
             host=host,
             port=port,
             log_level="warning",
@@ -87,12 +92,59 @@ def serve(
     fusion: Annotated[
         bool, typer.Option("--fusion/--no-fusion", help="Fuse in this process; --no-fusion when `truceline fuse` runs beside it.")
     ] = True,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="Also take native JSON from an MQTT broker, e.g. mqtt://127.0.0.1:1883 (QoS 1, persistent session).")
+    ] = None,
+    mqtt_org: Annotated[str | None, typer.Option("--mqtt-org", help="The organisation MQTT messages are written for (required with --mqtt).")] = None,
+    mqtt_topic: Annotated[str, typer.Option("--mqtt-topic", help="Topic filter to subscribe to.")] = "truceline/obs/#",
+    cot_tcp: Annotated[int | None, typer.Option("--cot-tcp", help="Also take Cursor-on-Target XML from TAK clients on this TCP port (on --host).")] = None,
+    cot_udp: Annotated[int | None, typer.Option("--cot-udp", help="Also take Cursor-on-Target XML datagrams on this UDP port (on --host).")] = None,
+    cot_org: Annotated[
+        str | None, typer.Option("--cot-org", help="The organisation CoT events are written for (required with --cot-tcp/--cot-udp).")
+    ] = None,
+    cot_releasable_to: Annotated[
+        list[str] | None,
+        typer.Option("--cot-releasable-to", help="Organisation or group CoT observations are releasable to (repeat); default: --cot-org only."),
+    ] = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key."""
+    listeners: dict[str, Any] = {}
+    if mqtt is not None:
+        listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
+    if cot_tcp is not None or cot_udp is not None:
+        listeners.update(_cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
     store = _open(data_dir)
     if agreement is not None:
         _put_agreement(store, agreement)
-    _run_server(data_dir, store, host, port, open_browser=False, fusion=fusion)
+    _run_server(data_dir, store, host, port, open_browser=False, fusion=fusion, **listeners)
+
+
+def _cot_options(host: str, tcp: int | None, udp: int | None, org: str | None, releasable_to: list[str]) -> dict[str, Any]:
+    """Check the CoT listener options before anything starts; returns the Settings fields."""
+    for name, port in (("--cot-tcp", tcp), ("--cot-udp", udp)):
+        if port is not None and not 0 < port < 65536:
+            console.print(f"[red]error:[/] {name} {port} is not a port number (1–65535)")
+            raise typer.Exit(2)
+    if org is None:
+        console.print("[red]error:[/] --cot-tcp/--cot-udp need --cot-org ORG: TAK clients carry no keys, so say which organisation they write for")
+        raise typer.Exit(2)
+    labels = tuple(_check_code(label, "releasability label") for label in releasable_to)
+    return {"cot_host": host, "cot_tcp_port": tcp, "cot_udp_port": udp, "cot_org": _check_code(org, "organisation"), "cot_releasable_to": labels}
+
+
+def _mqtt_options(url: str, org: str | None) -> str:
+    """Check --mqtt and --mqtt-org before anything starts; returns the organisation."""
+    from truceline.bus.mqtt import parse_broker_url
+
+    try:
+        parse_broker_url(url)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] --mqtt: {exc}")
+        raise typer.Exit(2) from None
+    if org is None:
+        console.print("[red]error:[/] --mqtt needs --mqtt-org ORG: the broker carries no keys, so say which organisation it writes for")
+        raise typer.Exit(2)
+    return _check_code(org, "organisation")
 
 
 @app.command()
@@ -157,13 +209,15 @@ def load_demo_data(store: SqliteStore, progress_console: Console | None = None) 
     store.save_agreement(agreement.canonical_document(), agreement.digest(), "demo")
     raw = resources.files("truceline.data.demo").joinpath("firms-ukraine-2023-04-06.csv.gz").read_bytes()
     text = gzip.decompress(raw).decode("utf-8")
-    summary = IngestSummary(source="bundled FIRMS sample, April–June 2023", format="firms")
+    summary = IngestSummary(source="bundled FIRMS sample, April–June 2023", format="firms", fires=FireAnalysis())
+    assert summary.fires is not None
+    records = annotate_conflict_fires(
+        lambda: read_positions(io.StringIO(text)), lambda: decode_firms(io.StringIO(text)), load_baseline(), summary.fires
+    )
     total = text.count("\n") - 1
     with _progress(progress_console or console) as progress:
         task = progress.add_task("demo: FIRMS detections", total=total)
-        ingest_records(
-            store, decode_firms(io.StringIO(text)), summary, on_chunk=lambda s: progress.update(task, completed=s.records)
-        )
+        ingest_records(store, records, summary, on_chunk=lambda s: progress.update(task, completed=s.records))
         fusing = progress.add_task("demo: fusion", total=store.count_observations() - store.fusion_cursor())
         FusionWorker(store).run_until_idle(lambda n: progress.update(fusing, completed=n))
     return summary
@@ -184,6 +238,8 @@ def demo(
         f"Demo data in [bold]{data_dir}[/]: {summary.accepted:,} of {summary.records:,} FIRMS detections accepted "
         f"({summary.stored:,} new, {summary.duplicates:,} already there), {summary.rejected_count} rejected."
     )
+    if summary.fires is not None:
+        console.print(f"{summary.fires.flagged:,} flagged as conflict fires and fused; the rest are kept as background fires.")
     if load_only:
         ensure_admin_key(store, data_dir)
         store.close()
@@ -209,21 +265,43 @@ def ingest(
     files: Annotated[list[Path], typer.Argument(help="Files to ingest.", exists=True, dir_okay=False, readable=True)],
     fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    fire_baseline: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--fire-baseline",
+            help="FIRMS CSV (or .csv.gz) of a whole pre-war year for the conflict-fire analytic; repeat for more years. "
+            "Default: the bundled 2021 file.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", help="Organisation the records belong to, for formats that carry none (cot, klv).")
+    ] = None,
+    releasable_to: Annotated[
+        list[str] | None,
+        typer.Option("--releasable-to", help="With --org: organisation or group the records are releasable to (repeat); default: --org only."),
+    ] = None,
 ) -> None:
     """Validate and store observations from files; bad records are reported with their place, good ones kept.
+
+    FIRMS files are judged by the conflict-fire analytic as a whole (give a file covering weeks, not a day):
+    flagged detections become evidence for fusion, the rest are kept but not fused.
 
     Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
     """
     if fmt not in FORMATS:
         console.print(f"[red]error:[/] unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
+    owner = _check_code(org, "organisation") if org is not None else None
+    labels = [_check_code(label, "releasability label") for label in releasable_to or []]
     store = _open(data_dir)
     summaries: list[dict[str, Any]] = []
     exit_code = 0
     try:
         for path in files:
             try:
-                summary = _ingest_file(store, path, fmt)
+                summary = _ingest_file(store, path, fmt, fire_baseline or [], owner, labels)
             except FormatError as exc:
                 console.print(f"[red]error:[/] {path}: {exc}")
                 summaries.append({"file": str(path), "error": str(exc)})
@@ -241,9 +319,14 @@ def ingest(
     raise typer.Exit(exit_code)
 
 
-def _ingest_file(store: SqliteStore, path: Path, fmt: str) -> IngestSummary:
-    detected, records, position, handle = open_records(path, fmt)
-    summary = IngestSummary(source=str(path), format=detected)
+def _ingest_file(
+    store: SqliteStore, path: Path, fmt: str, fire_baseline: list[Path], org: str | None = None, releasable_to: list[str] | None = None
+) -> IngestSummary:
+    fires = FireAnalysis()
+    detected, records, position, handle = open_records(
+        path, fmt, fires=fires, fire_baseline=fire_baseline, org=org, releasable_to=releasable_to or []
+    )
+    summary = IngestSummary(source=str(path), format=detected, fires=fires if detected == "firms" else None)
     size = path.stat().st_size
     try:
         with Progress(
@@ -269,6 +352,11 @@ def _print_summary(summary: IngestSummary) -> None:
         + (f", {len(summary.conflicts)} ids reused with different content, kept unchanged" if summary.conflicts else "")
         + f"), [red]{summary.rejected_count:,} rejected[/]"
     )
+    if summary.fires is not None:
+        console.print(
+            f"  conflict fires: {summary.fires.flagged:,} of {summary.fires.analysed:,} detections flagged "
+            f"(baseline: {summary.fires.baseline})"
+        )
     if summary.rejected:
         table = Table("where", "field", "reason", show_edge=False)
         for rejection in summary.rejected[:20]:
@@ -282,9 +370,11 @@ keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_a
 orgs_app = typer.Typer(help="Organisations and the groups (e.g. COALITION) they belong to.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(text_app)
+app.add_typer(report_app, name="report")
 app.registered_commands.extend(fusion_app.registered_commands)  # simulate, eval at top level
 app.add_typer(ledger_app, name="ledger", help="Evidence ledger: export an offline bundle, verify one, show the public key.")
 app.add_typer(orgs_app, name="orgs")
+app.add_typer(export_app, name="export")
 OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]
 
 

@@ -7,13 +7,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +20,7 @@ import truceline
 from truceline.api import (
     routes_access,
     routes_agreement,
+    routes_daily_report,
     routes_incidents,
     routes_ledger,
     routes_observations,
@@ -29,6 +28,7 @@ from truceline.api import (
     routes_stream,
 )
 from truceline.api.fusion import FusionWorker
+from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
@@ -36,6 +36,7 @@ from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.store.ports import Store
+from truceline.web import routes as web
 
 _DESCRIPTION = """truceline ingests observations of a ceasefire from many contributors and serves what it
 knows. Every `/api/v1` call needs `Authorization: Bearer <key>`. Times are UTC ISO 8601 with an offset."""
@@ -50,9 +51,21 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
             app.state.parser_pool = ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
+        if settings.mqtt_url:
+            app.state.mqtt = _mqtt_intake(app, settings)
+            app.state.mqtt.start()
+        app.state.cot = cot_listener_for(app.state, settings)
         try:
+            if app.state.cot is not None:
+                await app.state.cot.start()  # a port that cannot be bound stops the server with the OSError
             yield
         finally:
+            if app.state.cot is not None:
+                await app.state.cot.stop()
+                app.state.cot = None
+            if app.state.mqtt is not None:
+                await run_in_threadpool(app.state.mqtt.stop)
+                app.state.mqtt = None
             await run_in_threadpool(app.state.fusion.stop)
             app.state.bus.close()
             if app.state.parser_pool is not None:
@@ -64,6 +77,8 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     app.state.store = store
     app.state.metrics = Metrics()
     app.state.parser_pool = None
+    app.state.mqtt = None
+    app.state.cot = None
     app.state.bus = bus or InProcessBus()
     app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
@@ -75,6 +90,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     app.include_router(routes_reports.router)
     app.include_router(routes_incidents.router)
     app.include_router(routes_agreement.router)
+    app.include_router(routes_daily_report.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)
@@ -82,21 +98,37 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     return app
 
 
+def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:
+    """The MQTT subscription of ``settings`` (see :mod:`truceline.bus.mqtt`), not yet started."""
+    from truceline.bus.mqtt import MqttConfig, MqttIntake, client_id_for
+
+    if not settings.mqtt_org:
+        raise ValueError("an MQTT subscription needs the organisation it writes for (mqtt_org)")
+    config = MqttConfig(
+        url=settings.mqtt_url or "",
+        org=settings.mqtt_org,
+        client_id=client_id_for(settings.data_dir),
+        topic=settings.mqtt_topic,
+        max_items=settings.max_batch_items,
+        clock_skew=settings.clock_skew,
+    )
+    return MqttIntake(app.state, config)
+
+
 def _add_system_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["system"], summary="Liveness and database check")
     async def healthz(request: Request) -> Response:
         version = await run_in_threadpool(request.app.state.store.schema_version)
-        return json_response({"status": "ok", "version": truceline.__version__, "schema_version": version})
+        health: dict[str, Any] = {"status": "ok", "version": truceline.__version__, "schema_version": version}
+        if request.app.state.mqtt is not None:
+            health["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
+        return json_response(health)
 
     @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only)")
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    page = resources.files("truceline.api").joinpath("static/index.html").read_text(encoding="utf-8")
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> HTMLResponse:
-        return HTMLResponse(page)
+    web.install(app)  # the analyst's page at /, its files under /static, and /api/v1/whoami
 
 
 def _add_metrics_middleware(app: FastAPI) -> None:

@@ -46,7 +46,8 @@ def reader_view(store: Any, principal: Principal, incidents: list[Incident], con
         partials = fuse_all(parse_documents([orjson.dumps(d).decode() for d in readable]), config)
         for k, partial in enumerate(partials):
             suffix = "" if len(partials) == 1 else f".{k + 1}"
-            out.append(partial.model_copy(update={"id": incident.id + suffix, "status": incident.status}))
+            # the partial's own fused status: "corroborated" from sources the reader cannot see would hint at them
+            out.append(partial.model_copy(update={"id": incident.id + suffix}))
     return out
 
 
@@ -153,3 +154,33 @@ async def review(
         return {"recorded": record, "incident": feature}
 
     return json_response(await run_in_threadpool(act), 201)
+
+
+@router.get(
+    "/exports/acled",
+    summary="Incidents as ACLED-codebook CSV (one row per incident the caller may see)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "ACLED codebook columns; see docs/formats.md"}},
+)
+async def export_acled(
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Permission.READ))],
+    since: Annotated[datetime | None, Query(description="inclusive lower bound on incident time")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive upper bound on incident time")] = None,
+    violations: Annotated[bool, Query(description="judge against the agreement in force; responsible party as actor1")] = False,
+) -> Response:
+    """The same reader's view as ``GET /incidents``, in the columns ACLED users' tools read."""
+    from truceline.report.acled_export import acled_csv, gather_rows
+
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must carry a UTC offset")
+
+    def load() -> str:
+        in_force = request.app.state.agreement.get() if violations else None
+        if violations and in_force is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no agreement in force to judge violations against")
+        return acled_csv(gather_rows(request.app.state.store, principal, since, until, in_force))
+
+    body = await run_in_threadpool(load)
+    return Response(body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": 'attachment; filename="truceline-acled.csv"'})
