@@ -229,9 +229,7 @@ def ingest_whole_file(path: Path) -> None:
 
 def reality_figures(datasets: Path, baseline_year: int) -> None:
     """The check against reality of docs/satellite.md, recomputed."""
-    import json
-
-    from truceline.eval.conflict_fires import FireIndex, compare_with_chance
+    from truceline.eval.conflict_fires import FireIndex, compare_with_chance, load_located_incidents
     from truceline.verify.agreement_loader import load_demo_agreement
     from truceline.verify.geometry import geometry_for
 
@@ -255,10 +253,7 @@ def reality_figures(datasets: Path, baseline_year: int) -> None:
             persistent = result.reason_code == 4
             print(f"     persistent-source detections (never flagged): {int(persistent.sum()):,}, of which within 20 km: {int((persistent & near).sum()):,}")
     index = FireIndex.build(*(np.concatenate(column) for column in zip(*flagged_parts, strict=True)))
-    incidents = [r for r in json.loads((datasets / "bellingcat-civilian-harm-2022-2023.json").read_text()) if r["latitude"] is not None]
-    lat = np.array([r["latitude"] for r in incidents], dtype=np.float64)
-    lon = np.array([r["longitude"] for r in incidents], dtype=np.float64)
-    day = np.array([r["date"] for r in incidents], dtype="datetime64[D]")
+    lat, lon, day = load_located_incidents(datasets / "bellingcat-civilian-harm-2022-2023.json")
     c = compare_with_chance(index, lat, lon, day, start=np.datetime64("2022-01-01"), end=np.datetime64("2023-12-31"))
     print(
         f"Bellingcat verified incidents 2022-23 with a flagged detection within 5 km and ±1 day: {c.matched} of {c.incidents} "

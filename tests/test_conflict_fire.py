@@ -149,9 +149,7 @@ def test_numpy_and_plain_pandas_implementations_agree() -> None:
 
 
 def test_bellingcat_incidents_meet_flagged_fires_far_more_often_than_by_chance() -> None:
-    import json
-
-    from truceline.eval.conflict_fires import FireIndex, compare_with_chance
+    from truceline.eval.conflict_fires import FireIndex, compare_with_chance, load_located_incidents
 
     if not (DATASETS / "bellingcat-civilian-harm-2022-2023.json").exists():
         pytest.fail(f"{DATASETS} is missing: tests read the real data from ../shared beside the checkout")
@@ -162,10 +160,7 @@ def test_bellingcat_incidents_meet_flagged_fires_far_more_often_than_by_chance()
         flagged = detect_conflict_fires(lat, lon, date, baseline).flagged
         parts.append((lat[flagged], lon[flagged], date[flagged]))
     index = FireIndex.build(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-    incidents = [r for r in json.loads((DATASETS / "bellingcat-civilian-harm-2022-2023.json").read_text()) if r["latitude"] is not None]
-    lat = np.array([r["latitude"] for r in incidents], dtype=np.float64)
-    lon = np.array([r["longitude"] for r in incidents], dtype=np.float64)
-    day = np.array([r["date"] for r in incidents], dtype="datetime64[D]")
+    lat, lon, day = load_located_incidents(DATASETS / "bellingcat-civilian-harm-2022-2023.json")
     result = compare_with_chance(index, lat, lon, day, start=np.datetime64("2022-01-01"), end=np.datetime64("2023-12-31"))
     assert result.incidents > 1000
     assert result.matched > result.shifted_max

@@ -8,13 +8,24 @@ all of those.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 _EARTH_RADIUS_KM = 6371.0088
+
+
+def load_located_incidents(path: Path) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.datetime64]]:
+    """``(lat, lon, day)`` of the records with coordinates in a JSON list of ``{date, latitude, longitude}``
+    (the layout of Bellingcat's civilian-harm export)."""
+    records = [r for r in json.loads(path.read_text(encoding="utf-8")) if r.get("latitude") is not None]
+    lat = np.array([r["latitude"] for r in records], dtype=np.float64)
+    lon = np.array([r["longitude"] for r in records], dtype=np.float64)
+    return lat, lon, np.array([r["date"] for r in records], dtype="datetime64[D]")
 
 
 def _unit_km(lat: NDArray[np.float64], lon: NDArray[np.float64]) -> NDArray[np.float64]:

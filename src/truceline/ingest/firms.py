@@ -111,15 +111,19 @@ class _CellError(ValueError):
         self.field = field
 
 
-def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
-    """Records of a FIRMS CSV; rows with bad cells are rejected with their line number, the rest kept."""
-    iterator = iter(lines)
-    header_line = next(iterator, "")
+def _header(header_line: str) -> list[str]:
+    """The lower-cased column names of a FIRMS header line; FormatError if it is not one."""
     if not looks_like_firms(header_line):
         raise FormatError(
             f"not a FIRMS CSV: the header must contain {', '.join(REQUIRED_COLUMNS)} (got {header_line.strip()[:120]!r})"
         )
-    header = [c.strip().lower() for c in next(csv.reader([header_line]))]
+    return [c.strip().lower() for c in next(csv.reader([header_line]))]
+
+
+def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
+    """Records of a FIRMS CSV; rows with bad cells are rejected with their line number, the rest kept."""
+    iterator = iter(lines)
+    header = _header(next(iterator, ""))
     for number, line in enumerate(iterator, start=2):
         if not line.strip():
             continue
@@ -141,12 +145,7 @@ def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, st
     Rows it skips are the ones :func:`decode_firms` rejects or validation refuses.
     """
     iterator = iter(lines)
-    header_line = next(iterator, "")
-    if not looks_like_firms(header_line):
-        raise FormatError(
-            f"not a FIRMS CSV: the header must contain {', '.join(REQUIRED_COLUMNS)} (got {header_line.strip()[:120]!r})"
-        )
-    header = [c.strip().lower() for c in next(csv.reader([header_line]))]
+    header = _header(next(iterator, ""))
     i_lat, i_lon, i_date = (header.index(c) for c in REQUIRED_COLUMNS)
     width = len(header)
     for number, line in enumerate(iterator, start=2):  # line by line, exactly as decode_firms numbers them
