@@ -137,3 +137,32 @@ def test_geojson_export_carries_line_areas_zones_and_terms(geometry: AgreementGe
     znpp = next(f for f in doc["features"] if f["id"] == "zone-no-fly-znpp")
     assert znpp["properties"]["altitude_m"] == [0.0, 10_000.0]
     assert shapely.geometry.shape(znpp["geometry"]).contains(shapely.Point(34.5857, 47.5119))
+
+
+def test_tangent_frame_maps_ground_offsets_like_geodesics(geometry: AgreementGeometry) -> None:
+    """Offsets through the Jacobian land where the projected geodesics end, up to a second-order ~1e-8 m⁻¹ × d²."""
+    lat = np.array([46.6, 48.0, 49.9, 45.3])  # south, centre, north of the front; Crimea far from the frame centre
+    lon = np.array([33.2, 37.8, 38.3, 34.0])
+    x, y, jac = geometry.tangent_frames(lat, lon)
+    x_ref, y_ref = geometry.projection.forward(lon, lat)
+    assert np.allclose(x, x_ref) and np.allclose(y, y_ref)
+    rotation = np.degrees(np.arctan2(jac[:, 0, 1], jac[:, 1, 1]))
+    assert np.abs(rotation).max() > 0.5, "grid north differs from true north away from the centre (else the test is weak)"
+    for azimuth in (0.0, 37.0, 90.0, 200.0):
+        for dist in (500.0, 5_000.0):
+            lon_e, lat_e, _ = GEOD.fwd(lon, lat, np.full(4, azimuth), np.full(4, dist))
+            xe, ye = geometry.projection.forward(lon_e, lat_e)
+            east_north = dist * np.array([np.sin(np.radians(azimuth)), np.cos(np.radians(azimuth))])
+            predicted = np.column_stack([x, y]) + jac @ east_north
+            miss = np.hypot(predicted[:, 0] - xe, predicted[:, 1] - ye)
+            assert miss.max() < 1e-8 * dist**2 + 1e-3  # 3 mm at 500 m, 0.25 m at 5 km
+
+
+def test_batched_edge_distances_equal_single_queries(geometry: AgreementGeometry) -> None:
+    rng = np.random.default_rng(21)
+    lat = rng.uniform(45.0, 50.5, 200)
+    lon = rng.uniform(31.0, 40.0, 200)
+    batch = geometry.distances_to_territory_edge(lat, lon)
+    single = [geometry.distance_to_territory_edge(float(a), float(o)) for a, o in zip(lat, lon, strict=True)]
+    assert batch.tolist() == single
+    assert batch.min() < 5_000 < batch.max()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
 import pytest
 
 from truceline.domain.agreement import Agreement
@@ -120,3 +121,25 @@ def test_geometry_of_another_agreement_is_refused(agreement: Agreement, geometry
     other = agreement.model_copy(update={"version": 2})
     with pytest.raises(ValueError, match="different agreement version"):
         judge(other, geometry, [_event("x", "explosion", 48.6, 37.9)])
+
+
+def test_judging_a_batch_equals_judging_each_incident_alone(agreement: Agreement, geometry: AgreementGeometry) -> None:
+    """The batch path (one locate, one attribution batch) must not mix events up or let them influence each other."""
+    rng = np.random.default_rng(8)
+    kinds = ("explosion", "launch", "equipment-sighting", "troop-movement", "flight", "thermal")
+    events = []
+    for k in range(60):
+        lat, lon = 47.6 + rng.uniform(0, 1.2), 36.8 + rng.uniform(0, 1.6)  # astride the line from Zaporizhzhia to Bakhmut
+        kind = kinds[k % len(kinds)]
+        attrs = {"weapon_class": "mlrs"} if kind == "equipment-sighting" else {}
+        origin = None
+        if k % 3 == 0:
+            o_lat, o_lon = lat + rng.normal(0, 0.05), lon + rng.normal(0, 0.05)
+            origin = OriginPoint(lat=o_lat, lon=o_lon, cov_m2=((4e5, 5e4), (5e4, 2e5)))
+        events.append(JudgedEvent(id=f"mix-{k}", time=AFTER, kind=kind, lat=lat, lon=lon, sigma_m=float(rng.uniform(50, 3_000)),
+                                  origin=origin, attributes=attrs))
+    together = judge(agreement, geometry, events)
+    alone = [v for event in events for v in judge(agreement, geometry, [event])]
+    assert together == alone
+    assert {v.attribution_method for v in together} >= {AttributionMethod.ORIGIN_POINT, AttributionMethod.LOCATION, AttributionMethod.NO_ORIGIN}
+    assert any(0 < max(v.probabilities.values(), default=1.0) < 1 for v in together), "some attribution was sampled"
