@@ -85,7 +85,7 @@ class FusionWorker:
             self._wake.clear()
             try:
                 while not self._stop.is_set() and self.step():
-                    pass
+                    continue  # step() fuses one batch; keep going until the store has nothing new
             except Exception:  # keep serving; the cursor was not advanced, the batch is retried
                 self.errors += 1
                 log.exception("fusion step failed")

@@ -6,6 +6,8 @@ many (``lost``), rather than slowing ingest or growing memory without bound.
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncio
 import threading
 from collections.abc import AsyncIterator
@@ -85,7 +87,5 @@ class InProcessBus:
             subscribers = list(self._subscribers)
             self._subscribers.clear()
         for subscription in subscribers:
-            try:
+            with contextlib.suppress(RuntimeError):  # that reader's event loop is already closed: nothing to wake
                 subscription._loop.call_soon_threadsafe(subscription._offer, None)
-            except RuntimeError:
-                pass

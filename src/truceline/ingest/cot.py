@@ -93,7 +93,7 @@ class EventSplitter:
         self._buf += data
         out: list[Unit | Stray] = []
         while self._step(out):
-            pass
+            continue  # each step cuts one unit or refusal off the buffer
         return out
 
     def close(self) -> list[Unit | Stray]:

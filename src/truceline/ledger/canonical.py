@@ -12,6 +12,8 @@ what a leaf records without any context, and a future format can change ``v`` wi
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import math
 import re
@@ -254,16 +256,12 @@ def canonical_json(value: Any) -> bytes:
     mappings and str/int/float subclasses are accepted too, via a slower encoder that also names the path of
     anything it refuses.
     """
-    try:
+    with contextlib.suppress(_Fallback, orjson.JSONEncodeError, RecursionError):  # not orjson's case: next encoder
         return orjson.dumps(_for_orjson(value), option=orjson.OPT_SORT_KEYS)
-    except (_Fallback, orjson.JSONEncodeError, RecursionError):
-        pass
     out: list[str] = []
-    try:
+    with contextlib.suppress(_Fallback, CanonicalError, UnicodeEncodeError, RecursionError):  # the slow path names the error
         _fast(value, out)
         return "".join(out).encode("utf-8")
-    except (_Fallback, CanonicalError, UnicodeEncodeError, RecursionError):
-        pass
     out = []
     _write(value, "$", out, 0)
     return "".join(out).encode("utf-8")
