@@ -7,7 +7,6 @@ many (``lost``), rather than slowing ingest or growing memory without bound.
 from __future__ import annotations
 
 import contextlib
-
 import asyncio
 import threading
 from collections.abc import AsyncIterator

@@ -13,7 +13,6 @@ what a leaf records without any context, and a future format can change ``v`` wi
 from __future__ import annotations
 
 import contextlib
-
 import json
 import math
 import re
