@@ -6,8 +6,8 @@ many (``lost``), rather than slowing ingest or growing memory without bound.
 
 from __future__ import annotations
 
-import contextlib
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 
