@@ -9,6 +9,10 @@ point. "within 10 km" is a share of *all* incidents with a location (an unresolv
 precision (1–3) — a region centroid (precision 4) says itself that it is not a point. The naive baseline:
 first token, exact name in GeoNames' ≥500 list (Ukraine, Russia), most populous.
 
+Ceiling: an oracle that knows the verified point and picks the nearest place the string names (any
+spelling, near spellings down to ratio 75, raions, hromadas, regions). No geoparser choosing among the
+places the words name can do better; it shows what the strings themselves permit.
+
 Speed: location strings per second after start-up (every string parsed afresh, no cache); full report
 extraction (places, times, events, records) per second over the incidents' descriptions; start-up time of
 a fresh interpreter importing the geoparser and loading the gazetteer.
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import orjson
 
-from truceline.text.evaluation import Incident, NaiveBaseline, Score, evaluate, first_point, load_bellingcat
+from truceline.text.evaluation import Incident, NaiveBaseline, Score, ceiling, evaluate, first_point, load_bellingcat
 from truceline.text.gazetteer import distance_km
 from truceline.text.geoparse import DEFAULT_THRESHOLDS, Geoparser, Thresholds
 from truceline.text.reports import TextReport, extract
@@ -133,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     for precision, (returned, near, far) in s.by_precision.items():
         print(f"truceline precision {precision} points            {returned:>8,d}  ({near} within 10 km, {far} beyond 25 km)")
     print(f"truceline no point returned           {s.total - s.returned:>8,d}  (unresolved or ambiguous, each with a reason)")
+    bound = ceiling(incidents, geoparser)
+    c = bound.score
+    kinds = ", ".join(f"{n} {kind}" for kind, n in bound.misses_by_kind.items())
+    print(f"ceiling within 10 km (oracle)         {_pct(c.within_near_share):>8}  ({c.within_near}/{c.total}: nearest place the string names; misses: {kinds})")
+    print(f"ceiling: nearest named place > 25 km  {_pct(c.beyond_far / c.total):>8}  ({c.beyond_far}/{c.total} strings name nothing within 25 km of the verified point)")
     strings = [i.location for i in incidents]
     rate = _rate(strings, geoparser.parse_location, args.seconds)
     naive_rate = _rate(strings, baseline, args.seconds / 4)

@@ -22,10 +22,15 @@ from typing import Any
 import orjson
 
 from truceline.text.gazetteer import distance_km
-from truceline.text.geoparse import ResolvedPlace
+from truceline.text.geoparse import Geoparser, ResolvedPlace
 
 NEAR_KM = 10.0
 FAR_KM = 25.0
+#: Near spellings the ceiling admits: looser than the geoparser's own cutoff, so the ceiling is generous.
+CEILING_FUZZY = 75.0
+#: A settlement at least this big covers more than the 10 km circle around its point.
+CITY_POPULATION = 100_000
+_WORDS = re.compile(r"[^\W\d_](?:[^\W\d_]|['’ʼ`\-](?=[^\W\d_]))*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -145,3 +150,74 @@ def evaluate(incidents: Sequence[Incident], answer: Callable[[str], tuple[float,
         chosen = [(i, p) for i, p in zip(incidents, points, strict=True) if i.split == half]
         out[half] = score([i for i, _ in chosen], [p for _, p in chosen])
     return out
+
+
+@dataclass(frozen=True)
+class NamedPoint:
+    """A point some words of a location string could stand for, and what kind of place it is."""
+
+    lat: float
+    lon: float
+    kind: str  # city (≥ CITY_POPULATION) | settlement | district (raion, hromada, village at its hromada's median) | region
+
+
+def named_points(parser: Geoparser, location: str) -> list[NamedPoint]:
+    """Every point any run of one to three words of ``location`` could name in the gazetteer, generously.
+
+    Exact names in every spelling system, near spellings down to :data:`CEILING_FUZZY`, raions and
+    hromadas, regions, and whatever the geoparser itself resolves. The nearest of these to the verified
+    point is the best answer *any* choice among the places the string names can give.
+    """
+    gazetteer = parser.gazetteer
+    words = _WORDS.findall(location)
+    out: list[NamedPoint] = []
+    for size in (1, 2, 3):
+        for start in range(len(words) - size + 1):
+            phrase = " ".join(words[start : start + size])
+            for candidate in gazetteer.exact(phrase) + gazetteer.fuzzy(phrase, CEILING_FUZZY):
+                place = candidate.place
+                if place.lat is None or place.lon is None:
+                    continue
+                kind = "district" if place.precision == 3 else "city" if place.population >= CITY_POPULATION else "settlement"
+                out.append(NamedPoint(place.lat, place.lon, kind))
+            out.extend(NamedPoint(area.lat, area.lon, "district") for area in gazetteer.admin_areas(phrase))
+            region = gazetteer.region_by_stem(phrase) or gazetteer.region_by_adjective(phrase)
+            if region is not None:
+                out.append(NamedPoint(region.lat, region.lon, "region"))
+    for place in parser.parse_location(location):
+        if place.lat is not None and place.lon is not None:
+            kind = {4: "region", 3: "district"}.get(place.precision or 0, "city" if place.population >= CITY_POPULATION else "settlement")
+            out.append(NamedPoint(place.lat, place.lon, kind))
+    return out
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """What the location strings themselves allow: the nearest named point per incident, scored."""
+
+    score: Score
+    #: Incidents the nearest named point misses by more than 10 km, by that point's kind ("nothing named" if none).
+    misses_by_kind: dict[str, int]
+
+
+def ceiling(incidents: Sequence[Incident], parser: Geoparser) -> Ceiling:
+    """Score an oracle that, knowing the verified point, picks the nearest place the string names.
+
+    No geoparser answering with a gazetteer place the words name can beat this: it bounds the goal the
+    data permits. A miss here is a string that names only a region, a city wider than 10 km, a village the
+    gazetteer can only place at its hromada's median, or nothing the gazetteer knows.
+    """
+    points: list[tuple[float, float, int] | None] = []
+    misses: dict[str, int] = {}
+    for incident in incidents:
+        named = named_points(parser, incident.location)
+        if not named:
+            points.append(None)
+            misses["nothing named"] = misses.get("nothing named", 0) + 1
+            continue
+        best = min(named, key=lambda p: distance_km(incident.lat, incident.lon, p.lat, p.lon))
+        precision = {"region": 4, "district": 3}.get(best.kind, 1)
+        points.append((best.lat, best.lon, precision))
+        if distance_km(incident.lat, incident.lon, best.lat, best.lon) > NEAR_KM:
+            misses[best.kind] = misses.get(best.kind, 0) + 1
+    return Ceiling(score(incidents, points), dict(sorted(misses.items(), key=lambda kv: -kv[1])))
