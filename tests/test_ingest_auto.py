@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from truceline.cli import app
 from truceline.ingest import pipeline
+from truceline.store.ports import ObservationQuery
 from truceline.store.sqlite import open_store
 
 runner = CliRunner()
@@ -122,3 +123,18 @@ def test_explicit_formats_are_honoured(tmp_path: Path) -> None:
     assert code == 0 and summary["files"][0]["format"] == "acled"
     code, summary = ingest(tmp_path / "data2", path, fmt="sensorthings")
     assert code == 2 and "malformed JSON" in summary["files"][0]["error"]
+
+
+def test_sensorthings_export_without_owner_is_stored_under_the_operators_org(tmp_path: Path) -> None:
+    path = tmp_path / "national-server.json"
+    path.write_bytes(orjson.dumps({"value": [datastream(properties={}, Observations=[observation()])]}))
+    code, summary = ingest(tmp_path / "data", path)
+    assert summary["files"][0]["rejected_count"] == 1 and stored(tmp_path / "data") == 0
+    result = runner.invoke(app, ["ingest", "--data-dir", str(tmp_path / "data"), "--org", "PL", "--json", str(path)])
+    assert result.exit_code == 0, result.stdout
+    store = open_store(tmp_path / "data")
+    try:
+        (obs,) = store.list_observations(ObservationQuery()).items
+    finally:
+        store.close()
+    assert obs.document["source"]["org"] == "PL" and obs.document["releasable_to"] == ["PL"]

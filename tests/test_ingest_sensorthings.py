@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from truceline.ingest.records import FormatError, Record, Rejection
-from truceline.ingest.sensorthings import decode_sensorthings
+from truceline.ingest.sensorthings import Owner, decode_sensorthings
 from truceline.ingest.validation import validate_batch, validation_context
 
 
@@ -156,3 +156,15 @@ def test_fuzz_bytes(data: bytes) -> None:
         list(decode_sensorthings(data))
     except FormatError:
         pass
+
+
+def test_operator_org_owns_entities_that_name_none_and_the_file_wins_where_it_does() -> None:
+    unowned = datastream(properties={}, Observations=[observation()])
+    (refused,) = decode(unowned)
+    assert isinstance(refused, Rejection) and refused.field == "source.org" and "--org" in refused.message
+    items = list(decode_sensorthings(orjson.dumps(unowned), Owner("PL", ("COALITION",))))
+    good, errors = validate_batch([i.value for i in items if isinstance(i, Record)], validation_context())
+    assert not errors and len(good) == 1
+    assert (good[0].source.org, good[0].releasable_to) == ("PL", ["COALITION"])
+    (own,) = [i for i in decode_sensorthings(orjson.dumps(datastream(Observations=[observation()])), Owner("PL")) if isinstance(i, Record)]
+    assert own.value["source"]["org"] == "UA" and own.value["releasable_to"] == ["COALITION"]

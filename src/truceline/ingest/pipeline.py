@@ -20,7 +20,7 @@ from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.klv import decode_klv, looks_like_klv
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import FormatError, Record, Rejection
-from truceline.ingest.sensorthings import decode_sensorthings_document, load_json, looks_like_sensorthings
+from truceline.ingest.sensorthings import Owner, decode_sensorthings_document, load_json, looks_like_sensorthings
 from truceline.ingest.text import decode_text
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.ports import ObservationStore
@@ -150,7 +150,8 @@ def open_records(
     """Open a file for ingest: (format, record stream, byte position, handle to close).
 
     CoT and KLV carry no organisation: ``org`` (and ``releasable_to``, default the owner only) say whose
-    observations they are; without ``org`` such a file is refused.
+    observations they are; without ``org`` such a file is refused. SensorThings entities without
+    ``properties.org`` take ``org`` too (their own ``properties`` win).
 
     FIRMS files get the conflict-fire analytic's verdict on every detection (against ``fire_baseline``
     files, or the bundled 2021 baseline); ``fires``, when given, receives its figures.
@@ -167,7 +168,7 @@ def open_records(
                 doc = load_json(data)
                 fmt = classify_json(doc)
                 if fmt == "sensorthings":
-                    return fmt, decode_sensorthings_document(doc), _Position(handle), handle
+                    return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to)), _Position(handle), handle
                 handle.seek(0)
         if fmt == "jsonl":
             records: Iterator[Record | Rejection] = decode_json_lines(handle)
@@ -187,7 +188,7 @@ def open_records(
         elif fmt == "json":
             records = decode_json(_read_document(path, handle))
         elif fmt == "sensorthings":
-            records = decode_sensorthings_document(load_json(_read_document(path, handle)))
+            records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to))
         elif fmt == "cot":
             options = CotOptions(org=_org_for(fmt, org), releasable_to=tuple(releasable_to))
             records = decode_cot(_read_document(path, handle), options)
@@ -203,6 +204,11 @@ def open_records(
         handle.close()
         raise
     return fmt, records, _Position(handle), handle
+
+
+def _owner(org: str | None, releasable_to: Sequence[str]) -> Owner | None:
+    """The operator's ``--org`` as the owner of SensorThings entities that name none."""
+    return Owner(org, tuple(releasable_to)) if org else None
 
 
 def _org_for(fmt: str, org: str | None) -> str:

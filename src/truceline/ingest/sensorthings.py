@@ -11,7 +11,7 @@ mapping is explicit and refuses what it cannot state honestly (docs/formats.md h
 * **what**: ``parameters.kind`` of the Observation, else a ``result`` string that names a kind (a
   classifier's output), else the ObservedProperty's name or definition through :data:`PROPERTY_KINDS`.
   A measurement that is no event (air temperature) is refused (``kind``).
-* **who**: ``properties.org`` of the Datastream, Thing or Sensor (refused if none); the source type from
+* **who**: ``properties.org`` of the Datastream, Thing or Sensor, else the operator's ``--org`` (refused if neither); the source type from
   ``properties.source_type`` or keywords of the Sensor's name and description (:data:`SENSOR_KEYWORDS`).
   Reliability, credibility and releasability come from ``properties`` if given, else the model's defaults.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -94,32 +95,46 @@ def looks_like_sensorthings(doc: Any) -> bool:
     return "phenomenonTime" in probe or "Observations" in probe or "Datastreams" in probe or "@iot.id" in probe
 
 
-def decode_sensorthings(data: bytes) -> Iterator[Record | Rejection]:
+@dataclass(frozen=True)
+class Owner:
+    """Whose observations a SensorThings file holds when its entities do not say (``ingest --org``).
+
+    A national server rarely sets ``properties.org``; the operator importing its export knows whose it is.
+    ``properties`` of the entities still win: the file's own statement is the more specific one.
+    """
+
+    org: str
+    releasable_to: tuple[str, ...] = ()
+
+
+def decode_sensorthings(data: bytes, owner: Owner | None = None) -> Iterator[Record | Rejection]:
     """Records of a SensorThings response; each Observation stands alone, its place is a JSON path."""
-    return decode_sensorthings_document(load_json(data))
+    return decode_sensorthings_document(load_json(data), owner)
 
 
-def decode_sensorthings_document(doc: Any) -> Iterator[Record | Rejection]:
-    """Records of an already parsed SensorThings document."""
+def decode_sensorthings_document(doc: Any, owner: Owner | None = None) -> Iterator[Record | Rejection]:
+    """Records of an already parsed SensorThings document; ``owner`` for entities without ``properties.org``."""
     if not isinstance(doc, dict):
         raise FormatError(f"expected a SensorThings JSON object, got {type(doc).__name__}")
     if isinstance(doc.get("value"), list):
         for i, entity in enumerate(doc["value"]):
-            yield from _entity(f"value[{i}]", entity, None, None)
+            yield from _entity(f"value[{i}]", entity, None, None, owner)
         return
     if not looks_like_sensorthings(doc):
         raise FormatError("not a SensorThings document: expected {'value': [...]}, a Datastream with Observations, or an Observation")
-    yield from _entity("$", doc, None, None)
+    yield from _entity("$", doc, None, None, owner)
 
 
-def _entity(where: str, entity: Any, datastream: dict[str, Any] | None, thing: dict[str, Any] | None) -> Iterator[Record | Rejection]:
+def _entity(
+    where: str, entity: Any, datastream: dict[str, Any] | None, thing: dict[str, Any] | None, owner: Owner | None
+) -> Iterator[Record | Rejection]:
     """Observations of an Observation, Datastream or Thing entity (with what they inherit)."""
     if not isinstance(entity, dict):
         yield Rejection(where, "(entity)", f"expected a SensorThings entity object, got {type(entity).__name__}")
         return
     if isinstance(entity.get("Datastreams"), list):  # a Thing with expanded Datastreams
         for i, child in enumerate(entity["Datastreams"]):
-            yield from _entity(f"{where}.Datastreams[{i}]", child, None, entity)
+            yield from _entity(f"{where}.Datastreams[{i}]", child, None, entity, owner)
         return
     if "Observations" in entity:  # a Datastream with expanded Observations
         observations = entity["Observations"]
@@ -127,11 +142,11 @@ def _entity(where: str, entity: Any, datastream: dict[str, Any] | None, thing: d
             yield Rejection(f"{where}.Observations", "Observations", "expected an array of Observations")
             return
         for i, child in enumerate(observations):
-            yield from _entity(f"{where}.Observations[{i}]", child, entity, thing)
+            yield from _entity(f"{where}.Observations[{i}]", child, entity, thing, owner)
         return
     if "phenomenonTime" in entity or "result" in entity:
         try:
-            yield Record(where, _observation(entity, datastream, thing))
+            yield Record(where, _observation(entity, datastream, thing, owner))
         except _Refused as exc:
             yield Rejection(where, exc.field, str(exc))
         return
@@ -145,7 +160,9 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _observation(obs: dict[str, Any], parent_ds: dict[str, Any] | None, parent_thing: dict[str, Any] | None) -> dict[str, Any]:
+def _observation(
+    obs: dict[str, Any], parent_ds: dict[str, Any] | None, parent_thing: dict[str, Any] | None, owner: Owner | None = None
+) -> dict[str, Any]:
     """Map one SensorThings Observation to native observation shape or raise :class:`_Refused`."""
     datastream = _dict(obs.get("Datastream")) or parent_ds or {}
     thing = _dict(datastream.get("Thing")) or parent_thing or {}
@@ -159,8 +176,14 @@ def _observation(obs: dict[str, Any], parent_ds: dict[str, Any] | None, parent_t
     if "time_uncertainty_s" in parameters:
         uncertainty = max(uncertainty, _number(parameters["time_uncertainty_s"], "parameters.time_uncertainty_s"))
     org = settings.get("org")
+    if org is None and owner is not None:
+        org = owner.org
+        if owner.releasable_to and "releasable_to" not in settings:
+            settings["releasable_to"] = list(owner.releasable_to)
     if not isinstance(org, str) or not org:
-        raise _Refused("source.org", "SensorThings has no owning organisation: set properties.org on the Datastream, Thing or Sensor")
+        raise _Refused(
+            "source.org", "SensorThings has no owning organisation: set properties.org on the Datastream, Thing or Sensor, or pass --org"
+        )
     location = _location(obs, datastream, thing, parameters)
     record: dict[str, Any] = {
         "time": when,
