@@ -23,9 +23,11 @@ from truceline.ingest.cot import (
     kind_for,
     parse_event,
 )
+from truceline.fuse.measurement import MeasurementModel, measure
 from truceline.ingest.pipeline import IngestSummary, detect_format, ingest_records
 from truceline.ingest.records import Record, Rejection
 from truceline.ingest.validation import validate_batch, validation_context
+from truceline.locate.enu import LocalFrame
 from truceline.store.sqlite import SqliteStore
 
 OPTIONS = CotOptions(org="UA", releasable_to=("COALITION",))
@@ -127,6 +129,20 @@ def test_unknown_values_are_not_invented() -> None:
     assert record.value["location"] == {"lat": 48.1, "lon": 37.7}
     assert "le_m" not in record.value["attributes"]
     assert record.value["source"]["id"] == "ANDROID-589520ccfcd20f01"  # no link, no contact: the uid
+
+
+def test_unknown_ce_gets_fusions_default_sigma_not_a_false_precision() -> None:
+    """An event without ce must weigh in fusion like any report of unstated accuracy, neither as exact nor as
+    infinitely vague: the measurement model's default σ, while a stated ce keeps its own (ce is 1σ)."""
+    unknown, stated = (one(event(point=f'lat="48.1" lon="37.7" hae="9999999.0" ce="{ce}" le="9999999.0"')) for ce in ("9999999.0", "40"))
+    assert isinstance(unknown, Record) and isinstance(stated, Record)
+    observations, errors = validate_batch([unknown.value, stated.value], validation_context())
+    assert errors == []
+    model = MeasurementModel()
+    (vague, precise), unlocated, _ = measure(observations, LocalFrame(48.1, 37.7), 0.0, model)
+    assert unlocated == []
+    assert math.isclose(vague.radius, model.default_sigma_m, rel_tol=1e-4)
+    assert math.isclose(precise.radius, 40.0, rel_tol=1e-4)  # CEP round trip
 
 
 @pytest.mark.parametrize(
