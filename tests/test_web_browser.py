@@ -199,7 +199,11 @@ def test_a_review_reaches_another_browser_live_and_observers_may_not_review(brow
         # The watcher learns it over the stream, without reloading.
         watcher.wait_for_function(
             "document.querySelector('[data-testid=detail-status]').textContent === 'dismissed'", timeout=15_000)
-        assert "crater is from 2022" in watcher.inner_text("#detail")
+        # An observer sees the outcome and its time; who dismissed it and why is for coalition staff.
+        assert "crater is from 2022" not in watcher.inner_text("#detail")
+        assert "Review dismissed as of" in watcher.inner_text("#detail .review-outcome")
+        assert "crater is from 2022" in analyst.inner_text("#detail .review-history")
+        assert watcher.errors == [] and analyst.errors == []
         assert watcher.evaluate("performance.getEntriesByType('navigation').length") == 1
         assert site.call("GET", f"/api/v1/incidents/{target['id']}")["properties"]["status"] == "dismissed"
     finally:

@@ -2,7 +2,9 @@
 
 Every agreement version is kept (and is a ledger leaf); a failed load leaves the version in force as it
 was. Violations are judged on request from the incidents the caller may see, under the version in force,
-which each violation names.
+which each violation names, after analysts' reviews exactly as the daily report applies them
+(``domain.review.violation_candidates``): an incident analysts dismissed is no violation unless coalition
+staff ask for it with ``include_dismissed=true``; each violation carries the incident's ``review``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
-from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view
+from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, sees_reviewers, with_reviews
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
+from truceline.domain.review import violation_candidates
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
@@ -171,22 +174,38 @@ async def violations(
     party: Annotated[str | None, Query(description="party held responsible, or 'undetermined'")] = None,
     rule: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS)] = 1000,
+    include_dismissed: Annotated[
+        bool, Query(description="also judge incidents analysts dismissed (coalition analysts and supervisors only)")
+    ] = False,
 ) -> Response:
-    """Incidents the caller may see, judged now: rule, party held responsible, confidence and basis."""
+    """Incidents the caller may see, reviews applied, judged now: rule, party held responsible, confidence,
+    basis and the incident's ``review`` (``status`` pending, verified or dismissed). Dismissed incidents are
+    left out, as in the daily report, unless ``include_dismissed=true``."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must carry a UTC offset")
+    staff = sees_reviewers(principal)
+    if include_dismissed and not staff:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"include_dismissed is for analysts and supervisors of COALITION organisations; a {principal.org} "
+            f"{principal.role.value} sees violations as counted, without dismissed incidents",
+        )
     query = IncidentQuery(since=since, until=until, bbox=parse_bbox(bbox) if bbox else None, limit=limit)
 
     def load() -> list[dict[str, Any]]:
         current = _in_force(request)
         store = request.app.state.store
-        incidents = reader_view(store, principal, store.list_incidents(query))
-        found = judge(current.agreement, current.geometry, incidents)
-        return [
-            v.to_feature()
-            for v in found
-            if (party is None or v.party == party) and (rule is None or v.rule_id == rule)
-        ]
+        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)), with_reviewers=staff)
+        reviews = {i.id: r for i, r in items}
+        found = judge(current.agreement, current.geometry,
+                      violation_candidates((i for i, _ in items), include_dismissed=include_dismissed))
+        features = []
+        for v in found:
+            if (party is None or v.party == party) and (rule is None or v.rule_id == rule):
+                feature = v.to_feature()
+                feature["properties"]["review"] = reviews[v.incident_id]
+                features.append(feature)
+        return features
 
     return json_response({"type": "FeatureCollection", "features": await run_in_threadpool(load)})

@@ -4,6 +4,10 @@ An incident whose supporting observations a reader may all read is shown as fusi
 resting partly on observations the reader may not read is fused again from the readable ones only, so
 its position, uncertainty, source count and corroboration reveal nothing else; one resting on none does
 not exist for that reader.
+
+Reviews are applied with the two-person rule (``domain/review.py``). Who reviewed and why (analysts' key
+ids, organisations, reasons, ledger salts) is shown to coalition staff only (:func:`sees_reviewers`);
+every other reader gets the outcome, the time of the last decision and a note that names no one.
 """
 
 from __future__ import annotations
@@ -16,17 +20,28 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from truceline.access.policy import Permission, Principal, may_read
+from truceline.access.policy import COALITION, Permission, Principal, Role, may_read
 from truceline.api.auth import require
 from truceline.api.fusion import incident_feature, parse_documents
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import Incident, IncidentStatus
-from truceline.domain.review import Decision, review_outcome
+from truceline.domain.review import Decision, apply_review, public_review
 from truceline.fuse.fuser import FuserConfig, fuse_all
 from truceline.store.ports import IncidentQuery
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 MAX_INCIDENTS = 100_000
+#: Roles whose holders in a COALITION organisation see who reviewed an incident and why.
+REVIEW_STAFF_ROLES: frozenset[Role] = frozenset({Role.ANALYST, Role.SUPERVISOR})
+
+
+def sees_reviewers(principal: Principal) -> bool:
+    """Whether the caller may see analysts' identities and reasons: coalition staff and the operator only.
+
+    Parties' observers, contributors and the public see the outcome alone, so no analyst can be singled out
+    or pressed over a decision; a staff role in an organisation outside COALITION is not coalition staff.
+    """
+    return principal.sees_everything or (principal.role in REVIEW_STAFF_ROLES and COALITION in principal.labels)
 
 
 def reader_view(store: Any, principal: Principal, incidents: list[Incident], config: FuserConfig | None = None) -> list[Incident]:
@@ -51,16 +66,13 @@ def reader_view(store: Any, principal: Principal, incidents: list[Incident], con
     return out
 
 
-def with_reviews(store: Any, incidents: list[Incident]) -> list[tuple[Incident, dict[str, Any]]]:
-    """Each incident with its status after the two-person rule, and the review record to show."""
+def with_reviews(store: Any, incidents: list[Incident], *, with_reviewers: bool) -> list[tuple[Incident, dict[str, Any]]]:
+    """Each incident with its status after the two-person rule and its review view (see ``review_view``).
+
+    ``with_reviewers`` must be :func:`sees_reviewers` of whoever the result reaches.
+    """
     decisions = store.reviews([i.id.split(".")[0] for i in incidents]) if incidents else {}
-    out = []
-    for incident in incidents:
-        history = decisions.get(incident.id.split(".")[0], [])
-        outcome = review_outcome(incident.status, history)
-        reviewed = incident.model_copy(update={"status": outcome.status}) if outcome.status != incident.status else incident
-        out.append((reviewed, {"note": outcome.note, "verified_by": len(outcome.verified_by), "decisions": history}))
-    return out
+    return [apply_review(i, decisions.get(i.id.split(".")[0], []), with_reviewers=with_reviewers) for i in incidents]
 
 
 def _feature(incident: Incident, review: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +107,7 @@ async def list_incidents(
 
     def load() -> list[tuple[Incident, dict[str, Any]]]:
         store = request.app.state.store
-        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)))
+        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)), with_reviewers=sees_reviewers(principal))
         return [(i, r) for i, r in items if not wanted or i.status in wanted][:limit]
 
     return json_response(_feature_collection(await run_in_threadpool(load)))
@@ -115,7 +127,11 @@ async def get_incident(
 
 def _visible(request: Request, principal: Principal, incident_id: str) -> list[tuple[Incident, dict[str, Any]]]:
     store = request.app.state.store
-    found = with_reviews(store, reader_view(store, principal, store.list_incidents(IncidentQuery(ids=(incident_id,), limit=1))))
+    found = with_reviews(
+        store,
+        reader_view(store, principal, store.list_incidents(IncidentQuery(ids=(incident_id,), limit=1))),
+        with_reviewers=sees_reviewers(principal),
+    )
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident with id {incident_id!r}")
     return found
@@ -149,9 +165,10 @@ async def review(
         store = request.app.state.store
         record = store.add_review(incident_id, body.decision.value, body.reason, principal.key_id, principal.org)
         incident, summary = _visible(request, principal, incident_id)[0]
-        feature = _feature(incident, summary)
-        request.app.state.fusion.announce_review(incident_id, feature)
-        return {"recorded": record, "incident": feature}
+        # The stream reaches every reader of the evidence, staff or not: it carries the outcome only, and
+        # staff pages fetch the incident again to see who decided and why.
+        request.app.state.fusion.announce_review(incident_id, _feature(incident, public_review(summary)))
+        return {"recorded": record, "incident": _feature(incident, summary)}
 
     return json_response(await run_in_threadpool(act), 201)
 

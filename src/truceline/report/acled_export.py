@@ -2,7 +2,8 @@
 
 Each incident a reader may see becomes one row. The reader's view is the one ``GET /incidents`` gives
 (:func:`~truceline.api.routes_incidents.reader_view`, reviews applied), so an export reveals nothing the
-reader could not read directly. The mapping (docs/formats.md) states truceline's uncertainty in ACLED's
+reader could not read directly; of the reviews it carries the outcome and its note, never who reviewed or
+why, whoever asks. The mapping (docs/formats.md) states truceline's uncertainty in ACLED's
 terms rather than inventing detail ACLED rows usually have:
 
 * ``geo_precision`` from the 1-σ radius: ≤ 2 km → 1, ≤ 8 km → 2, else 3; ``latitude``/``longitude`` to 5
@@ -12,6 +13,7 @@ terms rather than inventing detail ACLED rows usually have:
 * ``event_type``/``sub_event_type`` from the kind (:data:`KIND_EVENT_TYPES`).
 * ``actor1`` is the party held responsible by a violation when violations are included and the
   attribution is not ``undetermined``; ``notes`` give its confidence and basis. Otherwise actors are empty.
+  Violations are those ``GET /violations`` and the daily report count: a dismissed incident has none.
 * ``fatalities`` is 0: truceline does not count casualties; ``notes`` and ``tags`` carry the incident id,
   status, independent sources and corroboration.
 """
@@ -27,6 +29,7 @@ from typing import Any, TextIO
 from truceline.access.policy import Principal
 from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.domain.incident import Incident
+from truceline.domain.review import violation_candidates
 from truceline.domain.violation import UNDETERMINED, Violation
 from truceline.ingest.acled import REQUIRED_COLUMNS
 from truceline.store.ports import IncidentQuery
@@ -122,16 +125,17 @@ def gather_rows(
     """Rows for the incidents ``reader`` may see in [since, until); with violations when ``in_force`` is given.
 
     ``in_force`` is the agreement in force with its geometry (``AgreementHolder.get()``); violations are
-    judged on the reader's view, exactly as ``GET /violations`` does.
+    judged on the reader's view with reviews applied, exactly as ``GET /violations`` does.
     """
     incidents = reader_view(store, reader, store.list_incidents(IncidentQuery(since=since, until=until, limit=MAX_INCIDENTS)))
+    items = with_reviews(store, incidents, with_reviewers=False)  # rows carry the review note, never who or why
     by_incident: dict[str, list[Violation]] = {}
     if in_force is not None:
         from truceline.verify.rules import judge
 
-        for violation in judge(in_force.agreement, in_force.geometry, incidents):
+        for violation in judge(in_force.agreement, in_force.geometry, violation_candidates(i for i, _ in items)):
             by_incident.setdefault(violation.incident_id, []).append(violation)
-    return [incident_row(i, review, by_incident.get(i.id, ())) for i, review in with_reviews(store, incidents)]
+    return [incident_row(i, review, by_incident.get(i.id, ())) for i, review in items]
 
 
 def acled_csv(rows: Iterable[dict[str, str]]) -> str:

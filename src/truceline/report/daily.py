@@ -3,8 +3,9 @@
 Everything a report shows comes from :class:`DailyReport`, built here and nowhere else, so HTML, Markdown,
 PDF and the HTTP endpoint cannot disagree. Incidents are taken as the reader may see them (re-fused from
 readable evidence by :func:`~truceline.api.routes_incidents.reader_view`), reviews applied with the two-person
-rule, and violations judged with :func:`~truceline.verify.rules.judge` exactly as ``GET /violations`` does;
-incidents analysts dismissed are not counted. Days are UTC calendar days.
+rule, and violations judged with :func:`~truceline.verify.rules.judge` on
+:func:`~truceline.domain.review.violation_candidates` exactly as ``GET /violations`` does, so incidents
+analysts dismissed are not counted by either. Days are UTC calendar days.
 
 The I/O is in :func:`gather_daily` (store reads and one checkpoint); :func:`summarise` is pure.
 """
@@ -22,6 +23,7 @@ from truceline.access.policy import Principal
 from truceline.api.routes_incidents import reader_view, with_reviews
 from truceline.domain.agreement import UNDETERMINED, Agreement
 from truceline.domain.incident import Incident, IncidentStatus
+from truceline.domain.review import ReviewStatus, violation_candidates
 from truceline.domain.violation import AttributionMethod, Violation
 from truceline.ledger.checkpoint import SignedCheckpoint
 from truceline.ledger.commitment import commitment
@@ -246,9 +248,9 @@ def gather_daily(
     since = start - timedelta(days=HISTORY_DAYS)
     raw = store.list_incidents(IncidentQuery(since=since, until=end, limit=MAX_INCIDENTS))
     truncated = len(raw) >= MAX_INCIDENTS
-    items = with_reviews(store, edition_status(reader_view(store, reader, raw)))
-    counted = [i for i, _ in items if i.status is not IncidentStatus.DISMISSED]
-    violations = judge(agreement, geometry, counted)
+    # The edition renders its own subset of the decisions (reasons in the coalition edition, never who).
+    items = with_reviews(store, edition_status(reader_view(store, reader, raw)), with_reviewers=True)
+    violations = judge(agreement, geometry, violation_candidates(i for i, _ in items))
     report = summarise(
         scope_for(agreement, day, audience, reader, generated_at or datetime.now(UTC)),
         items,
@@ -403,7 +405,7 @@ def _unverified(incident: Incident, review: dict[str, Any], violations: Sequence
     else:
         if incident.status is IncidentStatus.DETECTED and incident.independent_sources <= 1:
             reasons.append("single-source")
-        if review.get("decisions") and incident.status is not IncidentStatus.VERIFIED:
+        if review.get("at") and review.get("status") == ReviewStatus.PENDING.value:
             reasons.append("review-open")
             details.append(str(review.get("note", "")))
         for v in violations:

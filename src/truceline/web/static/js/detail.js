@@ -41,7 +41,7 @@ export function renderDetail(panel, incident, ctx) {
     el("h3", {}, "Review"),
     reviewSection(incident, ctx, keptReason),
   );
-  fillObservations(observationsBox, p.observation_ids, p.review?.decisions || []);
+  fillObservations(observationsBox, p.observation_ids, p.review);
   fillLocate(locateBox, incident, ctx);
 }
 
@@ -77,7 +77,7 @@ async function fillLocate(box, incident, ctx) {
   }
 }
 
-async function fillObservations(box, ids, decisions) {
+async function fillObservations(box, ids, review) {
   const fetched = await Promise.all(ids.slice(0, MAX_OBSERVATIONS).map(async (id) => {
     try {
       return await api(`/api/v1/observations/${encodeURIComponent(id)}`);
@@ -93,8 +93,11 @@ async function fillObservations(box, ids, decisions) {
       el("td", { title: grade(o.reliability, o.credibility) }, `${o.reliability}${o.credibility}`,
         el("br"), el("span", { class: "muted small" }, grade(o.reliability, o.credibility).split(": ")[1])),
       el("td", { class: "n" }, o.ledger ? `#${number(o.ledger.index)}` : "—")));
-  const reviewRefs = decisions.map((d) =>
+  const reviewRefs = (review?.decisions || []).map((d) =>
     el("li", {}, `${d.decision} by ${d.org}/${d.analyst} at ${utc(d.at)}: ledger leaf #${number(d.ledger.index)}`));
+  const noRefs = review && !review.decisions && review.at
+    ? "Review decisions are ledger leaves too; which ones, and who decided, is shown to coalition staff only."
+    : "No review decisions recorded yet.";
   box.replaceChildren(
     el("table", { class: "obs-table" },
       el("thead", {}, el("tr", {}, el("th", {}, "observation"), el("th", {}, "source"), el("th", {}, "grade"), el("th", { class: "n" }, "ledger"))),
@@ -103,7 +106,7 @@ async function fillObservations(box, ids, decisions) {
     el("h4", {}, "Ledger references"),
     el("p", { class: "muted small" }, "Each observation and each review decision is a leaf of the evidence ledger; " +
       "prove its inclusion with GET /api/v1/ledger/inclusion?index=…"),
-    reviewRefs.length ? el("ul", { class: "ledger-refs" }, reviewRefs) : el("p", { class: "muted small" }, "No review decisions recorded yet."),
+    reviewRefs.length ? el("ul", { class: "ledger-refs" }, reviewRefs) : el("p", { class: "muted small" }, noRefs),
   );
 }
 
@@ -146,10 +149,16 @@ function reviewSection(incident, ctx, keptReason) {
     b.addEventListener("click", () => act(decision, b));
     return b;
   };
-  const history = (incident.properties.review?.decisions || []).map((d) =>
+  const review = incident.properties.review;
+  const history = (review?.decisions || []).map((d) =>
     el("li", {}, `${utc(d.at)}: ${d.org}/${d.analyst} — ${d.decision}${d.reason ? ` (“${d.reason}”)` : ""}`));
+  // Readers other than coalition staff get the outcome and its time only: no decisions, no reviewers.
+  const outcome = review && !review.decisions && review.at
+    ? el("p", { class: "review-outcome" }, `Review ${review.status || "pending"} as of ${utc(review.at)}; ` +
+      "who reviewed and why is shown to coalition staff only.")
+    : null;
   return el("div", { class: "review" },
-    history.length ? el("ul", { class: "review-history" }, history) : null,
+    history.length ? el("ul", { class: "review-history" }, history) : outcome,
     el("p", { class: "muted small" }, "Verified needs two different analysts; one dismissal (with a reason) dismisses."),
     reason,
     el("div", { class: "buttons" }, button("verify", "Verify"), button("dismiss", "Dismiss"), button("reopen", "Reopen")),
