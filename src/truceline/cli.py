@@ -11,7 +11,7 @@ import sys
 import webbrowser
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -33,6 +33,9 @@ from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, op
 from truceline.ingest.records import FormatError
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
 
+if TYPE_CHECKING:
+    from truceline.api.fusion import FuserLock
+
 app = typer.Typer(
     name="truceline",
     help="Monitor and verify a ceasefire: ingest observations, fuse, verify, publish verifiable reports.",
@@ -44,19 +47,45 @@ DEMO_DATA_DIR = Path("truceline-demo")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
+EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
 
 
-def _open(data_dir: Path) -> SqliteStore:
+def _claim_fusion(data_dir: Path, required: bool, hint: str) -> FuserLock | None:
+    """Take DATA_DIR's fuser lock before anything changes; without it two fusers race on the cursor.
+
+    A busy data dir ends the command (exit 3) when fusing is ``required``; otherwise this says who fuses
+    and returns None, and the caller goes on without fusing.
+    """
+    from truceline.api.fusion import FuserBusy, FuserLock
+
+    try:
+        return FuserLock.acquire(data_dir)
+    except OSError as exc:
+        console.print(f"error: cannot lock {data_dir} for fusion: {exc}", style="red", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except FuserBusy as exc:
+        if required:
+            console.print(f"error: {exc}. {hint}", style="red", soft_wrap=True, markup=False, highlight=False)
+            raise typer.Exit(EXIT_FUSER_BUSY) from None
+        console.print(f"{exc}. {hint}", style="yellow", soft_wrap=True, markup=False, highlight=False)
+        return None
+
+
+def _open(data_dir: Path, lock: FuserLock | None = None) -> SqliteStore:
+    """The data dir's store, or exit 2 with the reason (releasing ``lock``, taken for nothing)."""
     try:
         return open_store(data_dir)
     except (StoreError, OSError) as exc:
+        if lock is not None:
+            lock.release()
         console.print(f"[red]error:[/] cannot open the store in {data_dir}: {exc}")
         raise typer.Exit(2) from None
 
 
 def _run_server(
-    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fusion: bool = True, **listeners: Any
+    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None, **listeners: Any
 ) -> None:
+    """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``."""
     import uvicorn
 
     from truceline.api.app import create_app
@@ -71,7 +100,11 @@ def _run_server(
     try:
         # Streams never end by themselves: give open connections 5 s on shutdown, then close them.
         uvicorn.run(
-            create_app(Settings(data_dir=data_dir, fusion=fusion, parse_workers=min(2, os.cpu_count() or 1), **listeners), store),
+            create_app(
+                Settings(data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), **listeners),
+                store,
+                fuser_lock=fuser_lock,
+            ),
             host=host,
             port=port,
             log_level="warning",
@@ -79,6 +112,8 @@ def _run_server(
         )
     finally:
         store.close()
+        if fuser_lock is not None:
+            fuser_lock.release()
 
 
 @app.command()
@@ -90,8 +125,13 @@ def serve(
         Path | None, typer.Option(help="Agreement YAML to put in force (kept as a new version if it differs).", dir_okay=False)
     ] = None,
     fusion: Annotated[
-        bool, typer.Option("--fusion/--no-fusion", help="Fuse in this process; --no-fusion when `truceline fuse` runs beside it.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--fusion/--no-fusion",
+            help="Fuse in this process (--fusion: or exit 3 if another fuser works on DATA_DIR); --no-fusion: never."
+            " Default: fuse unless `truceline fuse` (or another server) already does.",
+        ),
+    ] = None,
     mqtt: Annotated[
         str | None, typer.Option("--mqtt", help="Also take native JSON from an MQTT broker, e.g. mqtt://127.0.0.1:1883 (QoS 1, persistent session).")
     ] = None,
@@ -107,16 +147,28 @@ def serve(
         typer.Option("--cot-releasable-to", help="Organisation or group CoT observations are releasable to (repeat); default: --cot-org only."),
     ] = None,
 ) -> None:
-    """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key."""
+    """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
+
+    One fuser per data dir: by default the server fuses unless another process already does, in which case
+    it serves without fusing (it says so here and in /healthz) and /stream carries no incident events.
+    """
     listeners: dict[str, Any] = {}
     if mqtt is not None:
         listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:
         listeners.update(_cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
-    store = _open(data_dir)
+    lock = None
+    if fusion is not False:
+        hint = (
+            "Stop it first, or serve beside it with --no-fusion."
+            if fusion
+            else "Serving without in-process fusion (see /healthz); /stream carries no incident events."
+        )
+        lock = _claim_fusion(data_dir, required=bool(fusion), hint=hint)
+    store = _open(data_dir, lock)
     if agreement is not None:
-        _put_agreement(store, agreement)
-    _run_server(data_dir, store, host, port, open_browser=False, fusion=fusion, **listeners)
+        _put_agreement(store, agreement, lock)
+    _run_server(data_dir, store, host, port, open_browser=False, fuser_lock=lock, **listeners)
 
 
 def _cot_options(host: str, tcp: int | None, udp: int | None, org: str | None, releasable_to: list[str]) -> dict[str, Any]:
@@ -153,16 +205,17 @@ def fuse(
     follow: Annotated[bool, typer.Option("--follow", help="Keep fusing new observations until interrupted.")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between looks for new observations with --follow.")] = 0.5,
 ) -> None:
-    """Fuse the observations of DATA_DIR not yet fused, in a process of its own (beside `serve --no-fusion`).
+    """Fuse the observations of DATA_DIR not yet fused, in a process of its own (beside `serve`).
 
-    The fusion cursor lives in the database, so this and a server never fuse the same observation twice;
-    run one fusion process per data dir. Live incident events reach /stream only with in-server fusion.
+    One fuser per data dir: while another `fuse` or a server fusing in-process works on DATA_DIR this exits
+    with status 3, naming it, and changes nothing. Live incident events reach /stream only with in-server fusion.
     """
     import time
 
     from truceline.api.fusion import FusionWorker
 
-    store = _open(data_dir)
+    lock = _claim_fusion(data_dir, required=True, hint="Stop it first.")
+    store = _open(data_dir, lock)
     worker = FusionWorker(store)
     total = 0
     try:
@@ -177,9 +230,12 @@ def fuse(
         console.print(f"stopped after {total:,} observations")
     finally:
         store.close()
+        if lock is not None:
+            lock.release()
 
 
-def _put_agreement(store: SqliteStore, path: Path) -> None:
+def _put_agreement(store: SqliteStore, path: Path, lock: FuserLock | None = None) -> None:
+    """Put an agreement file in force, or exit 2 with every problem (closing the store, releasing ``lock``)."""
     from truceline.verify.agreement_loader import AgreementError, load_agreement
 
     try:
@@ -189,14 +245,16 @@ def _put_agreement(store: SqliteStore, path: Path) -> None:
         console.print(f"[red]error:[/] agreement {path} refused; the version in force is unchanged:")
         for problem in exc.as_dicts():
             console.print(f"  {problem['file']} {problem['where']}: {problem['reason']}")
-        store.close()
-        raise typer.Exit(2) from None
     except StoreError as exc:
         console.print(f"[red]error:[/] {exc}")
-        store.close()
-        raise typer.Exit(2) from None
-    if saved is not None:
-        console.print(f"Agreement {saved['id']} version {saved['version']} in force ({saved['digest'][:19]}…)")
+    else:
+        if saved is not None:
+            console.print(f"Agreement {saved['id']} version {saved['version']} in force ({saved['digest'][:19]}…)")
+        return
+    store.close()
+    if lock is not None:
+        lock.release()
+    raise typer.Exit(2)
 
 
 def load_demo_data(store: SqliteStore, progress_console: Console | None = None) -> IngestSummary:
@@ -232,7 +290,8 @@ def demo(
     load_only: Annotated[bool, typer.Option("--load-only", help="Load the sample and exit without serving.")] = False,
 ) -> None:
     """Load the bundled real sample into DATA_DIR and serve it; no external services needed."""
-    store = _open(data_dir)
+    lock = _claim_fusion(data_dir, required=True, hint="The demo fuses: stop it first, or use another --data-dir.")
+    store = _open(data_dir, lock)
     summary = load_demo_data(store)
     console.print(
         f"Demo data in [bold]{data_dir}[/]: {summary.accepted:,} of {summary.records:,} FIRMS detections accepted "
@@ -243,8 +302,10 @@ def demo(
     if load_only:
         ensure_admin_key(store, data_dir)
         store.close()
+        if lock is not None:
+            lock.release()
         return
-    _run_server(data_dir, store, host, port, open_browser=not no_browser)
+    _run_server(data_dir, store, host, port, open_browser=not no_browser, fuser_lock=lock)
 
 
 def _progress(target: Console) -> Progress:
@@ -276,7 +337,7 @@ def ingest(
         ),
     ] = None,
     org: Annotated[
-        str | None, typer.Option("--org", help="Organisation the records belong to, for formats that carry none (cot, klv).")
+        str | None, typer.Option("--org", help="Organisation the records belong to, for formats that carry none (cot, klv) and SensorThings entities without properties.org.")
     ] = None,
     releasable_to: Annotated[
         list[str] | None,

@@ -27,7 +27,7 @@ from truceline.api import (
     routes_reports,
     routes_stream,
 )
-from truceline.api.fusion import FusionWorker
+from truceline.api.fusion import FuserLock, FusionWorker, fuser_holder
 from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
@@ -42,10 +42,17 @@ _DESCRIPTION = """truceline ingests observations of a ceasefire from many contri
 knows. Every `/api/v1` call needs `Authorization: Bearer <key>`. Times are UTC ISO 8601 with an offset."""
 
 
-def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> FastAPI:
-    """Build the app around an open store (and bus); the caller owns the store's life cycle."""
+def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_lock: FuserLock | None = None) -> FastAPI:
+    """Build the app around an open store (and bus); the caller owns the store's life cycle.
+
+    In-process fusion (``settings.fusion``) needs the data dir's fuser lock: pass ``fuser_lock`` when it is
+    already taken (the CLI takes it before changing anything); else the start takes it or fails with
+    :class:`~truceline.api.fusion.FuserBusy`. The app releases the lock when it stops.
+    """
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.fusion and app.state.fuser_lock is None:
+            app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
             # Spawned, not forked: the server already runs threads, which fork would copy half-way.
             app.state.parser_pool = ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
@@ -67,6 +74,9 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
                 await run_in_threadpool(app.state.mqtt.stop)
                 app.state.mqtt = None
             await run_in_threadpool(app.state.fusion.stop)
+            if app.state.fuser_lock is not None:
+                app.state.fuser_lock.release()
+                app.state.fuser_lock = None
             app.state.bus.close()
             if app.state.parser_pool is not None:
                 app.state.parser_pool.shutdown(cancel_futures=True)
@@ -79,6 +89,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None) -> Fast
     app.state.parser_pool = None
     app.state.mqtt = None
     app.state.cot = None
+    app.state.fuser_lock = fuser_lock
     app.state.bus = bus or InProcessBus()
     app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
@@ -122,6 +133,7 @@ def _add_system_routes(app: FastAPI) -> None:
         health: dict[str, Any] = {"status": "ok", "version": truceline.__version__, "schema_version": version}
         if request.app.state.mqtt is not None:
             health["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
+        health["fusion"] = await run_in_threadpool(_fusion_health, request.app)
         return json_response(health)
 
     @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only)")
@@ -129,6 +141,15 @@ def _add_system_routes(app: FastAPI) -> None:
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     web.install(app)  # the analyst's page at /, its files under /static, and /api/v1/whoami
+
+
+def _fusion_health(app: FastAPI) -> dict[str, Any]:
+    """Who fuses this data dir: this server, another process (``truceline fuse``), or nobody (``off``)."""
+    lock: FuserLock | None = app.state.fuser_lock
+    if lock is not None:
+        return {"mode": "in-process", "holder": lock.holder.as_dict()}
+    holder = fuser_holder(app.state.settings.data_dir)
+    return {"mode": "off"} if holder is None else {"mode": "external", "holder": holder.as_dict()}
 
 
 def _add_metrics_middleware(app: FastAPI) -> None:

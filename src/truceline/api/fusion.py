@@ -5,19 +5,33 @@ cursor) in the same transaction as the incidents it produced, so a crash loses n
 none. Open incidents live in the fuser's memory; on start they are dropped from the store and rebuilt by
 replaying the observations of the fuser's time window (incident ids derive from their founding
 observation, so the rebuilt ones keep their ids).
+
+Only one fuser may work on a data dir at a time: two would race on the cursor and rebuild each other's
+open incidents. :class:`FuserLock` makes that exclusive with ``flock`` on ``DIR/fuser.lock``, which the
+operating system releases when the holder dies, so a killed fuser never leaves the data dir locked.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import shlex
+import sys
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import TracebackType
 from typing import Any
+
+import orjson
 
 from pydantic import TypeAdapter
 
-from truceline.bus.ports import Bus, Event
+from truceline.bus.ports import Bus, Event, Evidence
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.fuse.fuser import Fuser, FuserConfig, IncidentUpdate, UpdateAction
@@ -27,6 +41,124 @@ log = logging.getLogger(__name__)
 _OBSERVATIONS = TypeAdapter(list[Observation])
 _BATCH = 2000
 _FAR_FUTURE = {"now": datetime(9999, 1, 1, tzinfo=timezone.utc)}  # stored observations were checked on arrival
+LOCK_FILENAME = "fuser.lock"
+_LOCK_TRIES = 10  # a fuser_holder() probe holds the lock for microseconds: retry before calling it busy
+_LOCK_PAUSE_S = 0.05
+
+
+@dataclass(frozen=True)
+class FuserHolder:
+    """Who holds a data dir's fusion lock, as it recorded itself on taking it."""
+
+    pid: int | None
+    command: str
+    since: str  # UTC, ISO 8601
+
+    def describe(self) -> str:
+        """One line for error messages and logs."""
+        pid = "an unknown pid" if self.pid is None else f"pid {self.pid}"
+        return f"{pid} (`{self.command}`), fusing since {self.since}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The holder for JSON answers (``/healthz``)."""
+        return asdict(self)
+
+
+class FuserBusy(RuntimeError):
+    """Another process already fuses this data dir; nothing was changed."""
+
+    def __init__(self, data_dir: Path, holder: FuserHolder) -> None:
+        self.data_dir = data_dir
+        self.holder = holder
+        super().__init__(f"another fuser already works on {data_dir}: {holder.describe()}; one fuser per data dir")
+
+
+def current_command() -> str:
+    """This process's command line, as a holder names itself."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    if name in {"cli.py", "__main__.py"}:  # python -m truceline.cli / python -m truceline
+        name = "truceline"
+    return shlex.join([name, *sys.argv[1:]])
+
+
+class FuserLock:
+    """The exclusive right to fuse one data dir, held until :meth:`release` or the process ends."""
+
+    def __init__(self, path: Path, fd: int, holder: FuserHolder) -> None:
+        self.path = path
+        self.holder = holder
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, data_dir: Path, command: str | None = None) -> FuserLock:
+        """Take the lock of ``data_dir`` (created if missing) or raise :class:`FuserBusy` naming the holder."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / LOCK_FILENAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            for attempt in range(_LOCK_TRIES):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if attempt == _LOCK_TRIES - 1:
+                        raise FuserBusy(data_dir, _read_holder(fd)) from None
+                    time.sleep(_LOCK_PAUSE_S)
+            holder = FuserHolder(os.getpid(), command or current_command(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, orjson.dumps(holder.as_dict()) + b"\n", 0)
+        except BaseException:
+            os.close(fd)  # closing drops the lock too, if it was taken
+            raise
+        return cls(path, fd, holder)
+
+    def release(self) -> None:
+        """Give the lock up (idempotent); the file stays, emptied, so no other process locks a stale inode."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> FuserLock:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+def fuser_holder(data_dir: Path) -> FuserHolder | None:
+    """Who fuses ``data_dir`` now, or None when nobody does (a dead holder's leftover record is ignored)."""
+    try:
+        fd = os.open(data_dir / LOCK_FILENAME, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> FuserHolder:
+    """The holder's record; it writes it right after locking, so an empty file is read again a few times."""
+    for _ in range(_LOCK_TRIES):
+        raw = os.pread(fd, 4096, 0)
+        if raw.strip():
+            try:
+                record = orjson.loads(raw)
+                pid = record.get("pid")
+                return FuserHolder(pid if isinstance(pid, int) else None, str(record.get("command", "?")), str(record.get("since", "?")))
+            except (orjson.JSONDecodeError, AttributeError):
+                break
+        time.sleep(_LOCK_PAUSE_S)
+    return FuserHolder(None, "unknown (its record is missing or unreadable)", "unknown")
 
 
 def incident_feature(incident: Incident) -> dict[str, Any]:
@@ -136,28 +268,64 @@ class FusionWorker:
                 removed.append(update.incident_id)
             elif update.incident is not None:
                 upserts.append((update.incident, update.action is UpdateAction.FINALISED))
+        announce = self._bus is not None and self._bus.has_subscribers
+        # Who could see a removed incident is known only from its members, which the change deletes.
+        gone = self._store.member_documents(removed) if announce and removed else {}
         self._store.apply_incident_changes(upserts, removed, cursor)
-        if self._bus is not None and self._bus.has_subscribers:
-            self._announce(updates)
+        if announce:
+            self._announce(updates, gone)
 
     def announce_review(self, incident_id: str, feature: dict[str, Any]) -> None:
         """Tell live readers that a review changed an incident (readers who may see all its evidence)."""
         if self._bus is None or not self._bus.has_subscribers:
             return
         docs = self._store.member_documents([incident_id]).get(incident_id, [])
-        evidence = tuple((d["source"]["org"], tuple(d.get("releasable_to", ()))) for d in docs)
         feature["properties"]["action"] = "reviewed"
-        self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=evidence))
+        self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=_evidence(docs)))
 
-    def _announce(self, updates: list[IncidentUpdate]) -> None:
+    def _announce(self, updates: list[IncidentUpdate], gone: dict[str, list[dict[str, Any]]]) -> None:
+        """Publish every change: upserts first, then the incidents fusion removed (so ``into`` is known)."""
+        assert self._bus is not None
         incidents = [u.incident for u in updates if u.incident is not None]
         evidence = self._store.member_documents([i.id for i in incidents])
+        successor = {u.incident_id: u.merged_into for u in updates if u.action is UpdateAction.REMOVED}
         for update in updates:
             if update.incident is None:
-                continue  # a removed incident's readers learn of it through the incident it merged into
-            members = tuple(
-                (doc["source"]["org"], tuple(doc.get("releasable_to", ()))) for doc in evidence.get(update.incident_id, [])
-            )
+                continue
             feature = incident_feature(update.incident)
             feature["properties"]["action"] = update.action.value
-            self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=members))  # type: ignore[union-attr]
+            members = _evidence(evidence.get(update.incident_id, []))
+            self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=members))
+        for incident_id in successor:
+            self._bus.publish(_removal_event(incident_id, _survivor(incident_id, successor), gone, evidence))
+
+
+def _evidence(docs: list[dict[str, Any]]) -> Evidence:
+    """(owner, releasable_to) of each supporting observation: what a reader must be able to read."""
+    return tuple((doc["source"]["org"], tuple(doc.get("releasable_to", ()))) for doc in docs)
+
+
+def _survivor(incident_id: str, successor: dict[str, str | None]) -> str | None:
+    """Where a removed incident's observations ended up after this batch: follows merges of merges."""
+    into = successor[incident_id]
+    seen = {incident_id}
+    while into is not None and into in successor and into not in seen:
+        seen.add(into)
+        into = successor[into]
+    return into
+
+
+def _removal_event(
+    incident_id: str, into: str | None, gone: dict[str, list[dict[str, Any]]], evidence: dict[str, list[dict[str, Any]]]
+) -> Event:
+    """``incident.merged`` (into another incident) or ``incident.removed`` (dissolved) for one incident.
+
+    A reader receives it if it may read any observation the incident rested on, as then ``GET /incidents``
+    showed it that incident (or a partial view under the same id); ``into`` is null for a reader who may
+    read none of the surviving incident's observations, so no id leaks to a reader who never saw it.
+    """
+    before = _evidence(gone.get(incident_id, []))
+    if into is None:
+        return Event("incident.removed", {"id": incident_id}, owner_org="", evidence=before, any_evidence=True)
+    guarded = (("into", _evidence(evidence.get(into, []))),)
+    return Event("incident.merged", {"id": incident_id, "into": into}, owner_org="", evidence=before, any_evidence=True, guarded=guarded)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated
 
 import orjson
@@ -12,7 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from truceline.access.policy import Permission, Principal, may_read
 from truceline.api.auth import require
-from truceline.bus.ports import Event
+from truceline.bus.ports import Event, Evidence
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 HEARTBEAT_S = 15.0
@@ -23,11 +24,38 @@ def format_event(number: int, event: Event) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (number, event.topic.encode(), orjson.dumps(event.data))
 
 
+def _may_read_evidence(principal: Principal, evidence: Evidence, any_of: bool) -> bool:
+    if principal.sees_everything:
+        return True
+    readable = (may_read(principal, owner, labels) for owner, labels in evidence)
+    return any(readable) if any_of else all(readable)
+
+
+def view_for(principal: Principal, event: Event) -> Event | None:
+    """The event as ``principal`` may receive it (guarded fields it may not see nulled), or None."""
+    if event.evidence:
+        visible = _may_read_evidence(principal, event.evidence, event.any_evidence)
+    else:
+        visible = may_read(principal, event.owner_org, event.releasable_to)
+    if not visible:
+        return None
+    hidden = [name for name, evidence in event.guarded if not _may_read_evidence(principal, evidence, event.any_evidence)]
+    if not hidden:
+        return event
+    return replace(event, data={**event.data, **dict.fromkeys(hidden)})
+
+
 @router.get(
     "/stream",
     summary="Live changes as server-sent events (text/event-stream)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "`observation` and `incident` events; `lost` when the reader fell behind"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`observation` and `incident` events; `incident.merged` (`{id, into}`) and `incident.removed`"
+            " (`{id}`) when fusion folds an incident into another or dissolves it; `lost` when the reader fell behind",
+        }
+    },
 )
 async def stream(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> StreamingResponse:
     """Events the caller may read, as they happen; a comment line every 15 s keeps proxies from closing it."""
@@ -50,13 +78,10 @@ async def stream(request: Request, principal: Annotated[Principal, Depends(requi
                     reported_lost = subscription.lost
                     number += 1
                     yield format_event(number, Event("lost", {"lost": reported_lost}, principal.org))
-                if event.evidence:
-                    visible = all(may_read(principal, owner, labels) for owner, labels in event.evidence)
-                else:
-                    visible = may_read(principal, event.owner_org, event.releasable_to)
-                if visible:
+                shown = view_for(principal, event)
+                if shown is not None:
                     number += 1
-                    yield format_event(number, event)
+                    yield format_event(number, shown)
         finally:
             subscription.close()
 

@@ -7,17 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+Evidence = tuple[tuple[str, tuple[str, ...]], ...]  # (owner, releasable_to) of each observation a change rests on
+
+
 @dataclass(frozen=True)
 class Event:
     """One change. ``owner_org`` and ``releasable_to`` decide who may receive it (the releasability rule);
     for a derived event, ``evidence`` lists (owner, releasable_to) of everything it rests on, and a reader
-    receives it only if it may read all of that."""
+    receives it only if it may read all of that (any of it, with ``any_evidence``: for news about something
+    the reader already saw a partial view of). Each ``guarded`` field of ``data`` is null for a reader who
+    may read none of that field's own evidence, so an event never names what its reader cannot see."""
 
     topic: str
     data: dict[str, Any]
     owner_org: str
     releasable_to: tuple[str, ...] = field(default_factory=tuple)
-    evidence: tuple[tuple[str, tuple[str, ...]], ...] = field(default_factory=tuple)
+    evidence: Evidence = field(default_factory=tuple)
+    any_evidence: bool = False
+    guarded: tuple[tuple[str, Evidence], ...] = field(default_factory=tuple)
 
 
 class Subscription(Protocol):

@@ -18,7 +18,6 @@ const state = {
   whoami: null,
   agreement: null,
   incidents: new Map(), // id → GeoJSON feature + {t: ms, party}
-  byObservation: new Map(), // observation id → incident id (to notice merges in live updates)
   violations: new Map(), // incident id → [violation properties]
   violationsLoaded: false,
   filters: emptyFilters(),
@@ -79,25 +78,9 @@ async function loadAgreement() {
 }
 
 function remember(feature) {
-  const old = state.incidents.get(feature.id);
   feature.t = Date.parse(feature.properties.time);
   feature.party = partyOf(feature.id);
-  if (old) for (const o of old.properties.observation_ids) state.byObservation.delete(o);
-  // An incident that now holds another's observations absorbed it (fusion merged them).
-  for (const o of feature.properties.observation_ids) {
-    const other = state.byObservation.get(o);
-    if (other && other !== feature.id) forgetIncident(other);
-    state.byObservation.set(o, feature.id);
-  }
   state.incidents.set(feature.id, feature);
-}
-
-function forgetIncident(id) {
-  const gone = state.incidents.get(id);
-  if (!gone) return;
-  for (const o of gone.properties.observation_ids) if (state.byObservation.get(o) === id) state.byObservation.delete(o);
-  state.incidents.delete(id);
-  view.forget(id);
 }
 
 function partyOf(id) {
@@ -111,7 +94,6 @@ async function loadIncidents() {
   const collection = await api("/api/v1/incidents?limit=100000");
   performance.mark("incidents-fetched");
   state.incidents.clear();
-  state.byObservation.clear();
   for (const feature of collection.features) remember(feature);
   state.stops = dayStops([...state.incidents.values()]);
   setupSlider(true);
@@ -328,10 +310,12 @@ let violationsTimer = null;
 
 /** Take in one incident feature from the stream or a review answer. */
 function applyIncident(feature, action) {
+  const streamed = "action" in feature.properties; // only server-sent events carry an action
   delete feature.properties.action;
   const known = state.incidents.get(feature.id);
-  if (action !== "reviewed" && known?.properties.review?.decisions?.length) {
-    // Fusion's event carries fusion's status; reviews decide the shown one, so ask the server again.
+  if (streamed && (action === "reviewed" || known?.properties.review?.at)) {
+    // Fusion's event carries fusion's status and a review event only the outcome (never who or why):
+    // reviews decide the shown status and this key's view of them, so ask the server again.
     refetch.add(feature.id);
     clearTimeout(refetchTimer);
     refetchTimer = setTimeout(refetchReviewed, 300);
@@ -383,10 +367,35 @@ async function judgeNew() {
   }
 }
 
+/**
+ * Fusion folded incident `id` into `into` (null when this key may not see that one) or dissolved it:
+ * drop it, with the partial views `id.1`, `id.2`… the API shows a reader who sees only part of it.
+ */
+function removeIncident(id, into) {
+  const gone = [...state.incidents.keys()].filter((k) => k === id || k.startsWith(`${id}.`));
+  if (!gone.length) return;
+  for (const k of gone) {
+    state.incidents.delete(k);
+    state.violations.delete(k);
+    view.forget(k);
+  }
+  state.liveChanges += 1;
+  $("live-count").textContent = `${number(state.liveChanges)} live change${state.liveChanges === 1 ? "" : "s"}`;
+  render();
+  if (!gone.includes(state.selected)) return;
+  if (into && state.incidents.has(into)) {
+    state.selected = into; // the detail follows the incident the shown one went into
+    showDetail(into, { keepFocus: true });
+  } else {
+    closeDetail();
+  }
+}
+
 function startLive() {
   let connectedBefore = false;
   followStream((type, data) => {
     if (type === "incident") applyIncident(data, data.properties.action);
+    else if (type === "incident.merged" || type === "incident.removed") removeIncident(data.id, data.into);
     else if (type === "lost") reloadAll("Some live changes were missed; reloaded.");
   }, (link, why) => {
     const badge = $("live");

@@ -168,7 +168,7 @@ export function createMap(container, { onIncidentClick }) {
     }
   }
 
-  /** Drop an incident's marker for good (it was merged into another). */
+  /** Drop an incident's marker for good (fusion merged it into another or dissolved it). */
   function forget(id) {
     const marker = markers.get(id);
     if (marker) layers.incidents.removeLayer(marker);
