@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,3 +126,17 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     if server.process.poll() is None:
         server.process.terminate()
         server.process.wait(timeout=30)
+
+
+def eventually(what: str, check: Callable[[], Any], deadline_s: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after a generous deadline.
+
+    For state another process or thread reaches in its own time; the deadline only bounds a hang.
+    """
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {deadline_s:.0f} s waiting for {what}")

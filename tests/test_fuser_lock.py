@@ -11,16 +11,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import LiveServer, free_port, native, start_server
+from conftest import LiveServer, eventually, free_port, native, start_server
 from truceline.api.app import create_app
 from truceline.api.fusion import LOCK_FILENAME, FuserBusy, FuserLock, fuser_holder
 from truceline.api.settings import Settings
@@ -29,7 +27,6 @@ from truceline.ingest.validation import validation_context
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import open_store
 
-DEADLINE_S = 60.0
 EXIT_FUSER_BUSY = 3
 
 
@@ -39,17 +36,6 @@ def cli(*args: str) -> list[str]:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cli(*args), capture_output=True, text=True, timeout=180, env={**os.environ, "COLUMNS": "200"})
-
-
-def eventually(what: str, check: Callable[[], Any]) -> Any:
-    """Poll ``check`` until it returns something truthy, failing after a generous deadline."""
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {DEADLINE_S:.0f} s")
 
 
 def add_observations(data_dir: Path, *ids: str) -> None:

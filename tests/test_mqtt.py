@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ApiClient, LiveServer, native, start_server
+from conftest import ApiClient, LiveServer, eventually, native, start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -36,17 +36,6 @@ from truceline.cli import app as cli_app
 
 BROKER = "mqtt://127.0.0.1:1883"
 WAIT_S = 30.0
-
-
-def _wait_for(what: str, check: Callable[[], Any]) -> Any:
-    """Poll until ``check`` returns something truthy; fail naming ``what`` after a generous deadline."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 class Publisher:
@@ -93,7 +82,7 @@ def _forget_session(data_dir: Path) -> None:
 
 def _serve(data_dir: Path, prefix: str, org: str = "UA") -> LiveServer:
     server = start_server(data_dir, ["--mqtt", BROKER, "--mqtt-org", org, "--mqtt-topic", f"{prefix}/#"])
-    _wait_for("the MQTT subscription", lambda: httpx.get(server.url + "/healthz").json().get("mqtt", {}).get("connected"))
+    eventually("the MQTT subscription", lambda: httpx.get(server.url + "/healthz").json().get("mqtt", {}).get("connected"))
     return server
 
 
@@ -142,9 +131,9 @@ def test_messages_are_stored_once_even_when_sent_twice(mqtt_server: LiveServer, 
     publisher.publish(orjson.dumps(first))
     publisher.publish(orjson.dumps(first))  # redelivery or a sensor re-sending: harmless
     publisher.publish(orjson.dumps([native(id="mqtt-b"), native(id="mqtt-c", kind="impact")]), sub="sensor-2")
-    _wait_for("three observations", lambda: len(_ids(mqtt_server)) >= 3)
+    eventually("three observations", lambda: len(_ids(mqtt_server)) >= 3)
     assert sorted(_ids(mqtt_server)) == ["mqtt-a", "mqtt-b", "mqtt-c"]
-    _wait_for("the duplicate to be counted", lambda: _metric(mqtt_server, "duplicate") >= 1)
+    eventually("the duplicate to be counted", lambda: _metric(mqtt_server, "duplicate") >= 1)
     assert _metric(mqtt_server, "stored") == 2  # two messages stored something new
     assert len(_ids(mqtt_server)) == 3
 
@@ -162,9 +151,9 @@ def test_bad_messages_are_refused_and_the_next_good_one_is_taken(mqtt_server: Li
     for payload, _ in bad:
         publisher.publish(payload)
     publisher.publish(orjson.dumps(native(id="after-the-bad-ones")))
-    _wait_for("the good message", lambda: "after-the-bad-ones" in _ids(mqtt_server))
+    eventually("the good message", lambda: "after-the-bad-ones" in _ids(mqtt_server))
     assert _ids(mqtt_server) == ["after-the-bad-ones"]  # nothing of a refused message, not even its good items
-    reports = _wait_for("all rejection reports", lambda: publisher.rejections if len(publisher.rejections) >= len(bad) else None)
+    reports = eventually("all rejection reports", lambda: publisher.rejections if len(publisher.rejections) >= len(bad) else None)
     assert sorted(r["reason"] for r in reports) == sorted(reason for _, reason in bad)
     assert all(r["topic"] == f"{publisher.prefix}/sensor-1" for r in reports)
     invalid = next(r for r in reports if r["reason"] == "invalid")
@@ -182,11 +171,11 @@ def test_messages_published_while_the_server_is_down_arrive_after_restart(tmp_pa
     server = _serve(data_dir, prefix)
     try:
         publisher.publish(orjson.dumps(native(id="before-stop")))
-        _wait_for("the first message", lambda: "before-stop" in _ids(server))
+        eventually("the first message", lambda: "before-stop" in _ids(server))
         _stop(server)
         publisher.publish(orjson.dumps(native(id="while-down")))  # QoS 1: the broker keeps it for the session
         server = _serve(data_dir, prefix)
-        _wait_for("the message queued while down", lambda: "while-down" in _ids(server))
+        eventually("the message queued while down", lambda: "while-down" in _ids(server))
         assert sorted(_ids(server)) == ["before-stop", "while-down"]
     finally:
         _stop(server)
