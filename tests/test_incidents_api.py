@@ -144,7 +144,8 @@ def test_two_person_rule_and_review_leaves(client) -> None:  # type: ignore[no-u
     outsider = {"Authorization": f"Bearer {store.create_api_key('RU', Role.ANALYST)[1]}"}
     url = f"/api/v1/incidents/{incident_id}/review"
     assert c.post(url, json={"decision": "verify"}, headers=observer).status_code == 403
-    assert c.post(url, json={"decision": "verify"}, headers=outsider).status_code == 404  # cannot see it
+    refused = c.post(url, json={"decision": "verify"}, headers=outsider)  # RU is no coalition member: may not review
+    assert refused.status_code == 403 and "a RU analyst may not review" in refused.json()["detail"]
     assert c.post(url, json={"decision": "dismiss"}, headers=analyst_1).status_code == 422  # no reason
     first = c.post(url, json={"decision": "verify", "reason": "crater imagery"}, headers=analyst_1)
     assert first.status_code == 201 and first.json()["incident"]["properties"]["status"] == "detected"

@@ -115,6 +115,7 @@ def build_dataset(data_dir: Path) -> SqliteStore:
     store.save_agreement(agreement.canonical_document(), agreement.digest(), "test")
     store.set_organisation("FR", ["COALITION"])
     store.set_organisation("US", ["COALITION"])
+    store.set_organisation("OSCE", ["COALITION"])  # the monitoring mission's analysts review (access.policy)
     observations, errors = validate_batch(records(), validation_context())
     assert not errors, errors
     store.add_observations(observations)

@@ -176,7 +176,7 @@ def _incident(status: IncidentStatus, id_: str = "i") -> Incident:
 def test_what_each_review_outcome_does_to_a_violation(decisions: list[tuple[str, str]], review_status: ReviewStatus,
                                                       counted: bool) -> None:
     history = [{"decision": d, "analyst": a, "at": f"2023-05-10T0{k}:00:00Z"} for k, (d, a) in enumerate(decisions)]
-    reviewed, view = apply_review(_incident(IncidentStatus.CORROBORATED), history, with_reviewers=False)
+    reviewed, view = apply_review(_incident(IncidentStatus.CORROBORATED), history, with_reviewers=False, refusal=lambda d: None)
     assert view["status"] == review_status.value
     assert view["at"] == (history[-1]["at"] if history else None)
     assert (violation_candidates([reviewed]) == [reviewed]) is counted

@@ -212,6 +212,28 @@ def test_a_review_reaches_another_browser_live_and_observers_may_not_review(brow
         watcher.context.close()
 
 
+def test_a_party_analyst_sees_why_it_may_not_review(browser: Any, site: Site) -> None:
+    party_analyst = site.new_key("RU", "analyst")  # RU is in no group: a party, not the monitoring mission
+    before = len(site.incidents())
+    site.call("POST", "/api/v1/observations", native(
+        id="web-ru-own", time="2023-05-04T21:00:00Z", kind="explosion", location={"lat": 50.45, "lon": 30.52, "cep_m": 100},
+        source={"id": "ru-uav-1", "type": "uav", "org": "RU"}, releasable_to=["RU"]))
+    own = next(f for f in site.wait_for_incidents(before + 1) if "web-ru-own" in f["properties"]["observation_ids"])
+    page = open_page(browser, site, party_analyst)
+    try:
+        assert page.evaluate("window.truceline.state.whoami.may_review") is False
+        page.evaluate(f"void window.truceline.select({json.dumps(own['id'])})")
+        page.wait_for_selector("#detail:not([hidden]) #review-why")
+        for decision in ("verify", "dismiss", "reopen"):
+            assert page.is_disabled(f"#detail button.review-{decision}")
+        assert page.is_disabled("#review-reason")
+        why = page.inner_text("#review-why")
+        assert "(RU, role analyst) may not review" in why and "RU is not in the COALITION group" in why
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
 def test_new_incidents_arrive_live(browser: Any, site: Site) -> None:
     page = open_page(browser, site, site.observer)
     try:

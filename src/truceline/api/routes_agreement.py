@@ -5,25 +5,31 @@ was. Violations are judged on request from the incidents the caller may see, und
 which each violation names, after analysts' reviews exactly as the daily report applies them
 (``domain.review.violation_candidates``): an incident analysts dismissed is no violation unless coalition
 staff ask for it with ``include_dismissed=true``; each violation carries the incident's ``review``.
+``/violations`` pages violations, not incidents: every incident matching the filters is read (in chunks,
+at most ``SCAN_CEILING`` per request) and ``limit`` caps the violations returned, with ``next_cursor``.
 """
 
 from __future__ import annotations
 
+import base64
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from truceline.access.policy import Permission, Principal
+from truceline.access.policy import Permission, Principal, is_coalition_staff
 from truceline.api.auth import require
-from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, sees_reviewers, with_reviews
+from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
+from truceline.domain.incident import Incident
 from truceline.domain.review import violation_candidates
+from truceline.domain.violation import Violation
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
@@ -164,7 +170,64 @@ async def put_agreement(
     return json_response(payload, code)
 
 
-@router.get("/violations", summary="Violations of the agreement in force, as GeoJSON")
+#: Incidents read from the store per step while a page of violations fills.
+SCAN_CHUNK = 5_000
+#: A request reads no further chunk once it has read this many incidents: a page that has not filled by
+#: then ends early, with a cursor.
+SCAN_CEILING = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class _Position:
+    """Where a page ended: incidents before (t_us, id) done, and ``emitted`` violations of that one."""
+
+    t_us: int
+    incident_id: str
+    emitted: int
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.t_us, self.incident_id
+
+
+def _key(incident: Incident) -> tuple[int, str]:
+    """An incident's place in the store's order (``t_us``, ``id``)."""
+    return (incident.time - _EPOCH) // _MICROSECOND, incident.id
+
+
+def _encode_cursor(position: _Position, digest: str) -> str:
+    raw = orjson.dumps([position.t_us, position.incident_id, position.emitted, digest[:16]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, digest: str) -> _Position:
+    try:
+        t_us, incident_id, emitted, issued_for = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        position = _Position(int(t_us), str(incident_id), int(emitted))
+        if position.emitted < 0 or not isinstance(issued_for, str):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"cursor {cursor!r} is not a next_cursor this server issued for /violations"
+        ) from exc
+    if issued_for != digest[:16]:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "the agreement in force changed since this cursor was issued; start again without a cursor",
+        )
+    return position
+
+
+@dataclass
+class _ViolationPage:
+    features: list[dict[str, Any]]
+    next_cursor: str | None
+    incidents_read: int
+
+
+@router.get("/violations", summary="Violations of the agreement in force, as GeoJSON, a page at a time")
 async def violations(
     request: Request,
     principal: Reader,
@@ -173,39 +236,81 @@ async def violations(
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
     party: Annotated[str | None, Query(description="party held responsible, or 'undetermined'")] = None,
     rule: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS, description="violations per page (not incidents)")] = 1000,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page (same filters)")] = None,
     include_dismissed: Annotated[
         bool, Query(description="also judge incidents analysts dismissed (coalition analysts and supervisors only)")
     ] = False,
 ) -> Response:
     """Incidents the caller may see, reviews applied, judged now: rule, party held responsible, confidence,
     basis and the incident's ``review`` (``status`` pending, verified or dismissed). Dismissed incidents are
-    left out, as in the daily report, unless ``include_dismissed=true``."""
+    left out, as in the daily report, unless ``include_dismissed=true``.
+
+    A page holds at most ``limit`` violations, after every filter, in incident time order; follow
+    ``next_cursor`` (null on the last page) with the same filters for the rest. Every incident matching the
+    filters is read, ``SCAN_CHUNK`` at a time; one request stops reading after ``SCAN_CEILING`` incidents, so a page
+    over a sparse stretch may hold fewer than ``limit`` and still carry a ``next_cursor``. ``incidents_read``
+    says how many incidents this page read. A cursor issued under another agreement version is refused (409).
+    """
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} must carry a UTC offset")
-    staff = sees_reviewers(principal)
+    staff = is_coalition_staff(principal)
     if include_dismissed and not staff:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"include_dismissed is for analysts and supervisors of COALITION organisations; a {principal.org} "
             f"{principal.role.value} sees violations as counted, without dismissed incidents",
         )
-    query = IncidentQuery(since=since, until=until, bbox=parse_bbox(bbox) if bbox else None, limit=limit)
+    area = parse_bbox(bbox) if bbox else None
 
-    def load() -> list[dict[str, Any]]:
+    def wanted(found: list[Violation]) -> list[Violation]:
+        return [v for v in found if (party is None or v.party == party) and (rule is None or v.rule_id == rule)]
+
+    def load() -> _ViolationPage:
         current = _in_force(request)
         store = request.app.state.store
-        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)), with_reviewers=staff)
-        reviews = {i.id: r for i, r in items}
-        found = judge(current.agreement, current.geometry,
-                      violation_candidates((i for i, _ in items), include_dismissed=include_dismissed))
-        features = []
-        for v in found:
-            if (party is None or v.party == party) and (rule is None or v.rule_id == rule):
-                feature = v.to_feature()
-                feature["properties"]["review"] = reviews[v.incident_id]
-                features.append(feature)
-        return features
+        digest = current.agreement.digest()
+        after = _decode_cursor(cursor, digest) if cursor else None
+        features: list[dict[str, Any]] = []
+        read, chunk = 0, SCAN_CHUNK
+        while read < SCAN_CEILING:
+            lower = since
+            if after is not None:
+                resume = _EPOCH + timedelta(microseconds=after.t_us)
+                lower = resume if since is None or resume > since else since
+            rows = store.list_incidents(IncidentQuery(since=lower, until=until, bbox=area, limit=chunk))
+            last_chunk = len(rows) < chunk
+            todo = [r for r in rows if after is None or _key(r) >= after.key]
+            if not last_chunk and not any(after is None or _key(r) > after.key for r in todo):
+                chunk *= 2  # more incidents share the cursor's microsecond than one chunk holds
+                continue
+            read += len(todo)
+            items = with_reviews(store, reader_view(store, principal, todo), with_reviewers=staff)
+            reviews = {i.id: r for i, r in items}
+            candidates = violation_candidates((i for i, _ in items), include_dismissed=include_dismissed)
+            by_incident: dict[str, list[Violation]] = {}
+            for v in wanted(judge(current.agreement, current.geometry, candidates)):
+                by_incident.setdefault(v.incident_id.split(".")[0], []).append(v)
+            for n, row in enumerate(todo):
+                skip = after.emitted if after is not None and _key(row) == after.key else 0
+                remaining = by_incident.get(row.id, [])[skip:]
+                taken = remaining[: limit - len(features)]
+                for v in taken:
+                    feature = v.to_feature()
+                    feature["properties"]["review"] = reviews[v.incident_id]
+                    features.append(feature)
+                after = _Position(*_key(row), skip + len(taken))
+                if len(features) == limit:
+                    more = len(taken) < len(remaining) or n + 1 < len(todo) or not last_chunk
+                    return _ViolationPage(features, _encode_cursor(after, digest) if more else None, read)
+            if last_chunk:
+                return _ViolationPage(features, None, read)
+        assert after is not None  # the ceiling is reached only after reading incidents
+        return _ViolationPage(features, _encode_cursor(after, digest), read)
 
-    return json_response({"type": "FeatureCollection", "features": await run_in_threadpool(load)})
+    page = await run_in_threadpool(load)
+    return json_response(
+        {"type": "FeatureCollection", "features": page.features, "next_cursor": page.next_cursor,
+         "incidents_read": page.incidents_read}
+    )

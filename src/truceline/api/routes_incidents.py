@@ -5,9 +5,12 @@ resting partly on observations the reader may not read is fused again from the r
 its position, uncertainty, source count and corroboration reveal nothing else; one resting on none does
 not exist for that reader.
 
-Reviews are applied with the two-person rule (``domain/review.py``). Who reviewed and why (analysts' key
-ids, organisations, reasons, ledger salts) is shown to coalition staff only (:func:`sees_reviewers`);
-every other reader gets the outcome, the time of the last decision and a note that names no one.
+Reviews are applied with the two-person rule (``domain/review.py``), counting only the decisions of
+keys with review authority (``access.policy.decision_authority``: analysts of COALITION organisations and
+the admin); only such keys may post a review (``review_authority``; anyone else gets 403 and nothing is
+stored). Who reviewed and why (analysts' key ids, organisations, reasons, ledger salts, whether each
+decision counts) is shown to coalition staff only (``access.policy.is_coalition_staff``); every other
+reader gets the outcome, the time of the last decision and a note that names no one.
 """
 
 from __future__ import annotations
@@ -20,28 +23,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from truceline.access.policy import COALITION, Permission, Principal, Role, may_read
+from truceline.access.policy import Permission, Principal, decision_authority, is_coalition_staff, may_read, review_authority
 from truceline.api.auth import require
 from truceline.api.fusion import incident_feature, parse_documents
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import Incident, IncidentStatus
-from truceline.domain.review import Decision, apply_review, public_review
+from truceline.domain.review import Decision, Refusal, apply_review, public_review
 from truceline.fuse.fuser import FuserConfig, fuse_all
 from truceline.store.ports import IncidentQuery
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 MAX_INCIDENTS = 100_000
-#: Roles whose holders in a COALITION organisation see who reviewed an incident and why.
-REVIEW_STAFF_ROLES: frozenset[Role] = frozenset({Role.ANALYST, Role.SUPERVISOR})
-
-
-def sees_reviewers(principal: Principal) -> bool:
-    """Whether the caller may see analysts' identities and reasons: coalition staff and the operator only.
-
-    Parties' observers, contributors and the public see the outcome alone, so no analyst can be singled out
-    or pressed over a decision; a staff role in an organisation outside COALITION is not coalition staff.
-    """
-    return principal.sees_everything or (principal.role in REVIEW_STAFF_ROLES and COALITION in principal.labels)
 
 
 def reader_view(store: Any, principal: Principal, incidents: list[Incident], config: FuserConfig | None = None) -> list[Incident]:
@@ -69,10 +61,33 @@ def reader_view(store: Any, principal: Principal, incidents: list[Incident], con
 def with_reviews(store: Any, incidents: list[Incident], *, with_reviewers: bool) -> list[tuple[Incident, dict[str, Any]]]:
     """Each incident with its status after the two-person rule and its review view (see ``review_view``).
 
-    ``with_reviewers`` must be :func:`sees_reviewers` of whoever the result reaches.
+    Only decisions of keys with review authority count (:func:`review_refusal`). ``with_reviewers`` must
+    be ``is_coalition_staff`` of whoever the result reaches.
     """
     decisions = store.reviews([i.id.split(".")[0] for i in incidents]) if incidents else {}
-    return [apply_review(i, decisions.get(i.id.split(".")[0], []), with_reviewers=with_reviewers) for i in incidents]
+    refusal = review_refusal(store) if any(decisions.values()) else _counts
+    return [
+        apply_review(i, decisions.get(i.id.split(".")[0], []), with_reviewers=with_reviewers, refusal=refusal)
+        for i in incidents
+    ]
+
+
+def _counts(decision: Any) -> None:
+    return None
+
+
+def review_refusal(store: Any) -> Refusal:
+    """The authority rule for stored decisions, with the store's keys and groups as they are now."""
+    roles = {key.key_id: key.role for key in store.list_api_keys()}
+    groups = store.list_organisations()
+
+    def refusal(decision: Any) -> str | None:
+        org = str(decision["org"])
+        key_id = str(decision["analyst"])
+        authority = decision_authority(key_id, org, roles.get(key_id), groups.get(org, ()))
+        return None if authority.allowed else authority.detail
+
+    return refusal
 
 
 def _feature(incident: Incident, review: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +122,7 @@ async def list_incidents(
 
     def load() -> list[tuple[Incident, dict[str, Any]]]:
         store = request.app.state.store
-        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)), with_reviewers=sees_reviewers(principal))
+        items = with_reviews(store, reader_view(store, principal, store.list_incidents(query)), with_reviewers=is_coalition_staff(principal))
         return [(i, r) for i, r in items if not wanted or i.status in wanted][:limit]
 
     return json_response(_feature_collection(await run_in_threadpool(load)))
@@ -130,7 +145,7 @@ def _visible(request: Request, principal: Principal, incident_id: str) -> list[t
     found = with_reviews(
         store,
         reader_view(store, principal, store.list_incidents(IncidentQuery(ids=(incident_id,), limit=1))),
-        with_reviewers=sees_reviewers(principal),
+        with_reviewers=is_coalition_staff(principal),
     )
     if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no incident with id {incident_id!r}")
@@ -151,14 +166,21 @@ class ReviewRequest(BaseModel):
         return self
 
 
-@router.post("/incidents/{incident_id}/review", summary="Verify, dismiss or reopen an incident (analysts)")
+@router.post("/incidents/{incident_id}/review", summary="Verify, dismiss or reopen an incident (coalition analysts)")
 async def review(
     request: Request,
     incident_id: str,
     body: ReviewRequest,
     principal: Annotated[Principal, Depends(require(Permission.REVIEW))],
 ) -> Response:
-    """Record the decision (a ledger leaf); verified needs two different analysts (two-person rule)."""
+    """Record the decision (a ledger leaf); verified needs two different analysts (two-person rule).
+
+    Only analysts of COALITION organisations and the admin key may review: an analyst of any other
+    organisation (a party's) gets 403 naming its organisation and role, and nothing is stored.
+    """
+    authority = review_authority(principal)
+    if not authority.allowed:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, authority.detail)
 
     def act() -> dict[str, Any]:
         _visible(request, principal, incident_id)  # 404 unless the analyst may see it

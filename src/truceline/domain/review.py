@@ -12,11 +12,18 @@ since fusion's evidence stands until analysts conclude otherwise.
 
 Who reviewed and why is for coalition staff only (:func:`review_view`): other readers are shown the
 outcome, the time of the last decision and a note that counts analysts without naming them.
+
+Only authorised decisions count (:func:`apply_review` takes the authority rule, ``access.policy``'s
+``decision_authority``: analysts of COALITION organisations and the admin). A decision by anyone else (an
+analyst of a party's organisation, recorded before reviews were refused to them) is kept, as it is a
+ledger leaf and part of the history, and coalition staff see it marked ``"counted": false`` with the
+reason; it takes no part in the outcome, its time, its note or its counts, and a "reopen" among such
+decisions clears nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -66,10 +73,15 @@ class ReviewOutcome:
 
 
 def review_outcome(fused: IncidentStatus, decisions: Iterable[Mapping[str, Any]]) -> ReviewOutcome:
-    """Apply the two-person rule to decisions (``{"decision", "analyst"[, "at"]}``, oldest first)."""
+    """Apply the two-person rule to decisions (``{"decision", "analyst"[, "at"][, "counted"]}``, oldest first).
+
+    A decision marked ``"counted": False`` (see :func:`mark_authority`) is skipped entirely.
+    """
     standing: dict[str, Decision] = {}
     at: str | None = None
     for item in decisions:
+        if item.get("counted", True) is False:
+            continue
         decision = Decision(item["decision"])
         at = item.get("at", at)
         if decision is Decision.REOPEN:
@@ -118,13 +130,31 @@ def public_review(view: Mapping[str, Any]) -> dict[str, Any]:
     return {k: view[k] for k in PUBLIC_REVIEW_KEYS if k in view}
 
 
+#: The authority rule for one stored decision: None when it counts, otherwise why not (in words).
+Refusal = Callable[[Mapping[str, Any]], str | None]
+
+
+def mark_authority(decisions: Iterable[Mapping[str, Any]], refusal: Refusal) -> list[dict[str, Any]]:
+    """Copies of ``decisions`` each marked ``"counted"`` (bool), with ``"not_counted"`` (why) when False."""
+    marked = []
+    for item in decisions:
+        why = refusal(item)
+        marked.append({**item, "counted": True} if why is None else {**item, "counted": False, "not_counted": why})
+    return marked
+
+
 def apply_review(
-    incident: Incident, decisions: Sequence[Mapping[str, Any]], *, with_reviewers: bool
+    incident: Incident, decisions: Sequence[Mapping[str, Any]], *, with_reviewers: bool, refusal: Refusal
 ) -> tuple[Incident, dict[str, Any]]:
-    """The incident with its status after the two-person rule, and the review view for its reader."""
-    outcome = review_outcome(incident.status, decisions)
+    """The incident with its status after the two-person rule, and the review view for its reader.
+
+    ``refusal`` says which decisions count (see the module docstring); the outcome is computed from those
+    alone, and staff's ``decisions`` list every one, marked.
+    """
+    marked = mark_authority(decisions, refusal)
+    outcome = review_outcome(incident.status, marked)
     reviewed = incident if outcome.status is incident.status else incident.model_copy(update={"status": outcome.status})
-    return reviewed, review_view(outcome, decisions, with_reviewers=with_reviewers)
+    return reviewed, review_view(outcome, marked, with_reviewers=with_reviewers)
 
 
 def counts_as_violation(status: IncidentStatus) -> bool:

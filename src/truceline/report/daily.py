@@ -399,7 +399,8 @@ def _unverified(incident: Incident, review: dict[str, Any], violations: Sequence
         reasons.append("dismissed")
         note = str(review.get("note", ""))
         if include_review_reasons:
-            why = [str(d.get("reason", "")) for d in review.get("decisions", []) if d.get("decision") == "dismiss"]
+            why = [str(d.get("reason", "")) for d in review.get("decisions", [])
+                   if d.get("decision") == "dismiss" and d.get("counted", True)]  # not a party analyst's
             note += (": " + "; ".join(w for w in why if w)) if any(why) else ""
         details.append(note)
     else:

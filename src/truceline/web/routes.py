@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from truceline.access.policy import ROLE_PERMISSIONS, Principal
+from truceline.access.policy import ROLE_PERMISSIONS, Permission, Principal, review_authority
 from truceline.api.auth import require_key
 from truceline.api.routes_observations import json_response
 from truceline.web.assets import static_dir
@@ -44,13 +44,21 @@ class _StaticFiles(StaticFiles):
 
 @router.get("/whoami", summary="The caller's organisation, role and permissions")
 async def whoami(principal: Annotated[Principal, Depends(require_key)]) -> Response:
-    """What the key behind the request may do (never the secret, never other keys)."""
+    """What the key behind the request may do (never the secret, never other keys).
+
+    ``permissions`` are those the key may use: ``review`` only when ``may_review`` (analysts of COALITION
+    organisations and the admin); ``review_reason`` says why it may or may not (beside ``org`` and ``role``).
+    """
+    authority = review_authority(principal)
+    granted = {p for p in ROLE_PERMISSIONS[principal.role] if p is not Permission.REVIEW or authority.allowed}
     return json_response(
         {
             "key_id": principal.key_id,
             "org": principal.org,
             "role": principal.role.value,
-            "permissions": sorted(p.value for p in ROLE_PERMISSIONS[principal.role]),
+            "permissions": sorted(p.value for p in granted),
+            "may_review": authority.allowed,
+            "review_reason": authority.why,
             "reads": sorted(principal.labels) if not principal.sees_everything else ["*"],
         }
     )

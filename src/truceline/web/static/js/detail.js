@@ -1,6 +1,7 @@
 // The incident detail panel: what fused into it (observations with sources and grades), where it is and
 // how sure, why it counts as corroborated, which rule it breaks and who is held responsible, its ledger
-// references, and the review controls (enabled for analysts only, otherwise disabled with the reason).
+// references, and the review controls (enabled only for keys whoami says may review — analysts of COALITION
+// organisations and the admin — otherwise disabled with the server's reason).
 
 import { api, ApiError } from "./api.js";
 import { attributionText, corroborationText, duration, el, grade, metres, number, utc } from "./format.js";
@@ -111,9 +112,11 @@ async function fillObservations(box, ids, review) {
 }
 
 function reviewSection(incident, ctx, keptReason) {
-  const mayReview = ctx.whoami.permissions.includes("review");
+  // The server decides (role and COALITION membership): an analyst of a party's organisation may not review.
+  const mayReview = ctx.whoami.may_review === true;
   const why = mayReview ? null
-    : `Your key (${ctx.whoami.org}, role ${ctx.whoami.role}) may not review incidents; analysts review.`;
+    : `Your key (${ctx.whoami.org}, role ${ctx.whoami.role}) may not review incidents: ` +
+      `${ctx.whoami.review_reason || "analysts of COALITION organisations review"}.`;
   const message = el("p", { id: "review-message", role: "status", "aria-live": "polite" });
   const reason = el("textarea", {
     id: "review-reason", rows: "2", maxlength: "4000", disabled: !mayReview,
@@ -151,7 +154,9 @@ function reviewSection(incident, ctx, keptReason) {
   };
   const review = incident.properties.review;
   const history = (review?.decisions || []).map((d) =>
-    el("li", {}, `${utc(d.at)}: ${d.org}/${d.analyst} — ${d.decision}${d.reason ? ` (“${d.reason}”)` : ""}`));
+    el("li", d.counted === false ? { class: "not-counted", title: d.not_counted || "" } : {},
+      `${utc(d.at)}: ${d.org}/${d.analyst} — ${d.decision}${d.reason ? ` (“${d.reason}”)` : ""}`,
+      d.counted === false ? el("span", { class: "muted" }, " — not counted: no review authority") : null));
   // Readers other than coalition staff get the outcome and its time only: no decisions, no reviewers.
   const outcome = review && !review.decisions && review.at
     ? el("p", { class: "review-outcome" }, `Review ${review.status || "pending"} as of ${utc(review.at)}; ` +
@@ -159,7 +164,7 @@ function reviewSection(incident, ctx, keptReason) {
     : null;
   return el("div", { class: "review" },
     history.length ? el("ul", { class: "review-history" }, history) : outcome,
-    el("p", { class: "muted small" }, "Verified needs two different analysts; one dismissal (with a reason) dismisses."),
+    el("p", { class: "muted small" }, "Verified needs two different coalition analysts; one dismissal (with a reason) dismisses."),
     reason,
     el("div", { class: "buttons" }, button("verify", "Verify"), button("dismiss", "Dismiss"), button("reopen", "Reopen")),
     why ? el("p", { id: "review-why", class: "muted" }, why) : null,
