@@ -160,6 +160,8 @@ def test_a_bridging_observation_merges_two_incidents_and_the_stream_says_so(serv
         # PL saw the loser (built on x alone), so it is told where it went.
         assert created_from(pl, "x") == x_incident
         assert pl.wait_for("incident.merged") == {"id": x_incident, "into": y_incident}
+        # PL may read x and z but not y, so of the survivor it is told only that its view changed, before the merge.
+        assert pl.position("incident.changed", lambda d: d == {"id": y_incident}) < pl.position("incident.merged")
 
         # Everything published before this sentinel has reached every reader once the sentinel has.
         post(server, [obs("sentinel", 90_000.0, 7200.0, 50.0, "US", "us-uav-2", "uav", ["PUBLIC"])])
@@ -168,6 +170,9 @@ def test_a_bridging_observation_merges_two_incidents_and_the_stream_says_so(serv
         # FR never saw the loser (x is not released to it): no event names it.
         assert "incident.merged" not in fr.topics() and x_incident not in fr.incident_ids()
         assert created_from(fr, "y") == y_incident
+        # z, which FR may read, joined the survivor: FR's view of it changed.
+        assert fr.wait_for("incident.changed") == {"id": y_incident}
+        assert "incident.changed" not in admin.topics()  # a reader of everything gets the full events only
         # RU may read none of it: no incident id at all reaches it.
         assert not ru.incident_ids() - {created_from(ru, "sentinel")}
     finally:

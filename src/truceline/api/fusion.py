@@ -269,21 +269,26 @@ class FusionWorker:
             elif update.incident is not None:
                 upserts.append((update.incident, update.action is UpdateAction.FINALISED))
         announce = self._bus is not None and self._bus.has_subscribers
-        # Who could see a removed incident is known only from its members, which the change deletes.
-        gone = self._store.member_documents(removed) if announce and removed else {}
+        # Who could see an incident before the change (a removed one, or which observations a reader of part
+        # of an updated one could read) is known only from its members as stored now, which the change rewrites.
+        changed = removed + [incident.id for incident, _ in upserts]
+        before = self._store.member_documents(changed) if announce and changed else {}
         self._store.apply_incident_changes(upserts, removed, cursor)
         if announce:
-            self._announce(updates, gone)
+            self._announce(updates, before)
 
     def announce_review(self, incident_id: str, feature: dict[str, Any]) -> None:
-        """Tell live readers that a review changed an incident (readers who may see all its evidence)."""
+        """Tell live readers that a review changed an incident: ``incident`` (the outcome) to readers who may
+        see all its evidence, ``incident.changed`` to those who may see part of it (a review changes every
+        reader's view, partial views included)."""
         if self._bus is None or not self._bus.has_subscribers:
             return
-        docs = self._store.member_documents([incident_id]).get(incident_id, [])
+        evidence = _evidence(self._store.member_documents([incident_id]).get(incident_id, []))
         feature["properties"]["action"] = "reviewed"
-        self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=_evidence(docs)))
+        changed = Event("incident.changed", {"id": incident_id}, owner_org="", evidence=evidence, any_evidence=True)
+        self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=evidence, partial=changed))
 
-    def _announce(self, updates: list[IncidentUpdate], gone: dict[str, list[dict[str, Any]]]) -> None:
+    def _announce(self, updates: list[IncidentUpdate], before: dict[str, list[dict[str, Any]]]) -> None:
         """Publish every change: upserts first, then the incidents fusion removed (so ``into`` is known)."""
         assert self._bus is not None
         incidents = [u.incident for u in updates if u.incident is not None]
@@ -294,15 +299,33 @@ class FusionWorker:
                 continue
             feature = incident_feature(update.incident)
             feature["properties"]["action"] = update.action.value
-            members = _evidence(evidence.get(update.incident_id, []))
-            self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=members))
+            after = evidence.get(update.incident_id, [])
+            self._bus.publish(_incident_event(feature, before.get(update.incident_id, []), after))
         for incident_id in successor:
-            self._bus.publish(_removal_event(incident_id, _survivor(incident_id, successor), gone, evidence))
+            self._bus.publish(_removal_event(incident_id, _survivor(incident_id, successor), before, evidence))
 
 
 def _evidence(docs: list[dict[str, Any]]) -> Evidence:
     """(owner, releasable_to) of each supporting observation: what a reader must be able to read."""
     return tuple((doc["source"]["org"], tuple(doc.get("releasable_to", ()))) for doc in docs)
+
+
+def _incident_event(feature: dict[str, Any], before: list[dict[str, Any]], after: list[dict[str, Any]]) -> Event:
+    """``incident`` (the feature) for a reader who may read every observation the incident rests on now;
+    else ``incident.changed`` ``{id}`` if the reader may read an observation that joined it or left it.
+
+    A partial view (``GET /incidents/{id}``) is fused from the reader's readable observations alone, so it
+    changed exactly when one of those joined or left. A reader of none before learns of the incident when
+    one it may read joins (its id is then in that reader's ``GET /incidents``); a reader whose readable
+    ones all left learns that its view is gone (the fetch answers 404). Observations it may not read
+    joining or leaving tell it nothing: its view does not change, and the moment would hint at them.
+    """
+    had, has = {doc["id"] for doc in before}, {doc["id"] for doc in after}
+    moved = [doc for doc in after if doc["id"] not in had] + [doc for doc in before if doc["id"] not in has]
+    changed = None
+    if moved:
+        changed = Event("incident.changed", {"id": feature["id"]}, owner_org="", evidence=_evidence(moved), any_evidence=True)
+    return Event("incident", feature, owner_org="", releasable_to=(), evidence=_evidence(after), partial=changed)
 
 
 def _survivor(incident_id: str, successor: dict[str, str | None]) -> str | None:

@@ -32,13 +32,14 @@ def _may_read_evidence(principal: Principal, evidence: Evidence, any_of: bool) -
 
 
 def view_for(principal: Principal, event: Event) -> Event | None:
-    """The event as ``principal`` may receive it (guarded fields it may not see nulled), or None."""
+    """The event as ``principal`` may receive it (guarded fields it may not see nulled), its ``partial``
+    notice when it may not receive the event itself but passes the notice's rule, or None."""
     if event.evidence:
         visible = _may_read_evidence(principal, event.evidence, event.any_evidence)
     else:
         visible = may_read(principal, event.owner_org, event.releasable_to)
     if not visible:
-        return None
+        return None if event.partial is None else view_for(principal, event.partial)
     hidden = [name for name, evidence in event.guarded if not _may_read_evidence(principal, evidence, event.any_evidence)]
     if not hidden:
         return event
@@ -52,8 +53,10 @@ def view_for(principal: Principal, event: Event) -> Event | None:
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "`observation` and `incident` events; `incident.merged` (`{id, into}`) and `incident.removed`"
-            " (`{id}`) when fusion folds an incident into another or dissolves it; `lost` when the reader fell behind",
+            "description": "`observation` and `incident` events (an `incident` only to readers of all its evidence;"
+            " `incident.changed` (`{id}`) instead to a reader of part of it whose view changed: fetch"
+            " `/incidents/{id}` again); `incident.merged` (`{id, into}`) and `incident.removed` (`{id}`) when fusion"
+            " folds an incident into another or dissolves it; `lost` when the reader fell behind",
         }
     },
 )

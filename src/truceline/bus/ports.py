@@ -16,7 +16,13 @@ class Event:
     for a derived event, ``evidence`` lists (owner, releasable_to) of everything it rests on, and a reader
     receives it only if it may read all of that (any of it, with ``any_evidence``: for news about something
     the reader already saw a partial view of). Each ``guarded`` field of ``data`` is null for a reader who
-    may read none of that field's own evidence, so an event never names what its reader cannot see."""
+    may read none of that field's own evidence, so an event never names what its reader cannot see.
+
+    A reader denied the event receives ``partial`` instead, if given and if that reader passes the
+    partial event's own rule (the same fields, applied to it): a notice naming only what such a reader
+    already knows or may now see, such as ``incident.changed`` ``{"id"}`` for a reader of only part of an
+    incident's evidence. A reader thus receives at most one of the two, and the full event whenever it may.
+    """
 
     topic: str
     data: dict[str, Any]
@@ -25,6 +31,7 @@ class Event:
     evidence: Evidence = field(default_factory=tuple)
     any_evidence: bool = False
     guarded: tuple[tuple[str, Evidence], ...] = field(default_factory=tuple)
+    partial: Event | None = None
 
 
 class Subscription(Protocol):
