@@ -229,3 +229,34 @@ def test_the_page_drops_a_merged_incident_and_its_detail_follows_the_survivor(br
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_an_analyst_reviews_a_split_view_as_its_incident_and_the_stream_carries_the_whole_incident(server: LiveServer) -> None:
+    """PL's analyst may read x and y but not z, which joins them: PL sees the incident as two partial views.
+    Reviewing either view reviews the incident; readers of everything are sent the whole incident, not PL's view."""
+    for org in ("US", "PL"):
+        response = httpx.put(server.url + f"/api/v1/organisations/{org}", json={"groups": ["COALITION"]},
+                             headers={"Authorization": f"Bearer {server.key}"}, timeout=30)  # fmt: skip
+        assert response.status_code < 300, response.text
+    admin = Reader(server.url, server.key)
+    try:
+        post(server, [
+            obs("x", 0.0, 0.0, 100.0, "UA", "ua-acn-1", "acoustic", ["PL"]),
+            obs("y", 600.0, 0.5, 100.0, "FR", "fr-acn-1", "acoustic", ["PL"]),
+            obs("z", 320.0, 0.2, 20.0, "US", "us-uav-1", "uav", ["US"]),
+        ])  # fmt: skip
+        whole = admin.wait_for("incident", lambda d: sorted(d["properties"]["observation_ids"]) == ["x", "y", "z"])["id"]
+        analyst = {"Authorization": f"Bearer {new_key(server, 'PL', 'analyst')}"}
+        views = httpx.get(server.url + f"/api/v1/incidents/{whole}", headers=analyst, timeout=30).json()
+        assert sorted(f["id"] for f in views["features"]) == [f"{whole}.1", f"{whole}.2"]
+
+        answer = httpx.post(server.url + f"/api/v1/incidents/{whole}.2/review", json={"decision": "verify"}, headers=analyst, timeout=30)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["incident"]["id"] == f"{whole}.2"  # the analyst gets back the view it reviewed
+        announced = admin.wait_for("incident", lambda d: d["id"] == whole and d["properties"].get("action") == "reviewed")
+        assert sorted(announced["properties"]["observation_ids"]) == ["x", "y", "z"]
+        assert announced["properties"]["review"]["verified_by"] == 1
+        stored = httpx.get(server.url + f"/api/v1/incidents/{whole}", headers={"Authorization": f"Bearer {server.key}"}, timeout=30)
+        assert stored.json()["properties"]["review"]["verified_by"] == 1
+    finally:
+        admin.close()

@@ -27,7 +27,7 @@ from truceline.api.auth import require
 from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
-from truceline.domain.incident import Incident
+from truceline.domain.incident import Incident, base_incident_id
 from truceline.domain.review import violation_candidates
 from truceline.domain.violation import Violation
 from truceline.store.ports import IncidentQuery
@@ -291,7 +291,7 @@ async def violations(
             candidates = violation_candidates((i for i, _ in items), include_dismissed=include_dismissed)
             by_incident: dict[str, list[Violation]] = {}
             for v in wanted(judge(current.agreement, current.geometry, candidates)):
-                by_incident.setdefault(v.incident_id.split(".")[0], []).append(v)
+                by_incident.setdefault(base_incident_id(v.incident_id), []).append(v)
             for n, row in enumerate(todo):
                 skip = after.emitted if after is not None and _key(row) == after.key else 0
                 remaining = by_incident.get(row.id, [])[skip:]

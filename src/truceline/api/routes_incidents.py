@@ -27,8 +27,8 @@ from truceline.access.policy import Permission, Principal, decision_authority, i
 from truceline.api.auth import require
 from truceline.api.fusion import incident_feature, parse_documents
 from truceline.api.routes_observations import json_response, parse_bbox
-from truceline.domain.incident import Incident, IncidentStatus
-from truceline.domain.review import Decision, Refusal, apply_review, public_review
+from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, IncidentStatus, base_incident_id
+from truceline.domain.review import Decision, Refusal, apply_review
 from truceline.fuse.fuser import FuserConfig, fuse_all
 from truceline.store.ports import IncidentQuery
 
@@ -52,7 +52,7 @@ def reader_view(store: Any, principal: Principal, incidents: list[Incident], con
             continue
         partials = fuse_all(parse_documents([orjson.dumps(d).decode() for d in readable]), config)
         for k, partial in enumerate(partials):
-            suffix = "" if len(partials) == 1 else f".{k + 1}"
+            suffix = "" if len(partials) == 1 else f"{PARTIAL_VIEW_SEPARATOR}{k + 1}"
             # the partial's own fused status: "corroborated" from sources the reader cannot see would hint at them
             out.append(partial.model_copy(update={"id": incident.id + suffix}))
     return out
@@ -64,10 +64,10 @@ def with_reviews(store: Any, incidents: list[Incident], *, with_reviewers: bool)
     Only decisions of keys with review authority count (:func:`review_refusal`). ``with_reviewers`` must
     be ``is_coalition_staff`` of whoever the result reaches.
     """
-    decisions = store.reviews([i.id.split(".")[0] for i in incidents]) if incidents else {}
+    decisions = store.reviews([base_incident_id(i.id) for i in incidents]) if incidents else {}
     refusal = review_refusal(store) if any(decisions.values()) else _counts
     return [
-        apply_review(i, decisions.get(i.id.split(".")[0], []), with_reviewers=with_reviewers, refusal=refusal)
+        apply_review(i, decisions.get(base_incident_id(i.id), []), with_reviewers=with_reviewers, refusal=refusal)
         for i in incidents
     ]
 
@@ -182,14 +182,20 @@ async def review(
     if not authority.allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, authority.detail)
 
+    # A partial view (inc-….2) is reviewed as the incident it belongs to: the decision is about the event.
+    view_id, incident_id = incident_id, base_incident_id(incident_id)
+
     def act() -> dict[str, Any]:
-        _visible(request, principal, incident_id)  # 404 unless the analyst may see it
+        _visible(request, principal, incident_id)  # 404 unless the analyst may see some of it
         store = request.app.state.store
         record = store.add_review(incident_id, body.decision.value, body.reason, principal.key_id, principal.org)
-        incident, summary = _visible(request, principal, incident_id)[0]
-        # The stream reaches every reader of the evidence, staff or not: it carries the outcome only, and
-        # staff pages fetch the incident again to see who decided and why.
-        request.app.state.fusion.announce_review(incident_id, _feature(incident, public_review(summary)))
+        views = _visible(request, principal, incident_id)
+        incident, summary = next(((i, s) for i, s in views if i.id == view_id), views[0])
+        # The stream reaches every reader of the evidence, staff or not: it carries the whole incident (not
+        # this analyst's view, which may be partial) with the outcome only; staff pages fetch it again to see
+        # who decided and why, and partial readers re-fetch their own view.
+        ((whole, outcome),) = with_reviews(store, store.list_incidents(IncidentQuery(ids=(incident_id,), limit=1)), with_reviewers=False)
+        request.app.state.fusion.announce_review(incident_id, _feature(whole, outcome))
         return {"recorded": record, "incident": _feature(incident, summary)}
 
     return json_response(await run_in_threadpool(act), 201)

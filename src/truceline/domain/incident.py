@@ -11,6 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from truceline.domain.observation import Latitude, Longitude, ObservationKind
 
 
+#: Separates an incident's id from the number of a reader's partial view of it (``inc-…`` + ``.2``):
+#: a reader who may read only some of the evidence can see one incident as several.
+PARTIAL_VIEW_SEPARATOR = "."
+
+
+def base_incident_id(view_id: str) -> str:
+    """The incident a (possibly partial) view belongs to: reviews and violations attach to the incident."""
+    return view_id.split(PARTIAL_VIEW_SEPARATOR, 1)[0]
+
+
 class IncidentStatus(str, Enum):
     """Life cycle: fusion proposes (detected, corroborated), analysts decide (verified, dismissed)."""
 

@@ -125,11 +125,6 @@ def review_view(outcome: ReviewOutcome, decisions: Sequence[Mapping[str, Any]], 
     return view
 
 
-def public_review(view: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a review view any reader of the incident may see (for broadcasts to mixed readers)."""
-    return {k: view[k] for k in PUBLIC_REVIEW_KEYS if k in view}
-
-
 #: The authority rule for one stored decision: None when it counts, otherwise why not (in words).
 Refusal = Callable[[Mapping[str, Any]], str | None]
 

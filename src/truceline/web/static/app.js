@@ -101,9 +101,16 @@ async function loadIncidents() {
 
 async function loadViolations(query = "") {
   if (!state.agreement) return;
-  const collection = await api(`/api/v1/violations?limit=100000${query}`);
+  // The server pages violations (next_cursor); follow every page so no violation of a busy day is left out.
+  const features = [];
+  let cursor = null;
+  do {
+    const page = await api(`/api/v1/violations?limit=100000${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    features.push(...page.features);
+    cursor = page.next_cursor;
+  } while (cursor);
   const fresh = new Map();
-  for (const f of collection.features) {
+  for (const f of features) {
     const list = fresh.get(f.properties.incident_id) || [];
     list.push({ ...f.properties, id: f.id });
     fresh.set(f.properties.incident_id, list);
