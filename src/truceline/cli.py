@@ -34,7 +34,7 @@ from truceline.ingest.records import FormatError
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
 
 if TYPE_CHECKING:
-    from truceline.api.fusion import FuserLock
+    from truceline.api.fuser_lock import FuserLock
 
 app = typer.Typer(
     name="truceline",
@@ -56,7 +56,7 @@ def _claim_fusion(data_dir: Path, required: bool, hint: str) -> FuserLock | None
     A busy data dir ends the command (exit 3) when fusing is ``required``; otherwise this says who fuses
     and returns None, and the caller goes on without fusing.
     """
-    from truceline.api.fusion import FuserBusy, FuserLock
+    from truceline.api.fuser_lock import FuserBusy, FuserLock
 
     try:
         return FuserLock.acquire(data_dir)
