@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
@@ -267,6 +268,35 @@ def _check_portable(value: Any, path: str, depth: int) -> None:
     raise PydanticCustomError("attribute_type", "{path}: {kind} is not a JSON value", {"path": path, "kind": type(value).__name__})
 
 
+def _plainly_portable(container: dict[str, Any] | list[Any], depth: int) -> bool:
+    """True when :func:`_check_portable` would accept ``container`` (at ``depth``), judged on exact builtin
+    types only; False means "not sure": the caller then lets :func:`_check_portable` decide (and explain).
+
+    One pass without building paths, for the common case (JSON values): every ingested record runs it.
+    """
+    if depth >= _MAX_ATTRIBUTE_DEPTH and container:
+        return False  # its items are nested too deeply
+    for item in container.values() if type(container) is dict else container:
+        t = type(item)
+        if t is str or t is bool or item is None:
+            continue
+        if t is float:
+            if not _isfinite(item):
+                return False
+        elif t is int:
+            if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
+                return False
+        elif t is dict or t is list:
+            if not _plainly_portable(item, depth + 1):
+                return False
+        else:
+            return False
+    return True
+
+
+_isfinite = math.isfinite
+
+
 class Source(_Frozen):
     """Who observed: a sensor or reporter, its type and the organisation that owns its data."""
 
@@ -283,7 +313,7 @@ class Observation(_Frozen):
     """
 
     id: Annotated[str, Field(pattern=_ID_PATTERN)] | None = None
-    time: UtcTime
+    time: datetime  # UtcTime, plus plausibility: one validator below instead of three calls into Python
     time_uncertainty_s: Annotated[float, Field(ge=0.0, le=MAX_TIME_UNCERTAINTY_S, allow_inf_nan=False)] = 0.0
     kind: ObservationKind
     location: Location
@@ -299,16 +329,18 @@ class Observation(_Frozen):
     @field_validator("attributes")
     @classmethod
     def _attributes_portable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value:
+        if value and not (type(value) is dict and _plainly_portable(value, 0)):
             _check_portable(value, "attributes", 0)
         return value
 
-    @field_validator("time")
+    @field_validator("time", mode="wrap")
     @classmethod
-    def _time_plausible(cls, value: datetime, info: ValidationInfo) -> datetime:
+    def _time_plausible(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> datetime:
+        """:data:`UtcTime`'s rules (leap second, then the datetime, then UTC), then :func:`check_time_plausible`."""
+        when = _to_utc(handler(_leap_second(value)))
         context = info.context or {}
         now = context.get("now") or datetime.now(timezone.utc)
-        return check_time_plausible(value, now, context.get("clock_skew", DEFAULT_CLOCK_SKEW))
+        return check_time_plausible(when, now, context.get("clock_skew", DEFAULT_CLOCK_SKEW))
 
     @model_validator(mode="after")
     def _normalise(self) -> Observation:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timezone
 from typing import Any
@@ -23,20 +24,26 @@ _DEFAULT_PIXEL_KM = 1.0
 _SQRT12 = 12**0.5
 _VIIRS_CONFIDENCE = {"l": "low", "n": "nominal", "h": "high"}
 _OPTIONAL_FLOATS = ("bright_ti4", "bright_ti5", "brightness", "bright_t31", "frp")
+_NOON = time(12, tzinfo=timezone.utc)
+_MAX_STAMPS = 100_000  # distinct (acq_date, acq_time) pairs remembered: a file holds few
+_SPECIAL = re.compile('["\r\n\x00]')
+
+
+def _cells(line: str, limit: int) -> list[str]:
+    """The cells of one CSV line, as ``next(csv.reader([line]), [])`` gives them (``limit``: the csv module's
+    field size limit). A line without quotes or stray line breaks is split directly, several times faster."""
+    body = line[:-1] if line.endswith("\n") else line
+    if body.endswith("\r"):
+        body = body[:-1]
+    if not body or len(body) > limit or _SPECIAL.search(body):
+        return next(csv.reader([line]), [])
+    return body.split(",")
 
 
 def looks_like_firms(header_line: str) -> bool:
     """True if a CSV header line has the FIRMS columns (case-insensitive)."""
     columns = {c.strip().lower() for c in header_line.split(",")}
     return all(c in columns for c in REQUIRED_COLUMNS)
-
-
-def _float(row: dict[str, str], column: str) -> float:
-    raw = row[column].strip()
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
 
 
 def _acq_time(raw: str) -> time:
@@ -47,53 +54,85 @@ def _acq_time(raw: str) -> time:
     return time(int(digits[:2]), int(digits[2:]), tzinfo=timezone.utc)
 
 
-def _record(row: dict[str, str]) -> dict[str, Any]:
-    """Map one CSV row to native observation shape; raises ValueError(field, message) on bad cells."""
+class _Layout:
+    """Where each column of one FIRMS header is (the last one wins for a repeated name, as in a dict)."""
+
+    def __init__(self, header: list[str]) -> None:
+        index = {name: i for i, name in enumerate(header)}
+        self.lat, self.lon, self.date = (index[c] for c in REQUIRED_COLUMNS)
+        self.time, self.scan, self.track = index.get("acq_time"), index.get("scan"), index.get("track")
+        self.floats = [(c, index[c]) for c in _OPTIONAL_FLOATS if c in index]
+        self.strings = [(c, index[c]) for c in ("satellite", "instrument", "version", "daynight") if c in index]
+        self.confidence = index.get("confidence")
+        self.stamps: dict[tuple[str, str], tuple[str, str, float]] = {}  # (acq_date, acq_time) cells -> _stamp
+
+
+def _cell_float(raw: str) -> float:
+    raw = raw.strip()
     try:
-        lat, lon = _float(row, "latitude"), _float(row, "longitude")
-    except ValueError as exc:
-        raise _CellError("latitude/longitude", str(exc)) from None
-    try:
-        day = date.fromisoformat(row["acq_date"].strip())
+        return float(raw)
     except ValueError:
-        raise _CellError("acq_date", f"{row['acq_date']!r} is not a valid YYYY-MM-DD date") from None
-    attributes: dict[str, Any] = {}
-    if row.get("acq_time", "").strip():
+        raise ValueError(f"{raw!r} is not a number") from None
+
+
+def _stamp(raw_day: str, raw_time: str) -> tuple[str, str, float]:
+    """(ISO time, the same with ``Z``, uncertainty in s) of an ``acq_date`` and ``acq_time`` cell (or "")."""
+    try:
+        day = date.fromisoformat(raw_day.strip())
+    except ValueError:
+        raise _CellError("acq_date", f"{raw_day!r} is not a valid YYYY-MM-DD date") from None
+    if raw_time.strip():
         try:
-            when = datetime.combine(day, _acq_time(row["acq_time"]))
+            when = datetime.combine(day, _acq_time(raw_time))
         except ValueError as exc:
             raise _CellError("acq_time", str(exc)) from None
         uncertainty_s = 60.0
     else:
-        when = datetime.combine(day, time(12, tzinfo=timezone.utc))
+        when = datetime.combine(day, _NOON)
         uncertainty_s = 43_200.0
+    iso = when.isoformat()
+    return iso, iso.replace("+00:00", "Z"), uncertainty_s
+
+
+def _record(cells: list[str], layout: _Layout) -> dict[str, Any]:
+    """Map one CSV row to native observation shape; raises _CellError(field, message) on bad cells."""
     try:
-        scan = _float(row, "scan") if row.get("scan", "").strip() else _DEFAULT_PIXEL_KM
-        track = _float(row, "track") if row.get("track", "").strip() else _DEFAULT_PIXEL_KM
+        lat, lon = _cell_float(cells[layout.lat]), _cell_float(cells[layout.lon])
+    except ValueError as exc:
+        raise _CellError("latitude/longitude", str(exc)) from None
+    stamp_key = (cells[layout.date], cells[layout.time] if layout.time is not None else "")
+    stamp = layout.stamps.get(stamp_key)
+    if stamp is None:
+        stamp = layout.stamps[stamp_key] = _stamp(*stamp_key)
+        if len(layout.stamps) > _MAX_STAMPS:
+            layout.stamps.clear()
+    iso, time_text, uncertainty_s = stamp
+    attributes: dict[str, Any] = {}
+    try:
+        scan = _cell_float(cells[layout.scan]) if layout.scan is not None and cells[layout.scan].strip() else _DEFAULT_PIXEL_KM
+        track = _cell_float(cells[layout.track]) if layout.track is not None and cells[layout.track].strip() else _DEFAULT_PIXEL_KM
     except ValueError as exc:
         raise _CellError("scan/track", str(exc)) from None
     if not (0 < scan <= 10 and 0 < track <= 10):
         raise _CellError("scan/track", f"pixel footprint {scan} × {track} km is outside (0, 10] km")
     # A detection lies somewhere in its pixel: uniform over scan × track gives σ = side / √12 on each axis.
     sigma_e, sigma_n = scan * 1000 / _SQRT12, track * 1000 / _SQRT12
-    for column in _OPTIONAL_FLOATS:
-        if row.get(column, "").strip():
+    for column, i in layout.floats:
+        if cells[i].strip():
             try:
-                attributes[column] = _float(row, column)
+                attributes[column] = _cell_float(cells[i])
             except ValueError as exc:
                 raise _CellError(column, str(exc)) from None
-    for column in ("satellite", "instrument", "version", "daynight"):
-        if row.get(column, "").strip():
-            attributes[column] = row[column].strip()
-    confidence = row.get("confidence", "").strip().lower()
+    for column, i in layout.strings:
+        if cells[i].strip():
+            attributes[column] = cells[i].strip()
+    confidence = cells[layout.confidence].strip().lower() if layout.confidence is not None else ""
     if confidence:
         attributes["confidence"] = _VIIRS_CONFIDENCE.get(confidence, confidence)
-    key = "|".join(
-        [f"{lat:.6f}", f"{lon:.6f}", when.isoformat(), str(attributes.get("satellite", "")), str(attributes.get("instrument", ""))]
-    )
+    key = f"{lat:.6f}|{lon:.6f}|{iso}|{attributes.get('satellite', '')}|{attributes.get('instrument', '')}"
     return {
         "id": "firms-" + hashlib.sha256(key.encode()).hexdigest()[:24],
-        "time": when.isoformat().replace("+00:00", "Z"),
+        "time": time_text,
         "time_uncertainty_s": uncertainty_s,
         "kind": "thermal",
         "location": {"type": "point", "lat": lat, "lon": lon, "cov_m2": [[sigma_e**2, 0.0], [0.0, sigma_n**2]]},
@@ -124,16 +163,17 @@ def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
     """Records of a FIRMS CSV; rows with bad cells are rejected with their line number, the rest kept."""
     iterator = iter(lines)
     header = _header(next(iterator, ""))
+    layout, width, limit = _Layout(header), len(header), csv.field_size_limit()
     for number, line in enumerate(iterator, start=2):
         if not line.strip():
             continue
-        cells = next(csv.reader([line]))
+        cells = _cells(line, limit)
         where = f"line {number}"
-        if len(cells) != len(header):
-            yield Rejection(where, "(row)", f"expected {len(header)} columns, got {len(cells)}")
+        if len(cells) != width:
+            yield Rejection(where, "(row)", f"expected {width} columns, got {len(cells)}")
             continue
         try:
-            yield Record(where, _record(dict(zip(header, cells))))
+            yield Record(where, _record(cells, layout))
         except _CellError as exc:
             yield Rejection(where, exc.field, str(exc))
 
@@ -147,9 +187,9 @@ def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, st
     iterator = iter(lines)
     header = _header(next(iterator, ""))
     i_lat, i_lon, i_date = (header.index(c) for c in REQUIRED_COLUMNS)
-    width = len(header)
+    width, limit = len(header), csv.field_size_limit()
     for number, line in enumerate(iterator, start=2):  # line by line, exactly as decode_firms numbers them
-        cells = next(csv.reader([line]), [])
+        cells = _cells(line, limit)
         if len(cells) != width:
             continue
         try:

@@ -25,6 +25,7 @@ import numpy as np
 
 from truceline.fuse.conflict_fire import (
     CONFLICT_FIRE_ATTRIBUTE,
+    REASONS,
     FireBaseline,
     detect_conflict_fires,
 )
@@ -109,6 +110,11 @@ def _file_decoder(path: Path) -> Callable[[], Iterator[tuple[str, float, float, 
     return decode
 
 
+def _values(array: np.ndarray) -> memoryview:
+    """A 1-D array as a memoryview: indexing it gives Python bools, ints and floats, equal to the array's values."""
+    return memoryview(np.ascontiguousarray(array))
+
+
 def annotate_conflict_fires(
     positions: Callable[[], Iterable[tuple[str, float, float, str]]],
     decode: Callable[[], Iterable[Record | Rejection]],
@@ -126,21 +132,26 @@ def annotate_conflict_fires(
     analysis.flagged = int(result.flagged.sum())
     analysis.baseline = baseline.label
     verdicts = dict(zip(wheres, range(len(wheres)), strict=True))
-    reasons = result.reason
+    del wheres  # a long list the garbage collector would walk again and again while the file is ingested
+    # Memoryviews give plain Python values per record (indexing numpy arrays costs more than all the rest),
+    # without a list of a file's length for the collector to walk; reasons go by their code.
+    flagged, codes, active_days = _values(result.flagged), _values(result.reason_code), _values(result.active_days)
+    probability, expected, season = _values(result.probability), _values(result.expected_active_days), _values(result.season_factor)
+    war_affected, label = _values(result.war_affected_cell), baseline.label
     for item in decode():
         k = verdicts.get(item.where)
         if k is None or isinstance(item, Rejection):
             yield item
             continue
         verdict = {
-            "flagged": bool(result.flagged[k]),
-            "reason": str(reasons[k]),
-            "probability": float(f"{result.probability[k]:.4g}"),
-            "active_days": int(result.active_days[k]),
-            "expected_active_days": round(float(result.expected_active_days[k]), 3),
-            "season_factor": round(float(result.season_factor[k]), 3),
-            "war_affected_cell": bool(result.war_affected_cell[k]),
-            "baseline": baseline.label,
+            "flagged": bool(flagged[k]),
+            "reason": REASONS[codes[k]],
+            "probability": float(f"{probability[k]:.4g}"),
+            "active_days": int(active_days[k]),
+            "expected_active_days": round(float(expected[k]), 3),
+            "season_factor": round(float(season[k]), 3),
+            "war_affected_cell": bool(war_affected[k]),
+            "baseline": label,
         }
         value = dict(item.value)
         value["attributes"] = {**value.get("attributes", {}), CONFLICT_FIRE_ATTRIBUTE: verdict}

@@ -198,28 +198,36 @@ def _fast(value: Any, out: list[str]) -> None:
 
 
 _ORJSON_SAFE_INT = float(MAX_SAFE_INTEGER)
+_Fragment = orjson.Fragment
+_isfinite = math.isfinite
 
 
-def _float_for_orjson(value: float) -> float | int:
+def _float_for_orjson(value: float) -> Any:
+    """What orjson must be given so that it writes ``value`` as RFC 8785 does (a finite double).
+
+    orjson already writes non-integral doubles from 1e-4 to 1e16 as ECMAScript does; integral ones within
+    ±(2^53−1) become ints; any other finite double is written by :func:`_number` (the reference rule) and
+    handed over as a pre-serialised fragment. NaN and infinities fall back to the reference encoder, which
+    refuses them with a path.
+    """
     if value.is_integer():
         if -_ORJSON_SAFE_INT <= value <= _ORJSON_SAFE_INT:
             return int(value)
+    elif _SIMPLE_FLOAT_MIN <= abs(value) < _SIMPLE_FLOAT_MAX:
+        return value
+    if not _isfinite(value):
         raise _Fallback
-    # orjson switches to exponent notation below 1e-4 earlier than ECMAScript (1e-6): leave those to the
-    # reference encoder, along with NaN and infinities (refused there with a path).
-    if not _SIMPLE_FLOAT_MIN <= abs(value) < _SIMPLE_FLOAT_MAX:
-        raise _Fallback
-    return value
+    return _Fragment(_number(value, "$").encode())
 
 
 def _for_orjson(value: Any) -> Any:
     """A copy orjson serialises exactly as RFC 8785 does, or _Fallback when that cannot be promised.
 
     orjson (sorted keys) already matches JCS for strings, non-integral doubles from 1e-4 and safe integers;
-    it differs on integral doubles (``150.0`` vs ``150``), on small doubles, and on key order when keys hold
-    characters at or above U+D800 (code points vs UTF-16 units). Integral doubles become ints; anything
-    else unusual falls back. Leaves (str, bool, None) are handled inline: this runs once per ingested
-    observation.
+    it differs on integral doubles (``150.0`` vs ``150``), on small and huge doubles, and on key order when
+    keys hold characters at or above U+D800 (code points vs UTF-16 units). Doubles are converted by
+    :func:`_float_for_orjson`; anything else unusual falls back. Leaves (str, float, bool, None) in
+    containers are handled inline: this runs once per ingested observation.
     """
     t = type(value)
     if t is dict:
@@ -238,7 +246,16 @@ def _for_orjson(value: Any) -> Any:
     if t is float:
         return _float_for_orjson(value)
     if t is list or t is tuple:
-        return [_for_orjson(item) for item in value]
+        items = []
+        for item in value:
+            ti = type(item)
+            if ti is float:
+                items.append(_float_for_orjson(item))
+            elif ti is str or item is None or ti is bool:
+                items.append(item)
+            else:
+                items.append(_for_orjson(item))
+        return items
     if t is int:
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return value

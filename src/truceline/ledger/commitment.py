@@ -53,8 +53,8 @@ def canonical_observation(observation: Observation) -> bytes:
         if doc["attributes"]:
             doc["attributes"] = _for_orjson(doc["attributes"])
         return orjson.dumps(doc, option=_SORTED)
-    except _Fallback:
-        return canonical_json(doc)
+    except _Fallback:  # the reference route, from a fresh dump (``doc`` may hold fragments by now)
+        return canonical_json(observation.model_dump(mode="json", exclude_none=True))
 
 
 def observation_leaf(commitment_value: str, received_at: str) -> bytes:

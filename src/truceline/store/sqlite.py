@@ -270,6 +270,9 @@ class PreparedObservation:
         return (seq, *self.columns, ledger_index, self.salt)
 
 
+_sha256 = hashlib.sha256
+
+
 def prepare_observation(obs: Observation, received_us: int, received_iso: str) -> PreparedObservation:
     """Row values, content hash and ledger leaf of one observation (shared with the ingest benchmark).
 
@@ -277,31 +280,31 @@ def prepare_observation(obs: Observation, received_us: int, received_iso: str) -
     commitment covers, so a reader can check the commitment against what the API serves.
     """
     canonical = canonical_observation(obs)
-    digest = hashlib.sha256(canonical).digest()
+    digest = _sha256(canonical).digest()
     salt = new_salt()
     leaf = observation_leaf(commit_canonical(salt, canonical), received_iso)
-    doc = canonical.decode()
     point = obs.point
+    source = obs.source
     columns = (
         obs.id,
         _us(obs.time),
         obs.time_uncertainty_s,
-        obs.kind.value,
+        obs.kind._value_,  # the enums' plain values (``.value`` is a slow descriptor, and this runs per row)
         obs.location.type,
         point[0] if point else None,
         point[1] if point else None,
         obs.sigma_m,
         grid_cell(point[0], point[1]) if point else None,
-        obs.source.id,
-        obs.source.type.value,
-        obs.source.org,
-        obs.reliability.value,
+        source.id,
+        source.type._value_,
+        source.org,
+        obs.reliability._value_,
         int(obs.credibility),
         digest,
         received_us,
-        doc,
+        canonical.decode(),
     )
-    return PreparedObservation(str(obs.id), obs.source.org, tuple(obs.releasable_to), columns, digest, salt, leaf)
+    return PreparedObservation(str(obs.id), source.org, tuple(obs.releasable_to), columns, digest, salt, leaf)
 
 
 def prepare_batch(observations: Sequence[Observation], received_at: datetime) -> list[PreparedObservation]:
@@ -432,7 +435,8 @@ class SqliteStore:
                 rows.append(item.row(next_seq, next_leaf + len(leaves)))
                 leaves.append(item.leaf)
                 stored.append(item.id)
-                labels.extend((label, next_seq) for label in item.labels)
+                for label in item.labels:
+                    labels.append((label, next_seq))
                 next_seq += 1
             conn.executemany(INSERT_OBSERVATION_SQL, rows)
             conn.executemany(INSERT_LABEL_SQL, labels)
