@@ -299,6 +299,14 @@ def test_keyboard_only_use_and_the_report_link(browser: Any, site: Site) -> None
     try:
         first = page.locator("#incident-list button.incident").first
         first.focus()
+        focused = page.evaluate("document.activeElement.dataset.id")
+        # Anything that re-renders (a live update; here the time window re-applied) rebuilds the list, and
+        # the keyboard user's place must survive it.
+        page.evaluate("""() => new Promise((done) => {
+            document.querySelector('#window').dispatchEvent(new Event('change'));
+            requestAnimationFrame(() => requestAnimationFrame(done));
+        })""")
+        assert page.evaluate("document.activeElement.dataset.id") == focused
         page.keyboard.press("Enter")
         page.wait_for_selector("#detail:not([hidden])")
         assert page.evaluate("document.activeElement.id") == "detail-title"

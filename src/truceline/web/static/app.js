@@ -238,6 +238,8 @@ function renderList(shown, total) {
     return;
   }
   const newest = shown.slice().sort((a, b) => b.t - a.t).slice(0, LIST_LIMIT);
+  // Live updates rebuild the list: a keyboard user's focus stays on the incident it was on.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset?.id : null;
   list.replaceChildren(
     el("ol", {}, newest.map((i) => el("li", {},
       el("button", {
@@ -248,6 +250,7 @@ function renderList(shown, total) {
       `${i.properties.kind} · ${utc(i.properties.time)}`,
       el("span", { class: "muted" }, ` · ${i.properties.status} · ${i.party}`))))),
     shown.length > LIST_LIMIT ? el("p", { class: "muted small" }, `Newest ${LIST_LIMIT} listed; narrow the time or filters for the rest.`) : null);
+  if (focused) list.querySelector(`button.incident[data-id="${CSS.escape(focused)}"]`)?.focus();
 }
 
 function resetFilters() {
