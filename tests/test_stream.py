@@ -58,3 +58,17 @@ def test_stream_delivers_only_releasable_observations(live_server: LiveServer) -
 
 def test_stream_needs_a_key(live_server: LiveServer) -> None:
     assert httpx.get(live_server.url + "/api/v1/stream").status_code == 401
+
+
+def test_shutdown_ends_open_streams_cleanly_instead_of_cutting_them_off(live_server: LiveServer) -> None:
+    """On SIGTERM the server ends each event stream itself (a proper end of the chunked body), so an open
+    page does not hold the stop until uvicorn's grace period runs out and the connection is cut."""
+    lines: list[str] = []
+    headers = {"Authorization": f"Bearer {live_server.key}"}
+    with httpx.stream("GET", live_server.url + "/api/v1/stream", headers=headers, timeout=60) as response:
+        received = response.iter_lines()
+        lines.append(next(received))
+        assert lines == [": connected"]
+        live_server.process.terminate()
+        lines.extend(received)  # raises RemoteProtocolError if the server cut the connection instead
+    live_server.process.wait(timeout=60)  # uvicorn re-raises the signal once shut down: the status is -SIGTERM

@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import webbrowser
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -82,6 +83,23 @@ def _open(data_dir: Path, lock: FuserLock | None = None) -> SqliteStore:
         raise typer.Exit(2) from None
 
 
+def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
+    """Run uvicorn, ending the event streams as soon as shutdown begins.
+
+    Streams never end by themselves, and uvicorn waits for open connections (up to its graceful timeout)
+    before the app's own shutdown would close the bus: every open analyst's page would hold a stop for
+    seconds. Closing the bus on the signal ends each stream cleanly, so shutdown is prompt.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            end_streams()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
+
+
 def _run_server(
     data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None, **listeners: Any
 ) -> None:
@@ -98,18 +116,14 @@ def _run_server(
     if open_browser:
         webbrowser.open(f"{url}#key={read_admin_key(data_dir)}")
     try:
-        # Streams never end by themselves: give open connections 5 s on shutdown, then close them.
-        uvicorn.run(
-            create_app(
-                Settings(data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), **listeners),
-                store,
-                fuser_lock=fuser_lock,
-            ),
-            host=host,
-            port=port,
-            log_level="warning",
-            timeout_graceful_shutdown=5,
+        application = create_app(
+            Settings(data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), **listeners),
+            store,
+            fuser_lock=fuser_lock,
         )
+        # Other requests get 5 s to finish on shutdown; the event streams are ended at once (see below).
+        config = uvicorn.Config(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+        _serve_until_stopped(config, application.state.bus.close)
     finally:
         store.close()
         if fuser_lock is not None:
