@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from truceline.domain import defaults as _defaults
 from truceline.domain.grading import Credibility, Reliability
 
 #: Observations dated before this are refused: no monitoring data of this system can be older, and an
@@ -305,6 +306,38 @@ class Source(_Frozen):
     org: Annotated[str, Field(pattern=_LABEL_PATTERN, description="owning organisation code, e.g. UA")]
 
 
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class Assumed(_Frozen):
+    """The uncertainties truceline assumed because the sender did not state them, and the rules that did.
+
+    Each value stands in for the field of the same name (``cep_m`` of a point location, ``sensor_cep_m`` of
+    a bearing, ``origin_cep_m`` of ``attributes.origin``); the sender's own fields stay absent, so the
+    stored document shows what was claimed and, here, what was assumed (:mod:`truceline.domain.defaults`).
+    """
+
+    rules: Annotated[str, Field(max_length=64, description="the defaults table that produced these values")]
+    time_uncertainty_s: Positive | None = None
+    cep_m: Positive | None = None
+    sensor_cep_m: Positive | None = None
+    origin_cep_m: Positive | None = None
+
+
+def _origin_unstated(attributes: dict[str, Any]) -> bool:
+    """True when ``attributes.origin`` is a usable point that gives neither ``cep_m`` nor ``cov_m2``."""
+    origin = attributes.get("origin") if attributes else None
+    if type(origin) is not dict or "cep_m" in origin or "cov_m2" in origin:
+        return False
+    lat, lon = origin.get("lat"), origin.get("lon")
+    return (
+        type(lat) in (int, float)
+        and type(lon) in (int, float)
+        and -90.0 <= lat <= 90.0  # type: ignore[operator]
+        and -180.0 <= lon <= 180.0  # type: ignore[operator]
+    )
+
+
 class Observation(_Frozen):
     """One source's report of one thing at one time and place; immutable once accepted.
 
@@ -314,7 +347,9 @@ class Observation(_Frozen):
 
     id: Annotated[str, Field(pattern=_ID_PATTERN)] | None = None
     time: datetime  # UtcTime, plus plausibility: one validator below instead of three calls into Python
-    time_uncertainty_s: Annotated[float, Field(ge=0.0, le=MAX_TIME_UNCERTAINTY_S, allow_inf_nan=False)] = 0.0
+    time_uncertainty_s: Annotated[float, Field(ge=0.0, le=MAX_TIME_UNCERTAINTY_S, allow_inf_nan=False)] | None = Field(
+        default=None, description="1-σ of time in seconds; leave it out when unknown, and a default is assumed"
+    )
     kind: ObservationKind
     location: Location
     source: Source
@@ -325,6 +360,18 @@ class Observation(_Frozen):
     )
     attributes: Annotated[dict[str, Any], Field(max_length=64)] = Field(default_factory=dict)
     evidence_hash: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    assumed: Assumed | None = Field(
+        default=None,
+        description="set by truceline: the uncertainties it assumed because they were not stated (docs/observations.md)",
+    )
+
+    @field_validator("time_uncertainty_s", mode="before")
+    @classmethod
+    def _time_uncertainty_given(cls, value: Any) -> Any:
+        """An explicit null is refused: a sender who does not know leaves the field out (then it is assumed)."""
+        if value is None:
+            raise PydanticCustomError("time_uncertainty_null", "time_uncertainty_s must be a number of seconds; leave it out if unknown")
+        return value
 
     @field_validator("attributes")
     @classmethod
@@ -349,7 +396,49 @@ class Observation(_Frozen):
             object.__setattr__(self, "releasable_to", labels)
         if self.id is None:
             object.__setattr__(self, "id", "h-" + content_digest(self)[:32])
+        self._check_assumed()
         return self
+
+    def _check_assumed(self) -> None:
+        """Record the defaults for what is unstated; a given ``assumed`` must be exactly what its rules give.
+
+        A stored document carries its ``assumed`` record and validates again to the same bytes; a sender
+        cannot pass off its own values as truceline's assumptions, nor assume what it stated.
+        """
+        given = self.assumed
+        table = _defaults.CURRENT if given is None else _defaults.table_named(given.rules)
+        if table is None:
+            raise PydanticCustomError(
+                "assumed_rules", "assumed.rules {rules} is not one of {known}", {"rules": given.rules if given else "", "known": ", ".join(_defaults.known_rules())}
+            )
+        loc = self.location
+        values = _defaults.assume(
+            table,
+            self.source.type._value_,
+            self.kind._value_,
+            time_stated=self.time_uncertainty_s is not None,
+            point_unstated=isinstance(loc, PointLocation) and loc.cep_m is None and loc.cov_m2 is None,
+            sensor_unstated=isinstance(loc, BearingLocation) and loc.sensor_cep_m is None,
+            origin_unstated=_origin_unstated(self.attributes),
+        )
+        if given is None:
+            if values:
+                object.__setattr__(self, "assumed", Assumed(rules=_defaults.rules_name(table), **values))
+            return
+        if given.model_dump(exclude_none=True, exclude={"rules"}) != values:
+            raise PydanticCustomError(
+                "assumed_mismatch",
+                "assumed is set by truceline, not by senders: under {rules} this observation assumes {expected}, got {got}",
+                {"rules": given.rules, "expected": values, "got": given.model_dump(exclude_none=True, exclude={"rules"})},
+            )
+
+    @property
+    def time_sd_s(self) -> float:
+        """1-σ of :attr:`time` in seconds: as stated, or as assumed when the sender did not say."""
+        if self.time_uncertainty_s is not None:
+            return self.time_uncertainty_s
+        assert self.assumed is not None and self.assumed.time_uncertainty_s is not None
+        return self.assumed.time_uncertainty_s
 
     @property
     def point(self) -> tuple[float, float] | None:
@@ -361,14 +450,31 @@ class Observation(_Frozen):
 
     @property
     def sigma_m(self) -> float | None:
-        """1-σ horizontal uncertainty of :attr:`point` in metres, if the sender gave or implied one."""
+        """1-σ horizontal uncertainty of :attr:`point` in metres: given, implied, or assumed; None for a bearing."""
         loc = self.location
         if isinstance(loc, BearingLocation):
             return None
-        return loc.sigma_m()
+        sigma = loc.sigma_m()
+        if sigma is None and self.assumed is not None and self.assumed.cep_m is not None:
+            return self.assumed.cep_m / _defaults.CEP_PER_SIGMA
+        return sigma
+
+    @property
+    def sensor_sigma_m(self) -> float | None:
+        """1-σ of a bearing sensor's own position in metres (given or assumed); None for other locations."""
+        loc = self.location
+        if not isinstance(loc, BearingLocation):
+            return None
+        cep = loc.sensor_cep_m
+        if cep is None and self.assumed is not None:
+            cep = self.assumed.sensor_cep_m
+        return None if cep is None else cep / _defaults.CEP_PER_SIGMA
 
 
 def content_digest(observation: Observation) -> str:
-    """SHA-256 hex of the observation's content without its id: the idempotency key of last resort."""
-    payload = observation.model_dump_json(exclude={"id"}, exclude_none=True)
+    """SHA-256 hex of the observation's content without its id: the idempotency key of last resort.
+
+    ``assumed`` is left out: it is derived, so the id names what the sender claimed.
+    """
+    payload = observation.model_dump_json(exclude={"id", "assumed"}, exclude_none=True)
     return hashlib.sha256(payload.encode()).hexdigest()

@@ -32,7 +32,10 @@ class MeasurementModel:
     """How stated uncertainties become variances, and the floors that keep them honest.
 
     ``min_time_sd_s`` reflects clock agreement between independent organisations: no two sensors' clocks are
-    trusted to agree better than this, whatever a sender claims. ``thermal_min_time_sd_s`` is the same floor
+    trusted to agree better than this, whatever a sender claims. A sender who claims nothing is not read as
+    exact: validation records a default per source type and kind (``Observation.assumed``, from
+    :mod:`truceline.domain.defaults`), and that is what is used here. ``default_sigma_m`` is only the last
+    resort for an observation built without validation. ``thermal_min_time_sd_s`` is the same floor
     for ``thermal`` detections: a fire seen from orbit was lit some hours before the overpass and burns on
     for hours, so its time says when it burned, not when the shell landed.
     """
@@ -125,8 +128,13 @@ class Unlocated:
     reason: str
 
 
-def _parse_origin(value: Any) -> tuple[float, float, tuple[tuple[float, float], tuple[float, float]]] | None:
-    """``attributes["origin"] = {"lat", "lon", "cov_m2" | "cep_m"}`` as documented in docs/fusion.md."""
+def _parse_origin(
+    value: Any, assumed_cep_m: float | None = None
+) -> tuple[float, float, tuple[tuple[float, float], tuple[float, float]]] | None:
+    """``attributes["origin"] = {"lat", "lon", "cov_m2" | "cep_m"}`` as documented in docs/fusion.md.
+
+    ``assumed_cep_m`` (the observation's ``assumed.origin_cep_m``) stands in for an unstated uncertainty.
+    """
     if not isinstance(value, dict):
         return None
     try:
@@ -136,7 +144,7 @@ def _parse_origin(value: Any) -> tuple[float, float, tuple[tuple[float, float], 
             (a, b), (c, d) = value["cov_m2"]
             cov = ((float(a), float(b)), (float(c), float(d)))
         else:
-            s = float(value["cep_m"]) * _CEP_TO_SIGMA
+            s = float(value["cep_m"] if "cep_m" in value or assumed_cep_m is None else assumed_cep_m) * _CEP_TO_SIGMA
             cov = ((s * s, 0.0), (0.0, s * s))
     except (KeyError, TypeError, ValueError):
         return None
@@ -185,7 +193,7 @@ def measure(
         origin_at = -1
         raw_origin = obs.attributes.get("origin") if obs.attributes else None
         if raw_origin is not None:
-            parsed = _parse_origin(raw_origin)
+            parsed = _parse_origin(raw_origin, obs.assumed.origin_cep_m if obs.assumed is not None else None)
             if parsed is None:
                 bad_origins += 1
             else:
@@ -214,7 +222,7 @@ def measure(
         m = Measurement()
         m.id = str(obs.id)
         m.t = obs.time.timestamp() - epoch
-        sd_t = obs.time_uncertainty_s
+        sd_t = obs.time_sd_s  # as stated, or the default assumed for its source type and kind
         m.vt = max(sd_t * sd_t, min_vt_thermal if obs.kind is ObservationKind.THERMAL else min_vt)
         m.x = xs[pos]
         m.y = ys[pos]
@@ -224,7 +232,7 @@ def measure(
             theta = math.radians(loc.bearing_deg) - angles[pos]
             m.bux, m.buy = math.sin(theta), math.cos(theta)
             m.bvar = math.radians(loc.bearing_sd_deg) ** 2
-            sensor_sd = (loc.sensor_cep_m or 0.0) * _CEP_TO_SIGMA
+            sensor_sd = obs.sensor_sigma_m or 0.0
             m.bsvar = max(sensor_sd * sensor_sd, min_var)
             m.brange = loc.max_range_m or model.default_bearing_range_m
             m.cxx = m.cxy = m.cyy = m.ixx = m.ixy = m.iyy = 0.0
@@ -238,7 +246,7 @@ def measure(
                 cxx = max(cxx, min_var)
                 cyy = max(cyy, min_var)
             else:
-                sigma = loc.sigma_m()
+                sigma = obs.sigma_m  # given, implied by a place's precision, or assumed (domain/defaults.py)
                 var = max((sigma if sigma is not None else model.default_sigma_m) ** 2, min_var)
                 cxx, cxy, cyy = var, 0.0, var
             det = cxx * cyy - cxy * cxy

@@ -174,7 +174,8 @@ def _observation(
 
     when, uncertainty = _phenomenon_time(obs.get("phenomenonTime"))
     if "time_uncertainty_s" in parameters:
-        uncertainty = max(uncertainty, _number(parameters["time_uncertainty_s"], "parameters.time_uncertainty_s"))
+        stated = _number(parameters["time_uncertainty_s"], "parameters.time_uncertainty_s")
+        uncertainty = stated if uncertainty is None else max(uncertainty, stated)
     org = settings.get("org")
     if org is None and owner is not None:
         org = owner.org
@@ -187,12 +188,13 @@ def _observation(
     location = _location(obs, datastream, thing, parameters)
     record: dict[str, Any] = {
         "time": when,
-        "time_uncertainty_s": uncertainty,
         "kind": _kind(obs, parameters, prop),
         "location": location,
         "source": {"id": _source_id(settings, thing, sensor, datastream), "type": _source_type(settings, sensor), "org": org},
         "attributes": _attributes(obs, datastream, prop, sensor),
     }
+    if uncertainty is not None:
+        record["time_uncertainty_s"] = uncertainty
     for key in ("reliability", "credibility", "releasable_to"):
         if key in settings:
             record[key] = settings[key]
@@ -202,11 +204,12 @@ def _observation(
     return record
 
 
-def _phenomenon_time(value: Any) -> tuple[str, float]:
+def _phenomenon_time(value: Any) -> tuple[str, float | None]:
+    """The time and, for an interval, its half-width; an instant states no uncertainty (None: assumed later)."""
     if not isinstance(value, str) or not value.strip():
         raise _Refused("phenomenonTime", "an Observation needs phenomenonTime (an ISO 8601 instant or start/end interval)")
     if "/" not in value:
-        return value.strip(), 0.0
+        return value.strip(), None
     start_text, _, end_text = value.partition("/")
     start, end = _instant(start_text, "phenomenonTime"), _instant(end_text, "phenomenonTime")
     if end < start:

@@ -43,7 +43,10 @@ def canonical_observation(observation: Observation) -> bytes:
     """
     doc = observation.model_dump(mode="json", exclude_none=True)
     try:
-        doc["time_uncertainty_s"] = _float_for_orjson(doc["time_uncertainty_s"])
+        if "time_uncertainty_s" in doc:  # absent when the sender did not state it (then ``assumed`` has it)
+            doc["time_uncertainty_s"] = _float_for_orjson(doc["time_uncertainty_s"])
+        if "assumed" in doc:
+            doc["assumed"] = _for_orjson(doc["assumed"])
         location = doc["location"]
         for key, value in location.items():
             if type(value) is float:

@@ -288,7 +288,7 @@ def prepare_observation(obs: Observation, received_us: int, received_iso: str) -
     columns = (
         obs.id,
         _us(obs.time),
-        obs.time_uncertainty_s,
+        obs.time_sd_s,  # the query column holds what fusion uses: as stated, or as assumed
         obs.kind._value_,  # the enums' plain values (``.value`` is a slow descriptor, and this runs per row)
         obs.location.type,
         point[0] if point else None,
