@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from truceline.fuse import FuserConfig, fuse_all
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.sim import OBSERVATIONS_FILE, PRESETS, ScenarioError, load_scenario, observation_records, simulate, truth_records
 from truceline.sim.run import TRUTH_FILE
+from truceline.sim.senders import NATIONS_PRESETS, as_posted, nations_scenario
 
 INCIDENTS_FILE = "incidents.jsonl"
 
@@ -35,39 +37,65 @@ console = Console(stderr=True)
 
 @app.command("simulate")
 def simulate_command(
-    scenario: Annotated[str, typer.Argument(help=f"Preset ({', '.join(PRESETS)}) or a scenario YAML file.")] = "sparse-day",
+    scenario: Annotated[
+        str, typer.Argument(help=f"Preset ({', '.join([*PRESETS, *NATIONS_PRESETS])}) or a scenario YAML file.")
+    ] = "sparse-day",
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for truth.jsonl and observations.jsonl.")] = Path("sim-out"),
     seed: Annotated[int | None, typer.Option("--seed", help="Override the scenario's random seed.")] = None,
     fuse: Annotated[bool, typer.Option("--fuse", help="Also fuse the observations (in arrival order) into incidents.jsonl.")] = False,
+    posted: Annotated[
+        bool,
+        typer.Option(
+            "--as-posted",
+            help="Write observations as real clients post them: no time_uncertainty_s, no bearing sensor_cep_m "
+            "(truceline then assumes its documented defaults, docs/observations.md).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")] = False,
 ) -> None:
     """Run a scenario: write ground truth (truth.jsonl) and native observations in arrival order."""
-    try:
-        spec = load_scenario(scenario)
-    except ScenarioError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    if seed is not None:
-        if seed < 0:
-            console.print(f"[red]error:[/] --seed must be ≥ 0, got {seed}")
-            raise typer.Exit(2)
-        spec = spec.model_copy(update={"seed": seed})
-    sim = simulate(spec)
-    records = observation_records(sim)
+    if seed is not None and seed < 0:
+        console.print(f"[red]error:[/] --seed must be ≥ 0, got {seed}")
+        raise typer.Exit(2)
+    if scenario in NATIONS_PRESETS:
+        nations = NATIONS_PRESETS[scenario]
+        if seed is not None:
+            nations = replace(nations, seed=seed)
+        records, truth = nations_scenario(nations, honest=True)
+        name, used_seed = nations.name, nations.seed
+        events = sum(1 for t in truth if t["type"] == "event")
+        by_source_type = dict(Counter(r["source"]["type"] for r in records))
+        by_tag = dict(Counter(t["tag"] for t in truth if t["type"] == "label"))
+    else:
+        try:
+            spec = load_scenario(scenario)
+        except ScenarioError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+        if seed is not None:
+            spec = spec.model_copy(update={"seed": seed})
+        sim = simulate(spec)
+        records, truth = observation_records(sim), list(truth_records(sim))
+        name, used_seed, events = spec.name, spec.seed, len(sim.events)
+        by_source_type = dict(Counter(d.source_type for d in sim.drafts))
+        by_tag = dict(Counter(d.tag for d in sim.drafts))
+    if posted:
+        records = as_posted(records)
     out.mkdir(parents=True, exist_ok=True)
     with (out / TRUTH_FILE).open("wb") as fh:
-        for record in truth_records(sim):
+        for record in truth:
             fh.write(orjson.dumps(record) + b"\n")
     with (out / OBSERVATIONS_FILE).open("wb") as fh:
         for record in records:
             fh.write(orjson.dumps(record) + b"\n")
     summary: dict[str, object] = {
-        "scenario": spec.name,
-        "seed": spec.seed,
-        "events": len(sim.events),
+        "scenario": name,
+        "seed": used_seed,
+        "as_posted": posted,
+        "events": events,
         "observations": len(records),
-        "by_source_type": dict(Counter(d.source_type for d in sim.drafts)),
-        "by_tag": dict(Counter(d.tag for d in sim.drafts)),
+        "by_source_type": by_source_type,
+        "by_tag": by_tag,
         "truth": str(out / TRUTH_FILE),
         "observations_file": str(out / OBSERVATIONS_FILE),
     }
@@ -86,7 +114,7 @@ def simulate_command(
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     console.print(
-        f"{spec.name} (seed {spec.seed}): {len(sim.events):,} events, {len(records):,} observations "
+        f"{name} (seed {used_seed}): {events:,} events, {len(records):,} observations{' as real senders post' if posted else ''} "
         f"→ {out / TRUTH_FILE}, {out / OBSERVATIONS_FILE}"
         + (f", {summary['incidents']:,} incidents → {out / INCIDENTS_FILE}" if fuse else "")
     )
