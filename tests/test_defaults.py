@@ -168,3 +168,13 @@ def test_assumed_shows_in_the_api_and_in_what_the_ledger_commits_to(api: ApiClie
     forged = {**served, "assumed": {"rules": "truceline-defaults/1", "time_uncertainty_s": 1}}
     refused = api.client.post("/api/v1/observations", content=orjson.dumps(forged), headers=api.auth)
     assert refused.status_code == 422 and "assumed is set by truceline" in refused.text
+
+
+def test_acled_time_precision_widens_for_an_unstated_note_near_midnight() -> None:
+    from truceline.report.acled_export import time_precision
+
+    note = validate(unstated(time="2023-04-02T23:58:00Z", location={"name": "Avdiivka", "precision": 1, "lat": 48.14, "lon": 37.75},
+                             source={"id": "pl-patrol-3", "type": "monitor", "org": "PL"}))  # fmt: skip
+    (incident,) = fuse_all([note])
+    assert incident.time_uncertainty_s == pytest.approx(600.0)  # was 1 s: the floor for "exact"
+    assert time_precision(incident.time_uncertainty_s, incident.time) == 2  # may be the next day: not a known date
