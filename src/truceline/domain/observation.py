@@ -7,6 +7,7 @@ the value and the rule (pydantic's error ``loc``/``input``/``msg``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -338,6 +339,25 @@ def _origin_unstated(attributes: dict[str, Any]) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _assumed_for(
+    rules: str, source_type: str, kind: str, time_stated: bool, point_unstated: bool, sensor_unstated: bool, origin_unstated: bool
+) -> Assumed | None:
+    """The record a known rules version gives for these gaps; one shared immutable instance per combination."""
+    table = _defaults.table_named(rules)
+    assert table is not None
+    values = _defaults.assume(
+        table,
+        source_type,
+        kind,
+        time_stated=time_stated,
+        point_unstated=point_unstated,
+        sensor_unstated=sensor_unstated,
+        origin_unstated=origin_unstated,
+    )
+    return Assumed(rules=rules, **values) if values else None
+
+
 class Observation(_Frozen):
     """One source's report of one thing at one time and place; immutable once accepted.
 
@@ -406,30 +426,38 @@ class Observation(_Frozen):
         cannot pass off its own values as truceline's assumptions, nor assume what it stated.
         """
         given = self.assumed
-        table = _defaults.CURRENT if given is None else _defaults.table_named(given.rules)
-        if table is None:
-            raise PydanticCustomError(
-                "assumed_rules", "assumed.rules {rules} is not one of {known}", {"rules": given.rules if given else "", "known": ", ".join(_defaults.known_rules())}
-            )
         loc = self.location
-        values = _defaults.assume(
-            table,
+        if (
+            given is None
+            and self.time_uncertainty_s is not None
+            and (type(loc) is PlaceLocation or (type(loc) is PointLocation and (loc.cep_m is not None or loc.cov_m2 is not None)))
+            and (not self.attributes or "origin" not in self.attributes)
+        ):
+            return  # everything stated (the common case of sensors): nothing to assume, nothing to check
+        rules = _defaults.rules_name(_defaults.CURRENT) if given is None else given.rules
+        if _defaults.table_named(rules) is None:
+            raise PydanticCustomError(
+                "assumed_rules", "assumed.rules {rules} is not one of {known}", {"rules": rules, "known": ", ".join(_defaults.known_rules())}
+            )
+        expected = _assumed_for(
+            rules,
             self.source.type._value_,
             self.kind._value_,
-            time_stated=self.time_uncertainty_s is not None,
-            point_unstated=isinstance(loc, PointLocation) and loc.cep_m is None and loc.cov_m2 is None,
-            sensor_unstated=isinstance(loc, BearingLocation) and loc.sensor_cep_m is None,
-            origin_unstated=_origin_unstated(self.attributes),
+            self.time_uncertainty_s is not None,
+            type(loc) is PointLocation and loc.cep_m is None and loc.cov_m2 is None,
+            type(loc) is BearingLocation and loc.sensor_cep_m is None,
+            _origin_unstated(self.attributes),
         )
         if given is None:
-            if values:
-                object.__setattr__(self, "assumed", Assumed(rules=_defaults.rules_name(table), **values))
+            if expected is not None:
+                object.__setattr__(self, "assumed", expected)
             return
-        if given.model_dump(exclude_none=True, exclude={"rules"}) != values:
+        if given != expected:
+            want = {} if expected is None else expected.model_dump(exclude_none=True, exclude={"rules"})
             raise PydanticCustomError(
                 "assumed_mismatch",
                 "assumed is set by truceline, not by senders: under {rules} this observation assumes {expected}, got {got}",
-                {"rules": given.rules, "expected": values, "got": given.model_dump(exclude_none=True, exclude={"rules"})},
+                {"rules": rules, "expected": want, "got": given.model_dump(exclude_none=True, exclude={"rules"})},
             )
 
     @property
