@@ -331,12 +331,9 @@ def _origin_unstated(attributes: dict[str, Any]) -> bool:
     if type(origin) is not dict or "cep_m" in origin or "cov_m2" in origin:
         return False
     lat, lon = origin.get("lat"), origin.get("lon")
-    return (
-        type(lat) in (int, float)
-        and type(lon) in (int, float)
-        and -90.0 <= lat <= 90.0  # type: ignore[operator]
-        and -180.0 <= lon <= 180.0  # type: ignore[operator]
-    )
+    if not (isinstance(lat, int | float) and isinstance(lon, int | float)) or isinstance(lat, bool) or isinstance(lon, bool):
+        return False
+    return -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
 
 
 @functools.lru_cache(maxsize=4096)
