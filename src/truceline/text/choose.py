@@ -1,0 +1,161 @@
+"""Choosing among namesakes: one candidate with the reason it was chosen, or none with the reason why not.
+
+In this order: the region the text names, proximity to the other places it names, the official name over
+an alternate one, the line of contact (a report about the ceasefire is about the line, see
+:mod:`truceline.text.frontline`), and population only when one place clearly dominates. When the
+candidates that remain lie far apart and nothing decides between them, the mention is left unplaced and
+says so: a report placed 100 km off is worse than one left unplaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from truceline.text.gazetteer import (
+    TIER_FUZZY,
+    TIER_OFFICIAL,
+    Candidate,
+    Gazetteer,
+    Place,
+    RegionArea,
+    default_gazetteer,
+)
+from truceline.text.normalise import is_cyrillic
+from truceline.text.regions import GROUP_NAMES, GROUPS
+from truceline.text.resolved import DEFAULT_THRESHOLDS, MATCH, THEATRE, ResolvedPlace, Thresholds, fuzzy_allowed, km, nearest, unresolved
+
+
+@dataclass
+class Context:
+    regions: set[str] = field(default_factory=set)
+    hard_regions: bool = False
+    countries: set[str] = field(default_factory=set)
+    anchors: list[tuple[float, float]] = field(default_factory=list)
+
+
+
+class Chooser:
+    """Resolves candidates of one mention against a gazetteer with the given thresholds."""
+
+    def __init__(self, gazetteer: Gazetteer | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+        self.gazetteer = gazetteer or default_gazetteer()
+        self.thresholds = thresholds
+
+    # -- regions --------------------------------------------------------------------------------------
+
+    def _region(self, name: str) -> tuple[RegionArea | None, str | None]:
+        group = GROUP_NAMES.get(name) or GROUP_NAMES.get(name.title())
+        if group:
+            return None, group
+        region = self.gazetteer.region_by_stem(name) or self.gazetteer.region_by_adjective(name)
+        if region is None and is_cyrillic(name):
+            region = self.gazetteer.region_by_cyrillic(name.split()[0])
+        return region, None
+
+    def _region_place(self, mention: str, region: RegionArea, start: int | None = None, end: int | None = None) -> ResolvedPlace:
+        return ResolvedPlace(
+            mention=mention, name=region.name, lat=region.lat, lon=region.lon, precision=4, country=region.country,
+            admin1=region.name, kind="region", match="region", start=start, end=end, region_key=region.key,
+        )
+
+    def _group_place(self, mention: str, group: str) -> ResolvedPlace:
+        label, keys = GROUPS[group]
+        areas = [self.gazetteer.regions[k] for k in keys]
+        lat = sum(a.lat for a in areas) / len(areas)
+        lon = sum(a.lon for a in areas) / len(areas)
+        return ResolvedPlace(mention=mention, name=label, lat=round(lat, 4), lon=round(lon, 4), precision=4, country="UA",
+                             admin1=" and ".join(a.name for a in areas), kind="region", match="region")
+
+    def region_keys(self, region: RegionArea | None, group: str | None) -> set[str]:
+        """Region keys a region mention stands for (a group such as Donbas stands for several)."""
+        if group:
+            return set(GROUPS[group][1])
+        return {region.key} if region else set()
+
+    # -- settlements ----------------------------------------------------------------------------------
+
+    def candidates(self, name: str, fuzzy: bool) -> list[Candidate]:
+        """Exact-spelling candidates, or near spellings if none and ``fuzzy``."""
+        found = self.gazetteer.exact(name)
+        if not found and is_cyrillic(name):
+            found = self.gazetteer.inflected(name)
+        if not found and fuzzy and fuzzy_allowed(name, self.thresholds):
+            found = self.gazetteer.fuzzy(name, self.thresholds.fuzzy_field)
+        return found
+
+    def choose(self, mention: str, found: Sequence[Candidate], context: Context, fuzzy_name: str | None = None) -> ResolvedPlace:
+        """Pick one candidate, or explain why none: region, proximity, tier, then dominant population.
+
+        ``fuzzy_name``: when no exact candidate lies in the region the text names, look for near spellings
+        there ("Krasnopil, Sumy region" → Krasnopillia) before giving up.
+        """
+        t = self.thresholds
+        pool = [c for c in found if c.place.lat is not None]
+        if context.countries:
+            pool = [c for c in pool if c.place.country in context.countries]
+        if context.regions:
+            inside = [c for c in pool if c.place.region_key in context.regions]
+            if not inside and fuzzy_name is not None and (context.hard_regions or not pool) and fuzzy_allowed(fuzzy_name, t):
+                near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
+                inside = [c for c in near if c.place.region_key in context.regions and c.place.lat is not None]
+            if inside:
+                pool = inside
+            elif context.hard_regions:
+                named = ", ".join(self._region_names(context.regions))
+                towns = [c for c in pool if c.tier == TIER_OFFICIAL and c.place.population >= t.distinct_town and c.place.country in THEATRE]
+                if len(towns) == 1:
+                    return replace(self._pick(mention, towns[0], towns), note=f"the text says {named}; the only place of this name is elsewhere")
+                return unresolved(mention, f"no place of this name in {named}")
+        if not pool:
+            return unresolved(mention, "not in the gazetteer" if not found else "no place of this name in the country named")
+        if context.anchors:
+            near_anchor = [c for c in pool if nearest(c.place, context.anchors) <= t.anchor_km]
+            if near_anchor:
+                best = min(near_anchor, key=lambda c: (c.tier, -c.score, nearest(c.place, context.anchors)))
+                return self._pick(mention, best, near_anchor)
+        best_tier = min(c.tier for c in pool)
+        pool = [c for c in pool if c.tier == best_tier]
+        if best_tier == TIER_FUZZY:
+            top = max(c.score for c in pool)
+            pool = [c for c in pool if c.score >= top - t.fuzzy_window]
+        theatre = [c for c in pool if c.place.country in THEATRE]
+        if theatre and len(theatre) < len(pool):
+            big_foreign = max((c.place.population for c in pool if c.place.country not in THEATRE), default=0)
+            if max(c.place.population for c in theatre) * 20 >= big_foreign:
+                pool = theatre
+        pool = sorted(pool, key=lambda c: (-self._population(c.place), c.place.precision))
+        first = pool[0]
+        rivals = [c for c in pool[1:] if km(first.place, c.place) > t.same_place_km]
+        if rivals:
+            runner_up = self._population(rivals[0].place)
+            if self._population(first.place) < t.dominance * runner_up:
+                return ResolvedPlace(
+                    mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
+                    match=MATCH[first.tier], note=f"{len(pool)} places of this name; the text does not say which",
+                    candidates=len(pool),
+                )
+        return self._pick(mention, first, pool)
+
+    def _population(self, place: Place) -> int:
+        """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
+        if place.codifier_only:
+            return self.thresholds.unlisted_population
+        return place.population or self.thresholds.listed_population
+
+    def _pick(self, mention: str, chosen: Candidate, pool: Sequence[Candidate]) -> ResolvedPlace:
+        place = chosen.place
+        region = self.gazetteer.regions.get(place.region_key)
+        note = None
+        if place.codifier_only:
+            note = "village not in GeoNames: point is the median of its hromada's settlements" if place.precision == 3 else "point is its oblast's centroid"
+        return ResolvedPlace(
+            mention=mention, name=place.name, lat=place.lat, lon=place.lon, precision=place.precision,
+            country=place.country, admin1=region.name if region else None, raion=place.raion, hromada=place.hromada,
+            kind="settlement", match=MATCH[chosen.tier], score=chosen.score, note=note, candidates=max(len(pool), 1),
+            region_key=place.region_key, place_index=place.index, population=place.population,
+        )
+
+    def _region_names(self, keys: Iterable[str]) -> list[str]:
+        return sorted(self.gazetteer.regions[k].name for k in keys if k in self.gazetteer.regions)
+
