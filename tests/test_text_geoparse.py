@@ -162,3 +162,26 @@ def test_alternatives_far_apart_give_no_settlement_point() -> None:
     places = parse_location("Kupiansk, Vovchansk or Balakliia, Kharkiv region")
     assert places[0].kind == "region" and places[0].precision == 4
     assert any(p.kind == "ambiguous" and p.lat is None for p in places)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russland meldete am Montag schweren Beschuss in Saporischschja und Charkiw.",
+        "Am Montag meldete die Armee: Raketenangriff Saporischschja, Drohnenangriff Charkiw. Die Lage bleibt angespannt.",
+        "Обстріл Запоріжжя та Харкова тривав усю ніч.",
+        "Обстрел Запорожья и Харькова продолжался всю ночь.",
+        "Shelling of Zaporizhzhia and Kharkiv continued overnight, officials said.",
+    ],
+)
+def test_both_cities_of_a_report_sentence_in_four_languages(text: str) -> None:
+    """A capitalised report noun before a name (German nouns, a sentence-initial Обстріл) is not part of it."""
+    places = geoparse(text)
+    assert any(near(p, 47.84, 35.14, 15.0) and p.precision == 1 for p in places), places
+    assert any(near(p, 49.99, 36.23, 15.0) and p.precision == 1 for p in places), places
+    assert all(p.match != "context" for p in places)
+
+
+def test_a_report_noun_glued_to_a_name_is_dropped_and_the_note_says_so() -> None:
+    place = first(parse_location("Beschuss Saporischschja"))
+    assert place.name.startswith("Zaporizhzh") and place.precision == 1 and place.note and "Beschuss" in place.note

@@ -13,7 +13,7 @@ from truceline.text.choose import Chooser, Context
 from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
-from truceline.text.resolved import ResolvedPlace, dedupe, km, unresolved
+from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
 from truceline.text.gazetteer import distance_km
 from truceline.text.vocabulary import (
     ALTERNATIVES,
@@ -38,6 +38,7 @@ class _Component:
     near: bool = False
     city_part: bool = False  # "district", "microdistrict": a part of a city rather than a raion
     raw: str = ""  # the part as written, for reporting the mention
+    dropped: str = ""  # capitalised words before the name that are not part of it ("Beschuss Saporischschja")
 
 
 def _classify(raw: str) -> _Component | None:
@@ -64,7 +65,6 @@ def _classify(raw: str) -> _Component | None:
     if capitalised and len(capitalised) < len(kept):
         kept = capitalised
     return _Component(" ".join(kept), kept, kind, near, city_part, text)
-
 
 
 class FieldReader(Chooser):
@@ -99,6 +99,7 @@ class FieldReader(Chooser):
                 items.append(replace(comp, kind="district"))  # "Kupyansk region": the district of a town
                 continue
             items.append(comp)
+        items = [self._narrow(c) for c in items]
         found = [self.candidates(c.text, fuzzy=True) for c in items]
         first = [self._resolve(c, f, context, []) for c, f in zip(items, found, strict=True)]
         final = []
@@ -116,6 +117,24 @@ class FieldReader(Chooser):
         if regions_seen:
             return regions_seen + ordered
         return ordered or [unresolved(text.strip(), "no place name found")]
+
+    def _narrow(self, comp: _Component) -> _Component:
+        """German capitalises nouns: "Beschuss Saporischschja" is shelling of Zaporizhzhia, not a place so named.
+
+        A run of several capitalised words stays whole when the gazetteer knows it in any spelling, even a
+        near one ("Velyka Novoselka"). Otherwise its longest tail that is a place of the theatre by exact
+        name is the place, provided the words before it name no place themselves: they are the report's
+        vocabulary, kept in the note.
+        """
+        if comp.kind != "settlement" or len(comp.words) < 2 or self.candidates(comp.text, fuzzy=True):
+            return comp
+        for k in range(1, len(comp.words)):
+            tail, head = comp.words[k:], comp.words[:k]
+            if self.candidates(" ".join(head), fuzzy=False):
+                continue
+            if any(c.place.country in THEATRE and c.place.lat is not None for c in self.candidates(" ".join(tail), fuzzy=False)):
+                return replace(comp, text=" ".join(tail), words=tail, dropped=" ".join(head))
+        return comp
 
     def _alternatives(self, resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
         """Settlements given as alternatives ("Pokrovsk, Myrnohrad or Novohrodivka") are not all meant.
@@ -154,6 +173,9 @@ class FieldReader(Chooser):
         if comp.kind == "district":
             return self._resolve_district(comp, found, context, others)
         place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
+        if comp.dropped:
+            why = f"'{comp.dropped}' is not part of the name"
+            place = replace(place, note=f"{place.note}; {why}" if place.note else why)
         if comp.near and place.resolved and place.precision == 1:
             place = replace(place, precision=2, note="near the named place")
         return place

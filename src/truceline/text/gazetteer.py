@@ -117,6 +117,7 @@ _CYR_ENDINGS = (
 )
 _CYR_FINAL_VOWELS = "аяеєиіоуыюї"
 _ABLAUT = {"о": "і", "е": "і", "є": "ї"}
+_NEUTER_SOFT = ("ья", "ью", "ьем", "ьи")
 
 
 def cyrillic_lemmas(token: str) -> list[str]:
@@ -135,6 +136,9 @@ def cyrillic_lemmas(token: str) -> list[str]:
                 if stem[i] in _ABLAUT:
                     out.append(stem[:i] + _ABLAUT[stem[i]] + stem[i + 1 :])
                     break
+    for ending in _NEUTER_SOFT:  # Russian neuters in -ье: Запорожья, Запорожью, Запорожьем → Запорожье
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            out.append(word[: -len(ending)] + "ье")
     return list(dict.fromkeys(out))
 
 
@@ -256,7 +260,10 @@ class Gazetteer:
         """Places named by an inflected Cyrillic word (в Харкові, у Києві, на Одесі, у Сумах)."""
         # One tier for all: in running text the nominative is no likelier than a case form (у Харкові),
         # so a village spelled like the inflected city must not outrank the city.
-        found = {i for lemma in cyrillic_lemmas(token) for i in self._cyrillic.get(lemma, ())}
+        lemmas = cyrillic_lemmas(token)
+        found = {i for lemma in lemmas for i in self._cyrillic.get(lemma, ())}
+        # A Russian neuter (Запорожье) is often only a GeoNames alternate name, not in the Cyrillic index.
+        found |= {c.place.index for lemma in lemmas[1:] if lemma.endswith("ье") for c in self.exact(lemma)}
         return [Candidate(self.places[i], TIER_ALTERNATE, 100.0) for i in sorted(found)]
 
     # -- regions and districts -------------------------------------------------------------------------

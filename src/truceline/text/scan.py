@@ -14,7 +14,18 @@ from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_ALTERNATE, TIER_OFFIC
 from truceline.text.normalise import fold_cyrillic, is_cyrillic
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
-from truceline.text.vocabulary import CUE_WORDS, QUALIFIER, REGION_BEFORE, REGION_WORDS, SENTENCE_END, STOP, VENUE_CUES, WORD, gap
+from truceline.text.vocabulary import (
+    CUE_WORDS,
+    QUALIFIER,
+    REGION_BEFORE,
+    REGION_WORDS,
+    REPORT_NOUN,
+    SENTENCE_END,
+    STOP,
+    VENUE_CUES,
+    WORD,
+    gap,
+)
 
 
 class TextScanner(Chooser):
@@ -134,7 +145,7 @@ class TextScanner(Chooser):
                 return True
         if before is not None and before[0][0].isupper() and before[1] not in sentence_starts and not gap(text, [before, span[0]], allow_space=True):
             low = fold_cyrillic(before[0])
-            if low not in STOP and low not in CUE_WORDS and not self.gazetteer.exact(before[0]):
+            if low not in STOP and low not in CUE_WORDS and not REPORT_NOUN.search(low) and not self.gazetteer.exact(before[0]):
                 return True
         return False
 

@@ -36,6 +36,15 @@ FIELD_NOISE = frozenset(
 ALTERNATIVES = re.compile(r"\s(?:or|oder|або|чи|или|либо)\s", re.IGNORECASE)
 LOCATION_SPLIT = re.compile(r"[,;()\[\]\n:/]|\s(?:and|or|und|oder|і|и|та|to|near|in the|of)\s", re.IGNORECASE)
 WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’ʼ`\-](?=[^\W\d_]))*", re.UNICODE)
+#: Report nouns (German capitalises every noun): a capitalised word containing one of these before a place
+#: name is what happened there, not a first name or part of the name ("Beschuss Saporischschja",
+#: "Drohnenangriff Charkiw", "Обстріл Харкова").
+REPORT_NOUN = re.compile(
+    r"beschuss|angriff|attacke|rakete|drohne|bombe|explosion|einschlag|luftalarm|artillerie|gefecht|offensive|"
+    r"shelling|strike|attack|missile|drone|blast|explosion|bombing|"
+    r"обстріл|удар|атак|вибух|ракет|дрон|бомб|обстрел|взрыв",
+    re.IGNORECASE,
+)
 SENTENCE_END = re.compile(r"[.!?…:;]\s|\n")
 
 #: Former names of regional centres that live on as the names of their oblasts: said alone, they mean the oblast.
