@@ -21,6 +21,7 @@ from truceline.text.gazetteer import (
     RegionArea,
     default_gazetteer,
 )
+from truceline.text.frontline import FrontLine, default_front_line
 from truceline.text.normalise import is_cyrillic
 from truceline.text.regions import GROUP_NAMES, GROUPS
 from truceline.text.resolved import DEFAULT_THRESHOLDS, MATCH, THEATRE, ResolvedPlace, Thresholds, fuzzy_allowed, km, nearest, unresolved
@@ -38,9 +39,12 @@ class Context:
 class Chooser:
     """Resolves candidates of one mention against a gazetteer with the given thresholds."""
 
-    def __init__(self, gazetteer: Gazetteer | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+    def __init__(self, gazetteer: Gazetteer | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                 front_line: FrontLine | None = None) -> None:
         self.gazetteer = gazetteer or default_gazetteer()
         self.thresholds = thresholds
+        #: The line of contact as a prior among far-apart namesakes (the bundled agreement's line by default).
+        self.front_line = front_line or default_front_line()
 
     # -- regions --------------------------------------------------------------------------------------
 
@@ -109,12 +113,20 @@ class Chooser:
                 return unresolved(mention, f"no place of this name in {named}")
         if not pool:
             return unresolved(mention, "not in the gazetteer" if not found else "no place of this name in the country named")
+        where = f"in {', '.join(self._region_names(context.regions))}, named in the text" if context.regions and len(pool) < len(found) else ""
         if context.anchors:
             near_anchor = [c for c in pool if nearest(c.place, context.anchors) <= t.anchor_km]
             if near_anchor:
                 best = min(near_anchor, key=lambda c: (c.tier, -c.score, nearest(c.place, context.anchors)))
-                return self._pick(mention, best, near_anchor)
+                d_best = nearest(best.place, context.anchors)
+                apart = [c for c in near_anchor if c.tier == best.tier and km(best.place, c.place) > t.anchor_km
+                         and nearest(c.place, context.anchors) <= max(2 * d_best, d_best + t.same_place_km)]
+                if apart:  # far-apart namesakes about as near to places the text names: proximity does not decide
+                    return self._undecided(mention, [best, *apart], "each near another place the text names")
+                basis = f"{d_best:.0f} km from another place the text names"
+                return self._pick(mention, best, near_anchor, basis)
         best_tier = min(c.tier for c in pool)
+        lower = [c for c in pool if c.tier > best_tier]
         pool = [c for c in pool if c.tier == best_tier]
         if best_tier == TIER_FUZZY:
             top = max(c.score for c in pool)
@@ -127,15 +139,57 @@ class Chooser:
         pool = sorted(pool, key=lambda c: (-self._population(c.place), c.place.precision))
         first = pool[0]
         rivals = [c for c in pool[1:] if km(first.place, c.place) > t.same_place_km]
+        if rivals and self._population(first.place) < t.dominance * self._population(rivals[0].place):
+            return self._undecided(mention, pool, "no namesake dominates by population")
+        # A town of the same country known by this name only as an alternate, a former name mostly (the
+        # Pervomaisk of Luhansk Oblast beside the official one in Mykolaiv Oblast), may be meant when it is
+        # as big. The official name stays the answer unless the line of contact says otherwise.
+        contenders = [
+            c for c in lower
+            if c.place.country == first.place.country and c.place.population >= t.distinct_town and km(first.place, c.place) > t.same_place_km
+            and c.place.population * t.dominance > self._population(first.place)
+        ]
+        if contenders:
+            by_line = self._undecided(mention, [first, *contenders], "a town of comparable size has this as another name")
+            if by_line.resolved:
+                return by_line
         if rivals:
-            runner_up = self._population(rivals[0].place)
-            if self._population(first.place) < t.dominance * runner_up:
-                return ResolvedPlace(
-                    mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
-                    match=MATCH[first.tier], note=f"{len(pool)} places of this name; the text does not say which",
-                    candidates=len(pool),
-                )
-        return self._pick(mention, first, pool)
+            basis = f"the most populous of {len(pool)} places of this name ({self._population(first.place):,} inhabitants, next {self._population(rivals[0].place):,})"
+        elif len(pool) > 1:
+            basis = f"{len(pool)} entries of this name within {t.same_place_km:.0f} km: one place"
+        else:
+            basis = "the only place of this name" + (f" {where}" if where else "")
+            if lower:
+                basis += f" by its {MATCH[best_tier]} name; {len(lower)} more by a less trusted match ({MATCH[lower[0].tier]})"
+        if where and rivals:
+            basis = f"{where}; {basis}"
+        return self._pick(mention, first, pool, basis)
+
+    def _undecided(self, mention: str, pool: Sequence[Candidate], why: str) -> ResolvedPlace:
+        """Namesakes far apart that nothing in the text decides between: the line of contact, or no point.
+
+        A report about the ceasefire is about the line, so when exactly one of them (one place: its
+        entries within :attr:`Thresholds.same_place_km`) lies within :attr:`Thresholds.front_km` of the line
+        of contact and another lies farther, that one is meant. Otherwise the mention is left unplaced
+        with the reason: a report placed 100 km off is worse than one left unplaced.
+        """
+        t = self.thresholds
+        spread = max(km(a.place, b.place) for a in pool for b in pool)
+        if t.front_km > 0 and self.front_line is not None:
+            distance = {c.place.index: self.front_line.distance_km(c.place.lat or 0.0, c.place.lon or 0.0) for c in pool}
+            near = sorted((c for c in pool if distance[c.place.index] <= t.front_km), key=lambda c: (-self._population(c.place), c.tier))
+            if near and len(near) < len(pool) and all(km(near[0].place, c.place) <= t.same_place_km for c in near):
+                basis = (f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {t.front_km:.0f} km "
+                         f"of the line of contact ({distance[near[0].place.index]:.0f} km)")
+                return self._pick(mention, near[0], pool, basis)
+            line = "several" if len(near) > 1 else "none"
+            why = f"{why}, and {line} near the line of contact"
+        first = pool[0]
+        return ResolvedPlace(
+            mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
+            match=MATCH[first.tier], note=f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the text does not say which",
+            candidates=len(pool),
+        )
 
     def _population(self, place: Place) -> int:
         """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
@@ -143,7 +197,8 @@ class Chooser:
             return self.thresholds.unlisted_population
         return place.population or self.thresholds.listed_population
 
-    def _pick(self, mention: str, chosen: Candidate, pool: Sequence[Candidate]) -> ResolvedPlace:
+    def _pick(self, mention: str, chosen: Candidate, pool: Sequence[Candidate], basis: str | None = None) -> ResolvedPlace:
+        """The chosen candidate as an answer, with the basis of the choice."""
         place = chosen.place
         region = self.gazetteer.regions.get(place.region_key)
         note = None
@@ -153,7 +208,7 @@ class Chooser:
             mention=mention, name=place.name, lat=place.lat, lon=place.lon, precision=place.precision,
             country=place.country, admin1=region.name if region else None, raion=place.raion, hromada=place.hromada,
             kind="settlement", match=MATCH[chosen.tier], score=chosen.score, note=note, candidates=max(len(pool), 1),
-            region_key=place.region_key, place_index=place.index, population=place.population,
+            region_key=place.region_key, place_index=place.index, population=place.population, basis=basis,
         )
 
     def _region_names(self, keys: Iterable[str]) -> list[str]:

@@ -47,6 +47,8 @@ class Thresholds:
     district_city: int = 20_000
     #: Places named as alternatives ("A, B or C") this close to their mean point answer as one area (km).
     alternatives_km: float = 15.0
+    #: A candidate this close to the line of contact is "near the line" for the front-line prior (km; 0: no prior).
+    front_km: float = 60.0
     #: Smallest city abroad that running text may name (a summit venue); smaller foreign places are noise.
     venue_population: int = 100_000
 
@@ -78,6 +80,8 @@ class ResolvedPlace:
     region_key: str | None = field(default=None, compare=False)
     place_index: int | None = field(default=None, compare=False)
     population: int = field(default=0, compare=False)
+    #: Why this candidate: the context that decided (region named, another place named, line of contact, population).
+    basis: str | None = None
 
     @property
     def resolved(self) -> bool:
@@ -102,7 +106,7 @@ class ResolvedPlace:
             "mention": self.mention,
             "match": self.match,
         }
-        for key in ("raion", "hromada", "note"):
+        for key in ("raion", "hromada", "note", "basis"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
