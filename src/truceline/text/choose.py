@@ -45,6 +45,7 @@ class Chooser:
         self.thresholds = thresholds
         #: The line of contact as a prior among far-apart namesakes (the bundled agreement's line by default).
         self.front_line = front_line or default_front_line()
+        self._front_cache: dict[int, float] = {}
 
     # -- regions --------------------------------------------------------------------------------------
 
@@ -174,9 +175,9 @@ class Chooser:
         with the reason: a report placed 100 km off is worse than one left unplaced.
         """
         t = self.thresholds
-        spread = max(km(a.place, b.place) for a in pool for b in pool)
+        spread = max(km(pool[0].place, c.place) for c in pool)
         if t.front_km > 0 and self.front_line is not None:
-            distance = {c.place.index: self.front_line.distance_km(c.place.lat or 0.0, c.place.lon or 0.0) for c in pool}
+            distance = {c.place.index: self._front_km(c.place) for c in pool}
             near = sorted((c for c in pool if distance[c.place.index] <= t.front_km), key=lambda c: (-self._population(c.place), c.tier))
             if near and len(near) < len(pool) and all(km(near[0].place, c.place) <= t.same_place_km for c in near):
                 basis = (f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {t.front_km:.0f} km "
@@ -190,6 +191,13 @@ class Chooser:
             match=MATCH[first.tier], note=f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the text does not say which",
             candidates=len(pool),
         )
+
+    def _front_km(self, place: Place) -> float:
+        """Distance of a place from the line of contact, computed once per place."""
+        found = self._front_cache.get(place.index)
+        if found is None:
+            found = self._front_cache[place.index] = self.front_line.distance_km(place.lat or 0.0, place.lon or 0.0)
+        return found
 
     def _population(self, place: Place) -> int:
         """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
