@@ -236,3 +236,18 @@ def test_every_placed_mention_says_why() -> None:
         place = first(parse_location(text))
         assert place.resolved and place.basis, text
         assert "basis" in place.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "lat", "lon"),
+    [
+        ("Ракетний удар по Кривому Розі.", 47.91, 33.39),
+        ("В Кривом Роге прогремели взрывы.", 47.91, 33.39),
+        ("Бої біля Великої Новосілки тривають.", 47.84, 36.83),
+        ("У Білій Церкві пролунали вибухи.", 49.80, 30.11),
+    ],
+)
+def test_multi_word_names_in_their_case_forms(text: str, lat: float, lon: float) -> None:
+    """Each word declines (Кривий Ріг → у Кривому Розі: adjective ending, о→і, г→з before -і)."""
+    places = [p for p in geoparse(text) if p.resolved]
+    assert len(places) == 1 and near(places[0], lat, lon), places

@@ -110,7 +110,7 @@ class TextScanner(Chooser):
     def _text_candidates(self, phrase: str) -> tuple[list[Candidate], str]:
         if is_cyrillic(phrase):
             exact = [replace(c, tier=max(c.tier, TIER_ALTERNATE)) for c in self.gazetteer.exact(phrase)]
-            inflected = self.gazetteer.inflected(phrase) if " " not in phrase else []
+            inflected = self.gazetteer.inflected(phrase)
             merged = {c.place.index: c for c in inflected + exact}
             return list(merged.values()), phrase
         found = self.gazetteer.exact(phrase)
