@@ -1,10 +1,11 @@
 """Choosing among namesakes: one candidate with the reason it was chosen, or none with the reason why not.
 
-In this order: the region the text names, proximity to the other places it names, the official name over
-an alternate one, the line of contact (a report about the ceasefire is about the line, see
-:mod:`truceline.text.frontline`), and population only when one place clearly dominates. When the
-candidates that remain lie far apart and nothing decides between them, the mention is left unplaced and
-says so: a report placed 100 km off is worse than one left unplaced.
+In this order: the region the text names, proximity to the other places it names (only when one namesake is
+clearly nearer), the official name over an alternate one, population when one place clearly dominates,
+then the line of contact (a report about the ceasefire is about the line, see
+:mod:`truceline.text.frontline`). When the candidates that remain lie far apart and nothing decides between
+them, the mention is left unplaced and says so: a report placed 100 km off is worse than one left unplaced.
+A chosen candidate carries its ``basis``.
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ Two entry points share one resolver:
   to another capitalised word ("Wladimir Putin") is taken for a person.
 
 Choosing among same-named places, in this order: the region the text names ("…, Zaporizhzhia Oblast"),
-proximity to the other places it names, the official name over an alternate one, and population as the
-last resort — and only when one place clearly dominates (:attr:`Thresholds.dominance`); otherwise the
-name is reported as ambiguous, without a point. A name that cannot be resolved is returned without a
+proximity to the other places it names, the official name over an alternate one, population when one place
+clearly dominates (:attr:`Thresholds.dominance`), then the line of contact as a prior; otherwise the name is
+reported as ambiguous, without a point, with how far apart the namesakes are and why nothing decided. A name that cannot be resolved is returned without a
 point and a note saying why, never as the nearest-looking place.
 
 Precision is ACLED's: 1 the settlement (or a known city district), 2 near it or an unknown part of it,
