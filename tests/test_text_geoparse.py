@@ -162,3 +162,92 @@ def test_alternatives_far_apart_give_no_settlement_point() -> None:
     places = parse_location("Kupiansk, Vovchansk or Balakliia, Kharkiv region")
     assert places[0].kind == "region" and places[0].precision == 4
     assert any(p.kind == "ambiguous" and p.lat is None for p in places)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russland meldete am Montag schweren Beschuss in Saporischschja und Charkiw.",
+        "Am Montag meldete die Armee: Raketenangriff Saporischschja, Drohnenangriff Charkiw. Die Lage bleibt angespannt.",
+        "Обстріл Запоріжжя та Харкова тривав усю ніч.",
+        "Обстрел Запорожья и Харькова продолжался всю ночь.",
+        "Shelling of Zaporizhzhia and Kharkiv continued overnight, officials said.",
+    ],
+)
+def test_both_cities_of_a_report_sentence_in_four_languages(text: str) -> None:
+    """A capitalised report noun before a name (German nouns, a sentence-initial Обстріл) is not part of it."""
+    places = geoparse(text)
+    assert any(near(p, 47.84, 35.14, 15.0) and p.precision == 1 for p in places), places
+    assert any(near(p, 49.99, 36.23, 15.0) and p.precision == 1 for p in places), places
+    assert all(p.match != "context" for p in places)
+
+
+def test_a_report_noun_glued_to_a_name_is_dropped_and_the_note_says_so() -> None:
+    place = first(parse_location("Beschuss Saporischschja"))
+    assert place.name.startswith("Zaporizhzh") and place.precision == 1 and place.note and "Beschuss" in place.note
+
+
+def test_far_apart_namesakes_each_near_a_place_the_text_names_are_left_unplaced_with_the_reason() -> None:
+    """Proximity decides only when one namesake is clearly nearer: here one is near Kharkiv, one near Odesa."""
+    places = parse_location("Novoselivka near Kharkiv and Odesa")
+    village = next(p for p in places if p.mention == "Novoselivka")
+    assert village.lat is None and village.kind == "ambiguous"
+    assert village.note and "km apart" in village.note and "each near another place the text names" in village.note
+    assert {p.name for p in places if p.resolved} == {"Kharkiv", "Odesa"}  # the cities themselves are not in doubt
+
+
+def test_a_clearly_nearer_namesake_is_still_chosen_and_says_why() -> None:
+    place = next(p for p in parse_location("Stepanivka (Kupiansk, Kherson)") if p.mention == "Stepanivka")
+    assert near(place, 46.68, 32.66, 15.0) and place.basis and "another place the text names" in place.basis
+
+
+def test_the_line_of_contact_decides_between_tied_namesakes_and_is_data_passed_in() -> None:
+    """Two villages named Novoselivka Druha (Donetsk Oblast, 89 km apart, no population figure): a tie."""
+    from truceline.text.frontline import FrontLine
+
+    gazetteer = default_geoparser().gazetteer
+    south = FrontLine((((37.60, 47.40), (37.90, 47.45)),))  # a line passing the southern one
+    north = FrontLine((((37.50, 48.22), (37.70, 48.23)),))  # a line passing the northern one
+    far = FrontLine((((30.0, 50.0), (30.1, 50.1)),))  # near neither
+    assert near(first(Geoparser(gazetteer, front_line=south).parse_location("Novoselivka Druha")), 47.43, 37.73, 1.0)
+    placed = first(Geoparser(gazetteer, front_line=north).parse_location("Novoselivka Druha"))
+    assert near(placed, 48.22, 37.62, 1.0) and placed.basis and "line of contact" in placed.basis
+    undecided = first(Geoparser(gazetteer, front_line=far).parse_location("Novoselivka Druha"))
+    assert undecided.lat is None and undecided.note and "none near the line of contact" in undecided.note
+
+
+def test_the_bundled_line_is_the_agreements_line_of_contact() -> None:
+    """text/ may not import verify/, so it reads a derived file; it must be the line verify computes."""
+    import shapely
+
+    from truceline.text.frontline import default_front_line
+    from truceline.verify.agreement_loader import load_demo_agreement
+    from truceline.verify.geometry import AgreementGeometry
+
+    geometry = AgreementGeometry(load_demo_agreement())
+    ours = geometry.projection.to_local(shapely.MultiLineString([list(line) for line in default_front_line().lines]))
+    assert shapely.hausdorff_distance(ours, geometry.contact_line_xy) <= 1500.0  # metres; simplified to 1 km
+    bakhmut = default_front_line().distance_km(48.595, 37.999)
+    assert bakhmut < 10 and default_front_line().distance_km(50.45, 30.52) > 300  # Bakhmut on the line, Kyiv far
+
+
+def test_every_placed_mention_says_why() -> None:
+    for text in ("Huliaipole, Zaporizhzhia Oblast", "Kharkiv", "Dubno", "Antonivka (Kherson)"):
+        place = first(parse_location(text))
+        assert place.resolved and place.basis, text
+        assert "basis" in place.as_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "lat", "lon"),
+    [
+        ("Ракетний удар по Кривому Розі.", 47.91, 33.39),
+        ("В Кривом Роге прогремели взрывы.", 47.91, 33.39),
+        ("Бої біля Великої Новосілки тривають.", 47.84, 36.83),
+        ("У Білій Церкві пролунали вибухи.", 49.80, 30.11),
+    ],
+)
+def test_multi_word_names_in_their_case_forms(text: str, lat: float, lon: float) -> None:
+    """Each word declines (Кривий Ріг → у Кривому Розі: adjective ending, о→і, г→з before -і)."""
+    places = [p for p in geoparse(text) if p.resolved]
+    assert len(places) == 1 and near(places[0], lat, lon), places

@@ -121,3 +121,9 @@ def test_hypothetical_attacks_are_not_events() -> None:
 def test_a_naive_publication_time_is_refused() -> None:
     with pytest.raises(ReportError, match="UTC offset"):
         TextReport("text", datetime(2025, 8, 20), "x", "PRESS")
+
+
+def test_a_placed_observation_says_which_context_chose_its_place() -> None:
+    report = TextReport("Вночі росіяни обстріляли Нікополь, поранено двох людей.", datetime(2025, 8, 20, 8, tzinfo=timezone.utc), "t", "PRESS")
+    records = [r for r in extract(report).records() if r["location"].get("lat") is not None]
+    assert records and all(r["attributes"]["geoparse_basis"] for r in records)

@@ -1,6 +1,7 @@
 """``truceline geoparse``: places named in a text, with honest precision.
 
-``geoparse TEXT`` prints a table (``--json``: one JSON object). ``geoparse -`` reads one text per line
+``geoparse TEXT`` prints a table on a terminal (cells wrap, nothing is cut) and tab-separated rows
+otherwise, so a pipe or a file gets every row whole whatever the width (``--json``: one JSON object). ``geoparse -`` reads one text per line
 from standard input and writes exactly one JSON object per line, so thousands of texts run in one process
 with the gazetteer loaded once.
 """
@@ -54,10 +55,18 @@ def geoparse(
     if not places:
         Console().print("no place names found")
         return
-    table = Table("mention", "place", "lat", "lon", "precision", "admin1", "note")
-    for p in places:
-        table.add_row(
-            p.mention, p.name, "" if p.lat is None else f"{p.lat:.5f}", "" if p.lon is None else f"{p.lon:.5f}",
-            "" if p.precision is None else str(p.precision), p.admin1 or "", p.note or "",
-        )
+    header = ("mention", "place", "lat", "lon", "precision", "admin1", "note")
+    rows = [
+        (p.mention, p.name, "" if p.lat is None else f"{p.lat:.5f}", "" if p.lon is None else f"{p.lon:.5f}",
+         "" if p.precision is None else str(p.precision), p.admin1 or "", p.note or "")
+        for p in places
+    ]
+    if not sys.stdout.isatty():
+        sys.stdout.write("".join("\t".join(row) + "\n" for row in (header, *rows)))
+        return
+    table = Table(*header)
+    for column in table.columns:
+        column.overflow = "fold"  # wrap long cells instead of cutting them with an ellipsis
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)

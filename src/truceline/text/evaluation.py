@@ -26,6 +26,8 @@ from truceline.text.geoparse import Geoparser, ResolvedPlace
 
 NEAR_KM = 10.0
 FAR_KM = 25.0
+#: A point this far off is worse than none: the issue's bound (≤ 3% of returned points).
+WRONG_KM = 100.0
 #: Near spellings the ceiling admits: looser than the geoparser's own cutoff, so the ceiling is generous.
 CEILING_FUZZY = 75.0
 #: A settlement at least this big covers more than the 10 km circle around its point.
@@ -69,11 +71,22 @@ class Score:
     within_near: int
     beyond_far: int
     by_precision: dict[int, tuple[int, int, int]]  # precision → (returned, within 10 km, beyond 25 km)
+    beyond_wrong: int = 0  # returned points more than WRONG_KM off
 
     @property
     def within_near_share(self) -> float:
         """Incidents put within 10 km, as a share of all incidents."""
         return self.within_near / self.total if self.total else math.nan
+
+    @property
+    def within_near_of_returned(self) -> float:
+        """Points within 10 km, as a share of the points returned (how good an answer is when one is given)."""
+        return self.within_near / self.returned if self.returned else math.nan
+
+    @property
+    def beyond_wrong_share(self) -> float:
+        """Returned points more than :data:`WRONG_KM` off, as a share of returned points."""
+        return self.beyond_wrong / self.returned if self.returned else 0.0
 
     @property
     def beyond_far_share(self) -> float:
@@ -83,7 +96,7 @@ class Score:
 
 def score(incidents: Sequence[Incident], points: Sequence[tuple[float, float, int] | None]) -> Score:
     """Compare one answer per incident (lat, lon, precision, or None) with the verified points."""
-    returned = near = far = 0
+    returned = near = far = wrong = 0
     by_precision: dict[int, list[int]] = {}
     for incident, point in zip(incidents, points, strict=True):
         if point is None:
@@ -98,7 +111,8 @@ def score(incidents: Sequence[Incident], points: Sequence[tuple[float, float, in
         if d > FAR_KM:
             far += 1
             row[2] += 1
-    return Score(len(incidents), returned, near, far, {k: (v[0], v[1], v[2]) for k, v in sorted(by_precision.items())})
+        wrong += d > WRONG_KM
+    return Score(len(incidents), returned, near, far, {k: (v[0], v[1], v[2]) for k, v in sorted(by_precision.items())}, wrong)
 
 
 def first_point(places: Sequence[ResolvedPlace]) -> tuple[float, float, int] | None:
@@ -198,6 +212,8 @@ class Ceiling:
     score: Score
     #: Incidents the nearest named point misses by more than 10 km, by that point's kind ("nothing named" if none).
     misses_by_kind: dict[str, int]
+    #: Per incident, in order: whether the nearest named point lies within 10 km (for ratios on any subset).
+    hits: tuple[bool, ...] = ()
 
 
 def ceiling(incidents: Sequence[Incident], parser: Geoparser) -> Ceiling:
@@ -208,16 +224,88 @@ def ceiling(incidents: Sequence[Incident], parser: Geoparser) -> Ceiling:
     gazetteer can only place at its hromada's median, or nothing the gazetteer knows.
     """
     points: list[tuple[float, float, int] | None] = []
+    hits: list[bool] = []
     misses: dict[str, int] = {}
     for incident in incidents:
         named = named_points(parser, incident.location)
         if not named:
             points.append(None)
+            hits.append(False)
             misses["nothing named"] = misses.get("nothing named", 0) + 1
             continue
         best = min(named, key=lambda p: distance_km(incident.lat, incident.lon, p.lat, p.lon))
         precision = {"region": 4, "district": 3}.get(best.kind, 1)
         points.append((best.lat, best.lon, precision))
-        if distance_km(incident.lat, incident.lon, best.lat, best.lon) > NEAR_KM:
+        hit = distance_km(incident.lat, incident.lon, best.lat, best.lon) <= NEAR_KM
+        hits.append(hit)
+        if not hit:
             misses[best.kind] = misses.get(best.kind, 0) + 1
-    return Ceiling(score(incidents, points), dict(sorted(misses.items(), key=lambda kv: -kv[1])))
+    return Ceiling(score(incidents, points), dict(sorted(misses.items(), key=lambda kv: -kv[1])), tuple(hits))
+
+
+_UK_LETTERS = re.compile(r"[іїєґІЇЄҐ]")
+_RU_LETTERS = re.compile(r"[ыэъёЫЭЪЁ]")
+_CYRILLIC = re.compile(r"[а-яА-Я]")
+_DE_MARKS = re.compile(r"[äöüßÄÖÜ]|sch|\b(?:bei|im|und|Gebiet|Stadt|Dorf|nahe)\b")
+
+
+def string_language(text: str) -> str:
+    """The language of a location string by its letters: ``uk``/``ru`` by their own Cyrillic letters
+    (``uk/ru`` when it has neither), ``de`` by umlauts, ß, "sch" or German function words, else ``en``.
+
+    A coarse guess, meant for splitting figures, not for processing: most of these strings are a few words.
+    """
+    if _CYRILLIC.search(text) or _UK_LETTERS.search(text):
+        if _UK_LETTERS.search(text):
+            return "uk"
+        return "ru" if _RU_LETTERS.search(text) else "uk/ru"
+    return "de" if _DE_MARKS.search(text) else "en"
+
+
+def abstention_reason(place: ResolvedPlace | None) -> str:
+    """The reason category of an answer without a point, from the note the geoparser gave."""
+    if place is None:
+        return "no place name found"
+    note = place.note or ""
+    if "each near another place" in note:
+        return "namesakes each near another place named"
+    if "alternatives far apart" in note:
+        return "alternatives far apart"
+    if "places of this name" in note:
+        return "namesakes far apart, none decisive" if "line of contact" in note else "namesakes far apart"
+    if "cities have a district" in note:
+        return "district of several cities"
+    if "no place of this name in" in note:
+        return "not in the region named"
+    if "not in the gazetteer" in note:
+        return "not in the gazetteer"
+    return note.split(";")[0] or place.kind
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """Running-text figures on labelled sentences of one language: places expected, found within 10 km, wrong."""
+
+    sentences: int
+    expected: int
+    within_near: int
+    beyond_wrong: int
+    unplaced: int
+
+
+def score_sentences(items: Sequence[tuple[str, Sequence[tuple[float, float]]]], parser: Geoparser) -> SentenceScore:
+    """Each expected place counts as found if a placed mention lies within 10 km of it; otherwise it is
+    unplaced, or wrong (> :data:`WRONG_KM`) when the nearest placed mention is that far."""
+    expected = near = wrong = unplaced = 0
+    for text, places in items:
+        points = [(p.lat, p.lon) for p in parser.geoparse(text) if p.lat is not None and p.lon is not None]
+        for lat, lon in places:
+            expected += 1
+            d = min((distance_km(lat, lon, a, b) for a, b in points), default=math.inf)
+            if d <= NEAR_KM:
+                near += 1
+            elif d == math.inf:
+                unplaced += 1
+            elif d > WRONG_KM:
+                wrong += 1
+    return SentenceScore(len(items), expected, near, wrong, unplaced)

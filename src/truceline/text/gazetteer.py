@@ -117,6 +117,38 @@ _CYR_ENDINGS = (
 )
 _CYR_FINAL_VOWELS = "аяеєиіоуыюї"
 _ABLAUT = {"о": "і", "е": "і", "є": "ї"}
+_NEUTER_SOFT = ("ья", "ью", "ьем", "ьи")
+#: Endings taken off each word of a multi-word name, longest first: adjectives (Кривому, Великій, Білої,
+#: Кривой, Великую) and nouns (Рогу, Новосілці, Церкві).
+_WORD_ENDINGS = (
+    "ому", "ого", "ими", "ыми", "ій", "ої", "ою", "ую", "юю", "им", "ий", "ый", "ым", "ая", "ой", "ей", "ом", "ем",
+    "а", "я", "у", "ю", "е", "є", "і", "и", "ы", "о",
+)
+#: Ukrainian consonant alternation before -і (Новосілці ← Новосілка, Розі ← Ріг, Вільсі ← Вільха): undone.
+_ALTERNATION = {"ц": "к", "з": "г", "с": "х"}
+
+
+def _word_stem(word: str) -> str:
+    """A word of a multi-word Cyrillic name without its case or gender ending (at least three letters kept)."""
+    for ending in _WORD_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
+
+
+def _phrase_stems(phrase: str) -> list[str]:
+    """Keys of an inflected multi-word Cyrillic name: each word's lemmas stemmed, alternations undone."""
+    options: list[set[str]] = []
+    for word in phrase.split():
+        stems = {_word_stem(lemma) for lemma in cyrillic_lemmas(word)} | {_word_stem(fold_cyrillic(word))}
+        stems |= {s[:-1] + _ALTERNATION[s[-1]] for s in stems if s and s[-1] in _ALTERNATION}
+        options.append(stems)
+    keys = [""]
+    for stems in options:
+        keys = [f"{k} {s}".strip() for k in keys for s in stems]
+        if len(keys) > 64:
+            return []
+    return keys
 
 
 def cyrillic_lemmas(token: str) -> list[str]:
@@ -135,6 +167,9 @@ def cyrillic_lemmas(token: str) -> list[str]:
                 if stem[i] in _ABLAUT:
                     out.append(stem[:i] + _ABLAUT[stem[i]] + stem[i + 1 :])
                     break
+    for ending in _NEUTER_SOFT:  # Russian neuters in -ье: Запорожья, Запорожью, Запорожьем → Запорожье
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            out.append(word[: -len(ending)] + "ье")
     return list(dict.fromkeys(out))
 
 
@@ -154,6 +189,7 @@ class Gazetteer:
         self.places: list[Place] = []
         self._keys: dict[str, list[tuple[int, int]]] = {}
         self._cyrillic: dict[str, list[int]] = {}
+        self._cyrillic_multi: dict[str, list[int]] = {}
         self._spellings: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
             name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, keys, alt_keys, cyr, only, spellings = row
@@ -168,6 +204,8 @@ class Gazetteer:
                 self._cyrillic.setdefault(form, []).append(i)
                 if len(form) >= 4 and form[-1] in _CYR_FINAL_VOWELS:
                     self._cyrillic.setdefault(form[:-1], []).append(i)
+                if " " in form:
+                    self._cyrillic_multi.setdefault(" ".join(_word_stem(w) for w in form.split()), []).append(i)
         self.regions: dict[str, RegionArea] = {}
         self._region_stems: dict[str, str] = {}
         self._region_adjectives: dict[str, str] = {}
@@ -253,10 +291,16 @@ class Gazetteer:
         return [Candidate(self.places[i], TIER_FUZZY, s) for i, s in found.items()]
 
     def inflected(self, token: str) -> list[Candidate]:
-        """Places named by an inflected Cyrillic word (в Харкові, у Києві, на Одесі, у Сумах)."""
+        """Places named by an inflected Cyrillic word or name (в Харкові, у Києві, у Сумах, у Кривому Розі)."""
         # One tier for all: in running text the nominative is no likelier than a case form (у Харкові),
         # so a village spelled like the inflected city must not outrank the city.
-        found = {i for lemma in cyrillic_lemmas(token) for i in self._cyrillic.get(lemma, ())}
+        if " " in token.strip():  # у Кривому Розі, у Великій Новосілці, в Кривом Роге
+            found = {i for key in _phrase_stems(fold_cyrillic(token)) for i in self._cyrillic_multi.get(key, ())}
+            return [Candidate(self.places[i], TIER_ALTERNATE, 100.0) for i in sorted(found)]
+        lemmas = cyrillic_lemmas(token)
+        found = {i for lemma in lemmas for i in self._cyrillic.get(lemma, ())}
+        # A Russian neuter (Запорожье) is often only a GeoNames alternate name, not in the Cyrillic index.
+        found |= {c.place.index for lemma in lemmas[1:] if lemma.endswith("ье") for c in self.exact(lemma)}
         return [Candidate(self.places[i], TIER_ALTERNATE, 100.0) for i in sorted(found)]
 
     # -- regions and districts -------------------------------------------------------------------------

@@ -304,6 +304,8 @@ def _records(report: TextReport, language: str, event: ExtractedEvent) -> list[d
             attributes["claims"] = [c.as_dict() for c in mention.claims]
         if geo_note:
             attributes["geoparse"] = geo_note
+        if place is not None and place.resolved and place.basis:
+            attributes["geoparse_basis"] = _short(place.basis)  # why this place of the name: the context that decided
         if place is not None and place.mention != place.name:
             attributes["place_mention"] = _short(place.mention)
         if report.url:

@@ -1,0 +1,288 @@
+"""Location fields ("Kupyansk (Kharkiv region)", "Beryslav, Kherson Oblast"): parts, districts, alternatives.
+
+Every part of a field is meant as a place, so near spellings are accepted; a region part qualifies the
+settlement parts; a district is placed at its city or its town; alternatives far apart give no point.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from truceline.text.choose import Chooser, Context
+from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate
+from truceline.text.normalise import skeleton
+from truceline.text.regions import GROUP_NAMES
+from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
+from truceline.text.gazetteer import distance_km
+from truceline.text.vocabulary import (
+    ALTERNATIVES,
+    CITY_PART_WORDS,
+    COUNTRY_CODES,
+    DISTRICT_WORDS,
+    FIELD_NOISE,
+    LOCATION_SPLIT,
+    NEAR_WORDS,
+    REGION_ONLY,
+    REGION_WORDS,
+    SETTLEMENT_WORDS,
+    WORD,
+)
+
+
+@dataclass
+class _Component:
+    text: str
+    words: list[str]
+    kind: str  # settlement | district | region | country
+    near: bool = False
+    city_part: bool = False  # "district", "microdistrict": a part of a city rather than a raion
+    raw: str = ""  # the part as written, for reporting the mention
+    dropped: str = ""  # capitalised words before the name that are not part of it ("Beschuss Saporischschja")
+
+
+def _classify(raw: str) -> _Component | None:
+    text = raw.strip(" \t\"'«»“”„.-")
+    if not text:
+        return None
+    words = WORD.findall(text)
+    lowered = [w.casefold() for w in words]
+    kind = "settlement"
+    if any(w in REGION_WORDS for w in lowered):
+        kind = "region"
+    elif any(w in DISTRICT_WORDS for w in lowered):
+        kind = "district"
+    near = any(w in NEAR_WORDS for w in lowered)
+    city_part = kind == "district" and any(w in CITY_PART_WORDS for w in lowered)
+    kept = [
+        w
+        for w, low in zip(words, lowered, strict=True)
+        if low not in REGION_WORDS and low not in DISTRICT_WORDS and low not in SETTLEMENT_WORDS and low not in NEAR_WORDS and low not in FIELD_NOISE
+    ]
+    if not kept:
+        return None
+    capitalised = [w for w in kept if w[0].isupper()]
+    if capitalised and len(capitalised) < len(kept):
+        kept = capitalised
+    return _Component(" ".join(kept), kept, kind, near, city_part, text)
+
+
+class FieldReader(Chooser):
+    """Reads location fields: :meth:`parse_location`."""
+
+    def parse_location(self, text: str) -> list[ResolvedPlace]:
+        """Places of a location field, the most specific first; unresolved parts say why."""
+        context = Context()
+        regions_seen: list[ResolvedPlace] = []
+        items: list[_Component] = []
+        components = [c for c in (_classify(part) for part in LOCATION_SPLIT.split(text)) if c is not None]
+        named_regions = {r.key for c in components if c.kind == "region" for r in [self._region(c.text)[0]] if r is not None}
+        for comp in components:
+            if self.gazetteer.is_foreign_name(comp.text) and not self._named_there(comp.text, named_regions):
+                country = COUNTRY_CODES.get(comp.text.casefold())
+                if country:
+                    context.countries.add(country)
+                continue
+            if comp.text in GROUP_NAMES or comp.text.title() in GROUP_NAMES:
+                group = GROUP_NAMES.get(comp.text) or GROUP_NAMES[comp.text.title()]
+                context.regions |= self.region_keys(None, group)
+                context.hard_regions = True
+                regions_seen.append(self._group_place(comp.text, group))
+                continue
+            if comp.kind == "region" or (comp.kind == "settlement" and self._names_region_only(comp.text)):
+                region, _ = self._region(comp.text)
+                if region is not None:
+                    context.regions.add(region.key)
+                    context.hard_regions = True
+                    regions_seen.append(self._region_place(comp.raw or comp.text, region))
+                    continue
+                items.append(replace(comp, kind="district"))  # "Kupyansk region": the district of a town
+                continue
+            items.append(comp)
+        items = [self._narrow(c) for c in items]
+        found = [self.candidates(c.text, fuzzy=True) for c in items]
+        first = [self._resolve(c, f, context, []) for c, f in zip(items, found, strict=True)]
+        final = []
+        for i, (comp, f) in enumerate(zip(items, found, strict=True)):
+            others = [p for j, p in enumerate(first) if j != i and p.resolved and p.kind in ("settlement", "district")]
+            local = Context(set(context.regions), context.hard_regions, set(context.countries), [(p.lat or 0.0, p.lon or 0.0) for p in others])
+            if not context.hard_regions:
+                local.regions |= {p.region_key for p in others if p.region_key}
+            final.append(self._resolve(comp, f, local, others))
+        if ALTERNATIVES.search(text):
+            final = self._alternatives(final)
+        ordered = self._order(final)
+        if any(p.resolved for p in ordered):
+            return dedupe(ordered)
+        if regions_seen:
+            return regions_seen + ordered
+        return ordered or [unresolved(text.strip(), "no place name found")]
+
+    def _narrow(self, comp: _Component) -> _Component:
+        """German capitalises nouns: "Beschuss Saporischschja" is shelling of Zaporizhzhia, not a place so named.
+
+        A run of several capitalised words stays whole when the gazetteer knows it in any spelling, even a
+        near one ("Velyka Novoselka"). Otherwise its longest tail that is a place of the theatre by exact
+        name is the place, provided the words before it name no place themselves: they are the report's
+        vocabulary, kept in the note.
+        """
+        if comp.kind != "settlement" or len(comp.words) < 2 or self.candidates(comp.text, fuzzy=True):
+            return comp
+        for k in range(1, len(comp.words)):
+            tail, head = comp.words[k:], comp.words[:k]
+            if self.candidates(" ".join(head), fuzzy=False):
+                continue
+            if any(c.place.country in THEATRE and c.place.lat is not None for c in self.candidates(" ".join(tail), fuzzy=False)):
+                return replace(comp, text=" ".join(tail), words=tail, dropped=" ".join(head))
+        return comp
+
+    def _alternatives(self, resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
+        """Settlements given as alternatives ("Pokrovsk, Myrnohrad or Novohrodivka") are not all meant.
+
+        Close together (each within :attr:`Thresholds.alternatives_km` of their mean), the answer is the
+        area they span: their mean point at precision 3. Farther apart, picking the first would be a guess,
+        so none is kept as a point and the region named, if any, answers.
+        """
+        settlements = [p for p in resolved if p.resolved and p.kind == "settlement"]
+        if len(settlements) < 2:
+            return resolved
+        lat = sum(p.lat or 0.0 for p in settlements) / len(settlements)
+        lon = sum(p.lon or 0.0 for p in settlements) / len(settlements)
+        names = " or ".join(p.name for p in settlements)
+        rest = [p for p in resolved if not any(p is q for q in settlements)]
+        if all(distance_km(lat, lon, p.lat or 0.0, p.lon or 0.0) <= self.thresholds.alternatives_km for p in settlements):
+            first = settlements[0]
+            area = replace(first, mention=names, name=names, lat=round(lat, 5), lon=round(lon, 5), precision=3, kind="district",
+                           match="context", note=f"one of {len(settlements)} places named as alternatives: the middle of them",
+                           place_index=None, candidates=len(settlements))
+            return [area, *rest]
+        return [*rest, replace(unresolved(names, "alternatives far apart: the text does not say which"), kind="ambiguous",
+                               candidates=len(settlements))]
+
+    def _named_there(self, text: str, region_keys: set[str]) -> bool:
+        """True if a place of this name lies in one of the regions the field names ("New York, Donetsk Oblast")."""
+        return bool(region_keys) and any(c.place.region_key in region_keys for c in self.gazetteer.exact(text))
+
+    def _names_region_only(self, text: str) -> bool:
+        """True for a bare region adjective (Khersons'ka) or a former city name kept by its oblast (Dnipropetrovsk)."""
+        if self.gazetteer.region_by_adjective(text) is not None and not self.gazetteer.exact(text):
+            return True
+        return skeleton(text) in REGION_ONLY
+
+    def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace]) -> ResolvedPlace:
+        if comp.kind == "district":
+            return self._resolve_district(comp, found, context, others)
+        place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
+        if comp.dropped:
+            why = f"'{comp.dropped}' is not part of the name"
+            place = replace(place, note=f"{place.note}; {why}" if place.note else why)
+        if comp.near and place.resolved and place.precision == 1:
+            place = replace(place, precision=2, note="near the named place")
+        return place
+
+    def _resolve_district(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace]) -> ResolvedPlace:
+        t = self.thresholds
+        cities = [p for p in others if p.place_index is not None and p.kind == "settlement" and p.population >= t.district_city]
+        for city in cities:  # a district of a city named beside it: "Korabelnyi district, Kherson"
+            place = self.gazetteer.places[city.place_index or 0]
+            districts = self.gazetteer.city_districts(place, comp.text, t.fuzzy_field)
+            if districts:
+                return replace(city, mention=comp.text, name=f"{place.name}, {districts[0].name}", precision=2, kind="district",
+                               match="context", note="city district without a point of its own: the city's point")
+            if place.population >= t.big_city:  # a part of a big city that GeoNames has as a point: Saltivka
+                parts = [c for c in found if c.tier != TIER_FUZZY and not c.place.codifier_only and km(c.place, place) <= t.same_place_km]
+                if parts:
+                    best = min(parts, key=lambda c: (c.tier, km(c.place, place)))
+                    return replace(self._pick(comp.text, best, parts), kind="district")
+        areas = [a for a in self.gazetteer.admin_areas(comp.text) if not context.regions or a.region_key in context.regions]
+        if areas and all(distance_km(a.lat, a.lon, areas[0].lat, areas[0].lon) <= t.same_place_km for a in areas):
+            area = areas[0]
+            region = self.gazetteer.regions.get(area.region_key)
+            return ResolvedPlace(
+                mention=comp.text, name=area.name, lat=area.lat, lon=area.lon, precision=3, country=area.country,
+                admin1=region.name if region else None, raion=area.raion if area.kind == "hromada" else area.name,
+                kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
+            )
+        if not cities:  # "Desnianskyi district" alone: a district of which city?
+            named = self.gazetteer.districts(comp.text)
+            owners = {d.city.index for d in named}
+            if len(owners) > 1:
+                return replace(unresolved(comp.text, f"{len(owners)} cities have a district of this name; the text does not say which"),
+                               kind="ambiguous", candidates=len(owners))
+            if len(owners) == 1:
+                city_place = named[0].city
+                base = self._pick(comp.text, Candidate(city_place, TIER_OFFICIAL, 100.0), [])
+                return replace(base, name=f"{city_place.name}, {named[0].name}", precision=2, kind="district", match="context",
+                               note="city district without a point of its own: the city's point")
+        # "Izyum district", "Kupyansk region": the district of a town, placed at the town.
+        countries = context.countries or {"UA"}
+        towns = [c for c in found if c.place.country in countries and not c.place.codifier_only and c.tier != TIER_FUZZY or
+                 (c.tier == TIER_FUZZY and c.place.country in countries and not c.place.codifier_only)]
+        if context.regions:
+            towns = [c for c in towns if c.place.region_key in context.regions] or ([] if context.hard_regions else towns)
+        if not towns or all(c.tier == TIER_FUZZY for c in towns):
+            # "Borovsky district", "Borivskyi raion": a former raion named by its centre's adjective
+            adjective = [c for c in self._adjective_towns(comp.text) if c.place.country in countries]
+            if context.regions:
+                adjective = [c for c in adjective if c.place.region_key in context.regions] or ([] if context.hard_regions else adjective)
+            towns = adjective or towns
+        if towns:
+            town = self.choose(comp.text, towns, Context(set(), False, set(), context.anchors))
+            if town.resolved:
+                return replace(town, precision=3, kind="district", note="district named after this town; the town's point")
+        if cities and comp.city_part:
+            return replace(cities[0], mention=comp.text, precision=2, kind="district", match="context",
+                           note="district not in the gazetteer: the point of the city it is in")
+        return unresolved(comp.text, "district not in the gazetteer")
+
+    def _adjective_towns(self, name: str) -> list[Candidate]:
+        """Towns a raion adjective is derived from: Borovsky/Borivskyi → Borova, Bakhmutskyi → Bakhmut.
+
+        Raions were named after their centres with the suffix -sk-; the 2020 reform merged most of them, so
+        reports still use the old names that the codifier no longer has. The adjective's stem is tried with
+        the usual endings of the town's name and with the Ukrainian i ← o/e alternation undone; only
+        towns GeoNames lists (raion centres are), never codifier-only villages.
+        """
+        words = name.split()
+        if len(words) != 1:
+            return []
+        key = skeleton(words[0])
+        match = re.fullmatch(r"(.{3,}?)(s|c)k(i|ii|a|e|o)", key)
+        if match is None:
+            return []
+        stem, soft = match.group(1), match.group(2)
+        stems = {stem}
+        last_i = stem.rfind("i")
+        if last_i >= len(stem) - 3 and last_i > 0:
+            stems |= {stem[:last_i] + v + stem[last_i + 1 :] for v in "oe"}
+        endings = ("", "a", "e", "o", "ka") + (("t",) if soft == "c" else ("sk",))
+        found: dict[int, Candidate] = {}
+        for base in stems:
+            for ending in endings:
+                for c in self.gazetteer.exact(base + ending):
+                    if c.tier == TIER_OFFICIAL and not c.place.codifier_only:
+                        found.setdefault(c.place.index, c)
+        return list(found.values())
+
+    def _order(self, resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
+        """Most specific first: a district before its city, a village before the big city that names its region."""
+        if len(resolved) < 2:
+            return resolved
+        first = resolved[0]
+        if first.resolved and first.kind == "settlement":
+            for i, other in enumerate(resolved[1:], start=1):
+                if other.kind == "district" and other.resolved and (other.precision or 4) <= 2:
+                    return [other] + [p for j, p in enumerate(resolved) if j != i]
+        if not first.resolved and first.kind == "unresolved":
+            city = next((p for p in resolved[1:] if p.resolved and p.kind == "settlement"), None)
+            if city is not None:
+                part_of = replace(city, mention=first.mention, precision=max(city.precision or 1, 2), match="context",
+                                  note=f"'{first.mention}' not in the gazetteer: the place it is part of or near")
+                return [part_of] + [p for p in resolved if p is not city]
+        if first.resolved and first.kind == "settlement" and first.population >= self.thresholds.big_city:
+            for i, other in enumerate(resolved[1:], start=1):
+                if (other.resolved and other.kind == "settlement" and other.population < first.population
+                        and distance_km(first.lat or 0, first.lon or 0, other.lat or 0, other.lon or 0) <= 2 * self.thresholds.anchor_km):
+                    return [other] + [p for j, p in enumerate(resolved) if j != i]
+        return resolved
+

@@ -1,0 +1,129 @@
+"""The line of contact as a prior for geoparsing: how far a candidate place lies from where the fighting is.
+
+A report a ceasefire monitor reads is about the line. When namesakes lie far apart and nothing in the text
+decides between them, the one near the line is the likelier meaning, and if none or several are near it the
+mention is better left unplaced. The line is *data* here, not a computation of ``verify/`` (which sits above
+``text/``): :func:`derive` draws it once from the bundled agreement's control map with the domain layer's
+own geometry (the boundary between the parties' areas minus the border and the coast, as ``verify`` does)
+and writes ``data/gazetteer/contact-line.json``; :class:`FrontLine` reads that file.
+
+    python -m truceline.text.frontline [--agreement DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+LINE_FILE = "contact-line.json"
+DEFAULT_AGREEMENT = "isw-2023-03-04"
+#: Vertices closer than this to the straight line between their neighbours are dropped (metres): the prior
+#: works at tens of kilometres, so 1 km keeps the file small and every distance within 1 km.
+SIMPLIFY_M = 1000.0
+_KM_PER_DEG_LAT = 111.2
+
+
+@dataclass(frozen=True)
+class FrontLine:
+    """A line of contact as lon/lat polylines; :meth:`distance_km` from a point to the nearest of them."""
+
+    lines: tuple[tuple[tuple[float, float], ...], ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        lat0 = sum(lat for line in self.lines for _, lat in line) / max(1, sum(len(line) for line in self.lines))
+        object.__setattr__(self, "_kx", _KM_PER_DEG_LAT * math.cos(math.radians(lat0)))
+        segments = []
+        for line in self.lines:
+            for (ax, ay), (bx, by) in zip(line, line[1:], strict=False):
+                segments.append((ax * self._kx, ay * _KM_PER_DEG_LAT, bx * self._kx, by * _KM_PER_DEG_LAT))  # type: ignore[attr-defined]
+        object.__setattr__(self, "_segments", tuple(segments))
+
+    def distance_km(self, lat: float, lon: float) -> float:
+        """Distance to the nearest point of the line, in a local equirectangular frame (±1% over Ukraine)."""
+        px, py = lon * self._kx, lat * _KM_PER_DEG_LAT  # type: ignore[attr-defined]
+        best = math.inf
+        for ax, ay, bx, by in self._segments:  # type: ignore[attr-defined]
+            dx, dy = bx - ax, by - ay
+            length2 = dx * dx + dy * dy
+            t = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+            ex, ey = ax + t * dx - px, ay + t * dy - py
+            d2 = ex * ex + ey * ey
+            if d2 < best:
+                best = d2
+        return math.sqrt(best)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> FrontLine:
+        """From the JSON written by :func:`derive`."""
+        lines = tuple(tuple((float(x), float(y)) for x, y in line) for line in document["lines"])
+        return cls(lines, str(document.get("source", "")))
+
+
+@lru_cache(maxsize=1)
+def default_front_line() -> FrontLine:
+    """The bundled line (the ISW-assessed line of 2023-03-04 of the demo agreement), read once per process."""
+    path = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / LINE_FILE
+    return FrontLine.from_document(orjson.loads(path.read_bytes()))
+
+
+def _read_area(path: Path) -> Any:
+    import shapely
+    import shapely.geometry
+
+    document = orjson.loads(path.read_bytes())
+    features = document.get("features", [document])
+    return shapely.union_all([shapely.geometry.shape(f.get("geometry", f)) for f in features])
+
+
+def derive(agreement_dir: Path) -> dict[str, Any]:
+    """The line of contact of an agreement folder, as :func:`verify`'s geometry derives it, simplified.
+
+    Reads ``agreement.yaml`` for the country outline, the party areas (one may be ``remainder``) and the
+    geometry settings, then uses :func:`truceline.domain.geo.derive_contact_line` in the local frame.
+    """
+    import shapely
+    import yaml
+
+    from truceline.domain.agreement import parse_area, parse_length
+    from truceline.domain.geo import LocalProjection, derive_contact_line, partition_country
+
+    spec = yaml.safe_load((agreement_dir / "agreement.yaml").read_text(encoding="utf-8"))
+    country = _read_area(agreement_dir / spec["country"]["area"])
+    projection = LocalProjection.around(country)
+    country_xy = projection.to_local(country)
+    explicit = {p["code"]: projection.to_local(_read_area(agreement_dir / p["area"])) for p in spec["parties"] if p["area"] != "remainder"}
+    remainder = next((p["code"] for p in spec["parties"] if p["area"] == "remainder"), None)
+    settings = spec.get("geometry", {})
+    partition = partition_country(country_xy, explicit, remainder, parse_area(settings.get("min_enclave_area", "500 km2")))
+    line_xy = derive_contact_line(partition, country_xy, parse_length(settings.get("border_tolerance", "1 km")))
+    line = projection.to_wgs84(shapely.simplify(line_xy, SIMPLIFY_M))
+    lines = [[[round(float(x), 4), round(float(y), 4)] for x, y in shapely.get_coordinates(part)] for part in shapely.get_parts(line)]
+    return {
+        "source": f"{agreement_dir.name}: derived by truceline.text.frontline from agreement.yaml (simplified to {SIMPLIFY_M:.0f} m)",
+        "lines": [line for line in lines if len(line) >= 2],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the line file from the bundled agreement."""
+    here = Path(__file__).resolve().parents[1] / "data"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agreement", type=Path, default=here / "agreements" / DEFAULT_AGREEMENT)
+    parser.add_argument("--out", type=Path, default=here / "gazetteer" / LINE_FILE)
+    args = parser.parse_args(argv)
+    document = derive(args.agreement)
+    args.out.write_bytes(orjson.dumps(document) + b"\n")
+    print(f"{args.out}: {len(document['lines'])} lines, {sum(len(x) for x in document['lines'])} vertices", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The words around place names: which cue a place, qualify it, join alternatives, or never are places.
+
+German, English, Ukrainian and Russian report vocabulary, and the tokeniser every reader uses. Data only,
+plus two tests on token spans (a punctuation gap; a text that reads like a location field).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from truceline.text.normalise import skeleton
+
+REGION_WORDS = frozenset(
+    "oblast oblasts region regions province obl oblasti gebiet gebiets gebietes krai kray область області "
+    "областю обл области областей областях регион региона регіон регіону край краю".split()
+)
+REGION_BEFORE = frozenset("region gebiet oblast provinz".split())  # German order: "Gebiet Charkiw"
+DISTRICT_WORDS = frozenset(
+    "district districts raion rayon microdistrict neighbourhood neighborhood quarter hromada community "
+    "municipality territorial stadtteil bezirk район району районі мікрорайон микрорайон громада громади".split()
+)
+CITY_PART_WORDS = frozenset("district districts microdistrict neighbourhood neighborhood quarter stadtteil район районі мікрорайон микрорайон".split())
+SETTLEMENT_WORDS = frozenset(
+    "village villages city town settlement selo dorf stadt ort село селі села селище місто місті город "
+    "поселок посёлок деревня смт".split()
+)
+NEAR_WORDS = frozenset("near outskirts nahe bei біля поблизу під около возле".split())
+CUE_WORDS = NEAR_WORDS | SETTLEMENT_WORDS | frozenset("in im at village of с сел м смт в у на".split())
+QUALIFIER = re.compile(r"^\s*[,(]\s*$")
+VENUE_CUES = frozenset("in im nach aus at to from into в у до из з із во".split())
+FIELD_NOISE = frozenset(
+    "the of in de und and or and/or to a an also mentioned possibly suspected based on another post one "
+    "these three middle center centre central side end from road between area areas".split()
+)
+ALTERNATIVES = re.compile(r"\s(?:or|oder|або|чи|или|либо)\s", re.IGNORECASE)
+LOCATION_SPLIT = re.compile(r"[,;()\[\]\n:/]|\s(?:and|or|und|oder|і|и|та|to|near|in the|of)\s", re.IGNORECASE)
+WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’ʼ`\-](?=[^\W\d_]))*", re.UNICODE)
+#: Report nouns (German capitalises every noun): a capitalised word containing one of these before a place
+#: name is what happened there, not a first name or part of the name ("Beschuss Saporischschja",
+#: "Drohnenangriff Charkiw", "Обстріл Харкова").
+REPORT_NOUN = re.compile(
+    r"beschuss|angriff|attacke|rakete|drohne|bombe|explosion|einschlag|luftalarm|artillerie|gefecht|offensive|"
+    r"shelling|strike|attack|missile|drone|blast|explosion|bombing|"
+    r"обстріл|удар|атак|вибух|ракет|дрон|бомб|обстрел|взрыв",
+    re.IGNORECASE,
+)
+SENTENCE_END = re.compile(r"[.!?…:;]\s|\n")
+
+#: Former names of regional centres that live on as the names of their oblasts: said alone, they mean the oblast.
+REGION_ONLY = frozenset(
+    skeleton(n) for n in ("Dnipropetrovsk", "Dnepropetrovsk", "Dnipropetrowsk", "Дніпропетровськ", "Днепропетровск",
+                          "Kirovohrad", "Kirovograd", "Kirowohrad", "Кіровоград", "Кировоград")
+)
+
+COUNTRY_CODES = {
+    "ukraine": "UA", "україна": "UA", "украина": "UA", "russia": "RU", "russland": "RU", "росія": "RU", "россия": "RU",
+    "russian federation": "RU",
+}
+
+# Capitalised words that are never places here although a gazetteer name may share their spelling:
+# sentence-initial function words and frequent words of the four languages.
+STOP = frozenset(
+    """
+    the a an in on at of and or but for from to by with after before during since this that these those it its
+    he she they we you i his her their our
+    der die das den dem des ein eine einer eines einem und oder aber in im am an auf aus bei mit nach von vor zu
+    zum zur über unter für gegen durch um ist sind war wie was wer wo als auch nur noch schon so es er sie wir
+    ihr man nicht kein keine dies diese dieser dieses jetzt dann doch
+    в у на з із за до від по при для про та і й а але що як це цей ця ці він вона вони ми ви
+    в во на с со за до от по при для про и а но что как это этот эта эти он она они мы вы
+    monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag
+    samstag sonntag january february march april may june july august september october november december
+    januar februar märz juni juli oktober dezember nato eu un uno osze osce usa us uk
+    """.split()
+)
+
+
+def gap(text: str, span: Sequence[tuple[str, int, int]], allow_space: bool = False) -> bool:
+    """True if punctuation separates consecutive tokens (a comma ends a multi-word name)."""
+    for (_, _, end), (_, start, _) in zip(span, span[1:], strict=False):
+        between = text[end:start]
+        if between.strip() or (not allow_space and "\n" in between) or len(between) > 2:
+            return True
+    return False
+
+
+def looks_like_field(text: str) -> bool:
+    stripped = text.strip()
+    if len(stripped) > 120 or "\n\n" in stripped:
+        return False
+    words = WORD.findall(stripped)
+    if not words or len(words) > 12:
+        return False
+    vocabulary = REGION_WORDS | DISTRICT_WORDS | SETTLEMENT_WORDS | NEAR_WORDS | FIELD_NOISE
+    return all(w[0].isupper() or w.casefold() in vocabulary for w in words)
+
+
