@@ -39,7 +39,7 @@ def test_ingest_json_array_with_bad_items_keeps_the_good_ones(tmp_path: Path) ->
     assert code == 1
     (file,) = summary["files"]
     assert file["format"] == "json" and file["accepted"] == 2 and file["rejected_count"] == 1
-    assert file["rejected"] == [{"where": "item 1", "field": "location.lat", "message": "Input should be less than or equal to 90", "value": "95"}]
+    assert file["rejected"] == [{"where": "item 2", "field": "location.lat", "message": "Input should be less than or equal to 90", "value": "95"}]
     assert count(tmp_path / "d") == 2
 
 
@@ -78,7 +78,7 @@ def test_ingest_geojson_maps_lon_lat_order(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     code, summary = ingest(tmp_path / "d", path)
     assert code == 1 and summary["files"][0]["stored"] == 2
-    assert summary["files"][0]["rejected"][0]["where"] == "feature 2"
+    assert summary["files"][0]["rejected"][0]["where"] == "feature 3"  # the third: places count from 1, like lines
     assert "Point" in summary["files"][0]["rejected"][0]["message"]
     store = open_store(tmp_path / "d")
     loc = store.get_observation("g1").document["location"]  # type: ignore[union-attr]
