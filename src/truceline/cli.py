@@ -28,6 +28,7 @@ from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
+from truceline.cli_words import counted
 from truceline.ingest.firms import decode_firms, read_positions
 from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
 from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
@@ -236,12 +237,12 @@ def fuse(
         with _progress(console) as progress:
             task = progress.add_task("fusion", total=None)
             total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
-        console.print(f"fused {total:,} observations; cursor at {store.fusion_cursor():,}")
+        console.print(f"fused {counted(total, 'observation')}; cursor at {store.fusion_cursor():,}")
         while follow:
             time.sleep(poll)
             total += worker.run_until_idle()
     except KeyboardInterrupt:
-        console.print(f"stopped after {total:,} observations")
+        console.print(f"stopped after {counted(total, 'observation')}")
     finally:
         store.close()
         if lock is not None:
@@ -422,14 +423,14 @@ def _ingest_file(
 
 def _print_summary(summary: IngestSummary) -> None:
     console.print(
-        f"[bold]{summary.source}[/] ({summary.format}): {summary.records:,} records, "
-        f"[green]{summary.accepted:,} accepted[/] ({summary.stored:,} new, {summary.duplicates:,} duplicates"
-        + (f", {len(summary.conflicts)} ids reused with different content, kept unchanged" if summary.conflicts else "")
+        f"[bold]{summary.source}[/] ({summary.format}): {counted(summary.records, 'record')}, "
+        f"[green]{summary.accepted:,} accepted[/] ({summary.stored:,} new, {counted(summary.duplicates, 'duplicate')}"
+        + (f", {counted(len(summary.conflicts), 'id')} reused with different content, kept unchanged" if summary.conflicts else "")
         + f"), [red]{summary.rejected_count:,} rejected[/]"
     )
     if summary.fires is not None:
         console.print(
-            f"  conflict fires: {summary.fires.flagged:,} of {summary.fires.analysed:,} detections flagged "
+            f"  conflict fires: {summary.fires.flagged:,} of {counted(summary.fires.analysed, 'detection')} flagged "
             f"(baseline: {summary.fires.baseline})"
         )
     if summary.rejected:

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from truceline.cli_words import counted
 from truceline.report.acled_export import gather_rows, write_acled_csv
 from truceline.report.audience import AUDIENCES, AudienceError, edition_reader
 from truceline.store.sqlite import StoreError, open_store
@@ -88,4 +89,4 @@ def export_acled(
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    _stderr.print(f"{count:,} incidents written for the {audience} audience" + ("" if str(out) == "-" else f" to {out}"))
+    _stderr.print(f"{counted(count, 'incident')} written for the {audience} audience" + ("" if str(out) == "-" else f" to {out}"))

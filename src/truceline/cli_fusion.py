@@ -15,6 +15,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from truceline.cli_words import counted
 from truceline.eval import EvalInputError, evaluate, read_incidents, read_observations, read_truth
 from truceline.eval.report import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
 from truceline.fuse import FuserConfig, fuse_all
@@ -86,9 +87,9 @@ def simulate_command(
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     console.print(
-        f"{spec.name} (seed {spec.seed}): {len(sim.events):,} events, {len(records):,} observations "
+        f"{spec.name} (seed {spec.seed}): {counted(len(sim.events), 'event')}, {counted(len(records), 'observation')} "
         f"→ {out / TRUTH_FILE}, {out / OBSERVATIONS_FILE}"
-        + (f", {summary['incidents']:,} incidents → {out / INCIDENTS_FILE}" if fuse else "")
+        + (f", {counted(summary['incidents'], 'incident')} → {out / INCIDENTS_FILE}" if fuse else "")
     )
 
 

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from truceline.cli_words import counted
 from truceline.report.audience import AUDIENCES, AudienceError
 from truceline.report.render import FORMATS
 
@@ -93,8 +94,8 @@ def daily(
         store.close()
     r = built.report
     console.print(
-        f"Wrote [bold]{escape(str(out))}[/] ({fmt}, {audience} edition, {len(built.content):,} bytes): "
-        f"{r.incidents:,} incidents, {r.violations:,} violations, {len(r.unverified):,} not verified; "
+        f"Wrote [bold]{escape(str(out))}[/] ({fmt}, {audience} edition, {counted(len(built.content), 'byte')}): "
+        f"{counted(r.incidents, 'incident')}, {counted(r.violations, 'violation')}, {len(r.unverified):,} not verified; "
         f"ledger checkpoint {escape(r.ledger.origin)} at size {r.ledger.size:,}."
     )
 
