@@ -49,8 +49,8 @@ def test_cli_writes_each_format(data_dir: Path, tmp_path: Path) -> None:
     [
         (["--date", "2023-02-30", "--format", "md"], "is not a date"),
         (["--date", "10.05.2023", "--format", "md"], "is not a date"),
-        (["--date", "2023-05-10", "--format", "docx"], "unknown format 'docx'"),
-        (["--date", "2023-05-10", "--format", "md", "--audience", "press"], "unknown audience 'press'"),
+        (["--date", "2023-05-10", "--format", "docx"], "'docx' is not one of 'html'"),
+        (["--date", "2023-05-10", "--format", "md", "--audience", "press"], "'press' is not one of 'public'"),
     ],
 )
 def test_cli_refuses_bad_arguments(data_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from truceline.cli_words import counted
 from truceline.report.acled_export import gather_rows, write_acled_csv
-from truceline.report.audience import AUDIENCES, AudienceError, edition_reader
+from truceline.report.audience import Audience, AudienceError, edition_reader
 from truceline.store.sqlite import StoreError, open_store
 
 app = typer.Typer(help="Export what an audience may see in other tools' formats.", no_args_is_help=True)
@@ -48,7 +48,7 @@ def export_acled(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write ('-' for standard output).")],
     since: Annotated[str | None, typer.Option(help="Inclusive lower bound on incident time (ISO 8601 with offset).")] = None,
     until: Annotated[str | None, typer.Option(help="Exclusive upper bound on incident time (ISO 8601 with offset).")] = None,
-    audience: Annotated[str, typer.Option(help=f"Edition: {' or '.join(AUDIENCES)}.")] = "public",
+    audience: Annotated[Audience, typer.Option(help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
     violations: Annotated[
         bool, typer.Option("--violations/--no-violations", help="Judge incidents against the agreement in force; responsible party as actor1.")
     ] = False,

@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from truceline.cli_words import counted
-from truceline.report.audience import AUDIENCES, AudienceError
-from truceline.report.render import FORMATS
+from truceline.report.audience import Audience, AudienceError
+from truceline.report.render import Format
 
 app = typer.Typer(name="report", help="Reports: the daily report on the ceasefire.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True, highlight=False)
@@ -53,8 +53,8 @@ def daily(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory of a truceline instance (must exist).")],
     day: Annotated[str, typer.Option("--date", help="UTC day to report on, YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option("--out", help="File to write.", dir_okay=False)],
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "html",
-    audience: Annotated[str, typer.Option("--audience", help=f"One of {', '.join(AUDIENCES)}.")] = "public",
+    fmt: Annotated[Format, typer.Option("--format", help="html, md (Markdown, images in a folder beside it) or pdf.")] = "html",
+    audience: Annotated[Audience, typer.Option("--audience", help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
 ) -> None:
     """Write the daily report: violations by party, sector and kind, the week before, a map, notable incidents
     with their ledger references, what could not be verified, and the method.
@@ -62,10 +62,6 @@ def daily(
     The public edition rests only on observations releasable to PUBLIC; the coalition edition on those
     releasable to COALITION or PUBLIC. Exit status: 0 written, 2 bad arguments or no usable data dir.
     """
-    if fmt not in FORMATS:
-        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if audience not in AUDIENCES:
-        raise _fail(f"unknown audience {audience!r}; choose one of {', '.join(AUDIENCES)}")
     when = _parse_day(day)
     from truceline.store.sqlite import DATABASE_FILENAME
 
