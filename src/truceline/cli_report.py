@@ -80,7 +80,11 @@ def daily(
         raise _fail(f"cannot open the store in {data_dir}: {exc}") from None
     try:
         with console.status(f"Gathering and rendering the {audience} report for {when.isoformat()} …"):
-            built = daily_report(store, ensure_ledger_key(data_dir), when, audience, fmt)
+            folder = f"{out.stem}-files" if fmt == "md" else None
+            built = daily_report(store, ensure_ledger_key(data_dir), when, audience, fmt, image_folder=folder)
+        for name, data in built.files.items():  # the images first: the Markdown never links a missing file
+            (out.parent / name).parent.mkdir(exist_ok=True)
+            _write_atomically(out.parent / name, data)
         _write_atomically(out, built.content)
     except (ReportError, AudienceError) as exc:
         raise _fail(str(exc)) from None
@@ -93,6 +97,7 @@ def daily(
         f"Wrote [bold]{escape(str(out))}[/] ({fmt}, {audience} edition, {counted(len(built.content), 'byte')}): "
         f"{counted(r.incidents, 'incident')}, {counted(r.violations, 'violation')}, {len(r.unverified):,} not verified; "
         f"ledger checkpoint {escape(r.ledger.origin)} at size {r.ledger.size:,}."
+        + (f" Images: {escape(str(out.parent / f'{out.stem}-files'))}/" if built.files else "")
     )
 
 
