@@ -53,7 +53,7 @@ def test_bundle_is_small() -> None:
 
 
 def test_every_bundled_file_rebuilds_from_shared() -> None:
-    shared = shared_or_skip()
+    shared = shared_or_skip(reads="the sources of tests/data, to rebuild and compare it")
     for name, rebuilt in build(shared).items():
         assert _sha(rebuilt) == MANIFEST[name]["content_sha256"], f"{name} differs from {SOURCES[name][0]}: rerun scripts/bundle_test_data.py"
     for name, source in REUSED.items():

@@ -55,9 +55,10 @@ def materialise_datasets(target: Path) -> Path:
     return target
 
 
-def shared_or_skip(*parts: str) -> Path:
-    """``../shared/<parts>``, or skip the test saying what is missing (CI has it, a plain clone does not)."""
+def shared_or_skip(*parts: str, reads: str = "free text that is not bundled (the seed articles)") -> Path:
+    """``../shared/<parts>``, or skip the test saying what is missing and why it needs it (CI has it, a plain
+    clone does not)."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is missing: this test reads free text (not bundled) from ../shared beside the checkout")
+        pytest.skip(f"{path} is missing: this test reads {reads} from ../shared beside the checkout")
     return path
