@@ -46,8 +46,8 @@ def _parse_time(text: str | None, name: str) -> datetime | None:
 def export_acled(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory holding truceline.db.", exists=True, file_okay=False)],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write ('-' for standard output).")],
-    since: Annotated[str | None, typer.Option(help="Inclusive lower bound on incident time (ISO 8601 with offset).")] = None,
-    until: Annotated[str | None, typer.Option(help="Exclusive upper bound on incident time (ISO 8601 with offset).")] = None,
+    since: Annotated[str | None, typer.Option(metavar="TIME", help="Inclusive lower bound on incident time (ISO 8601 with offset).")] = None,
+    until: Annotated[str | None, typer.Option(metavar="TIME", help="Exclusive upper bound on incident time (ISO 8601 with offset).")] = None,
     audience: Annotated[Audience, typer.Option(help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
     violations: Annotated[
         bool, typer.Option("--violations/--no-violations", help="Judge incidents against the agreement in force; responsible party as actor1.")

@@ -51,9 +51,9 @@ def _write_atomically(path: Path, content: bytes) -> None:
 @app.command("daily")
 def daily(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory of a truceline instance (must exist).")],
-    day: Annotated[str, typer.Option("--date", help="UTC day to report on, YYYY-MM-DD.")],
+    day: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="UTC day to report on.")],
     out: Annotated[Path, typer.Option("--out", help="File to write.", dir_okay=False)],
-    fmt: Annotated[Format, typer.Option("--format", help="html, md (Markdown, images in a folder beside it) or pdf.")] = "html",
+    fmt: Annotated[Format, typer.Option("--format", help="html, md (Markdown; for --out r.md its images go in r-files/ beside it) or pdf.")] = "html",
     audience: Annotated[Audience, typer.Option("--audience", help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
 ) -> None:
     """Write the daily report: violations by party, sector and kind, the week before, a map, notable incidents
