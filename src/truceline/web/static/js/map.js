@@ -17,7 +17,7 @@ const FIXED_PARTY_COLOURS = { undetermined: "#333333", [NO_VIOLATION]: "#c4c4c4"
 export const AGREEMENT_STYLES = {
   "contact-line": { label: "line of contact", line: true, style: { color: "#111", weight: 2.5 } },
   "security-strip": { label: "security strip", style: { color: "#d35400", weight: 1, fillColor: "#f5b041", fillOpacity: 0.18 } },
-  withdrawal: { label: "weapon withdrawal line", line: true, style: { color: "#7d3c98", weight: 1, dashArray: "4 4", fill: false } },
+  withdrawal: { label: "withdrawal lines (by weapon class)", line: true, style: { color: "#7d3c98", weight: 1, dashArray: "4 4", fill: false } },
   "no-fly": { label: "no-fly area", style: { color: "#117a65", weight: 1.5, fillColor: "#48c9b0", fillOpacity: 0.2 } },
 };
 const OTHER_ZONE_STYLE = { color: "#555", weight: 1, fill: false };
