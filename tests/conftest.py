@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh store, an app with an admin key, a real server process, and ../shared."""
+"""Shared fixtures: a fresh store, an app with an admin key, a real server process, and the bundled real data."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
 from truceline.store.sqlite import SqliteStore, open_store
 
+from tests.testdata import materialise_datasets, shared_or_skip
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def native(**overrides: Any) -> dict[str, Any]:
@@ -41,11 +42,16 @@ def native(**overrides: Any) -> dict[str, Any]:
     return doc
 
 
+@pytest.fixture(scope="session")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled real datasets (tests/data), uncompressed, under ../shared/datasets' file names."""
+    return materialise_datasets(tmp_path_factory.mktemp("datasets"))
+
+
 @pytest.fixture
 def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"{SHARED} is missing: tests read real data from ../shared beside the checkout")
-    return SHARED
+    """../shared, for tests of free text that is not bundled; skipped, saying so, where it is missing."""
+    return shared_or_skip()
 
 
 @pytest.fixture

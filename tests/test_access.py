@@ -45,7 +45,7 @@ def test_contributor_cannot_post_for_another_organisation_and_nothing_is_stored(
     body = orjson.dumps([obs_for("FR", "fr-ok", ["FR"]), obs_for("UA", "ua-forged", ["UA"])])
     response = api.client.post("/api/v1/observations", content=body, headers=contributor)
     assert response.status_code == 403
-    assert "item 1 (UA)" in response.json()["detail"] and "nothing was stored" in response.json()["detail"]
+    assert "index 1 (UA)" in response.json()["detail"] and "nothing was stored" in response.json()["detail"]
     assert api.store.count_observations() == 0
 
 

@@ -116,13 +116,13 @@ def test_demo_yaml_matches_the_json_schema_and_schema_rejects_bare_numbers() -> 
 
 def test_self_intersecting_polygon_is_refused_with_its_location(tmp_path: Path) -> None:
     bowtie = [[34.0, 45.0], [36.0, 50.0], [36.0, 45.0], [34.0, 50.0], [34.0, 45.0]]
-    problem = _one(_problems(_write(tmp_path, _terms(), {"east.geojson": _fc(_poly(bowtie))})), "east.geojson", "feature 0 (f0)")
+    problem = _one(_problems(_write(tmp_path, _terms(), {"east.geojson": _fc(_poly(bowtie))})), "east.geojson", "feature 1 (f0)")
     assert "self-intersects at lon 35.000000, lat 47.500000" in problem
 
 
 def test_ring_that_is_not_closed_is_refused(tmp_path: Path) -> None:
     problem = _one(_problems(_write(tmp_path, _terms(), {"east.geojson": _fc(_poly(EAST[:-1]))})), "east.geojson", "not closed")
-    assert "feature 0" in problem
+    assert "feature 1" in problem
 
 
 def test_ring_with_too_few_positions_is_refused(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_explicit_contact_lines_that_cross_are_refused(tmp_path: Path) -> None:
                 {"type": "LineString", "coordinates": [[33.0, 49.0], [35.0, 46.0]]})
     problem = _one(_problems(_write(tmp_path, _terms(contact_line="line.geojson"), {"line.geojson": lines})),
                    "line.geojson", "cross")
-    assert "feature 0 (f0) and feature 1 (f1)" in problem and "lon 34.0" in problem
+    assert "feature 1 (f0) and feature 2 (f1)" in problem and "lon 34.0" in problem
 
 
 def test_contact_line_crossing_itself_is_refused(tmp_path: Path) -> None:

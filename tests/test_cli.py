@@ -39,7 +39,7 @@ def test_ingest_json_array_with_bad_items_keeps_the_good_ones(tmp_path: Path) ->
     assert code == 1
     (file,) = summary["files"]
     assert file["format"] == "json" and file["accepted"] == 2 and file["rejected_count"] == 1
-    assert file["rejected"] == [{"where": "item 1", "field": "location.lat", "message": "Input should be less than or equal to 90", "value": "95"}]
+    assert file["rejected"] == [{"where": "item 2", "field": "location.lat", "message": "Input should be less than or equal to 90", "value": "95"}]
     assert count(tmp_path / "d") == 2
 
 
@@ -78,7 +78,7 @@ def test_ingest_geojson_maps_lon_lat_order(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     code, summary = ingest(tmp_path / "d", path)
     assert code == 1 and summary["files"][0]["stored"] == 2
-    assert summary["files"][0]["rejected"][0]["where"] == "feature 2"
+    assert summary["files"][0]["rejected"][0]["where"] == "feature 3"  # the third: places count from 1, like lines
     assert "Point" in summary["files"][0]["rejected"][0]["message"]
     store = open_store(tmp_path / "d")
     loc = store.get_observation("g1").document["location"]  # type: ignore[union-attr]
@@ -99,8 +99,8 @@ def test_unreadable_file_is_exit_2_and_stores_nothing(tmp_path: Path) -> None:
     assert code == 2 and "header" in summary["files"][0]["error"]
 
 
-def test_firms_rows_are_checked_one_by_one(tmp_path: Path, shared: Path) -> None:
-    source = (shared / "datasets" / "firms-ukraine-2023.csv").read_text().splitlines()
+def test_firms_rows_are_checked_one_by_one(tmp_path: Path, datasets: Path) -> None:
+    source = (datasets / "firms-ukraine-2023.csv").read_text().splitlines()
     rows = source[:201] + ["95.0,30.0,2023-01-02", "48.1,37.7,2023-02-30", "48.1,37.7", source[1]]
     path = tmp_path / "firms.csv"
     path.write_text("\n".join(rows) + "\n")
@@ -137,11 +137,11 @@ def test_firms_viirs_and_modis_layouts(tmp_path: Path) -> None:
     assert cov[0][0] == pytest.approx((390 / 12**0.5) ** 2) and cov[1][1] == pytest.approx((360 / 12**0.5) ** 2)
 
 
-def test_demo_loads_the_bundled_sample_which_matches_the_source(tmp_path: Path, shared: Path) -> None:
+def test_demo_loads_the_bundled_sample_which_matches_the_source(tmp_path: Path, datasets: Path) -> None:
     result = runner.invoke(app, ["demo", "--data-dir", str(tmp_path / "demo"), "--load-only"])
     assert result.exit_code == 0, result.output
     source_rows = [
-        line for line in (shared / "datasets" / "firms-ukraine-2023.csv").read_text().splitlines()[1:] if "2023-04-01" <= line.split(",")[2] <= "2023-06-30"
+        line for line in (datasets / "firms-ukraine-2023.csv").read_text().splitlines()[1:] if "2023-04-01" <= line.split(",")[2] <= "2023-06-30"
     ]
     store = open_store(tmp_path / "demo")
     summary = store.summarize_observations()
@@ -153,11 +153,11 @@ def test_demo_loads_the_bundled_sample_which_matches_the_source(tmp_path: Path, 
     assert again.exit_code == 0 and "0 new" in again.output.replace("\n", " ")
 
 
-def test_bundled_sample_is_unchanged_source_data(shared: Path) -> None:
+def test_bundled_sample_is_unchanged_source_data(datasets: Path) -> None:
     from importlib import resources
 
     bundled = gzip.decompress(resources.files("truceline.data.demo").joinpath("firms-ukraine-2023-04-06.csv.gz").read_bytes()).decode()
-    source = (shared / "datasets" / "firms-ukraine-2023.csv").read_text().splitlines()
+    source = (datasets / "firms-ukraine-2023.csv").read_text().splitlines()
     expected = [source[0]] + [line for line in source[1:] if "2023-04-01" <= line.split(",")[2] <= "2023-06-30"]
     assert bundled.splitlines() == expected
 

@@ -17,7 +17,6 @@ from truceline.fuse.conflict_fire import REASONS, FireBaseline, detect_conflict_
 from truceline.verify.agreement_loader import load_demo_agreement
 from truceline.verify.geometry import geometry_for
 
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 QUIET = (47.05, 30.05)  # cell (470, 300): no baseline fire anywhere near
 BUSY = (46.05, 25.05)  # cell (460, 250): burns every day of the baseline year (a persistent heat source)
 SEASONAL = (45.05, 28.05)  # cell (450, 280): burns every day from mid-May to mid-July of the baseline year only
@@ -102,16 +101,14 @@ def test_mismatched_or_invalid_inputs_are_refused() -> None:
 
 
 @pytest.fixture(scope="module")
-def real() -> dict[int, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
+def real(datasets: Path) -> dict[int, tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]]:
     """Per year: flags, distance to the ISW line (m) and longitude."""
-    if not (DATASETS / "firms-ukraine-2021.csv").exists():
-        pytest.fail(f"{DATASETS} is missing: tests read the real FIRMS files from ../shared beside the checkout")
-    base = load_minimal_firms(DATASETS / "firms-ukraine-2021.csv")
+    base = load_minimal_firms(datasets / "firms-ukraine-2021.csv")
     baseline = FireBaseline.from_detections(*base)
     geometry = geometry_for(load_demo_agreement())
     out = {}
     for year in (2021, 2022, 2023):
-        lat, lon, date = base if year == 2021 else load_minimal_firms(DATASETS / f"firms-ukraine-{year}.csv")
+        lat, lon, date = base if year == 2021 else load_minimal_firms(datasets / f"firms-ukraine-{year}.csv")
         flagged = detect_conflict_fires(lat, lon, date, baseline).flagged
         out[year] = (flagged, geometry.locate_many(lat, lon).distance_m, lon)
     return out
@@ -138,29 +135,25 @@ def test_baseline_year_against_itself_is_rarely_flagged(real: dict) -> None:
     assert real[2021][0].mean() < 0.05
 
 
-def test_numpy_and_plain_pandas_implementations_agree() -> None:
-    if not (DATASETS / "firms-ukraine-2023.csv").exists():
-        pytest.fail(f"{DATASETS} is missing: tests read the real FIRMS files from ../shared beside the checkout")
-    base = load_minimal_firms(DATASETS / "firms-ukraine-2021.csv")
-    year = load_minimal_firms(DATASETS / "firms-ukraine-2023.csv")
+def test_numpy_and_plain_pandas_implementations_agree(datasets: Path) -> None:
+    base = load_minimal_firms(datasets / "firms-ukraine-2021.csv")
+    year = load_minimal_firms(datasets / "firms-ukraine-2023.csv")
     flags = numpy_flags(base, year)
     assert flags.any() and not flags.all()
     assert np.array_equal(flags, pandas_flags(base, year))
 
 
-def test_bellingcat_incidents_meet_flagged_fires_far_more_often_than_by_chance() -> None:
+def test_bellingcat_incidents_meet_flagged_fires_far_more_often_than_by_chance(datasets: Path) -> None:
     from truceline.eval.conflict_fires import FireIndex, compare_with_chance, load_located_incidents
 
-    if not (DATASETS / "bellingcat-civilian-harm-2022-2023.json").exists():
-        pytest.fail(f"{DATASETS} is missing: tests read the real data from ../shared beside the checkout")
-    baseline = FireBaseline.from_detections(*load_minimal_firms(DATASETS / "firms-ukraine-2021.csv"))
+    baseline = FireBaseline.from_detections(*load_minimal_firms(datasets / "firms-ukraine-2021.csv"))
     parts = []
     for year in (2022, 2023):
-        lat, lon, date = load_minimal_firms(DATASETS / f"firms-ukraine-{year}.csv")
+        lat, lon, date = load_minimal_firms(datasets / f"firms-ukraine-{year}.csv")
         flagged = detect_conflict_fires(lat, lon, date, baseline).flagged
         parts.append((lat[flagged], lon[flagged], date[flagged]))
     index = FireIndex.build(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-    lat, lon, day = load_located_incidents(DATASETS / "bellingcat-civilian-harm-2022-2023.json")
+    lat, lon, day = load_located_incidents(datasets / "bellingcat-civilian-harm-2022-2023.json")
     result = compare_with_chance(index, lat, lon, day, start=np.datetime64("2022-01-01"), end=np.datetime64("2023-12-31"))
     assert result.incidents > 1000
     assert result.matched > result.shifted_max

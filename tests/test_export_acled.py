@@ -106,7 +106,7 @@ def test_audiences_see_only_what_is_releasable_to_them(tmp_path: Path) -> None:
 def test_bad_options_are_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     seeded_store(data)
-    for extra, message in ((["--audience", "everyone"], "unknown audience"), (["--since", "2023-04-01"], "UTC offset"),
+    for extra, message in ((["--audience", "everyone"], "'everyone' is not one of"), (["--since", "2023-04-01"], "UTC offset"),
                            (["--violations"], "agreement in force")):
         result = runner.invoke(app, ["export", "acled", "--data-dir", str(data), "--out", str(tmp_path / "x.csv"), *extra])
         assert result.exit_code == 2 and message in result.output

@@ -40,8 +40,8 @@ def _ingest(data_dir: Path, *files: Path, extra: tuple[str, ...] = ()) -> dict[s
 
 
 @pytest.mark.slow
-def test_all_rows_of_the_real_2023_file_ingest_and_malformed_rows_are_rejected_by_line(shared: Path, tmp_path: Path) -> None:
-    source = shared / "datasets" / "firms-ukraine-2023.csv"
+def test_all_rows_of_the_real_2023_file_ingest_and_malformed_rows_are_rejected_by_line(datasets: Path, tmp_path: Path) -> None:
+    source = datasets / "firms-ukraine-2023.csv"
     lines = source.read_text(encoding="utf-8").splitlines()
     rows = lines[1:]
     assert len(rows) == 98_287
@@ -194,9 +194,9 @@ def test_a_bad_fire_baseline_file_is_refused_before_anything_is_stored(tmp_path:
         store.close()
 
 
-def test_a_given_baseline_replaces_the_bundled_one(shared: Path, tmp_path: Path) -> None:
+def test_a_given_baseline_replaces_the_bundled_one(datasets: Path, tmp_path: Path) -> None:
     baseline = tmp_path / "base-2021.csv"
-    shutil.copy(shared / "datasets" / "firms-ukraine-2021.csv", baseline)
+    shutil.copy(datasets / "firms-ukraine-2021.csv", baseline)
     firms = tmp_path / "fires.csv"
     firms.write_text("latitude,longitude,acq_date\n48.1,37.7,2023-05-01\n", encoding="utf-8")
     summary = _ingest(tmp_path / "data", firms, extra=("--fire-baseline", str(baseline)))

@@ -90,7 +90,7 @@ def test_tags_pymisb_cannot_decode_match_the_encoded_values_within_one_step() ->
             step = span / (2 ** (8 * size) - 1)
             assert abs(packet.values[tag] - value) <= step, (tag, value, packet.values[tag])
             seen += 1
-    assert seen == 5 + 3  # packet 1: 40, 41, 42, 45, 46; packet 3: 40, 41, 42
+    assert seen == 5 + 3  # the 2nd packet: 40, 41, 42, 45, 46; the 4th: 40, 41, 42
 
 
 def test_flight_packets_become_valid_flight_observations_from_a_uav() -> None:
@@ -145,7 +145,7 @@ def test_checksum_mismatch_rejects_that_packet_only_with_its_offset(store: Sqlit
     rejections = [r for r in records if isinstance(r, Rejection)]
     assert len(rejections) == 1 and len(records) == 20
     end = victim["offset"] + victim["length"]
-    assert rejections[0].where == f"packet 3 (byte {end - 2})" and rejections[0].field == "tag 1"
+    assert rejections[0].where == f"packet 4 (byte {end - 2})" and rejections[0].field == "tag 1"
     assert "checksum mismatch" in rejections[0].message
     summary = ingest_records(store, iter(records), IngestSummary("flight", "klv"))
     assert (summary.stored, summary.rejected_count) == (19, 1)
@@ -158,7 +158,7 @@ def test_truncated_last_packet_is_rejected_at_its_start() -> None:
     records = _records(data[: last["offset"] + 50])
     assert sum(isinstance(r, Record) for r in records) == 19
     (rejection,) = [r for r in records if isinstance(r, Rejection)]
-    assert rejection.where == f"packet 19 (byte {last['offset']})"
+    assert rejection.where == f"packet 20 (byte {last['offset']})"
     assert "truncated packet" in rejection.message and f"only {50 - 17} remain" in rejection.message
 
 
@@ -195,7 +195,7 @@ def test_error_code_in_the_position_rejects_the_packet() -> None:
     at = _tag_offset(packet, 13)
     packet[at + 2 : at + 6] = bytes.fromhex("80000000")  # ST 0601: "reserved to indicate error"
     (rejection,) = _records(_rechecksum(packet))
-    assert isinstance(rejection, Rejection) and rejection.field == "tag 13/14" and rejection.where == "packet 0 (byte 0)"
+    assert isinstance(rejection, Rejection) and rejection.field == "tag 13/14" and rejection.where == "packet 1 (byte 0)"
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_error_code_in_the_position_rejects_the_packet() -> None:
 def test_impossible_ber_lengths_are_refused_fast(length_bytes: bytes, message: str) -> None:
     data = UAS_LOCAL_SET_KEY + length_bytes + bytes(40)
     (rejection,) = _records(data)
-    assert isinstance(rejection, Rejection) and message in rejection.message and rejection.where == "packet 0 (byte 16)"
+    assert isinstance(rejection, Rejection) and message in rejection.message and rejection.where == "packet 1 (byte 16)"
 
 
 def test_junk_between_packets_is_reported_and_the_rest_kept() -> None:
@@ -218,7 +218,7 @@ def test_junk_between_packets_is_reported_and_the_rest_kept() -> None:
     records = _records(data[:cut] + b"garbage that is not KLV" + data[cut:])
     assert sum(isinstance(r, Record) for r in records) == 20
     (rejection,) = [r for r in records if isinstance(r, Rejection)]
-    assert rejection.where == f"packet 5 (byte {cut})" and "23 bytes that are not an ST 0601 packet" in rejection.message
+    assert rejection.where == f"packet 6 (byte {cut})" and "23 bytes that are not an ST 0601 packet" in rejection.message
 
 
 def test_auto_detection_and_cli_json_summary(tmp_path: Path) -> None:
@@ -239,7 +239,7 @@ def test_auto_detection_and_cli_json_summary(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     (summary,) = json.loads(result.stdout)["files"]
     assert (summary["format"], summary["stored"], summary["rejected_count"]) == ("klv", 19, 1)
-    assert summary["rejected"][0]["where"].startswith("packet 2 (byte ")
+    assert summary["rejected"][0]["where"].startswith("packet 3 (byte ")
     assert summary["rejected"][0]["field"] == "tag 1"
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.testdata import merkle_vectors, rfc6962_roots
 from test_ledger_model import MemorySource, hashes_for, ref_mth, ref_path, ref_subproof
 from truceline.ledger import merkle
 from truceline.ledger.merkle import (
@@ -25,30 +24,26 @@ from truceline.ledger.merkle import (
     verify_inclusion,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-VECTORS = SHARED / "vectors" / "merkle"
-INCLUSION = sorted((VECTORS / "testdata" / "inclusion").rglob("*.json"))
-CONSISTENCY = sorted((VECTORS / "testdata" / "consistency").rglob("*.json"))
-
-
-def _ids(paths: list[Path]) -> list[str]:
-    return [str(p.relative_to(VECTORS / "testdata")) for p in paths]
+# transparency-dev/merkle's testdata/, bundled in tests/data/merkle (see its README)
+VECTORS = merkle_vectors()
+INCLUSION = sorted(name for name in VECTORS if name.startswith("inclusion/"))
+CONSISTENCY = sorted(name for name in VECTORS if name.startswith("consistency/"))
 
 
 def _b64(value: str) -> bytes:
     return base64.b64decode(value)
 
 
-# -- the shared reference vectors ---------------------------------------------------------------------------
+# -- the reference vectors ---------------------------------------------------------------------------
 
 
 def test_vector_files_are_all_there() -> None:
     assert len(INCLUSION) + len(CONSISTENCY) == 196
 
 
-@pytest.mark.parametrize("path", INCLUSION, ids=_ids(INCLUSION))
-def test_inclusion_vector(path: Path) -> None:
-    case = json.loads(path.read_text())
+@pytest.mark.parametrize("name", INCLUSION)
+def test_inclusion_vector(name: str) -> None:
+    case = VECTORS[name]
     proof = [_b64(p) for p in case["proof"] or []]
     args = (_b64(case["leafHash"]), case["leafIdx"], case["treeSize"], proof, _b64(case["root"]))
     if case["wantErr"]:
@@ -58,9 +53,9 @@ def test_inclusion_vector(path: Path) -> None:
         verify_inclusion(*args)
 
 
-@pytest.mark.parametrize("path", CONSISTENCY, ids=_ids(CONSISTENCY))
-def test_consistency_vector(path: Path) -> None:
-    case = json.loads(path.read_text())
+@pytest.mark.parametrize("name", CONSISTENCY)
+def test_consistency_vector(name: str) -> None:
+    case = VECTORS[name]
     proof = [_b64(p) for p in case["proof"] or []]
     args = (case["size1"], case["size2"], proof, _b64(case["root1"]), _b64(case["root2"]))
     if case["wantErr"]:
@@ -72,23 +67,23 @@ def test_consistency_vector(path: Path) -> None:
 
 def test_happy_vectors_are_reproduced_by_generation() -> None:
     """Our generator emits exactly the reference proofs for the reference tree of 8 leaves."""
-    roots = json.loads((VECTORS / "rfc6962_roots.json").read_text())
+    roots = rfc6962_roots()
     hashes = [leaf_hash(bytes.fromhex(h)) for h in roots["leaf_inputs_hex"]]
     source = MemorySource(hashes, batch=3)
     for path in INCLUSION:
-        case = json.loads(path.read_text())
+        case = VECTORS[path]
         if not case["wantErr"] and case["treeSize"] <= len(hashes) and case["proof"]:
             got = inclusion_proof(source, case["leafIdx"], case["treeSize"])
             assert got == [_b64(p) for p in case["proof"]], path
     for path in CONSISTENCY:
-        case = json.loads(path.read_text())
+        case = VECTORS[path]
         if not case["wantErr"] and case["proof"]:
             got = consistency_proof(source, case["size1"], case["size2"])
             assert got == [_b64(p) for p in case["proof"]], path
 
 
 def test_rfc6962_roots_for_sizes_0_to_8() -> None:
-    roots = json.loads((VECTORS / "rfc6962_roots.json").read_text())
+    roots = rfc6962_roots()
     leaves = [bytes.fromhex(h) for h in roots["leaf_inputs_hex"]]
     wanted = [bytes.fromhex(h) for h in roots["root_hashes_hex_by_tree_size"]]
     assert len(wanted) == 9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,26 @@ def test_cli_writes_each_format(data_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0 and SECRET_OBS in out.read_text().replace("\\", "")
 
 
+def test_cli_markdown_links_its_images_as_files_beside_it(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    result = run("--data-dir", str(data_dir), "--date", "2023-05-10", "--format", "md", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links == ["r-files/trend.svg", "r-files/map.png"] and "base64" not in text
+    assert (tmp_path / "r-files" / "trend.svg").read_bytes().lstrip().startswith((b"<?xml", b"<svg"))
+    assert (tmp_path / "r-files" / "map.png").read_bytes().startswith(b"\x89PNG")
+    assert len(text) < 40_000  # words and tables; the images are beside it
+    assert "r-files/" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--date", "2023-02-30", "--format", "md"], "is not a date"),
         (["--date", "10.05.2023", "--format", "md"], "is not a date"),
-        (["--date", "2023-05-10", "--format", "docx"], "unknown format 'docx'"),
-        (["--date", "2023-05-10", "--format", "md", "--audience", "press"], "unknown audience 'press'"),
+        (["--date", "2023-05-10", "--format", "docx"], "'docx' is not one of 'html'"),
+        (["--date", "2023-05-10", "--format", "md", "--audience", "press"], "'press' is not one of 'public'"),
     ],
 )
 def test_cli_refuses_bad_arguments(data_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
@@ -99,6 +113,8 @@ def test_api_serves_each_format_with_its_media_type(api: Any) -> None:
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith(media) and response.content.startswith(magic)
         assert f'filename="truceline-daily-2023-05-10-public.{fmt}"' in response.headers["content-disposition"]
+        if fmt == "md":  # one document: no base64 images, a sentence where each figure would be
+            assert b"base64" not in response.content and b"is in the HTML and PDF editions" in response.content
 
 
 def test_api_coalition_edition_only_for_coalition_members(api: Any) -> None:

@@ -1,4 +1,4 @@
-"""Accuracy against Bellingcat's verified incidents (read from ../shared), with the naive baseline.
+"""Accuracy against Bellingcat's verified incidents (bundled in tests/data), with the naive baseline.
 
 The floors asserted are the figures measured when the thresholds were chosen (docs/text.md), less a
 margin: a change that makes the geoparser guess more or resolve less fails here.
@@ -15,14 +15,10 @@ from truceline.text.evaluation import NaiveBaseline, ceiling, evaluate, first_po
 from truceline.text.gazetteer import distance_km
 from truceline.text.geoparse import default_geoparser
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "bellingcat-civilian-harm-2022-2023.json"
-
 
 @pytest.fixture(scope="module")
-def incidents():  # type: ignore[no-untyped-def]
-    if not DATA.is_file():
-        pytest.fail(f"{DATA} is missing: tests read real data from ../shared beside the checkout")
-    return load_bellingcat(DATA)
+def incidents(datasets: Path):  # type: ignore[no-untyped-def]
+    return load_bellingcat(datasets / "bellingcat-civilian-harm-2022-2023.json")
 
 
 def test_naive_baseline_reproduces_the_published_figure(incidents) -> None:  # type: ignore[no-untyped-def]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.testdata import shared_or_skip
 from truceline.ingest.pipeline import IngestSummary, ingest_records
 from truceline.ingest.records import FormatError, Record, Rejection
 from truceline.ingest.text import decode_text
 from truceline.store.sqlite import SqliteStore
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REPORT = {
     "text": "Russian drones hit Kupiansk overnight; three people were injured, according to the regional governor.",
     "published_at": "2023-04-03T06:00:00Z",
@@ -39,7 +38,7 @@ def test_a_naive_publication_time_is_rejected() -> None:
 
 
 def test_headed_plain_text_report_from_the_seed_articles() -> None:
-    seed = next((SHARED / "seeds").glob("001_*.txt")).read_text(encoding="utf-8")
+    seed = next(shared_or_skip("seeds").glob("001_*.txt")).read_text(encoding="utf-8")
     data = f"Published-At: 2025-08-20T20:00:00+02:00\nSource-Id: seed-001\nOrg: PRESS\nReleasable-To: PUBLIC\n\n{seed}".encode()
     records = [i.value for i in decode_text(data) if isinstance(i, Record)]
     assert {r["location"]["name"] for r in records} >= {"Sumy", "Odesa"}

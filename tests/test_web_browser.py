@@ -151,6 +151,26 @@ def test_page_loads_from_localhost_only_and_draws_the_map(browser: Any, site: Si
         page.context.close()
 
 
+def test_the_map_has_a_legend_for_the_agreements_lines_and_zones(browser: Any, site: Site) -> None:
+    page = open_page(browser, site, site.admin)
+    try:
+        legend = page.locator("#map-legend")
+        legend.wait_for(state="visible")
+        kinds = page.eval_on_selector_all("#map-legend .map-legend-row", "rows => rows.map(r => r.dataset.kind)")
+        assert kinds == ["contact-line", "security-strip", "withdrawal", "no-fly"]  # what the demo agreement draws
+        assert legend.inner_text().split("\n") == ["line of contact", "security strip", "withdrawal lines (by weapon class)", "no-fly area"]
+        # each swatch is drawn in its layer's colour: the legend and the map share one table
+        strokes = page.eval_on_selector_all("#map-legend svg > *", "marks => marks.map(m => m.getAttribute('stroke'))")
+        styles = page.evaluate("import('/static/js/map.js').then(m => Object.values(m.AGREEMENT_STYLES).map(e => e.style.color))")
+        assert strokes == styles
+        box = legend.bounding_box()
+        map_box = page.locator("#map").bounding_box()
+        assert box is not None and map_box is not None and box["x"] >= map_box["x"] and box["y"] + box["height"] <= map_box["y"] + map_box["height"]
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
 def test_clicking_an_incident_on_the_map_opens_its_detail(browser: Any, site: Site) -> None:
     pair = next(f for f in site.incidents() if len(f["properties"]["observation_ids"]) == 2)
     page = open_page(browser, site, site.analyst)

@@ -12,7 +12,7 @@ import webbrowser
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import typer
@@ -24,10 +24,12 @@ from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
 from truceline.cli_export import app as export_app
+from truceline import cli_help
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
+from truceline.cli_words import counted
 from truceline.ingest.firms import decode_firms, read_positions
 from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
 from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
@@ -37,6 +39,7 @@ from truceline.store.sqlite import SqliteStore, StoreError, open_store
 if TYPE_CHECKING:
     from truceline.api.fuser_lock import FuserLock
 
+cli_help.install()
 app = typer.Typer(
     name="truceline",
     help="Monitor and verify a ceasefire: ingest observations, fuse, verify, publish verifiable reports.",
@@ -47,6 +50,9 @@ console = Console(stderr=True)
 DEMO_DATA_DIR = Path("truceline-demo")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
+#: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them).
+IngestFormat = Literal[FORMATS]  # type: ignore[valid-type]
+_KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
 
@@ -236,12 +242,12 @@ def fuse(
         with _progress(console) as progress:
             task = progress.add_task("fusion", total=None)
             total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
-        console.print(f"fused {total:,} observations; cursor at {store.fusion_cursor():,}")
+        console.print(f"fused {counted(total, 'observation')}; cursor at {store.fusion_cursor():,}")
         while follow:
             time.sleep(poll)
             total += worker.run_until_idle()
     except KeyboardInterrupt:
-        console.print(f"stopped after {total:,} observations")
+        console.print(f"stopped after {counted(total, 'observation')}")
     finally:
         store.close()
         if lock is not None:
@@ -338,7 +344,9 @@ def _progress(target: Console) -> Progress:
 def ingest(
     data_dir: DataDir,
     files: Annotated[list[Path], typer.Argument(help="Files to ingest.", exists=True, dir_okay=False, readable=True)],
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "auto",
+    fmt: Annotated[
+        IngestFormat, typer.Option("--format", metavar="FORMAT", help=f"One of {', '.join(FORMATS)} (auto: recognised by content).")
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     fire_baseline: Annotated[
         list[Path] | None,
@@ -365,9 +373,6 @@ def ingest(
 
     Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
     """
-    if fmt not in FORMATS:
-        console.print(f"[red]error:[/] unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-        raise typer.Exit(2)
     owner = _check_code(org, "organisation") if org is not None else None
     labels = [_check_code(label, "releasability label") for label in releasable_to or []]
     store = _open(data_dir)
@@ -422,14 +427,14 @@ def _ingest_file(
 
 def _print_summary(summary: IngestSummary) -> None:
     console.print(
-        f"[bold]{summary.source}[/] ({summary.format}): {summary.records:,} records, "
-        f"[green]{summary.accepted:,} accepted[/] ({summary.stored:,} new, {summary.duplicates:,} duplicates"
-        + (f", {len(summary.conflicts)} ids reused with different content, kept unchanged" if summary.conflicts else "")
+        f"[bold]{summary.source}[/] ({summary.format}): {counted(summary.records, 'record')}, "
+        f"[green]{summary.accepted:,} accepted[/] ({summary.stored:,} new, {counted(summary.duplicates, 'duplicate')}"
+        + (f", {counted(len(summary.conflicts), 'id')} reused with different content, kept unchanged" if summary.conflicts else "")
         + f"), [red]{summary.rejected_count:,} rejected[/]"
     )
     if summary.fires is not None:
         console.print(
-            f"  conflict fires: {summary.fires.flagged:,} of {summary.fires.analysed:,} detections flagged "
+            f"  conflict fires: {summary.fires.flagged:,} of {counted(summary.fires.analysed, 'detection')} flagged "
             f"(baseline: {summary.fires.baseline})"
         )
     if summary.rejected:
@@ -464,7 +469,7 @@ def _check_code(code: str, what: str) -> str:
 def keys_create(
     data_dir: DataDir,
     org: OrgCode,
-    role: Annotated[Role, typer.Option("--role", help="contributor, analyst, supervisor or observer.")],
+    role: Annotated[Role, typer.Option("--role", metavar=_KEY_ROLES, help="What the key may do (admin keys are made on first start only).")],
     label: Annotated[str, typer.Option(help="Free note, e.g. who holds the key.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help='Print {"key": ..., "key_id": ...} on stdout.')] = False,
 ) -> None:

@@ -16,8 +16,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from truceline.cli_words import counted
 from truceline.report.acled_export import gather_rows, write_acled_csv
-from truceline.report.audience import AUDIENCES, AudienceError, edition_reader
+from truceline.report.audience import Audience, AudienceError, edition_reader
 from truceline.store.sqlite import StoreError, open_store
 
 app = typer.Typer(help="Export what an audience may see in other tools' formats.", no_args_is_help=True)
@@ -45,9 +46,9 @@ def _parse_time(text: str | None, name: str) -> datetime | None:
 def export_acled(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory holding truceline.db.", exists=True, file_okay=False)],
     out: Annotated[Path, typer.Option("--out", help="CSV file to write ('-' for standard output).")],
-    since: Annotated[str | None, typer.Option(help="Inclusive lower bound on incident time (ISO 8601 with offset).")] = None,
-    until: Annotated[str | None, typer.Option(help="Exclusive upper bound on incident time (ISO 8601 with offset).")] = None,
-    audience: Annotated[str, typer.Option(help=f"Edition: {' or '.join(AUDIENCES)}.")] = "public",
+    since: Annotated[str | None, typer.Option(metavar="TIME", help="Inclusive lower bound on incident time (ISO 8601 with offset).")] = None,
+    until: Annotated[str | None, typer.Option(metavar="TIME", help="Exclusive upper bound on incident time (ISO 8601 with offset).")] = None,
+    audience: Annotated[Audience, typer.Option(help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
     violations: Annotated[
         bool, typer.Option("--violations/--no-violations", help="Judge incidents against the agreement in force; responsible party as actor1.")
     ] = False,
@@ -88,4 +89,4 @@ def export_acled(
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    _stderr.print(f"{count:,} incidents written for the {audience} audience" + ("" if str(out) == "-" else f" to {out}"))
+    _stderr.print(f"{counted(count, 'incident')} written for the {audience} audience" + ("" if str(out) == "-" else f" to {out}"))

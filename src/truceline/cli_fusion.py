@@ -16,6 +16,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from truceline.cli_words import counted
 from truceline.eval import EvalInputError, evaluate, read_incidents, read_observations, read_truth
 from truceline.eval.report import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
 from truceline.fuse import FuserConfig, fuse_all
@@ -114,9 +115,10 @@ def simulate_command(
         sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     console.print(
-        f"{name} (seed {used_seed}): {events:,} events, {len(records):,} observations{' as real senders post' if posted else ''} "
+        f"{name} (seed {used_seed}): {counted(events, 'event')}, {counted(len(records), 'observation')}"
+        f"{' as real senders post' if posted else ''} "
         f"→ {out / TRUTH_FILE}, {out / OBSERVATIONS_FILE}"
-        + (f", {summary['incidents']:,} incidents → {out / INCIDENTS_FILE}" if fuse else "")
+        + (f", {counted(summary['incidents'], 'incident')} → {out / INCIDENTS_FILE}" if fuse else "")
     )
 
 

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .cli_words import counted
 from .ledger.bundle import BundleError, BundleReport, export_bundle, verify_bundle
 from .ledger.checkpoint import Checkpoint, CheckpointError, KeyFileError, Verifier, load_key
 from .ledger.log import LogError, MerkleLog
@@ -105,8 +106,8 @@ def export_command(
     else:
         console = _console()
         console.print(
-            f"wrote [bold]{escape(str(result.path))}[/]: {result.leaf_count} leaves, "
-            f"{len(result.checkpoint_sizes)} checkpoints, {result.bytes} bytes"
+            f"wrote [bold]{escape(str(result.path))}[/]: {counted(result.leaf_count, 'leaf', 'leaves')}, "
+            f"{counted(len(result.checkpoint_sizes), 'checkpoint')}, {counted(result.bytes, 'byte')}"
         )
         if signed_now:
             console.print(f"signed a checkpoint for the current head (size {signed_now.size}) for this bundle")
@@ -160,8 +161,8 @@ def _print_report(console: Console, report: BundleReport) -> None:
         sizes = sorted({c.size for c in report.checkpoints if c.size is not None})
         top = max((c for c in report.checkpoints if c.size == report.verified_size), key=lambda c: c.size or 0)
         console.print(
-            f"[bold green]✓ bundle verified[/]: {report.leaf_count} leaves, {len(report.checkpoints)} signed "
-            f"checkpoints (sizes {', '.join(map(str, sizes))}), origin {escape(report.origin or '?')}"
+            f"[bold green]✓ bundle verified[/]: {counted(report.leaf_count, 'leaf', 'leaves')}, "
+            f"{counted(len(report.checkpoints), 'signed checkpoint')} (sizes {', '.join(map(str, sizes))}), origin {escape(report.origin or '?')}"
         )
         root = top.to_dict()["root"]
         console.print(f"  root at size {report.verified_size}: {root}")
@@ -178,4 +179,4 @@ def _print_report(console: Console, report: BundleReport) -> None:
         console.print(f"  also: {escape(str(problem))}")
     hidden = len(report.problems) - 1 - len(others) + report.omitted_problems
     if hidden > 0:
-        console.print(f"  ... and {hidden} more problems (use --json for all)")
+        console.print(f"  ... and {hidden:,} more {'problem' if hidden == 1 else 'problems'} (use --json for all)")

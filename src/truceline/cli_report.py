@@ -16,8 +16,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from truceline.report.audience import AUDIENCES, AudienceError
-from truceline.report.render import FORMATS
+from truceline.cli_words import counted
+from truceline.report.audience import Audience, AudienceError
+from truceline.report.render import Format
 
 app = typer.Typer(name="report", help="Reports: the daily report on the ceasefire.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True, highlight=False)
@@ -50,10 +51,10 @@ def _write_atomically(path: Path, content: bytes) -> None:
 @app.command("daily")
 def daily(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory of a truceline instance (must exist).")],
-    day: Annotated[str, typer.Option("--date", help="UTC day to report on, YYYY-MM-DD.")],
+    day: Annotated[str, typer.Option("--date", metavar="YYYY-MM-DD", help="UTC day to report on.")],
     out: Annotated[Path, typer.Option("--out", help="File to write.", dir_okay=False)],
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "html",
-    audience: Annotated[str, typer.Option("--audience", help=f"One of {', '.join(AUDIENCES)}.")] = "public",
+    fmt: Annotated[Format, typer.Option("--format", help="html, md (Markdown; for --out r.md its images go in r-files/ beside it) or pdf.")] = "html",
+    audience: Annotated[Audience, typer.Option("--audience", help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
 ) -> None:
     """Write the daily report: violations by party, sector and kind, the week before, a map, notable incidents
     with their ledger references, what could not be verified, and the method.
@@ -61,10 +62,6 @@ def daily(
     The public edition rests only on observations releasable to PUBLIC; the coalition edition on those
     releasable to COALITION or PUBLIC. Exit status: 0 written, 2 bad arguments or no usable data dir.
     """
-    if fmt not in FORMATS:
-        raise _fail(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if audience not in AUDIENCES:
-        raise _fail(f"unknown audience {audience!r}; choose one of {', '.join(AUDIENCES)}")
     when = _parse_day(day)
     from truceline.store.sqlite import DATABASE_FILENAME
 
@@ -83,7 +80,11 @@ def daily(
         raise _fail(f"cannot open the store in {data_dir}: {exc}") from None
     try:
         with console.status(f"Gathering and rendering the {audience} report for {when.isoformat()} …"):
-            built = daily_report(store, ensure_ledger_key(data_dir), when, audience, fmt)
+            folder = f"{out.stem}-files" if fmt == "md" else None
+            built = daily_report(store, ensure_ledger_key(data_dir), when, audience, fmt, image_folder=folder)
+        for name, data in built.files.items():  # the images first: the Markdown never links a missing file
+            (out.parent / name).parent.mkdir(exist_ok=True)
+            _write_atomically(out.parent / name, data)
         _write_atomically(out, built.content)
     except (ReportError, AudienceError) as exc:
         raise _fail(str(exc)) from None
@@ -93,9 +94,10 @@ def daily(
         store.close()
     r = built.report
     console.print(
-        f"Wrote [bold]{escape(str(out))}[/] ({fmt}, {audience} edition, {len(built.content):,} bytes): "
-        f"{r.incidents:,} incidents, {r.violations:,} violations, {len(r.unverified):,} not verified; "
+        f"Wrote [bold]{escape(str(out))}[/] ({fmt}, {audience} edition, {counted(len(built.content), 'byte')}): "
+        f"{counted(r.incidents, 'incident')}, {counted(r.violations, 'violation')}, {len(r.unverified):,} not verified; "
         f"ledger checkpoint {escape(r.ledger.origin)} at size {r.ledger.size:,}."
+        + (f" Images: {escape(str(out.parent / f'{out.stem}-files'))}/" if built.files else "")
     )
 
 

@@ -31,7 +31,7 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
     """
     foreign = [(i, item.owner_org) for i, item in enumerate(items) if not may_write_for(principal, item.owner_org)]
     if foreign:
-        listed = ", ".join(f"item {i} ({org})" for i, org in foreign[:20])
+        listed = ", ".join(f"index {i} ({org})" for i, org in foreign[:20])
         raise ForeignOrganisation(
             f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored"
         )

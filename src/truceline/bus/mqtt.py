@@ -199,7 +199,7 @@ class MqttIntake:
             bad = len({e.index for e in errors})
             listed = tuple(e.as_dict() for e in errors[:_MAX_ERRORS_PUBLISHED])
             first = errors[0]
-            detail = f"{bad} of {len(items)} observations invalid, e.g. item {first.index} {first.field}: {first.message}"
+            detail = f"{bad} of {len(items)} observations invalid, e.g. index {first.index} {first.field}: {first.message}"
             return Outcome("rejected", "invalid", detail, listed)
         try:
             result = accept_observations(self._state, self.principal, observations)

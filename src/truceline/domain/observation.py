@@ -77,6 +77,35 @@ class SourceType(str, Enum):
     OFFICIAL = "official"
 
 
+#: Other words for a source type, accepted on input and stored as the type they name, so two spellings of
+#: one report are one observation (same content id, same ledger commitment). Lower case, exact.
+SOURCE_TYPE_SYNONYMS: dict[str, SourceType] = {
+    "drone": SourceType.UAV,
+    "uas": SourceType.UAV,
+    "rpas": SourceType.UAV,
+    "unmanned-aircraft": SourceType.UAV,
+}
+_SOURCE_TYPE_WORDS = (
+    ", ".join(repr(t.value) for t in SourceType)
+    + "; or a synonym: "
+    + ", ".join(f"{word!r} (= {t.value!r})" for word, t in SOURCE_TYPE_SYNONYMS.items())
+)
+
+
+def source_type(value: Any) -> Any:
+    """A source type word or one of its synonyms → its :class:`SourceType`; anything else refused, naming the accepted words."""
+    if isinstance(value, SourceType):
+        return value
+    if isinstance(value, str):
+        if value in SOURCE_TYPE_SYNONYMS:
+            return SOURCE_TYPE_SYNONYMS[value]
+        try:
+            return SourceType(value)
+        except ValueError:
+            pass
+    raise PydanticCustomError("enum", "Input should be one of {accepted}", {"accepted": _SOURCE_TYPE_WORDS})
+
+
 class PlacePrecision(int, Enum):
     """ACLED-style geo precision of a place named in text."""
 
@@ -303,7 +332,7 @@ class Source(_Frozen):
     """Who observed: a sensor or reporter, its type and the organisation that owns its data."""
 
     id: Annotated[str, Field(pattern=_ID_PATTERN)]
-    type: SourceType
+    type: Annotated[SourceType, BeforeValidator(source_type)]
     org: Annotated[str, Field(pattern=_LABEL_PATTERN, description="owning organisation code, e.g. UA")]
 
 

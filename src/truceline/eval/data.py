@@ -185,7 +185,7 @@ def read_incidents(path: Path) -> list[FusedIncident]:
         except orjson.JSONDecodeError as exc:
             raise EvalInputError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
         if doc.get("type") == "FeatureCollection":
-            return [_incident_from_json(f, f"{path}: feature {i}") for i, f in enumerate(doc.get("features", []))]
+            return [_incident_from_json(f, f"{path}: feature {i}") for i, f in enumerate(doc.get("features", []), start=1)]
     return [_incident_from_json(doc, f"{path}:{n}") for n, doc in _lines(path)]
 
 

@@ -49,9 +49,9 @@ def decode_geojson(data: bytes) -> Iterator[Record | Rejection]:
     except orjson.JSONDecodeError as exc:
         raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}") from exc
     if isinstance(doc, dict) and doc.get("type") == "Feature":
-        yield _feature_record("feature 0", doc)
+        yield _feature_record("feature 1", doc)
         return
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise FormatError("expected a GeoJSON FeatureCollection with a 'features' array")
-    for i, feature in enumerate(doc["features"]):
+    for i, feature in enumerate(doc["features"], start=1):
         yield _feature_record(f"feature {i}", feature)

@@ -395,7 +395,7 @@ def decode_klv(
     data: bytes, *, org: str, releasable_to: Sequence[str] = (), default_source_id: str = "klv"
 ) -> Iterator[Record | Rejection]:
     """Records of an ST 0601 KLV stream; a bad packet is one rejection (``packet N (byte B)``) and nothing else of it."""
-    for number, item in enumerate(iter_packets(data)):
+    for number, item in enumerate(iter_packets(data), start=1):
         if isinstance(item, KlvError):
             field = f"tag {item.tag}" if item.tag is not None else "(packet)"
             yield Rejection(f"packet {number} (byte {item.offset})", field, item.message)

@@ -19,9 +19,9 @@ def decode_json(data: bytes) -> Iterator[Record | Rejection]:
     except orjson.JSONDecodeError as exc:
         raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     if isinstance(doc, dict):
-        yield Record("item 0", doc)
+        yield Record("item 1", doc)
     elif isinstance(doc, list):
-        for i, item in enumerate(doc):
+        for i, item in enumerate(doc, start=1):
             yield Record(f"item {i}", item)
     else:
         raise FormatError(f"expected a JSON object or array of objects, got {type(doc).__name__}")

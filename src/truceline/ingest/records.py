@@ -17,7 +17,8 @@ class FormatError(ValueError):
 
 @dataclass(frozen=True)
 class Record:
-    """One decoded record in native observation shape; ``where`` is e.g. ``line 12`` or ``feature 3``."""
+    """One decoded record in native observation shape; ``where`` is e.g. ``line 12`` or ``feature 3``
+    (counted from 1; docs/formats.md#where-a-rejection-points)."""
 
     where: str
     value: Any

@@ -118,7 +118,7 @@ def decode_sensorthings_document(doc: Any, owner: Owner | None = None) -> Iterat
         raise FormatError(f"expected a SensorThings JSON object, got {type(doc).__name__}")
     if isinstance(doc.get("value"), list):
         for i, entity in enumerate(doc["value"]):
-            yield from _entity(f"value[{i}]", entity, None, None, owner)
+            yield from _entity(f"$.value[{i}]", entity, None, None, owner)
         return
     if not looks_like_sensorthings(doc):
         raise FormatError("not a SensorThings document: expected {'value': [...]}, a Datastream with Observations, or an Observation")

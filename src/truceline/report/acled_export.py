@@ -7,12 +7,15 @@ why, whoever asks. The mapping (docs/formats.md) states truceline's uncertainty 
 terms rather than inventing detail ACLED rows usually have:
 
 * ``geo_precision`` from the 1-σ radius: ≤ 2 km → 1, ≤ 8 km → 2, else 3; ``latitude``/``longitude`` to 5
-  decimals; ``location`` is the coordinate pair and ``admin1..3`` are empty (truceline names no places).
+  decimals; ``location`` is the coordinate pair; ``country`` and ``admin1`` (the oblast) come from the point
+  (:mod:`truceline.report.acled_places`), ``admin2..3`` are empty.
 * ``event_date`` is the UTC date; ``time_precision`` from the time uncertainty: ≤ 12 h → 1, ≤ 3.5 days → 2,
   else 3.
 * ``event_type``/``sub_event_type`` from the kind (:data:`KIND_EVENT_TYPES`).
 * ``actor1`` is the party held responsible by a violation when violations are included and the
-  attribution is not ``undetermined``; ``notes`` give its confidence and basis. Otherwise actors are empty.
+  attribution is not ``undetermined``; ``notes`` give its confidence and basis. Otherwise it is the
+  codebook's name for an actor nobody has identified, ``Unidentified Armed Group (<country>)``
+  (:func:`unidentified_actor`); ``actor2`` is empty.
   Violations are those ``GET /violations`` and the daily report count: a dismissed incident has none.
 * ``fatalities`` is 0: truceline does not count casualties; ``notes`` and ``tags`` carry the incident id,
   status, independent sources and corroboration.
@@ -32,6 +35,7 @@ from truceline.domain.incident import Incident
 from truceline.domain.review import violation_candidates
 from truceline.domain.violation import UNDETERMINED, Violation
 from truceline.ingest.acled import REQUIRED_COLUMNS
+from truceline.report.acled_places import acled_place
 from truceline.store.ports import IncidentQuery
 
 EXPORT_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "year", "country", "tags")
@@ -54,6 +58,11 @@ DAY_S = 12 * 3600.0
 WEEK_S = 3.5 * 86400.0
 
 
+def unidentified_actor(country: str) -> str:
+    """ACLED's name for an actor not identified, by the country of the event (e.g. ``Unidentified Armed Group (Ukraine)``)."""
+    return f"Unidentified Armed Group ({country})" if country else "Unidentified Armed Group"
+
+
 def geo_precision(sigma_m: float) -> int:
     """ACLED geo_precision for a 1-σ horizontal uncertainty."""
     return 1 if sigma_m <= EXACT_SIGMA_M else 2 if sigma_m <= NEAR_SIGMA_M else 3
@@ -71,6 +80,7 @@ def incident_row(incident: Incident, review: dict[str, Any] | None = None, viola
     event_type, sub_event_type = KIND_EVENT_TYPES.get(incident.kind.value, _OTHER)
     when = incident.time
     responsible = [v for v in violations if v.party != UNDETERMINED]
+    place = acled_place(incident.lat, incident.lon)
     summary = (
         f"truceline incident {incident.id}: {incident.kind.value}, {incident.status.value}; "
         f"{incident.independent_sources} independent source(s), corroboration {incident.corroboration:.2f}; "
@@ -85,9 +95,9 @@ def incident_row(incident: Incident, review: dict[str, Any] | None = None, viola
         "event_date": when.date().isoformat(),
         "event_type": event_type,
         "sub_event_type": sub_event_type,
-        "actor1": responsible[0].party if responsible else "",
+        "actor1": responsible[0].party if responsible else unidentified_actor(place.country),
         "actor2": "",
-        "admin1": "",
+        "admin1": place.admin1,
         "admin2": "",
         "admin3": "",
         "location": f"{incident.lat:.5f}, {incident.lon:.5f}",
@@ -99,7 +109,7 @@ def incident_row(incident: Incident, review: dict[str, Any] | None = None, viola
         "notes": " | ".join(notes),
         "fatalities": "0",
         "year": str(when.year),
-        "country": "",
+        "country": place.country,
         "tags": f"truceline kind={incident.kind.value}; status={incident.status.value}; sources={incident.independent_sources}",
     }
 

@@ -4,12 +4,18 @@ PDF from the HTML with WeasyPrint.
 The template ``daily.j2`` holds the wording and order once; it imports the markup macros of the format
 (``_html.j2`` or ``_md.j2``). HTML is rendered with autoescaping, Markdown with a filter that escapes
 Markdown syntax and ``<``/``>``, so neither format can carry markup smuggled in through incident data.
+
+Markdown never embeds images as base64 (they would be most of the file): written to disk it links image
+files in a folder beside it (:func:`markdown_with_files`); as one document (the HTTP edition) each figure is
+replaced by a sentence saying where to find it (:func:`render_markdown`). docs/report.md says the same.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import re
+from urllib.parse import quote
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, get_args
@@ -105,8 +111,27 @@ def _trend_sentence(report: DailyReport) -> str:
             f"{HISTORY_DAYS} days.")
 
 
-def _context(report: DailyReport, geometry: AgreementGeometry | None, fmt: str, images: bool) -> dict[str, Any]:
+#: Where a one-document Markdown edition sends the reader for a figure it does not carry.
+FIGURE_ELSEWHERE = ("The {what} is in the HTML and PDF editions of this report; "
+                    "`truceline report daily --format md --out FILE` writes it as an image file beside FILE.")
+_EXTENSIONS = {"image/svg+xml": "svg", "image/png": "png"}
+
+
+def _images(report: DailyReport, geometry: AgreementGeometry | None) -> dict[str, str | None]:
+    """The chart and the map as data URIs (the map only with a geometry)."""
+    return {
+        "trend": trend_chart(report.trend, report.party_order),
+        "map": incident_map(geometry, report.points, report.party_order) if geometry is not None else None,
+    }
+
+
+def _context(
+    report: DailyReport, geometry: AgreementGeometry | None, fmt: str, images: bool,
+    links: dict[str, str | None] | None = None, figures_note: bool = False,
+) -> dict[str, Any]:
+    """Template variables; figures are ``links`` when given (image files), else data URIs when ``images``."""
     status_line = ", ".join(f"{n:,} {s}" for s, n in report.incidents_by_status.items())
+    figures = links if links is not None else _images(report, geometry) if images else {}
     return {
         "r": report,
         "fmt": fmt,
@@ -118,8 +143,10 @@ def _context(report: DailyReport, geometry: AgreementGeometry | None, fmt: str, 
         "notable_limit": NOTABLE_LIMIT,
         "unverified_limit": UNVERIFIED_LIMIT,
         "reasons": UNVERIFIED_REASONS,
-        "trend_uri": trend_chart(report.trend, report.party_order) if images else None,
-        "map_uri": incident_map(geometry, report.points, report.party_order) if images and geometry is not None else None,
+        "trend_uri": figures.get("trend"),
+        "map_uri": figures.get("map"),
+        "trend_note": FIGURE_ELSEWHERE.format(what="chart of these days") if figures_note else None,
+        "map_note": FIGURE_ELSEWHERE.format(what="map") if figures_note and geometry is not None else None,
     }
 
 
@@ -128,11 +155,30 @@ def render_html(report: DailyReport, geometry: AgreementGeometry | None, *, imag
     return environment("html").get_template("daily.j2").render(_context(report, geometry, "html", images))
 
 
-def render_markdown(report: DailyReport, geometry: AgreementGeometry | None, *, images: bool = True) -> str:
-    """CommonMark with pipe tables; images as data URIs; no HTML."""
-    text = environment("md").get_template("daily.j2").render(_context(report, geometry, "md", images))
+def _markdown(context: dict[str, Any]) -> str:
+    text = environment("md").get_template("daily.j2").render(context)
     lines = [line.rstrip() for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+def render_markdown(report: DailyReport, geometry: AgreementGeometry | None, *, images: bool = True) -> str:
+    """One CommonMark document with pipe tables and no HTML; with ``images``, each figure's place says where it is."""
+    return _markdown(_context(report, geometry, "md", False, figures_note=images))
+
+
+def markdown_with_files(report: DailyReport, geometry: AgreementGeometry | None, folder: str) -> tuple[str, dict[str, bytes]]:
+    """Markdown linking its images by relative path, and the images: ``{"<folder>/trend.svg": bytes, ...}``."""
+    files: dict[str, bytes] = {}
+    links: dict[str, str | None] = {}
+    for name, uri in _images(report, geometry).items():
+        if uri is None:
+            links[name] = None
+            continue
+        header, data = uri.split(",", 1)
+        path = f"{folder}/{name}.{_EXTENSIONS[header.removeprefix('data:').split(';')[0]]}"
+        files[path] = base64.b64decode(data)
+        links[name] = quote(path)
+    return _markdown(_context(report, geometry, "md", True, links)), files
 
 
 def render_pdf(report: DailyReport, geometry: AgreementGeometry | None, *, images: bool = True) -> bytes:

@@ -327,7 +327,7 @@ def _read_geojson(data: bytes, ref: str, types: tuple[str, ...], problems: list[
         features = [{"type": "Feature", "geometry": doc}]
     before = len(problems)
     geoms = []
-    for i, feature in enumerate(features):
+    for i, feature in enumerate(features, start=1):
         label = _feature_label(i, feature) if isinstance(feature, dict) else f"feature {i}"
         if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
             problems.append(Problem(ref, label, "has no geometry object"))

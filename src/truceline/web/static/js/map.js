@@ -12,6 +12,16 @@ export const NO_VIOLATION = "no rule broken";
 export const PENDING = "not judged yet";
 const FIXED_PARTY_COLOURS = { undetermined: "#333333", [NO_VIOLATION]: "#c4c4c4", [PENDING]: "#e0e0e0" };
 
+// How the agreement's layers are drawn, and what the map's legend calls them: one table for both, so the
+// legend cannot disagree with the map. Keys are a contact line's `layer` or a zone's `kind`.
+export const AGREEMENT_STYLES = {
+  "contact-line": { label: "line of contact", line: true, style: { color: "#111", weight: 2.5 } },
+  "security-strip": { label: "security strip", style: { color: "#d35400", weight: 1, fillColor: "#f5b041", fillOpacity: 0.18 } },
+  withdrawal: { label: "withdrawal lines (by weapon class)", line: true, style: { color: "#7d3c98", weight: 1, dashArray: "4 4", fill: false } },
+  "no-fly": { label: "no-fly area", style: { color: "#117a65", weight: 1.5, fillColor: "#48c9b0", fillOpacity: 0.2 } },
+};
+const OTHER_ZONE_STYLE = { color: "#555", weight: 1, fill: false };
+
 // 95 % of a 2-D Gaussian lies within this many standard deviations (sqrt of chi-square(2) at 0.95).
 const K95 = Math.sqrt(5.991);
 const EARTH_RADIUS_M = 6371008.8;
@@ -104,25 +114,26 @@ export function createMap(container, { onIncidentClick }) {
   /** Line of contact, party areas, security strip, withdrawal lines and no-fly areas. */
   function drawAgreement(geojson) {
     for (const group of [layers.zones, layers.areas, layers.contact]) group.clearLayers();
-    const zoneStyle = {
-      "security-strip": { color: "#d35400", weight: 1, fillColor: "#f5b041", fillOpacity: 0.18 },
-      withdrawal: { color: "#7d3c98", weight: 1, dashArray: "4 4", fill: false },
-      "no-fly": { color: "#117a65", weight: 1.5, fillColor: "#48c9b0", fillOpacity: 0.2 },
-    };
+    const drawn = new Set();
     for (const f of geojson.features) {
       const p = f.properties;
       if (p.layer === "contact-line") {
-        L.geoJSON(f, { renderer: renderers.contact, style: { color: "#111", weight: 2.5 }, interactive: false })
+        L.geoJSON(f, { renderer: renderers.contact, style: AGREEMENT_STYLES["contact-line"].style, interactive: false })
           .addTo(layers.contact);
+        drawn.add("contact-line");
       } else if (p.layer === "zone") {
-        L.geoJSON(f, { renderer: renderers.zones, style: zoneStyle[p.kind] || { color: "#555", weight: 1, fill: false }, interactive: false })
+        L.geoJSON(f, { renderer: renderers.zones, style: AGREEMENT_STYLES[p.kind]?.style || OTHER_ZONE_STYLE, interactive: false })
           .addTo(layers.zones);
+        drawn.add(AGREEMENT_STYLES[p.kind] ? p.kind : "other");
       } else if (p.layer === "party-area") {
         L.geoJSON(f, { renderer: renderers.zones, style: { color: partyColour(p.party), weight: 0, fillOpacity: 0.06 }, interactive: false })
           .addTo(layers.areas);
       }
     }
+    agreementLegend.show(drawn);
   }
+
+  const agreementLegend = createLegend(map);
 
   function setParties(codes) {
     partyColours = { ...FIXED_PARTY_COLOURS };
@@ -269,3 +280,44 @@ function bbox(geometry) {
 }
 
 const intersects = (a, b) => a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1];
+
+/** The map's legend for the agreement's lines and zones: only what the agreement in force draws. */
+function createLegend(map) {
+  const control = L.control({ position: "bottomleft" });
+  const box = L.DomUtil.create("div", "map-legend");
+  box.id = "map-legend";
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", "Legend of the agreement's lines and zones");
+  control.onAdd = () => box;
+  control.addTo(map);
+  box.hidden = true;
+  return {
+    show(drawn) {
+      const entries = Object.entries(AGREEMENT_STYLES).filter(([key]) => drawn.has(key));
+      if (drawn.has("other")) entries.push(["other", { label: "other zone", line: true, style: OTHER_ZONE_STYLE }]);
+      box.replaceChildren(...entries.map(([key, entry]) => legendRow(key, entry)));
+      box.hidden = entries.length === 0;
+    },
+  };
+}
+
+function legendRow(key, { label, line, style }) {
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNs, "svg");
+  svg.setAttribute("width", "26");
+  svg.setAttribute("height", "12");
+  svg.setAttribute("aria-hidden", "true");
+  const mark = document.createElementNS(svgNs, line ? "line" : "rect");
+  const attrs = line
+    ? { x1: 1, y1: 6, x2: 25, y2: 6 }
+    : { x: 1, y: 1, width: 24, height: 10, fill: style.fillColor, "fill-opacity": Math.min(1, 2.5 * style.fillOpacity) };
+  Object.assign(attrs, { stroke: style.color, "stroke-width": Math.max(1, style.weight) });
+  if (style.dashArray) attrs["stroke-dasharray"] = style.dashArray;
+  for (const [name, value] of Object.entries(attrs)) mark.setAttribute(name, String(value));
+  svg.append(mark);
+  const row = document.createElement("div");
+  row.className = "map-legend-row";
+  row.dataset.kind = key;
+  row.append(svg, document.createTextNode(label));
+  return row;
+}
