@@ -76,14 +76,13 @@ def test_far_off_points_are_rare_on_both_halves_and_the_ceiling_ratio_holds_on_d
     assert scores["dev"].within_near >= 0.97 * reachable
 
 
-def test_the_bench_prints_the_figures_per_half_and_per_language(capsys) -> None:  # type: ignore[no-untyped-def]
-    if not DATA.is_file():
-        pytest.fail(f"{DATA} is missing: tests read real data from ../shared beside the checkout")
+def test_the_bench_prints_the_figures_per_half_and_per_language(capsys, datasets: Path) -> None:  # type: ignore[no-untyped-def]
+    data = datasets / "bellingcat-civilian-harm-2022-2023.json"
     spec = importlib.util.spec_from_file_location("bench_geoparse", Path(__file__).resolve().parents[1] / "bench" / "geoparse.py")
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    assert bench.main(["--data", str(DATA), "--no-speed"]) == 0
+    assert bench.main(["--data", str(data), "--no-speed"]) == 0
     out = capsys.readouterr().out
     for group in ("all", "dev", "test", "en dev", "en test"):
         line = next(line for line in out.splitlines() if line.startswith(f"truceline {group} "))
