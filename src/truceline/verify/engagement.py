@@ -83,6 +83,11 @@ LATE_LAUNCH_S = 60.0
 CLUTTER_FLOOR_PER_S = 1.0 / 86_400.0
 #: Chance that a shot's launch is observed at all (acoustic arrays, drones and radars do not cover all of it).
 LAUNCH_DETECTION_PROBABILITY = 0.5
+#: Weight of a link whose launch and impact lie on the same party's ground. Fire across a ceasefire line
+#: lands on the other side; a round landing on the shooter's own ground (a short round, training, a
+#: demolition) is rare, while the other side's reply landing near the first gun is common. Such a link
+#: can still win when nothing else explains the impact, but no longer outweighs a cross-line one.
+SAME_SIDE_WEIGHT = 0.05
 #: Launch attribute: direction of fire (degrees from north) reported by the sensor that saw the launch.
 FIRE_AZIMUTH = "fire_azimuth_deg"
 #: Its 1-σ in degrees; this is assumed when a sender gives the direction without it.
@@ -182,7 +187,7 @@ def _bearing_factor(launch: JudgedEvent, azimuth_deg: float, range_m: float, cro
 
 
 def _likelihood(launch: JudgedEvent, dt: float, time_sd: float, range_m: float, range_sd: float) -> tuple[float, tuple[str, ...]]:
-    total, fits = 0.0, []
+    parts: list[tuple[str, float]] = []
     for weapon, prior in _classes_for(launch):
         reach = _reach_probability(range_m, range_sd, weapon)
         window = flight_time_window(min(max(range_m, weapon.min_range_m), weapon.max_range_m), weapon)
@@ -190,21 +195,23 @@ def _likelihood(launch: JudgedEvent, dt: float, time_sd: float, range_m: float, 
             continue
         lo, hi = window
         density = (normal_cdf((dt - lo) / time_sd) - normal_cdf((dt - hi) / time_sd)) / (hi - lo)
-        if density * reach > 1e-9:
-            fits.append(weapon.name)
-        total += prior * reach * density
-    return total, tuple(fits)
+        parts.append((weapon.name, prior * reach * density))
+    total = sum(p for _, p in parts)
+    return total, tuple(name for name, p in parts if total > 0.0 and p >= 0.05 * total)
 
 
 def _reach_weight(range_m: float) -> float:
     return sum(c.prior for c in WEAPON_CLASSES if c.min_range_m <= range_m <= c.max_range_m)
 
 
-def link_impacts(events: Sequence[JudgedEvent], impacts: Sequence[int] | None = None) -> dict[int, ImpactLinks]:
+def link_impacts(events: Sequence[JudgedEvent], impacts: Sequence[int] | None = None,
+                 controllers: Sequence[str | None] | None = None) -> dict[int, ImpactLinks]:
     """Candidate launches for each impact-phase event of ``events`` (or only those indexed by ``impacts``).
 
-    An impact with no candidate is absent. The answer for an impact depends on the launches of the batch
-    (candidates and the density of unrelated fire), never on the other impacts.
+    ``controllers[i]`` is the party controlling event i's position (None: no party, or not known); a launch
+    and an impact on the same party's ground are weighted by :data:`SAME_SIDE_WEIGHT`. An impact with no
+    candidate is absent. The answer for an impact depends on the launches of the batch (candidates and the
+    density of unrelated fire), never on the other impacts.
     """
     launches = sorted((i for i, e in enumerate(events) if e.kind in LAUNCH_PHASE_KINDS), key=lambda i: events[i].time)
     if not launches:
@@ -239,6 +246,10 @@ def link_impacts(events: Sequence[JudgedEvent], impacts: Sequence[int] | None = 
             lam, fits = _likelihood(launch, dt, time_sd, r, range_sd)
             factor, note = _bearing_factor(launch, float(back[j - lo]), r, range_sd)
             lam *= factor
+            if controllers is not None and controllers[i] is not None and controllers[i] == controllers[launches[j]]:
+                lam *= SAME_SIDE_WEIGHT
+                note = f"{note}; " if note else ""
+                note += f"launch and impact both on {controllers[i]} ground (weighted {SAME_SIDE_WEIGHT:g})"
             if lam > 0.0:
                 scored.append((lam, launches[j], dt, r, fits, note))
         if not scored:

@@ -96,7 +96,7 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
     judged_ids = {e.id for e in events}
     n_judged = len(events)
     events += [e for e in (as_event(item) for item in context) if e.id not in judged_ids]
-    located: Located = geometry.locate_many([e.lat for e in events[:n_judged]], [e.lon for e in events[:n_judged]], exact=True)
+    located: Located = geometry.locate_many([e.lat for e in events], [e.lon for e in events], exact=True)
     # First every (event, rule) that applies, then all attributions in one batch: per-event geometry calls
     # were ~90% of the cost of judging a week of incidents (see verify/attribution.py).
     broken: list[tuple[int, Rule, str, list[str]]] = []
@@ -110,7 +110,7 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
                 wanted.setdefault((i, rule.attribution), len(wanted))
     # Impacts without an origin of their own are linked to the launches that may have fired them; each
     # candidate launch is attributed by its firing point in the same batch (verify/engagement.py).
-    links = link_impacts(events, sorted({i for i, _, _, _ in broken}))
+    links = link_impacts(events, sorted({i for i, _, _, _ in broken}), [located.controlled_by(i) for i in range(len(events))])
     for found in links.values():
         for cand in found.candidates:
             wanted.setdefault((cand.launch, "origin"), len(wanted))
