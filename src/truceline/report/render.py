@@ -119,7 +119,7 @@ def _context(report: DailyReport, geometry: AgreementGeometry | None, fmt: str, 
         "unverified_limit": UNVERIFIED_LIMIT,
         "reasons": UNVERIFIED_REASONS,
         "trend_uri": trend_chart(report.trend, report.party_order) if images else None,
-        "map_uri": incident_map(geometry, report.points, report.party_order) if images and geometry is not None else None,
+        "map_uri": incident_map(geometry, report.points, report.party_order, engagements=report.engagements) if images and geometry is not None else None,
     }
 
 
