@@ -48,3 +48,28 @@ def test_attribution_scenario_over_http_meets_the_goals(bench: ModuleType, tmp_p
     assert linkable >= 40 and linked >= 0.8 * linkable
     assert every.impacts_named_by_link >= 0.7 * linkable  # the impacts themselves name who fired
     assert every.by_method["launch-link"] > 0 and every.by_method["firing-point"] > 0
+
+
+def test_violations_link_to_launches_before_since_and_outside_the_bbox(tmp_path: Path) -> None:
+    """A page that starts after the launch, or a box around the impact alone, still names who fired."""
+    import orjson
+
+    from tests.conftest import native
+    from tests.test_review_consistency import demo_app
+    from truceline.api.auth import read_admin_key
+
+    shot = [
+        native(id="ctx-launch", time="2023-05-20T03:00:00Z", time_uncertainty_s=2, kind="launch",
+               location={"lat": 48.0, "lon": 37.95, "cep_m": 150}, source={"id": "pl-acoustic-4", "type": "acoustic", "org": "PL"}),
+        native(id="ctx-impact", time="2023-05-20T03:01:02Z", time_uncertainty_s=2, kind="impact",
+               location={"lat": 48.0, "lon": 37.55, "cep_m": 200}, source={"id": "fr-uav-4", "type": "uav", "org": "FR"}),
+    ]
+    with demo_app(tmp_path / "data", ("FR", "PL")) as (client, _):
+        admin = {"Authorization": f"Bearer {read_admin_key(tmp_path / 'data')}"}
+        assert client.post("/api/v1/observations", content=orjson.dumps(shot), headers=admin).status_code == 201
+        client.app.state.fusion.run_until_idle()
+        for params in ({}, {"since": "2023-05-20T03:00:30Z"}, {"bbox": "37.5,47.95,37.6,48.05"}):
+            features = client.get("/api/v1/violations", params=params, headers=admin).json()["features"]
+            hit = next(f["properties"] for f in features if f["properties"]["kind"] == "impact")
+            assert hit["party"] == "RU" and hit["attribution_method"] == "launch-link", params
+            assert hit["engagements"][0]["launch_observation_ids"] == ["ctx-launch"]

@@ -200,8 +200,16 @@ def _likelihood(launch: JudgedEvent, dt: float, time_sd: float, range_m: float, 
     return total, tuple(name for name, p in parts if total > 0.0 and p >= 0.05 * total)
 
 
-def _reach_weight(range_m: float) -> float:
-    return sum(c.prior for c in WEAPON_CLASSES if c.min_range_m <= range_m <= c.max_range_m)
+_REACH_MIN = np.array([c.min_range_m for c in WEAPON_CLASSES])
+_REACH_MAX = np.array([c.max_range_m for c in WEAPON_CLASSES])
+_PRIOR = np.array([c.prior for c in WEAPON_CLASSES])
+
+
+def _reach_weights(range_m: np.ndarray) -> np.ndarray:
+    """Per range, the prior share of fire whose class reaches that far: how much a launch there counts as clutter."""
+    inside = (range_m[:, None] >= _REACH_MIN) & (range_m[:, None] <= _REACH_MAX)
+    weights: np.ndarray = inside.astype(np.float64) @ _PRIOR
+    return weights
 
 
 def link_impacts(events: Sequence[JudgedEvent], impacts: Sequence[int] | None = None,
@@ -232,7 +240,7 @@ def link_impacts(events: Sequence[JudgedEvent], impacts: Sequence[int] | None = 
         az, _, dist = GEOD.inv(np.full(hi - lo, impact.lon), np.full(hi - lo, impact.lat), l_lon[lo:hi], l_lat[lo:hi])
         back = (np.asarray(az) + 180.0) % 360.0  # azimuth from the launch towards the impact
         dist = np.asarray(dist)
-        clutter = sum(_reach_weight(float(d)) for d in dist) / (CLUTTER_WINDOW_S + LATE_LAUNCH_S)
+        clutter = float(_reach_weights(dist).sum()) / (CLUTTER_WINDOW_S + LATE_LAUNCH_S)
         b = max(clutter, CLUTTER_FLOOR_PER_S) * (1 - LAUNCH_DETECTION_PROBABILITY) / LAUNCH_DETECTION_PROBABILITY
         scored: list[tuple[float, int, float, float, tuple[str, ...], str]] = []
         for j in range(lo, hi):
