@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from truceline.domain.agreement import Agreement, Rule, Zone, ZoneKind
-from truceline.domain.violation import Attribution, AttributionMethod, Engagement, JudgedEvent, Violation
+from truceline.domain.violation import LAUNCH_PHASE_KINDS, Attribution, AttributionMethod, Engagement, JudgedEvent, Violation
 from truceline.verify.attribution import attribute_many
-from truceline.verify.engagement import attribute_by_link, engagement, link_impacts
+from truceline.verify.engagement import ImpactLinks, attribute_by_link, engagement, link_impacts
 from truceline.verify.geometry import AgreementGeometry, Located
 
 #: Incident attribute naming the weapon class of sighted equipment (matched against withdrawal zones).
@@ -110,7 +110,9 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
                 wanted.setdefault((i, rule.attribution), len(wanted))
     # Impacts without an origin of their own are linked to the launches that may have fired them; each
     # candidate launch is attributed by its firing point in the same batch (verify/engagement.py).
-    links = link_impacts(events, sorted({i for i, _, _, _ in broken}), [located.controlled_by(i) for i in range(len(events))])
+    links: dict[int, ImpactLinks] = {}
+    if any(e.kind in LAUNCH_PHASE_KINDS for e in events):
+        links = link_impacts(events, sorted({i for i, _, _, _ in broken}), [located.controlled_by(i) for i in range(len(events))])
     for found in links.values():
         for cand in found.candidates:
             wanted.setdefault((cand.launch, "origin"), len(wanted))
