@@ -1,6 +1,6 @@
 """Attribution of shots across the real line, posted over HTTP as real senders post: figures by evidence type.
 
-    truceline bench attribution [--shots 400] [--seeds 3] [--hours 24] [--reply-share 0.3] [--keep DIR]
+    truceline bench attribution [--shots 400] [--seeds 3] [--hours 24] [--reply-share 0.3] [--honest-time] [--keep DIR]
     python bench/attribution.py [...]
 
 Each seed is a scenario of its own (``truceline.sim.engagements``: shots from both sides of the demo
@@ -29,7 +29,8 @@ TYPES = ("launch", "flash", "launch+flash", "radar", "impact-only")
 WITH_FIRING_POINT = ("launch", "flash", "launch+flash", "radar")
 
 
-def run_scenario(data_dir: Path, shots: int, seed: int, hours: float, reply_share: float) -> tuple[Any, dict[str, list[str]], list[dict[str, Any]], float]:
+def run_scenario(data_dir: Path, shots: int, seed: int, hours: float, reply_share: float,
+                 honest_time: bool = False) -> tuple[Any, dict[str, list[str]], list[dict[str, Any]], float]:
     """Generate, post over HTTP, fuse, read back: (scenario, incident → observation ids, violation properties, judge s)."""
     from fastapi.testclient import TestClient
 
@@ -42,7 +43,8 @@ def run_scenario(data_dir: Path, shots: int, seed: int, hours: float, reply_shar
     from truceline.verify.geometry import geometry_for
 
     agreement = load_demo_agreement()
-    scenario = generate(geometry_for(agreement), shots=shots, seed=seed, hours=hours, reply_share=reply_share, prefix=f"s{seed}")
+    scenario = generate(geometry_for(agreement), shots=shots, seed=seed, hours=hours, reply_share=reply_share, prefix=f"s{seed}",
+                        honest_time=honest_time)
     store = open_store(data_dir)
     try:
         store.save_agreement(agreement.canonical_document(), agreement.digest(), "bench")
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="scenarios, seeds 0..N-1 (default 3)")
     parser.add_argument("--hours", type=float, default=24.0, help="time the shots of one scenario spread over (default 24)")
     parser.add_argument("--reply-share", type=float, default=0.3, help="share of shots that answer the last one (default 0.3)")
+    parser.add_argument("--honest-time", action="store_true",
+                        help="every sender states its time uncertainty (patrols 60 s) instead of most stating none")
     parser.add_argument("--keep", type=Path, help="build the data dirs under here and keep them")
     args = parser.parse_args(argv)
 
@@ -96,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="truceline-bench-attribution-") as tmp:
         for seed in range(args.seeds):
             data_dir = (args.keep or Path(tmp)) / f"seed-{seed}"
-            scenario, incidents, violations, judged = run_scenario(data_dir, args.shots, seed, args.hours, args.reply_share)
+            scenario, incidents, violations, judged = run_scenario(data_dir, args.shots, seed, args.hours, args.reply_share,
+                                                                   args.honest_time)
             n_obs += len(scenario.observations)
             n_inc += len(incidents)
             n_viol += len(violations)
@@ -109,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                     setattr(t, name, getattr(t, name) + getattr(s, name))
                 t.by_method.update(s.by_method)
     elapsed = time.perf_counter() - t_all
-    print(f"scenarios: {args.seeds} × {args.shots} shots over {args.hours:g} h, replies {args.reply_share:.0%}; "
+    print(f"scenarios: {args.seeds} × {args.shots} shots over {args.hours:g} h, replies {args.reply_share:.0%}, "
+          f"time uncertainty {'stated by every sender' if args.honest_time else 'stated by 40-60% of sensors, no patrol'}; "
           f"{n_obs:,} observations posted over HTTP → {n_inc:,} incidents, {n_viol:,} violations; "
           f"{elapsed:.1f} s in all, GET /violations {judge_s:.2f} s")
     print(f"{'evidence':<13} {'shots':>6} {'named right':>12} {'undeterm.':>10} {'named wrong':>12} "

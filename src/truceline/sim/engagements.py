@@ -143,9 +143,10 @@ def _stamp(t: datetime) -> str:
 class _Reporter:
     """Builds the native observations of a shot, with each sensor type's noise and habits."""
 
-    def __init__(self, rng: np.random.Generator, prefix: str) -> None:
+    def __init__(self, rng: np.random.Generator, prefix: str, honest: bool = False) -> None:
         self.rng = rng
         self.prefix = prefix
+        self.honest = honest  # every sender states its time uncertainty (patrols: a minute)
         self.out: list[dict[str, Any]] = []
 
     def _doc(self, shot: Shot, role: str, kind: str, t: datetime, at: tuple[float, float], sigma: float,
@@ -167,7 +168,8 @@ class _Reporter:
         return t + timedelta(seconds=float(self.rng.normal(0.0, sd_s)))
 
     def _maybe(self, p: float, value: float) -> float | None:
-        return value if self.rng.random() < p else None
+        stated = self.rng.random() < p
+        return value if stated or self.honest else None
 
     def launch(self, shot: Shot) -> None:
         sigma = float(self.rng.uniform(80, 350))
@@ -207,16 +209,20 @@ class _Reporter:
         else:  # a patrol notes the minute it heard the impact, and the place roughly
             noted = self._clock(shot.impact_time, 60.0).replace(second=0, microsecond=0)
             shot.impact_ids.append(self._doc(shot, "impact", "impact", noted, shot.target, float(self.rng.uniform(400, 1500)),
-                                             (f"osce-patrol-{self.rng.integers(1, 9)}", "monitor", "OSCE"), None))
+                                             (f"osce-patrol-{self.rng.integers(1, 9)}", "monitor", "OSCE"),
+                                             60.0 if self.honest else None))
 
 
 def generate(geometry: Any, shots: int = 200, seed: int = 0, start: datetime | None = None, hours: float = 24.0,
-             reply_share: float = 0.3, prefix: str = "atk") -> Scenario:
-    """``shots`` shots over ``hours`` from ``start`` along the whole line, fired from both sides."""
+             reply_share: float = 0.3, prefix: str = "atk", honest_time: bool = False) -> Scenario:
+    """``shots`` shots over ``hours`` from ``start`` along the whole line, fired from both sides.
+
+    With ``honest_time`` every sender states its time uncertainty (what per-source defaults would assume).
+    """
     rng = np.random.default_rng(seed)
     start = start or datetime(2023, 5, 12, tzinfo=UTC)
     placer = _Placer(geometry)
-    reporter = _Reporter(rng, prefix)
+    reporter = _Reporter(rng, prefix, honest_time)
     shares = np.array([g.share for g in GUNS])
     out: list[Shot] = []
     times = np.sort(rng.uniform(0, hours * 3600.0, shots))
