@@ -1,8 +1,10 @@
 """Violation and attribution: an incident judged against one rule of one agreement version.
 
 Attribution names the party that *acted* (fired, launched, deployed), never the one hit, and says how sure
-it is: the probability mass of the estimated origin on each party's side. When the evidence cannot tell —
-typically only an impact point is known — the party is :data:`UNDETERMINED` rather than a guess.
+it is: the probability mass of the estimated origin on each party's side — an origin point, a back-bearing,
+the position of a launch-phase incident (where a launch or muzzle-flash is seen, the act started), or for an
+impact the launches linked to it (:class:`Engagement`), weighted by the link probability. When the evidence
+cannot tell — typically only an impact point is known — the party is :data:`UNDETERMINED` rather than a guess.
 """
 
 from __future__ import annotations
