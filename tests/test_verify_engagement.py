@@ -60,6 +60,22 @@ def test_launch_and_flash_fused_into_one_incident_are_attributed_to_the_side_the
     assert "ground controlled by RU" in violation.basis
 
 
+def test_an_explosion_narrowed_to_the_launch_phase_is_a_firing_point(agreement: Agreement, geometry: AgreementGeometry) -> None:
+    """A bang an array heard, joined by the flash a drone saw at the same spot: fusion names it after the
+    flash, so it is attributed by its position; the bang alone stays an explosion of either end, unnamed."""
+    fuser = Fuser(FuserConfig(origin=UA_GUN))
+    fuser.add([_observation("bang-1", "explosion", UA_GUN, 0.0, "ua-array-2", "acoustic", "UA", 200.0),
+               _observation("flash-1", "muzzle-flash", UA_GUN, 0.5, "de-uav-3", "uav", "DE", 30.0)])
+    (incident,) = fuser.incidents()
+    assert incident.kind.value == "muzzle-flash"
+    (violation,) = judge(agreement, geometry, [incident])
+    assert violation.party == "UA" and violation.attribution_method is AttributionMethod.FIRING_POINT
+    alone = Fuser(FuserConfig(origin=UA_GUN))
+    alone.add([_observation("bang-2", "explosion", UA_GUN, 0.0, "ua-array-2", "acoustic", "UA", 200.0)])
+    (bang,) = judge(agreement, geometry, alone.incidents())
+    assert bang.party == UNDETERMINED and bang.attribution_method is AttributionMethod.NO_ORIGIN
+
+
 def test_firing_point_near_the_line_is_sampled_and_a_vague_one_stays_undetermined(
         agreement: Agreement, geometry: AgreementGeometry) -> None:
     near = (48.0, 37.6)  # RU, 1.3 km from the line
