@@ -124,7 +124,10 @@ def test_geometry_of_another_agreement_is_refused(agreement: Agreement, geometry
 
 
 def test_judging_a_batch_equals_judging_each_incident_alone(agreement: Agreement, geometry: AgreementGeometry) -> None:
-    """The batch path (one locate, one attribution batch) must not mix events up or let them influence each other."""
+    """The batch path (one locate, one attribution batch) must not mix events up or let them influence each other.
+
+    All events share one time, so no launch can have fired another event's impact (no time of flight).
+    """
     rng = np.random.default_rng(8)
     kinds = ("explosion", "launch", "equipment-sighting", "troop-movement", "flight", "thermal")
     events = []
@@ -141,5 +144,7 @@ def test_judging_a_batch_equals_judging_each_incident_alone(agreement: Agreement
     together = judge(agreement, geometry, events)
     alone = [v for event in events for v in judge(agreement, geometry, [event])]
     assert together == alone
-    assert {v.attribution_method for v in together} >= {AttributionMethod.ORIGIN_POINT, AttributionMethod.LOCATION, AttributionMethod.NO_ORIGIN}
+    methods = {v.attribution_method for v in together}
+    assert methods >= {AttributionMethod.ORIGIN_POINT, AttributionMethod.LOCATION, AttributionMethod.FIRING_POINT}
+    assert all(not v.engagements for v in together)
     assert any(0 < max(v.probabilities.values(), default=1.0) < 1 for v in together), "some attribution was sampled"

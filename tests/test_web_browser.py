@@ -361,3 +361,42 @@ def test_refused_key_and_empty_view(browser: Any, site: Site) -> None:
         assert "XX · observer" in page.inner_text("#who")
     finally:
         context.close()
+
+
+def test_an_engagement_shows_launch_trajectory_and_impact_as_one_act(browser: Any, site: Site) -> None:
+    """A launch heard 16 km inside RU-held ground and the impact it fired: the impact's violation names RU
+    through the link, the detail lists the engagement with both ends, and the map draws both ends and the line."""
+    shot = [
+        native(id="web-shot-launch", time="2023-05-04T22:00:00Z", time_uncertainty_s=2, kind="launch",
+               location={"lat": 48.0, "lon": 37.95, "cep_m": 150},
+               source={"id": "pl-acoustic-4", "type": "acoustic", "org": "PL"}),
+        native(id="web-shot-impact", time="2023-05-04T22:01:02Z", time_uncertainty_s=2, kind="impact",
+               location={"lat": 48.0, "lon": 37.55, "cep_m": 200},
+               source={"id": "fr-uav-4", "type": "uav", "org": "FR"}),
+    ]
+    site.call("POST", "/api/v1/observations", shot)
+    deadline = time.monotonic() + 30
+    ids: dict[str, str] = {}
+    while time.monotonic() < deadline and len(ids) < 2:
+        ids = {o: f["id"] for f in site.incidents() for o in f["properties"]["observation_ids"] if o.startswith("web-shot-")}
+        time.sleep(0.2)
+    launch_id, impact_id = ids["web-shot-launch"], ids["web-shot-impact"]
+    violation = next(f["properties"] for f in site.call("GET", "/api/v1/violations?limit=1000")["features"]
+                     if f["properties"]["incident_id"] == impact_id)
+    assert violation["party"] == "RU" and violation["attribution_method"] == "launch-link"
+    page = open_page(browser, site, site.analyst)
+    try:
+        page.evaluate(f"window.truceline.select({json.dumps(impact_id)})")
+        box = page.locator("#detail [data-testid=engagements]")
+        box.wait_for(state="visible")
+        text = box.inner_text()
+        assert "Engagement" in text and "launch at 48.0000 N, 37.9500 E" in text and "link" in text
+        assert "Held responsible: RU" in page.inner_text("#detail")
+        # ellipse, trajectory, launch square and impact ring
+        assert page.evaluate("window.truceline.view.layers.selection.getLayers().length") >= 4
+        page.click(f"#detail [data-testid=engagements] button[data-incident='{launch_id}']")
+        page.wait_for_function(f"document.querySelector('#detail .incident-id').textContent === {json.dumps(launch_id)}")
+        assert "Engagement" in page.inner_text("#detail [data-testid=engagements]")  # the launch lists its impact
+        assert page.errors == []
+    finally:
+        page.context.close()

@@ -29,10 +29,11 @@ from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
 from truceline.domain.incident import Incident, base_incident_id
 from truceline.domain.review import violation_candidates
-from truceline.domain.violation import Violation
+from truceline.domain.violation import LAUNCH_PHASE_KINDS, Violation
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
+from truceline.verify.engagement import LINK_LOOKBACK_S
 from truceline.verify.geometry import AgreementGeometry, geometry_for
 from truceline.verify.rules import judge
 
@@ -220,6 +221,25 @@ def _decode_cursor(cursor: str, digest: str) -> _Position:
     return position
 
 
+def _launch_context(store: Any, principal: Principal, judged: list[Incident], area: Any, include_dismissed: bool) -> list[Incident]:
+    """Launches the reader may see that may have fired the judged impacts but are not in the chunk.
+
+    Those of the hour before the chunk (``LINK_LOOKBACK_S``), and with a ``bbox`` also those outside it: a gun
+    fires from outside the box it hits. So a page names the same party as a longer read would.
+    """
+    if not judged:
+        return []
+    first, last = judged[0].time, judged[-1].time
+    rows = store.list_incidents(IncidentQuery(since=first - timedelta(seconds=LINK_LOOKBACK_S),
+                                              until=last if area is not None else first, limit=SCAN_CHUNK))
+    rows = [r for r in rows if r.kind in LAUNCH_PHASE_KINDS]
+    if not rows:
+        return []
+    items = with_reviews(store, reader_view(store, principal, rows), with_reviewers=False)
+    kept = violation_candidates((i for i, _ in items), include_dismissed=include_dismissed)
+    return [i for i in kept if i.kind in LAUNCH_PHASE_KINDS]
+
+
 @dataclass
 class _ViolationPage:
     features: list[dict[str, Any]]
@@ -289,8 +309,9 @@ async def violations(
             items = with_reviews(store, reader_view(store, principal, todo), with_reviewers=staff)
             reviews = {i.id: r for i, r in items}
             candidates = violation_candidates((i for i, _ in items), include_dismissed=include_dismissed)
+            context = _launch_context(store, principal, todo, area, include_dismissed)
             by_incident: dict[str, list[Violation]] = {}
-            for v in wanted(judge(current.agreement, current.geometry, candidates)):
+            for v in wanted(judge(current.agreement, current.geometry, candidates, context)):
                 by_incident.setdefault(base_incident_id(v.incident_id), []).append(v)
             for n, row in enumerate(todo):
                 skip = after.emitted if after is not None and _key(row) == after.key else 0

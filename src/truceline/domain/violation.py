@@ -1,8 +1,10 @@
 """Violation and attribution: an incident judged against one rule of one agreement version.
 
 Attribution names the party that *acted* (fired, launched, deployed), never the one hit, and says how sure
-it is: the probability mass of the estimated origin on each party's side. When the evidence cannot tell —
-typically only an impact point is known — the party is :data:`UNDETERMINED` rather than a guess.
+it is: the probability mass of the estimated origin on each party's side — an origin point, a back-bearing,
+the position of a launch-phase incident (where a launch or muzzle-flash is seen, the act started), or for an
+impact the launches linked to it (:class:`Engagement`), weighted by the link probability. When the evidence
+cannot tell — typically only an impact point is known — the party is :data:`UNDETERMINED` rather than a guess.
 """
 
 from __future__ import annotations
@@ -23,13 +25,27 @@ __all__ = [
     "Attribution",
     "AttributionMethod",
     "BackBearing",
+    "Engagement",
+    "IMPACT_PHASE_KINDS",
     "JudgedEvent",
+    "LAUNCH_PHASE_KINDS",
     "OriginPoint",
+    "UNLINKED",
     "Violation",
 ]
 
 #: Probability key for mass that falls in no party's territory (e.g. the sea, a third country).
 OUTSIDE = "outside"
+#: Probability key, for an impact attributed through its launch, of the chance that none of the candidate
+#: launches fired it (the shot's launch was not observed, or the candidates are coincidences).
+UNLINKED = "unlinked"
+
+#: Kinds that describe the launch phase: the place seen *is* where the act started. Fusion names an incident
+#: after its most specific kind (``fuse.snapshot.pick_kind``), so an explosion joined by a launch or a
+#: muzzle-flash (narrowed to the launch phase) is published as one of these.
+LAUNCH_PHASE_KINDS: frozenset[ObservationKind] = frozenset({ObservationKind.LAUNCH, ObservationKind.MUZZLE_FLASH})
+#: Kinds that can be the landing end of a shot, and so be linked to the launch that fired it.
+IMPACT_PHASE_KINDS: frozenset[ObservationKind] = frozenset({ObservationKind.IMPACT, ObservationKind.EXPLOSION, ObservationKind.DAMAGE})
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
@@ -44,6 +60,8 @@ class AttributionMethod(str, Enum):
     ORIGIN_POINT = "origin-point"  # an estimated launch/firing point with covariance
     ORIGIN_BEARING = "origin-bearing"  # a back-bearing with a range interval (crater analysis, radar track)
     LOCATION = "location"  # the ground where the thing was seen (equipment, troops)
+    FIRING_POINT = "firing-point"  # a launch-phase incident (launch, muzzle-flash): its own position is the origin
+    LAUNCH_LINK = "launch-link"  # an impact linked by time of flight, range and bearing to launches attributed by position
     NO_ORIGIN = "no-origin"  # only the impact or sighting is known: undetermined by construction
 
 
@@ -67,6 +85,23 @@ class Attribution(_Frozen):
         return self
 
 
+class Engagement(_Frozen):
+    """One shot as one act: a launch-phase incident linked to the impact it fired, and how sure the link is."""
+
+    launch_incident_id: Annotated[str, Field(min_length=1, max_length=200)]
+    impact_incident_id: Annotated[str, Field(min_length=1, max_length=200)]
+    launch_kind: ObservationKind
+    launch_lat: Latitude
+    launch_lon: Longitude
+    impact_lat: Latitude
+    impact_lon: Longitude
+    launch_observation_ids: tuple[str, ...] = ()
+    probability: Probability = Field(description="probability that this launch fired this impact")
+    time_of_flight_s: float = Field(description="impact time minus launch time, as estimated")
+    range_m: Annotated[float, Field(ge=0.0)]
+    weapon_classes: tuple[str, ...] = Field(default=(), description="weapon classes whose envelope fits range and time of flight")
+
+
 class Violation(_Frozen):
     """An incident that breaks a rule of a given agreement version, with the attribution."""
 
@@ -87,6 +122,8 @@ class Violation(_Frozen):
     basis: Annotated[str, Field(min_length=1, max_length=8000)]
     probabilities: dict[str, Probability] = Field(default_factory=dict)
     attribution_method: AttributionMethod
+    engagements: tuple[Engagement, ...] = Field(
+        default=(), description="launch-to-impact links of this incident (an impact's candidate launches, a launch's impacts)")
 
     def to_feature(self) -> dict[str, Any]:
         """GeoJSON Feature (point at the incident) for map layers and ``GET /violations``."""
@@ -160,6 +197,9 @@ class JudgedEvent(_Frozen):
     origin: OriginPoint | None = None
     back_bearing: BackBearing | None = None
     attributes: dict[str, str] = Field(default_factory=dict)
+    time_uncertainty_s: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+    observation_ids: tuple[str, ...] = ()
+    independent_sources: Annotated[int, Field(ge=0)] = 1
 
     @model_validator(mode="after")
     def _cov(self) -> JudgedEvent:
@@ -188,5 +228,8 @@ class JudgedEvent(_Frozen):
             origin=None if origin is None else OriginPoint(lat=origin.lat, lon=origin.lon, cov_m2=origin.cov_m2),
             back_bearing=getattr(incident, "back_bearing", None),
             attributes={str(k): str(v) for k, v in dict(getattr(incident, "attributes", {}) or {}).items()},
+            time_uncertainty_s=float(getattr(incident, "time_uncertainty_s", 0.0) or 0.0),
+            observation_ids=tuple(getattr(incident, "observation_ids", ()) or ()),
+            independent_sources=int(getattr(incident, "independent_sources", 1)),
         )
 

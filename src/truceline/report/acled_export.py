@@ -26,14 +26,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from truceline.access.policy import Principal
 from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.domain.incident import Incident
 from truceline.domain.review import violation_candidates
-from truceline.domain.violation import UNDETERMINED, Violation
+from truceline.domain.violation import LAUNCH_PHASE_KINDS, UNDETERMINED, Violation
 from truceline.ingest.acled import REQUIRED_COLUMNS
 from truceline.report.acled_places import acled_place
 from truceline.store.ports import IncidentQuery
@@ -141,9 +141,17 @@ def gather_rows(
     items = with_reviews(store, incidents, with_reviewers=False)  # rows carry the review note, never who or why
     by_incident: dict[str, list[Violation]] = {}
     if in_force is not None:
+        from truceline.verify.engagement import LINK_LOOKBACK_S
         from truceline.verify.rules import judge
 
-        for violation in judge(in_force.agreement, in_force.geometry, violation_candidates(i for i, _ in items)):
+        context: list[Incident] = []
+        if since is not None:  # launches just before the window may have fired its first impacts
+            earlier = [i for i in store.list_incidents(IncidentQuery(since=since - timedelta(seconds=LINK_LOOKBACK_S), until=since,
+                                                                     limit=MAX_INCIDENTS)) if i.kind in LAUNCH_PHASE_KINDS]
+            if earlier:
+                seen = with_reviews(store, reader_view(store, reader, earlier), with_reviewers=False)
+                context = [i for i in violation_candidates(i for i, _ in seen) if i.kind in LAUNCH_PHASE_KINDS]
+        for violation in judge(in_force.agreement, in_force.geometry, violation_candidates(i for i, _ in items), context):
             by_incident.setdefault(violation.incident_id, []).append(violation)
     return [incident_row(i, review, by_incident.get(i.id, ())) for i, review in items]
 

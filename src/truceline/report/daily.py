@@ -36,6 +36,8 @@ from truceline.verify.rules import judge
 HISTORY_DAYS = 7
 #: Incidents singled out with their evidence.
 NOTABLE_LIMIT = 8
+#: Launch-to-impact links drawn on the day's map from this link probability up.
+MAP_LINK_PROBABILITY = 0.5
 #: Evidence items listed per notable incident (the rest are counted).
 EVIDENCE_LIMIT = 20
 #: Unverified incidents listed one by one (all are counted).
@@ -158,6 +160,7 @@ UNVERIFIED_REASONS: dict[str, str] = {
     "single-source": "rests on one independent source only; fusion found no corroboration",
     "no-origin": "a violation whose origin is unknown: where it was seen does not show who acted",
     "below-threshold": "a violation whose origin lies too close to the line: no party reaches the agreed confidence",
+    "uncertain-link": "an impact whose candidate launches do not settle who fired (a weak link, or launches from both sides fit)",
     "review-open": "analysts have not concluded (one verification so far, or analysts disagree)",
     "dismissed": "dismissed by analysts; not counted as a violation",
 }
@@ -171,6 +174,18 @@ class MapPoint:
     lon: float
     status: str
     party: str | None  # party held responsible when it is a violation, else None
+
+
+@dataclass(frozen=True)
+class MapEngagement:
+    """One shot on the day's map: launch and impact joined, coloured by the party its impact names."""
+
+    launch_lat: float
+    launch_lon: float
+    impact_lat: float
+    impact_lon: float
+    party: str
+    probability: float
 
 
 @dataclass(frozen=True)
@@ -193,6 +208,7 @@ class DailyReport:
     points: tuple[MapPoint, ...]
     truncated: bool = False
     party_order: tuple[str, ...] = field(default=())
+    engagements: tuple[MapEngagement, ...] = ()  # launch-to-impact links (≥ 0.5) of the day's impacts
 
     @property
     def previous_mean(self) -> dict[str, float]:
@@ -372,6 +388,7 @@ def summarise(
         MapPoint(i.lat, i.lon, i.status.value, by_incident[i.id][0].party if i.id in by_incident else None) for i, _ in today
     )
     return DailyReport(
+        engagements=_engagements(todays_violations),
         scope=scope,
         ledger=LedgerRef("", 0, "", "", ""),
         incidents=len(today),
@@ -388,6 +405,17 @@ def summarise(
         points=points,
         party_order=party_order,
     )
+
+
+def _engagements(violations: Sequence[Violation]) -> tuple[MapEngagement, ...]:
+    """The probable launch-to-impact links of the day's impact violations, once each."""
+    out: dict[tuple[str, str], MapEngagement] = {}
+    for v in violations:
+        for e in v.engagements:
+            if e.impact_incident_id == v.incident_id and e.probability >= MAP_LINK_PROBABILITY:
+                out.setdefault((e.launch_incident_id, e.impact_incident_id), MapEngagement(
+                    e.launch_lat, e.launch_lon, e.impact_lat, e.impact_lon, v.party, e.probability))
+    return tuple(out.values())
 
 
 def _unverified(incident: Incident, review: dict[str, Any], violations: Sequence[Violation], sector: str,
@@ -414,6 +442,10 @@ def _unverified(incident: Incident, review: dict[str, Any], violations: Sequence
                 continue
             if v.attribution_method is AttributionMethod.NO_ORIGIN:
                 reasons.append("no-origin")
+            elif v.attribution_method is AttributionMethod.LAUNCH_LINK:
+                reasons.append("uncertain-link")
+                shares = ", ".join(f"{k} {p:.0%}" for k, p in sorted(v.probabilities.items(), key=lambda kv: -kv[1]) if p > 0)
+                details.append(f"rule {v.rule_id}: {len(v.engagements)} candidate launch(es); shares {shares}")
             else:
                 reasons.append("below-threshold")
                 shares = ", ".join(f"{k} {p:.0%}" for k, p in sorted(v.probabilities.items(), key=lambda kv: -kv[1]) if p > 0)

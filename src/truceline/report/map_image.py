@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from truceline.report.charts import figure_data_uri, party_colours
-from truceline.report.daily import MapPoint
+from truceline.report.daily import MapEngagement, MapPoint
 from truceline.verify.geometry import AgreementGeometry
 
 #: Display simplification of the outlines, metres (a 7-inch map of a country cannot show finer detail).
@@ -112,13 +112,22 @@ def _draw_base(ax: Axes, layers: BaseLayers, colours: dict[str, str]) -> None:
         ax.plot(*line.xy, color="#000000", linewidth=1.1)
 
 
-def incident_map(geometry: AgreementGeometry, points: Sequence[MapPoint], parties: Sequence[str], fmt: str = "png") -> str:
-    """The map as a data URI; PNG by default because thousands of markers make a heavy SVG."""
+def incident_map(geometry: AgreementGeometry, points: Sequence[MapPoint], parties: Sequence[str], fmt: str = "png",
+                 engagements: Sequence[MapEngagement] = ()) -> str:
+    """The map as a data URI; PNG by default because thousands of markers make a heavy SVG.
+
+    Each engagement is drawn as one act: a line from the launch (a square) to the impact, in the colour of
+    the party the impact's violation names.
+    """
     layers = base_layers(geometry)
     colours = party_colours(parties)
     figure = Figure(figsize=(7.5, 5.4))
     ax = figure.add_subplot()
     _draw_base(ax, layers, colours)
+    for e in engagements:
+        colour = colours.get(e.party, _NO_VIOLATION)
+        ax.plot([e.launch_lon, e.impact_lon], [e.launch_lat, e.impact_lat], color=colour, linewidth=0.8, alpha=0.8, zorder=2)
+        ax.scatter([e.launch_lon], [e.launch_lat], s=14, marker="s", c=colour, edgecolors="white", linewidths=0.3, zorder=3)
     groups: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for p in points:
         colour = colours.get(p.party, _NO_VIOLATION) if p.party is not None else _NO_VIOLATION
@@ -138,6 +147,8 @@ def incident_map(geometry: AgreementGeometry, points: Sequence[MapPoint], partie
     legend = [Line2D([], [], color="#000000", linewidth=1.1, label="line of contact")]
     legend += [Line2D([], [], marker="o", linestyle="", color=colours[p], label=f"violation: {p}") for p in parties]
     legend.append(Line2D([], [], marker="o", linestyle="", color=_NO_VIOLATION, label="incident, no violation"))
+    if engagements:
+        legend.append(Line2D([], [], marker="s", color="#555555", linewidth=0.8, label="launch → impact"))
     legend += [Line2D([], [], marker=m, linestyle="", color="#333333", label=s) for s, m in _MARKERS.items()]
     ax.legend(handles=legend, fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return figure_data_uri(figure, fmt)

@@ -121,7 +121,7 @@ def _images(report: DailyReport, geometry: AgreementGeometry | None) -> dict[str
     """The chart and the map as data URIs (the map only with a geometry)."""
     return {
         "trend": trend_chart(report.trend, report.party_order),
-        "map": incident_map(geometry, report.points, report.party_order) if geometry is not None else None,
+        "map": incident_map(geometry, report.points, report.party_order, engagements=report.engagements) if geometry is not None else None,
     }
 
 

@@ -1,6 +1,8 @@
 """Attribution: which party acted, from where its act started, with the probability behind the verdict.
 
-The origin estimate (a launch point with covariance, or a back-bearing with a range interval) is sampled
+The origin estimate (a launch point with covariance, or a back-bearing with a range interval, or — for an
+incident of the launch phase, a launch or muzzle-flash — the incident's own position, since that is where
+the act started) is sampled
 in metres on the ground — never as an offset in degrees — and every sample is located against the
 agreement's territories. The share of samples on each party's ground is that party's probability. Sampling
 is seeded from the incident id and agreement digest, so a verdict is reproducible bit for bit by anyone
@@ -33,6 +35,7 @@ from numpy.typing import NDArray
 from truceline.domain.agreement import AttributionSettings
 from truceline.domain.geo import GEOD, normal_cdf
 from truceline.domain.violation import (
+    LAUNCH_PHASE_KINDS,
     OUTSIDE,
     UNDETERMINED,
     Attribution,
@@ -157,6 +160,10 @@ def attribute_many(requests: Sequence[tuple[JudgedEvent, How]], geometry: Agreem
                                          AttributionMethod.ORIGIN_POINT, "estimated origin"))
         elif event.back_bearing is not None:
             out[k] = _from_bearing(event.id, event.back_bearing, geometry, settings, salt)
+        elif event.kind in LAUNCH_PHASE_KINDS:
+            # A launch or muzzle-flash is seen where the act started: its own position is the firing point.
+            points.append(_PointEstimate(k, event.id, event.lat, event.lon, event.position_covariance(),
+                                         AttributionMethod.FIRING_POINT, _firing_point(event)))
         else:
             out[k] = _no_origin(event)
     for estimate, attribution in zip(points, _from_points(points, geometry, settings, salt), strict=True):
@@ -164,6 +171,12 @@ def attribute_many(requests: Sequence[tuple[JudgedEvent, How]], geometry: Agreem
     done = [a for a in out if a is not None]
     assert len(done) == len(requests)
     return done
+
+
+def _firing_point(event: JudgedEvent) -> str:
+    n = event.independent_sources
+    by = f"{n} independent source{'s' if n != 1 else ''}" if n else "its observations"
+    return f"firing point ({event.kind.value}) located by {by} at"
 
 
 def _no_origin(event: JudgedEvent) -> Attribution:

@@ -5,6 +5,11 @@ the rule's kinds, lies in one of its zones (or anywhere), meets the zone's condi
 withdrawal zone, the altitude band of a no-fly zone) and no exception of the rule applies (e.g. a demining
 explosion notified in advance). ``judge`` is a pure function of its inputs: the same incidents under the
 same agreement version give the same violations, ids included.
+
+An impact without an origin of its own is linked to the launch-phase incidents of the same batch that may
+have fired it (``verify.engagement``); its party is then the launches' side weighted by the link
+probability, and an impact no launch explains stays undetermined. So the batch should hold the minutes
+before its first impact: callers pass earlier incidents as ``context`` (linked to, never judged).
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from truceline.domain.agreement import Agreement, Rule, Zone, ZoneKind
-from truceline.domain.violation import Attribution, JudgedEvent, Violation
+from truceline.domain.violation import LAUNCH_PHASE_KINDS, Attribution, AttributionMethod, Engagement, JudgedEvent, Violation
 from truceline.verify.attribution import attribute_many
+from truceline.verify.engagement import ImpactLinks, attribute_by_link, engagement, link_impacts
 from truceline.verify.geometry import AgreementGeometry, Located
 
 #: Incident attribute naming the weapon class of sighted equipment (matched against withdrawal zones).
 WEAPON_CLASS = "weapon_class"
 #: Incident attribute with the altitude in metres above mean sea level (for no-fly zones).
 ALTITUDE = "alt_m"
+#: A launch's violation lists the impacts linked to it at least this probably (an impact lists all its candidates).
+SHOWN_LINK_PROBABILITY = 0.5
 
 
 def as_event(item: JudgedEvent | Any) -> JudgedEvent:
@@ -72,33 +80,59 @@ def rule_applies(rule: Rule, agreement: Agreement, event: JudgedEvent, zones_her
     return True, "; ".join(notes)
 
 
-def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable[JudgedEvent | Any]) -> list[Violation]:
+def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable[JudgedEvent | Any],
+          context: Iterable[JudgedEvent | Any] = ()) -> list[Violation]:
     """Violations of ``agreement`` by the incidents, in input order then rule order.
 
-    ``geometry`` must be the geometry of this very agreement (``geometry_for(agreement)``).
+    ``geometry`` must be the geometry of this very agreement (``geometry_for(agreement)``). ``context`` holds
+    incidents that are not judged but whose launches may have fired the judged impacts (the minutes before a
+    page or a day starts); one with the id of a judged incident is ignored.
     """
     if geometry.agreement.digest() != agreement.digest():
         raise ValueError("geometry was built for a different agreement version")
     events = [as_event(item) for item in incidents]
     if not events:
         return []
+    judged_ids = {e.id for e in events}
+    n_judged = len(events)
+    events += [e for e in (as_event(item) for item in context) if e.id not in judged_ids]
     located: Located = geometry.locate_many([e.lat for e in events], [e.lon for e in events], exact=True)
     # First every (event, rule) that applies, then all attributions in one batch: per-event geometry calls
     # were ~90% of the cost of judging a week of incidents (see verify/attribution.py).
     broken: list[tuple[int, Rule, str, list[str]]] = []
     wanted: dict[tuple[int, str], int] = {}
-    for i, event in enumerate(events):
+    for i, event in enumerate(events[:n_judged]):
         zones_here = located.zones_of(i)
         for rule in agreement.rules:
             applies, why = rule_applies(rule, agreement, event, zones_here)
             if applies:
                 broken.append((i, rule, why, zones_here))
                 wanted.setdefault((i, rule.attribution), len(wanted))
+    # Impacts without an origin of their own are linked to the launches that may have fired them; each
+    # candidate launch is attributed by its firing point in the same batch (verify/engagement.py).
+    links: dict[int, ImpactLinks] = {}
+    if any(e.kind in LAUNCH_PHASE_KINDS for e in events):
+        links = link_impacts(events, sorted({i for i, _, _, _ in broken}), [located.controlled_by(i) for i in range(len(events))])
+    for found in links.values():
+        for cand in found.candidates:
+            wanted.setdefault((cand.launch, "origin"), len(wanted))
     attributions: list[Attribution] = attribute_many([(events[i], how) for (i, how) in wanted], geometry, agreement.attribution)
+    fired: dict[int, list[Engagement]] = {}
+    for i, found in links.items():
+        for cand in found.candidates:
+            if cand.probability >= SHOWN_LINK_PROBABILITY:
+                fired.setdefault(cand.launch, []).append(engagement(events, i, cand))
     violations: list[Violation] = []
     for i, rule, why, zones_here in broken:
         event = events[i]
         attribution = attributions[wanted[(i, rule.attribution)]]
+        found = links.get(i)
+        engagements = tuple(fired.get(i, ()))
+        if found is not None:
+            engagements = tuple(engagement(events, i, c) for c in found.candidates)
+            if rule.attribution == "origin" and attribution.method is AttributionMethod.NO_ORIGIN:
+                sides = [attributions[wanted[(c.launch, "origin")]] for c in found.candidates]
+                attribution = attribute_by_link(events, found, sides, agreement.attribution)
         place = located.controlled_by(i)
         distance = float(located.distance_m[i])
         where = "the rule applies anywhere" if why == "anywhere" else why
@@ -124,5 +158,6 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
             basis=basis,
             probabilities=attribution.probabilities,
             attribution_method=attribution.method,
+            engagements=engagements,
         ))
     return violations

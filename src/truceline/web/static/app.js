@@ -280,17 +280,28 @@ function showDetail(id, { keepFocus = false } = {}) {
     closeDetail();
     return;
   }
-  view.select(incident);
+  const violations = state.violationsLoaded || state.violations.has(id) ? state.violations.get(id) || [] : null;
+  view.select(incident, engagementsOf(violations));
   view.restyle(state.incidents);
   panel.hidden = false;
   renderDetail(panel, incident, {
     whoami: state.whoami,
     agreement: state.agreement,
-    violations: state.violationsLoaded || state.violations.has(id) ? state.violations.get(id) || [] : null,
+    violations,
+    open: (other) => { if (state.incidents.has(other)) select(other, { fly: true }); },
     review: (decision, reason) => review(id, decision, reason),
     close: closeDetail,
   });
   if (!keepFocus) $("detail-title").focus();
+}
+
+/** The launch-to-impact links of an incident's violations, once each (several rules may list the same one). */
+function engagementsOf(violations) {
+  const seen = new Map();
+  for (const v of violations || []) {
+    for (const e of v.engagements || []) seen.set(`${e.launch_incident_id}>${e.impact_incident_id}`, e);
+  }
+  return [...seen.values()];
 }
 
 function closeDetail() {

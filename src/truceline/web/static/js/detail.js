@@ -10,7 +10,8 @@ const MAX_OBSERVATIONS = 30; // fetched one by one; more are listed by id only
 
 /**
  * Fill `panel` for `incident`. `ctx` gives: whoami, agreement (or null), violations (of this incident),
- * review(decision, reason) → Promise, close().
+ * review(decision, reason) → Promise, close(), and open(incidentId) to show another incident (an engagement's
+ * other end).
  */
 export function renderDetail(panel, incident, ctx) {
   const p = incident.properties;
@@ -58,7 +59,25 @@ function agreementSection(ctx) {
       el("strong", {}, `Breaks rule ${v.rule_id}`),
       rules[v.rule_id]?.description ? `: ${rules[v.rule_id].description}` : "",
       el("p", {}, attributionText(v)),
+      engagementList(v, ctx),
       el("details", {}, el("summary", {}, "Basis, in full"), el("p", {}, v.basis)))));
+}
+
+/** The launch-to-impact links of a violation: one act, launch → trajectory → impact, each end reachable. */
+function engagementList(v, ctx) {
+  const links = v.engagements || [];
+  if (!links.length) return null;
+  const end = (id, label) => ctx.open && id !== v.incident_id
+    ? el("button", { type: "button", class: "link", "data-incident": id, onclick: () => ctx.open(id) }, label)
+    : el("span", {}, label);
+  return el("div", { class: "engagements", "data-testid": "engagements" },
+    el("h4", {}, links.length === 1 ? "Engagement" : `Engagements (${links.length} candidate links)`),
+    el("ul", {}, links.map((e) => el("li", {},
+      end(e.launch_incident_id, `${e.launch_kind} at ${e.launch_lat.toFixed(4)} N, ${e.launch_lon.toFixed(4)} E`),
+      ` → ${Math.round(e.time_of_flight_s)} s of flight over ${metres(e.range_m)}` +
+        `${e.weapon_classes.length ? ` (fits ${e.weapon_classes.join(", ")})` : ""} → `,
+      end(e.impact_incident_id, `impact at ${e.impact_lat.toFixed(4)} N, ${e.impact_lon.toFixed(4)} E`),
+      el("span", { class: "muted" }, `; link ${(e.probability * 100).toFixed(1)} %`)))));
 }
 
 async function fillLocate(box, incident, ctx) {

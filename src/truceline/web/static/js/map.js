@@ -188,8 +188,12 @@ export function createMap(container, { onIncidentClick }) {
 
   function setColourBy(mode) { colourBy = mode; }
 
-  /** Mark one incident selected and draw its fused position's 95 % ellipse (and origin, if known). */
-  function select(incident) {
+  /**
+   * Mark one incident selected and draw its fused position's 95 % ellipse (and origin, if known), and each
+   * engagement it is part of as one act: the launch end (square), the trajectory (a line, solid when the
+   * link is probable) and the impact end (ring).
+   */
+  function select(incident, engagements = []) {
     selectedId = incident ? incident.id : null;
     layers.selection.clearLayers();
     if (!incident) return;
@@ -207,6 +211,24 @@ export function createMap(container, { onIncidentClick }) {
         renderer: renderers.selection, color: "#6a1b9a", weight: 1, dashArray: "2 4", interactive: false,
       }).addTo(layers.selection);
     }
+    for (const e of engagements) drawEngagement(e);
+  }
+
+  function drawEngagement(e) {
+    const launch = [e.launch_lat, e.launch_lon];
+    const impact = [e.impact_lat, e.impact_lon];
+    const probable = e.probability >= 0.5;
+    L.polyline([launch, impact], {
+      renderer: renderers.selection, color: "#b03a00", weight: probable ? 2.5 : 1.5,
+      dashArray: probable ? null : "6 5", opacity: 0.9, interactive: false,
+    }).addTo(layers.selection);
+    const d = 0.012; // the launch end: a small square, a gun position
+    L.rectangle([[launch[0] - d * 0.67, launch[1] - d], [launch[0] + d * 0.67, launch[1] + d]], {
+      renderer: renderers.selection, color: "#b03a00", weight: 2, fillColor: "#b03a00", fillOpacity: 0.6, interactive: false,
+    }).addTo(layers.selection);
+    L.circleMarker(impact, {
+      renderer: renderers.selection, radius: 7, color: "#b03a00", weight: 2.5, fill: false, interactive: false,
+    }).addTo(layers.selection);
   }
 
   /** Raw observations as small squares-ish dots (what the reader may see in the current view). */
