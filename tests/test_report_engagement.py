@@ -28,7 +28,7 @@ def _obs(oid: str, t: str, kind: str, lat: float, lon: float, org: str, stype: s
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]]:
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str], str]:
     data_dir: Path = tmp_path_factory.mktemp("engagement") / "data"
     store = open_store(data_dir)
     try:
@@ -51,22 +51,23 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str
         FusionWorker(store).run_until_idle()
         ids = {o: i.id for i in store.list_incidents(IncidentQuery(limit=100)) for o in i.observation_ids}
         built = daily_report(store, ensure_ledger_key(data_dir), DAY, "coalition", "md")
+        html = daily_report(store, ensure_ledger_key(data_dir), DAY, "coalition", "html")  # carries the map
     finally:
         store.close()
-    return built.content.decode(), ids
+    return built.content.decode(), ids, html.content.decode()
 
 
-def test_the_impact_names_the_party_that_fired_and_lists_the_engagement(report: tuple[str, dict[str, str]]) -> None:
-    text, ids = report
+def test_the_impact_names_the_party_that_fired_and_lists_the_engagement(report: tuple[str, dict[str, str], str]) -> None:
+    text, ids, html = report
     launch, impact = ids["shot-launch"], ids["shot-impact"]
     assert "Engagement." in text and f"incident {launch}" in text and f"impact incident {impact}" in text
-    assert "launch-to-impact engagements" in text  # the map's caption counts the lines it draws
+    assert "launch-to-impact engagements" in html  # the map's caption counts the lines it draws
     section = text[text.index(f"incident {impact};"):]
     assert "Rule no-fire: RU (confidence" in section.split("####")[0]
 
 
-def test_an_impact_with_a_weak_link_is_unverified_with_the_reason(report: tuple[str, dict[str, str]]) -> None:
-    text, ids = report
+def test_an_impact_with_a_weak_link_is_unverified_with_the_reason(report: tuple[str, dict[str, str], str]) -> None:
+    text, ids, _ = report
     assert "uncertain-link" in text
     row = next(line for line in text.splitlines() if ids["weak-impact"] in line and "uncertain-link" in line)
     assert "1 candidate launch(es)" in row and "unlinked" in row
