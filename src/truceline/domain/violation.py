@@ -87,10 +87,11 @@ class Violation(_Frozen):
     basis: Annotated[str, Field(min_length=1, max_length=8000)]
     probabilities: dict[str, Probability] = Field(default_factory=dict)
     attribution_method: AttributionMethod
+    excused_by: str | None = Field(default=None, description="id of the agreement notification that excuses this act")
 
     def to_feature(self) -> dict[str, Any]:
         """GeoJSON Feature (point at the incident) for map layers and ``GET /violations``."""
-        props = self.model_dump(mode="json", exclude={"lat", "lon"})
+        props = self.model_dump(mode="json", exclude={"lat", "lon"} | ({"excused_by"} if self.excused_by is None else set()))
         return {"type": "Feature", "id": self.id, "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
                 "properties": props}
 

@@ -5,6 +5,11 @@ the rule's kinds, lies in one of its zones (or anywhere), meets the zone's condi
 withdrawal zone, the altitude band of a no-fly zone) and no exception of the rule applies (e.g. a demining
 explosion notified in advance). ``judge`` is a pure function of its inputs: the same incidents under the
 same agreement version give the same violations, ids included.
+
+An incident that breaks a rule but matches one of the agreement's ``notifications`` (a party announced the
+activity in advance: its kind, inside its circle, during its window) is *excused*: :func:`judge_all` returns it
+apart from the violations, with ``excused_by`` set and the notification named in its basis; :func:`judge`
+returns only the violations, so every count of violations leaves excused acts out.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from truceline.domain.agreement import Agreement, Rule, Zone, ZoneKind
+from truceline.domain.agreement import Agreement, Notification, Rule, Zone, ZoneKind
+from truceline.domain.geo import geodesic_distance
 from truceline.domain.violation import Attribution, JudgedEvent, Violation
 from truceline.verify.attribution import attribute_many
 from truceline.verify.geometry import AgreementGeometry, Located
@@ -72,16 +78,40 @@ def rule_applies(rule: Rule, agreement: Agreement, event: JudgedEvent, zones_her
     return True, "; ".join(notes)
 
 
+def notification_for(agreement: Agreement, rule: Rule, event: JudgedEvent) -> tuple[Notification, float] | None:
+    """The first notification that excuses ``event`` under ``rule``, with the event's distance from its centre.
+
+    The estimated time and position must lie inside the notified window and circle: a notice covers what it
+    announced, not whatever happened nearby, and the estimate is what the evidence says happened.
+    """
+    for notice in agreement.notifications:
+        if rule.id not in notice.rules or event.kind not in notice.kinds or not notice.starts <= event.time <= notice.ends:
+            continue
+        distance = float(geodesic_distance(notice.lon, notice.lat, event.lon, event.lat))
+        if distance <= notice.radius_m:
+            return notice, distance
+    return None
+
+
 def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable[JudgedEvent | Any]) -> list[Violation]:
-    """Violations of ``agreement`` by the incidents, in input order then rule order.
+    """Violations of ``agreement`` by the incidents, in input order then rule order (excused acts left out).
 
     ``geometry`` must be the geometry of this very agreement (``geometry_for(agreement)``).
+    """
+    return judge_all(agreement, geometry, incidents)[0]
+
+
+def judge_all(agreement: Agreement, geometry: AgreementGeometry,
+              incidents: Iterable[JudgedEvent | Any]) -> tuple[list[Violation], list[Violation]]:  # fmt: skip
+    """(violations, excused): every incident × rule broken, split by whether a notification excuses it.
+
+    An excused act keeps its evidence-based attribution (who the evidence says acted) beside the notice.
     """
     if geometry.agreement.digest() != agreement.digest():
         raise ValueError("geometry was built for a different agreement version")
     events = [as_event(item) for item in incidents]
     if not events:
-        return []
+        return [], []
     located: Located = geometry.locate_many([e.lat for e in events], [e.lon for e in events], exact=True)
     # First every (event, rule) that applies, then all attributions in one batch: per-event geometry calls
     # were ~90% of the cost of judging a week of incidents (see verify/attribution.py).
@@ -96,6 +126,7 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
                 wanted.setdefault((i, rule.attribution), len(wanted))
     attributions: list[Attribution] = attribute_many([(events[i], how) for (i, how) in wanted], geometry, agreement.attribution)
     violations: list[Violation] = []
+    excused: list[Violation] = []
     for i, rule, why, zones_here in broken:
         event = events[i]
         attribution = attributions[wanted[(i, rule.attribution)]]
@@ -106,7 +137,14 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
                  f"{event.time.isoformat()} — on or after {agreement.effective_from.isoformat()} — at {event.lat:.5f} N, "
                  f"{event.lon:.5f} E on {('ground controlled by ' + place) if place else 'ground of no party'}, "
                  f"{distance / 1e3:,.2f} km from the line of contact; {where}. {attribution.basis}")
-        violations.append(Violation(
+        notice = notification_for(agreement, rule, event)
+        if notice is not None:
+            n, off = notice
+            basis = (f"Excused by notification {n.id}: {n.party} announced {n.activity} "
+                     f"({n.description or 'no description'}) from {n.starts.isoformat()} until {n.ends.isoformat()} within "
+                     f"{n.radius_m / 1e3:g} km of {n.lat:.5f} N, {n.lon:.5f} E; this {event.kind.value} lies {off / 1e3:,.2f} km "
+                     f"from that point within the window. Otherwise: {basis}")
+        (excused if notice is not None else violations).append(Violation(
             id=f"{agreement.id}/v{agreement.version}/{rule.id}/{event.id}",
             incident_id=event.id,
             rule_id=rule.id,
@@ -124,5 +162,6 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
             basis=basis,
             probabilities=attribution.probabilities,
             attribution_method=attribution.method,
+            excused_by=notice[0].id if notice is not None else None,
         ))
-    return violations
+    return violations, excused
