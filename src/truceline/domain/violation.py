@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -88,10 +88,14 @@ class Violation(_Frozen):
     probabilities: dict[str, Probability] = Field(default_factory=dict)
     attribution_method: AttributionMethod
     excused_by: str | None = Field(default=None, description="id of the agreement notification that excuses this act")
+    simulated: Literal["true", "partly"] | None = Field(
+        default=None, description="the incident rests wholly ('true') or partly ('partly') on simulated observations"
+    )
 
     def to_feature(self) -> dict[str, Any]:
         """GeoJSON Feature (point at the incident) for map layers and ``GET /violations``."""
-        props = self.model_dump(mode="json", exclude={"lat", "lon"} | ({"excused_by"} if self.excused_by is None else set()))
+        unset = {name for name in ("excused_by", "simulated") if getattr(self, name) is None}
+        props = self.model_dump(mode="json", exclude={"lat", "lon"} | unset)
         return {"type": "Feature", "id": self.id, "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
                 "properties": props}
 

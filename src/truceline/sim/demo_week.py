@@ -36,7 +36,14 @@ WEEK_DAYS = 7
 DEMO_DAY = date(2023, 5, 18)
 SIMULATED = "simulated"
 _SEED = 20230515
-_RELEASABLE = ["COALITION"]
+#: Invented data has nothing to hide, so it is public (the default report edition shows it) — except the
+#: monitors' patrol notes, kept to the coalition so the public edition shows releasability at work.
+_PUBLIC = ["PUBLIC"]
+_COALITION = ["COALITION"]
+
+
+def _releasable(source_type: str) -> list[str]:
+    return list(_COALITION if source_type == "monitor" else _PUBLIC)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,11 @@ def simulated_fire() -> list[Timed]:
         for row in truth_records(sim)
         if row["type"] == "label"
     }
-    return [Timed(arrival[r["id"]], _label(r)) for r in observation_records(sim)]
+    out = []
+    for record in observation_records(sim):
+        record["releasable_to"] = _releasable(record["source"]["type"])
+        out.append(Timed(arrival[record["id"]], _label(record)))
+    return out
 
 
 def _point(rng_name: str, lat: float, lon: float, sigma_m: float) -> tuple[float, float]:
@@ -83,7 +94,7 @@ def _record(oid: str, when: datetime, kind: str, location: dict[str, Any], sourc
     record: dict[str, Any] = {
         "id": oid, "time": _iso(when), "time_uncertainty_s": time_sd_s, "kind": kind, "location": location,
         "source": {"id": source[0], "type": source[1], "org": source[2]},
-        "reliability": grade[0], "credibility": grade[1], "releasable_to": list(_RELEASABLE),
+        "reliability": grade[0], "credibility": grade[1], "releasable_to": _releasable(source[1]),
     }
     if attributes:
         record["attributes"] = attributes
@@ -159,7 +170,7 @@ def text_reports() -> list[Timed]:
     out: list[Timed] = []
     for language, published, source_id, text in TEXT_REPORTS:
         report = TextReport(text=text, published_at=published, source_id=source_id, org="PRESS", source_type="osint",
-                            language=language, releasable_to=tuple(_RELEASABLE))  # fmt: skip
+                            language=language, releasable_to=tuple(_PUBLIC))  # fmt: skip
         out.extend(Timed(published, _label(record)) for record in extract(report).records())
     return out
 

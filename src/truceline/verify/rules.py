@@ -137,6 +137,11 @@ def judge_all(agreement: Agreement, geometry: AgreementGeometry,
                  f"{event.time.isoformat()} — on or after {agreement.effective_from.isoformat()} — at {event.lat:.5f} N, "
                  f"{event.lon:.5f} E on {('ground controlled by ' + place) if place else 'ground of no party'}, "
                  f"{distance / 1e3:,.2f} km from the line of contact; {where}. {attribution.basis}")
+        simulated = event.attributes.get("simulated")
+        if simulated in ("true", "partly"):
+            basis = f"SIMULATED ({'all' if simulated == 'true' else 'part'} of the evidence comes from a simulation). {basis}"
+        else:
+            simulated = None
         notice = notification_for(agreement, rule, event)
         if notice is not None:
             n, off = notice
@@ -163,5 +168,6 @@ def judge_all(agreement: Agreement, geometry: AgreementGeometry,
             probabilities=attribution.probabilities,
             attribution_method=attribution.method,
             excused_by=notice[0].id if notice is not None else None,
+            simulated=simulated,
         ))
     return violations, excused
