@@ -2,7 +2,7 @@
 // analysts review. State lives here; map.js draws, filters.js counts, detail.js explains one incident.
 
 import { api, apiBlob, ApiError, followStream, forgetKey, getKey, setKey, takeKeyFromFragment } from "./js/api.js";
-import { renderDetail } from "./js/detail.js";
+import { renderDetail, simulatedBadge } from "./js/detail.js";
 import { applyFilters, dayStops, emptyFilters, facetValues, FACETS, timeRange } from "./js/filters.js";
 import { el, isoDay, number, utc } from "./js/format.js";
 import { createMap, NO_VIOLATION, PENDING, STATUS_COLOURS } from "./js/map.js";
@@ -81,6 +81,7 @@ function remember(feature) {
   feature.t = Date.parse(feature.properties.time);
   feature.party = partyOf(feature.id);
   state.incidents.set(feature.id, feature);
+  if (feature.properties.attributes?.simulated) $("simulated-banner").hidden = false;
 }
 
 function partyOf(id) {
@@ -247,6 +248,7 @@ function renderList(shown, total) {
         onclick: () => select(i.id, { fly: true }),
       },
       el("span", { class: "swatch", style: `background:${STATUS_COLOURS[i.properties.status]}` }),
+      simulatedBadge(i.properties.attributes?.simulated),
       `${i.properties.kind} · ${utc(i.properties.time)}`,
       el("span", { class: "muted" }, ` · ${i.properties.status} · ${i.party}`))))),
     shown.length > LIST_LIMIT ? el("p", { class: "muted small" }, `Newest ${LIST_LIMIT} listed; narrow the time or filters for the rest.`) : null);
