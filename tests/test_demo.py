@@ -116,8 +116,9 @@ def test_demo_without_browser_prints_the_door_and_serves_the_week(tmp_path: Path
             found = re.search(r"(http://127\.0\.0\.1:\d+/#key=\S+)", line)
             url = found.group(1) if found else None
         assert url is not None, "".join(lines)
-        lines.append(process.stdout.readline())  # the key file's path follows the URL
+        lines += [process.stdout.readline(), process.stdout.readline()]  # the key file's path, the suggested day
         output = "".join(lines)
+        assert f"/?day={DEMO_DAY}" in lines[-1]
         key = url.split("#key=", 1)[1]
         assert key == read_admin_key(data_dir)
         assert str(data_dir / "admin.key") in output

@@ -37,11 +37,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             # real: a lone observation far away
             native(id="real-1", time="2023-05-18T09:00:00Z", kind="explosion",
                    location={"lat": 48.6, "lon": 37.9, "cep_m": 150}, source={"id": "ua-acoustic-17", "type": "acoustic", "org": "UA"}),
+            native(id="real-2", time="2023-05-20T09:00:00Z", kind="explosion",
+                   location={"lat": 48.9, "lon": 38.1, "cep_m": 150}, source={"id": "ua-acoustic-17", "type": "acoustic", "org": "UA"}),
         ])  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             found = httpx.get(live.url + "/api/v1/incidents", headers={"Authorization": f"Bearer {live.key}"}, timeout=10).json()["features"]
-            if len(found) >= 2:
+            if len(found) >= 3:
                 break
             time.sleep(0.2)
         yield live
@@ -64,8 +66,10 @@ def test_simulated_incidents_carry_a_badge_and_the_page_a_banner(browser: Any, s
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        page.goto(f"{server.url}/#key={server.key}")
+        page.goto(f"{server.url}/?day=2023-05-18#key={server.key}")  # as `truceline demo` opens it
         page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.inner_text("#day-label").startswith("2023-05-18 (from 2023-05-18")  # that day alone
+        assert page.input_value("#window") == "1"
         assert page.is_visible("#simulated-banner")
         assert "SIMULATED data shown" in page.inner_text("#simulated-banner")
         items = page.locator("#incident-list button.incident")
@@ -91,5 +95,17 @@ def test_without_a_key_the_prompt_says_where_the_key_is_and_no_banner_shows(brow
         prompt = page.inner_text("#key-section")
         assert "admin.key" in prompt and "truceline-demo/admin.key" in prompt and "#key=" in prompt
         assert not page.is_visible("#simulated-banner")
+    finally:
+        context.close()
+
+
+def test_without_a_day_the_page_follows_the_newest_day(browser: Any, server: LiveServer) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/#key={server.key}")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        assert page.inner_text("#day-label").startswith("2023-05-20")
+        assert page.input_value("#window") == "all"
     finally:
         context.close()

@@ -96,9 +96,13 @@ def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
 
 
 def _run_server(
-    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None, **listeners: Any
+    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None,
+    start_day: str | None = None, **listeners: Any,
 ) -> None:
-    """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``."""
+    """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``.
+
+    ``start_day`` (YYYY-MM-DD): the day the page should open on (the demo's suggested day).
+    """
     import uvicorn
 
     from truceline.api.app import create_app
@@ -110,7 +114,7 @@ def _run_server(
         console.print(f"Admin API key written to [bold]{key_path}[/] (mode 0600). Keep it secret.")
     url = f"http://{host}:{port}/"
     console.print(f"Serving on [bold]{url}[/]  (API docs at {url}docs; Ctrl+C stops)")
-    announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser)
+    announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser, start_day)
     try:
         application = create_app(
             Settings(data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), **listeners),
@@ -288,6 +292,7 @@ def demo(
     page's URL carrying the admin key. No external services needed.
     """
     from truceline.cli_demo import load_demo, print_summary
+    from truceline.sim.demo_week import DEMO_DAY
 
     lock = _claim_fusion(data_dir, required=True, hint="The demo fuses: stop it first, or use another --data-dir.")
     store = _open(data_dir, lock)
@@ -298,7 +303,7 @@ def demo(
         if lock is not None:
             lock.release()
         return
-    _run_server(data_dir, store, host, port, open_browser=not no_browser, fuser_lock=lock)
+    _run_server(data_dir, store, host, port, open_browser=not no_browser, fuser_lock=lock, start_day=DEMO_DAY.isoformat())
 
 
 def _progress(target: Console) -> Progress:

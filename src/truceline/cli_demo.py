@@ -166,10 +166,17 @@ def door_url(host: str, port: int, key: str) -> str:
     return f"http://{shown}:{port}/#key={key}"
 
 
-def announce_door(url: str, key_path: Path, open_browser: bool) -> None:
-    """Print the URL and the key file's path on stdout (always), then open a graphical browser if asked."""
+def announce_door(url: str, key_path: Path, open_browser: bool, start_day: str | None = None) -> None:
+    """Print the URL and the key file's path on stdout (always), then open a graphical browser if asked.
+
+    With ``start_day`` the browser opens the page on that day (``?day=``), and a second line gives that link.
+    """
     print(f"Open the page (the link carries the admin key): {url}", flush=True)
     print(f"The admin key is in {key_path}; the page asks for it if you open it without the link.", flush=True)
+    if start_day is not None:
+        base, fragment = url.split("#", 1)
+        url = f"{base}?day={start_day}#{fragment}"
+        print(f"The page on {start_day} alone: {base}?day={start_day}", flush=True)
     if open_browser:
         try:
             browser = webbrowser.get()

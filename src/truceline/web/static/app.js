@@ -11,6 +11,8 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // `?incidents=off` draws everything but the incidents (the baseline of `truceline bench page`).
 const INCIDENTS_ON = params.get("incidents") !== "off";
+// `?day=YYYY-MM-DD` opens the page on that day alone (the demo's suggested day); later loads follow the analyst.
+let startDay = /^\d{4}-\d{2}-\d{2}$/.test(params.get("day") || "") ? params.get("day") : null;
 const LIST_LIMIT = 100;
 const OBSERVATION_LIMIT = 5000;
 
@@ -135,6 +137,12 @@ function setupSlider(toEnd) {
   slider.max = String(Math.max(state.stops.length - 1, 0));
   slider.disabled = state.stops.length === 0;
   if (toEnd || atEnd) slider.value = slider.max; // follow the newest day unless the analyst moved away
+  if (startDay && state.stops.length) {
+    const upTo = state.stops.filter((stop) => isoDay(new Date(stop)) <= startDay).length;
+    slider.value = String(Math.max(upTo - 1, 0));
+    $("window").value = "1";
+    startDay = null;
+  }
   updateTime();
 }
 
