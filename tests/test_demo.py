@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import free_port, start_server
 from rich.console import Console
 
 from truceline.api.auth import read_admin_key
@@ -151,3 +151,20 @@ def test_demo_without_browser_prints_the_door_and_serves_the_week(tmp_path: Path
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_serve_prints_the_door_too(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "served")
+    try:
+        assert server.process.stdout is not None
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("The admin key is in"):  # printed before serving starts
+            line = server.process.stdout.readline().decode()
+            assert line, f"serve stopped printing before the key file's path: {lines}"
+            lines.append(line)
+        [door] = [line for line in lines if "#key=" in line]
+        assert door.strip().endswith(f"{server.url}/#key={server.key}")
+        assert any(str(tmp_path / "served" / "admin.key") in line for line in lines), lines
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
