@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
-import io
 import os
 import re
 import sys
-import webbrowser
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -30,8 +26,7 @@ from truceline.cli_ledger import app as ledger_app
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
-from truceline.ingest.firms import decode_firms, read_positions
-from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
+from truceline.ingest.firms_flags import FireAnalysis
 from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
 from truceline.ingest.records import FormatError
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
@@ -107,20 +102,25 @@ def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
 
 
 def _run_server(
-    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None, **listeners: Any
+    data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None,
+    start_day: str | None = None, **listeners: Any,
 ) -> None:
-    """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``."""
+    """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``.
+
+    ``start_day`` (YYYY-MM-DD): the day the page should open on (the demo's suggested day).
+    """
     import uvicorn
 
     from truceline.api.app import create_app
+
+    from truceline.cli_demo import announce_door, door_url
 
     key_path, created = ensure_admin_key(store, data_dir)
     if created:
         console.print(f"Admin API key written to [bold]{key_path}[/] (mode 0600). Keep it secret.")
     url = f"http://{host}:{port}/"
     console.print(f"Serving on [bold]{url}[/]  (API docs at {url}docs; Ctrl+C stops)")
-    if open_browser:
-        webbrowser.open(f"{url}#key={read_admin_key(data_dir)}")
+    announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser, start_day)
     try:
         application = create_app(
             Settings(data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), **listeners),
@@ -166,6 +166,9 @@ def serve(
         list[str] | None,
         typer.Option("--cot-releasable-to", help="Organisation or group CoT observations are releasable to (repeat); default: --cot-org only."),
     ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a web browser (one is opened only when run from a terminal).")
+    ] = False,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
@@ -188,7 +191,9 @@ def serve(
     store = _open(data_dir, lock)
     if agreement is not None:
         _put_agreement(store, agreement, lock)
-    _run_server(data_dir, store, host, port, open_browser=False, fuser_lock=lock, **listeners)
+    from truceline.cli_demo import attached_to_terminal
+
+    _run_server(data_dir, store, host, port, open_browser=not no_browser and attached_to_terminal(), fuser_lock=lock, **listeners)
 
 
 def _cot_options(host: str, tcp: int | None, udp: int | None, org: str | None, releasable_to: list[str]) -> dict[str, Any]:
@@ -277,30 +282,6 @@ def _put_agreement(store: SqliteStore, path: Path, lock: FuserLock | None = None
     raise typer.Exit(2)
 
 
-def load_demo_data(store: SqliteStore, progress_console: Console | None = None) -> IngestSummary:
-    """Put the demo agreement in force, ingest the bundled sample (FIRMS thermal detections of April–June
-    2023) and fuse it."""
-    from truceline.api.fusion import FusionWorker
-    from truceline.verify.agreement_loader import load_demo_agreement
-
-    agreement = load_demo_agreement()
-    store.save_agreement(agreement.canonical_document(), agreement.digest(), "demo")
-    raw = resources.files("truceline.data.demo").joinpath("firms-ukraine-2023-04-06.csv.gz").read_bytes()
-    text = gzip.decompress(raw).decode("utf-8")
-    summary = IngestSummary(source="bundled FIRMS sample, April–June 2023", format="firms", fires=FireAnalysis())
-    assert summary.fires is not None
-    records = annotate_conflict_fires(
-        lambda: read_positions(io.StringIO(text)), lambda: decode_firms(io.StringIO(text)), load_baseline(), summary.fires
-    )
-    total = text.count("\n") - 1
-    with _progress(progress_console or console) as progress:
-        task = progress.add_task("demo: FIRMS detections", total=total)
-        ingest_records(store, records, summary, on_chunk=lambda s: progress.update(task, completed=s.records))
-        fusing = progress.add_task("demo: fusion", total=store.count_observations() - store.fusion_cursor())
-        FusionWorker(store).run_until_idle(lambda n: progress.update(fusing, completed=n))
-    return summary
-
-
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo keeps its data.")] = DEMO_DATA_DIR,
@@ -309,23 +290,26 @@ def demo(
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
     load_only: Annotated[bool, typer.Option("--load-only", help="Load the sample and exit without serving.")] = False,
 ) -> None:
-    """Load the bundled real sample into DATA_DIR and serve it; no external services needed."""
+    """Load the bundled real sample and a simulated week of ceasefire violations into DATA_DIR, and serve it.
+
+    Real: the ISW line of contact (2023-03-04) as the agreement's line, FIRMS fire detections of April–June 2023.
+    Simulated, and marked so everywhere: a week of both parties' fire and other breaches on that line, seen by
+    several nations' sensors (docs/demo.md). Prints the violations by party and the day to look at, then the
+    page's URL carrying the admin key. No external services needed.
+    """
+    from truceline.cli_demo import load_demo, print_summary
+    from truceline.sim.demo_week import DEMO_DAY
+
     lock = _claim_fusion(data_dir, required=True, hint="The demo fuses: stop it first, or use another --data-dir.")
     store = _open(data_dir, lock)
-    summary = load_demo_data(store)
-    console.print(
-        f"Demo data in [bold]{data_dir}[/]: {summary.accepted:,} of {summary.records:,} FIRMS detections accepted "
-        f"({summary.stored:,} new, {summary.duplicates:,} already there), {summary.rejected_count} rejected."
-    )
-    if summary.fires is not None:
-        console.print(f"{summary.fires.flagged:,} flagged as conflict fires and fused; the rest are kept as background fires.")
+    print_summary(load_demo(store, console), data_dir, console)
     if load_only:
         ensure_admin_key(store, data_dir)
         store.close()
         if lock is not None:
             lock.release()
         return
-    _run_server(data_dir, store, host, port, open_browser=not no_browser, fuser_lock=lock)
+    _run_server(data_dir, store, host, port, open_browser=not no_browser, fuser_lock=lock, start_day=DEMO_DAY.isoformat())
 
 
 def _progress(target: Console) -> Progress:

@@ -35,7 +35,7 @@ from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 from truceline.verify.engagement import LINK_LOOKBACK_S
 from truceline.verify.geometry import AgreementGeometry, geometry_for
-from truceline.verify.rules import judge
+from truceline.verify.rules import judge_all
 
 router = APIRouter(prefix="/api/v1", tags=["agreement"])
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
@@ -261,10 +261,15 @@ async def violations(
     include_dismissed: Annotated[
         bool, Query(description="also judge incidents analysts dismissed (coalition analysts and supervisors only)")
     ] = False,
+    include_excused: Annotated[
+        bool, Query(description="also list acts an agreement notification excuses (each with excused_by and the notice in its basis)")
+    ] = False,
 ) -> Response:
     """Incidents the caller may see, reviews applied, judged now: rule, party held responsible, confidence,
     basis and the incident's ``review`` (``status`` pending, verified or dismissed). Dismissed incidents are
-    left out, as in the daily report, unless ``include_dismissed=true``.
+    left out, as in the daily report, unless ``include_dismissed=true``. Acts a notification of the agreement
+    excuses (e.g. notified demining) are not violations; ``include_excused=true`` lists them too, each with
+    ``excused_by``. A violation resting on simulated observations carries ``simulated`` ("true" or "partly").
 
     A page holds at most ``limit`` violations, after every filter, in incident time order; follow
     ``next_cursor`` (null on the last page) with the same filters for the rest. Every incident matching the
@@ -311,7 +316,8 @@ async def violations(
             candidates = violation_candidates((i for i, _ in items), include_dismissed=include_dismissed)
             context = _launch_context(store, principal, todo, area, include_dismissed)
             by_incident: dict[str, list[Violation]] = {}
-            for v in wanted(judge(current.agreement, current.geometry, candidates, context)):
+            found, excused = judge_all(current.agreement, current.geometry, candidates, context)
+            for v in wanted(found + excused if include_excused else found):
                 by_incident.setdefault(base_incident_id(v.incident_id), []).append(v)
             for n, row in enumerate(todo):
                 skip = after.emitted if after is not None and _key(row) == after.key else 0

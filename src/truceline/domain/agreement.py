@@ -286,6 +286,40 @@ class Rule(_Frozen):
         return value
 
 
+#: A notified activity's circle may not exceed this radius: a notice must say where, not "the whole front".
+MAX_NOTIFICATION_RADIUS_M = 50_000.0
+
+
+class Notification(_Frozen):
+    """An activity a party announced to the mission in advance (demining, a controlled detonation).
+
+    The rules it names excuse it: an incident of one of its ``kinds`` whose estimated position lies within
+    ``radius`` of (``lat``, ``lon``) and whose estimated time lies in [``from``, ``until``] is recorded as
+    excused, with this notification as its basis, instead of as a violation. Without such a notice the same
+    explosion is a violation like any other — a party cannot excuse an act after the fact.
+    """
+
+    id: Slug
+    party: PartyCode
+    activity: Slug
+    description: Annotated[str, Field(max_length=2000)] = ""
+    kinds: Annotated[tuple[ObservationKind, ...], Field(min_length=1)]
+    rules: Annotated[tuple[Slug, ...], Field(min_length=1, description="ids of the rules this notification excuses")]
+    lat: Annotated[float, Field(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Field(ge=-180.0, le=180.0)]
+    radius_m: Annotated[Metres, Field(alias="radius", gt=0.0, le=MAX_NOTIFICATION_RADIUS_M)]
+    starts: Annotated[UtcTime, Field(alias="from")]
+    ends: Annotated[UtcTime, Field(alias="until")]
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _window(self) -> Notification:
+        if self.ends <= self.starts:
+            raise PydanticCustomError("notification_window", "'until' must be after 'from'")
+        return self
+
+
 class GeometrySettings(_Frozen):
     """How the line of contact is derived from the areas (see docs/agreement.md).
 
@@ -321,6 +355,7 @@ class Agreement(_Frozen):
     contact_line: Territory | None = Field(default=None, description="explicit line; derived from the areas when absent")
     zones: tuple[Zone, ...] = ()
     rules: tuple[Rule, ...] = ()
+    notifications: tuple[Notification, ...] = ()
     geometry: GeometrySettings = GeometrySettings()
     attribution: AttributionSettings = AttributionSettings()
     provenance: tuple[SourceFile, ...] = ()
@@ -360,6 +395,17 @@ class Agreement(_Frozen):
                     if zid not in zone_ids:
                         raise PydanticCustomError("unknown_zone", "rule {rule} refers to unknown zone {zone}; zones are {known}",
                                                   {"rule": rule.id, "zone": zid, "known": zone_ids})
+        notice_ids = [n.id for n in self.notifications]
+        if len(set(notice_ids)) != len(notice_ids):
+            raise PydanticCustomError("notification_duplicate", "notification ids must be unique, got {ids}", {"ids": notice_ids})
+        for notice in self.notifications:
+            if notice.party not in known:
+                raise PydanticCustomError("unknown_party", "notification {id} refers to unknown party {party}; parties are {known}",
+                                          {"id": notice.id, "party": notice.party, "known": sorted(known)})
+            for rid in notice.rules:
+                if rid not in rule_ids:
+                    raise PydanticCustomError("unknown_rule", "notification {id} refers to unknown rule {rule}; rules are {known}",
+                                              {"id": notice.id, "rule": rid, "known": rule_ids})
         return self
 
     def party(self, code: str) -> Party:
@@ -382,7 +428,10 @@ class Agreement(_Frozen):
         Feeding it to :meth:`from_canonical_document` gives back an equal agreement; its canonical JSON
         (:func:`canonical_json`) is what the ledger hashes.
         """
-        return self.model_dump(mode="json", by_alias=True)
+        document = self.model_dump(mode="json", by_alias=True)
+        if not document["notifications"]:
+            del document["notifications"]  # versions written before notifications existed keep their digest
+        return document
 
     @classmethod
     def from_canonical_document(cls, document: dict[str, Any]) -> Agreement:

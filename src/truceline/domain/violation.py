@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -124,10 +124,15 @@ class Violation(_Frozen):
     attribution_method: AttributionMethod
     engagements: tuple[Engagement, ...] = Field(
         default=(), description="launch-to-impact links of this incident (an impact's candidate launches, a launch's impacts)")
+    excused_by: str | None = Field(default=None, description="id of the agreement notification that excuses this act")
+    simulated: Literal["true", "partly"] | None = Field(
+        default=None, description="the incident rests wholly ('true') or partly ('partly') on simulated observations"
+    )
 
     def to_feature(self) -> dict[str, Any]:
         """GeoJSON Feature (point at the incident) for map layers and ``GET /violations``."""
-        props = self.model_dump(mode="json", exclude={"lat", "lon"})
+        unset = {name for name in ("excused_by", "simulated") if getattr(self, name) is None}
+        props = self.model_dump(mode="json", exclude={"lat", "lon"} | unset)
         return {"type": "Feature", "id": self.id, "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
                 "properties": props}
 

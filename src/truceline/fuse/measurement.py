@@ -67,7 +67,7 @@ class Measurement:
     __slots__ = (
         "id", "t", "vt", "x", "y", "cxx", "cxy", "cyy", "ixx", "ixy", "iyy", "radius",
         "bearing", "bux", "buy", "bvar", "bsvar", "brange",
-        "mask", "kind", "source", "group", "exclusive", "weight", "origin",
+        "mask", "kind", "source", "group", "exclusive", "weight", "origin", "facts",
         "incident", "lxx", "lxy", "lyy", "ex", "ey", "founded",
     )  # fmt: skip
 
@@ -96,6 +96,7 @@ class Measurement:
     exclusive: bool
     weight: float
     origin: tuple[float, float, float, float, float] | None
+    facts: dict[str, str] | None
     incident: Any
     lxx: float
     lxy: float
@@ -118,6 +119,29 @@ class Measurement:
         self.lxx, self.lxy, self.lyy = w * nx * nx, w * nx * ny, w * ny * ny
         d = nx * self.x + ny * self.y
         self.ex, self.ey = w * nx * d, w * ny * d
+
+
+def observation_facts(obs: Observation) -> dict[str, str] | None:
+    """The facts an incident inherits from this observation, as strings; None when it states none.
+
+    Rules key on them (``verify.rules``: the weapon class of sighted equipment for withdrawal zones, the
+    altitude for no-fly zones) and readers must see what is simulated, so they cannot stay on the members.
+
+    ``alt_m`` comes from a point location (no-fly zones have an altitude band); ``simulated`` is kept only
+    when true, so real evidence carries no such fact at all.
+    """
+    facts: dict[str, str] = {}
+    attributes = obs.attributes
+    if attributes:
+        weapon = attributes.get("weapon_class")
+        if isinstance(weapon, str) and weapon.strip():
+            facts["weapon_class"] = weapon.strip().lower()
+        if attributes.get("simulated") is True:
+            facts["simulated"] = "true"
+    alt = getattr(obs.location, "alt_m", None)
+    if alt is not None:
+        facts["alt_m"] = f"{float(alt):g}"
+    return facts or None
 
 
 @dataclass(frozen=True)
@@ -266,6 +290,7 @@ def measure(
             m.origin = (xs[origin_at], ys[origin_at], oxx, oxy, oyy)
         else:
             m.origin = None
+        m.facts = observation_facts(obs)
         m.incident = None
         m.lxx = m.lxy = m.lyy = m.ex = m.ey = 0.0
         m.founded = 0

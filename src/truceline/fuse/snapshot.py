@@ -40,6 +40,7 @@ class Snapshot:
     corroboration: float
     status: IncidentStatus
     version: int
+    attributes: dict[str, str]
 
     def to_incident(self) -> Incident:
         """The domain object (built without re-validation: every field is produced in range here)."""
@@ -59,7 +60,7 @@ class Snapshot:
             independent_sources=len(self.source_groups),
             corroboration=self.corroboration,
             status=self.status,
-            attributes={},
+            attributes=dict(self.attributes),
             cov_m2=self.cov_m2,
             source_groups=self.source_groups,
             version=self.version,
@@ -130,8 +131,46 @@ def summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corr
                 corroboration=score,
                 status=IncidentStatus.CORROBORATED if len(groups) >= 2 and score >= corroboration_threshold else IncidentStatus.DETECTED,
                 version=s.version,
+                attributes=merge_facts(s),
             )
         )
+    return out
+
+
+def merge_facts(state: IncidentState) -> dict[str, str]:
+    """An incident's attributes from its members' facts (``fuse.measurement.observation_facts``).
+
+    ``weapon_class``: the best-supported class stated (ties: alphabetical); ``alt_m``: the median stated;
+    ``simulated``: ``"true"`` when every member is simulated, ``"partly"`` when some are — an incident that
+    mixes real and simulated evidence must not pass for either.
+    """
+    members = state.members.values()
+    if all(m.facts is None for m in members):
+        return {}
+    weapons: dict[str, float] = {}
+    altitudes: list[float] = []
+    simulated = 0
+    for m in members:
+        facts = m.facts
+        if facts is None:
+            continue
+        weapon = facts.get("weapon_class")
+        if weapon is not None:
+            weapons[weapon] = weapons.get(weapon, 0.0) + m.weight
+        alt = facts.get("alt_m")
+        if alt is not None:
+            altitudes.append(float(alt))
+        simulated += "simulated" in facts
+    out: dict[str, str] = {}
+    if weapons:
+        out["weapon_class"] = min(weapons.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    if altitudes:
+        altitudes.sort()
+        mid = len(altitudes) // 2
+        median = altitudes[mid] if len(altitudes) % 2 else 0.5 * (altitudes[mid - 1] + altitudes[mid])
+        out["alt_m"] = f"{median:g}"
+    if simulated:
+        out["simulated"] = "true" if simulated == len(state.members) else "partly"
     return out
 
 

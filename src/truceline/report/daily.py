@@ -30,7 +30,7 @@ from truceline.ledger.commitment import commitment
 from truceline.report.sectors import SectorIndex
 from truceline.store.ports import IncidentQuery, StoredObservation
 from truceline.verify.geometry import AgreementGeometry
-from truceline.verify.rules import judge
+from truceline.verify.rules import judge_all
 
 #: Days before the report day in the comparison.
 HISTORY_DAYS = 7
@@ -209,6 +209,8 @@ class DailyReport:
     truncated: bool = False
     party_order: tuple[str, ...] = field(default=())
     engagements: tuple[MapEngagement, ...] = ()  # launch-to-impact links (≥ 0.5) of the day's impacts
+    simulated_violations: int = 0  # of the day's violations, those resting wholly or partly on simulated observations
+    excused: tuple[Violation, ...] = ()  # acts of the day a notification of the agreement excuses
 
     @property
     def previous_mean(self) -> dict[str, float]:
@@ -266,13 +268,14 @@ def gather_daily(
     truncated = len(raw) >= MAX_INCIDENTS
     # The edition renders its own subset of the decisions (reasons in the coalition edition, never who).
     items = with_reviews(store, edition_status(reader_view(store, reader, raw)), with_reviewers=True)
-    violations = judge(agreement, geometry, violation_candidates(i for i, _ in items))
+    violations, excused = judge_all(agreement, geometry, violation_candidates(i for i, _ in items))
     report = summarise(
         scope_for(agreement, day, audience, reader, generated_at or datetime.now(UTC)),
         items,
         violations,
         sectors,
         include_review_reasons=audience != "public",
+        excused=excused,
     )
     notable = tuple(
         NotableIncident(n.incident, n.sector, n.review_note, n.violations, *_evidence(store, reader, n.incident))
@@ -334,8 +337,12 @@ def summarise(
     sectors: SectorIndex,
     *,
     include_review_reasons: bool,
+    excused: Sequence[Violation] = (),
 ) -> DailyReport:
-    """The report's figures from the reader's incidents (with reviews) and their violations; pure."""
+    """The report's figures from the reader's incidents (with reviews) and their violations; pure.
+
+    ``excused``: acts a notification excuses (``verify.rules.judge_all``), listed apart, never counted.
+    """
     start, end = day_bounds(scope.day)
     today = [(i, r) for i, r in items if start <= i.time < end]
     incident_sector = dict(zip((i.id for i, _ in today), sectors.sectors_of([i.lat for i, _ in today], [i.lon for i, _ in today]), strict=True))
@@ -404,6 +411,8 @@ def summarise(
         unverified_counts={k: unverified_counts[k] for k in UNVERIFIED_REASONS if unverified_counts[k]},
         points=points,
         party_order=party_order,
+        simulated_violations=sum(1 for v in todays_violations if v.simulated),
+        excused=tuple(sorted((v for v in excused if start <= v.time < end), key=lambda v: (v.time, v.id))),
     )
 
 

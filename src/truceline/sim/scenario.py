@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from truceline.domain.grading import Credibility, Reliability
 from truceline.domain.observation import UtcTime
 
-PRESETS = ("sparse-day", "salvo-sector", "contact-line-week")
+PRESETS = ("sparse-day", "salvo-sector", "contact-line-week", "demo-week")
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]

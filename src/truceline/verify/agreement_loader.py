@@ -262,6 +262,18 @@ def _check_references(raw: dict[str, Any], name: str, problems: list[Problem]) -
                     problems.append(Problem(name, f"rules[{i}] ({rule.get('id')}).where[{j}]",
                                             f"unknown zone {zid!r}; zones are {zones}"))
                     found.add("unknown_zone")
+    rules = [r.get("id") for r in raw.get("rules") or [] if isinstance(r, dict)]
+    for i, notice in enumerate(raw.get("notifications") or []):
+        if not isinstance(notice, dict):
+            continue
+        label = f"notifications[{i}] ({notice.get('id')})"
+        if "party" in notice and notice["party"] not in parties:
+            problems.append(Problem(name, f"{label}.party", f"unknown party {notice['party']!r}; parties are {parties}"))
+            found.add("unknown_party")
+        for j, rid in enumerate(notice.get("rules") if isinstance(notice.get("rules"), list) else []):
+            if rid not in rules:
+                problems.append(Problem(name, f"{label}.rules[{j}]", f"unknown rule {rid!r}; rules are {rules}"))
+                found.add("unknown_rule")
     return found
 
 

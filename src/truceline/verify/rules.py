@@ -10,6 +10,11 @@ An impact without an origin of its own is linked to the launch-phase incidents o
 have fired it (``verify.engagement``); its party is then the launches' side weighted by the link
 probability, and an impact no launch explains stays undetermined. So the batch should hold the minutes
 before its first impact: callers pass earlier incidents as ``context`` (linked to, never judged).
+
+An incident that breaks a rule but matches one of the agreement's ``notifications`` (a party announced the
+activity in advance: its kind, inside its circle, during its window) is *excused*: :func:`judge_all` returns it
+apart from the violations, with ``excused_by`` set and the notification named in its basis; :func:`judge`
+returns only the violations, so every count of violations leaves excused acts out.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from truceline.domain.agreement import Agreement, Rule, Zone, ZoneKind
+from truceline.domain.agreement import Agreement, Notification, Rule, Zone, ZoneKind
+from truceline.domain.geo import geodesic_distance
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, Attribution, AttributionMethod, Engagement, JudgedEvent, Violation
 from truceline.verify.attribution import attribute_many
 from truceline.verify.engagement import ImpactLinks, attribute_by_link, engagement, link_impacts
@@ -80,19 +86,43 @@ def rule_applies(rule: Rule, agreement: Agreement, event: JudgedEvent, zones_her
     return True, "; ".join(notes)
 
 
+def notification_for(agreement: Agreement, rule: Rule, event: JudgedEvent) -> tuple[Notification, float] | None:
+    """The first notification that excuses ``event`` under ``rule``, with the event's distance from its centre.
+
+    The estimated time and position must lie inside the notified window and circle: a notice covers what it
+    announced, not whatever happened nearby, and the estimate is what the evidence says happened.
+    """
+    for notice in agreement.notifications:
+        if rule.id not in notice.rules or event.kind not in notice.kinds or not notice.starts <= event.time <= notice.ends:
+            continue
+        distance = float(geodesic_distance(notice.lon, notice.lat, event.lon, event.lat))
+        if distance <= notice.radius_m:
+            return notice, distance
+    return None
+
+
 def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable[JudgedEvent | Any],
           context: Iterable[JudgedEvent | Any] = ()) -> list[Violation]:
-    """Violations of ``agreement`` by the incidents, in input order then rule order.
+    """Violations of ``agreement`` by the incidents, in input order then rule order (excused acts left out).
 
     ``geometry`` must be the geometry of this very agreement (``geometry_for(agreement)``). ``context`` holds
     incidents that are not judged but whose launches may have fired the judged impacts (the minutes before a
     page or a day starts); one with the id of a judged incident is ignored.
     """
+    return judge_all(agreement, geometry, incidents, context)[0]
+
+
+def judge_all(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable[JudgedEvent | Any],
+              context: Iterable[JudgedEvent | Any] = ()) -> tuple[list[Violation], list[Violation]]:
+    """(violations, excused): every incident × rule broken, split by whether a notification excuses it.
+
+    An excused act keeps its evidence-based attribution (who the evidence says acted) beside the notice.
+    """
     if geometry.agreement.digest() != agreement.digest():
         raise ValueError("geometry was built for a different agreement version")
     events = [as_event(item) for item in incidents]
     if not events:
-        return []
+        return [], []
     judged_ids = {e.id for e in events}
     n_judged = len(events)
     events += [e for e in (as_event(item) for item in context) if e.id not in judged_ids]
@@ -123,6 +153,7 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
             if cand.probability >= SHOWN_LINK_PROBABILITY:
                 fired.setdefault(cand.launch, []).append(engagement(events, i, cand))
     violations: list[Violation] = []
+    excused: list[Violation] = []
     for i, rule, why, zones_here in broken:
         event = events[i]
         attribution = attributions[wanted[(i, rule.attribution)]]
@@ -140,7 +171,19 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
                  f"{event.time.isoformat()} — on or after {agreement.effective_from.isoformat()} — at {event.lat:.5f} N, "
                  f"{event.lon:.5f} E on {('ground controlled by ' + place) if place else 'ground of no party'}, "
                  f"{distance / 1e3:,.2f} km from the line of contact; {where}. {attribution.basis}")
-        violations.append(Violation(
+        simulated = event.attributes.get("simulated")
+        if simulated in ("true", "partly"):
+            basis = f"SIMULATED ({'all' if simulated == 'true' else 'part'} of the evidence comes from a simulation). {basis}"
+        else:
+            simulated = None
+        notice = notification_for(agreement, rule, event)
+        if notice is not None:
+            n, off = notice
+            basis = (f"Excused by notification {n.id}: {n.party} announced {n.activity} "
+                     f"({n.description or 'no description'}) from {n.starts.isoformat()} until {n.ends.isoformat()} within "
+                     f"{n.radius_m / 1e3:g} km of {n.lat:.5f} N, {n.lon:.5f} E; this {event.kind.value} lies {off / 1e3:,.2f} km "
+                     f"from that point within the window. Otherwise: {basis}")
+        (excused if notice is not None else violations).append(Violation(
             id=f"{agreement.id}/v{agreement.version}/{rule.id}/{event.id}",
             incident_id=event.id,
             rule_id=rule.id,
@@ -159,5 +202,7 @@ def judge(agreement: Agreement, geometry: AgreementGeometry, incidents: Iterable
             probabilities=attribution.probabilities,
             attribution_method=attribution.method,
             engagements=engagements,
+            excused_by=notice[0].id if notice is not None else None,
+            simulated=simulated,
         ))
-    return violations
+    return violations, excused

@@ -2,7 +2,7 @@
 // analysts review. State lives here; map.js draws, filters.js counts, detail.js explains one incident.
 
 import { api, apiBlob, ApiError, followStream, forgetKey, getKey, setKey, takeKeyFromFragment } from "./js/api.js";
-import { renderDetail } from "./js/detail.js";
+import { renderDetail, simulatedBadge } from "./js/detail.js";
 import { applyFilters, dayStops, emptyFilters, facetValues, FACETS, timeRange } from "./js/filters.js";
 import { el, isoDay, number, utc } from "./js/format.js";
 import { createMap, NO_VIOLATION, PENDING, STATUS_COLOURS } from "./js/map.js";
@@ -11,6 +11,8 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 // `?incidents=off` draws everything but the incidents (the baseline of `truceline bench page`).
 const INCIDENTS_ON = params.get("incidents") !== "off";
+// `?day=YYYY-MM-DD` opens the page on that day alone (the demo's suggested day); later loads follow the analyst.
+let startDay = /^\d{4}-\d{2}-\d{2}$/.test(params.get("day") || "") ? params.get("day") : null;
 const LIST_LIMIT = 100;
 const OBSERVATION_LIMIT = 5000;
 
@@ -81,6 +83,7 @@ function remember(feature) {
   feature.t = Date.parse(feature.properties.time);
   feature.party = partyOf(feature.id);
   state.incidents.set(feature.id, feature);
+  if (feature.properties.attributes?.simulated) $("simulated-banner").hidden = false;
 }
 
 function partyOf(id) {
@@ -134,6 +137,12 @@ function setupSlider(toEnd) {
   slider.max = String(Math.max(state.stops.length - 1, 0));
   slider.disabled = state.stops.length === 0;
   if (toEnd || atEnd) slider.value = slider.max; // follow the newest day unless the analyst moved away
+  if (startDay && state.stops.length) {
+    const upTo = state.stops.filter((stop) => isoDay(new Date(stop)) <= startDay).length;
+    slider.value = String(Math.max(upTo - 1, 0));
+    $("window").value = "1";
+    startDay = null;
+  }
   updateTime();
 }
 
@@ -247,6 +256,7 @@ function renderList(shown, total) {
         onclick: () => select(i.id, { fly: true }),
       },
       el("span", { class: "swatch", style: `background:${STATUS_COLOURS[i.properties.status]}` }),
+      simulatedBadge(i.properties.attributes?.simulated),
       `${i.properties.kind} · ${utc(i.properties.time)}`,
       el("span", { class: "muted" }, ` · ${i.properties.status} · ${i.party}`))))),
     shown.length > LIST_LIMIT ? el("p", { class: "muted small" }, `Newest ${LIST_LIMIT} listed; narrow the time or filters for the rest.`) : null);

@@ -13,6 +13,14 @@ const MAX_OBSERVATIONS = 30; // fetched one by one; more are listed by id only
  * review(decision, reason) → Promise, close(), and open(incidentId) to show another incident (an engagement's
  * other end).
  */
+/** A visible SIMULATED marker for an incident or violation that rests on simulated observations, else null. */
+export function simulatedBadge(simulated) {
+  if (simulated !== "true" && simulated !== "partly") return null;
+  const why = simulated === "true" ? "All of its evidence comes from a simulation" : "Part of its evidence comes from a simulation";
+  return el("span", { class: "badge simulated", title: `${why}; it did not happen.`, "data-testid": "simulated" },
+    simulated === "true" ? "SIMULATED" : "PARTLY SIMULATED");
+}
+
 export function renderDetail(panel, incident, ctx) {
   const p = incident.properties;
   const keptReason = panel.querySelector("#review-reason")?.value || "";
@@ -25,7 +33,7 @@ export function renderDetail(panel, incident, ctx) {
     el("p", { class: "incident-id" }, incident.id),
     el("p", {},
       el("span", { class: `badge status-${p.status}`, "data-testid": "detail-status" }, p.status),
-      " ", el("span", { class: "muted" }, p.review?.note || "not reviewed")),
+      " ", simulatedBadge(p.attributes?.simulated), " ", el("span", { class: "muted" }, p.review?.note || "not reviewed")),
     el("dl", {},
       el("dt", {}, "Time"), el("dd", {}, `${utc(p.time)} ± ${duration(p.time_uncertainty_s || 0)}`),
       el("dt", {}, "Fused location"),
@@ -56,6 +64,7 @@ function agreementSection(ctx) {
   const rules = Object.fromEntries((ctx.agreement.rules || []).map((r) => [r.id, r]));
   return el("ul", { class: "violations" }, ctx.violations.map((v) =>
     el("li", {},
+      simulatedBadge(v.simulated), v.simulated ? " " : null,
       el("strong", {}, `Breaks rule ${v.rule_id}`),
       rules[v.rule_id]?.description ? `: ${rules[v.rule_id].description}` : "",
       el("p", {}, attributionText(v)),

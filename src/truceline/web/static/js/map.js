@@ -145,11 +145,13 @@ export function createMap(container, { onIncidentClick }) {
     const p = incident.properties;
     const fill = colourBy === "party" ? partyColour(incident.party) : STATUS_COLOURS[p.status] || "#777";
     const selected = incident.id === selectedId;
+    const simulated = Boolean(p.attributes?.simulated); // outlined purple, dashed: never passes for real
     return {
       renderer: renderers.incidents,
       radius: 3.5 + 7 * (p.corroboration || 0),
-      color: selected ? "#000" : "#1d2330",
-      weight: selected ? 3 : 0.6,
+      color: selected ? "#000" : simulated ? "#6a1b9a" : "#1d2330",
+      weight: selected ? 3 : simulated ? 1.6 : 0.6,
+      dashArray: simulated && !selected ? "2 2" : null,
       fillColor: fill,
       fillOpacity: p.status === "dismissed" ? 0.35 : 0.85,
     };
