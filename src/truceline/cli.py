@@ -23,6 +23,7 @@ from rich.table import Table
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
+from truceline import cli_upstream
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
@@ -160,13 +161,17 @@ def serve(
         list[str] | None,
         typer.Option("--cot-releasable-to", help="Organisation or group CoT observations are releasable to (repeat); default: --cot-org only."),
     ] = None,
+    upstream: cli_upstream.Upstream = None,
+    upstream_key: cli_upstream.UpstreamKey = None,
+    upstream_alert_after: cli_upstream.UpstreamAlertAfter = 300.0,
+    node_name: cli_upstream.NodeName = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
     One fuser per data dir: by default the server fuses unless another process already does, in which case
     it serves without fusing (it says so here and in /healthz) and /stream carries no incident events.
     """
-    listeners: dict[str, Any] = {}
+    listeners: dict[str, Any] = cli_upstream.upstream_options(upstream, upstream_key, upstream_alert_after, node_name)
     if mqtt is not None:
         listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:
