@@ -103,10 +103,14 @@ class Forwarder:
         return age is not None and age > self.config.alert_after_s
 
     # -- the loop --------------------------------------------------------------------------------------
-    def _run(self) -> None:
+    def client(self) -> httpx.Client:
+        """An HTTP client for the hub: the key, the node header, and time-outs on connect and on every read."""
         timeout = httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s)
         headers = {"Authorization": f"Bearer {self.config.key}", NODE_HEADER: self.config.node}
-        with httpx.Client(timeout=timeout, headers=headers, transport=self._transport) as client:
+        return httpx.Client(timeout=timeout, headers=headers, transport=self._transport)
+
+    def _run(self) -> None:
+        with self.client() as client:
             while not self._stop.is_set():
                 try:
                     settled = self.drain_once(client)
