@@ -97,9 +97,9 @@ class Forwarder:
         """The outbox's figures (see :class:`~truceline.store.outbox.OutboxStatus`)."""
         return self.outbox.status()
 
-    def is_late(self, status: OutboxStatus) -> bool:
+    def is_late(self, status: OutboxStatus | None = None) -> bool:
         """Whether the oldest pending row waited longer than the alert threshold."""
-        age = status.oldest_pending_age_s
+        age = self.outbox.oldest_pending_age_s() if status is None else status.oldest_pending_age_s
         return age is not None and age > self.config.alert_after_s
 
     # -- the loop --------------------------------------------------------------------------------------
@@ -224,14 +224,16 @@ class Forwarder:
 
     def _check_alert(self) -> None:
         """Log once when the oldest pending row crosses the threshold, and once when it is back under."""
+        late = self.is_late()
+        if late == self.alerting:
+            return
         figures = self.outbox.status()
-        late = self.is_late(figures)
-        if late and not self.alerting:
+        if late:
             log.warning(
                 "ALERT outbox: the oldest observation pending for the hub has waited %.0f s (threshold %.0f s); %d pending; last error: %s",
                 figures.oldest_pending_age_s or 0.0, self.config.alert_after_s, figures.pending, figures.last_error,
             )
-        elif self.alerting and not late:
+        else:
             log.warning("outbox recovered: oldest pending now %s s, %d pending", figures.oldest_pending_age_s, figures.pending)
         self.alerting = late
 

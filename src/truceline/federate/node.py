@@ -41,6 +41,8 @@ class OutboxCollector(Collector):
 
 def start_node(store: SqliteStore, config: UpstreamConfig, registry: CollectorRegistry) -> Forwarder:
     """Attach the outbox to ``store`` (catching up on what it missed), start forwarding, export figures."""
+    if not isinstance(store, SqliteStore):
+        raise TypeError(f"a national node keeps its outbox in the embedded SQLite store, not in {type(store).__name__}")
     forwarder = Forwarder(Outbox(store), config)
     registry.register(OutboxCollector(forwarder))
     forwarder.start()

@@ -199,9 +199,8 @@ class Outbox:
         """Counts by state, the oldest pending row's age and the last success and error."""
         conn = self.store.reader()
         counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
-        oldest = conn.execute("SELECT min(enqueued_us) FROM outbox WHERE state = 'pending'").fetchone()[0]
         meta = dict(conn.execute("SELECT key, value FROM outbox_meta").fetchall())
-        age = max(0.0, (_now_us() - oldest) / 1e6) if oldest is not None else None
+        age = self.oldest_pending_age_s()
         return OutboxStatus(
             pending=counts.get(PENDING, 0),
             oldest_pending_age_s=age,
@@ -213,6 +212,11 @@ class Outbox:
             last_error_us=int(meta["last_error_us"]) if "last_error_us" in meta else None,
             nation=meta.get("nation"),
         )
+
+    def oldest_pending_age_s(self) -> float | None:
+        """Seconds the oldest pending row has waited (None when none waits); one index probe."""
+        row = self.store.reader().execute("SELECT enqueued_us FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else max(0.0, (_now_us() - row[0]) / 1e6)
 
     def refused(self, limit: int = 100) -> list[dict[str, Any]]:
         """The rows the hub refused for good, newest first, with the hub's reason."""
