@@ -13,6 +13,7 @@ from tests.conftest import ApiClient, native
 from truceline.access.policy import Role
 from truceline.cli import app as cli_app
 from truceline.domain.observation import Observation
+from truceline.federate.coalition import CoalitionPicture
 from truceline.federate.forwarder import Forwarder, HubUnavailable, UpstreamConfig
 from truceline.store.outbox import LOCAL, REFUSED, SENT, Outbox
 from truceline.store.sqlite import open_store
@@ -170,3 +171,36 @@ def test_serve_refuses_bad_upstream_options(tmp_path: Path, args: list[str], mes
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "d").exists()  # refused before anything was created
+
+
+def test_the_coalition_picture_is_pulled_with_the_nations_key_kept_on_disk_and_shown_to_that_nation(tmp_path: Path, api: ApiClient) -> None:
+    api.store.set_organisation("UA", ["COALITION"])
+    api.store.add_observations([obs("ua-1"), obs("fr-1", org="FR"), obs("fr-secret", org="FR", releasable_to=["FR"])])
+    picture = CoalitionPicture(tmp_path / "node", every_s=30)
+    (tmp_path / "node").mkdir()
+    forwarder, _ = forwarder_for(tmp_path / "node", api, hub_key(api, "UA"))
+    forwarder.picture = picture
+    with forwarder.client() as client:
+        forwarder.drain_once(client)
+    fused = eventually_fused(api)
+    assert fused
+    with forwarder.client() as client:
+        picture._last_pull = 0.0
+        forwarder.drain_once(client)
+    kept = CoalitionPicture(tmp_path / "node", every_s=30).latest  # what a restarted node shows first
+    assert kept is not None and kept["nation"] == "UA"
+    seen = {i for f in kept["incidents"]["features"] for i in f["properties"]["observation_ids"]}
+    assert {"ua-1", "fr-1"} <= seen and "fr-secret" not in seen  # the hub filtered for UA's key
+    api.client.app.state.forwarder = forwarder  # serve it from this app as a node would
+    fr_key = api.store.create_api_key("FR", Role.OBSERVER)[1]
+    ua_key = api.store.create_api_key("UA", Role.OBSERVER)[1]
+    assert api.client.get("/api/v1/coalition", headers={"Authorization": f"Bearer {fr_key}"}).status_code == 403
+    assert api.client.get("/api/v1/coalition", headers={"Authorization": f"Bearer {ua_key}"}).json()["nation"] == "UA"
+    api.client.app.state.forwarder = None
+    forwarder.outbox.store.close()
+
+
+def eventually_fused(api: ApiClient) -> list[dict[str, object]]:
+    """Fuse the hub's store now (the test app's fusion thread may not have run yet)."""
+    api.client.app.state.fusion.run_until_idle()
+    return list(api.client.get("/api/v1/incidents", headers=api.auth).json()["features"])

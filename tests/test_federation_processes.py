@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import eventually, free_port
 from truceline.api.auth import read_admin_key
+from truceline.store.sqlite import open_store
 
 _PR_SET_PDEATHSIG = 1
 
@@ -241,8 +242,12 @@ def test_partition_kill_9_mid_forward_and_hub_restart_lose_leak_and_duplicate_no
 def test_two_nations_through_a_frozen_hub_and_a_killed_node(cluster: Cluster) -> None:
     """The issue's check in miniature: UA and FR nodes, one UA observation in five for UA alone."""
     hub = cluster.serve("hub")
-    ua = cluster.node("ua", hub, "UA")
-    fr = cluster.node("fr", hub, "FR")
+    registry = open_store(hub.data_dir)  # the hub's operator registers both nations in COALITION
+    for nation in ("UA", "FR"):
+        registry.set_organisation(nation, ["COALITION"])
+    registry.close()
+    ua = cluster.node("ua", hub, "UA", ["--upstream-pull-every", "2"])
+    fr = cluster.node("fr", hub, "FR", ["--upstream-pull-every", "2"])
     events = 25
     ua_only = {f"ua-{e}" for e in range(events) if e % 5 == 0}
     shared = {f"ua-{e}" for e in range(events)} - ua_only | {f"fr-{e}" for e in range(events)}
@@ -282,3 +287,17 @@ def test_two_nations_through_a_frozen_hub_and_a_killed_node(cluster: Cluster) ->
     assert refused[0]["id"] == "fr-forged" and "source.org is UA" in refused[0]["reason"]
     assert outbox(fr)["pending"] == 0
     assert {row["org"] for row in hub.get("/api/v1/nodes").json()["nodes"]} == {"UA", "FR"}
+
+    # Going beyond: the UA node shows the hub's picture as released to UA, beside its own, labelled.
+    def coalition_fused() -> int:
+        picture = ua.get("/api/v1/coalition")
+        if picture.status_code != 200:
+            return 0
+        members = [set(f["properties"]["observation_ids"]) for f in picture.json()["incidents"]["features"]]
+        return sum(any({f"ua-{e}", f"fr-{e}"} <= m for m in members) for e in two_nation)
+
+    eventually("the coalition picture pulled back to the UA node", lambda: coalition_fused() >= 0.95 * len(two_nation), 120)
+    picture = ua.get("/api/v1/coalition").json()
+    assert picture["nation"] == "UA" and "released to UA" in picture["label"]
+    national = {fid for f in ua.get("/api/v1/incidents").json()["features"] for fid in f["properties"]["observation_ids"]}
+    assert {i for i in national if i.startswith("fr-")} == {"fr-forged"}  # the node's own picture: only what it was given

@@ -165,13 +165,16 @@ def serve(
     upstream_key: cli_upstream.UpstreamKey = None,
     upstream_alert_after: cli_upstream.UpstreamAlertAfter = 300.0,
     node_name: cli_upstream.NodeName = None,
+    upstream_pull_every: cli_upstream.UpstreamPullEvery = 30.0,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
     One fuser per data dir: by default the server fuses unless another process already does, in which case
     it serves without fusing (it says so here and in /healthz) and /stream carries no incident events.
     """
-    listeners: dict[str, Any] = cli_upstream.upstream_options(upstream, upstream_key, upstream_alert_after, node_name)
+    listeners: dict[str, Any] = cli_upstream.upstream_options(
+        upstream, upstream_key, upstream_alert_after, node_name, upstream_pull_every
+    )
     if mqtt is not None:
         listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:

@@ -24,13 +24,19 @@ UpstreamAlertAfter = Annotated[
     float,
     typer.Option("--upstream-alert-after", help="Alert (log, /metrics, page) when an observation has waited this many seconds for the hub.", rich_help_panel="National node"),
 ]
+UpstreamPullEvery = Annotated[
+    float,
+    typer.Option("--upstream-pull-every", help="Pull back the hub's incidents and violations released to this nation every this many seconds (0: never).", rich_help_panel="National node"),
+]
 NodeName = Annotated[
     str | None,
     typer.Option("--node-name", help="How this node names itself in the hub's register (default: the host name).", rich_help_panel="National node"),
 ]
 
 
-def upstream_options(url: str | None, key_file: Path | None, alert_after: float, node_name: str | None) -> dict[str, Any]:
+def upstream_options(
+    url: str | None, key_file: Path | None, alert_after: float, node_name: str | None, pull_every: float = 30.0
+) -> dict[str, Any]:
     """The Settings fields of a national node, or exit 2 saying what is wrong; {} without --upstream."""
     if url is None:
         if key_file is not None:
@@ -51,7 +57,10 @@ def upstream_options(url: str | None, key_file: Path | None, alert_after: float,
         _fail(f"--upstream-key {key_file} must hold one key and nothing else")
     if not alert_after > 0:
         _fail(f"--upstream-alert-after {alert_after} must be a positive number of seconds")
+    if not pull_every >= 0:
+        _fail(f"--upstream-pull-every {pull_every} must be 0 (never) or a positive number of seconds")
     return {
+        "upstream_pull_every_s": pull_every,
         "upstream_url": url.rstrip("/"),
         "upstream_key": key,
         "upstream_alert_after_s": alert_after,

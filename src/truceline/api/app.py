@@ -67,7 +67,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             app.state.mqtt.start()
         app.state.cot = cot_listener_for(app.state, settings)
         if settings.upstream_url:
-            app.state.forwarder = await run_in_threadpool(start_node, store, upstream_config(settings), app.state.metrics.registry)  # type: ignore[arg-type]
+            app.state.forwarder = await run_in_threadpool(start_node, store, upstream_config(settings), app.state.metrics.registry, settings.data_dir)  # type: ignore[arg-type]
         try:
             if app.state.cot is not None:
                 await app.state.cot.start()  # a port that cannot be bound stops the server with the OSError
@@ -125,7 +125,10 @@ def upstream_config(settings: Settings) -> UpstreamConfig:
     if not settings.upstream_key:
         raise ValueError("a national node needs the hub's key (upstream_key) beside upstream_url")
     url = (settings.upstream_url or "").rstrip("/")
-    return UpstreamConfig(url=url, key=settings.upstream_key, node=settings.node_name, alert_after_s=settings.upstream_alert_after_s)
+    return UpstreamConfig(
+        url=url, key=settings.upstream_key, node=settings.node_name, alert_after_s=settings.upstream_alert_after_s,
+        pull_every_s=settings.upstream_pull_every_s,
+    )
 
 
 def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:

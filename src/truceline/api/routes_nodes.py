@@ -68,6 +68,24 @@ async def retry_refused(request: Request, principal: Annotated[Principal, Depend
     return json_response({"requeued": count})
 
 
+@router.get("/coalition", summary="The hub's incidents and violations as released to this node's nation (last pulled copy)")
+async def coalition_picture(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> Response:
+    """The copy with its ``label``, ``fetched_at`` and ``hub``; for this nation's keys and the admin only.
+
+    The hub released it to the nation's key, not to every reader of this node: a key of another
+    organisation on this node gets 403. 404 before the first pull (or without ``--upstream``).
+    """
+    forwarder = _forwarder(request)
+    picture = forwarder.picture.latest if forwarder.picture is not None else None
+    if picture is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no coalition picture pulled from the hub yet")
+    if not principal.sees_everything and principal.org != picture.get("nation"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"the hub released this picture to {picture.get('nation')}, not to {principal.org}"
+        )
+    return json_response(picture)
+
+
 class NodeReport(BaseModel):
     """What a node says about itself on each contact."""
 

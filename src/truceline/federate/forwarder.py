@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import orjson
 
+from truceline.federate.coalition import CoalitionPicture
 from truceline.store.outbox import LOCAL, REFUSED, SENT, Outbox, OutboxItem, OutboxStatus, leaves_owner
 
 log = logging.getLogger("truceline.federate")
@@ -55,6 +56,7 @@ class UpstreamConfig:
     max_backoff_s: float = 10.0
     idle_poll_s: float = 1.0
     heartbeat_s: float = 5.0
+    pull_every_s: float = 30.0  # pull the coalition picture back this often (0: never)
 
 
 class HubUnavailable(RuntimeError):
@@ -64,8 +66,11 @@ class HubUnavailable(RuntimeError):
 class Forwarder:
     """One background thread that keeps the outbox drained. ``notify`` wakes it when rows arrive."""
 
-    def __init__(self, outbox: Outbox, config: UpstreamConfig, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, outbox: Outbox, config: UpstreamConfig, transport: httpx.BaseTransport | None = None, picture: CoalitionPicture | None = None
+    ) -> None:
         self.outbox = outbox
+        self.picture = picture
         self.config = config
         self._transport = transport
         self._stop = threading.Event()
@@ -135,7 +140,8 @@ class Forwarder:
                     self._wake.clear()
 
     def drain_once(self, client: httpx.Client) -> int:
-        """One round: learn the nation, send up to a batch, report to the hub. Returns rows settled."""
+        """One round: learn the nation, send up to a batch, report to the hub, pull the coalition picture
+        when due. Returns rows settled."""
         if self.nation is None:
             self.nation = self._learn_nation(client)
         self.outbox.catch_up()
@@ -148,6 +154,8 @@ class Forwarder:
             self._send(client, outgoing)
         if items or time.monotonic() - self._last_heartbeat >= self.config.heartbeat_s:
             self._heartbeat(client)
+        if self.picture is not None and self.picture.due():
+            self.picture.pull(lambda method, path, **kw: self._call(client, method, path, **kw), self.config.url, nation)
         return len(items)
 
     # -- talking to the hub ----------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from truceline.federate.coalition import CoalitionPicture
 from truceline.federate.forwarder import Forwarder, UpstreamConfig
 from truceline.store.outbox import Outbox
 from truceline.store.sqlite import SqliteStore
@@ -39,11 +41,12 @@ class OutboxCollector(Collector):
             yield GaugeMetricFamily(name, documentation, value=float(value))
 
 
-def start_node(store: SqliteStore, config: UpstreamConfig, registry: CollectorRegistry) -> Forwarder:
-    """Attach the outbox to ``store`` (catching up on what it missed), start forwarding, export figures."""
+def start_node(store: SqliteStore, config: UpstreamConfig, registry: CollectorRegistry, data_dir: Path) -> Forwarder:
+    """Attach the outbox to ``store`` (catching up on what it missed), start forwarding and pulling the
+    coalition picture into ``data_dir``, export figures."""
     if not isinstance(store, SqliteStore):
         raise TypeError(f"a national node keeps its outbox in the embedded SQLite store, not in {type(store).__name__}")
-    forwarder = Forwarder(Outbox(store), config)
+    forwarder = Forwarder(Outbox(store), config, picture=CoalitionPicture(data_dir, config.pull_every_s))
     registry.register(OutboxCollector(forwarder))
     forwarder.start()
     return forwarder

@@ -1,6 +1,8 @@
 // Federation on the page: a national node's outbox to the coalition hub, and the hub's register of nodes.
-// Both come from the API with the reader's key: `/api/v1/outbox` (404 when this server has no upstream)
-// and `/api/v1/nodes` (403 unless coalition staff). Nothing is shown that the key may not ask for itself.
+// All come from the API with the reader's key: `/api/v1/outbox` (404 when this server has no upstream),
+// `/api/v1/coalition` (the hub's picture as released to this nation, 404 until pulled, 403 for other
+// organisations) and `/api/v1/nodes` (403 unless coalition staff). Nothing is shown that the key may not
+// ask for itself.
 
 import { api, ApiError } from "./api.js";
 import { el, number, utc } from "./format.js";
@@ -51,13 +53,30 @@ function nodesView(n) {
   ];
 }
 
+function coalitionView(c) {
+  if (c.error) return [el("p", { class: "small" }, `Coalition picture: ${c.error}`)];
+  const features = c.incidents?.features || [];
+  const violations = c.violations?.features || [];
+  const latest = [...features].sort((a, b) => String(b.properties.time).localeCompare(String(a.properties.time))).slice(0, 8);
+  return [
+    el("h2", {}, "Coalition picture (from the hub)"),
+    el("p", { class: "small muted" }, `${c.label}; fetched ${utc(c.fetched_at)}. Not part of this node's own incidents.`),
+    el("p", { class: "small" }, `${number(features.length)} incidents · ${c.violations ? number(violations.length) : "?"} violations`
+      + (c.violations_note ? ` (${c.violations_note})` : "")),
+    el("ul", { class: "small coalition-incidents" }, latest.map((f) => el("li", {},
+      `${utc(f.properties.time)} · ${f.properties.kind} · ${f.properties.status} · ${f.properties.independent_sources} sources`))),
+  ];
+}
+
 /** Add the federation panel to the top of `sidebar` and keep it current; hidden where it does not apply. */
 export function startFederation(sidebar) {
   const section = el("section", { id: "federation", "aria-label": "Federation", hidden: true });
   sidebar.prepend(section);
   async function refresh() {
-    const [outbox, nodes] = await Promise.all([optional("/api/v1/outbox"), optional("/api/v1/nodes")]);
-    const parts = [...(outbox ? outboxView(outbox) : []), ...(nodes ? nodesView(nodes) : [])];
+    const [outbox, nodes, coalition] = await Promise.all(
+      [optional("/api/v1/outbox"), optional("/api/v1/nodes"), optional("/api/v1/coalition")]);
+    const parts = [...(outbox ? outboxView(outbox) : []), ...(coalition ? coalitionView(coalition) : []),
+      ...(nodes ? nodesView(nodes) : [])];
     section.replaceChildren(...parts);
     section.hidden = parts.length === 0;
     setTimeout(refresh, POLL_MS);
