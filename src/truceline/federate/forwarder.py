@@ -152,7 +152,7 @@ class Forwarder:
         outgoing = [item for item in items if leaves_owner(nation, item.labels)]
         if outgoing:
             self._send(client, outgoing)
-        if items or time.monotonic() - self._last_heartbeat >= self.config.heartbeat_s:
+        if time.monotonic() - self._last_heartbeat >= (1.0 if items else self.config.heartbeat_s):  # at most 1/s while draining
             self._heartbeat(client)
         if self.picture is not None and self.picture.due():
             self.picture.pull(lambda method, path, **kw: self._call(client, method, path, **kw), self.config.url, nation)
