@@ -13,21 +13,32 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from truceline import cli_help, cli_upstream
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
 from truceline.cli_export import app as export_app
-from truceline import cli_help
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
 from truceline.ingest.firms_flags import FireAnalysis
-from truceline.ingest.pipeline import FORMATS, IngestSummary, ingest_records, open_records
+from truceline.ingest.pipeline import (
+    FORMATS,
+    IngestSummary,
+    ingest_records,
+    open_records,
+)
 from truceline.ingest.records import FormatError
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
 
@@ -112,7 +123,6 @@ def _run_server(
     import uvicorn
 
     from truceline.api.app import create_app
-
     from truceline.cli_demo import announce_door, door_url
 
     key_path, created = ensure_admin_key(store, data_dir)
@@ -169,13 +179,20 @@ def serve(
     no_browser: Annotated[
         bool, typer.Option("--no-browser", help="Do not open a web browser (one is opened only when run from a terminal).")
     ] = False,
+    upstream: cli_upstream.Upstream = None,
+    upstream_key: cli_upstream.UpstreamKey = None,
+    upstream_alert_after: cli_upstream.UpstreamAlertAfter = 300.0,
+    node_name: cli_upstream.NodeName = None,
+    upstream_pull_every: cli_upstream.UpstreamPullEvery = 30.0,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
     One fuser per data dir: by default the server fuses unless another process already does, in which case
     it serves without fusing (it says so here and in /healthz) and /stream carries no incident events.
     """
-    listeners: dict[str, Any] = {}
+    listeners: dict[str, Any] = cli_upstream.upstream_options(
+        upstream, upstream_key, upstream_alert_after, node_name, upstream_pull_every
+    )
     if mqtt is not None:
         listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:

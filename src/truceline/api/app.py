@@ -23,6 +23,7 @@ from truceline.api import (
     routes_daily_report,
     routes_incidents,
     routes_ledger,
+    routes_nodes,
     routes_observations,
     routes_reports,
     routes_stream,
@@ -36,6 +37,8 @@ from truceline.api.settings import Settings
 from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
+from truceline.federate.forwarder import UpstreamConfig
+from truceline.federate.node import start_node
 from truceline.store.ports import Store
 from truceline.web import routes as web
 
@@ -63,11 +66,16 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             app.state.mqtt = _mqtt_intake(app, settings)
             app.state.mqtt.start()
         app.state.cot = cot_listener_for(app.state, settings)
+        if settings.upstream_url:
+            app.state.forwarder = await run_in_threadpool(start_node, store, upstream_config(settings), app.state.metrics.registry, settings.data_dir)  # type: ignore[arg-type]
         try:
             if app.state.cot is not None:
                 await app.state.cot.start()  # a port that cannot be bound stops the server with the OSError
             yield
         finally:
+            if app.state.forwarder is not None:
+                await run_in_threadpool(app.state.forwarder.stop)
+                app.state.forwarder = None
             if app.state.cot is not None:
                 await app.state.cot.stop()
                 app.state.cot = None
@@ -90,6 +98,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.state.parser_pool = None
     app.state.mqtt = None
     app.state.cot = None
+    app.state.forwarder = None
     app.state.fuser_lock = fuser_lock
     app.state.bus = bus or InProcessBus()
     app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
@@ -103,11 +112,23 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.include_router(routes_incidents.router)
     app.include_router(routes_agreement.router)
     app.include_router(routes_daily_report.router)
+    app.include_router(routes_nodes.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def upstream_config(settings: Settings) -> UpstreamConfig:
+    """The forwarder's configuration from the server's settings (a national node's ``--upstream``)."""
+    if not settings.upstream_key:
+        raise ValueError("a national node needs the hub's key (upstream_key) beside upstream_url")
+    url = (settings.upstream_url or "").rstrip("/")
+    return UpstreamConfig(
+        url=url, key=settings.upstream_key, node=settings.node_name, alert_after_s=settings.upstream_alert_after_s,
+        pull_every_s=settings.upstream_pull_every_s,
+    )
 
 
 def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:

@@ -38,6 +38,9 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
     result: AddResult = state.store.add_prepared(items)
     if result.stored:
         state.fusion.notify()
+        forwarder = getattr(state, "forwarder", None)
+        if forwarder is not None:
+            forwarder.notify()  # the outbox rows were written in the same transaction
         bus: Bus = state.bus
         if bus.has_subscribers:
             new = set(result.stored)

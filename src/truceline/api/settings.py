@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,3 +30,8 @@ class Settings:
     cot_udp_port: int | None = None  # Cursor-on-Target UDP datagram listener, off by default
     cot_org: str | None = None  # the one organisation CoT listeners write for (required with a CoT port)
     cot_releasable_to: tuple[str, ...] = ()  # releasability of CoT observations; empty = the owner only
+    upstream_url: str | None = None  # a national node: the coalition hub's /api/v1 to forward to
+    upstream_key: str | None = field(default=None, repr=False)  # the nation's contributor key issued by the hub
+    upstream_alert_after_s: float = 300.0  # alert when the oldest observation pending for the hub is older
+    upstream_pull_every_s: float = 30.0  # pull the hub's picture as released to this nation this often (0: never)
+    node_name: str = "node"  # how this node names itself in the hub's register

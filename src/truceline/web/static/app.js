@@ -5,6 +5,7 @@ import { api, apiBlob, ApiError, followStream, forgetKey, getKey, setKey, takeKe
 import { renderDetail, simulatedBadge } from "./js/detail.js";
 import { applyFilters, dayStops, emptyFilters, facetValues, FACETS, timeRange } from "./js/filters.js";
 import { el, isoDay, number, utc } from "./js/format.js";
+import { startFederation } from "./js/federation.js";
 import { createMap, NO_VIOLATION, PENDING, STATUS_COLOURS } from "./js/map.js";
 
 const $ = (id) => document.getElementById(id);
@@ -632,6 +633,7 @@ async function start() {
   }
   $("who").textContent = `${state.whoami.org} · ${state.whoami.role}`;
   $("forget-key").hidden = false;
+  startFederation($("sidebar"));
   try {
     await Promise.all([loadAgreement(), loadIncidents()]);
   } catch (err) {
