@@ -110,7 +110,7 @@ def test_corrupted_and_truncated_messages_are_counted_and_reported() -> None:
     report = feed(ModeSDecoder(), (flipped, T0), (good[:24], T0), ("8D40621DZZC382D690C8AC2863A7", T0), ("", T0))
     assert report.messages == 4 and report.points == []
     reasons = dict(report.rejected)
-    assert reasons[1].startswith("CRC: parity check failed")
+    assert reasons[1].startswith("CRC: checksum mismatch")
     assert reasons[2].startswith("truncated or overlong: 24 hex digits")
     assert reasons[3].startswith("not a Mode S message")
     assert reasons[4].startswith("truncated or overlong: 0 hex digits")
@@ -219,3 +219,13 @@ def _df17_ident(icao: str) -> str:
     """A DF17 identification squitter from ``icao`` with valid parity (to mark the address as checked)."""
     body = f"8D{icao.upper()}202CC371C32CE0"
     return body + f"{pyModeS.util.crc(body + '000000'):06X}"
+
+
+def test_forgetting_silent_aircraft_drops_their_cpr_state() -> None:
+    dec = ModeSDecoder()
+    feed(dec, ("8D40621D58C386435CC412692AD6", T0), ("8D40621D58C382D690C8AC2863A7", T0 + 1))
+    assert dec.last_position("40621D") is not None
+    assert dec.forget_before(T0 + 0.5) == 0  # heard since
+    assert dec.forget_before(T0 + 2) == 1 and dec.last_position("40621d") is None
+    (p,) = feed(dec, ("8D40621D58C386435CC412692AD6", T0 + 3)).points
+    assert p.lat is None and p.extra["cpr"] == "pending"

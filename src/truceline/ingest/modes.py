@@ -158,7 +158,7 @@ class ModeSDecoder:
             raise _Reject(f"DF{df} is not a decodable downlink format (noise or a corrupted first byte)")
         if df in (17, 18):
             if message.crc != 0:
-                raise _Reject(f"CRC: parity check failed (remainder {message.crc:06X}), DF{df} from {message.icao}")
+                raise _Reject(f"CRC: checksum mismatch (parity remainder {message.crc:06X}), DF{df} from {message.icao}")
             if df == 18 and (cf := (int(msg[:2], 16) & 0x7)) != 0:
                 raise _Reject(f"DF18 CF={cf}: address is not an ICAO 24-bit address (TIS-B/ADS-R or non-ICAO)")
             icao = message.icao.lower()
