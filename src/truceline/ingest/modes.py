@@ -76,6 +76,16 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371008.8 * asin(min(1.0, sqrt(a)))
 
 
+def _near(lat1: float, lon1: float, lat2: float, lon2: float, limit_m: float) -> tuple[bool, float]:
+    """Whether two points are within ``limit_m``, and their distance; cheap for the usual short hop."""
+    dy = (lat2 - lat1) * 111_195.0  # metres per degree of latitude on the 6371.0088 km sphere
+    dx = ((lon2 - lon1 + 180.0) % 360.0 - 180.0) * 111_195.0 * cos(radians((lat1 + lat2) / 2))
+    if dx * dx + dy * dy < 0.98 * limit_m * limit_m:  # equirectangular is within 1 % below 100 km
+        return True, sqrt(dx * dx + dy * dy)
+    d = distance_m(lat1, lon1, lat2, lon2)
+    return d <= limit_m, d
+
+
 class ModeSDecoder:
     """Stateful Mode S decoder for one stream (a file or a live feed); not thread-safe.
 
@@ -91,6 +101,7 @@ class ModeSDecoder:
         self._aircraft: dict[str, _Aircraft] = {}
         self._trusted: dict[str, float] = {}
         self.stats: dict[str, int] = {"messages": 0, "points": 0, "positions": 0, "rejected": 0, "ignored": 0}
+        self._last_ts, self._last_dt = float("nan"), datetime.fromtimestamp(0, UTC)
 
     # -- public -----------------------------------------------------------------------------------------
 
@@ -185,10 +196,10 @@ class ModeSDecoder:
         if message.df in (4, 20):
             alt_ft = altcode(msg)
             return TrackPoint(
-                kind="aircraft", ident=icao, time=_utc(ts), alt_m=None if alt_ft is None else alt_ft * FT_M,
+                kind="aircraft", ident=icao, time=self._utc(ts), alt_m=None if alt_ft is None else alt_ft * FT_M,
                 alt_ref=None if alt_ft is None else "baro", extra=info, raw=msg,
             )
-        return TrackPoint(kind="aircraft", ident=icao, time=_utc(ts), squawk=idcode(msg), extra=info, raw=msg)
+        return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=idcode(msg), extra=info, raw=msg)
 
     def _extended_squitter(
         self, message: Message, msg: str, icao: str, ts: float, extra: Mapping[str, Any] | None
@@ -199,7 +210,7 @@ class ModeSDecoder:
         if 1 <= tc <= 4:
             callsign = (d.get("callsign") or "").strip("_ ").strip() or None
             info["category"] = d.get("wake_vortex")
-            return TrackPoint(kind="aircraft", ident=icao, time=_utc(ts), callsign=callsign, extra=info, raw=msg)
+            return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), callsign=callsign, extra=info, raw=msg)
         if 9 <= tc <= 18 or 20 <= tc <= 22:
             return self._airborne(d, msg, icao, ts, tc, info)
         if 5 <= tc <= 8:
@@ -208,7 +219,7 @@ class ModeSDecoder:
             return self._velocity(d, msg, icao, ts, info)
         if tc == 28 and d.get("squawk"):
             info["emergency_state"] = d.get("emergency_state")
-            return TrackPoint(kind="aircraft", ident=icao, time=_utc(ts), squawk=d["squawk"], extra=info, raw=msg)
+            return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=d["squawk"], extra=info, raw=msg)
         return None  # TC 0 (no position), 23-27, 29 (target state), 31 (operational status)
 
     def _airborne(self, d: Mapping[str, Any], msg: str, icao: str, ts: float, tc: int, info: dict[str, Any]) -> TrackPoint:
@@ -245,7 +256,7 @@ class ModeSDecoder:
             info["cpr"] = "pending"  # placed once the other parity arrives; altitude stands on its own
         lat, lon = pos if pos is not None else (None, None)
         return TrackPoint(
-            kind="aircraft", ident=icao, time=_utc(ts), lat=lat, lon=lon, alt_m=alt_m, alt_ref=alt_ref,
+            kind="aircraft", ident=icao, time=self._utc(ts), lat=lat, lon=lon, alt_m=alt_m, alt_ref=alt_ref,
             extra=info, raw=msg,
         )
 
@@ -285,7 +296,7 @@ class ModeSDecoder:
         speed = d.get("groundspeed")
         lat, lon = pos if pos is not None else (None, None)
         return TrackPoint(
-            kind="aircraft", ident=icao, time=_utc(ts), lat=lat, lon=lon,
+            kind="aircraft", ident=icao, time=self._utc(ts), lat=lat, lon=lon,
             speed_mps=None if speed is None else speed * KT_MPS,
             course_deg=d.get("track") if d.get("track_status") else None, extra=info, raw=msg,
         )
@@ -304,13 +315,13 @@ class ModeSDecoder:
             info["airspeed_type"] = d.get("airspeed_type")
             info["heading_deg"] = d.get("heading")
         return TrackPoint(
-            kind="aircraft", ident=icao, time=_utc(ts), speed_mps=speed, course_deg=course, extra=info, raw=msg
+            kind="aircraft", ident=icao, time=self._utc(ts), speed_mps=speed, course_deg=course, extra=info, raw=msg
         )
 
     @staticmethod
     def _check_pair(state: _Aircraft, pos: tuple[float, float], older: tuple[float, float], dt: float, icao: str) -> None:
-        gap = distance_m(pos[0], pos[1], older[0], older[1])
-        if gap > MAX_SPEED_MPS * dt + MOTION_MARGIN_M:
+        ok, gap = _near(pos[0], pos[1], older[0], older[1], MAX_SPEED_MPS * abs(dt) + MOTION_MARGIN_M)
+        if not ok:
             state.even = state.odd = state.surf_even = state.surf_odd = None
             raise _Reject(f"CPR pair of {icao}: its even and odd frames lie {gap / 1000:.1f} km apart, more than the "
                           f"aircraft can fly in {dt:.0f} s (frames of two places or wrong times): not used")
@@ -327,8 +338,8 @@ class ModeSDecoder:
                               f"(beyond its {self.max_range_m / 1000:.0f} km range)")
         if state.lat is not None and ts - state.pos_t <= 600.0:
             dt = abs(ts - state.pos_t)
-            dist = distance_m(state.lat, state.lon, lat, lon)  # type: ignore[arg-type]
-            if dist > MAX_SPEED_MPS * dt + MOTION_MARGIN_M:
+            ok, dist = _near(state.lat, state.lon, lat, lon, MAX_SPEED_MPS * dt + MOTION_MARGIN_M)  # type: ignore[arg-type]
+            if not ok:
                 # Either side may be the wrong one: forget the anchor and the pending frames, so that two fresh
                 # frames re-anchor the track.
                 state.lat = state.lon = None
@@ -336,6 +347,12 @@ class ModeSDecoder:
                 state.even = state.odd = state.surf_even = state.surf_odd = None
                 raise _Reject(f"CPR ({how}) gives {lat:.5f}, {lon:.5f}, {dist / 1000:.1f} km from {icao}'s "
                               f"position {dt:.0f} s earlier (faster than 1500 kt): not used")
+
+    def _utc(self, ts: float) -> datetime:
+        """The message time as an aware datetime (the last one reused: a chunk or second shares it)."""
+        if ts != self._last_ts:
+            self._last_ts, self._last_dt = ts, datetime.fromtimestamp(ts, UTC)
+        return self._last_dt
 
     @staticmethod
     def _accept(state: _Aircraft, pos: tuple[float, float], ts: float, *, airborne: bool) -> None:
@@ -350,10 +367,6 @@ class _Reject(Exception):
 
 def _frames(a: _Aircraft) -> list[tuple[float, int, int]]:
     return [f for f in (a.even, a.odd, a.surf_even, a.surf_odd) if f is not None] or [(float("-inf"), 0, 0)]
-
-
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
 
 
 def decode_sbs(data: bytes, source: str, *, tz: str | None = None) -> DecodeReport:

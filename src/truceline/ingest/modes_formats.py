@@ -254,23 +254,28 @@ class ModesCsvStream:
                 continue
             if not text:
                 continue
-            fields = [f.strip().strip('"').strip() for f in text.split(",")]
+            fields = text.split(",")
             if self.cols is None:
-                self.cols = self._header(fields)
+                self.cols = self._header([f.strip().strip('"').strip() for f in fields])
                 if self.cols[0] < 0:  # that was a header
                     self.cols = (-self.cols[0] - 1, self.cols[1])
                     continue
             t_col, m_col = self.cols
             try:
-                ts = float(fields[t_col])
+                ts = float(fields[t_col].strip('" '))
             except (IndexError, ValueError):
                 _reject(report, number, f"time: column {t_col + 1} is not a UNIX time")
                 continue
             if not (_MIN_UNIX <= ts <= _MAX_UNIX):
                 _reject(report, number, f"time: {fields[t_col]} is not a UNIX time in seconds (1990-2100)")
                 continue
-            msg = self._message(fields, t_col, m_col)
-            if msg is None:
+            if m_col is None:  # headerless: the message column is the first long hex field of the first row
+                found = self._message([f.strip().strip('"').strip() for f in fields], t_col)
+                if found is not None:
+                    m_col = found
+                    self.cols = (t_col, m_col)
+            msg = fields[m_col].strip('" ').lstrip("*").rstrip(";") if m_col is not None and m_col < len(fields) else ""
+            if not msg:
                 _reject(report, number, "no hex message in the row")
                 continue
             self.decoder.decode(msg, ts, number=number, report=report, extra={"time_basis": "message"})
@@ -295,12 +300,11 @@ class ModesCsvStream:
         return -(t + 1), m
 
     @staticmethod
-    def _message(fields: list[str], t_col: int, m_col: int | None) -> str | None:
-        if m_col is not None:
-            return fields[m_col] if m_col < len(fields) and fields[m_col] else None
-        for i, f in enumerate(fields):  # first hex field longer than an ICAO address
+    def _message(fields: list[str], t_col: int) -> int | None:
+        """Column of the first hex field longer than an ICAO address (pyModeS samples put the ICAO first)."""
+        for i, f in enumerate(fields):
             if i != t_col and len(f) > 6 and _is_hex(f.lstrip("*").rstrip(";")):
-                return f.lstrip("*").rstrip(";")
+                return i
         return None
 
 
