@@ -23,6 +23,7 @@ from rich.table import Table
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
+from truceline.cli_airsea import TRACK_FORMATS, run_track_ingest
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
@@ -338,7 +339,7 @@ def _progress(target: Console) -> Progress:
 def ingest(
     data_dir: DataDir,
     files: Annotated[list[Path], typer.Argument(help="Files to ingest.", exists=True, dir_okay=False, readable=True)],
-    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS)}.")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help=f"One of {', '.join(FORMATS + TRACK_FORMATS)}.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     fire_baseline: Annotated[
         list[Path] | None,
@@ -357,6 +358,8 @@ def ingest(
         list[str] | None,
         typer.Option("--releasable-to", help="With --org: organisation or group the records are releasable to (repeat); default: --org only."),
     ] = None,
+    sbs_timezone: Annotated[str | None, typer.Option("--sbs-timezone", help="sbs: the zone of the feeder's clock (UTC, Europe/Kyiv).")] = None,
+    start_time: Annotated[str | None, typer.Option("--start-time", help="beast/avr with time stamps: UTC time of the first message.")] = None,
 ) -> None:
     """Validate and store observations from files; bad records are reported with their place, good ones kept.
 
@@ -365,8 +368,10 @@ def ingest(
 
     Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
     """
+    if fmt in TRACK_FORMATS:
+        raise typer.Exit(run_track_ingest(lambda: _open(data_dir), files, fmt, as_json, sbs_timezone, start_time, console))
     if fmt not in FORMATS:
-        console.print(f"[red]error:[/] unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        console.print(f"[red]error:[/] unknown format {fmt!r}; choose one of {', '.join(FORMATS + TRACK_FORMATS)}")
         raise typer.Exit(2)
     owner = _check_code(org, "organisation") if org is not None else None
     labels = [_check_code(label, "releasability label") for label in releasable_to or []]

@@ -26,6 +26,7 @@ from truceline.api import (
     routes_observations,
     routes_reports,
     routes_stream,
+    routes_tracks,
 )
 from truceline.api.fuser_lock import FuserLock, fuser_holder
 from truceline.api.fusion import FusionWorker
@@ -103,6 +104,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.include_router(routes_incidents.router)
     app.include_router(routes_agreement.router)
     app.include_router(routes_daily_report.router)
+    app.include_router(routes_tracks.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)

@@ -45,6 +45,7 @@ class AttributionMethod(str, Enum):
     ORIGIN_BEARING = "origin-bearing"  # a back-bearing with a range interval (crater analysis, radar track)
     LOCATION = "location"  # the ground where the thing was seen (equipment, troops)
     NO_ORIGIN = "no-origin"  # only the impact or sighting is known: undetermined by construction
+    REGISTRY = "registry"  # an aircraft's state of registry or a vessel's flag, as its transponder broadcasts it
 
 
 class Attribution(_Frozen):

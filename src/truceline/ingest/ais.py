@@ -8,8 +8,9 @@ for its message type. A line that fails is counted in ``rejected`` with its line
 word "checksum" for a checksum mismatch), never turned into a position.
 
 Time: the tag block's ``c:`` (UNIX seconds, or milliseconds as some networks send) when there is one;
-otherwise the time the bytes were received (live) or the ingest time (a file), marked in
-``extra["time_source"]`` so checks that need real timing (kinematics, gaps) can tell.
+otherwise the time the bytes were received (live) or the time the caller gives for a file (``received_at``:
+the file's modification time in ``ingest``), marked in ``extra["time_source"]`` (``tag-block``,
+``received``, ``ingest``) so checks that need real timing (kinematics, gaps) leave ``ingest`` times alone.
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ class AisDecoder:
         self._line = 0
         self._pending: dict[tuple[Any, ...], _Pending] = {}
 
-    def feed(self, chunk: bytes) -> DecodeReport:
-        """Decode every complete line in ``chunk`` (plus what was buffered); keep the partial tail."""
+    def feed(self, chunk: bytes, *, final: bool = False) -> DecodeReport:
+        """Decode every complete line in ``chunk`` (plus what was buffered); keep the partial tail.
+
+        ``final=True`` ends the input (see :meth:`flush`), like the Mode S stream decoders."""
         data = self._buf + chunk
         lines = data.split(b"\n")
         self._buf = lines.pop()
@@ -73,7 +76,7 @@ class AisDecoder:
         for raw in lines:
             self._line += 1
             self._one(raw, now, report)
-        return report
+        return report.merge(self.flush()) if final else report
 
     def flush(self) -> DecodeReport:
         """End of input: decode a last line without newline, reject multi-sentence messages left incomplete."""
@@ -290,6 +293,4 @@ def _point(msg_type: int, d: dict[str, Any], mmsi: int, time: datetime, raw: str
 
 def decode_ais(data: bytes, source: str, *, received_at: datetime | None = None) -> DecodeReport:
     """Decode a whole AIS NMEA file; lines without a tag block get ``received_at`` (default: now)."""
-    decoder = AisDecoder(source, received_at=received_at or datetime.now(UTC))
-    report = decoder.feed(data)
-    return report.merge(decoder.flush())
+    return AisDecoder(source, received_at=received_at or datetime.now(UTC)).feed(data, final=True)
