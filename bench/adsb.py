@@ -1,13 +1,13 @@
 """Mode S / ADS-B throughput: truceline's decoding pipeline next to bare pyModeS on the same messages, same run.
 
-    truceline bench adsb [--aircraft 40] [--repeat 3] [--live-rate 2000] [--live-seconds 10] [--no-live]
+    truceline bench adsb [--aircraft 40] [--repeat 5] [--live-rate 2000] [--live-seconds 10] [--no-live]
     python bench/adsb.py [...]
 
 Messages: the real recorded flight of tests/data/modes (pyModeS's sample, 600 DF17 messages of 406B90:
 identification, airborne position, velocity), replayed by ``--aircraft`` aircraft at once, each with its
 own ICAO address (parity recomputed) and a time offset, interleaved in time order like a busy receiver.
 
-File figures (messages/s, best of ``--repeat``):
+File figures (messages/s, best of ``--repeat`` interleaved rounds):
 
 - bare ``pyModeS.decode(msg)`` per message (stateless: no CPR pairing, no positions) and pyModeS's own
   streaming ``PipeDecoder.decode(msg, timestamp=)`` (pairs CPR frames like truceline does);
@@ -92,15 +92,6 @@ def as_sbs(msgs: list[tuple[float, str]]) -> bytes:
         trk = f"{p.course_deg:.0f}" if p.course_deg is not None else ""
         lines.append(f"MSG,{kind},1,1,{p.ident.upper()},1,{when},{when},{p.callsign or ''},{alt},{gs},{trk},{pos},,,,,,0")
     return ("\r\n".join(lines) + "\r\n").encode()
-
-
-def best_of(repeat: int, fn: Callable[[], int]) -> tuple[float, int]:
-    best, count = float("inf"), 0
-    for _ in range(repeat):
-        t = time.perf_counter()
-        count = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, count
 
 
 def bare_decode(msgs: list[tuple[float, str]]) -> int:
@@ -188,7 +179,7 @@ def live(msgs: list[tuple[float, str]], rate: float, seconds: float) -> tuple[in
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--aircraft", type=int, default=40)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--live-rate", type=float, default=2000.0)
     ap.add_argument("--live-seconds", type=float, default=10.0)
     ap.add_argument("--no-live", action="store_true")
@@ -200,26 +191,34 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {"modes-csv": as_modes_csv(msgs), "avr": as_avr(msgs), "beast": as_beast(msgs), "sbs": as_sbs(msgs)}
     print(f"messages: {n:,d} (the recorded flight of 406B90 × {args.aircraft} aircraft), pyModeS {pyModeS.__version__}, "
           f"Python {sys.version.split()[0]}, best of {args.repeat}")
-    bare, _ = best_of(args.repeat, lambda: bare_decode(msgs))
-    pipe, pipe_placed = best_of(args.repeat, lambda: bare_pipe(msgs))
-    print(f"{'bare pyModeS.decode':<28} {n / bare:>10,.0f} msg/s  (stateless, no positions)")
-    print(f"{'bare pyModeS PipeDecoder':<28} {n / pipe:>10,.0f} msg/s  ({pipe_placed:,d} positions)")
-    problems = []
     runs: dict[str, Callable[[], DecodeReport]] = {
         "modes-csv": lambda: decode_modes_csv(inputs["modes-csv"], "bench"),
         "avr": lambda: decode_avr(inputs["avr"], "bench", start_time=start),
         "beast": lambda: decode_beast(inputs["beast"], "bench", start_time=start),
         "sbs": lambda: decode_sbs(inputs["sbs"], "bench", tz="UTC"),
     }
-    for name, run in runs.items():
-        result: dict[str, DecodeReport] = {}
-
-        def once(run: Callable[[], DecodeReport] = run) -> int:
-            result["r"] = run()
-            return result["r"].messages
-
-        secs, count = best_of(args.repeat, once)
-        report = result["r"]
+    # Interleaved rounds (baselines and every format once per round), best of each: the machine's load
+    # drifts, and a baseline timed in a quiet minute next to truceline in a busy one would mislead.
+    best: dict[str, float] = {}
+    reports: dict[str, DecodeReport] = {}
+    pipe_placed = 0
+    for _ in range(args.repeat):
+        for name, fn in [("bare", lambda: bare_decode(msgs)), ("pipe", lambda: bare_pipe(msgs)), *runs.items()]:
+            t = time.perf_counter()
+            out = fn()
+            secs = time.perf_counter() - t
+            best[name] = min(best.get(name, float("inf")), secs)
+            if isinstance(out, DecodeReport):
+                reports[name] = out
+            elif name == "pipe":
+                pipe_placed = out
+    bare, pipe = best["bare"], best["pipe"]
+    print(f"{'bare pyModeS.decode':<28} {n / bare:>10,.0f} msg/s  (stateless, no positions)")
+    print(f"{'bare pyModeS PipeDecoder':<28} {n / pipe:>10,.0f} msg/s  ({pipe_placed:,d} positions)")
+    problems = []
+    for name in runs:
+        secs, report = best[name], reports[name]
+        count = report.messages
         verdict = "met" if n / secs / (n / bare) >= GOAL_RATIO else "NOT met"
         print(f"{'truceline ' + name:<28} {count / secs:>10,.0f} msg/s  ratio {count / secs / (n / bare):.2f} of "
               f"pyModeS.decode, {count / secs / (n / pipe):.2f} of PipeDecoder; {placed(report):,d} positions, "
