@@ -23,7 +23,7 @@ from rich.table import Table
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
-from truceline.cli_airsea import TRACK_FORMATS, run_track_ingest
+from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
@@ -161,6 +161,8 @@ def serve(
         list[str] | None,
         typer.Option("--cot-releasable-to", help="Organisation or group CoT observations are releasable to (repeat); default: --cot-org only."),
     ] = None,
+    ais: Annotated[list[str] | None, typer.Option("--ais", help="Read AIS NMEA from HOST:PORT (TCP client) or udp://HOST:PORT (repeat).")] = None,
+    adsb: Annotated[list[str] | None, typer.Option("--adsb", help="Read dump1090/readsb at HOST:PORT[/sbs|beast|avr] as a client (repeat).")] = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
@@ -172,6 +174,8 @@ def serve(
         listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:
         listeners.update(_cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
+    if ais or adsb:
+        listeners.update(feed_options(ais or [], adsb or [], console))
     lock = None
     if fusion is not False:
         hint = (

@@ -15,7 +15,25 @@ from rich.table import Table
 from truceline.ingest.records import FormatError
 from truceline.service.track_intake import TRACK_FORMATS, TrackIngestSummary, TrackOptions, ingest_track_file
 
-__all__ = ["TRACK_FORMATS", "ingest_track_files", "parse_start_time", "run_track_ingest"]
+__all__ = ["TRACK_FORMATS", "feed_options", "ingest_track_files", "parse_start_time", "run_track_ingest"]
+
+
+def feed_options(ais: list[str], adsb: list[str], console: Console) -> dict[str, Any]:
+    """Check ``serve --ais/--adsb`` addresses before anything starts; the Settings fields, or exit 2."""
+    import typer
+
+    from truceline.service.adsb_feed import parse_adsb_address
+    from truceline.service.feeds import parse_feed_address
+
+    try:
+        for text in ais:
+            parse_feed_address(text)
+        for text in adsb:
+            parse_adsb_address(text)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    return {"ais_feeds": tuple(ais), "adsb_feeds": tuple(adsb)}
 
 
 def parse_start_time(text: str | None) -> datetime | None:

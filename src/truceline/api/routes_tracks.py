@@ -40,6 +40,12 @@ async def list_tracks_route(
     return json_response(payload)
 
 
+@router.get("/feeds", summary="Live ADS-B and AIS feeds: status, counters, last error")
+async def feeds_route(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> Response:
+    """One entry per ``serve --ais``/``--adsb`` feed (empty when none)."""
+    return json_response({"feeds": request.app.state.live_tracks.states()})
+
+
 @router.get("/tracks/findings", summary="Violations and incidents found on tracks (zone entries, AIS gaps, spoofing signs)")
 async def track_findings_route(
     request: Request,

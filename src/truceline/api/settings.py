@@ -30,3 +30,5 @@ class Settings:
     cot_udp_port: int | None = None  # Cursor-on-Target UDP datagram listener, off by default
     cot_org: str | None = None  # the one organisation CoT listeners write for (required with a CoT port)
     cot_releasable_to: tuple[str, ...] = ()  # releasability of CoT observations; empty = the owner only
+    ais_feeds: tuple[str, ...] = ()  # AIS NMEA feeds read as a client: HOST:PORT (TCP) or udp://HOST:PORT
+    adsb_feeds: tuple[str, ...] = ()  # dump1090/readsb feeds: HOST:PORT[/sbs|beast|avr]

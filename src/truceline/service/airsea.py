@@ -24,15 +24,20 @@ logger = logging.getLogger("truceline.airsea")
 class TrackChecker:
     """Judges new points track by track; without an agreement in force it finds nothing (and says so)."""
 
-    def __init__(self, store: Any, agreement: Agreement | None = None, geometry: AgreementGeometry | None = None) -> None:
+    def __init__(self, store: Any, agreement: Agreement | None = None, geometry: AgreementGeometry | None = None,
+                 *, load: bool = True) -> None:
         self.store = store
         self._lock = threading.Lock()
-        if agreement is None:
+        if agreement is None and load:
             document = store.current_agreement_document()
             agreement = Agreement.from_canonical_document(document) if document is not None else None
         self.agreement = agreement
         self.geometry = geometry or (geometry_for(agreement) if agreement is not None else None)
         self.found: dict[str, int] = {"violation": 0, "incident": 0}
+
+    def use(self, agreement: Agreement, geometry: AgreementGeometry) -> None:
+        """Judge from now on under this agreement version (a live server follows the version in force)."""
+        self.agreement, self.geometry = agreement, geometry
 
     def check(self, points: list[TrackPoint]) -> list[TrackFinding]:
         """Judge and keep findings for a batch of newly stored points (any order, any tracks)."""
