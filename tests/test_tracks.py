@@ -146,3 +146,21 @@ def test_aircraft_in_no_fly_zone_below_ceiling(store, demo) -> None:  # type: ig
     assert v == [("aircraft:150001", "RU"), ("aircraft:508001", "UA")]
     basis = list_findings(store, category="violation", party="UA")[0]["basis"]
     assert "no-fly-znpp" in basis and "3,000 m" in basis and "state of registry" in basis
+
+
+def test_cli_ingest_ais_counts_checksum_and_truncated(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from truceline.cli import app
+
+    path = tmp_path / "feed.nmea"
+    path.write_bytes(position(272000001, 45.5, 31.5, T0) + b"!AIVDM,1,1,,A,15RTgt0PAso;90TKcjM8h6g208CR,0*4A\n"
+                     + b"!AIVDM,1,1,,A,16SteH0P00Jt63hHaa6SagvJ08\n" + position(273000002, 45.3, 31.2, T0))
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", "--data-dir", str(tmp_path / "d"), "--format", "ais", "--json", str(path)])
+    assert result.exit_code == 1, result.output  # some messages rejected
+    summary = json.loads(result.stdout)["files"][0]
+    assert (summary["messages"], summary["points"], summary["rejected_count"], summary["checksum_errors"]) == (4, 2, 2, 1)
+    assert [r["message"] for r in summary["rejected"]] == [2, 3] and "truncated" in summary["rejected"][1]["reason"]
+    bad = runner.invoke(app, ["ingest", "--data-dir", str(tmp_path / "d"), "--format", "beast", str(path)])
+    assert bad.exit_code == 2 and "--start-time" in bad.output
