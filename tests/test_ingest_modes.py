@@ -229,3 +229,17 @@ def test_forgetting_silent_aircraft_drops_their_cpr_state() -> None:
     assert dec.forget_before(T0 + 2) == 1 and dec.last_position("40621d") is None
     (p,) = feed(dec, ("8D40621D58C386435CC412692AD6", T0 + 3)).points
     assert p.lat is None and p.extra["cpr"] == "pending"
+
+
+def test_emergency_status_squawk() -> None:
+    # 8DA2C1B6E112B600000000760759: TC 28 subtype 1, no emergency, squawk 6513 (pyModeS tests/test_bds61.py)
+    (p,) = feed(ModeSDecoder(), ("8DA2C1B6E112B600000000760759", T0)).points
+    assert (p.ident, p.squawk, p.extra["tc"], p.extra["emergency_state"]) == ("a2c1b6", "6513", 28, 0)
+
+
+def test_df18_with_a_non_icao_address_is_not_a_track() -> None:
+    # the LFBO surface frame with CF=1 (non-ICAO address) instead of 0, parity recomputed
+    body = "91" + "903a23ff426a4e65f7487a775d17"[2:22]
+    msg = body + f"{pyModeS.util.crc(body + '000000'):06X}"
+    report = feed(ModeSDecoder(), (msg, T0))
+    assert report.points == [] and report.rejected == [(1, "DF18 CF=1: address is not an ICAO 24-bit address (TIS-B/ADS-R or non-ICAO)")]

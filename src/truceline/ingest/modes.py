@@ -100,7 +100,7 @@ class ModeSDecoder:
         self.max_range_m = None if max_range_km is None else max_range_km * 1000.0
         self._aircraft: dict[str, _Aircraft] = {}
         self._trusted: dict[str, float] = {}
-        self.stats: dict[str, int] = {"messages": 0, "points": 0, "positions": 0, "rejected": 0, "ignored": 0}
+        self.ignored = 0  # valid messages a track does not need (DF11, ACAS, status): counted, no point
         self._last_ts, self._last_dt = float("nan"), datetime.fromtimestamp(0, UTC)
 
     # -- public -----------------------------------------------------------------------------------------
@@ -119,20 +119,15 @@ class ModeSDecoder:
         ``number`` is the 1-based line or frame number used in the rejection; ``extra`` (framing details:
         time basis, signal, receiver ticks) is copied into the point's ``extra``.
         """
-        self.stats["messages"] += 1
         report.messages += 1
         try:
             point = self._decode(msg.strip(), ts, extra)
         except _Reject as why:
-            self.stats["rejected"] += 1
             report.rejected.append((number, str(why)))
             return None
         if point is None:
-            self.stats["ignored"] += 1
+            self.ignored += 1
             return None
-        self.stats["points"] += 1
-        if point.lat is not None:
-            self.stats["positions"] += 1
         report.points.append(point)
         return point
 
@@ -228,7 +223,7 @@ class ModeSDecoder:
         alt_ref = None if alt_ft is None else ("baro" if tc <= 18 else "gnss")
         info["on_ground"] = False
         info["nuc_p"] = d.get("nuc_p")
-        state = self._aircraft.setdefault(icao, _Aircraft())
+        state = self._aircraft.get(icao) or self._aircraft.setdefault(icao, _Aircraft())
         fmt, lat_cpr, lon_cpr = d["cpr_format"], d["cpr_lat"], d["cpr_lon"]
         frame = (ts, lat_cpr, lon_cpr)
         other = state.odd if fmt == 0 else state.even
@@ -262,7 +257,7 @@ class ModeSDecoder:
 
     def _surface(self, d: Mapping[str, Any], msg: str, icao: str, ts: float, info: dict[str, Any]) -> TrackPoint:
         info["on_ground"] = True
-        state = self._aircraft.setdefault(icao, _Aircraft())
+        state = self._aircraft.get(icao) or self._aircraft.setdefault(icao, _Aircraft())
         fmt, lat_cpr, lon_cpr = d["cpr_format"], d["cpr_lat"], d["cpr_lon"]
         frame = (ts, lat_cpr, lon_cpr)
         other = state.surf_odd if fmt == 0 else state.surf_even
