@@ -108,6 +108,8 @@ export function createMap(container, { onIncidentClick }) {
       "security-strip": { color: "#d35400", weight: 1, fillColor: "#f5b041", fillOpacity: 0.18 },
       withdrawal: { color: "#7d3c98", weight: 1, dashArray: "4 4", fill: false },
       "no-fly": { color: "#117a65", weight: 1.5, fillColor: "#48c9b0", fillOpacity: 0.2 },
+      "maritime-exclusion": { color: "#b03a2e", weight: 1.5, dashArray: "6 3", fillColor: "#f1948a", fillOpacity: 0.12 },
+      corridor: { color: "#1f618d", weight: 1, fillColor: "#85c1e9", fillOpacity: 0.15 },
     };
     for (const f of geojson.features) {
       const p = f.properties;
