@@ -154,3 +154,18 @@ def test_chunked_modes_csv_equals_whole() -> None:
     assert [p for r in parts for p in r.points] == whole.points
     assert all(distance_m(a.lat, a.lon, b.lat, b.lon) == 0 for a, b in zip(
         [p for p in whole.points if p.lat is not None], [p for r in parts for p in r.points if p.lat is not None]))
+
+
+@pytest.mark.parametrize("stamp", ["2024/06/01,15:30:00", "2024/06/01,15:30:00.1", "2024/06/01,15:30:00.123456"])
+def test_sbs_time_fractions(stamp: str) -> None:
+    row = f"MSG,3,1,1,508035,1,{stamp},{stamp},,2500,,,47.5,34.6,,,0,,0,0"
+    (p,) = decode_sbs(row.encode(), "x", tz="UTC").points
+    assert p.time == datetime.strptime(stamp.replace(",", " ") + ("" if "." in stamp else ".0"), "%Y/%m/%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("stamp", ["2024-06-01,15:30:00.000", "2024/06/01,25:30:00.000", "2024/02/30,15:30:00.000",
+                                   "2024/06/01,15:30:00x5", "2024/06/01,15:30", "2024/06/01,15:30:00.1234567"])
+def test_sbs_bad_times_name_the_fields(stamp: str) -> None:
+    row = f"MSG,3,1,1,508035,1,{stamp},{stamp},,2500,,,47.5,34.6,,,0,,0,0"
+    report = decode_sbs(row.encode(), "x", tz="UTC")
+    assert report.points == [] and "fields 7-8" in report.rejected[0][1]

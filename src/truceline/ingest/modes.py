@@ -22,6 +22,11 @@ from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from pyModeS import Message
+from pyModeS.decoder.bds.bds05 import decode_bds05
+from pyModeS.decoder.bds.bds06 import decode_bds06
+from pyModeS.decoder.bds.bds08 import decode_bds08
+from pyModeS.decoder.bds.bds09 import decode_bds09
+from pyModeS.decoder.bds.bds61 import decode_bds61
 from pyModeS.errors import DecodeError
 from pyModeS.position import (
     airborne_position_pair,
@@ -51,6 +56,7 @@ TRUST_WINDOW_S = 60.0
 MAX_SPEED_MPS = 1500 * KT_MPS
 MOTION_MARGIN_M = 3000.0
 
+_ME_MASK = (1 << 56) - 1
 _LONG_DFS = frozenset((16, 17, 18, 19, 20, 21, 24))
 _SHORT_DFS = frozenset((0, 4, 5, 11))
 
@@ -199,22 +205,28 @@ class ModeSDecoder:
     def _extended_squitter(
         self, message: Message, msg: str, icao: str, ts: float, extra: Mapping[str, Any] | None
     ) -> TrackPoint | None:
-        d = message.decode()
-        tc = d.get("typecode") or 0
-        info: dict[str, Any] = {"df": message.df, "tc": tc, **(extra or {})}
+        # pyModeS's own ME-field decoders, called on the 56-bit payload directly (what ``Message.decode`` does
+        # after a generic dispatch that costs as much again): the hex was validated by ``Message`` above.
+        payload = (int(msg, 16) >> 24) & _ME_MASK
+        tc = payload >> 51
+        if 9 <= tc <= 18 or 20 <= tc <= 22:
+            return self._airborne(decode_bds05(payload, tc=tc), msg, icao, ts, tc, _info(message.df, tc, extra))
+        if tc == 19:
+            return self._velocity(decode_bds09(payload), msg, icao, ts, _info(message.df, tc, extra))
         if 1 <= tc <= 4:
+            d = decode_bds08(payload)
             callsign = (d.get("callsign") or "").strip("_ ").strip() or None
+            info = _info(message.df, tc, extra)
             info["category"] = d.get("wake_vortex")
             return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), callsign=callsign, extra=info, raw=msg)
-        if 9 <= tc <= 18 or 20 <= tc <= 22:
-            return self._airborne(d, msg, icao, ts, tc, info)
         if 5 <= tc <= 8:
-            return self._surface(d, msg, icao, ts, info)
-        if tc == 19:
-            return self._velocity(d, msg, icao, ts, info)
-        if tc == 28 and d.get("squawk"):
-            info["emergency_state"] = d.get("emergency_state")
-            return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=d["squawk"], extra=info, raw=msg)
+            return self._surface(decode_bds06(payload), msg, icao, ts, _info(message.df, tc, extra))
+        if tc == 28:
+            d = decode_bds61(payload)
+            if d.get("squawk"):
+                info = _info(message.df, tc, extra)
+                info["emergency_state"] = d.get("emergency_state")
+                return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=d["squawk"], extra=info, raw=msg)
         return None  # TC 0 (no position), 23-27, 29 (target state), 31 (operational status)
 
     def _airborne(self, d: Mapping[str, Any], msg: str, icao: str, ts: float, tc: int, info: dict[str, Any]) -> TrackPoint:
@@ -354,6 +366,13 @@ class ModeSDecoder:
         state.lat, state.lon = pos
         state.pos_t = ts
         state.airborne_ref = airborne
+
+
+def _info(df: int, tc: int, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    info = {"df": df, "tc": tc}
+    if extra:
+        info.update(extra)
+    return info
 
 
 class _Reject(Exception):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from truceline.ingest.modes import FPM_MPS, FT_M, KT_MPS, ModeSDecoder
@@ -319,16 +319,38 @@ class SbsStream:
         self.source, self.clock = source, clock
         self.lines = _Lines()
         self.tz: ZoneInfo | None = None
+        self._second: tuple[str, str] | None = None
+        self._second_utc = datetime.fromtimestamp(0, UTC)
         if tz is not None:
             try:
                 self.tz = ZoneInfo(tz)
             except (ZoneInfoNotFoundError, ValueError):
                 raise FormatError(f"unknown time zone {tz!r}: give an IANA name such as UTC or Europe/Kyiv") from None
+            self.basis = f"sbs-generated {self.tz.key}"
         elif clock is None:
             raise FormatError(
                 f"{source or 'input'}: SBS times are the feeder's local clock and name no zone: give the zone "
                 "the feeder ran in (--sbs-timezone UTC, Europe/Kyiv, …)"
             )
+
+    def _when(self, date: str, clock: str) -> datetime:
+        """Fields 7-8 in the feeder's zone → UTC; a second's worth of rows shares the zone conversion."""
+        try:
+            if len(date) != 10 or date[4] != "/" or date[7] != "/" or clock[2] != ":" or clock[5] != ":":
+                raise ValueError
+            second = (date, clock[:8])
+            if second != self._second:
+                local = datetime(int(date[:4]), int(date[5:7]), int(date[8:]), int(clock[:2]), int(clock[3:5]),
+                                 int(clock[6:8]), tzinfo=self.tz)
+                self._second, self._second_utc = second, local.astimezone(UTC)
+            frac = clock[8:]
+            if not frac:
+                return self._second_utc
+            if frac[0] != "." or not 2 <= len(frac) <= 7 or not frac[1:].isdigit():
+                raise ValueError
+            return self._second_utc + timedelta(microseconds=int(frac[1:].ljust(6, "0")))
+        except (ValueError, IndexError):
+            raise ValueError(f"fields 7-8 (date, time generated): {date} {clock!r} is not YYYY/MM/DD HH:MM:SS.fff") from None
 
     def feed(self, chunk: bytes, *, final: bool = False) -> DecodeReport:
         report = DecodeReport()
@@ -365,12 +387,8 @@ class SbsStream:
         sbs_time = f"{f[6]} {f[7]}"
         extra: dict[str, object] = {"sbs_type": int(f[1]), "sbs_time": sbs_time}
         if self.tz is not None:
-            try:
-                local = datetime.strptime(sbs_time, "%Y/%m/%d %H:%M:%S.%f")
-            except ValueError:
-                raise ValueError(f"fields 7-8 (date, time generated): {sbs_time!r} is not YYYY/MM/DD HH:MM:SS.fff") from None
-            when = local.replace(tzinfo=self.tz).astimezone(UTC)
-            extra["time_basis"] = f"sbs-generated {self.tz.key}"
+            when = self._when(f[6], f[7])
+            extra["time_basis"] = self.basis
         else:
             when = datetime.fromtimestamp(now, UTC)  # type: ignore[arg-type]
             extra["time_basis"] = "receive"
