@@ -164,3 +164,28 @@ def test_cli_ingest_ais_counts_checksum_and_truncated(tmp_path: Path) -> None:
     assert [r["message"] for r in summary["rejected"]] == [2, 3] and "truncated" in summary["rejected"][1]["reason"]
     bad = runner.invoke(app, ["ingest", "--data-dir", str(tmp_path / "d"), "--format", "beast", str(path)])
     assert bad.exit_code == 2 and "--start-time" in bad.output
+
+
+def test_daily_report_section_airspace_and_sea_lanes(tmp_path: Path, demo) -> None:  # type: ignore[no-untyped-def]
+    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.report.build import daily_report
+    from truceline.store.sqlite import open_store
+
+    store = open_store(tmp_path / "d")
+    try:
+        _put_demo(store, demo)
+        path = tmp_path / "day.nmea"
+        path.write_bytes(static(272000001, "KYIV STAR", "UXAB", T0) + position(272000001, 45.5, 31.5, T0)
+                         + position(271000003, 45.4, 31.3, T0) + position(272000010, 48.5, 32.0, T0))
+        ingest_track_file(store, path, "ais", TrackOptions(), on_stored=TrackChecker(store).check)
+        key = ensure_ledger_key(tmp_path / "d")
+        text = daily_report(store, key, T0.date(), "public", "md").content.decode()
+        section = text[text.index("## 8. Airspace and sea lanes"):]
+        assert "0 aircraft (ADS-B/Mode S) and 3 vessels (AIS)" in section
+        assert "1 violation;" in section and "| vessel:272000001 | UA | 70" in section
+        assert "KYIV STAR" in section and "spoofed" in section and "position-on-land" not in section  # basis text, not type
+        assert "more than 2 km inside land" in section
+        other_day = daily_report(store, key, (T0 + timedelta(days=1)).date(), "public", "md").content.decode()
+        assert "0 aircraft (ADS-B/Mode S) and 0 vessels" in other_day and "No aircraft or vessel entered" in other_day
+    finally:
+        store.close()
