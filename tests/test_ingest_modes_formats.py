@@ -169,3 +169,10 @@ def test_sbs_bad_times_name_the_fields(stamp: str) -> None:
     row = f"MSG,3,1,1,508035,1,{stamp},{stamp},,2500,,,47.5,34.6,,,0,,0,0"
     report = decode_sbs(row.encode(), "x", tz="UTC")
     assert report.points == [] and "fields 7-8" in report.rejected[0][1]
+
+
+def test_avr_bad_time_stamps_are_reported() -> None:
+    data = b"@0000_0000000\x38D4840D6202CC371C32CE0576098;\n@00000000zz008D4840D6202CC371C32CE0576098;\n@0012;\n"
+    report = decode_avr(data, "x.avr", start_time=START)
+    assert report.points == [] and [n for n, _ in report.rejected] == [1, 2, 3]
+    assert all("12 hex digits" in r for _, r in report.rejected)

@@ -111,10 +111,13 @@ class AvrStream:
                 dec(text[1:-1], now, number=number, report=report, extra={"time_basis": "receive"})
             elif text[0] == "@":
                 body = text[1:-1]
-                if len(body) < 12 or not _is_hex(body[:12]):
+                try:
+                    if len(body) < 12 or not body[:12].isalnum():
+                        raise ValueError
+                    ticks = int(body[:12], 16)
+                except ValueError:
                     _reject(report, number, "truncated: '@' line needs 12 hex digits of 12 MHz time stamp")
                     continue
-                ticks = int(body[:12], 16)
                 if self.ticks is not None:
                     dec(body[12:], self.ticks.time(ticks), number=number, report=report,
                         extra={"time_basis": "start_time+ticks", "ticks": ticks})
