@@ -145,7 +145,8 @@ class ModeSDecoder:
         return state.lat, state.lon, state.pos_t
 
     def forget_before(self, ts: float) -> int:
-        """Drop the state of aircraft not positioned since ``ts`` (a live feed calls this now and then)."""
+        """Drop the state of aircraft with no CPR frame or position since ``ts``, and addresses checked before it
+        (a live feed calls this now and then, so months of traffic do not accumulate)."""
         old = [k for k, a in self._aircraft.items() if max(a.pos_t, *(f[0] for f in _frames(a))) < ts]
         for key in old:
             del self._aircraft[key]
