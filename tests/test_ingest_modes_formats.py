@@ -176,3 +176,18 @@ def test_avr_bad_time_stamps_are_reported() -> None:
     report = decode_avr(data, "x.avr", start_time=START)
     assert report.points == [] and [n for n, _ in report.rejected] == [1, 2, 3]
     assert all("12 hex digits" in r for _, r in report.rejected)
+
+
+def test_sniffing_the_framing_from_the_first_bytes() -> None:
+    from truceline.ingest.modes_formats import sniff_modes_format
+
+    flight = (DATA / "pymodes_sample_adsb_406b90.csv").read_bytes()
+    assert sniff_modes_format(flight[:4096]) == "modes-csv"
+    assert sniff_modes_format((DATA / "pymodes_sample_commb_df20.csv").read_bytes()) == "modes-csv"  # BOM, ICAO first
+    assert sniff_modes_format(b"mintime,rawmsg\n1457996400,8D4840D6202CC371C32CE0576098\n") == "modes-csv"
+    assert sniff_modes_format(b"\n*8D4840D6202CC371C32CE0576098;\n") == "avr"
+    assert sniff_modes_format(b"@0000000000128D4840D6202CC371C32CE0576098;\n") == "avr"
+    assert sniff_modes_format(beast_frame("8D4840D6202CC371C32CE0576098", 1)) == "beast"
+    assert sniff_modes_format(sbs_row(3, "508035", datetime(2024, 6, 1), ",2500,,,47.5,34.6,,,0,,0,0").encode()) == "sbs"
+    for other in (b'{"id": 1}', b"latitude,longitude,acq_date\n", b"1457996400,406B90,19\n", b"", b"\x1a\x1a"):
+        assert sniff_modes_format(other) is None

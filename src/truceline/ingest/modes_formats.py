@@ -423,6 +423,31 @@ class SbsStream:
         )
 
 
+def sniff_modes_format(head: bytes) -> str | None:
+    """``beast``, ``avr``, ``sbs`` or ``modes-csv`` when the first bytes of a file look like one, else None
+    (for ``ingest --format auto``: a guess from the first line, never from the file name)."""
+    if len(head) >= 2 and head[0] == 0x1A and head[1] in b"123":
+        return "beast"
+    try:
+        text = head[:4096].decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        text = head[: exc.start].decode("utf-8-sig", errors="ignore")
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if len(line) > 2 and line[0] in "*@" and line.endswith(";") and _is_hex(line[1:-1]):
+        return "avr"
+    fields = line.split(",")
+    if fields[0] in ("MSG", "SEL", "ID", "AIR", "STA", "CLK") and len(fields) >= 10:
+        return "sbs"
+    names = [f.strip().strip('"').lower() for f in fields]
+    if any(c in names for c in ModesCsvStream._TIME_COLS) and any(c in names for c in ModesCsvStream._MSG_COLS):
+        return "modes-csv"
+    try:
+        float(names[0])
+    except ValueError:
+        return None
+    return "modes-csv" if ModesCsvStream._message(names, 0) is not None else None
+
+
 def _num(value: str, what: str) -> float:
     try:
         x = float(value)
