@@ -191,3 +191,14 @@ def test_sniffing_the_framing_from_the_first_bytes() -> None:
     assert sniff_modes_format(sbs_row(3, "508035", datetime(2024, 6, 1), ",2500,,,47.5,34.6,,,0,,0,0").encode()) == "sbs"
     for other in (b'{"id": 1}', b"latitude,longitude,acq_date\n", b"1457996400,406B90,19\n", b"", b"\x1a\x1a"):
         assert sniff_modes_format(other) is None
+
+
+def test_dump1090_heartbeats_are_neither_messages_nor_rejections() -> None:
+    # net_io.c send_raw_heartbeat "*0000;\n", send_beast_heartbeat {0x1a, '1', 0 × 9}, send_sbs_heartbeat "\r\n"
+    avr = AvrStream(ModeSDecoder(), clock=lambda: 1700000000.0).feed(b"*0000;\n*1234;\n*8D4840D6202CC371C32CE0576098;\n")
+    assert avr.messages == 2 and avr.rejected == [(2, "Mode A/C reply: it carries no aircraft address")]
+    beat = b"\x1a1" + bytes(9)
+    beast = BeastStream(ModeSDecoder(), clock=lambda: 1700000000.0).feed(beat + beast_frame("8D4840D6202CC371C32CE0576098", 5) + beat)
+    assert beast.messages == 1 and beast.rejected == [] and beast.points[0].callsign == "KLM1023"
+    sbs = SbsStream(clock=lambda: 1700000000.0).feed(b"\r\n\r\n")
+    assert sbs.messages == 0 and sbs.rejected == [] and sbs.points == []

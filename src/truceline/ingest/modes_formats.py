@@ -31,6 +31,7 @@ from truceline.track.model import DecodeReport, TrackPoint
 
 TICKS_HZ = 12_000_000
 _TICKS_WRAP = 1 << 48
+_BEAST_HEARTBEAT = bytes(9)
 _HEX = frozenset("0123456789abcdefABCDEF")
 _MIN_UNIX, _MAX_UNIX = 631152000.0, 4102444800.0  # 1990-01-01 .. 2100-01-01: outside is not a UNIX time
 
@@ -101,6 +102,10 @@ class AvrStream:
                 continue
             if not text.endswith(";"):
                 _reject(report, number, "truncated: AVR line does not end with ';'")
+                continue
+            if len(text) == 6 and text[0] == "*":  # Mode A/C: 4 hex digits
+                if text != "*0000;":  # "*0000;" is dump1090's heartbeat on a quiet feed
+                    _reject(report, number, "Mode A/C reply: it carries no aircraft address")
                 continue
             if text[0] == "*":
                 if now is None:
@@ -189,7 +194,10 @@ class BeastStream:
             self.frames += 1
             i = end
             if length == 2:
-                _reject(report, self.frames, "Mode A/C reply: it carries no aircraft address")
+                if body != _BEAST_HEARTBEAT:  # dump1090's heartbeat on a quiet feed is an all-zero Mode A/C frame
+                    _reject(report, self.frames, "Mode A/C reply: it carries no aircraft address")
+                else:
+                    self.frames -= 1
                 continue
             ticks = int.from_bytes(body[:6], "big")
             extra = {"ticks": ticks, "signal": body[6]}
