@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from airsea_fixtures import T0, position, static
-from truceline.ledger.canonical import parse_leaf
+from truceline.ledger.canonical import canonical_json, leaf_bytes, parse_leaf
 from truceline.service.airsea import TrackChecker
 from truceline.service.track_intake import TrackOptions, ingest_track_file
 from truceline.store.tracks import add_track_points, list_findings
@@ -80,6 +80,9 @@ def test_track_minute_leaf_commits_to_raw_messages(store) -> None:  # type: igno
     assert leaf.type == "track" and leaf.body["messages"] == 2
     assert leaf.body["commitment"] == "sha256:" + hashlib.sha256(bytes(salt) + doc.encode()).hexdigest()
     assert [m["raw"] for m in orjson.loads(doc)["messages"]] == [p.raw for p in path_points]
+    # written with orjson for speed: byte for byte the RFC 8785 form (tag blocks carry backslashes)
+    assert doc.encode() == canonical_json(orjson.loads(doc)) and "\\" in doc
+    assert store.ledger_leaf(index) == leaf_bytes("track", leaf.body)
 
 
 def test_vessels_in_exclusion_zone_and_track_incidents(api, tmp_path: Path, demo) -> None:  # type: ignore[no-untyped-def]

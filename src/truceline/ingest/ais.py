@@ -36,6 +36,12 @@ _TRAILER = re.compile(rb"\*[0-9A-Fa-f]{2},")
 _ANY_VDM = re.compile(rb"[!$][A-Z]{2}VD[MO],")
 
 
+def _payload_type(first: int) -> int:
+    """The message type: the first 6-bit character of the armoured payload (ITU-R M.1371 / IEC 61162)."""
+    value = first - 48
+    return value - 8 if value > 40 else value
+
+
 def _nmea_checksum(body: bytes) -> int:
     value = 0
     for b in body:
@@ -63,6 +69,7 @@ class AisDecoder:
         self._buf = b""
         self._line = 0
         self._pending: dict[tuple[Any, ...], _Pending] = {}
+        self._tags: dict[bytes, tuple[str | None, datetime | None]] = {}
 
     def feed(self, chunk: bytes, *, final: bool = False) -> DecodeReport:
         """Decode every complete line in ``chunk`` (plus what was buffered); keep the partial tail.
@@ -107,7 +114,12 @@ class AisDecoder:
                 report.rejected.append((lineno, "truncated tag block (no closing backslash)"))
                 return
             tag, sentence = line[1:end], line[end + 1 :]
-            err, tag_time = _parse_tag_block(tag)
+            cached = self._tags.get(tag)
+            if cached is None:
+                if len(self._tags) > 4096:
+                    self._tags.clear()
+                cached = self._tags[tag] = _parse_tag_block(tag)  # a receiver's lines of one second share it
+            err, tag_time = cached
             if err:
                 report.messages += 1
                 report.rejected.append((lineno, err))
@@ -138,6 +150,9 @@ class AisDecoder:
         if actual != expected:
             report.rejected.append((lineno, f"checksum mismatch: sentence says {expected:02X}, content gives {actual:02X}"))
             return
+        fields = sentence.split(b",", 6)
+        if fields[1] == b"1" and fields[5][:1] and _payload_type(fields[5][0]) not in DECODED_TYPES:
+            return  # a valid single-sentence message of a type without track data: counted, not decoded
         try:
             s = NMEASentenceFactory.produce(sentence)
         except (InvalidNMEAMessageException, UnknownMessageException, ValueError) as exc:
@@ -185,7 +200,7 @@ class AisDecoder:
             report.rejected.append((lineno, f"payload truncated: type {msg_type} needs {need} bits, got {bits}"))
             return
         try:
-            d = s.decode().asdict()
+            d = _Fields(s.decode())
         except Exception as exc:  # pyais raises assorted errors for impossible field values
             report.rejected.append((lineno, f"AIS type {msg_type} not decodable: {exc}"))
             return
@@ -200,6 +215,21 @@ class AisDecoder:
             report.rejected.append((lineno, f"AIS type {msg_type}: {exc}"))
             return
         report.points.append(point)
+
+
+class _Fields:
+    """A decoded pyais message read field by field (``asdict`` would copy every field of every message)."""
+
+    __slots__ = ("msg",)
+
+    def __init__(self, msg: Any) -> None:
+        self.msg = msg
+
+    def get(self, key: str) -> Any:
+        return getattr(self.msg, key, None)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self.msg, key)
 
 
 def _parse_tag_block(tag: bytes) -> tuple[str | None, datetime | None]:
@@ -238,7 +268,7 @@ def _enum(value: Any) -> Any:
     return int(value) if value is not None else None
 
 
-def _point(msg_type: int, d: dict[str, Any], mmsi: int, time: datetime, raw: str, time_source: str) -> TrackPoint:
+def _point(msg_type: int, d: _Fields, mmsi: int, time: datetime, raw: str, time_source: str) -> TrackPoint:
     lat = d.get("lat")
     lon = d.get("lon")
     if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:  # 91 / 181: not available

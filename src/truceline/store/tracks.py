@@ -82,34 +82,43 @@ def add_track_points(store: Any, points: Sequence[TrackPoint], source: str, rece
     received_us = _us(received)
     log = MerkleLog()
     stored = duplicates = leaves = 0
+    times = [_us(p.time) for p in points]
+    tracks_json = orjson.dumps(sorted({p.track_id for p in points})).decode()
     with store.transaction() as conn:
+        # Which (track, time, raw) are stored already: one query for the batch instead of one insert per point.
+        seen = set(conn.execute(
+            "SELECT track_id, t_us, raw FROM track_points WHERE t_us BETWEEN ? AND ?"
+            " AND track_id IN (SELECT value FROM json_each(?))", (min(times), max(times), tracks_json),
+        ).fetchall())
+        fresh: list[TrackPoint] = []
+        for p, t in zip(points, times, strict=True):
+            key = (p.track_id, t, p.raw)
+            if key in seen:
+                duplicates += 1
+            else:
+                seen.add(key)
+                fresh.append(p)
         next_minute = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM track_minutes").fetchone()[0]
         leaf_start = log.size(conn)
         leaf_datas: list[bytes] = []
         minute_rows: list[tuple[object, ...]] = []
+        point_rows: list[tuple[object, ...]] = []
         summaries: dict[str, list[TrackPoint]] = {}
-        for group in group_by_track_minute(points):
-            new: list[TrackPoint] = []
+        for group in group_by_track_minute(fresh):
             for p in group.points:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO track_points (track_id, t_us, lat, lon, alt_m, alt_ref, speed_mps, course_deg,"
-                    " callsign, squawk, extra, raw, source, minute_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (p.track_id, _us(p.time), p.lat, p.lon, p.alt_m, p.alt_ref, p.speed_mps, p.course_deg, p.callsign,
-                     p.squawk, orjson.dumps(dict(p.extra), default=str).decode(), p.raw, source, next_minute),
-                )
-                if cur.rowcount:
-                    new.append(p)
-                else:
-                    duplicates += 1
-            if not new:
-                continue
-            group.points = new
+                point_rows.append((p.track_id, _us(p.time), p.lat, p.lon, p.alt_m, p.alt_ref, p.speed_mps, p.course_deg,
+                                   p.callsign, p.squawk, orjson.dumps(dict(p.extra), default=str).decode(), p.raw, source,
+                                   next_minute))
             canonical, salt, leaf = minute_leaf(group, source, received)
-            minute_rows.append((next_minute, group.track_id, _us(group.minute), leaf_start + len(leaf_datas), salt, canonical.decode(), received_us))
+            minute_rows.append((next_minute, group.track_id, _us(group.minute), leaf_start + len(leaf_datas), salt,
+                                canonical.decode(), received_us))
             leaf_datas.append(leaf)
             next_minute += 1
-            stored += len(new)
-            summaries.setdefault(group.track_id, []).extend(new)
+            stored += len(group.points)
+            summaries.setdefault(group.track_id, []).extend(group.points)
+        conn.executemany(
+            "INSERT INTO track_points (track_id, t_us, lat, lon, alt_m, alt_ref, speed_mps, course_deg,"
+            " callsign, squawk, extra, raw, source, minute_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", point_rows)
         conn.executemany("INSERT INTO track_minutes VALUES (?,?,?,?,?,?,?)", minute_rows)
         log.append_many(conn, leaf_datas)
         leaves = len(leaf_datas)

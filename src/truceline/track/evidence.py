@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from truceline.ledger.canonical import canonical_json, leaf_bytes
+import orjson
+
+from truceline.ledger.canonical import LEAF_VERSION
 from truceline.ledger.commitment import commit_canonical, new_salt
 from truceline.track.model import TrackPoint
 
@@ -21,7 +23,22 @@ MINUTE_US = 60_000_000
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+_TIME_CACHE: dict[datetime, str] = {}
+
+
+def _times(value: datetime) -> str:
+    """``_iso`` remembered: a minute's messages share a handful of time stamps (bounded cache)."""
+    text = _TIME_CACHE.get(value)
+    if text is None:
+        if len(_TIME_CACHE) > 4096:
+            _TIME_CACHE.clear()
+        text = _TIME_CACHE[value] = _iso(value)
+    return text
 
 
 @dataclass
@@ -38,7 +55,7 @@ class TrackMinute:
             "track": self.track_id,
             "minute": _iso(self.minute),
             "source": source,
-            "messages": [{"time": _iso(p.time), "raw": p.raw} for p in self.points],
+            "messages": [{"time": _times(p.time), "raw": p.raw} for p in self.points],
         }
 
 
@@ -56,11 +73,14 @@ def group_by_track_minute(points: Iterable[TrackPoint]) -> list[TrackMinute]:
 
 
 def minute_leaf(group: TrackMinute, source: str, received_at: datetime) -> tuple[bytes, bytes, bytes]:
-    """(canonical document, salt, leaf bytes) for one track-minute batch."""
-    canonical = canonical_json(group.document(source))
+    """(canonical document, salt, leaf bytes) for one track-minute batch.
+
+    The document holds only strings, and the leaf strings and one small integer, so orjson with sorted keys
+    writes their RFC 8785 canonical form directly (as ``ledger.commitment`` does for observation leaves);
+    the tests check it against :func:`~truceline.ledger.canonical.canonical_json`.
+    """
+    canonical = orjson.dumps(group.document(source), option=orjson.OPT_SORT_KEYS)
     salt = new_salt()
-    leaf = leaf_bytes(
-        "track",
-        {"commitment": commit_canonical(salt, canonical), "received_at": _iso(received_at), "messages": len(group.points)},
-    )
+    body = {"commitment": commit_canonical(salt, canonical), "received_at": _iso(received_at), "messages": len(group.points)}
+    leaf = orjson.dumps({"body": body, "type": "track", "v": LEAF_VERSION}, option=orjson.OPT_SORT_KEYS)
     return canonical, salt, leaf
