@@ -168,6 +168,6 @@ def test_gpsd_sample_matches_gpsd_decoding() -> None:
             compared += 1
         if "shipname" in e:
             assert any(p.callsign == (e["shipname"].strip() or None) for p in candidates), (key, e["shipname"])
-        if "callsign" in e and e["callsign"]:
+        if e.get("callsign"):
             assert any(p.extra.get("callsign") == e["callsign"] for p in candidates), (key, e["callsign"])
     assert compared >= 12

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from airsea_fixtures import T0, position, static
+from tests.airsea_fixtures import T0, position, static
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings

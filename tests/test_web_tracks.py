@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airsea_fixtures import T0, position, static
+from tests.airsea_fixtures import T0, position, static
 from tests.conftest import REPO, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import shapely
 
 from truceline.domain.agreement import UNDETERMINED, Agreement, Zone, ZoneKind
