@@ -63,7 +63,8 @@ def gather_airsea(store: Any, agreement: Agreement, day: date) -> AirSea:
     messages = reader.execute("SELECT count(*) FROM track_points WHERE t_us >= ? AND t_us < ?", (s_us, e_us)).fetchone()[0]
     leaves = reader.execute("SELECT count(*) FROM track_minutes WHERE minute_us >= ? AND minute_us < ?", (s_us, e_us)).fetchone()[0]
     found = list_findings(store, agreement_digest=agreement.digest(), since=start, until=end)
-    violations, incidents = [], []
+    violations: list[AirSeaFinding] = []
+    incidents: list[AirSeaFinding] = []
     for f in found:
         v = f.get("violation") or {}
         line = AirSeaFinding(f["time"], f["track"], f["type"], v.get("party"), v.get("confidence"), ", ".join(f["zones"]), f["basis"])

@@ -25,6 +25,11 @@ logger = logging.getLogger("truceline.live_tracks")
 _STATUS = ("idle", "connecting", "connected", "listening", "backoff", "stopped")
 
 
+def _ais_decoder(source: str) -> Callable[[], AisDecoder]:
+    """A fresh live AIS decoder per connection (a half sentence of a dropped connection is not carried over)."""
+    return lambda: AisDecoder(source, live=True)
+
+
 class LiveTracks:
     """All live track feeds of one server; start and stop from the app's lifespan."""
 
@@ -37,8 +42,7 @@ class LiveTracks:
         for n, text in enumerate(ais):
             address = parse_feed_address(text.removeprefix("ais://"))
             intake = TrackIntake(store, f"ais:{address}", on_stored=self._check)
-            client = FeedClient(f"ais-{n + 1}", address, lambda a=address: AisDecoder(str(a), live=True), intake,
-                                idle_timeout_s=None)
+            client = FeedClient(f"ais-{n + 1}", address, _ais_decoder(str(address)), intake, idle_timeout_s=None)
             self.feeds.append((client, intake))
         for n, text in enumerate(adsb):
             intake = TrackIntake(store, f"adsb:{text}", on_stored=self._check)

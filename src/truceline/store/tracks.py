@@ -290,7 +290,8 @@ def list_findings(store: Any, *, category: str | None = None, agreement_digest: 
                   party: str | None = None, rule: str | None = None, track_id: str | None = None,
                   limit: int = 10_000) -> list[dict[str, Any]]:
     """Stored findings in time order, filtered."""
-    sql, params = "SELECT doc FROM track_findings WHERE 1=1", []  # type: ignore[var-annotated]
+    sql = "SELECT doc FROM track_findings WHERE 1=1"
+    params: list[object] = []
     for column, value in (("category", category), ("agreement_digest", agreement_digest), ("party", party),
                           ("rule_id", rule), ("track_id", track_id)):
         if value is not None:

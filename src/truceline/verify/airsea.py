@@ -73,6 +73,16 @@ class TrackFinding:
         return out
 
 
+def _lat(p: TrackPoint) -> float:
+    assert p.lat is not None  # only positioned points are judged
+    return p.lat
+
+
+def _lon(p: TrackPoint) -> float:
+    assert p.lon is not None
+    return p.lon
+
+
 def _timed(p: TrackPoint) -> bool:
     return p.extra.get("time_source") not in _UNTIMED
 
@@ -100,7 +110,7 @@ def judge_track(agreement: Agreement, geometry: AgreementGeometry, track_id: str
         return []
     kind = pts[0].kind
     chain = ([previous] if previous is not None and previous.has_position else []) + pts
-    located = geometry.locate_many([p.lat for p in chain], [p.lon for p in chain], exact=True)  # type: ignore[misc]
+    located = geometry.locate_many([_lat(p) for p in chain], [_lon(p) for p in chain], exact=True)
     offset = len(chain) - len(pts)
     findings: list[TrackFinding] = []
     zones = [z for z in agreement.zones if z.applies(kind)]
@@ -161,7 +171,7 @@ def _violations(agreement: Agreement, zone: Zone, track_id: str, p: TrackPoint, 
         entry = f"track:{track_id}@{_iso(p.time)}"
         violation = Violation(
             id=f"{agreement.id}/v{agreement.version}/{rule.id}/{entry}", incident_id=entry, rule_id=rule.id,
-            agreement_id=agreement.id, agreement_version=agreement.version, time=p.time, kind=kind, lat=p.lat, lon=p.lon,
+            agreement_id=agreement.id, agreement_version=agreement.version, time=p.time, kind=kind, lat=_lat(p), lon=_lon(p),
             zones=tuple(located.zones_of(i)), controlled_by=located.controlled_by(i),
             distance_to_contact_line_m=float(located.distance_m[i]), party=party, confidence=confidence, basis=basis,
             attribution_method=AttributionMethod.REGISTRY,
@@ -211,7 +221,7 @@ def _on_land(geometry: AgreementGeometry, track_id: str, points: list[TrackPoint
     land = _land_local(geometry)
     if land is None:
         return []
-    xs, ys = geometry.projection.forward([p.lon for p in points], [p.lat for p in points])
+    xs, ys = geometry.projection.forward([_lon(p) for p in points], [_lat(p) for p in points])
     inside = shapely.contains_xy(land, xs, ys)
     out = []
     for p, flag in zip(points, inside, strict=True):
