@@ -43,6 +43,7 @@ def _payload_type(first: int) -> int:
 
 
 def _nmea_checksum(body: bytes) -> int:
+    """XOR of the bytes between ``!``/``$`` and ``*`` (NMEA 0183)."""
     value = 0
     for b in body:
         value ^= b
@@ -183,6 +184,8 @@ class AisDecoder:
         if s.frag_num == s.frag_cnt:
             del self._pending[key]
             parts = [p for p in pending.parts if p is not None]
+            for part in parts:
+                part.is_valid = True  # checked above; pyais would compute every part's checksum again
             whole = AISSentence.assemble_from_iterable(parts)
             self._decode(whole, pending.line, "\n".join(pending.raws), pending.tag_time, now, report)
 

@@ -25,8 +25,17 @@ from truceline.track.model import TrackPoint
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+_US_CACHE: dict[datetime, int] = {}
+
+
 def _us(value: datetime) -> int:
-    return (value - _EPOCH) // timedelta(microseconds=1)
+    """Integer microseconds since the epoch; remembered, as a feed's messages share their time stamps."""
+    us = _US_CACHE.get(value)
+    if us is None:
+        if len(_US_CACHE) > 8192:
+            _US_CACHE.clear()
+        us = _US_CACHE[value] = (value - _EPOCH) // timedelta(microseconds=1)
+    return us
 
 
 def _from_us(value: int) -> datetime:
