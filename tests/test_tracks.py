@@ -192,3 +192,21 @@ def test_daily_report_section_airspace_and_sea_lanes(tmp_path: Path, demo) -> No
         assert "0 aircraft (ADS-B/Mode S) and 0 vessels" in other_day and "No aircraft or vessel entered" in other_day
     finally:
         store.close()
+
+
+def test_cli_ingest_auto_recognises_ais(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from truceline.cli import app
+    from truceline.cli_airsea import sniff_track_format
+
+    assert sniff_track_format(DATA / "gpsd_sample.aivdm") == "ais"  # comment lines first, then !AIVDM
+    tagged = tmp_path / "tagged.txt"
+    tagged.write_bytes(position(272000001, 45.5, 31.5, T0))
+    assert sniff_track_format(tagged) == "ais"
+    other = tmp_path / "obs.json"
+    other.write_text('{"id": "x"}')
+    assert sniff_track_format(other) is None
+    result = CliRunner().invoke(app, ["ingest", "--data-dir", str(tmp_path / "d"), "--json", str(tagged)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][0]["format"] == "ais"

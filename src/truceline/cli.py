@@ -23,7 +23,7 @@ from rich.table import Table
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
-from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest
+from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, sniff_track_format
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
@@ -372,6 +372,9 @@ def ingest(
 
     Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
     """
+    sniffed = {sniff_track_format(path) for path in files} if fmt == "auto" else set()
+    if len(sniffed) == 1 and None not in sniffed:  # AIS NMEA or a Mode S framing: messages into tracks
+        fmt = sniffed.pop()  # type: ignore[assignment]
     if fmt in TRACK_FORMATS:
         raise typer.Exit(run_track_ingest(lambda: _open(data_dir), files, fmt, as_json, sbs_timezone, start_time, console))
     if fmt not in FORMATS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -15,7 +16,23 @@ from rich.table import Table
 from truceline.ingest.records import FormatError
 from truceline.service.track_intake import TRACK_FORMATS, TrackIngestSummary, TrackOptions, ingest_track_file
 
-__all__ = ["TRACK_FORMATS", "feed_options", "ingest_track_files", "parse_start_time", "run_track_ingest"]
+__all__ = ["TRACK_FORMATS", "feed_options", "sniff_track_format", "ingest_track_files", "parse_start_time", "run_track_ingest"]
+
+
+_AIS_LINE = re.compile(r"^(\\[^\\]*\\)?[!$][A-Z]{2}VD[MO],")
+
+
+def sniff_track_format(path: Path) -> str | None:
+    """``ais`` or a Mode S framing when a file's first bytes look like one (for ``--format auto``), else None."""
+    from truceline.ingest.modes_formats import sniff_modes_format
+
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    text = head.decode("ascii", errors="replace")
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    if _AIS_LINE.match(line):
+        return "ais"
+    return sniff_modes_format(head)
 
 
 def feed_options(ais: list[str], adsb: list[str], console: Console) -> dict[str, Any]:
