@@ -7,7 +7,7 @@ import pydantic
 import pytest
 import shapely
 
-from truceline.domain.agreement import Territory, Zone, ZoneKind, wkb_hex
+from truceline.domain.agreement import Agreement, Territory, Zone, ZoneKind, wkb_hex
 from truceline.verify.agreement_loader import load_demo_agreement
 from truceline.verify.geometry import geometry_for
 
@@ -47,3 +47,25 @@ def test_demo_sea_zones_are_illustrative_and_located() -> None:
     assert [("black-sea-corridor" in located.zones_of(i)) for i in range(3)] == [True, True, False]
     assert located.zones_of(3) == ["black-sea-exclusion"]
     assert any(r.id == "maritime-exclusion" and r.where == ("black-sea-exclusion",) for r in demo.rules)
+
+
+def test_versions_written_before_air_and_sea_zones_keep_their_digest() -> None:
+    """A stored version read back must hash as it was written: a published report names that digest, and an
+    auditor matches it against the agreement's ledger leaf. So defaults of the new zone keys stay out of the
+    canonical document, and stating a default explicitly changes nothing."""
+    agreement = load_demo_agreement()
+    document = agreement.canonical_document()
+    for zone in document["zones"]:
+        if not zone.get("illustrative"):
+            assert "illustrative" not in zone and "width" not in zone
+            assert "applies_to" not in zone, zone["id"]  # every negotiated zone of the demo binds its default subject
+    old_style = dict(document, zones=[{k: v for k, v in z.items() if k not in ("applies_to", "illustrative", "width")}
+                                      for z in document["zones"] if not z.get("illustrative")])
+    subjects = {z.id: list(z.applies_to) for z in agreement.zones}
+    explicit = dict(old_style, zones=[dict(z, applies_to=subjects[z["id"]], illustrative=False, width=None) for z in old_style["zones"]])
+    kept = {z["id"] for z in old_style["zones"]}
+    rules = [r for r in document["rules"] if r["where"] == "anywhere" or set(r["where"]) <= kept]
+    a = Agreement.from_canonical_document(dict(old_style, rules=rules))
+    b = Agreement.from_canonical_document(dict(explicit, rules=rules))
+    assert a.digest() == b.digest()
+    assert a.canonical_document()["zones"] == old_style["zones"]

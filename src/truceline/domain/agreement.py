@@ -463,6 +463,13 @@ class Agreement(_Frozen):
         document = self.model_dump(mode="json", by_alias=True)
         if not document["notifications"]:
             del document["notifications"]  # versions written before notifications existed keep their digest
+        for zone in document["zones"]:  # likewise versions written before air and sea zones existed
+            if tuple(zone["applies_to"]) == _DEFAULT_SUBJECTS.get(zone["kind"], ("ground",)):
+                del zone["applies_to"]
+            if zone["width"] is None:
+                del zone["width"]
+            if not zone["illustrative"]:
+                del zone["illustrative"]
         return document
 
     @classmethod
