@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 t.by_method.update(s.by_method)
     elapsed = time.perf_counter() - t_all
     print(f"scenarios: {args.seeds} × {args.shots} shots over {args.hours:g} h, replies {args.reply_share:.0%}, "
-          f"time uncertainty {'stated by every sender' if args.honest_time else 'stated by 40-60% of sensors, no patrol'}; "
+          f"time uncertainty {'stated by every sender' if args.honest_time else 'stated by 40-60% of sensors, no patrol (the rest assumed)'}; "
           f"{n_obs:,} observations posted over HTTP → {n_inc:,} incidents, {n_viol:,} violations; "
           f"{elapsed:.1f} s in all, GET /violations {judge_s:.2f} s")
     print(f"{'evidence':<13} {'shots':>6} {'named right':>12} {'undeterm.':>10} {'named wrong':>12} "
