@@ -199,7 +199,7 @@ def test_a_patrol_note_joining_an_impact_does_not_loosen_its_link(agreement: Agr
     alone, alone_sd, alone_party = impact_of(array)
     joined, joined_sd, joined_party = impact_of(array, note)
     only_note, note_sd, note_party = impact_of(note)
-    assert note_sd >= 600.0 > 30.0 > joined_sd and joined_sd <= alone_sd
+    assert note_sd >= 600.0 and joined_sd < 30.0 and joined_sd <= alone_sd
     assert alone_party == joined_party == "RU" and joined == pytest.approx(alone, abs=0.01) and joined > 0.9
     assert note_party == UNDETERMINED and only_note < 0.9
 
