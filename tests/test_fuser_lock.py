@@ -99,7 +99,7 @@ def test_a_second_fuse_fails_naming_the_first_and_kill_9_of_the_first_frees_the_
     add_observations(data_dir, "e")
     third = run_cli("fuse", "--data-dir", str(data_dir))
     assert third.returncode == 0, third.stderr
-    assert "fused 1 observations; cursor at 5" in third.stderr
+    assert "fused 1 observation; cursor at 5" in third.stderr
     assert fuser_holder(data_dir) is None  # released on a clean exit
 
 

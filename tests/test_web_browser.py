@@ -157,8 +157,10 @@ def test_the_map_has_a_legend_for_the_agreements_lines_and_zones(browser: Any, s
         legend = page.locator("#map-legend")
         legend.wait_for(state="visible")
         kinds = page.eval_on_selector_all("#map-legend .map-legend-row", "rows => rows.map(r => r.dataset.kind)")
-        assert kinds == ["contact-line", "security-strip", "withdrawal", "no-fly"]  # what the demo agreement draws
-        assert legend.inner_text().split("\n") == ["line of contact", "security strip", "withdrawal lines (by weapon class)", "no-fly area"]
+        # what the demo agreement draws
+        assert kinds == ["contact-line", "security-strip", "withdrawal", "no-fly", "maritime-exclusion", "corridor"]
+        assert legend.inner_text().split("\n") == ["line of contact", "security strip", "withdrawal lines (by weapon class)", "no-fly area",
+                                                    "maritime exclusion zone", "sea corridor"]
         # each swatch is drawn in its layer's colour: the legend and the map share one table
         strokes = page.eval_on_selector_all("#map-legend svg > *", "marks => marks.map(m => m.getAttribute('stroke'))")
         styles = page.evaluate("import('/static/js/map.js').then(m => Object.values(m.AGREEMENT_STYLES).map(e => e.style.color))")

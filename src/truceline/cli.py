@@ -186,7 +186,7 @@ def serve(
     node_name: cli_upstream.NodeName = None,
     upstream_pull_every: cli_upstream.UpstreamPullEvery = 30.0,
     ais: Annotated[list[str] | None, typer.Option("--ais", help="Read AIS NMEA from HOST:PORT (TCP client) or udp://HOST:PORT (repeat).")] = None,
-    adsb: Annotated[list[str] | None, typer.Option("--adsb", help="Read dump1090/readsb at HOST:PORT[/sbs|beast|avr] as a client (repeat).")] = None,
+    adsb: Annotated[list[str] | None, typer.Option("--adsb", help="Read dump1090/readsb at HOST:PORT or HOST:PORT/FORMAT as a client (FORMAT: sbs, beast or avr; default by port: 30003 sbs, 30002 avr, 30005 beast; repeat).")] = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
