@@ -43,7 +43,7 @@ from truceline.ingest.records import FormatError
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
 
 if TYPE_CHECKING:
-    from truceline.api.fuser_lock import FuserLock
+    from truceline.service.fuser_lock import FuserLock
 
 cli_help.install()
 app = typer.Typer(
@@ -69,7 +69,7 @@ def _claim_fusion(data_dir: Path, required: bool, hint: str) -> FuserLock | None
     A busy data dir ends the command (exit 3) when fusing is ``required``; otherwise this says who fuses
     and returns None, and the caller goes on without fusing.
     """
-    from truceline.api.fuser_lock import FuserBusy, FuserLock
+    from truceline.service.fuser_lock import FuserBusy, FuserLock
 
     try:
         return FuserLock.acquire(data_dir)

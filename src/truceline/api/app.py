@@ -28,7 +28,7 @@ from truceline.api import (
     routes_reports,
     routes_stream,
 )
-from truceline.api.fuser_lock import FuserLock, fuser_holder
+from truceline.service.fuser_lock import FuserLock, fuser_holder
 from truceline.api.fusion import FusionWorker
 from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
@@ -51,7 +51,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
 
     In-process fusion (``settings.fusion``) needs the data dir's fuser lock: pass ``fuser_lock`` when it is
     already taken (the CLI takes it before changing anything); else the start takes it or fails with
-    :class:`~truceline.api.fuser_lock.FuserBusy`. The app releases the lock when it stops.
+    :class:`~truceline.service.fuser_lock.FuserBusy`. The app releases the lock when it stops.
     """
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,7 +6,7 @@ none. Open incidents live in the fuser's memory; on start they are dropped from 
 replaying the observations of the fuser's time window (incident ids derive from their founding
 observation, so the rebuilt ones keep their ids).
 
-Only one fuser may work on a data dir at a time (:mod:`truceline.api.fuser_lock`).
+Only one fuser may work on a data dir at a time (:mod:`truceline.service.fuser_lock`).
 """
 
 from __future__ import annotations
