@@ -13,7 +13,7 @@ from conftest import ApiClient, native
 from typer.testing import CliRunner
 
 from truceline.access.policy import Role
-from truceline.api.fusion import FusionWorker
+from truceline.service.fusion import FusionWorker
 from truceline.cli import app
 from truceline.ingest.acled import decode_acled_bytes
 from truceline.ingest.records import Record

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import native
-from truceline.api.fusion import FusionWorker
+from truceline.service.fusion import FusionWorker
 from truceline.cli import app
 from truceline.domain.observation import Observation
 from truceline.fuse.conflict_fire import (

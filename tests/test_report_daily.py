@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import native
-from truceline.api.fusion import FusionWorker
+from truceline.service.fusion import FusionWorker
 from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.ledger.canonical import parse_leaf

@@ -254,7 +254,7 @@ def fuse(
     """
     import time
 
-    from truceline.api.fusion import FusionWorker
+    from truceline.service.fusion import FusionWorker
 
     lock = _claim_fusion(data_dir, required=True, hint="Stop it first.")
     store = _open(data_dir, lock)

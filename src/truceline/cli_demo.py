@@ -81,7 +81,7 @@ def _simulated_records() -> Iterator[tuple[str, Record | Rejection]]:
 
 def load_demo(store: SqliteStore, console: Console) -> DemoLoad:
     """Put the demo agreement in force, ingest FIRMS and the simulated week merged in time, fuse, judge the week."""
-    from truceline.api.fusion import FusionWorker
+    from truceline.service.fusion import FusionWorker
     from truceline.verify.agreement_loader import load_demo_agreement
 
     agreement = load_demo_agreement()

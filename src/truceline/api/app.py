@@ -29,7 +29,7 @@ from truceline.api import (
     routes_stream,
 )
 from truceline.service.fuser_lock import FuserLock, fuser_holder
-from truceline.api.fusion import FusionWorker
+from truceline.service.fusion import FusionWorker
 from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
