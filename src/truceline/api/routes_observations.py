@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from truceline.access.policy import Permission, Principal
 from truceline.api import batch_parser
 from truceline.api.auth import require, require_key
-from truceline.api.intake import ForeignOrganisation, accept_prepared
+from truceline.service.intake import ForeignOrganisation, accept_prepared
 from truceline.domain.observation import Observation
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
 from truceline.store.sqlite import PreparedObservation, StoreError, prepare_batch
@@ -52,7 +52,7 @@ def store_batch(request: Request, principal: Principal, observations: list[Obser
 
 
 def store_prepared(request: Request, principal: Principal, items: list[PreparedObservation]) -> AddResult:
-    """HTTP face of :func:`truceline.api.intake.accept_prepared`: a foreign organisation is a 403."""
+    """HTTP face of :func:`truceline.service.intake.accept_prepared`: a foreign organisation is a 403."""
     try:
         return accept_prepared(request.app.state, principal, items)
     except ForeignOrganisation as exc:
