@@ -30,7 +30,7 @@ from truceline.api import (
 )
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 from truceline.service.fusion import FusionWorker
-from truceline.api.listeners import cot_listener_for
+from truceline.service.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.api.settings import Settings
