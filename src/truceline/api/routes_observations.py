@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal
-from truceline.api import batch_parser
+from truceline.service import batch_parser
 from truceline.api.auth import require, require_key
 from truceline.service.intake import ForeignOrganisation, accept_prepared
 from truceline.domain.observation import Observation
