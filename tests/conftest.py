@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.store.sqlite import SqliteStore, open_store
 
 from tests.testdata import materialise_datasets, shared_or_skip

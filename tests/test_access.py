@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.conftest import ApiClient, native
 from truceline.access.policy import Permission, Principal, Role, may_read, reader_labels
 from truceline.api.app import create_app
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.cli import app as cli
 from truceline.store.sqlite import open_store
 

@@ -25,7 +25,7 @@ from rich.table import Table
 from truceline import cli_help, cli_upstream
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app

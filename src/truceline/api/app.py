@@ -33,7 +33,7 @@ from truceline.service.fusion import FusionWorker
 from truceline.service.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import Depends, HTTPException, Request, status
 
 from truceline.access.policy import ADMIN_ORG, Permission, Principal, Role, reader_labels
-from truceline.api.settings import ADMIN_KEY_FILENAME
+from truceline.service.settings import ADMIN_KEY_FILENAME
 from truceline.store.ports import KeyStore
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="truceline"'}

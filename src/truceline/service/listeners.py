@@ -19,7 +19,7 @@ from typing import Any
 
 from truceline.access.policy import Principal, Role, reader_labels
 from truceline.service.intake import accept_observations
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW
 from truceline.ingest.cot import CotOptions, EventSplitter, Stray, Unit, parse_event
 from truceline.ingest.records import Record, Rejection
