@@ -25,7 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from typer.testing import CliRunner
 
-from truceline.bus.mqtt import (
+from truceline.service.mqtt_intake import (
     REJECTED_PREFIX,
     MqttConfig,
     MqttIntake,

@@ -228,7 +228,7 @@ def _cot_options(host: str, tcp: int | None, udp: int | None, org: str | None, r
 
 def _mqtt_options(url: str, org: str | None) -> str:
     """Check --mqtt and --mqtt-org before anything starts; returns the organisation."""
-    from truceline.bus.mqtt import parse_broker_url
+    from truceline.service.mqtt_intake import parse_broker_url
 
     try:
         parse_broker_url(url)

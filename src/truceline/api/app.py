@@ -132,8 +132,8 @@ def upstream_config(settings: Settings) -> UpstreamConfig:
 
 
 def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:
-    """The MQTT subscription of ``settings`` (see :mod:`truceline.bus.mqtt`), not yet started."""
-    from truceline.bus.mqtt import MqttConfig, MqttIntake, client_id_for
+    """The MQTT subscription of ``settings`` (see :mod:`truceline.service.mqtt_intake`), not yet started."""
+    from truceline.service.mqtt_intake import MqttConfig, MqttIntake, client_id_for
 
     if not settings.mqtt_org:
         raise ValueError("an MQTT subscription needs the organisation it writes for (mqtt_org)")
