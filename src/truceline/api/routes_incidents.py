@@ -25,7 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal, decision_authority, is_coalition_staff, may_read, review_authority
 from truceline.api.auth import require
-from truceline.service.fusion import incident_feature, parse_documents
+from truceline.domain.documents import parse_documents
+from truceline.service.fusion import incident_feature
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, IncidentStatus, base_incident_id
 from truceline.domain.review import Decision, Refusal, apply_review
