@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal, is_coalition_staff
 from truceline.api.auth import require
-from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
+from truceline.access.views import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
 from truceline.domain.incident import Incident, base_incident_id
