@@ -21,7 +21,8 @@ from truceline.access.policy import Principal, decision_authority, may_read
 from truceline.domain.documents import parse_documents
 from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, base_incident_id
 from truceline.domain.review import Refusal, apply_review
-from truceline.fuse.fuser import FuserConfig, fuse_all
+from truceline.fuse.fuser import fuse_all
+from truceline.fuse.updates import FuserConfig
 
 MAX_INCIDENTS = 100_000
 

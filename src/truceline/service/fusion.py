@@ -20,7 +20,8 @@ from typing import Any
 from truceline.bus.ports import Bus, Event, Evidence
 from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
-from truceline.fuse.fuser import Fuser, FuserConfig, IncidentUpdate, UpdateAction
+from truceline.fuse.fuser import Fuser
+from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
 from truceline.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
