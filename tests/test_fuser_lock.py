@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 
 from conftest import LiveServer, eventually, free_port, native, start_server
 from truceline.api.app import create_app
-from truceline.service.fuser_lock import LOCK_FILENAME, FuserBusy, FuserLock, fuser_holder
-from truceline.service.settings import Settings
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validation_context
+from truceline.service.fuser_lock import LOCK_FILENAME, FuserBusy, FuserLock, fuser_holder
+from truceline.service.settings import Settings
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import open_store
 

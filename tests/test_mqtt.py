@@ -17,7 +17,6 @@ import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ApiClient, LiveServer, eventually, native, start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -25,6 +24,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from typer.testing import CliRunner
 
+from conftest import ApiClient, LiveServer, eventually, native, start_server
+from truceline.cli import app as cli_app
 from truceline.service.mqtt_intake import (
     REJECTED_PREFIX,
     MqttConfig,
@@ -32,7 +33,6 @@ from truceline.service.mqtt_intake import (
     client_id_for,
     parse_broker_url,
 )
-from truceline.cli import app as cli_app
 
 BROKER = "mqtt://127.0.0.1:1883"
 WAIT_S = 30.0

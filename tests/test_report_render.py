@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-
 from tests.test_report_daily import (
     DAY,
     SECRET_OBS,
@@ -21,6 +20,7 @@ from tests.test_report_daily import (
     build_dataset,
     incident_of,
 )
+
 from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.report.build import daily_report
 from truceline.report.render import render_html, render_markdown, title_of

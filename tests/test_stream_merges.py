@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-
 from tests.conftest import LiveServer, native, start_server
 from tests.test_web_browser import browser, open_page, shown  # noqa: F401  (browser is a fixture)
+
 from truceline.access.policy import Principal, Role, reader_labels
 from truceline.api.routes_stream import view_for
 from truceline.bus.ports import Event
 from truceline.locate import LocalFrame
 
 FRAME = LocalFrame(48.0, 37.8)
-T0 = datetime(2023, 4, 2, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 4, 2, 3, 0, tzinfo=UTC)
 DEADLINE_S = 60.0
 Received = list[tuple[str, dict[str, Any]]]
 

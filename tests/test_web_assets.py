@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import REPO, ApiClient
+
 from truceline.text.gazetteer import default_gazetteer, distance_km
 from truceline.web.assets import check_manifest, static_dir
 

@@ -25,7 +25,6 @@ from rich.table import Table
 from truceline import cli_help, cli_upstream
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.service.settings import Settings
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
@@ -40,6 +39,7 @@ from truceline.ingest.pipeline import (
     open_records,
 )
 from truceline.ingest.records import FormatError
+from truceline.service.settings import Settings
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
 
 if TYPE_CHECKING:

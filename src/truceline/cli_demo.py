@@ -22,7 +22,7 @@ import webbrowser
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class DemoLoad:
 
 
 def _week_bounds() -> tuple[datetime, datetime]:
-    start = datetime.combine(WEEK_START, time(0), timezone.utc)
+    start = datetime.combine(WEEK_START, time(0), UTC)
     return start, start + timedelta(days=WEEK_DAYS)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,17 +28,17 @@ from truceline.api import (
     routes_reports,
     routes_stream,
 )
-from truceline.service.fuser_lock import FuserLock, fuser_holder
-from truceline.service.fusion import FusionWorker
-from truceline.service.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
-from truceline.service.settings import Settings
 from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
+from truceline.service.fuser_lock import FuserLock, fuser_holder
+from truceline.service.fusion import FusionWorker
+from truceline.service.listeners import cot_listener_for
+from truceline.service.settings import Settings
 from truceline.store.ports import Store
 from truceline.web import routes as web
 

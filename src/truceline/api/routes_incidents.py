@@ -24,10 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from truceline.access.policy import Permission, Principal, is_coalition_staff, review_authority
 from truceline.access.views import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.auth import require
-from truceline.service.fusion import incident_feature
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import Incident, IncidentStatus, base_incident_id
 from truceline.domain.review import Decision
+from truceline.service.fusion import incident_feature
 from truceline.store.ports import IncidentQuery
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])

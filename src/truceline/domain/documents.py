@@ -7,14 +7,14 @@ not "from the future" today).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import TypeAdapter
 
 from truceline.domain.observation import Observation
 
 _OBSERVATIONS = TypeAdapter(list[Observation])
-_FAR_FUTURE = {"now": datetime(9999, 1, 1, tzinfo=timezone.utc)}  # stored observations were checked on arrival
+_FAR_FUTURE = {"now": datetime(9999, 1, 1, tzinfo=UTC)}  # stored observations were checked on arrival
 
 
 def parse_documents(documents: list[str]) -> list[Observation]:

@@ -16,7 +16,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from scipy.stats import chi2
 
@@ -146,7 +146,7 @@ class Fuser:
         """Latest event time seen; the window ends ``window_s`` before it."""
         if self._epoch is None or self._watermark == -INF:
             return None
-        return datetime.fromtimestamp(self._epoch + self._watermark, timezone.utc)
+        return datetime.fromtimestamp(self._epoch + self._watermark, UTC)
 
     # ------------------------------------------------------------------ setup
 

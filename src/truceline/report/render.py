@@ -15,10 +15,10 @@ from __future__ import annotations
 import base64
 import math
 import re
-from urllib.parse import quote
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, get_args
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 

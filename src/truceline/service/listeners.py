@@ -18,12 +18,12 @@ from datetime import timedelta
 from typing import Any
 
 from truceline.access.policy import Principal, Role, reader_labels
-from truceline.service.intake import accept_observations
-from truceline.service.settings import Settings
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW
 from truceline.ingest.cot import CotOptions, EventSplitter, Stray, Unit, parse_event
 from truceline.ingest.records import Record, Rejection
 from truceline.ingest.validation import validate_batch, validation_context
+from truceline.service.intake import accept_observations
+from truceline.service.settings import Settings
 
 logger = logging.getLogger("truceline.cot")
 

@@ -34,8 +34,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from truceline.access.policy import Principal, Role, reader_labels
-from truceline.service.intake import ForeignOrganisation, accept_observations
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
+from truceline.service.intake import ForeignOrganisation, accept_observations
 from truceline.store.sqlite import StoreError
 
 log = logging.getLogger("truceline.mqtt")

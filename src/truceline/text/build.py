@@ -112,9 +112,7 @@ def _select(cities: dict[str, dict[str, Any]], countries: dict[str, dict[str, An
     out = []
     for city in cities.values():
         cc, pop = city["countrycode"], int(city["population"] or 0)
-        if cc in NEIGHBOURS_ALL:
-            keep = True
-        elif cc == "RU" and city["admin1code"] in RU_BORDER_ADMIN1:
+        if cc in NEIGHBOURS_ALL or cc == "RU" and city["admin1code"] in RU_BORDER_ADMIN1:
             keep = True
         elif cc in NEIGHBOURS_LARGE:
             keep = pop >= NEIGHBOUR_MIN_POPULATION

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -268,7 +268,7 @@ def _records(report: TextReport, language: str, event: ExtractedEvent) -> list[d
     mention = event.mention
     reliability, credibility = DEFAULT_GRADES[report.source_type]
     places: list[ResolvedPlace | None] = list(event.places) or [None]
-    published = report.published_at.astimezone(timezone.utc)
+    published = report.published_at.astimezone(UTC)
     out = []
     for place in places:
         if place is None:
