@@ -171,9 +171,8 @@ def test_an_app_that_would_fuse_does_not_start_while_another_fuser_holds_the_loc
     store = open_store(data_dir)
     try:
         with FuserLock.acquire(data_dir, "truceline fuse --follow"):
-            with pytest.raises(FuserBusy, match="truceline fuse --follow"):
-                with TestClient(create_app(Settings(data_dir=data_dir), store)):
-                    pass
+            with pytest.raises(FuserBusy, match="truceline fuse --follow"), TestClient(create_app(Settings(data_dir=data_dir), store)):
+                pass
             with TestClient(create_app(Settings(data_dir=data_dir, fusion=False), store)) as client:
                 assert client.get("/healthz").json()["fusion"]["mode"] == "external"
         with TestClient(create_app(Settings(data_dir=data_dir), store)) as client:

@@ -56,10 +56,7 @@ def pdf_text(path: Path, first_page_only: bool = False) -> str:
 def text_of(editions: dict[tuple[str, str], Any], audience: str, fmt: str) -> str:
     """The edition as searchable text without whitespace, hyphens or backslashes (PDF tables wrap long ids
     at hyphens, which pdftotext then drops; Markdown escapes some characters)."""
-    if fmt == "pdf":
-        text = pdf_text(editions[(audience, "pdf-path")])
-    else:
-        text = editions[(audience, fmt)].content.decode()
+    text = pdf_text(editions[(audience, "pdf-path")]) if fmt == "pdf" else editions[(audience, fmt)].content.decode()
     return squeeze(text)
 
 

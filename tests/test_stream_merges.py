@@ -197,7 +197,7 @@ def test_a_guarded_field_is_null_for_a_reader_who_may_not_see_its_evidence() -> 
     assert event.data["into"] == "inc-b"  # the published event itself is never changed
 
 
-def test_the_page_drops_a_merged_incident_and_its_detail_follows_the_survivor(browser: Any, server: LiveServer) -> None:
+def test_the_page_drops_a_merged_incident_and_its_detail_follows_the_survivor(browser: Any, server: LiveServer) -> None:  # noqa: F811 - the fixture imported above
     post(server, [
         obs("x", 0.0, 0.0, 100.0, "UA", "ua-acn-1", "acoustic", ["COALITION"]),
         obs("y", 600.0, 0.5, 100.0, "FR", "fr-acn-1", "acoustic", ["COALITION"]),

@@ -230,7 +230,7 @@ def decode_acled(lines: Iterable[str]) -> Iterator[Record | Rejection]:
             yield Rejection(where, "(row)", f"expected {len(names)} columns, got {len(cells)}")
             continue
         try:
-            yield Record(where, _record(dict(zip(names, cells))))
+            yield Record(where, _record(dict(zip(names, cells, strict=True))))
         except _CellError as exc:
             yield Rejection(where, exc.field, str(exc))
 

@@ -132,10 +132,9 @@ def export_bundle(
     count = ordered[-1].size
     out_path = Path(out_path)
     out_dir = out_path.resolve().parent
-    leaves_tmp = tempfile.TemporaryFile(dir=out_dir)
-    try:
+    with tempfile.TemporaryFile(dir=out_dir) as leaves_tmp:
         digest, written = hashlib.sha256(), 0
-        for index, (data, leaf) in enumerate(zip(log.leaves(conn, 0, count), log.leaf_hashes(conn, 0, count))):
+        for index, (data, leaf) in enumerate(zip(log.leaves(conn, 0, count), log.leaf_hashes(conn, 0, count), strict=False)):
             record = _RECORD.pack(index, len(data), leaf) + data
             digest.update(record)
             leaves_tmp.write(record)
@@ -163,6 +162,4 @@ def export_bundle(
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
-    finally:
-        leaves_tmp.close()
     return ExportResult(out_path, origins[0], vkey, count, tuple(c.size for c in ordered), out_path.stat().st_size)

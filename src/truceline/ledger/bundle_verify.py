@@ -312,7 +312,7 @@ class _Verification:
 
     def _leaf_batch(self, batch: list[tuple[int, bytes, bytes]], walk: _TreeWalk) -> None:
         hashes = merkle.leaf_hashes([data for _, data, _ in batch])
-        for (index, data, recorded), actual in zip(batch, hashes):
+        for (index, data, recorded), actual in zip(batch, hashes, strict=False):
             if actual != recorded:
                 self.problem(Problem("leaf", index, f"its bytes hash to {actual.hex()} but the bundle records "
                                      f"{recorded.hex()}: the leaf or its recorded hash was altered", _LEAVES))
@@ -472,7 +472,7 @@ class _TreeWalk:
         if size == 0 or self.next >= len(self.sizes):
             return
         self.ranges = merkle.consistency_ranges(size, self.sizes[self.next])
-        for (level, index), h in zip(self.compact.coords(), self.compact.hashes()):
+        for (level, index), h in zip(self.compact.coords(), self.compact.hashes(), strict=False):
             self.left[(index << level, (index + 1) << level)] = h
         self.right = [(s, e, merkle.CompactRange()) for s, e in self.ranges if s >= size]
 
@@ -515,7 +515,7 @@ def _first_difference(got: Any, want: Any, path: str) -> tuple[str, Any, Any] | 
                 return found[0].lstrip("."), found[1], found[2]
         return None
     if isinstance(got, list) and isinstance(want, list):
-        for i, (a, b) in enumerate(zip(got, want)):
+        for i, (a, b) in enumerate(zip(got, want, strict=False)):
             found = _first_difference(a, b, f"{path}[{i}]")
             if found:
                 return found
@@ -539,7 +539,7 @@ def verify_bundle(
         Verifier.from_string(trusted_key)
     run = _Verification(Path(path), trusted_key, check_leaf_format)
     try:
-        tar = tarfile.open(path, mode="r:")
+        tar = tarfile.open(path, mode="r:")  # noqa: SIM115 - entered by `with tar:` below; only opening errors are caught here
     except (OSError, tarfile.TarError) as exc:
         run.problem(Problem("bundle", None, f"cannot open as an uncompressed tar archive: {exc}"))
         return run.finish()
@@ -549,9 +549,8 @@ def verify_bundle(
         sizes: dict[str, int] = {}
         if manifest is not None and isinstance(manifest.get("checkpoints"), list):
             for entry in manifest["checkpoints"]:
-                if isinstance(entry, dict) and isinstance(entry.get("file"), str):
-                    if isinstance(entry.get("size"), int):
-                        sizes[entry["file"]] = entry["size"]
+                if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("size"), int):
+                    sizes[entry["file"]] = entry["size"]
         if _KEY in run.members:
             run.load_key(tar)
         run.load_checkpoints(tar, sizes)
