@@ -11,6 +11,7 @@ import functools
 import hashlib
 import math
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Literal
@@ -307,7 +308,8 @@ def _plainly_portable(container: dict[str, Any] | list[Any], depth: int) -> bool
     """
     if depth >= _MAX_ATTRIBUTE_DEPTH and container:
         return False  # its items are nested too deeply
-    for item in container.values() if type(container) is dict else container:
+    items: Iterable[Any] = container.values() if type(container) is dict else container
+    for item in items:
         t = type(item)
         if t is str or t is bool or item is None:
             continue

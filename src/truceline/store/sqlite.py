@@ -436,8 +436,11 @@ class SqliteStore:
                     "SELECT id, doc_sha256 FROM observations WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)
                 ).fetchall()
             )
-            rows, labels, leaves, new = [], [], [], []
-            stored, duplicates, conflicts = [], [], []
+            rows, labels, new = [], [], []
+            leaves: list[bytes] = []
+            stored: list[str] = []
+            duplicates: list[str] = []
+            conflicts: list[str] = []
             for item in prepared:
                 known = existing.get(item.id)
                 if known is not None:

@@ -273,7 +273,7 @@ def _records(report: TextReport, language: str, event: ExtractedEvent) -> list[d
     for place in places:
         if place is None:
             location: dict[str, Any] = {"type": "place", "name": "Ukraine", "precision": 4}
-            geo_note = "the sentence names no place: the whole country, without a point"
+            geo_note: str | None = "the sentence names no place: the whole country, without a point"
         elif place.resolved:
             location = {"type": "place", "name": place.name[:200], "precision": place.precision, "lat": place.lat, "lon": place.lon}
             if place.admin1:
