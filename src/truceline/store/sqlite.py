@@ -35,6 +35,7 @@ from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
 from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
 from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.store.grid import cell_ranges, grid_cell
+from truceline.store.tracks import v7_tracks
 from truceline.store.ports import (
     AddResult,
     ApiKey,
@@ -214,6 +215,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "incidents, their supporting observations, fusion progress", _v4_incidents),
     Migration(5, "agreement versions, each one a ledger leaf", _v5_agreements),
     Migration(6, "analysts' review decisions, each one a ledger leaf", _v6_reviews),
+    Migration(7, "aircraft and vessel tracks, one ledger leaf per track-minute of raw messages", v7_tracks),
 )
 
 
