@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.airsea_fixtures import T0, position, static
+
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.service.settings import Settings

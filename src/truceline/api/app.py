@@ -31,7 +31,6 @@ from truceline.api import (
 )
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
-from truceline.service.live_tracks import FeedCollector, LiveTracks
 from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
@@ -40,6 +39,7 @@ from truceline.federate.node import start_node
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 from truceline.service.fusion import FusionWorker
 from truceline.service.listeners import cot_listener_for
+from truceline.service.live_tracks import FeedCollector, LiveTracks
 from truceline.service.settings import Settings
 from truceline.store.ports import Store
 from truceline.web import routes as web

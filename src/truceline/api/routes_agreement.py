@@ -30,8 +30,8 @@ from truceline.domain.agreement import Agreement
 from truceline.domain.incident import Incident, base_incident_id
 from truceline.domain.review import violation_candidates
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, Violation
-from truceline.store.ports import IncidentQuery
 from truceline.service.tracks import track_violation_features
+from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 from truceline.verify.engagement import LINK_LOOKBACK_S

@@ -21,13 +21,13 @@ from typing import Any, Protocol
 
 from truceline.access.policy import Principal
 from truceline.access.views import reader_view, with_reviews
-from truceline.report.airsea import gather_airsea
 from truceline.domain.agreement import UNDETERMINED, Agreement
 from truceline.domain.incident import Incident, IncidentStatus
 from truceline.domain.review import ReviewStatus, violation_candidates
 from truceline.domain.violation import AttributionMethod, Violation
 from truceline.ledger.checkpoint import SignedCheckpoint
 from truceline.ledger.commitment import commitment
+from truceline.report.airsea import gather_airsea
 from truceline.report.sectors import SectorIndex
 from truceline.store.ports import IncidentQuery, StoredObservation
 from truceline.verify.geometry import AgreementGeometry

@@ -35,7 +35,6 @@ from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
 from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
 from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.store.grid import cell_ranges, grid_cell
-from truceline.store.tracks import v7_tracks
 from truceline.store.ports import (
     AddResult,
     ApiKey,
@@ -44,6 +43,7 @@ from truceline.store.ports import (
     Page,
     StoredObservation,
 )
+from truceline.store.tracks import v7_tracks
 
 DATABASE_FILENAME = "truceline.db"
 
