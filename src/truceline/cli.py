@@ -57,8 +57,12 @@ console = Console(stderr=True)
 DEMO_DATA_DIR = Path("truceline-demo")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
-#: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them).
-IngestFormat = Literal[FORMATS + TRACK_FORMATS]  # type: ignore[valid-type]
+#: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them); the
+#: tuple is built at run time, so to a type checker it is a plain string.
+if TYPE_CHECKING:
+    IngestFormat = str
+else:
+    IngestFormat = Literal[FORMATS + TRACK_FORMATS]
 _KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
