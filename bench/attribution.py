@@ -36,7 +36,7 @@ def run_scenario(data_dir: Path, shots: int, seed: int, hours: float, reply_shar
 
     from truceline.api.app import create_app
     from truceline.api.auth import ensure_admin_key, read_admin_key
-    from truceline.api.settings import Settings
+    from truceline.service.settings import Settings
     from truceline.sim.engagements import generate
     from truceline.store.sqlite import open_store
     from truceline.verify.agreement_loader import load_demo_agreement

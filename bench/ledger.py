@@ -25,7 +25,8 @@ try:
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from truceline.ledger.bundle import export_bundle, verify_bundle
+from truceline.ledger.bundle import export_bundle
+from truceline.ledger.bundle_verify import verify_bundle
 from truceline.ledger.canonical import leaf_bytes, parse_leaf
 from truceline.ledger.checkpoint import Checkpoint, generate_key
 from truceline.ledger.log import MerkleLog, ensure_schema

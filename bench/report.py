@@ -75,7 +75,7 @@ def _records(geometry: Any, day: date, n: int, rng: np.random.Generator, prefix:
 
 def build(data_dir: Path, incidents: int, history: int, seed: int) -> tuple[Any, Any]:
     """A fused data dir for the bench; returns (store, ledger key)."""
-    from truceline.api.fusion import FusionWorker
+    from truceline.service.fusion import FusionWorker
     from truceline.api.routes_ledger import ensure_ledger_key
     from truceline.ingest.validation import validate_batch, validation_context
     from truceline.store.sqlite import open_store

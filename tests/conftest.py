@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.testdata import materialise_datasets, shared_or_skip
 
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.store.sqlite import SqliteStore, open_store
-
-from tests.testdata import materialise_datasets, shared_or_skip
 
 REPO = Path(__file__).resolve().parents[1]
 

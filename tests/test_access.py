@@ -9,13 +9,13 @@ import orjson
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import ApiClient, native
 from typer.testing import CliRunner
 
-from tests.conftest import ApiClient, native
 from truceline.access.policy import Permission, Principal, Role, may_read, reader_labels
 from truceline.api.app import create_app
-from truceline.api.settings import Settings
 from truceline.cli import app as cli
+from truceline.service.settings import Settings
 from truceline.store.sqlite import open_store
 
 

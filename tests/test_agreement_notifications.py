@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_agreement_loader import _problems, _terms, _write
 
+from test_agreement_loader import _problems, _terms, _write
 from truceline.domain.agreement import Agreement
 from truceline.domain.violation import JudgedEvent
 from truceline.verify.agreement_loader import load_agreement

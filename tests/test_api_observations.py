@@ -7,7 +7,6 @@ import stat
 
 import orjson
 import pytest
-
 from tests.conftest import ApiClient, native
 
 

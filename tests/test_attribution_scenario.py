@@ -58,9 +58,9 @@ def test_attribution_scenario_over_http_meets_the_goals(bench: ModuleType, tmp_p
 def test_violations_link_to_launches_before_since_and_outside_the_bbox(tmp_path: Path) -> None:
     """A page that starts after the launch, or a box around the impact alone, still names who fired."""
     import orjson
-
     from tests.conftest import native
     from tests.test_review_consistency import demo_app
+
     from truceline.api.auth import read_admin_key
 
     shot = [

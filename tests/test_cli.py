@@ -10,9 +10,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.conftest import native
 from typer.testing import CliRunner
 
-from tests.conftest import native
 from truceline.cli import app
 from truceline.store.sqlite import open_store
 

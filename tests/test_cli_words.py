@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from tests.conftest import native
 from typer.testing import CliRunner
 
-from tests.conftest import native
 from truceline.cli import app
 from truceline.cli_words import counted
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench.firms import load_minimal_firms, numpy_flags, pandas_flags
 from numpy.typing import NDArray
 
-from bench.firms import load_minimal_firms, numpy_flags, pandas_flags
 from truceline.fuse.conflict_fire import REASONS, FireBaseline, detect_conflict_fires
 from truceline.verify.agreement_loader import load_demo_agreement
 from truceline.verify.geometry import geometry_for

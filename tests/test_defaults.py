@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from pydantic import ValidationError
-
 from tests.conftest import ApiClient, native
+
 from truceline.domain import defaults
 from truceline.domain.observation import Observation, ObservationKind, SourceType
 from truceline.fuse import fuse_all
@@ -21,7 +21,7 @@ from truceline.ledger.canonical import canonical_json
 from truceline.ledger.commitment import canonical_observation
 from truceline.locate.enu import LocalFrame
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def unstated(**overrides: Any) -> dict[str, Any]:

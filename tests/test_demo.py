@@ -10,14 +10,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, start_server
 from rich.console import Console
 
+from conftest import free_port, start_server
 from truceline.api.auth import read_admin_key
 from truceline.cli_demo import DemoLoad, door_url, load_demo
 from truceline.sim.demo_week import DEMO_DAY, TEXT_REPORTS, WEEK_DAYS, WEEK_START, demo_week
@@ -29,12 +29,12 @@ def test_every_simulated_record_is_marked_and_the_week_is_deterministic() -> Non
     first, second = demo_week(), demo_week()
     assert [t.record for t in first] == [t.record for t in second]
     assert [t.arrival for t in first] == sorted(t.arrival for t in first)
-    start = datetime(WEEK_START.year, WEEK_START.month, WEEK_START.day, tzinfo=timezone.utc)
+    start = datetime(WEEK_START.year, WEEK_START.month, WEEK_START.day, tzinfo=UTC)
     for timed in first:
         record = timed.record
         assert record["attributes"]["simulated"] is True, record["id"]
         assert record["source"]["id"].startswith("sim-"), record["source"]
-        assert start <= timed.arrival.astimezone(timezone.utc) < start.replace(day=start.day + WEEK_DAYS), record["id"]
+        assert start <= timed.arrival.astimezone(UTC) < start.replace(day=start.day + WEEK_DAYS), record["id"]
     types = Counter(t.record["source"]["type"] for t in first)
     assert {"acoustic", "radar", "uav", "monitor", "osint"} <= set(types)
     assert len({t.record["source"]["org"] for t in first}) >= 6  # several nations' sensors, monitors, press

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.conftest import REPO, LiveServer, native, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tests.conftest import native
+
 from truceline.domain.observation import BearingLocation, Observation, PlaceLocation, PointLocation
 from truceline.ingest.validation import FieldError, validate_all_or_nothing, validate_batch, validation_context
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CTX = validation_context(NOW)
 
 
@@ -36,7 +36,7 @@ def fields(doc: Any) -> set[str]:
 def test_minimal_design_example_is_accepted_as_is() -> None:
     obs = one(native())
     assert obs.id == "ua-ac17-000123"
-    assert obs.time == datetime(2023, 4, 2, 3, 15, tzinfo=timezone.utc)
+    assert obs.time == datetime(2023, 4, 2, 3, 15, tzinfo=UTC)
     assert isinstance(obs.location, PointLocation) and obs.location.cep_m == 150
     assert obs.releasable_to == ["COALITION"]
 
@@ -77,22 +77,22 @@ def test_naive_time_is_refused_with_reason() -> None:
 
 
 def test_time_with_offset_is_converted_to_utc() -> None:
-    assert one(native(time="2023-04-02T06:15:00+03:00")).time == datetime(2023, 4, 2, 3, 15, tzinfo=timezone.utc)
+    assert one(native(time="2023-04-02T06:15:00+03:00")).time == datetime(2023, 4, 2, 3, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
-        ("2015-06-30T23:59:60Z", datetime(2015, 6, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)),
-        ("2017-01-01T02:59:60+03:00", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
-        ("2016-12-31T23:59:60.5Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2015-06-30T23:59:60Z", datetime(2015, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2017-01-01T02:59:60+03:00", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2016-12-31T23:59:60.5Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
     ],
 )
 def test_real_leap_seconds_are_accepted_and_keep_date_and_order(text: str, expected: datetime) -> None:
     obs = one(native(time=text))
     assert obs.time == expected
-    assert obs.time < datetime(2017, 1, 1, tzinfo=timezone.utc) or expected.month == 6
+    assert obs.time < datetime(2017, 1, 1, tzinfo=UTC) or expected.month == 6
 
 
 @pytest.mark.parametrize("text", ["2016-12-30T23:59:60Z", "2016-12-31T12:59:60Z", "2016-12-31T23:60:00Z"])

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import orjson
-
 from tests.conftest import native, start_server
+
 from truceline.store.sqlite import open_store
 
 

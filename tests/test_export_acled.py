@@ -5,20 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ApiClient, native
 from typer.testing import CliRunner
 
+from conftest import ApiClient, native
 from truceline.access.policy import Role
-from truceline.api.fusion import FusionWorker
 from truceline.cli import app
 from truceline.ingest.acled import decode_acled_bytes
 from truceline.ingest.records import Record
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.report.acled_export import EXPORT_COLUMNS, geo_precision, time_precision
+from truceline.service.fusion import FusionWorker
 from truceline.store.sqlite import open_store
 
 runner = CliRunner()
@@ -127,16 +128,16 @@ def test_http_export_follows_the_readers_releasability(api: ApiClient) -> None:
     assert admin.headers["content-type"].startswith("text/csv")
     admin_rows, fr_rows = (list(csv.DictReader(io.StringIO(r.text))) for r in (admin, fr))
     assert len(admin_rows) == 3 and len(fr_rows) == 2
-    assert all("2023-04-20" != r["event_date"] for r in fr_rows)
+    assert all(r["event_date"] != "2023-04-20" for r in fr_rows)
     assert api.client.get("/api/v1/exports/acled", params={"since": "2023-04-01T00:00:00"}, headers=api.auth).status_code == 422
     assert api.client.get("/api/v1/exports/acled").status_code == 401
 
 
 def test_precision_codes() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     assert [geo_precision(s) for s in (150, 2_000, 2_001, 8_000, 8_001)] == [1, 1, 2, 2, 3]
-    noon = datetime(2023, 4, 2, 12, tzinfo=timezone.utc)
-    late = datetime(2023, 4, 2, 23, 50, tzinfo=timezone.utc)
+    noon = datetime(2023, 4, 2, 12, tzinfo=UTC)
+    late = datetime(2023, 4, 2, 23, 50, tzinfo=UTC)
     assert [time_precision(s, noon) for s in (0, 60, 43_200, 43_201, 302_400, 302_401)] == [1, 1, 1, 2, 2, 3]
     assert time_precision(3_600, late) == 2  # the hour around 23:50 crosses midnight: the day is not certain

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_export_acled import export, seeded_store
 
+from test_export_acled import export, seeded_store
 from truceline.domain.incident import Incident
 from truceline.domain.violation import UNDETERMINED, Violation
 from truceline.report.acled_export import incident_row

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import ApiClient, native
 from typer.testing import CliRunner
 
-from tests.conftest import ApiClient, native
 from truceline.access.policy import Role
 from truceline.cli import app as cli_app
 from truceline.domain.observation import Observation

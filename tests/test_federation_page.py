@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.conftest import free_port, native, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")

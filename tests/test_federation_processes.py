@@ -14,15 +14,15 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-
 from tests.conftest import eventually, free_port
+
 from truceline.api.auth import read_admin_key
 from truceline.store.sqlite import open_store
 
@@ -134,7 +134,7 @@ def contributor_key(hub: Proc, org: str) -> str:
     return str(orjson.loads(done.stdout)["key"])
 
 
-T0 = datetime(2023, 4, 2, tzinfo=timezone.utc)
+T0 = datetime(2023, 4, 2, tzinfo=UTC)
 
 
 def observation(oid: str, org: str, i: int, releasable_to: list[str], *, dlat: float = 0.0, dt_s: float = 0.0,

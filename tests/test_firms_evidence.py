@@ -11,10 +11,9 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.conftest import native
 from typer.testing import CliRunner
 
-from tests.conftest import native
-from truceline.api.fusion import FusionWorker
 from truceline.cli import app
 from truceline.domain.observation import Observation
 from truceline.fuse.conflict_fire import (
@@ -23,6 +22,7 @@ from truceline.fuse.conflict_fire import (
     is_background_fire,
 )
 from truceline.fuse.fuser import Fuser
+from truceline.service.fusion import FusionWorker
 from truceline.store.ports import IncidentQuery, ObservationQuery
 from truceline.store.sqlite import open_store
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from truceline.fuse import Fuser, FuserConfig, UpdateAction
 from truceline.ingest.validation import validation_context
 from truceline.locate import LocalFrame
 
-T0 = datetime(2023, 4, 2, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 4, 2, 3, 0, tzinfo=UTC)
 FRAME = LocalFrame(48.0, 37.8)
 CONFIG = FuserConfig(origin=(48.0, 37.8))
 

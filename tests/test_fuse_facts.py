@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from truceline.domain.observation import Observation
@@ -10,7 +10,7 @@ from truceline.fuse import FuserConfig, fuse_all
 from truceline.ingest.validation import validation_context
 from truceline.locate import LocalFrame
 
-T0 = datetime(2023, 5, 18, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 5, 18, 3, 0, tzinfo=UTC)
 FRAME = LocalFrame(47.5, 35.8)
 CONFIG = FuserConfig(origin=(47.5, 35.8))
 

@@ -6,8 +6,8 @@ import random
 from datetime import timedelta
 
 import pytest
-
 from tests.test_fuse_association import CONFIG, point
+
 from truceline.domain.incident import Incident
 from truceline.eval import evaluate, fused, parse_truth
 from truceline.fuse import Fuser, FuserConfig, UpdateAction, fuse_all

@@ -20,10 +20,10 @@ from fastapi.testclient import TestClient
 
 from conftest import LiveServer, eventually, free_port, native, start_server
 from truceline.api.app import create_app
-from truceline.api.fuser_lock import LOCK_FILENAME, FuserBusy, FuserLock, fuser_holder
-from truceline.api.settings import Settings
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validation_context
+from truceline.service.fuser_lock import LOCK_FILENAME, FuserBusy, FuserLock, fuser_holder
+from truceline.service.settings import Settings
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import open_store
 
@@ -171,9 +171,8 @@ def test_an_app_that_would_fuse_does_not_start_while_another_fuser_holds_the_loc
     store = open_store(data_dir)
     try:
         with FuserLock.acquire(data_dir, "truceline fuse --follow"):
-            with pytest.raises(FuserBusy, match="truceline fuse --follow"):
-                with TestClient(create_app(Settings(data_dir=data_dir), store)):
-                    pass
+            with pytest.raises(FuserBusy, match="truceline fuse --follow"), TestClient(create_app(Settings(data_dir=data_dir), store)):
+                pass
             with TestClient(create_app(Settings(data_dir=data_dir, fusion=False), store)) as client:
                 assert client.get("/healthz").json()["fusion"]["mode"] == "external"
         with TestClient(create_app(Settings(data_dir=data_dir), store)) as client:

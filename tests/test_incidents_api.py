@@ -9,12 +9,12 @@ import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.conftest import LiveServer, native
+
 from truceline.access.policy import Role
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.store.sqlite import open_store
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from typer.testing import CliRunner
+
 from conftest import native
 from test_ingest_acled import ROW, acled
 from test_ingest_sensorthings import datastream, observation
-from typer.testing import CliRunner
-
 from truceline.cli import app
 from truceline.ingest import pipeline
 from truceline.store.ports import ObservationQuery

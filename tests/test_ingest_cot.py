@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from truceline.fuse.measurement import MeasurementModel, measure
 from truceline.ingest.cot import (
     CotOptions,
     EventSplitter,
@@ -23,7 +24,6 @@ from truceline.ingest.cot import (
     kind_for,
     parse_event,
 )
-from truceline.fuse.measurement import MeasurementModel, measure
 from truceline.ingest.pipeline import IngestSummary, detect_format, ingest_records
 from truceline.ingest.records import Record, Rejection
 from truceline.ingest.validation import validate_batch, validation_context

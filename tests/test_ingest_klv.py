@@ -62,7 +62,7 @@ def test_every_value_pymisb_decodes_is_decoded_the_same(name: str) -> None:
     expected = EXPECTED[name]
     assert [(p.offset, p.length) for p in packets] == [(e["offset"], e["length"]) for e in expected]
     compared = 0
-    for packet, want in zip(packets, expected):
+    for packet, want in zip(packets, expected, strict=True):
         assert want["checksum_ok"]
         for tag_text, value in want["pymisb"].items():
             tag = int(tag_text)
@@ -81,7 +81,7 @@ def test_every_value_pymisb_decodes_is_decoded_the_same(name: str) -> None:
 def test_tags_pymisb_cannot_decode_match_the_encoded_values_within_one_step() -> None:
     packets = _packets("marked.klv")
     seen = 0
-    for packet, want in zip(packets, EXPECTED["marked.klv"]):
+    for packet, want in zip(packets, EXPECTED["marked.klv"], strict=False):
         for tag_text, value in want["encoded_but_unknown_to_pymisb"].items():
             tag = int(tag_text)
             field = TAGS[tag][1]

@@ -145,7 +145,7 @@ def test_comm_b_replies_of_the_recording(name: str, field: str) -> None:
         feed(dec, (_df17_ident(icao), float(ts)))  # the recording's own ICAO column, as a checked squitter
         dec.decode(msg, float(ts), number=i, report=report)
     assert len(report.points) == len(rows)
-    for p, (_, icao, msg) in zip(report.points, rows):
+    for p, (_, icao, msg) in zip(report.points, rows, strict=True):
         assert p.ident == icao.lower()  # the address recovered from the parity is the recorded one
         expected = pyModeS.decode(msg)[field]
         got = p.squawk if field == "squawk" else p.alt_m
@@ -158,7 +158,7 @@ def test_recorded_flight_positions_match_pymodes_within_10_m() -> None:
     report = decode_modes_csv(FLIGHT.read_bytes(), FLIGHT.name)
     rows = list(csv.reader(FLIGHT.read_text().splitlines()))
     assert report.messages == len(rows) == 600 and report.rejected == []
-    placed = [(p, row) for p, row in zip(report.points, rows) if p.lat is not None]
+    placed = [(p, row) for p, row in zip(report.points, rows, strict=False) if p.lat is not None]
     assert len(placed) > 250
     for p, row in placed:
         assert p.ident == "406b90" and p.time == datetime.fromtimestamp(int(row[0]), UTC)

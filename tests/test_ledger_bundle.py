@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from truceline.ledger import bundle as bundle_module
-from truceline.ledger.bundle import BundleError, BundleReport, export_bundle, verify_bundle
+from truceline.ledger import bundle_verify as bundle_verify_module
+from truceline.ledger.bundle import BundleError, export_bundle
+from truceline.ledger.bundle_verify import BundleReport, verify_bundle
 from truceline.ledger.canonical import canonical_json, leaf_bytes, parse_canonical
 from truceline.ledger.checkpoint import Checkpoint, LedgerKey, generate_key
 from truceline.ledger.log import MerkleLog, ensure_schema
@@ -370,7 +372,7 @@ def test_any_checkpoint_schedule_verifies_with_consistency_proofs(
     sizes: list[int], batch: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Random checkpoint sizes (repeats included) and leaf batch lengths exercise the streaming proof rebuild."""
-    monkeypatch.setattr(bundle_module, "_BATCH", batch)
+    monkeypatch.setattr(bundle_verify_module, "_BATCH", batch)
     conn = sqlite3.connect(":memory:")
     ensure_schema(conn)
     log, key = MerkleLog(), generate_key(ORIGIN)

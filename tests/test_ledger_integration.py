@@ -9,9 +9,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.conftest import ApiClient, native
 from typer.testing import CliRunner
 
-from tests.conftest import ApiClient, native
 from truceline.access.policy import Role
 from truceline.cli import app as cli
 from truceline.ingest.validation import validate_all_or_nothing, validation_context

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from test_ledger_model import ref_mth, ref_path, ref_subproof
 from truceline.ledger.checkpoint import Checkpoint, CheckpointError, generate_key
 from truceline.ledger.log import LEDGER_SCHEMA_SQL, LogError, MerkleLog, ensure_schema
 from truceline.ledger.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
-
-from test_ledger_model import ref_mth, ref_path, ref_subproof
 
 ORIGIN = "truceline.example/test"
 

@@ -7,8 +7,8 @@ import base64
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.testdata import merkle_vectors, rfc6962_roots
+
 from test_ledger_model import MemorySource, hashes_for, ref_mth, ref_path, ref_subproof
 from truceline.ledger import merkle
 from truceline.ledger.merkle import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tests.testdata import rfc6962_roots
+
 from truceline.ledger.merkle import EMPTY_ROOT, CompactRange, leaf_hash, node_hash
 
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytak
 import pytest
-from conftest import LiveServer, free_port, start_server
 from typer.testing import CliRunner
 
+from conftest import LiveServer, free_port, start_server
 from truceline.cli import app as cli
 
 

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
+from truceline.service.settings import Settings
 from truceline.store.sqlite import open_store
 from truceline.verify.agreement_loader import load_demo_agreement
 

@@ -17,7 +17,6 @@ import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ApiClient, LiveServer, eventually, native, start_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
@@ -25,14 +24,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from typer.testing import CliRunner
 
-from truceline.bus.mqtt import (
+from conftest import ApiClient, LiveServer, eventually, native, start_server
+from truceline.cli import app as cli_app
+from truceline.service.mqtt_intake import (
     REJECTED_PREFIX,
     MqttConfig,
     MqttIntake,
     client_id_for,
     parse_broker_url,
 )
-from truceline.cli import app as cli_app
 
 BROKER = "mqtt://127.0.0.1:1883"
 WAIT_S = 30.0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import orjson
-
 from tests.conftest import native
+
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import Record, Rejection

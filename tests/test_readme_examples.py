@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.testdata import REPO
 from typer.testing import CliRunner, Result
 
-from tests.testdata import REPO
 from truceline.cli import app
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -6,6 +6,8 @@ the addresses are those of the real sample messages (tests/data/modes/SOURCES.md
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from truceline.track.registry_icao import ICAO24_SOURCE, _table, icao24_block, registry_state
@@ -44,7 +46,7 @@ def test_icao_blocks_and_unallocated_name_no_state() -> None:
 def test_state_blocks_do_not_overlap_and_codes_are_alpha2() -> None:
     _, states, others = _table()
     assert len(states) > 180 and all(b.state and len(b.state) == 2 and b.state.isupper() for b in states)
-    assert all(a.end < b.start for a, b in zip(states, states[1:]))
+    assert all(a.end < b.start for a, b in pairwise(states))
     assert all(b.state is None for b in others)
     assert "Annex 10" in ICAO24_SOURCE
 

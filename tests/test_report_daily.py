@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import native
-from truceline.api.fusion import FusionWorker
+
 from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.ledger.canonical import parse_leaf
@@ -40,6 +39,7 @@ from truceline.ledger.merkle import leaf_hash, verify_inclusion
 from truceline.report.audience import AudienceError, edition_reader
 from truceline.report.build import daily_report
 from truceline.report.daily import DailyReport
+from truceline.service.fusion import FusionWorker
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import SqliteStore, open_store
 from truceline.verify.agreement_loader import load_demo_agreement

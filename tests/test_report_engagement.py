@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import native
-from truceline.api.fusion import FusionWorker
+
 from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.report.build import daily_report
+from truceline.service.fusion import FusionWorker
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import open_store
 from truceline.verify.agreement_loader import load_demo_agreement

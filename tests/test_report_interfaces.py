@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.test_report_daily import SECRET_OBS, build_dataset
 from typer.testing import CliRunner
 
-from tests.test_report_daily import SECRET_OBS, build_dataset
 from truceline.access.policy import Role
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
 from truceline.cli import app as cli
+from truceline.service.settings import Settings
 from truceline.store.sqlite import open_store
 
 runner = CliRunner()

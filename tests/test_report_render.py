@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-
 from tests.test_report_daily import (
     DAY,
     SECRET_OBS,
@@ -21,6 +20,7 @@ from tests.test_report_daily import (
     build_dataset,
     incident_of,
 )
+
 from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.report.build import daily_report
 from truceline.report.render import render_html, render_markdown, title_of
@@ -56,10 +56,7 @@ def pdf_text(path: Path, first_page_only: bool = False) -> str:
 def text_of(editions: dict[tuple[str, str], Any], audience: str, fmt: str) -> str:
     """The edition as searchable text without whitespace, hyphens or backslashes (PDF tables wrap long ids
     at hyphens, which pdftotext then drops; Markdown escapes some characters)."""
-    if fmt == "pdf":
-        text = pdf_text(editions[(audience, "pdf-path")])
-    else:
-        text = editions[(audience, fmt)].content.decode()
+    text = pdf_text(editions[(audience, "pdf-path")]) if fmt == "pdf" else editions[(audience, fmt)].content.decode()
     return squeeze(text)
 
 

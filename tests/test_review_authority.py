@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.test_report_daily import DAY, records
 from tests.test_review_consistency import DAY_PARAMS, Served, demo_app
+
 from truceline.access.policy import (
     Principal,
     Role,

@@ -18,15 +18,15 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.test_report_daily import DAY, records
+
 from truceline.access.policy import Role
 from truceline.api.app import create_app
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
 from truceline.domain.incident import Incident, IncidentStatus
 from truceline.domain.review import ReviewStatus, apply_review, violation_candidates
 from truceline.report.build import daily_report
+from truceline.service.settings import Settings
 from truceline.store.sqlite import SqliteStore, open_store
 from truceline.verify.agreement_loader import load_demo_agreement
 

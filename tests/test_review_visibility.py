@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.conftest import native
 from tests.test_review_consistency import demo_app
+
 from truceline.access.policy import Role
 from truceline.api.auth import read_admin_key
 from truceline.bus.ports import Event

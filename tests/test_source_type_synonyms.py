@@ -7,9 +7,9 @@ from pathlib import Path
 import orjson
 import pytest
 from pydantic import ValidationError
+from tests.conftest import native
 from typer.testing import CliRunner
 
-from tests.conftest import native
 from truceline.cli import app
 from truceline.domain.observation import SOURCE_TYPE_SYNONYMS, Observation, SourceType
 from truceline.ingest.validation import validate_batch, validation_context

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import native
+
+from truceline.access.policy import Role
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
-from truceline.access.policy import Role
 from truceline.store.ports import BBox, ObservationQuery
 from truceline.store.sqlite import MIGRATIONS, SqliteStore, StoreError, open_store
 
@@ -122,7 +122,7 @@ def test_bbox_validation() -> None:
 
 def test_time_filters_and_cursor_pagination_visit_everything_once(store: SqliteStore) -> None:
     store.add_observations([obs(id=f"t{i:03d}", time=f"2023-04-{1 + i % 28:02d}T0{i % 10}:00:00Z") for i in range(120)])
-    since, until = datetime(2023, 4, 5, tzinfo=timezone.utc), datetime(2023, 4, 20, tzinfo=timezone.utc)
+    since, until = datetime(2023, 4, 5, tzinfo=UTC), datetime(2023, 4, 20, tzinfo=UTC)
     seen, cursor, pages = [], None, 0
     while True:
         page = store.list_observations(ObservationQuery(since=since, until=until, limit=7, cursor=cursor))

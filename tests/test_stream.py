@@ -6,8 +6,8 @@ import threading
 
 import httpx
 import orjson
-
 from tests.conftest import LiveServer, native
+
 from truceline.access.policy import Role
 from truceline.store.sqlite import open_store
 

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-
 from tests.conftest import LiveServer, native, start_server
 from tests.test_web_browser import browser, open_page, shown  # noqa: F401  (browser is a fixture)
+
 from truceline.access.policy import Principal, Role, reader_labels
 from truceline.api.routes_stream import view_for
 from truceline.bus.ports import Event
 from truceline.locate import LocalFrame
 
 FRAME = LocalFrame(48.0, 37.8)
-T0 = datetime(2023, 4, 2, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 4, 2, 3, 0, tzinfo=UTC)
 DEADLINE_S = 60.0
 Received = list[tuple[str, dict[str, Any]]]
 
@@ -197,7 +197,7 @@ def test_a_guarded_field_is_null_for_a_reader_who_may_not_see_its_evidence() -> 
     assert event.data["into"] == "inc-b"  # the published event itself is never changed
 
 
-def test_the_page_drops_a_merged_incident_and_its_detail_follows_the_survivor(browser: Any, server: LiveServer) -> None:
+def test_the_page_drops_a_merged_incident_and_its_detail_follows_the_survivor(browser: Any, server: LiveServer) -> None:  # noqa: F811 - the fixture imported above
     post(server, [
         obs("x", 0.0, 0.0, 100.0, "UA", "ua-acn-1", "acoustic", ["COALITION"]),
         obs("y", 600.0, 0.5, 100.0, "FR", "fr-acn-1", "acoustic", ["COALITION"]),

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-
 from tests.conftest import LiveServer, eventually
 from tests.test_stream_merges import DEADLINE_S, Reader, new_key, obs, post
 from tests.test_web_browser import browser, open_page, shown  # noqa: F401  (browser is a fixture)
+
 from truceline.access.policy import Principal, Role, reader_labels
 from truceline.api.routes_stream import view_for
 from truceline.bus.ports import Event

@@ -11,7 +11,6 @@ import hashlib
 import json
 
 import pytest
-
 from scripts.bundle_test_data import REUSED, SOURCES, build
 from tests.testdata import BELLINGCAT, REPO, TEST_DATA, bundled, content, shared_or_skip
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import orjson
 import pytest
-
 from tests.testdata import shared_or_skip
+
 from truceline.ingest.pipeline import IngestSummary, ingest_records
 from truceline.ingest.records import FormatError, Record, Rejection
 from truceline.ingest.text import decode_text
@@ -47,7 +46,7 @@ def test_headed_plain_text_report_from_the_seed_articles() -> None:
 
 def test_plain_text_without_headers_is_a_format_error() -> None:
     with pytest.raises(FormatError, match="header"):
-        list(decode_text("Only a sentence about Kharkiv.".encode()))
+        list(decode_text(b"Only a sentence about Kharkiv."))
 
 
 def test_a_bad_header_names_its_line() -> None:

@@ -6,11 +6,11 @@ from ../shared/seeds at run time and are skipped, naming the missing folder, whe
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from tests.testdata import shared_or_skip
+
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.text.events import sentences
 from truceline.text.reports import ReportError, TextReport, extract
@@ -45,7 +45,7 @@ def test_sumy_and_odesa_15_injured_in_the_night_to_wednesday() -> None:
     event = casualty[0]
     assert event.mention.injured == 15 and event.mention.killed is None
     assert {p.name for p in event.places} == {"Sumy", "Odesa"}
-    assert (event.time.start, event.time.end) == (datetime(2025, 8, 19, 15, tzinfo=timezone.utc), datetime(2025, 8, 20, 3, tzinfo=timezone.utc))
+    assert (event.time.start, event.time.end) == (datetime(2025, 8, 19, 15, tzinfo=UTC), datetime(2025, 8, 20, 3, tzinfo=UTC))
     assert event.mention.according_to and "Behörden" in event.mention.according_to
     records = [r for r in extraction.records() if r["kind"] == "casualty-report"]
     assert {r["location"]["name"] for r in records} == {"Sumy", "Odesa"}
@@ -92,10 +92,10 @@ def test_records_are_valid_observations() -> None:
 
 def test_reposting_a_report_gives_the_same_ids() -> None:
     text = "Russian drones hit Sumy and Odesa overnight, injuring four people, the regional administrations said."
-    report = TextReport(text, datetime(2023, 4, 3, 9, tzinfo=timezone.utc), "gov-tg", "UA", source_type="official")
+    report = TextReport(text, datetime(2023, 4, 3, 9, tzinfo=UTC), "gov-tg", "UA", source_type="official")
     ids = [r["id"] for r in extract(report).records()]
     assert len(ids) == 2 and ids == [r["id"] for r in extract(report).records()]
-    later = TextReport(text, datetime(2023, 4, 4, 9, tzinfo=timezone.utc), "gov-tg", "UA", source_type="official")
+    later = TextReport(text, datetime(2023, 4, 4, 9, tzinfo=UTC), "gov-tg", "UA", source_type="official")
     assert not set(ids) & {r["id"] for r in extract(later).records()}  # another night, other observations
 
 
@@ -104,7 +104,7 @@ def test_english_report_with_killed_injured_and_claimant() -> None:
         "Russian forces shelled Kupiansk and Huliaipole, Zaporizhzhia Oblast, yesterday evening, killing two civilians "
         "and injuring five, according to the regional governor."
     )
-    report = TextReport(text, datetime(2023, 4, 3, 9, tzinfo=timezone.utc), "gov-tg", "UA", source_type="official")
+    report = TextReport(text, datetime(2023, 4, 3, 9, tzinfo=UTC), "gov-tg", "UA", source_type="official")
     (event,) = extract(report).events
     assert (event.mention.killed, event.mention.injured) == (2, 5)
     assert {p.name for p in event.places} == {"Kupyansk", "Hulyaypole"}
@@ -115,14 +115,14 @@ def test_english_report_with_killed_injured_and_claimant() -> None:
 
 
 def test_unresolved_place_in_an_event_keeps_its_name_without_point() -> None:
-    report = TextReport("Drone strike on the village of Xyzzyplotz near Kupiansk, two injured.", datetime(2023, 4, 3, tzinfo=timezone.utc), "x", "PRESS")
+    report = TextReport("Drone strike on the village of Xyzzyplotz near Kupiansk, two injured.", datetime(2023, 4, 3, tzinfo=UTC), "x", "PRESS")
     records = extract(report).records()
     names = {r["location"]["name"] for r in records}
     assert "Kupyansk" in names
 
 
 def test_hypothetical_attacks_are_not_events() -> None:
-    report = TextReport("Die Garantien sollen weitere Angriffe in der Ukraine abschrecken.", datetime(2025, 8, 20, tzinfo=timezone.utc), "x", "PRESS")
+    report = TextReport("Die Garantien sollen weitere Angriffe in der Ukraine abschrecken.", datetime(2025, 8, 20, tzinfo=UTC), "x", "PRESS")
     assert extract(report).events == []
 
 
@@ -132,6 +132,6 @@ def test_a_naive_publication_time_is_refused() -> None:
 
 
 def test_a_placed_observation_says_which_context_chose_its_place() -> None:
-    report = TextReport("Вночі росіяни обстріляли Нікополь, поранено двох людей.", datetime(2025, 8, 20, 8, tzinfo=timezone.utc), "t", "PRESS")
+    report = TextReport("Вночі росіяни обстріляли Нікополь, поранено двох людей.", datetime(2025, 8, 20, 8, tzinfo=UTC), "t", "PRESS")
     records = [r for r in extract(report).records() if r["location"].get("lat") is not None]
     assert records and all(r["attributes"]["geoparse_basis"] for r in records)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from truceline.text.timex import default_interval, find_times
 
 # Wednesday 20 August 2025, 11:00 in Kyiv.
-PUBLISHED = datetime(2025, 8, 20, 8, 0, tzinfo=timezone.utc)
+PUBLISHED = datetime(2025, 8, 20, 8, 0, tzinfo=UTC)
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-
 from tests.airsea_fixtures import T0, position, static
+
 from truceline.ledger.canonical import canonical_json, leaf_bytes, parse_leaf
 from truceline.service.airsea import TrackChecker
 from truceline.service.track_intake import TrackOptions, ingest_track_file

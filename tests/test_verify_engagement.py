@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from truceline.verify.engagement import WEAPON_CLASSES, flight_time_window, link
 from truceline.verify.geometry import AgreementGeometry, geometry_for
 from truceline.verify.rules import judge
 
-T0 = datetime(2023, 5, 2, 3, 0, tzinfo=timezone.utc)
+T0 = datetime(2023, 5, 2, 3, 0, tzinfo=UTC)
 RU_GUN = (48.0, 37.95)  # 16.5 km inside RU-controlled ground
 UA_GUN = (48.0, 37.30)  # 17.2 km inside UA-controlled ground
 TARGET = (48.0, 37.55)  # near the line: 29.8 km from RU_GUN, 18.6 km from UA_GUN

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -109,7 +109,7 @@ def test_violation_records_version_attribution_and_is_deterministic(agreement: A
 
 
 def test_fused_incidents_are_accepted(agreement: Agreement, geometry: AgreementGeometry) -> None:
-    incident = Incident(id="inc-9", time=datetime(2023, 4, 5, 2, 0, tzinfo=timezone.utc), kind="launch", lat=48.0, lon=37.8,
+    incident = Incident(id="inc-9", time=datetime(2023, 4, 5, 2, 0, tzinfo=UTC), kind="launch", lat=48.0, lon=37.8,
                         sigma_m=200.0, origin=Origin(lat=48.02, lon=37.85, cov_m2=((1e6, 0.0), (0.0, 1e6))),
                         observation_ids=("o1", "o2"))
     (violation,) = judge(agreement, geometry, [incident])

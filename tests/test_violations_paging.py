@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-
 from tests.conftest import native
 from tests.test_review_consistency import demo_app
+
 from truceline.access.policy import Role
 from truceline.api import routes_agreement
 from truceline.api.auth import read_admin_key

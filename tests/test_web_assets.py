@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.conftest import REPO, ApiClient
+
 from truceline.text.gazetteer import default_gazetteer, distance_km
 from truceline.web.assets import check_manifest, static_dir
 
@@ -54,7 +55,7 @@ def test_places_layer_agrees_with_the_gazetteer() -> None:
     for i, (lat, lon) in enumerate(points):
         assert all(distance_km(lat, lon, a, b) >= 12 for a, b in points[i + 1 :]), places[i]["properties"]["name"]
     gazetteer = default_gazetteer()
-    for feature, (lat, lon) in zip(places, points):
+    for feature, (lat, lon) in zip(places, points, strict=True):
         same = [p for p in gazetteer.spelled(feature["properties"]["name"]) if p.lat is not None]
         assert same and min(distance_km(lat, lon, p.lat, p.lon) for p in same) < 5, feature["properties"]["name"]
 

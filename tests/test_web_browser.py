@@ -18,7 +18,6 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-
 from tests.conftest import REPO, LiveServer, native, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")

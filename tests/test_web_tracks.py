@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.airsea_fixtures import T0, position, static
 from tests.conftest import REPO, start_server
 

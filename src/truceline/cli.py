@@ -25,7 +25,6 @@ from rich.table import Table
 from truceline import cli_help, cli_upstream
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
-from truceline.api.settings import Settings
 from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, sniff_track_format
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
@@ -41,10 +40,11 @@ from truceline.ingest.pipeline import (
     open_records,
 )
 from truceline.ingest.records import FormatError
+from truceline.service.settings import Settings
 from truceline.store.sqlite import SqliteStore, StoreError, open_store
 
 if TYPE_CHECKING:
-    from truceline.api.fuser_lock import FuserLock
+    from truceline.service.fuser_lock import FuserLock
 
 cli_help.install()
 app = typer.Typer(
@@ -57,8 +57,12 @@ console = Console(stderr=True)
 DEMO_DATA_DIR = Path("truceline-demo")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
-#: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them).
-IngestFormat = Literal[FORMATS + TRACK_FORMATS]  # type: ignore[valid-type]
+#: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them); the
+#: tuple is built at run time, so to a type checker it is a plain string.
+if TYPE_CHECKING:
+    IngestFormat = str
+else:
+    IngestFormat = Literal[FORMATS + TRACK_FORMATS]
 _KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
@@ -70,7 +74,7 @@ def _claim_fusion(data_dir: Path, required: bool, hint: str) -> FuserLock | None
     A busy data dir ends the command (exit 3) when fusing is ``required``; otherwise this says who fuses
     and returns None, and the caller goes on without fusing.
     """
-    from truceline.api.fuser_lock import FuserBusy, FuserLock
+    from truceline.service.fuser_lock import FuserBusy, FuserLock
 
     try:
         return FuserLock.acquire(data_dir)
@@ -233,7 +237,7 @@ def _cot_options(host: str, tcp: int | None, udp: int | None, org: str | None, r
 
 def _mqtt_options(url: str, org: str | None) -> str:
     """Check --mqtt and --mqtt-org before anything starts; returns the organisation."""
-    from truceline.bus.mqtt import parse_broker_url
+    from truceline.service.mqtt_intake import parse_broker_url
 
     try:
         parse_broker_url(url)
@@ -259,7 +263,7 @@ def fuse(
     """
     import time
 
-    from truceline.api.fusion import FusionWorker
+    from truceline.service.fusion import FusionWorker
 
     lock = _claim_fusion(data_dir, required=True, hint="Stop it first.")
     store = _open(data_dir, lock)

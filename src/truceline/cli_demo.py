@@ -22,7 +22,7 @@ import webbrowser
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -54,7 +54,7 @@ class DemoLoad:
 
 
 def _week_bounds() -> tuple[datetime, datetime]:
-    start = datetime.combine(WEEK_START, time(0), timezone.utc)
+    start = datetime.combine(WEEK_START, time(0), UTC)
     return start, start + timedelta(days=WEEK_DAYS)
 
 
@@ -81,7 +81,7 @@ def _simulated_records() -> Iterator[tuple[str, Record | Rejection]]:
 
 def load_demo(store: SqliteStore, console: Console) -> DemoLoad:
     """Put the demo agreement in force, ingest FIRMS and the simulated week merged in time, fuse, judge the week."""
-    from truceline.api.fusion import FusionWorker
+    from truceline.service.fusion import FusionWorker
     from truceline.verify.agreement_loader import load_demo_agreement
 
     agreement = load_demo_agreement()

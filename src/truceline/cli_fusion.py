@@ -118,7 +118,7 @@ def simulate_command(
         f"{name} (seed {used_seed}): {counted(events, 'event')}, {counted(len(records), 'observation')}"
         f"{' as real senders post' if posted else ''} "
         f"→ {out / TRUTH_FILE}, {out / OBSERVATIONS_FILE}"
-        + (f", {counted(summary['incidents'], 'incident')} → {out / INCIDENTS_FILE}" if fuse else "")
+        + (f", {counted(len(incidents), 'incident')} → {out / INCIDENTS_FILE}" if fuse else "")
     )
 
 

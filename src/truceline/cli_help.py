@@ -49,8 +49,9 @@ def _argument_usage(self: core.TyperArgument) -> str:
 
 def install() -> None:
     """Render every command's help this way (idempotent; call before the app runs)."""
-    core.TyperOption.display_type_rich = _option_metavar  # type: ignore[method-assign]
-    core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign]
+    # typer's own hooks take its vendored click's Context; ours take typer.Context, which is what typer passes
+    core.TyperOption.display_type_rich = _option_metavar  # type: ignore[method-assign,assignment]
+    core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign,assignment]
     core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
 
 

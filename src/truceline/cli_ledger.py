@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .cli_words import counted
-from .ledger.bundle import BundleError, BundleReport, export_bundle, verify_bundle
+from .ledger.bundle import BundleError, export_bundle
+from .ledger.bundle_verify import BundleReport, verify_bundle
 from .ledger.checkpoint import Checkpoint, CheckpointError, KeyFileError, Verifier, load_key
 from .ledger.log import LogError, MerkleLog
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,18 +29,18 @@ from truceline.api import (
     routes_stream,
     routes_tracks,
 )
-from truceline.api.fuser_lock import FuserLock, fuser_holder
-from truceline.api.fusion import FusionWorker
-from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
-from truceline.service.live_tracks import FeedCollector, LiveTracks
-from truceline.api.settings import Settings
 from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
+from truceline.service.fuser_lock import FuserLock, fuser_holder
+from truceline.service.fusion import FusionWorker
+from truceline.service.listeners import cot_listener_for
+from truceline.service.live_tracks import FeedCollector, LiveTracks
+from truceline.service.settings import Settings
 from truceline.store.ports import Store
 from truceline.web import routes as web
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
 
     In-process fusion (``settings.fusion``) needs the data dir's fuser lock: pass ``fuser_lock`` when it is
     already taken (the CLI takes it before changing anything); else the start takes it or fails with
-    :class:`~truceline.api.fuser_lock.FuserBusy`. The app releases the lock when it stops.
+    :class:`~truceline.service.fuser_lock.FuserBusy`. The app releases the lock when it stops.
     """
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,8 +139,8 @@ def upstream_config(settings: Settings) -> UpstreamConfig:
 
 
 def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:
-    """The MQTT subscription of ``settings`` (see :mod:`truceline.bus.mqtt`), not yet started."""
-    from truceline.bus.mqtt import MqttConfig, MqttIntake, client_id_for
+    """The MQTT subscription of ``settings`` (see :mod:`truceline.service.mqtt_intake`), not yet started."""
+    from truceline.service.mqtt_intake import MqttConfig, MqttIntake, client_id_for
 
     if not settings.mqtt_org:
         raise ValueError("an MQTT subscription needs the organisation it writes for (mqtt_org)")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
 from truceline.access.policy import ADMIN_ORG, Permission, Principal, Role, reader_labels
-from truceline.api.settings import ADMIN_KEY_FILENAME
+from truceline.service.settings import ADMIN_KEY_FILENAME
 from truceline.store.ports import KeyStore
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="truceline"'}
@@ -33,7 +34,7 @@ def require_key(request: Request) -> Principal:
 def require(permission: Permission) -> Callable[[Principal], Principal]:
     """Dependency factory: the caller, or 403 naming the role and the missing permission."""
 
-    def check(principal: Principal = Depends(require_key)) -> Principal:
+    def check(principal: Annotated[Principal, Depends(require_key)]) -> Principal:
         if not principal.can(permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"role {principal.role.value!r} may not {permission.value.replace('-', ' ')}"

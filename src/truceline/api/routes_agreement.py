@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
@@ -23,15 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal, is_coalition_staff
+from truceline.access.views import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.auth import require
-from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
 from truceline.domain.incident import Incident, base_incident_id
 from truceline.domain.review import violation_candidates
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, Violation
-from truceline.store.ports import IncidentQuery
 from truceline.service.tracks import track_violation_features
+from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 from truceline.verify.engagement import LINK_LOOKBACK_S
@@ -177,7 +177,7 @@ SCAN_CHUNK = 5_000
 #: A request reads no further chunk once it has read this many incidents: a page that has not filled by
 #: then ends early, with a cursor.
 SCAN_CEILING = 100_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 

@@ -1,9 +1,8 @@
 """``/api/v1/incidents``: fused incidents as GeoJSON, each reader's view computed from what it may read.
 
-An incident whose supporting observations a reader may all read is shown as fusion published it. One
-resting partly on observations the reader may not read is fused again from the readable ones only, so
-its position, uncertainty, source count and corroboration reveal nothing else; one resting on none does
-not exist for that reader.
+Which incidents a reader sees, and how, is decided by :mod:`truceline.access.views` (shared with the
+reports and exports): an incident resting partly on observations the reader may not read is fused again
+from the readable ones only; one resting on none does not exist for that reader.
 
 Reviews are applied with the two-person rule (``domain/review.py``), counting only the decisions of
 keys with review authority (``access.policy.decision_authority``: analysts of COALITION organisations and
@@ -18,78 +17,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from truceline.access.policy import Permission, Principal, decision_authority, is_coalition_staff, may_read, review_authority
+from truceline.access.policy import Permission, Principal, is_coalition_staff, review_authority
+from truceline.access.views import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.api.auth import require
-from truceline.api.fusion import incident_feature, parse_documents
 from truceline.api.routes_observations import json_response, parse_bbox
-from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, IncidentStatus, base_incident_id
-from truceline.domain.review import Decision, Refusal, apply_review
-from truceline.fuse.fuser import FuserConfig, fuse_all
+from truceline.domain.incident import Incident, IncidentStatus, base_incident_id
+from truceline.domain.review import Decision
+from truceline.service.fusion import incident_feature
 from truceline.store.ports import IncidentQuery
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
-MAX_INCIDENTS = 100_000
-
-
-def reader_view(store: Any, principal: Principal, incidents: list[Incident], config: FuserConfig | None = None) -> list[Incident]:
-    """The incidents as ``principal`` may see them (see the module docstring)."""
-    if principal.sees_everything or not incidents:
-        return incidents
-    members = store.member_documents([i.id for i in incidents])
-    out: list[Incident] = []
-    for incident in incidents:
-        docs = members.get(incident.id, [])
-        readable = [d for d in docs if may_read(principal, d["source"]["org"], d.get("releasable_to", ()))]
-        if not readable:
-            continue
-        if len(readable) == len(docs):
-            out.append(incident)
-            continue
-        partials = fuse_all(parse_documents([orjson.dumps(d).decode() for d in readable]), config)
-        for k, partial in enumerate(partials):
-            suffix = "" if len(partials) == 1 else f"{PARTIAL_VIEW_SEPARATOR}{k + 1}"
-            # the partial's own fused status: "corroborated" from sources the reader cannot see would hint at them
-            out.append(partial.model_copy(update={"id": incident.id + suffix}))
-    return out
-
-
-def with_reviews(store: Any, incidents: list[Incident], *, with_reviewers: bool) -> list[tuple[Incident, dict[str, Any]]]:
-    """Each incident with its status after the two-person rule and its review view (see ``review_view``).
-
-    Only decisions of keys with review authority count (:func:`review_refusal`). ``with_reviewers`` must
-    be ``is_coalition_staff`` of whoever the result reaches.
-    """
-    decisions = store.reviews([base_incident_id(i.id) for i in incidents]) if incidents else {}
-    refusal = review_refusal(store) if any(decisions.values()) else _counts
-    return [
-        apply_review(i, decisions.get(base_incident_id(i.id), []), with_reviewers=with_reviewers, refusal=refusal)
-        for i in incidents
-    ]
-
-
-def _counts(decision: Any) -> None:
-    return None
-
-
-def review_refusal(store: Any) -> Refusal:
-    """The authority rule for stored decisions, with the store's keys and groups as they are now."""
-    roles = {key.key_id: key.role for key in store.list_api_keys()}
-    groups = store.list_organisations()
-
-    def refusal(decision: Any) -> str | None:
-        org = str(decision["org"])
-        key_id = str(decision["analyst"])
-        authority = decision_authority(key_id, org, roles.get(key_id), groups.get(org, ()))
-        return None if authority.allowed else authority.detail
-
-    return refusal
-
-
 def _feature(incident: Incident, review: dict[str, Any]) -> dict[str, Any]:
     feature = incident_feature(incident)
     feature["properties"]["review"] = review

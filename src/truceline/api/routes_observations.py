@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -13,10 +13,10 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal
-from truceline.api import batch_parser
 from truceline.api.auth import require, require_key
-from truceline.api.intake import ForeignOrganisation, accept_prepared
 from truceline.domain.observation import Observation
+from truceline.service import batch_parser
+from truceline.service.intake import ForeignOrganisation, accept_prepared
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
 from truceline.store.sqlite import PreparedObservation, StoreError, prepare_batch
 
@@ -48,11 +48,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def store_batch(request: Request, principal: Principal, observations: list[Observation]) -> AddResult:
     """Store validated observations atomically for ``principal`` (403 if any is not its organisation's)."""
-    return store_prepared(request, principal, prepare_batch(observations, datetime.now(timezone.utc)))
+    return store_prepared(request, principal, prepare_batch(observations, datetime.now(UTC)))
 
 
 def store_prepared(request: Request, principal: Principal, items: list[PreparedObservation]) -> AddResult:
-    """HTTP face of :func:`truceline.api.intake.accept_prepared`: a foreign organisation is a 403."""
+    """HTTP face of :func:`truceline.service.intake.accept_prepared`: a foreign organisation is a 403."""
     try:
         return accept_prepared(request.app.state, principal, items)
     except ForeignOrganisation as exc:

@@ -7,7 +7,7 @@ that the sender can see why each observation exists or why none does.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -47,7 +47,7 @@ def _process(request: Request, principal: Principal, report: ReportIn) -> tuple[
         return status.HTTP_200_OK, {"accepted": [], "stored": 0, "duplicates": [], "conflicts": [], **summary,
                                     "detail": "no event in a place of the theatre was found; nothing was stored"}
     settings = request.app.state.settings
-    observations, errors = validate_all_or_nothing(records, validation_context(datetime.now(timezone.utc), settings.clock_skew))
+    observations, errors = validate_all_or_nothing(records, validation_context(datetime.now(UTC), settings.clock_skew))
     if errors:
         return status.HTTP_422_UNPROCESSABLE_CONTENT, {
             "detail": "the observations extracted from this report are invalid; nothing was stored",

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
 Evidence = tuple[tuple[str, tuple[str, ...]], ...]  # (owner, releasable_to) of each observation a change rests on
 
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from truceline.domain.observation import Latitude, Longitude, ObservationKind
 
-
 #: Separates an incident's id from the number of a reader's partial view of it (``inc-…`` + ``.2``):
 #: a reader who may read only some of the evidence can see one incident as several.
 PARTIAL_VIEW_SEPARATOR = "."

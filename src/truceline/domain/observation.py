@@ -11,7 +11,8 @@ import functools
 import hashlib
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -35,7 +36,7 @@ from truceline.domain.grading import Credibility, Reliability
 
 #: Observations dated before this are refused: no monitoring data of this system can be older, and an
 #: epoch-zero or year-0001 timestamp is always a bug upstream.
-EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 #: Default allowance for sensor clocks running ahead of ours.
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
 MAX_TIME_UNCERTAINTY_S = 30 * 86400.0
@@ -235,7 +236,7 @@ def _leap_second(value: Any) -> Any:
     match = _LEAP_SECOND.match(value)
     if match is None:
         return value
-    base = datetime.fromisoformat(f"{match.group(1)}:59{match.group(3).replace('z', 'Z')}").astimezone(timezone.utc)
+    base = datetime.fromisoformat(f"{match.group(1)}:59{match.group(3).replace('z', 'Z')}").astimezone(UTC)
     if (base.month, base.day, base.hour, base.minute) not in {(6, 30, 23, 59), (12, 31, 23, 59)}:
         raise PydanticCustomError(
             "leap_second",
@@ -248,7 +249,7 @@ def _leap_second(value: Any) -> Any:
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise PydanticCustomError("timezone_aware", "time must carry a UTC offset (e.g. 'Z'), got a naive time")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 UtcTime = Annotated[datetime, BeforeValidator(_leap_second), AfterValidator(_to_utc)]
@@ -308,7 +309,8 @@ def _plainly_portable(container: dict[str, Any] | list[Any], depth: int) -> bool
     """
     if depth >= _MAX_ATTRIBUTE_DEPTH and container:
         return False  # its items are nested too deeply
-    for item in container.values() if type(container) is dict else container:
+    items: Iterable[Any] = container.values() if type(container) is dict else container
+    for item in items:
         t = type(item)
         if t is str or t is bool or item is None:
             continue
@@ -433,7 +435,7 @@ class Observation(_Frozen):
         """:data:`UtcTime`'s rules (leap second, then the datetime, then UTC), then :func:`check_time_plausible`."""
         when = _to_utc(handler(_leap_second(value)))
         context = info.context or {}
-        now = context.get("now") or datetime.now(timezone.utc)
+        now = context.get("now") or datetime.now(UTC)
         return check_time_plausible(when, now, context.get("clock_skew", DEFAULT_CLOCK_SKEW))
 
     @model_validator(mode="after")

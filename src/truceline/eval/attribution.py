@@ -65,9 +65,9 @@ def score(shots: Sequence[ShotTruth], incidents: Mapping[str, Sequence[str]],
     launch_incident = {iid for iid, oids in incidents.items() if any(o in launch_obs for o in oids)}
     per_shot: dict[str, list[Mapping[str, Any]]] = {}
     for v in violations:
-        shot = owner.get(str(v["incident_id"]))
-        if shot is not None:
-            per_shot.setdefault(shot.id, []).append(v)
+        owned = owner.get(str(v["incident_id"]))
+        if owned is not None:
+            per_shot.setdefault(owned.id, []).append(v)
     out: dict[str, EvidenceScore] = {}
     total = EvidenceScore()
     for shot in shots:

@@ -83,8 +83,8 @@ def shifted_days(
 ) -> NDArray[np.datetime64]:
     """Each date moved by ±``low``–``high`` days at random, kept inside [start, end] (flipping the sign if needed)."""
     d = day.astype("datetime64[D]")
-    lo = np.datetime64(start, "D") if start is not None else d.min()
-    hi = np.datetime64(end, "D") if end is not None else d.max()
+    lo = start.astype("datetime64[D]") if start is not None else d.min()
+    hi = end.astype("datetime64[D]") if end is not None else d.max()
     magnitude = rng.integers(low, high + 1, size=len(d)).astype("timedelta64[D]")
     sign = rng.choice(np.array([-1, 1]), size=len(d))
     moved = d + sign * magnitude

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ class CoalitionPicture:
             "label": f"coalition picture from the hub, as released to {nation}",
             "hub": hub,
             "nation": nation,
-            "fetched_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "fetched_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "incidents": incidents.json(),
             "violations": violations.json() if violations.status_code == 200 else None,
             "violations_note": None if violations.status_code == 200 else f"hub answered {violations.status_code}: {violations.text[:200]}",

@@ -1,8 +1,9 @@
 """Fusion: incremental spatio-temporal association of observations into incidents, with corroboration."""
 
 from truceline.fuse.corroboration import corroboration_score
-from truceline.fuse.fuser import Fuser, FuserConfig, FuserStats, IncidentUpdate, UpdateAction, fuse_all
+from truceline.fuse.fuser import Fuser, fuse_all
 from truceline.fuse.measurement import MeasurementModel
 from truceline.fuse.snapshot import Snapshot
+from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, UpdateAction
 
 __all__ = ["Fuser", "FuserConfig", "FuserStats", "IncidentUpdate", "MeasurementModel", "Snapshot", "UpdateAction", "corroboration_score", "fuse_all"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from truceline.domain.incident import Incident, IncidentStatus, Origin
 from truceline.domain.observation import ObservationKind
@@ -49,7 +49,7 @@ class Snapshot:
             origin = Origin.model_construct(lat=self.origin[0], lon=self.origin[1], cov_m2=self.origin[2])
         return Incident.model_construct(
             id=self.id,
-            time=datetime.fromtimestamp(self.time_s, timezone.utc),
+            time=datetime.fromtimestamp(self.time_s, UTC),
             time_uncertainty_s=self.time_sd_s,
             kind=self.kind,
             lat=self.lat,

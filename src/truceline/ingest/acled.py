@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from truceline.domain.observation import PlacePrecision
@@ -188,7 +188,7 @@ def _record(row: dict[str, str]) -> dict[str, Any]:
             attributes["acled_source" if column == "source" else column] = value[:2000]
     return {
         "id": "acled-" + event_id,
-        "time": datetime.combine(day, time(12, tzinfo=timezone.utc)).isoformat().replace("+00:00", "Z"),
+        "time": datetime.combine(day, time(12, tzinfo=UTC)).isoformat().replace("+00:00", "Z"),
         "time_uncertainty_s": TIME_PRECISION_S[time_precision],
         "kind": kind,
         "location": location,
@@ -230,7 +230,7 @@ def decode_acled(lines: Iterable[str]) -> Iterator[Record | Rejection]:
             yield Rejection(where, "(row)", f"expected {len(names)} columns, got {len(cells)}")
             continue
         try:
-            yield Record(where, _record(dict(zip(names, cells))))
+            yield Record(where, _record(dict(zip(names, cells, strict=True))))
         except _CellError as exc:
             yield Rejection(where, exc.field, str(exc))
 

@@ -15,6 +15,7 @@ the file's modification time in ``ingest``), marked in ``extra["time_source"]`` 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -293,10 +294,8 @@ def _point(msg_type: int, d: _Fields, mmsi: int, time: datetime, raw: str, time_
         extra["position_accuracy"] = bool(d.get("accuracy"))
     if msg_type == 4:
         extra["station"] = "base-station"
-        try:
+        with contextlib.suppress(TypeError, ValueError, KeyError):  # "not available" date fields (0): the station's clock says nothing
             extra["station_utc"] = datetime(d["year"], d["month"], d["day"], d["hour"], d["minute"], d["second"], tzinfo=UTC).isoformat()
-        except (TypeError, ValueError, KeyError):
-            pass  # "not available" date fields (0): the station's clock says nothing
     if msg_type == 5:
         name = _text(d.get("shipname"))
         extra.update(callsign=_text(d.get("callsign")), ship_type=_enum(d.get("ship_type")),

@@ -13,7 +13,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from truceline.ingest.records import FormatError, Record, Rejection
@@ -24,7 +24,7 @@ _DEFAULT_PIXEL_KM = 1.0
 _SQRT12 = 12**0.5
 _VIIRS_CONFIDENCE = {"l": "low", "n": "nominal", "h": "high"}
 _OPTIONAL_FLOATS = ("bright_ti4", "bright_ti5", "brightness", "bright_t31", "frp")
-_NOON = time(12, tzinfo=timezone.utc)
+_NOON = time(12, tzinfo=UTC)
 _MAX_STAMPS = 100_000  # distinct (acq_date, acq_time) pairs remembered: a file holds few
 _SPECIAL = re.compile('["\r\n\x00]')
 
@@ -51,7 +51,7 @@ def _acq_time(raw: str) -> time:
     if not digits.isdigit() or len(digits) > 4:
         raise ValueError(f"{raw!r} is not an HHMM time")
     digits = digits.zfill(4)
-    return time(int(digits[:2]), int(digits[2:]), tzinfo=timezone.utc)
+    return time(int(digits[:2]), int(digits[2:]), tzinfo=UTC)
 
 
 class _Layout:

@@ -112,7 +112,7 @@ def _file_decoder(path: Path) -> Callable[[], Iterator[tuple[str, float, float, 
 
 def _values(array: np.ndarray) -> memoryview:
     """A 1-D array as a memoryview: indexing it gives Python bools, ints and floats, equal to the array's values."""
-    return memoryview(np.ascontiguousarray(array))
+    return memoryview(np.ascontiguousarray(array))  # type: ignore[arg-type]  # numpy's stubs do not declare ndarray a Buffer
 
 
 def annotate_conflict_fires(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from truceline.ingest.modes import FPM_MPS, FT_M, KT_MPS, ModeSDecoder
@@ -200,7 +201,7 @@ class BeastStream:
                     self.frames -= 1
                 continue
             ticks = int.from_bytes(body[:6], "big")
-            extra = {"ticks": ticks, "signal": body[6]}
+            extra: dict[str, Any] = {"ticks": ticks, "signal": body[6]}
             if self.ticks is not None:
                 if ticks == 0:
                     _reject(report, self.frames, "Beast frame without time stamp (0): cannot be timed")
@@ -208,7 +209,7 @@ class BeastStream:
                 ts, extra["time_basis"] = self.ticks.time(ticks), "start_time+ticks"
             else:
                 ts, extra["time_basis"] = now, "receive"  # type: ignore[assignment]
-            self.decoder.decode(body[7:].hex().upper(), ts, number=self.frames, report=report, extra=extra)  # type: ignore[arg-type]
+            self.decoder.decode(body[7:].hex().upper(), ts, number=self.frames, report=report, extra=extra)
         self.buf = buf[i:]
         if final and self.buf:
             self.frames += 1

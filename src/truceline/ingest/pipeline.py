@@ -99,10 +99,10 @@ def detect_format(path: Path, head: bytes) -> str:
         )
     text = head.lstrip()
     if text.startswith(b"{"):
-        first_line = text.split(b"\n", 1)[0]
+        json_line = text.split(b"\n", 1)[0]
         if b'"FeatureCollection"' in head[:4096] or b'"Feature"' in head[:4096]:
             return "geojson"
-        if first_line.rstrip().endswith(b"}") and b"\n{" in text:
+        if json_line.rstrip().endswith(b"}") and b"\n{" in text:
             return "jsonl"
         return "json"
     if text.startswith(b"["):

@@ -22,7 +22,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -225,7 +225,7 @@ def _instant(text: str, field: str) -> datetime:
         raise _Refused(field, f"{text!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise _Refused(field, f"{text!r} has no UTC offset")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _number(value: Any, field: str) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -74,7 +74,7 @@ def _errors(exc: ValidationError, offset: int = 0) -> list[FieldError]:
 
 def validation_context(now: datetime | None = None, clock_skew: timedelta = DEFAULT_CLOCK_SKEW) -> dict[str, Any]:
     """The context the domain validators read: one ``now`` for the whole batch, and the skew allowance."""
-    return {"now": now or datetime.now(timezone.utc), "clock_skew": clock_skew}
+    return {"now": now or datetime.now(UTC), "clock_skew": clock_skew}
 
 
 def validate_batch(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation], list[FieldError]]:

@@ -1,6 +1,7 @@
 """Tamper-evident evidence log: RFC 6962 Merkle tree, signed checkpoints, proofs, offline bundles."""
 
-from .bundle import BundleError, BundleReport, ExportResult, Problem, export_bundle, verify_bundle
+from .bundle import BundleError, ExportResult, export_bundle
+from .bundle_verify import BundleReport, Problem, verify_bundle
 from .canonical import CanonicalError, Leaf, LeafType, canonical_json, leaf_bytes, parse_canonical, parse_leaf
 from .checkpoint import (
     Checkpoint,

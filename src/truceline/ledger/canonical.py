@@ -342,7 +342,7 @@ def parse_canonical(data: bytes) -> Any:
         again = canonical_json(value)
     if again != data:
         json.loads(text, object_pairs_hook=_no_duplicates)  # a duplicate key is the likeliest, clearest reason
-        at = next((i for i, (a, b) in enumerate(zip(again, data)) if a != b), min(len(again), len(data)))
+        at = next((i for i, (a, b) in enumerate(zip(again, data, strict=False)) if a != b), min(len(again), len(data)))
         raise CanonicalError("$", f"not canonical JSON: first difference at byte {at}")
     return value
 

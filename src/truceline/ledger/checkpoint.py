@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import re
@@ -296,10 +297,8 @@ def load_or_create_key(directory: Path | str, name: str) -> LedgerKey:
                 fh.write(key.to_string() + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):  # another process won the race; use its key
                 os.link(tmp, path)
-            except FileExistsError:
-                pass  # another process won the race; use its key
         finally:
             tmp.unlink(missing_ok=True)
     key = load_key(directory)

@@ -81,7 +81,7 @@ def leaf_hashes(datas: Iterable[bytes]) -> list[bytes]:
 def _parents(hashes: Sequence[bytes]) -> list[bytes]:
     """Hash consecutive pairs (0,1), (2,3), ...; an odd last element is left out for the caller."""
     sha256 = _sha256
-    return [sha256(b"\x01" + left + right).digest() for left, right in zip(hashes[0::2], hashes[1::2])]
+    return [sha256(b"\x01" + left + right).digest() for left, right in zip(hashes[0::2], hashes[1::2], strict=False)]
 
 
 def root_from_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
@@ -195,7 +195,7 @@ def _range_hashes(source: NodeSource, ranges: Sequence[tuple[int, int]]) -> list
     got = source.perfect_nodes(wanted)
     if len(got) != len(wanted):
         raise LookupError(f"node source returned {len(got)} hashes for {len(wanted)} nodes")
-    by_coord = dict(zip(wanted, got))
+    by_coord = dict(zip(wanted, got, strict=True))
     return [_fold([by_coord[c] for c in tiling]) for tiling in tilings]
 
 
@@ -257,7 +257,7 @@ class CompactRange:
         Node ``j`` of the returned level ``L`` has index ``(old_size >> L) + j`` at that level.
         """
         old = self._size
-        frontier = dict(zip((level for level, _ in perfect_subtrees(0, old)), self._hashes))
+        frontier = dict(zip((level for level, _ in perfect_subtrees(0, old)), self._hashes, strict=False))
         levels: list[list[bytes]] = [list(leaf_hashes)]
         starts = [old]
         current, start = levels[0], old

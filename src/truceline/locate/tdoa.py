@@ -233,8 +233,7 @@ def _refine_from(
     converged = np.zeros(k, dtype=bool)
     iterations = np.zeros(k, dtype=np.int64)
     eye = np.eye(3)
-    step_count = 0
-    for _ in range(max_iter * 4):  # rejected steps count too; each start gets at most max_iter accepted
+    for step_count in range(max_iter * 4):  # rejected steps count too; each start gets at most max_iter accepted
         if not active.any():
             break
         jtj = np.einsum("kni,knj->kij", jac, jac)
@@ -259,7 +258,6 @@ def _refine_from(
         active &= ~done & (iterations < max_iter)
         if step_count >= _PRUNE_AFTER:  # starts still far worse than the best can be neither best nor rival
             active &= cost <= cost.min() + _PRUNE_MARGIN
-        step_count += 1
     return [(float(cost[i]), p[i].copy(), int(iterations[i]), bool(converged[i])) for i in range(k)]
 
 

@@ -1,7 +1,7 @@
 """Incidents (and optionally violations) as ACLED-codebook CSV, so analysts can set them beside ACLED's data.
 
 Each incident a reader may see becomes one row. The reader's view is the one ``GET /incidents`` gives
-(:func:`~truceline.api.routes_incidents.reader_view`, reviews applied), so an export reveals nothing the
+(:func:`~truceline.access.views.reader_view`, reviews applied), so an export reveals nothing the
 reader could not read directly; of the reviews it carries the outcome and its note, never who reviewed or
 why, whoever asks. The mapping (docs/formats.md) states truceline's uncertainty in ACLED's
 terms rather than inventing detail ACLED rows usually have:
@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from truceline.access.policy import Principal
-from truceline.api.routes_incidents import MAX_INCIDENTS, reader_view, with_reviews
+from truceline.access.views import MAX_INCIDENTS, reader_view, with_reviews
 from truceline.domain.incident import Incident
 from truceline.domain.review import violation_candidates
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, UNDETERMINED, Violation

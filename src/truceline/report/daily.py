@@ -2,7 +2,7 @@
 
 Everything a report shows comes from :class:`DailyReport`, built here and nowhere else, so HTML, Markdown,
 PDF and the HTTP endpoint cannot disagree. Incidents are taken as the reader may see them (re-fused from
-readable evidence by :func:`~truceline.api.routes_incidents.reader_view`), reviews applied with the two-person
+readable evidence by :func:`~truceline.access.views.reader_view`), reviews applied with the two-person
 rule, and violations judged with :func:`~truceline.verify.rules.judge` on
 :func:`~truceline.domain.review.violation_candidates` exactly as ``GET /violations`` does, so incidents
 analysts dismissed are not counted by either. Days are UTC calendar days.
@@ -20,14 +20,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from truceline.access.policy import Principal
-from truceline.api.routes_incidents import reader_view, with_reviews
-from truceline.report.airsea import gather_airsea
+from truceline.access.views import reader_view, with_reviews
 from truceline.domain.agreement import UNDETERMINED, Agreement
 from truceline.domain.incident import Incident, IncidentStatus
 from truceline.domain.review import ReviewStatus, violation_candidates
 from truceline.domain.violation import AttributionMethod, Violation
 from truceline.ledger.checkpoint import SignedCheckpoint
 from truceline.ledger.commitment import commitment
+from truceline.report.airsea import gather_airsea
 from truceline.report.sectors import SectorIndex
 from truceline.store.ports import IncidentQuery, StoredObservation
 from truceline.verify.geometry import AgreementGeometry

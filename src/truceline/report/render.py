@@ -15,10 +15,10 @@ from __future__ import annotations
 import base64
 import math
 import re
-from urllib.parse import quote
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal, get_args
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -103,10 +103,7 @@ def _trend_sentence(report: DailyReport) -> str:
     if mean == 0:
         return f"No violations on the previous {HISTORY_DAYS} days; {today:,} on the report day."
     ratio = today / mean
-    if ratio >= 1.0:
-        comparison = f"{ratio:.1f} times"
-    else:
-        comparison = f"{1.0 - ratio:.0%} below"
+    comparison = f"{ratio:.1f} times" if ratio >= 1.0 else f"{1.0 - ratio:.0%} below"
     return (f"The report day's {today:,} violations are {comparison} the mean of {mean:.1f} a day over the previous "
             f"{HISTORY_DAYS} days.")
 

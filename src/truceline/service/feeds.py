@@ -166,7 +166,7 @@ class FeedClient:
                     delivered = await self._run_udp()
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncio.TimeoutError, EOFError) as exc:
+            except (TimeoutError, OSError, EOFError) as exc:
                 self.state.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 logger.warning("feed %s (%s): %s", self.state.name, self.address, self.state.last_error)
             except Exception as exc:  # a sink failure must not end the feed silently

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from truceline.sim.draft import stream
@@ -55,11 +55,11 @@ class Timed:
 
 
 def _iso(t: datetime) -> str:
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _at(day: int, hh: int, mm: int) -> datetime:
-    return datetime(WEEK_START.year, WEEK_START.month, WEEK_START.day, hh, mm, tzinfo=timezone.utc) + timedelta(days=day)
+    return datetime(WEEK_START.year, WEEK_START.month, WEEK_START.day, hh, mm, tzinfo=UTC) + timedelta(days=day)
 
 
 def _label(record: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import copy
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -69,7 +69,7 @@ class NationsScenario:
     impacts: tuple[int, int] = (3, 10)
     spread_m: float = 600.0
     duration_s: float = 180.0
-    start: datetime = datetime(2023, 4, 2, tzinfo=timezone.utc)
+    start: datetime = datetime(2023, 4, 2, tzinfo=UTC)
     lat: float = 48.0
     lon: float = 37.8
 
@@ -97,7 +97,7 @@ class _Source:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _sources(spec: NationsScenario, rng: np.random.Generator) -> list[list[_Source]]:

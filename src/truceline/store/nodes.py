@@ -8,7 +8,7 @@ on first use (``CREATE TABLE IF NOT EXISTS``) like the outbox's.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from truceline.store.sqlite import SqliteStore, execute_ddl
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS node_contacts (
 
 
 def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
 
 class NodeRegister:
@@ -42,7 +42,7 @@ class NodeRegister:
 
     def record(self, key_id: str, org: str, node: str, report: dict[str, Any]) -> None:
         """Note a contact now, with the outbox figures the node reported (None where it said nothing)."""
-        now = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+        now = int(datetime.now(UTC).timestamp() * 1_000_000)
         values = (report.get("pending"), report.get("oldest_pending_age_s"), report.get("refused"), report.get("sent"))
         with self.store.transaction() as conn:
             conn.execute(
@@ -56,7 +56,7 @@ class NodeRegister:
 
     def list(self) -> list[dict[str, Any]]:
         """Every node, most recently heard first, with the seconds since its last contact."""
-        now = datetime.now(timezone.utc).timestamp()
+        now = datetime.now(UTC).timestamp()
         rows = self.store.reader().execute(
             "SELECT key_id, org, node, last_contact_us, pending, oldest_pending_age_s, refused, sent, contacts"
             " FROM node_contacts ORDER BY last_contact_us DESC"

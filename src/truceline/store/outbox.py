@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NUL
 
 
 def _now_us() -> int:
-    return int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
 
 
 def leaves_owner(owner_org: str, labels: tuple[str, ...] | list[str]) -> bool:
@@ -83,7 +83,7 @@ class OutboxStatus:
         def iso(us: int | None) -> str | None:
             if us is None:
                 return None
-            return datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat().replace("+00:00", "Z")
+            return datetime.fromtimestamp(us / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
         return {
             "pending": self.pending,
@@ -227,7 +227,7 @@ class Outbox:
         return [
             {
                 "id": oid,
-                "refused_at": datetime.fromtimestamp(done / 1e6, timezone.utc).isoformat().replace("+00:00", "Z"),
+                "refused_at": datetime.fromtimestamp(done / 1e6, UTC).isoformat().replace("+00:00", "Z"),
                 "attempts": attempts,
                 "reason": reason,
             }

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from truceline.access.policy import Principal, Role
-from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 
 

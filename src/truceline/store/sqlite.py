@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +30,20 @@ import orjson
 from truceline.access.policy import Principal, Role
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
-from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
 from truceline.ledger.canonical import canonical_json, leaf_bytes
 from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
+from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
 from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.store.grid import cell_ranges, grid_cell
-from truceline.store.tracks import v7_tracks
 from truceline.store.ports import (
     AddResult,
     ApiKey,
-    ObservationQuery,
     IncidentQuery,
+    ObservationQuery,
     Page,
     StoredObservation,
 )
+from truceline.store.tracks import v7_tracks
 
 DATABASE_FILENAME = "truceline.db"
 
@@ -219,7 +219,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -405,7 +405,7 @@ class SqliteStore:
                 raise StoreError(
                     f"{self.path} has schema version {current}, newer than this truceline understands ({known}); upgrade truceline"
                 )
-            now = _us(datetime.now(timezone.utc))
+            now = _us(datetime.now(UTC))
             for migration in MIGRATIONS:
                 if migration.version > current:
                     migration.apply(conn)
@@ -421,7 +421,7 @@ class SqliteStore:
     # -- observations ------------------------------------------------------------------------------
     def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult:
         """Insert a batch atomically; ids already stored are accepted and left unchanged."""
-        return self.add_prepared(prepare_batch(observations, received_at or datetime.now(timezone.utc)))
+        return self.add_prepared(prepare_batch(observations, received_at or datetime.now(UTC)))
 
     def add_prepared(self, prepared: Sequence[PreparedObservation]) -> AddResult:
         """Insert observations prepared beforehand (see :func:`prepare_batch`) atomically; ids already
@@ -438,8 +438,11 @@ class SqliteStore:
                     "SELECT id, doc_sha256 FROM observations WHERE id IN (SELECT value FROM json_each(?))", (ids_json,)
                 ).fetchall()
             )
-            rows, labels, leaves, new = [], [], [], []
-            stored, duplicates, conflicts = [], [], []
+            rows, labels, new = [], [], []
+            leaves: list[bytes] = []
+            stored: list[str] = []
+            duplicates: list[str] = []
+            conflicts: list[str] = []
             for item in prepared:
                 known = existing.get(item.id)
                 if known is not None:
@@ -580,7 +583,7 @@ class SqliteStore:
         self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None = None
     ) -> None:
         """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress."""
-        now = _us(datetime.now(timezone.utc))
+        now = _us(datetime.now(UTC))
         with self.transaction() as conn:
             if removed:
                 conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
@@ -675,7 +678,7 @@ class SqliteStore:
     # -- reviews -----------------------------------------------------------------------------------
     def add_review(self, incident_id: str, decision: str, reason: str, key_id: str, org: str) -> dict[str, Any]:
         """Record one analyst's decision on an incident, with its ledger leaf, in one transaction."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         salt = new_salt()
         record = {"incident_id": incident_id, "decision": decision, "reason": reason, "analyst": key_id, "org": org, "at": _iso(now)}
         with self.transaction() as conn:
@@ -718,7 +721,7 @@ class SqliteStore:
         Raises StoreError if the version number does not increase for the same agreement id.
         """
         agreement_id, version = document["id"], int(document["version"])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.transaction() as conn:
             current = conn.execute(
                 "SELECT agreement_id, version, digest FROM agreement_versions ORDER BY seq DESC LIMIT 1"
@@ -799,7 +802,7 @@ class SqliteStore:
         conn.execute(
             "INSERT INTO organisations (code, name, created_us) VALUES (?, ?, ?) ON CONFLICT (code) DO UPDATE SET"
             " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE organisations.name END",
-            (code, name, _us(datetime.now(timezone.utc))),
+            (code, name, _us(datetime.now(UTC))),
         )
 
     def organisation_groups(self, code: str) -> list[str]:
@@ -822,7 +825,7 @@ class SqliteStore:
     def create_api_key(self, org: str, role: Role, label: str = "") -> tuple[ApiKey, str]:
         """Create a key (registering its organisation); the secret is never stored, only its SHA-256."""
         secret = "tl_" + secrets.token_urlsafe(32)
-        key = ApiKey(key_id=secrets.token_hex(8), org=org, role=role, created_at=datetime.now(timezone.utc), label=label)
+        key = ApiKey(key_id=secrets.token_hex(8), org=org, role=role, created_at=datetime.now(UTC), label=label)
         with self.transaction() as conn:
             self._register(conn, org)
             conn.execute(
@@ -853,7 +856,7 @@ class SqliteStore:
         with self.transaction() as conn:
             cur = conn.execute(
                 "UPDATE api_keys SET revoked_us = ? WHERE key_id = ? AND revoked_us IS NULL",
-                (_us(datetime.now(timezone.utc)), key_id),
+                (_us(datetime.now(UTC)), key_id),
             )
             return cur.rowcount == 1
 

@@ -112,9 +112,7 @@ def _select(cities: dict[str, dict[str, Any]], countries: dict[str, dict[str, An
     out = []
     for city in cities.values():
         cc, pop = city["countrycode"], int(city["population"] or 0)
-        if cc in NEIGHBOURS_ALL:
-            keep = True
-        elif cc == "RU" and city["admin1code"] in RU_BORDER_ADMIN1:
+        if cc in NEIGHBOURS_ALL or cc == "RU" and city["admin1code"] in RU_BORDER_ADMIN1:
             keep = True
         elif cc in NEIGHBOURS_LARGE:
             keep = pop >= NEIGHBOUR_MIN_POPULATION
@@ -231,10 +229,10 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
         key = (fold_cyrillic(unit.name), admin1)
         groups[key].append(unit)
         if key not in group_candidates:
-            candidates = by_cyr.get(key) or by_skel.get((official, admin1)) or set()
+            found = by_cyr.get(key) or by_skel.get((official, admin1)) or set()
             # A Cyrillic alternate alone is not enough: GeoNames lists historic names (Donetsk was once
             # Oleksandrivka), so the place's own name must resemble the official one too.
-            group_candidates[key] = sorted(c for c in candidates if fuzz.ratio(skeleton(places[c].name), official) >= _LINK_MIN_SIMILARITY)
+            group_candidates[key] = sorted(c for c in found if fuzz.ratio(skeleton(places[c].name), official) >= _LINK_MIN_SIMILARITY)
     linked: dict[str, int] = {}
     for key, members in groups.items():
         candidates = group_candidates[key]
@@ -309,12 +307,12 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
     for unit in units:
         if unit.category != "B" or unit.parent_city is None:
             continue
-        index = linked.get(unit.parent_city)
-        if index is None and unit.parent_city.startswith("UA80"):
-            index = kyiv
-        if index is None:
+        city = linked.get(unit.parent_city)
+        if city is None and unit.parent_city.startswith("UA80"):
+            city = kyiv
+        if city is None:
             continue
-        districts.append({"name": _unit_label(unit.name, "district"), "city": index, "uk": unit.name})
+        districts.append({"name": _unit_label(unit.name, "district"), "city": city, "uk": unit.name})
     admin_areas = []
     for unit in units:
         if unit.category not in ("P", "H"):

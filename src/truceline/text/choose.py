@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from truceline.text.frontline import FrontLine, default_front_line
 from truceline.text.gazetteer import (
     TIER_FUZZY,
     TIER_OFFICIAL,
@@ -22,7 +23,6 @@ from truceline.text.gazetteer import (
     RegionArea,
     default_gazetteer,
 )
-from truceline.text.frontline import FrontLine, default_front_line
 from truceline.text.normalise import is_cyrillic
 from truceline.text.regions import GROUP_NAMES, GROUPS
 from truceline.text.resolved import DEFAULT_THRESHOLDS, MATCH, THEATRE, ResolvedPlace, Thresholds, fuzzy_allowed, km, nearest, unresolved

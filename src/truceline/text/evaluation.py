@@ -198,10 +198,10 @@ def named_points(parser: Geoparser, location: str) -> list[NamedPoint]:
             region = gazetteer.region_by_stem(phrase) or gazetteer.region_by_adjective(phrase)
             if region is not None:
                 out.append(NamedPoint(region.lat, region.lon, "region"))
-    for place in parser.parse_location(location):
-        if place.lat is not None and place.lon is not None:
-            kind = {4: "region", 3: "district"}.get(place.precision or 0, "city" if place.population >= CITY_POPULATION else "settlement")
-            out.append(NamedPoint(place.lat, place.lon, kind))
+    for resolved in parser.parse_location(location):
+        if resolved.lat is not None and resolved.lon is not None:
+            kind = {4: "region", 3: "district"}.get(resolved.precision or 0, "city" if resolved.population >= CITY_POPULATION else "settlement")
+            out.append(NamedPoint(resolved.lat, resolved.lon, kind))
     return out
 
 

@@ -10,11 +10,10 @@ import re
 from dataclasses import dataclass, replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate
+from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, distance_km
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
-from truceline.text.gazetteer import distance_km
 from truceline.text.vocabulary import (
     ALTERNATIVES,
     CITY_PART_WORDS,

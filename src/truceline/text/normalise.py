@@ -77,7 +77,7 @@ _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 def _strip_marks(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     # Keep й and ї intact: their combining marks carry the letter identity in Cyrillic.
-    out = []
+    out: list[str] = []
     for ch in decomposed:
         if unicodedata.combining(ch):
             if out and out[-1] in "иі" and ch == "\u0306":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -268,12 +268,12 @@ def _records(report: TextReport, language: str, event: ExtractedEvent) -> list[d
     mention = event.mention
     reliability, credibility = DEFAULT_GRADES[report.source_type]
     places: list[ResolvedPlace | None] = list(event.places) or [None]
-    published = report.published_at.astimezone(timezone.utc)
+    published = report.published_at.astimezone(UTC)
     out = []
     for place in places:
         if place is None:
             location: dict[str, Any] = {"type": "place", "name": "Ukraine", "precision": 4}
-            geo_note = "the sentence names no place: the whole country, without a point"
+            geo_note: str | None = "the sentence names no place: the whole country, without a point"
         elif place.resolved:
             location = {"type": "place", "name": place.name[:200], "precision": place.precision, "lat": place.lat, "lon": place.lon}
             if place.admin1:

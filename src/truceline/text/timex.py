@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 LOCAL = ZoneInfo("Europe/Kyiv")
@@ -136,7 +136,7 @@ class TimeInterval:
 
 
 def _local(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=LOCAL).astimezone(timezone.utc)
+    return datetime.combine(day, at, tzinfo=LOCAL).astimezone(UTC)
 
 
 def _day(day: date) -> tuple[datetime, datetime]:
@@ -227,7 +227,7 @@ def find_times(text: str, published_at: datetime) -> list[TimeInterval]:
     """
     if published_at.tzinfo is None or published_at.utcoffset() is None:
         raise ValueError("published_at must carry a UTC offset")
-    published = published_at.astimezone(timezone.utc)
+    published = published_at.astimezone(UTC)
     today = published.astimezone(LOCAL).date()
     taken: list[tuple[int, int]] = []
     found: list[TimeInterval] = []
@@ -250,5 +250,5 @@ def find_times(text: str, published_at: datetime) -> list[TimeInterval]:
 
 def default_interval(published_at: datetime) -> TimeInterval:
     """The interval for a report that says nothing about time: the day before publication."""
-    published = published_at.astimezone(timezone.utc)
+    published = published_at.astimezone(UTC)
     return TimeInterval(published - DEFAULT_LOOKBACK, published, "", "publication")

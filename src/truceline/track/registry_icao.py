@@ -14,6 +14,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Literal
 
 #: Where the table comes from, quoted wherever a state of registry is published.
@@ -51,7 +52,7 @@ def _table() -> tuple[tuple[int, ...], tuple[Icao24Block, ...], tuple[Icao24Bloc
         block = Icao24Block(int(row["start"], 16), int(row["end"], 16), kind, row["state"] or None, row["name"])  # type: ignore[arg-type]
         (states if kind == "state" else others).append(block)
     states.sort(key=lambda b: b.start)
-    for a, b in zip(states, states[1:]):
+    for a, b in pairwise(states):
         if b.start <= a.end:
             raise ValueError(f"icao24_blocks.csv: {a.name} and {b.name} overlap")
     others.sort(key=lambda b: b.size)

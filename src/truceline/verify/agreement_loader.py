@@ -271,7 +271,8 @@ def _check_references(raw: dict[str, Any], name: str, problems: list[Problem]) -
         if "party" in notice and notice["party"] not in parties:
             problems.append(Problem(name, f"{label}.party", f"unknown party {notice['party']!r}; parties are {parties}"))
             found.add("unknown_party")
-        for j, rid in enumerate(notice.get("rules") if isinstance(notice.get("rules"), list) else []):
+        listed = notice.get("rules")
+        for j, rid in enumerate(listed if isinstance(listed, list) else []):
             if rid not in rules:
                 problems.append(Problem(name, f"{label}.rules[{j}]", f"unknown rule {rid!r}; rules are {rules}"))
                 found.add("unknown_rule")

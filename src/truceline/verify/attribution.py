@@ -266,7 +266,7 @@ def _from_points(estimates: Sequence[_PointEstimate], geometry: AgreementGeometr
     clear = nearest > CLEAR_SIGMAS * sigma_max
     local = np.flatnonzero(~clear & (sigma_max <= LOCAL_SAMPLING_MAX_SIGMA_M))
     n = settings.samples
-    counts = _sample_counts(geometry, [estimates[j] for j in local], x0[local], y0[local],
+    counts = _sample_counts(geometry, [estimates[int(j)] for j in local], x0[local], y0[local],
                             located.controller[local], d_edge[local], n, salt)
     local_row = {int(j): r for r, j in enumerate(local)}
     out: list[Attribution] = []

@@ -20,7 +20,7 @@ returns only the violations, so every count of violations leaves excused acts ou
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from truceline.domain.agreement import Agreement, Notification, Rule, Zone, ZoneKind
 from truceline.domain.geo import geodesic_distance
@@ -130,7 +130,7 @@ def judge_all(agreement: Agreement, geometry: AgreementGeometry, incidents: Iter
     # First every (event, rule) that applies, then all attributions in one batch: per-event geometry calls
     # were ~90% of the cost of judging a week of incidents (see verify/attribution.py).
     broken: list[tuple[int, Rule, str, list[str]]] = []
-    wanted: dict[tuple[int, str], int] = {}
+    wanted: dict[tuple[int, Literal["origin", "location"]], int] = {}
     for i, event in enumerate(events[:n_judged]):
         zones_here = located.zones_of(i)
         for rule in agreement.rules:
@@ -157,13 +157,13 @@ def judge_all(agreement: Agreement, geometry: AgreementGeometry, incidents: Iter
     for i, rule, why, zones_here in broken:
         event = events[i]
         attribution = attributions[wanted[(i, rule.attribution)]]
-        found = links.get(i)
+        link = links.get(i)
         engagements = tuple(fired.get(i, ()))
-        if found is not None:
-            engagements = tuple(engagement(events, i, c) for c in found.candidates)
+        if link is not None:
+            engagements = tuple(engagement(events, i, c) for c in link.candidates)
             if rule.attribution == "origin" and attribution.method is AttributionMethod.NO_ORIGIN:
-                sides = [attributions[wanted[(c.launch, "origin")]] for c in found.candidates]
-                attribution = attribute_by_link(events, found, sides, agreement.attribution)
+                sides = [attributions[wanted[(c.launch, "origin")]] for c in link.candidates]
+                attribution = attribute_by_link(events, link, sides, agreement.attribution)
         place = located.controlled_by(i)
         distance = float(located.distance_m[i])
         where = "the rule applies anywhere" if why == "anywhere" else why
@@ -171,11 +171,10 @@ def judge_all(agreement: Agreement, geometry: AgreementGeometry, incidents: Iter
                  f"{event.time.isoformat()} — on or after {agreement.effective_from.isoformat()} — at {event.lat:.5f} N, "
                  f"{event.lon:.5f} E on {('ground controlled by ' + place) if place else 'ground of no party'}, "
                  f"{distance / 1e3:,.2f} km from the line of contact; {where}. {attribution.basis}")
-        simulated = event.attributes.get("simulated")
-        if simulated in ("true", "partly"):
+        marked = event.attributes.get("simulated")
+        simulated: Literal["true", "partly"] | None = "true" if marked == "true" else "partly" if marked == "partly" else None
+        if simulated is not None:
             basis = f"SIMULATED ({'all' if simulated == 'true' else 'part'} of the evidence comes from a simulation). {basis}"
-        else:
-            simulated = None
         notice = notification_for(agreement, rule, event)
         if notice is not None:
             n, off = notice

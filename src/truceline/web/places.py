@@ -52,6 +52,7 @@ def places_geojson(gazetteer: Gazetteer | None = None) -> dict[str, Any]:
     largest_of_region: set[str] = set()
     features = []
     for place in chosen:
+        assert place.lat is not None and place.lon is not None  # only placed ones were chosen
         region = place.region_key
         first_in_region = place.country == "UA" and region not in largest_of_region
         largest_of_region.add(region)

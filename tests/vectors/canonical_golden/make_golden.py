@@ -36,7 +36,7 @@ import math
 import random
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 INPUTS = HERE / "inputs"
 GOLDEN = HERE / "golden.json"
 REPO = HERE.parents[2]
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RECEIVED_US = 1_767_225_600_123_456
 RECEIVED_ISO = "2026-01-01T00:00:00.123456Z"
 BLOCK = 50
@@ -158,8 +158,8 @@ def _value(rng: random.Random, depth: int) -> Any:
 
 
 def _time(rng: random.Random) -> str:
-    base = datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp() + rng.uniform(0, 5 * 365 * 86400)
-    dt = datetime.fromtimestamp(base, tz=timezone.utc)
+    base = datetime(2020, 1, 1, tzinfo=UTC).timestamp() + rng.uniform(0, 5 * 365 * 86400)
+    dt = datetime.fromtimestamp(base, tz=UTC)
     roll = rng.random()
     if roll < 0.15:
         return rng.choice(["2016-12-31T23:59:60Z", "2021-06-30T23:59:60.5+00:00", "2022-12-31T23:59:60z", "2023-06-30T23:59:60Z"])

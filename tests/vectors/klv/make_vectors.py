@@ -104,9 +104,9 @@ def marked_packet(i: int, target: bool, error_estimate: bool) -> tuple[bytes, di
         (misb0601.CornerLatitudePoint3Full, misb0601.CornerLongitudePoint3Full),
         (misb0601.CornerLatitudePoint4Full, misb0601.CornerLongitudePoint4Full),
     ]
-    for (dlat, dlon), (lat_cls, lon_cls) in zip(corners, offset_classes):
+    for (dlat, dlon), (lat_cls, lon_cls) in zip(corners, offset_classes, strict=True):
         extra += build_tlv(lat_cls.TAG, _mapped(lat_cls, dlat)) + build_tlv(lon_cls.TAG, _mapped(lon_cls, dlon))
-    for (dlat, dlon), (lat_cls, lon_cls) in zip(corners, full_classes):
+    for (dlat, dlon), (lat_cls, lon_cls) in zip(corners, full_classes, strict=True):
         extra += build_tlv(lat_cls.TAG, _mapped(lat_cls, fc_lat + dlat)) + build_tlv(lon_cls.TAG, _mapped(lon_cls, fc_lon + dlon))
     given: dict[int, float] = {}
     if target:

@@ -34,8 +34,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from truceline.access.policy import Principal, Role, reader_labels
-from truceline.api.intake import ForeignOrganisation, accept_observations
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
+from truceline.service.intake import ForeignOrganisation, accept_observations
 from truceline.store.sqlite import StoreError
 
 log = logging.getLogger("truceline.mqtt")
@@ -181,7 +181,7 @@ class MqttIntake:
         client.ack(message.mid, message.qos)
 
     # -- the work ------------------------------------------------------------------------------------
-    def handle(self, topic: str, payload: bytes) -> Outcome:
+    def handle(self, topic: str, payload: bytes | bytearray) -> Outcome:
         """Validate one message as an atomic batch and store it; nothing of a refused message is stored."""
         if len(payload) > self.config.max_payload_bytes:
             return Outcome("rejected", "too_large", f"payload of {len(payload)} bytes exceeds {self.config.max_payload_bytes}")

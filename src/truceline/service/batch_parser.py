@@ -8,7 +8,7 @@ the main process only writes to SQLite. Errors come back as values, never as exc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -56,4 +56,4 @@ def parse_batch(body: bytes, received_at: datetime, clock_skew_s: float, max_ite
 
 def now() -> datetime:
     """The reception time stamped on a batch."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

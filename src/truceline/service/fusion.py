@@ -6,7 +6,7 @@ none. Open incidents live in the fuser's memory; on start they are dropped from 
 replaying the observations of the fuser's time window (incident ids derive from their founding
 observation, so the rebuilt ones keep their ids).
 
-Only one fuser may work on a data dir at a time (:mod:`truceline.api.fuser_lock`).
+Only one fuser may work on a data dir at a time (:mod:`truceline.service.fuser_lock`).
 """
 
 from __future__ import annotations
@@ -14,21 +14,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from truceline.bus.ports import Bus, Event, Evidence
+from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
-from truceline.domain.observation import Observation
-from truceline.fuse.fuser import Fuser, FuserConfig, IncidentUpdate, UpdateAction
+from truceline.fuse.fuser import Fuser
+from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
 from truceline.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
-_OBSERVATIONS = TypeAdapter(list[Observation])
 _BATCH = 2000
-_FAR_FUTURE = {"now": datetime(9999, 1, 1, tzinfo=timezone.utc)}  # stored observations were checked on arrival
 
 
 def incident_feature(incident: Incident) -> dict[str, Any]:
@@ -42,11 +39,6 @@ def incident_feature(incident: Incident) -> dict[str, Any]:
         "geometry": {"type": "Point", "coordinates": [round(incident.lon, 7), round(incident.lat, 7)]},
         "properties": properties,
     }
-
-
-def parse_documents(documents: list[str]) -> list[Observation]:
-    """Observations back from stored canonical documents (validated when they arrived)."""
-    return _OBSERVATIONS.validate_json("[" + ",".join(documents) + "]", context=_FAR_FUTURE)
 
 
 class FusionWorker:

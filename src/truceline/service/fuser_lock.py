@@ -13,7 +13,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -83,7 +83,7 @@ class FuserLock:
                     if attempt == _LOCK_TRIES - 1:
                         raise FuserBusy(data_dir, _read_holder(fd)) from None
                     time.sleep(_LOCK_PAUSE_S)
-            holder = FuserHolder(os.getpid(), command or current_command(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            holder = FuserHolder(os.getpid(), command or current_command(), datetime.now(UTC).isoformat(timespec="seconds"))
             os.ftruncate(fd, 0)
             os.pwrite(fd, orjson.dumps(holder.as_dict()) + b"\n", 0)
         except BaseException:

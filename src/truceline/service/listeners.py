@@ -5,7 +5,7 @@ TAK clients carry no API key, so a listener writes for one organisation named by
 only binds where it is told (loopback by default). Every event is its own unit: a bad one is counted,
 logged with its place (``tcp 10.0.0.5:40122 event[7] (byte 5120)``) and dropped, and the listener keeps
 serving. Good events go through a queue to one writer, which validates them and stores them through
-:func:`truceline.api.intake.accept_observations` off the event loop, the same path as HTTP batches.
+:func:`truceline.service.intake.accept_observations` off the event loop, the same path as HTTP batches.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from datetime import timedelta
 from typing import Any
 
 from truceline.access.policy import Principal, Role, reader_labels
-from truceline.api.intake import accept_observations
-from truceline.api.settings import Settings
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW
 from truceline.ingest.cot import CotOptions, EventSplitter, Stray, Unit, parse_event
 from truceline.ingest.records import Record, Rejection
 from truceline.ingest.validation import validate_batch, validation_context
+from truceline.service.intake import accept_observations
+from truceline.service.settings import Settings
 
 logger = logging.getLogger("truceline.cot")
 

@@ -7,7 +7,7 @@ of fusion and the same live announcement to readers.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -53,4 +53,4 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
 
 def accept_observations(state: Any, principal: Principal, observations: list[Observation]) -> AddResult:
     """Validated observations → :func:`accept_prepared` (preparation stamps the receive time now)."""
-    return accept_prepared(state, principal, prepare_batch(observations, datetime.now(timezone.utc)))
+    return accept_prepared(state, principal, prepare_batch(observations, datetime.now(UTC)))
