@@ -7,9 +7,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,6 +28,8 @@ from truceline.api import (
     routes_reports,
     routes_stream,
 )
+from truceline.access.policy import Permission, Principal
+from truceline.api.auth import require
 from truceline.api.fuser_lock import FuserLock, fuser_holder
 from truceline.api.fusion import FusionWorker
 from truceline.api.listeners import cot_listener_for
@@ -149,18 +151,29 @@ def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:
 
 
 def _add_system_routes(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["system"], summary="Liveness and database check")
+    @app.get("/healthz", tags=["system"], summary="Liveness and database check (open, says only whether healthy)")
     async def healthz(request: Request) -> Response:
-        version = await run_in_threadpool(request.app.state.store.schema_version)
-        health: dict[str, Any] = {"status": "ok", "version": truceline.__version__, "schema_version": version}
-        if request.app.state.mqtt is not None:
-            health["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
-        health["fusion"] = await run_in_threadpool(_fusion_health, request.app)
-        return json_response(health)
+        """Open to anyone, so it tells nothing an attacker could use: no pid, command line, path or version."""
+        await run_in_threadpool(request.app.state.store.schema_version)  # raises (500) if the database is gone
+        return json_response({"status": "ok"})
 
-    @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only)")
-    async def metrics(request: Request) -> Response:
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only; needs a key)")
+    async def metrics(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ_METRICS))]) -> Response:
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/status", tags=["system"], summary="Operator's status: versions, fusion holder, listeners")
+    async def status(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ_STATUS))]) -> Response:
+        """What /healthz used to tell everyone (fusion holder's pid and command line, data dir), for admins and
+        supervisors only."""
+        version = await run_in_threadpool(request.app.state.store.schema_version)
+        body: dict[str, Any] = {
+            "status": "ok", "version": truceline.__version__, "schema_version": version,
+            "data_dir": str(request.app.state.settings.data_dir),
+        }
+        if request.app.state.mqtt is not None:
+            body["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
+        body["fusion"] = await run_in_threadpool(_fusion_health, request.app)
+        return json_response(body)
 
     web.install(app)  # the analyst's page at /, its files under /static, and /api/v1/whoami
 
