@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -41,6 +39,7 @@ from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
+from truceline.procs import orphan_free_pool
 from truceline.store.ports import Store
 from truceline.web import routes as web
 
@@ -60,8 +59,8 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         if settings.fusion and app.state.fuser_lock is None:
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
-            # Spawned, not forked: the server already runs threads, which fork would copy half-way.
-            app.state.parser_pool = ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+            # Spawned, and each worker dies with this process even on kill -9 (see truceline.procs).
+            app.state.parser_pool = orphan_free_pool(settings.parse_workers)
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
         if settings.mqtt_url:
