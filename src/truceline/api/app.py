@@ -28,6 +28,7 @@ from truceline.api import (
 )
 from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
+from truceline.api.integrity import install_integrity_handler
 from truceline.api.fuser_lock import FuserLock, fuser_holder
 from truceline.api.fusion import FusionWorker
 from truceline.api.listeners import cot_listener_for
@@ -39,6 +40,7 @@ from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
+from truceline.ledger.witness import WitnessWriter
 from truceline.procs import orphan_free_pool
 from truceline.store.ports import Store
 from truceline.web import routes as web
@@ -61,6 +63,8 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         if settings.parse_workers > 0:
             # Spawned, and each worker dies with this process even on kill -9 (see truceline.procs).
             app.state.parser_pool = orphan_free_pool(settings.parse_workers)
+        app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
+        await run_in_threadpool(app.state.witness.start)
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
         if settings.mqtt_url:
@@ -84,6 +88,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
                 await run_in_threadpool(app.state.mqtt.stop)
                 app.state.mqtt = None
             await run_in_threadpool(app.state.fusion.stop)
+            await run_in_threadpool(app.state.witness.stop)  # after every writer: the witness covers what they stored
             if app.state.fuser_lock is not None:
                 app.state.fuser_lock.release()
                 app.state.fuser_lock = None
@@ -200,6 +205,8 @@ def _add_metrics_middleware(app: FastAPI) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    install_integrity_handler(app, json_response)
+
     @app.exception_handler(RequestValidationError)
     async def query_errors(request: Request, exc: RequestValidationError) -> Response:
         errors = [

@@ -35,3 +35,4 @@ class Settings:
     upstream_alert_after_s: float = 300.0  # alert when the oldest observation pending for the hub is older
     upstream_pull_every_s: float = 30.0  # pull the hub's picture as released to this nation this often (0: never)
     node_name: str = "node"  # how this node names itself in the hub's register
+    witness_every_s: float = 5.0  # sign the log's head (if it grew) and copy it to DATA_DIR/ledger.witness this often
