@@ -188,7 +188,7 @@ def serve(
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
     One fuser per data dir: by default the server fuses unless another process already does, in which case
-    it serves without fusing (it says so here and in /healthz) and /stream carries no incident events.
+    it serves without fusing (it says so here and in GET /api/v1/status) and /stream carries no incident events.
     """
     listeners: dict[str, Any] = cli_upstream.upstream_options(
         upstream, upstream_key, upstream_alert_after, node_name, upstream_pull_every
@@ -202,7 +202,7 @@ def serve(
         hint = (
             "Stop it first, or serve beside it with --no-fusion."
             if fusion
-            else "Serving without in-process fusion (see /healthz); /stream carries no incident events."
+            else "Serving without in-process fusion (see GET /api/v1/status); /stream carries no incident events."
         )
         lock = _claim_fusion(data_dir, required=bool(fusion), hint=hint)
     store = _open(data_dir, lock)

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
+from truceline.access.policy import Permission, Principal
 from truceline.api import (
     routes_access,
     routes_agreement,
@@ -26,11 +27,10 @@ from truceline.api import (
     routes_reports,
     routes_stream,
 )
-from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
-from truceline.api.integrity import install_integrity_handler
 from truceline.api.fuser_lock import FuserLock, fuser_holder
 from truceline.api.fusion import FusionWorker
+from truceline.api.integrity import install_integrity_handler
 from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response

@@ -39,7 +39,7 @@ class FuserHolder:
         return f"{pid} (`{self.command}`), fusing since {self.since}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The holder for JSON answers (``/healthz``)."""
+        """The holder for JSON answers (``GET /api/v1/status``)."""
         return asdict(self)
 
 

@@ -10,6 +10,7 @@ file's mode.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -24,10 +25,8 @@ _log = logging.getLogger(__name__)
 
 def create_private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 unless it exists (so SQLite's WAL and SHM inherit 0600)."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE))
-    except FileExistsError:
-        pass
 
 
 def tighten_data_dir(data_dir: Path) -> list[str]:
