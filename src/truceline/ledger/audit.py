@@ -60,8 +60,8 @@ def check_commitment(leaf: bytes, leaf_type: str, salt: bytes, canonical: bytes,
         # Fast path (every read takes it): a canonical envelope whose body's commitment is ``actual`` begins and
         # ends with exactly these bytes (keys sorted: body.commitment first, then type and v), so a match needs
         # no JSON parsing. Anything else goes the strict way below, which names the problem.
-        actual = commit_canonical(bytes(salt), canonical).encode()
-        if leaf.startswith(b'{"body":{"commitment":"' + actual + b'",') and leaf.endswith(
+        expected = commit_canonical(bytes(salt), canonical).encode()
+        if leaf.startswith(b'{"body":{"commitment":"' + expected + b'",') and leaf.endswith(
             b'},"type":"' + leaf_type.encode() + b'","v":' + str(LEAF_VERSION).encode() + b"}"
         ):
             return None
