@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import ApiClient, native
 from truceline.api.routes_ledger import ensure_ledger_key
+from truceline.verify.agreement_loader import load_demo_agreement
 from truceline.cli_ledger import app
 from truceline.ingest.validation import validation_context
 from truceline.domain.observation import Observation
@@ -36,6 +37,8 @@ def make_store(data_dir: Path, n: int = 6) -> None:
         key = ensure_ledger_key(data_dir)
         store.add_observations(_observations(n))
         store.add_review("inc-1", "verify", "two sources agree", "key-1", "COALITION")
+        agreement = load_demo_agreement()
+        store.save_agreement(agreement.canonical_document(), agreement.digest(), "test")
         store.ledger_checkpoint(key)
         store.add_observations(_observations(n + 2)[n:])  # two more leaves beyond the checkpoint
     finally:
@@ -57,8 +60,8 @@ def test_audit_passes_on_an_untouched_store(tmp_path: Path) -> None:
     result = runner.invoke(app, ["audit", "--data-dir", str(tmp_path / "data"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["ok"] and report["leaves"] == 9 and report["observations_checked"] == 8
-    assert report["reviews_checked"] == 1 and report["checkpoints_checked"] == 1 and report["signatures_checked"]
+    assert report["ok"] and report["leaves"] == 10 and report["observations_checked"] == 8
+    assert report["reviews_checked"] == 1 and report["agreements_checked"] == 1 and report["checkpoints_checked"] == 1 and report["signatures_checked"]
 
 
 def test_an_edited_document_fails_audit_and_export_names_it(tmp_path: Path) -> None:
@@ -96,6 +99,18 @@ def test_an_edited_review_and_a_changed_leaf_are_named(tmp_path: Path) -> None:
     conn.close()
     result = runner.invoke(app, ["audit", "--data-dir", str(data2)])
     assert result.exit_code == 1 and "leaf 0" in result.output, result.output
+
+
+def test_an_edited_agreement_version_is_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    make_store(data)
+    conn = sqlite3.connect(data / "truceline.db")
+    with conn:  # move the effective date of the terms a day later
+        conn.execute("UPDATE agreement_versions SET doc = replace(doc, '2023-', '2024-')")
+    conn.close()
+    report = json.loads(runner.invoke(app, ["audit", "--data-dir", str(data), "--json"]).output)
+    assert not report["ok"] and report["first_mismatch"]["where"].startswith("agreement ")
+    assert "changed after it was loaded" in report["first_mismatch"]["reason"]
 
 
 def test_the_api_never_serves_an_edited_document(api: ApiClient) -> None:

@@ -182,7 +182,8 @@ def audit_command(
 def _print_audit(console: Console, report: AuditReport) -> None:
     checked = (
         f"{counted(report.leaves, 'leaf', 'leaves')}, {counted(report.observations, 'observation')}, "
-        f"{counted(report.reviews, 'review')}, {counted(report.checkpoints, 'checkpoint')}"
+        f"{counted(report.reviews, 'review')}, {counted(report.agreements, 'agreement version')}, "
+        f"{counted(report.checkpoints, 'checkpoint')}"
     )
     if report.ok:
         console.print(f"[bold green]✓ store matches its ledger[/]: {checked}")
