@@ -6,6 +6,7 @@ signed checkpoint covered, and truceline.db was created 0644 (readable by every 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -159,3 +160,13 @@ def test_an_existing_data_dir_is_tightened_on_open_and_says_so(tmp_path: Path, c
         open_store(data).close()
     assert _mode(data) == 0o700 and _mode(data / "truceline.db") == 0o600
     assert "tightened file modes" in caplog.text and "truceline.db 644→600" in caplog.text
+
+
+def test_ingest_witnesses_what_it_stored(tmp_path: Path) -> None:
+    data, source = tmp_path / "data", tmp_path / "obs.json"
+    source.write_text(json.dumps([native(id="i1"), native(id="i2")]))
+    done = subprocess.run([sys.executable, "-m", "truceline.cli", "ingest", "--data-dir", str(data), str(source)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    witness = read_witness(data)
+    assert witness is not None and witness.size == 2

@@ -95,6 +95,14 @@ def _open(data_dir: Path, lock: FuserLock | None = None) -> SqliteStore:
         raise typer.Exit(2) from None
 
 
+def witness_head(store: SqliteStore, data_dir: Path) -> None:
+    """Sign the log's head (if it grew) and copy it to the witness file, after the commit (see ledger.witness)."""
+    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.ledger.witness import WitnessWriter
+
+    WitnessWriter(lambda: store.ledger_checkpoint(ensure_ledger_key(data_dir)), data_dir).witness_now()
+
+
 def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
     """Run uvicorn, ending the event streams as soon as shutdown begins.
 
@@ -393,6 +401,7 @@ def ingest(
                 exit_code = max(exit_code, 1)
             if not as_json:
                 _print_summary(summary)
+        witness_head(store, data_dir)
     finally:
         store.close()
     if as_json:
