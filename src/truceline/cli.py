@@ -26,6 +26,7 @@ from truceline import cli_help, cli_upstream
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.api.settings import Settings
+from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, sniff_track_format
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
@@ -57,7 +58,7 @@ DEMO_DATA_DIR = Path("truceline-demo")
 _CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
 #: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them).
-IngestFormat = Literal[FORMATS]  # type: ignore[valid-type]
+IngestFormat = Literal[FORMATS + TRACK_FORMATS]  # type: ignore[valid-type]
 _KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
@@ -192,6 +193,8 @@ def serve(
     upstream_alert_after: cli_upstream.UpstreamAlertAfter = 300.0,
     node_name: cli_upstream.NodeName = None,
     upstream_pull_every: cli_upstream.UpstreamPullEvery = 30.0,
+    ais: Annotated[list[str] | None, typer.Option("--ais", help="Read AIS NMEA from HOST:PORT (TCP client) or udp://HOST:PORT (repeat).")] = None,
+    adsb: Annotated[list[str] | None, typer.Option("--adsb", help="Read dump1090/readsb at HOST:PORT[/sbs|beast|avr] as a client (repeat).")] = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
@@ -205,6 +208,8 @@ def serve(
         listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:
         listeners.update(_cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
+    if ais or adsb:
+        listeners.update(feed_options(ais or [], adsb or [], console))
     lock = None
     if fusion is not False:
         hint = (
@@ -354,7 +359,8 @@ def ingest(
     data_dir: DataDir,
     files: Annotated[list[Path], typer.Argument(help="Files to ingest.", exists=True, dir_okay=False, readable=True)],
     fmt: Annotated[
-        IngestFormat, typer.Option("--format", metavar="FORMAT", help=f"One of {', '.join(FORMATS)} (auto: recognised by content).")
+        IngestFormat,
+        typer.Option("--format", metavar="FORMAT", help=f"One of {', '.join(FORMATS + TRACK_FORMATS)} (auto: recognised by content)."),
     ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     fire_baseline: Annotated[
@@ -374,6 +380,8 @@ def ingest(
         list[str] | None,
         typer.Option("--releasable-to", help="With --org: organisation or group the records are releasable to (repeat); default: --org only."),
     ] = None,
+    sbs_timezone: Annotated[str | None, typer.Option("--sbs-timezone", help="sbs: the zone of the feeder's clock (UTC, Europe/Kyiv).")] = None,
+    start_time: Annotated[str | None, typer.Option("--start-time", help="beast/avr with time stamps: UTC time of the first message.")] = None,
 ) -> None:
     """Validate and store observations from files; bad records are reported with their place, good ones kept.
 
@@ -382,6 +390,11 @@ def ingest(
 
     Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
     """
+    sniffed = {sniff_track_format(path) for path in files} if fmt == "auto" else set()
+    if len(sniffed) == 1 and None not in sniffed:  # AIS NMEA or a Mode S framing: messages into tracks
+        fmt = sniffed.pop()  # type: ignore[assignment]
+    if fmt in TRACK_FORMATS:
+        raise typer.Exit(run_track_ingest(lambda: _open(data_dir), files, fmt, as_json, sbs_timezone, start_time, console))
     owner = _check_code(org, "organisation") if org is not None else None
     labels = [_check_code(label, "releasability label") for label in releasable_to or []]
     store = _open(data_dir)

@@ -26,6 +26,7 @@ from truceline.api import (
     routes_observations,
     routes_reports,
     routes_stream,
+    routes_tracks,
 )
 from truceline.api.auth import require
 from truceline.api.fuser_lock import FuserLock, fuser_holder
@@ -34,6 +35,7 @@ from truceline.api.integrity import install_integrity_handler
 from truceline.api.listeners import cot_listener_for
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
+from truceline.service.live_tracks import FeedCollector, LiveTracks
 from truceline.api.settings import Settings
 from truceline.bus.inproc import InProcessBus
 from truceline.bus.ports import Bus
@@ -76,11 +78,13 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         try:
             if app.state.cot is not None:
                 await app.state.cot.start()  # a port that cannot be bound stops the server with the OSError
+            await app.state.live_tracks.start()
             yield
         finally:
             if app.state.forwarder is not None:
                 await run_in_threadpool(app.state.forwarder.stop)
                 app.state.forwarder = None
+            await app.state.live_tracks.stop()
             if app.state.cot is not None:
                 await app.state.cot.stop()
                 app.state.cot = None
@@ -110,6 +114,8 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
     app.state.agreement = routes_agreement.AgreementHolder(store)  # type: ignore[arg-type]
+    app.state.live_tracks = LiveTracks(store, ais=settings.ais_feeds, adsb=settings.adsb_feeds, in_force=app.state.agreement.get)
+    app.state.metrics.registry.register(FeedCollector(app.state.live_tracks))
     app.include_router(routes_observations.router)
     app.include_router(routes_access.router)
     app.include_router(routes_stream.router)
@@ -119,6 +125,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.include_router(routes_agreement.router)
     app.include_router(routes_daily_report.router)
     app.include_router(routes_nodes.router)
+    app.include_router(routes_tracks.router)
     _add_system_routes(app)
     _add_metrics_middleware(app)
     _add_error_handlers(app)
@@ -177,6 +184,8 @@ def _add_system_routes(app: FastAPI) -> None:
         if request.app.state.mqtt is not None:
             body["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
         body["fusion"] = await run_in_threadpool(_fusion_health, request.app)
+        if request.app.state.live_tracks.feeds:
+            body["feeds"] = {s["name"]: s["status"] for s in request.app.state.live_tracks.states()}
         return json_response(body)
 
     web.install(app)  # the analyst's page at /, its files under /static, and /api/v1/whoami

@@ -31,6 +31,7 @@ from truceline.domain.incident import Incident, base_incident_id
 from truceline.domain.review import violation_candidates
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, Violation
 from truceline.store.ports import IncidentQuery
+from truceline.service.tracks import track_violation_features
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 from truceline.verify.engagement import LINK_LOOKBACK_S
@@ -270,6 +271,8 @@ async def violations(
     left out, as in the daily report, unless ``include_dismissed=true``. Acts a notification of the agreement
     excuses (e.g. notified demining) are not violations; ``include_excused=true`` lists them too, each with
     ``excused_by``. A violation resting on simulated observations carries ``simulated`` ("true" or "partly").
+    The last page ends with the violations found on aircraft and vessel tracks (zone entries, attributed by
+    registry or flag state).
 
     A page holds at most ``limit`` violations, after every filter, in incident time order; follow
     ``next_cursor`` (null on the last page) with the same filters for the rest. Every incident matching the
@@ -337,6 +340,12 @@ async def violations(
         return _ViolationPage(features, _encode_cursor(after, digest), read)
 
     page = await run_in_threadpool(load)
+    if page.next_cursor is None:  # the last page: violations found on aircraft and vessel tracks follow
+        current = _in_force(request)
+        page.features += await run_in_threadpool(
+            track_violation_features, request.app.state.store, current.agreement.digest(), since=since, until=until,
+            bbox=area, party=party, rule=rule,
+        )
     return json_response(
         {"type": "FeatureCollection", "features": page.features, "next_cursor": page.next_cursor,
          "incidents_read": page.incidents_read}

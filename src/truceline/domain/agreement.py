@@ -181,6 +181,15 @@ class ZoneKind(str, Enum):
     WITHDRAWAL = "withdrawal"
     NO_FLY = "no-fly"
     CUSTOM = "custom"
+    MARITIME_EXCLUSION = "maritime-exclusion"
+    CORRIDOR = "corridor"
+
+
+#: What a zone's terms bind: aircraft (ADS-B/Mode S tracks, flights), vessels (AIS tracks), ground forces.
+Subject = Literal["aircraft", "vessel", "ground"]
+_DEFAULT_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "no-fly": ("aircraft",), "maritime-exclusion": ("vessel",), "corridor": ("vessel",),
+}
 
 
 class AltitudeBand(_Frozen):
@@ -202,7 +211,10 @@ class Zone(_Frozen):
 
     ``security-strip`` and ``withdrawal`` zones are bands measured from the line of contact on the side of
     each party listed in ``sides`` (all parties when empty); ``withdrawal`` zones name the weapon class they
-    keep away. ``no-fly`` and ``custom`` zones are polygons; ``no-fly`` ones may carry an altitude band.
+    keep away. ``no-fly``, ``maritime-exclusion`` and ``custom`` zones are polygons; ``no-fly`` ones may carry
+    an altitude band. A ``corridor`` is a centreline (``area`` is a LineString) with an allowed ``width``.
+    ``applies_to`` says whom the zone binds (default: aircraft for no-fly, vessels for maritime zones and
+    corridors, ground otherwise); ``illustrative`` marks a zone drawn for a demonstration, not negotiated.
     """
 
     id: Slug
@@ -213,6 +225,22 @@ class Zone(_Frozen):
     weapon_class: Slug | None = None
     area: Territory | None = None
     altitude: AltitudeBand | None = None
+    applies_to: tuple[Subject, ...] = ()
+    width_m: Annotated[Metres, Field(gt=0.0, le=MAX_ZONE_DISTANCE_M)] | None = Field(default=None, alias="width")
+    illustrative: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_subjects(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("applies_to"):
+            kind = data.get("kind")
+            kind = kind.value if isinstance(kind, ZoneKind) else kind
+            data = {**data, "applies_to": _DEFAULT_SUBJECTS.get(str(kind), ("ground",))}
+        return data
+
+    def applies(self, subject: str) -> bool:
+        """Whether the zone binds this subject (aircraft, vessel, ground)."""
+        return subject in self.applies_to
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Zone:
@@ -234,6 +262,10 @@ class Zone(_Frozen):
             raise PydanticCustomError("zone_altitude", "'altitude' applies to no-fly zones only")
         if len(set(self.sides)) != len(self.sides):
             raise PydanticCustomError("zone_sides", "'sides' lists a party twice")
+        if (self.kind is ZoneKind.CORRIDOR) != (self.width_m is not None):
+            raise PydanticCustomError("zone_width", "'width' is required for corridors and only for them")
+        if len(set(self.applies_to)) != len(self.applies_to):
+            raise PydanticCustomError("zone_applies_to", "'applies_to' lists a subject twice")
         return self
 
 
@@ -431,6 +463,13 @@ class Agreement(_Frozen):
         document = self.model_dump(mode="json", by_alias=True)
         if not document["notifications"]:
             del document["notifications"]  # versions written before notifications existed keep their digest
+        for zone in document["zones"]:  # likewise versions written before air and sea zones existed
+            if tuple(zone["applies_to"]) == _DEFAULT_SUBJECTS.get(zone["kind"], ("ground",)):
+                del zone["applies_to"]
+            if zone["width"] is None:
+                del zone["width"]
+            if not zone["illustrative"]:
+                del zone["illustrative"]
         return document
 
     @classmethod

@@ -55,6 +55,7 @@ class ObservationKind(str, Enum):
     MUZZLE_FLASH = "muzzle-flash"
     SMALL_ARMS_FIRE = "small-arms-fire"
     FLIGHT = "flight"
+    VESSEL = "vessel"  # a ship or boat seen or tracked (AIS), for maritime zones
     THERMAL = "thermal"
     EQUIPMENT_SIGHTING = "equipment-sighting"
     TROOP_MOVEMENT = "troop-movement"

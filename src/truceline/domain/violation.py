@@ -63,6 +63,7 @@ class AttributionMethod(str, Enum):
     FIRING_POINT = "firing-point"  # a launch-phase incident (launch, muzzle-flash): its own position is the origin
     LAUNCH_LINK = "launch-link"  # an impact linked by time of flight, range and bearing to launches attributed by position
     NO_ORIGIN = "no-origin"  # only the impact or sighting is known: undetermined by construction
+    REGISTRY = "registry"  # an aircraft's state of registry or a vessel's flag, as its transponder broadcasts it
 
 
 class Attribution(_Frozen):

@@ -40,6 +40,7 @@ class EvidenceScore:
     linkable: int = 0  # shots whose launch and impact were both observed
     linked_correctly: int = 0  # ... whose impact's best link (≥ 0.5) is the shot's own launch incident
     linked_wrongly: int = 0  # ... whose impact's best link is another shot's launch
+    linked_and_named: int = 0  # ... whose impact names the party that fired through a link (counted once per shot)
     named_without_launch_evidence: int = 0  # named violations resting on no launch or origin at all (must be 0)
     by_method: Counter[str] = field(default_factory=Counter)
 
@@ -100,6 +101,8 @@ def _add(s: EvidenceScore, shot: ShotTruth, found: list[Mapping[str, Any]], owne
         impacts = [v for v in found if str(v["incident_id"]) not in launch_incident]
         if impacts:
             s.linkable += 1
+            # per shot, not per violation: an impact split into several incidents must not count twice
+            s.linked_and_named += any(v["attribution_method"] == "launch-link" and v["party"] == shot.party for v in impacts)
             best = [e for v in impacts for e in v.get("engagements") or () if e["probability"] >= 0.5]
             if best:
                 fired = owner.get(str(best[0]["launch_incident_id"]))

@@ -35,7 +35,7 @@ __all__ = [
     "parse_leaf",
 ]
 
-LeafType = Literal["observation", "review", "agreement"]
+LeafType = Literal["observation", "review", "agreement", "track"]
 LEAF_TYPES: Final[tuple[str, ...]] = get_args(LeafType)
 LEAF_VERSION: Final = 1
 MAX_SAFE_INTEGER: Final = 2**53 - 1
@@ -357,7 +357,8 @@ class Leaf:
 
 
 def leaf_bytes(leaf_type: LeafType, body: Mapping[str, Any]) -> bytes:
-    """The canonical bytes of a leaf recording ``body`` as an observation, review decision or agreement version."""
+    """The canonical bytes of a leaf recording ``body`` as an observation, review decision, agreement version or
+    track minute (the raw ADS-B/AIS messages of one aircraft or vessel in one minute)."""
     if leaf_type not in LEAF_TYPES:
         raise CanonicalError("$.type", f"leaf type {leaf_type!r} is not one of {', '.join(LEAF_TYPES)}")
     if not isinstance(body, Mapping):

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from truceline.access.policy import Principal
 from truceline.api.routes_incidents import reader_view, with_reviews
+from truceline.report.airsea import gather_airsea
 from truceline.domain.agreement import UNDETERMINED, Agreement
 from truceline.domain.incident import Incident, IncidentStatus
 from truceline.domain.review import ReviewStatus, violation_candidates
@@ -211,6 +212,7 @@ class DailyReport:
     engagements: tuple[MapEngagement, ...] = ()  # launch-to-impact links (≥ 0.5) of the day's impacts
     simulated_violations: int = 0  # of the day's violations, those resting wholly or partly on simulated observations
     excused: tuple[Violation, ...] = ()  # acts of the day a notification of the agreement excuses
+    airsea: Any = None  # report.airsea.AirSea: the "Airspace and sea lanes" section, when the store has tracks
 
     @property
     def previous_mean(self) -> dict[str, float]:
@@ -281,7 +283,8 @@ def gather_daily(
         NotableIncident(n.incident, n.sector, n.review_note, n.violations, *_evidence(store, reader, n.incident))
         for n in report.notable
     )
-    return replace(report, notable=notable, ledger=sign_checkpoint(), truncated=truncated)
+    airsea = gather_airsea(store, agreement, day) if hasattr(store, "_reader") else None
+    return replace(report, notable=notable, ledger=sign_checkpoint(), truncated=truncated, airsea=airsea)
 
 
 def edition_status(incidents: Iterable[Incident]) -> list[Incident]:

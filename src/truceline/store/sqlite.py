@@ -37,6 +37,7 @@ from truceline.ledger.log import MerkleLog, ensure_schema
 from truceline.ledger.witness import WitnessError, check_against_witness
 from truceline.store.grid import cell_ranges, grid_cell
 from truceline.store.private import create_private_file, tighten_data_dir
+from truceline.store.tracks import v7_tracks
 from truceline.store.ports import (
     AddResult,
     ApiKey,
@@ -216,6 +217,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "incidents, their supporting observations, fusion progress", _v4_incidents),
     Migration(5, "agreement versions, each one a ledger leaf", _v5_agreements),
     Migration(6, "analysts' review decisions, each one a ledger leaf", _v6_reviews),
+    Migration(7, "aircraft and vessel tracks, one ledger leaf per track-minute of raw messages", v7_tracks),
 )
 
 

@@ -209,7 +209,8 @@ def _load(text: bytes, name: str, read: Reader) -> Agreement:
         for i, zone in enumerate(zones):
             if isinstance(zone, dict) and "area" in zone:
                 zone = dict(zone)
-                zone["area"] = geometry(zone["area"], f"zones[{i}].area", _AREA_TYPES)
+                kinds = _LINE_TYPES if zone.get("kind") == "corridor" else _AREA_TYPES  # a corridor is its centreline
+                zone["area"] = geometry(zone["area"], f"zones[{i}].area", kinds)
             data["zones"].append(zone)
     attributions = data.pop("attributions", None) or {}
     if not isinstance(attributions, dict):

@@ -8,9 +8,10 @@ two may be one engagement. Each candidate launch *k* of an impact gets a likelih
     λ_k = Σ_c π_c · P(range within reach_c) · f_c(Δt | range) · L_bearing
 
 where f_c is the time-of-flight window of class *c* (uniform, see :data:`WEAPON_CLASSES`) widened by the
-stated time uncertainties of both incidents, and π_c the class's prior share. The hypothesis "none of these
-launches fired it" gets the density ``b`` of unrelated launches able to reach the impact (counted in the same
-batch over the hour before, weighted by reach) times ``(1 − P_D) / P_D`` for the chance that a shot's launch is seen at
+time uncertainties of both incidents (each fusion's inverse-variance estimate from its members' stated or
+assumed σ, so a vague report joining a precise one does not widen the gate), and π_c the class's prior
+share. The hypothesis "none of these launches fired it" gets the density ``b`` of unrelated launches able
+to reach the impact (counted in the same batch over the hour before, weighted by reach) times ``(1 − P_D) / P_D`` for the chance that a shot's launch is seen at
 all. Then P(k) = λ_k / (b + Σ_j λ_j) — probabilistic data association. A lone candidate in a quiet sector
 links with high probability; two launches from opposite sides that both fit split it, so neither side
 reaches the agreement's threshold; dense fire raises ``b`` and lowers every link.

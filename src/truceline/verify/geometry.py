@@ -132,6 +132,8 @@ class AgreementGeometry:
         for zone in agreement.zones:
             if zone.area is not None:
                 poly = proj.to_local(zone.area.shape)
+                if zone.kind is ZoneKind.CORRIDOR and zone.width_m is not None:  # the centreline ± half the width
+                    poly = shapely.buffer(poly, zone.width_m / 2.0, quad_segs=8)
                 shapely.prepare(poly)
                 self._zone_polys[zone.id] = poly
         self._lock = threading.Lock()

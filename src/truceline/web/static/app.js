@@ -7,6 +7,7 @@ import { applyFilters, dayStops, emptyFilters, facetValues, FACETS, timeRange } 
 import { el, isoDay, number, utc } from "./js/format.js";
 import { startFederation } from "./js/federation.js";
 import { createMap, NO_VIOLATION, PENDING, STATUS_COLOURS } from "./js/map.js";
+import { createTrackLayers } from "./js/tracks.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -653,11 +654,13 @@ async function start() {
     .catch((err) => notice(`Could not apply the agreement's rules: ${err.message}`))
     .finally(() => { document.body.dataset.judged = "1"; });
   startLive();
+  tracks.refresh();
 }
 
 takeKeyFromFragment();
 view = createMap($("map"), { onIncidentClick: (id) => select(id) });
+const tracks = createTrackLayers(view.map, api, { aircraftBox: $("layer-aircraft"), vesselBox: $("layer-vessels"), feedsNote: $("tracks-note") });
 const staticReady = loadStatic().catch((err) => notice(`The basemap could not be loaded: ${err.message}`));
 wireControls();
-window.truceline = { state, view, select }; // for tests and the curious: read-only use please
+window.truceline = { state, view, select, tracks }; // for tests and the curious: read-only use please
 start();

@@ -19,6 +19,8 @@ export const AGREEMENT_STYLES = {
   "security-strip": { label: "security strip", style: { color: "#d35400", weight: 1, fillColor: "#f5b041", fillOpacity: 0.18 } },
   withdrawal: { label: "withdrawal lines (by weapon class)", line: true, style: { color: "#7d3c98", weight: 1, dashArray: "4 4", fill: false } },
   "no-fly": { label: "no-fly area", style: { color: "#117a65", weight: 1.5, fillColor: "#48c9b0", fillOpacity: 0.2 } },
+  "maritime-exclusion": { label: "maritime exclusion zone", style: { color: "#b03a2e", weight: 1.5, dashArray: "6 3", fillColor: "#f1948a", fillOpacity: 0.12 } },
+  corridor: { label: "sea corridor", style: { color: "#1f618d", weight: 1, fillColor: "#85c1e9", fillOpacity: 0.15 } },
 };
 const OTHER_ZONE_STYLE = { color: "#555", weight: 1, fill: false };
 
