@@ -170,3 +170,13 @@ def test_ingest_witnesses_what_it_stored(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     witness = read_witness(data)
     assert witness is not None and witness.size == 2
+
+
+def test_files_that_are_not_truceline_s_keep_their_mode(tmp_path: Path) -> None:
+    data = tmp_path / "shared"
+    data.mkdir()
+    notes = data / "notes.txt"
+    notes.write_text("not truceline's")
+    os.chmod(notes, 0o644)
+    open_store(data).close()
+    assert _mode(notes) == 0o644 and _mode(data / "truceline.db") == 0o600

@@ -23,6 +23,11 @@ FILE_MODE = 0o600
 _log = logging.getLogger(__name__)
 
 
+def _ours(name: str) -> bool:
+    """Whether ``name`` is one of the files truceline keeps in a data dir."""
+    return name.startswith(("truceline.db", ".ledger.")) or name.endswith(".key") or name in {"ledger.witness", "fuser.lock", "coalition-picture.json"}
+
+
 def create_private_file(path: Path) -> None:
     """Create ``path`` empty with mode 0600 unless it exists (so SQLite's WAL and SHM inherit 0600)."""
     with contextlib.suppress(FileExistsError):
@@ -32,8 +37,9 @@ def create_private_file(path: Path) -> None:
 def tighten_data_dir(data_dir: Path) -> list[str]:
     """Make ``data_dir`` 0700 and each regular file in it 0600; return (and log) what was tightened.
 
-    Only files directly in the data dir (database, WAL, SHM, keys, witness, lock): subdirectories belong to
-    whatever made them. Files owned by someone else are left alone (chmod would fail anyway).
+    Only truceline's own files directly in the data dir (database, WAL, SHM, keys, witness, lock): a data dir
+    pointed at a directory that holds other things must not have those changed. Files owned by someone else
+    are left alone (chmod would fail anyway).
     """
     changed: list[str] = []
     mode = stat.S_IMODE(data_dir.stat().st_mode)
@@ -46,7 +52,7 @@ def tighten_data_dir(data_dir: Path) -> list[str]:
             info = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != uid:
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != uid or not _ours(entry.name):
             continue
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
