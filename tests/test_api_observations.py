@@ -163,7 +163,7 @@ def test_healthz_metrics_and_openapi(api: ApiClient) -> None:
     assert api.client.get("/healthz").json()["status"] == "ok"
     post(api, [native(id="a"), native(id="b")])
     post(api, [native(id="a")])
-    metrics = api.client.get("/metrics").text
+    metrics = api.client.get("/metrics", headers=api.auth).text
     assert "truceline_observations_stored_total 2.0" in metrics
     assert "truceline_observations_duplicate_total 1.0" in metrics
     assert 'route="/api/v1/observations"' in metrics

@@ -49,7 +49,7 @@ def test_verbs_are_all_found() -> None:
         (["report", "daily"], "--format", "[html|md|pdf]"),
         (["report", "daily"], "--audience", "[public|coalition]"),
         (["export", "acled"], "--audience", "[public|coalition]"),
-        (["keys", "create"], "--role", "[contributor|analyst|supervisor|observer]"),
+        (["keys", "create"], "--role", "[contributor|analyst|supervisor|observer|metrics]"),
     ],
 )
 def test_options_with_a_fixed_set_list_it(path: list[str], option: str, choices: str) -> None:

@@ -1,7 +1,7 @@
 """One fuser per data dir: real processes contend for DIR/fuser.lock, and a killed holder frees it.
 
 A second ``truceline fuse`` (or ``serve --fusion``) exits 3 naming the holder and changes nothing; plain
-``serve`` beside a running ``fuse`` serves without fusing and says so in /healthz; ``kill -9`` of the
+``serve`` beside a running ``fuse`` serves without fusing and says so in /api/v1/status; ``kill -9`` of the
 holder lets the next fuser start. Nothing here measures time: waits poll up to a generous deadline.
 """
 
@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from conftest import LiveServer, eventually, free_port, native, start_server
 from truceline.api.app import create_app
+from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validation_context
 from truceline.service.fuser_lock import LOCK_FILENAME, FuserBusy, FuserLock, fuser_holder
@@ -115,7 +116,7 @@ def test_serve_beside_a_running_fuse_serves_without_fusing_and_serve_fusion_refu
 
     server = start_server(data_dir)
     try:
-        health = httpx.get(server.url + "/healthz", timeout=10).json()
+        health = status_of(server)
         assert health["fusion"]["mode"] == "external"
         assert health["fusion"]["holder"]["pid"] == follower.pid
         assert health["fusion"]["holder"]["command"] == f"truceline fuse --data-dir {data_dir} --follow"
@@ -127,10 +128,21 @@ def test_serve_beside_a_running_fuse_serves_without_fusing_and_serve_fusion_refu
 
         follower.kill()
         follower.wait(timeout=30)
-        assert httpx.get(server.url + "/healthz", timeout=10).json()["fusion"] == {"mode": "off"}
+        assert status_of(server)["fusion"] == {"mode": "off"}
     finally:
         output = stop(server)
     assert f"pid {follower.pid}" in output and "Serving without in-process fusion" in output
+
+
+def status_of(server: LiveServer) -> dict[str, object]:
+    """The authenticated status (``/healthz`` no longer names the fusion holder)."""
+    response = httpx.get(server.url + "/api/v1/status", headers={"Authorization": f"Bearer {server.key}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def admin_auth(data_dir: Path) -> dict[str, str]:
+    return {"Authorization": f"Bearer {read_admin_key(data_dir)}"}
 
 
 def stop(server: LiveServer) -> str:
@@ -143,7 +155,7 @@ def test_fuse_refuses_while_a_server_fuses_in_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = start_server(data_dir)
     try:
-        health = httpx.get(server.url + "/healthz", timeout=10).json()
+        health = status_of(server)
         assert health["fusion"]["mode"] == "in-process" and health["fusion"]["holder"]["pid"] == server.process.pid
         refused = run_cli("fuse", "--data-dir", str(data_dir))
         assert refused.returncode == EXIT_FUSER_BUSY, refused.stderr
@@ -169,14 +181,15 @@ def test_the_lock_is_exclusive_within_a_process_too_and_release_clears_the_recor
 def test_an_app_that_would_fuse_does_not_start_while_another_fuser_holds_the_lock(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     store = open_store(data_dir)
+    ensure_admin_key(store, data_dir)
     try:
         with FuserLock.acquire(data_dir, "truceline fuse --follow"):
             with pytest.raises(FuserBusy, match="truceline fuse --follow"), TestClient(create_app(Settings(data_dir=data_dir), store)):
                 pass
             with TestClient(create_app(Settings(data_dir=data_dir, fusion=False), store)) as client:
-                assert client.get("/healthz").json()["fusion"]["mode"] == "external"
+                assert client.get("/api/v1/status", headers=admin_auth(data_dir)).json()["fusion"]["mode"] == "external"
         with TestClient(create_app(Settings(data_dir=data_dir), store)) as client:
-            assert client.get("/healthz").json()["fusion"]["mode"] == "in-process"
+            assert client.get("/api/v1/status", headers=admin_auth(data_dir)).json()["fusion"]["mode"] == "in-process"
         assert fuser_holder(data_dir) is None
     finally:
         store.close()

@@ -204,3 +204,17 @@ def test_checkpoints_are_checked_against_the_log_and_stored_once() -> None:
     with pytest.raises(CheckpointError, match="beyond the log's 8 leaves"):
         log.save_checkpoint(conn, ahead.note)
     assert len(log.checkpoints(conn)) == 2
+
+
+def test_leaves_at_reads_scattered_leaves_across_rows_in_one_call(tmp_path: Path) -> None:
+    """The read path's batch lookup returns exactly the leaves asked for, also across row boundaries."""
+    conn = sqlite3.connect(tmp_path / "log.db")
+    ensure_schema(conn)
+    log = MerkleLog()
+    datas = [f"leaf-{i}".encode() * (1 + i % 7) for i in range(700)]  # > 256 per row: several rows
+    log.append_many(conn, datas)
+    wanted = [0, 5, 255, 256, 257, 511, 699, 5]
+    assert log.leaves_at(conn, wanted) == {i: datas[i] for i in wanted}
+    assert log.leaves_at(conn, []) == {}
+    with pytest.raises(LogError):
+        log.leaves_at(conn, [700])

@@ -77,7 +77,7 @@ def observations(server: LiveServer, wanted: int, timeout_s: float = 30.0) -> li
 
 
 def metric(server: LiveServer, transport: str, outcome: str) -> float:
-    text = httpx.get(server.url + "/metrics").text
+    text = httpx.get(server.url + "/metrics", headers={"Authorization": f"Bearer {server.key}"}).text
     line = f'truceline_cot_events_total{{outcome="{outcome}",transport="{transport}"}}'
     for row in text.splitlines():
         if row.startswith(line):

@@ -104,6 +104,6 @@ def test_serve_ais_tcp_feed_reconnects_stores_and_judges(tmp_path: Path, feed_se
             assert _until("violations", lambda: parties() == ["RU", "UA"] and parties())  # TR is no party: none
             metrics = client.get("/metrics", headers=auth).text
             assert 'truceline_feed_up{address="tcp://127.0.0.1:' in metrics and "truceline_feed_messages_total" in metrics
-            assert client.get("/healthz").json()["feeds"]["ais-2"] == "listening"
+            assert client.get("/api/v1/status", headers=auth).json()["feeds"]["ais-2"] == "listening"
     finally:
         store.close()

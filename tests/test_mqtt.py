@@ -82,7 +82,7 @@ def _forget_session(data_dir: Path) -> None:
 
 def _serve(data_dir: Path, prefix: str, org: str = "UA") -> LiveServer:
     server = start_server(data_dir, ["--mqtt", BROKER, "--mqtt-org", org, "--mqtt-topic", f"{prefix}/#"])
-    eventually("the MQTT subscription", lambda: httpx.get(server.url + "/healthz").json().get("mqtt", {}).get("connected"))
+    eventually("the MQTT subscription", lambda: httpx.get(server.url + "/api/v1/status", headers={"Authorization": f"Bearer {server.key}"}).json().get("mqtt", {}).get("connected"))
     return server
 
 
@@ -99,7 +99,7 @@ def _ids(server: LiveServer) -> list[str]:
 
 
 def _metric(server: LiveServer, outcome: str) -> float:
-    for line in httpx.get(server.url + "/metrics").text.splitlines():
+    for line in httpx.get(server.url + "/metrics", headers={"Authorization": f"Bearer {server.key}"}).text.splitlines():
         if line.startswith(f'truceline_mqtt_messages_total{{outcome="{outcome}"}}'):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
@@ -163,7 +163,7 @@ def test_bad_messages_are_refused_and_the_next_good_one_is_taken(mqtt_server: Li
     assert any("depth limit" in detail for detail in malformed)
     assert _metric(mqtt_server, "malformed_json") == 3
     assert _metric(mqtt_server, "foreign_org") == 1
-    assert httpx.get(mqtt_server.url + "/healthz").json()["mqtt"]["connected"] is True
+    assert httpx.get(mqtt_server.url + "/api/v1/status", headers={"Authorization": f"Bearer {mqtt_server.key}"}).json()["mqtt"]["connected"] is True
 
 
 def test_messages_published_while_the_server_is_down_arrive_after_restart(tmp_path: Path, prefix: str, publisher: Publisher) -> None:

@@ -100,6 +100,14 @@ def _open(data_dir: Path, lock: FuserLock | None = None) -> SqliteStore:
         raise typer.Exit(2) from None
 
 
+def witness_head(store: SqliteStore, data_dir: Path) -> None:
+    """Sign the log's head (if it grew) and copy it to the witness file, after the commit (see ledger.witness)."""
+    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.ledger.witness import WitnessWriter
+
+    WitnessWriter(lambda: store.ledger_checkpoint(ensure_ledger_key(data_dir)), data_dir).witness_now()
+
+
 def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
     """Run uvicorn, ending the event streams as soon as shutdown begins.
 
@@ -195,7 +203,7 @@ def serve(
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
     One fuser per data dir: by default the server fuses unless another process already does, in which case
-    it serves without fusing (it says so here and in /healthz) and /stream carries no incident events.
+    it serves without fusing (it says so here and in GET /api/v1/status) and /stream carries no incident events.
     """
     listeners: dict[str, Any] = cli_upstream.upstream_options(
         upstream, upstream_key, upstream_alert_after, node_name, upstream_pull_every
@@ -211,7 +219,7 @@ def serve(
         hint = (
             "Stop it first, or serve beside it with --no-fusion."
             if fusion
-            else "Serving without in-process fusion (see /healthz); /stream carries no incident events."
+            else "Serving without in-process fusion (see GET /api/v1/status); /stream carries no incident events."
         )
         lock = _claim_fusion(data_dir, required=bool(fusion), hint=hint)
     store = _open(data_dir, lock)
@@ -410,6 +418,7 @@ def ingest(
                 exit_code = max(exit_code, 1)
             if not as_json:
                 _print_summary(summary)
+        witness_head(store, data_dir)
     finally:
         store.close()
     if as_json:

@@ -1,4 +1,4 @@
-"""``truceline ledger``: export an offline evidence bundle, verify one, print the log's public key.
+"""``truceline ledger``: export an offline evidence bundle, verify one, audit a store, print the public key.
 
 Export reads the database read-only (it may run beside a live server) and, by default, signs a checkpoint for
 the current tree head with the data dir's key so that the bundle covers every leaf. Verify needs nothing but
@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .cli_ledger_audit import AuditReport, audit_store
 from .cli_words import counted
 from .ledger.bundle import BundleError, export_bundle
 from .ledger.bundle_verify import BundleReport, verify_bundle
@@ -77,6 +78,9 @@ def export_command(
         raise _fail(str(exc)) from None
     conn = _open_readonly(data_dir)
     try:
+        audit = audit_store(conn, data_dir)  # a bundle must never vouch for a store whose records were edited
+        if not audit.ok:
+            raise _fail(f"refusing to export: {audit.first_mismatch}; run `truceline ledger audit --data-dir {data_dir}`")
         log = MerkleLog()
         checkpoints = log.checkpoints(conn)
         size = log.size(conn)
@@ -144,6 +148,51 @@ def verify_command(
         _print_report(_console(), report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("audit")
+def audit_command(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory holding truceline.db and ledger.key.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute every stored record's commitment against its leaf and the tree against every signed
+    checkpoint (and the witness copy); exit 0 when all match, 1 naming the first mismatch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    conn = _open_readonly(data_dir)
+    try:
+        if json_out:
+            report = audit_store(conn, data_dir)
+        else:
+            columns = (TextColumn("auditing leaves"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("audit", total=None)
+                report = audit_store(conn, data_dir, lambda done, total: bar.update(task, completed=done, total=total))
+    except (CheckpointError, LogError, sqlite3.Error) as exc:
+        raise _fail(f"audit could not read the store: {exc}") from None
+    finally:
+        conn.close()
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_audit(_console(), report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_audit(console: Console, report: AuditReport) -> None:
+    checked = (
+        f"{counted(report.leaves, 'leaf', 'leaves')}, {counted(report.observations, 'observation')}, "
+        f"{counted(report.reviews, 'review')}, {counted(report.agreements, 'agreement version')}, "
+        f"{counted(report.checkpoints, 'checkpoint')}"
+    )
+    if report.ok:
+        console.print(f"[bold green]✓ store matches its ledger[/]: {checked}")
+    else:
+        console.print(f"[bold red]✗ integrity failure[/] — {escape(str(report.first_mismatch))}")
+        console.print(f"  {counted(len(report.problems), 'mismatch', 'mismatches')} in all; checked {checked}")
+    if not report.key_checked:
+        console.print("  [yellow]no readable ledger.key: checkpoint signatures were not checked[/]")
 
 
 @app.command("key")

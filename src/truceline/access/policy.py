@@ -30,6 +30,7 @@ class Role(str, Enum):
     SUPERVISOR = "supervisor"  # manages agreement versions and keys
     OBSERVER = "observer"  # reads
     ADMIN = "admin"  # the operator's bootstrap key: everything, sees everything
+    METRICS = "metrics"  # a Prometheus scraper: reads /metrics and nothing else
 
 
 class Permission(str, Enum):
@@ -40,14 +41,19 @@ class Permission(str, Enum):
     REVIEW = "review"
     MANAGE_AGREEMENT = "manage-agreement"
     MANAGE_KEYS = "manage-keys"
+    READ_METRICS = "read-metrics"  # /metrics: operational figures, not for every contributor's key
+    READ_STATUS = "read-status"  # /api/v1/status: pids, command lines and paths of the server's processes
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CONTRIBUTOR: frozenset({Permission.READ, Permission.WRITE_OBSERVATIONS}),
     Role.ANALYST: frozenset({Permission.READ, Permission.REVIEW}),
-    Role.SUPERVISOR: frozenset({Permission.READ, Permission.MANAGE_AGREEMENT, Permission.MANAGE_KEYS}),
+    Role.SUPERVISOR: frozenset(
+        {Permission.READ, Permission.MANAGE_AGREEMENT, Permission.MANAGE_KEYS, Permission.READ_METRICS, Permission.READ_STATUS}
+    ),
     Role.OBSERVER: frozenset({Permission.READ}),
     Role.ADMIN: frozenset(Permission),
+    Role.METRICS: frozenset({Permission.READ_METRICS}),
 }
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,6 +15,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 import truceline
+from truceline.access.policy import Permission, Principal
 from truceline.api import (
     routes_access,
     routes_agreement,
@@ -29,6 +28,8 @@ from truceline.api import (
     routes_stream,
     routes_tracks,
 )
+from truceline.api.auth import require
+from truceline.api.integrity import install_integrity_handler
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
 from truceline.bus.inproc import InProcessBus
@@ -36,10 +37,12 @@ from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
+from truceline.ledger.witness import WitnessWriter
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 from truceline.service.fusion import FusionWorker
 from truceline.service.listeners import cot_listener_for
 from truceline.service.live_tracks import FeedCollector, LiveTracks
+from truceline.service.procs import orphan_free_pool
 from truceline.service.settings import Settings
 from truceline.store.ports import Store
 from truceline.web import routes as web
@@ -60,8 +63,10 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         if settings.fusion and app.state.fuser_lock is None:
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
-            # Spawned, not forked: the server already runs threads, which fork would copy half-way.
-            app.state.parser_pool = ProcessPoolExecutor(settings.parse_workers, mp_context=multiprocessing.get_context("spawn"))
+            # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
+            app.state.parser_pool = orphan_free_pool(settings.parse_workers)
+        app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
+        await run_in_threadpool(app.state.witness.start)
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
         if settings.mqtt_url:
@@ -87,6 +92,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
                 await run_in_threadpool(app.state.mqtt.stop)
                 app.state.mqtt = None
             await run_in_threadpool(app.state.fusion.stop)
+            await run_in_threadpool(app.state.witness.stop)  # after every writer: the witness covers what they stored
             if app.state.fuser_lock is not None:
                 app.state.fuser_lock.release()
                 app.state.fuser_lock = None
@@ -156,20 +162,31 @@ def _mqtt_intake(app: FastAPI, settings: Settings) -> Any:
 
 
 def _add_system_routes(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["system"], summary="Liveness and database check")
+    @app.get("/healthz", tags=["system"], summary="Liveness and database check (open, says only whether healthy)")
     async def healthz(request: Request) -> Response:
-        version = await run_in_threadpool(request.app.state.store.schema_version)
-        health: dict[str, Any] = {"status": "ok", "version": truceline.__version__, "schema_version": version}
-        if request.app.state.mqtt is not None:
-            health["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
-        health["fusion"] = await run_in_threadpool(_fusion_health, request.app)
-        if request.app.state.live_tracks.feeds:
-            health["feeds"] = {s["name"]: s["status"] for s in request.app.state.live_tracks.states()}
-        return json_response(health)
+        """Open to anyone, so it tells nothing an attacker could use: no pid, command line, path or version."""
+        await run_in_threadpool(request.app.state.store.schema_version)  # raises (500) if the database is gone
+        return json_response({"status": "ok"})
 
-    @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only)")
-    async def metrics(request: Request) -> Response:
+    @app.get("/metrics", tags=["system"], summary="Prometheus metrics (operational figures only; needs a key)")
+    async def metrics(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ_METRICS))]) -> Response:
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/status", tags=["system"], summary="Operator's status: versions, fusion holder, listeners")
+    async def status(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ_STATUS))]) -> Response:
+        """What /healthz used to tell everyone (fusion holder's pid and command line, data dir), for admins and
+        supervisors only."""
+        version = await run_in_threadpool(request.app.state.store.schema_version)
+        body: dict[str, Any] = {
+            "status": "ok", "version": truceline.__version__, "schema_version": version,
+            "data_dir": str(request.app.state.settings.data_dir),
+        }
+        if request.app.state.mqtt is not None:
+            body["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
+        body["fusion"] = await run_in_threadpool(_fusion_health, request.app)
+        if request.app.state.live_tracks.feeds:
+            body["feeds"] = {s["name"]: s["status"] for s in request.app.state.live_tracks.states()}
+        return json_response(body)
 
     web.install(app)  # the analyst's page at /, its files under /static, and /api/v1/whoami
 
@@ -197,6 +214,8 @@ def _add_metrics_middleware(app: FastAPI) -> None:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    install_integrity_handler(app, json_response)
+
     @app.exception_handler(RequestValidationError)
     async def query_errors(request: Request, exc: RequestValidationError) -> Response:
         errors = [

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require, require_key
+from truceline.api.integrity import check_stored
 from truceline.domain.observation import Observation
 from truceline.service import batch_parser
 from truceline.service.intake import ForeignOrganisation, accept_prepared
@@ -121,6 +122,7 @@ async def get_observation(
     stored = await run_in_threadpool(request.app.state.store.get_observation, observation_id, principal)
     if stored is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no observation with id {observation_id!r}")
+    await run_in_threadpool(check_stored, request.app.state.store, [stored])  # an edited document is never served
     return json_response(_public(stored))
 
 
@@ -156,6 +158,7 @@ async def list_observations(
         page = await run_in_threadpool(request.app.state.store.list_observations, query)
     except StoreError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    await run_in_threadpool(check_stored, request.app.state.store, page.items)
     return json_response({"items": [_public(item) for item in page.items], "next_cursor": page.next_cursor})
 
 

@@ -39,7 +39,7 @@ class FuserHolder:
         return f"{pid} (`{self.command}`), fusing since {self.since}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The holder for JSON answers (``/healthz``)."""
+        """The holder for JSON answers (``GET /api/v1/status``)."""
         return asdict(self)
 
 
@@ -73,7 +73,7 @@ class FuserLock:
         """Take the lock of ``data_dir`` (created if missing) or raise :class:`FuserBusy` naming the holder."""
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / LOCK_FILENAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             for attempt in range(_LOCK_TRIES):
                 try:

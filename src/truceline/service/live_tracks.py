@@ -3,7 +3,7 @@
 Each ``--ais`` / ``--adsb`` address is one feed (service/feeds.py: reconnect with backoff); its decoded
 points go through a :class:`~truceline.service.track_intake.TrackIntake` (batched writes, one ledger leaf
 per track-minute) and then the air and sea checks against the agreement in force at that moment. The feeds'
-states are what the page (``GET /api/v1/feeds``), ``/healthz`` and ``/metrics`` show.
+states are what the page (``GET /api/v1/feeds``), ``GET /api/v1/status`` and ``/metrics`` show.
 """
 
 from __future__ import annotations

@@ -31,9 +31,10 @@ from truceline.access.policy import Principal, Role
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.ledger.canonical import canonical_json, leaf_bytes
-from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint
+from truceline.ledger.checkpoint import KeyFileError, LedgerKey, SignedCheckpoint, Verifier, load_key
 from truceline.ledger.commitment import canonical_observation, commit_canonical, new_salt, observation_leaf
 from truceline.ledger.log import MerkleLog, ensure_schema
+from truceline.ledger.witness import WitnessError, check_against_witness
 from truceline.store.grid import cell_ranges, grid_cell
 from truceline.store.ports import (
     AddResult,
@@ -43,6 +44,7 @@ from truceline.store.ports import (
     Page,
     StoredObservation,
 )
+from truceline.store.private import create_private_file, tighten_data_dir
 from truceline.store.tracks import v7_tracks
 
 DATABASE_FILENAME = "truceline.db"
@@ -891,6 +893,26 @@ def _api_key(row: tuple[str, str, str, int, int | None, str]) -> ApiKey:
 
 
 def open_store(data_dir: Path) -> SqliteStore:
-    """Open (creating if needed) the store of a data dir."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteStore(data_dir / DATABASE_FILENAME)
+    """Open (creating if needed) the store of a data dir, private to its owner, for writing.
+
+    Refuses (StoreError) a store that is behind its witness checkpoint (see :mod:`truceline.ledger.witness`).
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    create_private_file(data_dir / DATABASE_FILENAME)
+    tighten_data_dir(data_dir)
+    store = SqliteStore(data_dir / DATABASE_FILENAME)
+    try:
+        check_against_witness(store.reader(), data_dir, _ledger_verifier(data_dir))
+    except WitnessError as exc:
+        store.close()
+        raise StoreError(str(exc)) from None
+    tighten_data_dir(data_dir)  # the WAL and SHM SQLite just created
+    return store
+
+
+def _ledger_verifier(data_dir: Path) -> Verifier | None:
+    """The data dir's public ledger key, to check the witness's signature (None before the first key)."""
+    try:
+        return load_key(data_dir).verifier
+    except KeyFileError:
+        return None
