@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, 
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
 from truceline.cli_ledger import app as ledger_app
+from truceline.cli_listener_options import check_code, cot_options, mqtt_options
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
@@ -55,7 +55,6 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 DEMO_DATA_DIR = Path("truceline-demo")
-_CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 
 #: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them); the
 #: tuple is built at run time, so to a type checker it is a plain string.
@@ -209,9 +208,9 @@ def serve(
         upstream, upstream_key, upstream_alert_after, node_name, upstream_pull_every
     )
     if mqtt is not None:
-        listeners.update(mqtt_url=mqtt, mqtt_org=_mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
+        listeners.update(mqtt_url=mqtt, mqtt_org=mqtt_options(mqtt, mqtt_org), mqtt_topic=mqtt_topic)
     if cot_tcp is not None or cot_udp is not None:
-        listeners.update(_cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
+        listeners.update(cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
     if ais or adsb:
         listeners.update(feed_options(ais or [], adsb or [], console))
     lock = None
@@ -228,34 +227,6 @@ def serve(
     from truceline.cli_demo import attached_to_terminal
 
     _run_server(data_dir, store, host, port, open_browser=not no_browser and attached_to_terminal(), fuser_lock=lock, **listeners)
-
-
-def _cot_options(host: str, tcp: int | None, udp: int | None, org: str | None, releasable_to: list[str]) -> dict[str, Any]:
-    """Check the CoT listener options before anything starts; returns the Settings fields."""
-    for name, port in (("--cot-tcp", tcp), ("--cot-udp", udp)):
-        if port is not None and not 0 < port < 65536:
-            console.print(f"[red]error:[/] {name} {port} is not a port number (1–65535)")
-            raise typer.Exit(2)
-    if org is None:
-        console.print("[red]error:[/] --cot-tcp/--cot-udp need --cot-org ORG: TAK clients carry no keys, so say which organisation they write for")
-        raise typer.Exit(2)
-    labels = tuple(_check_code(label, "releasability label") for label in releasable_to)
-    return {"cot_host": host, "cot_tcp_port": tcp, "cot_udp_port": udp, "cot_org": _check_code(org, "organisation"), "cot_releasable_to": labels}
-
-
-def _mqtt_options(url: str, org: str | None) -> str:
-    """Check --mqtt and --mqtt-org before anything starts; returns the organisation."""
-    from truceline.service.mqtt_intake import parse_broker_url
-
-    try:
-        parse_broker_url(url)
-    except ValueError as exc:
-        console.print(f"[red]error:[/] --mqtt: {exc}")
-        raise typer.Exit(2) from None
-    if org is None:
-        console.print("[red]error:[/] --mqtt needs --mqtt-org ORG: the broker carries no keys, so say which organisation it writes for")
-        raise typer.Exit(2)
-    return _check_code(org, "organisation")
 
 
 @app.command()
@@ -399,8 +370,8 @@ def ingest(
         fmt = sniffed.pop()  # type: ignore[assignment]
     if fmt in TRACK_FORMATS:
         raise typer.Exit(run_track_ingest(lambda: _open(data_dir), files, fmt, as_json, sbs_timezone, start_time, console))
-    owner = _check_code(org, "organisation") if org is not None else None
-    labels = [_check_code(label, "releasability label") for label in releasable_to or []]
+    owner = check_code(org, "organisation") if org is not None else None
+    labels = [check_code(label, "releasability label") for label in releasable_to or []]
     store = _open(data_dir)
     summaries: list[dict[str, Any]] = []
     exit_code = 0
@@ -485,13 +456,6 @@ app.add_typer(export_app, name="export")
 OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]
 
 
-def _check_code(code: str, what: str) -> str:
-    if not _CODE.match(code):
-        console.print(f"[red]error:[/] {what} {code!r} must be 2–32 upper-case letters, digits, '_' or '-', starting with a letter")
-        raise typer.Exit(2)
-    return code
-
-
 @keys_app.command("create")
 def keys_create(
     data_dir: DataDir,
@@ -501,7 +465,7 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json", help='Print {"key": ..., "key_id": ...} on stdout.')] = False,
 ) -> None:
     """Create an API key. The key is printed once and stored only as a hash."""
-    _check_code(org, "organisation")
+    check_code(org, "organisation")
     if role is Role.ADMIN:
         console.print("[red]error:[/] admin keys are created only on first start (DATA_DIR/admin.key)")
         raise typer.Exit(2)
@@ -557,9 +521,9 @@ def orgs_set(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
 ) -> None:
     """Register an organisation and set its groups (replacing earlier ones)."""
-    _check_code(code, "organisation")
+    check_code(code, "organisation")
     for group in groups or []:
-        _check_code(group, "group")
+        check_code(group, "group")
     store = _open(data_dir)
     try:
         store.set_organisation(code, groups or [], name)
