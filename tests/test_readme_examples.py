@@ -124,6 +124,7 @@ def check(args: list[str], result: Result, cwd: Path) -> None:
         "orgs set": lambda: "COALITION" in _words(result),
         "ledger export": lambda: out is not None and out.stat().st_size > 0,
         "ledger verify": lambda: "bundle verified" in _words(result),
+        "ledger audit": lambda: "store matches its ledger" in _words(result),
         "geoparse": lambda: _places_both_cities(json.loads(CliRunner().invoke(app, [*args[:-1], "--json", args[-1]]).stdout)),
         "simulate": lambda: (cwd / args[args.index("--out") + 1] / "truth.jsonl").is_file(),
         "eval": lambda: "F1" in result.output,
