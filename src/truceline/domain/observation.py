@@ -449,7 +449,9 @@ class Observation(_Frozen):
     @classmethod
     def _time_plausible(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> datetime:
         """:data:`UtcTime`'s rules (leap second, then the datetime, then UTC), then :func:`check_time_plausible`."""
-        when = _to_utc(handler(_leap_second(time_input(value))))
+        if type(value) is not str or not (value[4:5] == "-" and value[:4].isdigit()):
+            value = time_input(value)  # not plainly a date: refuse numbers and numeric strings (issue 20)
+        when = _to_utc(handler(_leap_second(value)))
         context = info.context or {}
         now = context.get("now") or datetime.now(timezone.utc)
         return check_time_plausible(when, now, context.get("clock_skew", DEFAULT_CLOCK_SKEW))
