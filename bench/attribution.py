@@ -53,7 +53,7 @@ def run_scenario(data_dir: Path, shots: int, seed: int, hours: float, reply_shar
         with TestClient(create_app(Settings(data_dir=data_dir, fusion=False), store)) as client:
             docs = sorted(scenario.observations, key=lambda d: d["time"])
             for i in range(0, len(docs), 50):
-                r = client.post("/api/v1/observations", content=orjson.dumps(docs[i : i + 50]), headers=headers)
+                r = client.post("/api/v1/observations", content=orjson.dumps(docs[i : i + 50]), headers={**headers, "Content-Type": "application/json"})
                 if r.status_code != 201:
                     raise SystemExit(f"post refused: {r.status_code} {r.text[:400]}")
                 client.app.state.fusion.run_until_idle()

@@ -76,7 +76,7 @@ def _post(url: str, key: str, docs: list[dict[str, Any]], batch: int) -> float:
     started = time.perf_counter()
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
         for i in range(0, len(docs), batch):
-            response = client.post(url + "/api/v1/observations", content=orjson.dumps(docs[i : i + batch]))
+            response = client.post(url + "/api/v1/observations", content=orjson.dumps(docs[i : i + batch]), headers={"Content-Type": "application/json"})
             response.raise_for_status()
     return time.perf_counter() - started
 

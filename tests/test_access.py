@@ -18,6 +18,8 @@ from truceline.cli import app as cli
 from truceline.service.settings import Settings
 from truceline.store.sqlite import open_store
 
+JSON = {"Content-Type": "application/json"}
+
 
 def key_for(api: ApiClient, org: str, role: Role) -> dict[str, str]:
     _, secret = api.store.create_api_key(org, role)
@@ -34,16 +36,16 @@ def test_roles_and_forbidden_actions(api: ApiClient) -> None:
     contributor = key_for(api, "FR", Role.CONTRIBUTOR)
     body = orjson.dumps(obs_for("FR", "fr-1", ["FR"]))
     for headers in (observer, analyst):
-        response = api.client.post("/api/v1/observations", content=body, headers=headers)
+        response = api.client.post("/api/v1/observations", content=body, headers={**headers, **JSON})
         assert response.status_code == 403 and "may not write observations" in response.json()["detail"]
-    assert api.client.post("/api/v1/observations", content=body, headers=contributor).status_code == 201
+    assert api.client.post("/api/v1/observations", content=body, headers={**contributor, **JSON}).status_code == 201
     assert api.client.get("/api/v1/observations/fr-1", headers=observer).status_code == 200
 
 
 def test_contributor_cannot_post_for_another_organisation_and_nothing_is_stored(api: ApiClient) -> None:
     contributor = key_for(api, "FR", Role.CONTRIBUTOR)
     body = orjson.dumps([obs_for("FR", "fr-ok", ["FR"]), obs_for("UA", "ua-forged", ["UA"])])
-    response = api.client.post("/api/v1/observations", content=body, headers=contributor)
+    response = api.client.post("/api/v1/observations", content=body, headers={**contributor, **JSON})
     assert response.status_code == 403
     assert "index 1 (UA)" in response.json()["detail"] and "nothing was stored" in response.json()["detail"]
     assert api.store.count_observations() == 0
@@ -55,7 +57,7 @@ def test_releasability_on_get_list_and_summary(api: ApiClient) -> None:
     api.store.set_organisation("RU", [])
     ua = key_for(api, "UA", Role.CONTRIBUTOR)
     docs = [obs_for("UA", "ua-only", ["UA"]), obs_for("UA", "ua-coal", ["COALITION"]), obs_for("UA", "ua-pub", ["PUBLIC"])]
-    assert api.client.post("/api/v1/observations", content=orjson.dumps(docs), headers=ua).status_code == 201
+    assert api.client.post("/api/v1/observations", json=docs, headers=ua).status_code == 201
     fr, ru = key_for(api, "FR", Role.OBSERVER), key_for(api, "RU", Role.OBSERVER)
     listed = lambda h: {o["id"] for o in api.client.get("/api/v1/observations", headers=h).json()["items"]}  # noqa: E731
     assert listed(ua) == {"ua-only", "ua-coal", "ua-pub"}

@@ -92,7 +92,7 @@ def test_violations_are_judged_from_visible_incidents(served) -> None:  # type: 
         releasable_to=["UA"],
     )
     before = native(id="x0", time="2023-03-05T10:00:00Z", location={"lat": 47.5, "lon": 38.5, "cep_m": 50})
-    assert client.post("/api/v1/observations", content=orjson.dumps([explosion, before]), headers=admin).status_code == 201
+    assert client.post("/api/v1/observations", json=[explosion, before], headers=admin).status_code == 201
     client.app.state.fusion.run_until_idle()
     features = client.get("/api/v1/violations", headers=admin).json()["features"]
     assert len(features) == 1  # the explosion before effective_from is no violation

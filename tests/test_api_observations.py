@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from tests.conftest import ApiClient, native
+
+from truceline.api.app import create_app
+from truceline.api.auth import ensure_admin_key, read_admin_key
+from truceline.service.settings import Settings
+from truceline.store.sqlite import open_store
+
+JSON = {"Content-Type": "application/json"}
 
 
 def post(api: ApiClient, payload: object, **kwargs: object):  # type: ignore[no-untyped-def]
-    return api.client.post("/api/v1/observations", content=orjson.dumps(payload), headers=api.auth, **kwargs)
+    return api.client.post("/api/v1/observations", content=orjson.dumps(payload), headers={**api.auth, **JSON}, **kwargs)
 
 
 def test_every_api_call_needs_a_key(api: ApiClient) -> None:
@@ -83,17 +92,107 @@ def test_reposting_is_accepted_and_changes_nothing(api: ApiClient) -> None:
     assert api.store.count_observations() == 3
 
 
-@pytest.mark.parametrize("body", [b'{"id": "x", "lat": NaN}', b"[1, 2,", b"\xff\xfe", b'{"a": Infinity}'])
+@pytest.mark.parametrize("body", [b"[1, 2,", b"\xff\xfe", b'{"id": "x", "lat": NaN', b'[{"a": Infinity}, 1,]', b"[NaN, nan]"])
 def test_malformed_json_is_400_with_position(api: ApiClient, body: bytes) -> None:
-    response = api.client.post("/api/v1/observations", content=body, headers=api.auth)
+    response = api.client.post("/api/v1/observations", content=body, headers={**api.auth, **JSON})
     assert response.status_code == 400
     assert "line 1 column" in response.json()["detail"]
     assert api.store.count_observations() == 0
 
 
-def test_nan_inside_a_valid_structure_never_reaches_the_store(api: ApiClient) -> None:
-    text = orjson.dumps(native()).decode().replace("48.105", "NaN")
-    assert api.client.post("/api/v1/observations", content=text, headers=api.auth).status_code == 400
+@pytest.mark.parametrize(("token", "field"), [("NaN", "location.lat"), ("Infinity", "location.lat"), ("-Infinity", "location.lat"), ("1e999", "location.lat")])
+def test_non_finite_literal_in_the_body_is_422_naming_the_field(api: ApiClient, token: str, field: str) -> None:
+    """NaN and Infinity are not JSON, but a sender who writes them gets the field named (issue 20), not a bare 400."""
+    text = orjson.dumps([native(id="fine"), native(id="nan-lat")]).decode().replace("48.105", token, 2).replace(token, "48.105", 1)
+    response = api.client.post("/api/v1/observations", content=text, headers={**api.auth, **JSON})
+    assert response.status_code == 422, response.text
+    assert [(e["index"], e["field"], e["rule"]) for e in response.json()["errors"]] == [(1, field, "finite_number")]
+    assert_nothing_stored(api, "fine", "nan-lat")
+
+
+def test_non_finite_attribute_literal_is_422_naming_the_attribute(api: ApiClient) -> None:
+    text = orjson.dumps(native(id="nan-attr", attributes={"snr_db": 1.5})).decode().replace("1.5", "NaN")
+    response = api.client.post("/api/v1/observations", content=text, headers={**api.auth, **JSON})
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "attributes"
+    assert "attributes.snr_db" in response.json()["errors"][0]["message"]
+    assert_nothing_stored(api, "nan-attr")
+
+
+def assert_nothing_stored(api: ApiClient, *ids: str) -> None:
+    """No observation, no ledger leaf: a refused batch changes nothing."""
+    assert api.store.count_observations() == 0 and api.store.ledger_size() == 0
+    for obs_id in ids:
+        assert api.client.get(f"/api/v1/observations/{obs_id}", headers=api.auth).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"location": {"lat": "48.1", "lon": 37.712, "cep_m": 150}}, "location.lat", "float_type"),
+        ({"location": {"lat": True, "lon": 37.712, "cep_m": 150}}, "location.lat", "float_type"),
+        ({"location": {"lat": 48.105, "lon": 37.712, "cep_m": "150"}}, "location.cep_m", "float_type"),
+        ({"credibility": True}, "credibility", "strict_int_enum"),
+        ({"credibility": "2"}, "credibility", "strict_int_enum"),
+        ({"time": 1680405300}, "time", "iso_datetime"),
+        ({"time": "1680405300"}, "time", "iso_datetime"),
+        ({"time_uncertainty_s": "5"}, "time_uncertainty_s", "float_type"),
+        ({"location": {"name": "Bakhmut", "precision": True}}, "location.precision", "strict_int_enum"),
+    ],
+)
+def test_no_silent_coercion_of_a_partys_values(api: ApiClient, change: dict[str, object], field: str, rule: str) -> None:
+    """Lax validation stored "48.1" and true (as 1) as a latitude, true as credibility 1, a number as a time."""
+    response = post(api, [native(id="good"), native(id="coerced", **change)])
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"], e["rule"]) for e in errors] == [(1, field, rule)]
+    assert "nothing was stored" in response.json()["detail"]
+    assert_nothing_stored(api, "good", "coerced")
+
+
+def test_integers_are_numbers(api: ApiClient) -> None:
+    response = post(api, native(id="ints", location={"lat": 48, "lon": 37, "cep_m": 150}, time_uncertainty_s=60))
+    assert response.status_code == 201, response.text
+    assert api.client.get("/api/v1/observations/ints", headers=api.auth).json()["location"]["lat"] == 48.0
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/xml", "application/x-www-form-urlencoded", "application/x-ndjson",
+                                          "application/json; charset=latin-1", "application/jsonx", "multipart/form-data; boundary=x"])
+def test_a_body_that_is_not_declared_json_is_415(api: ApiClient, content_type: str | None) -> None:
+    headers = dict(api.auth) if content_type is None else {**api.auth, "Content-Type": content_type}
+    response = api.client.post("/api/v1/observations", content=orjson.dumps(native(id="typed")), headers=headers)
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.json()["detail"]
+    assert_nothing_stored(api, "typed")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\""])
+def test_json_with_or_without_utf8_charset_is_accepted(api: ApiClient, content_type: str) -> None:
+    response = api.client.post("/api/v1/observations", content=orjson.dumps(native(id="typed")), headers={**api.auth, "Content-Type": content_type})
+    assert response.status_code == 201, response.text
+
+
+def test_an_observation_beyond_the_size_cap_is_422_naming_index_and_field(api: ApiClient) -> None:
+    """1 MB in one attribute fits the fixture's 2 MB body limit, so the per-observation cap is what refuses it."""
+    response = post(api, [native(id="small"), native(id="huge", attributes={"blob": "x" * 1_000_000})])
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["index"], error["field"], error["rule"]) == (1, "attributes", "attributes_size")
+    assert "57344" in error["message"]
+    assert_nothing_stored(api, "small", "huge")
+
+
+def test_a_2mb_attribute_is_422_under_the_default_body_limit_and_nothing_stored(tmp_path: Path) -> None:
+    """The issue's check: the default 32 MiB body limit lets 2 MB through, the observation's own cap does not."""
+    data_dir = tmp_path / "data"
+    store = open_store(data_dir)
+    ensure_admin_key(store, data_dir)
+    with TestClient(create_app(Settings(data_dir=data_dir), store)) as client:
+        api = ApiClient(client, read_admin_key(data_dir), store, data_dir)
+        response = post(api, native(id="two-mb", attributes={"blob": "x" * 2_000_000}))
+        assert response.status_code == 422, response.text
+        assert [(e["index"], e["field"], e["rule"]) for e in response.json()["errors"]] == [(0, "attributes", "attributes_size")]
+        assert_nothing_stored(api, "two-mb")
+    store.close()
 
 
 def test_empty_and_non_object_batches(api: ApiClient) -> None:
@@ -115,12 +214,12 @@ def test_chunked_oversized_body_without_length_is_413(api: ApiClient) -> None:
         for _ in range(40):
             yield b" " * 65536
 
-    response = api.client.post("/api/v1/observations", content=chunks(), headers=api.auth)
+    response = api.client.post("/api/v1/observations", content=chunks(), headers={**api.auth, **JSON})
     assert response.status_code == 413
 
 
 def test_huge_array_beyond_item_limit_is_413(api: ApiClient) -> None:
-    response = api.client.post("/api/v1/observations", content=b"[" + b",".join([b"{}"] * 5001) + b"]", headers=api.auth)
+    response = api.client.post("/api/v1/observations", content=b"[" + b",".join([b"{}"] * 5001) + b"]", headers={**api.auth, **JSON})
     assert response.status_code == 413 and "5001 items" in response.json()["detail"]
     assert api.store.count_observations() == 0
 

@@ -71,7 +71,7 @@ def test_violations_link_to_launches_before_since_and_outside_the_bbox(tmp_path:
     ]
     with demo_app(tmp_path / "data", ("FR", "PL")) as (client, _):
         admin = {"Authorization": f"Bearer {read_admin_key(tmp_path / 'data')}"}
-        assert client.post("/api/v1/observations", content=orjson.dumps(shot), headers=admin).status_code == 201
+        assert client.post("/api/v1/observations", content=orjson.dumps(shot), headers={**admin, "Content-Type": "application/json"}).status_code == 201
         client.app.state.fusion.run_until_idle()
         for params in ({}, {"since": "2023-05-20T03:00:30Z"}, {"bbox": "37.5,47.95,37.6,48.05"}):
             features = client.get("/api/v1/violations", params=params, headers=admin).json()["features"]

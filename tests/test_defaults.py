@@ -149,7 +149,7 @@ def test_an_origin_without_uncertainty_is_used_with_its_assumed_cep() -> None:
 # -- over HTTP -------------------------------------------------------------------------------------------------
 def test_assumed_shows_in_the_api_and_in_what_the_ledger_commits_to(api: ApiClient) -> None:
     doc = unstated(id="pl-note-1", source={"id": "pl-patrol-3", "type": "monitor", "org": "PL"})
-    first = api.client.post("/api/v1/observations", content=orjson.dumps(doc), headers=api.auth)
+    first = api.client.post("/api/v1/observations", content=orjson.dumps(doc), headers={**api.auth, "Content-Type": "application/json"})
     assert first.status_code == 201 and first.json()["stored"] == 1
     served = api.client.get("/api/v1/observations/pl-note-1", headers=api.auth).json()
     assert "time_uncertainty_s" not in served
@@ -163,10 +163,10 @@ def test_assumed_shows_in_the_api_and_in_what_the_ledger_commits_to(api: ApiClie
     assert leaf["body"]["commitment"] == "sha256:" + hashlib.sha256(salt + canonical_json(served)).hexdigest()
     # idempotent: the sender's document again, or the served one, is a duplicate, not a conflict
     for again in (doc, served):
-        response = api.client.post("/api/v1/observations", content=orjson.dumps(again), headers=api.auth)
+        response = api.client.post("/api/v1/observations", content=orjson.dumps(again), headers={**api.auth, "Content-Type": "application/json"})
         assert response.status_code == 201 and response.json()["duplicates"] == ["pl-note-1"], response.text
     forged = {**served, "assumed": {"rules": "truceline-defaults/1", "time_uncertainty_s": 1}}
-    refused = api.client.post("/api/v1/observations", content=orjson.dumps(forged), headers=api.auth)
+    refused = api.client.post("/api/v1/observations", content=orjson.dumps(forged), headers={**api.auth, "Content-Type": "application/json"})
     assert refused.status_code == 422 and "assumed is set by truceline" in refused.text
 
 

@@ -32,7 +32,7 @@ def test_acknowledged_batches_survive_kill_9_and_no_batch_is_partial(tmp_path: P
                 attempted.append(ids)
                 body = orjson.dumps([native(id=i, location={"lat": 48 + int(i[1:6]) * 1e-4, "lon": 37.7}) for i in ids])
                 try:
-                    response = client.post("/api/v1/observations", content=body)
+                    response = client.post("/api/v1/observations", content=body, headers={"Content-Type": "application/json"})
                 except httpx.HTTPError:
                     return  # the server died mid-request: this batch was not acknowledged
                 assert response.status_code == 201, response.text

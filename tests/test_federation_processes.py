@@ -55,7 +55,7 @@ class Proc:
 
     def post(self, documents: list[dict[str, Any]]) -> httpx.Response:
         body = orjson.dumps(documents)
-        return httpx.post(self.url + "/api/v1/observations", content=body, headers=self.auth, timeout=30)
+        return httpx.post(self.url + "/api/v1/observations", content=body, headers={**self.auth, "Content-Type": "application/json"}, timeout=30)
 
 
 class Cluster:

@@ -49,7 +49,7 @@ def test_observations_of_one_event_fuse_and_different_events_stay_apart(client) 
         salvo("us-uav", "US", "uav", ["COALITION"], 48.0998, 37.6998, 15),
     ]
     event_b = [salvo("ua-ac-b", "UA", "acoustic", ["COALITION"], 48.3000, 37.9000, 40)]
-    assert c.post("/api/v1/observations", content=orjson.dumps(event_a + event_b), headers=admin).status_code == 201
+    assert c.post("/api/v1/observations", content=orjson.dumps(event_a + event_b), headers={**admin, "Content-Type": "application/json"}).status_code == 201
     assert c.app.state.fusion.run_until_idle() == 4
     collection = c.get("/api/v1/incidents", headers=admin).json()
     assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 2
@@ -78,7 +78,7 @@ def test_incident_figures_for_a_reader_come_only_from_what_it_may_read(client) -
         salvo("fr-coal", "FR", "radar", ["COALITION"], 48.1004, 37.7004, 10),
     ]
     secret = [salvo("ua-secret", "UA", "acoustic", ["UA"], 48.5, 38.2, 50)]
-    assert c.post("/api/v1/observations", content=orjson.dumps(mixed + secret), headers=admin).status_code == 201
+    assert c.post("/api/v1/observations", content=orjson.dumps(mixed + secret), headers={**admin, "Content-Type": "application/json"}).status_code == 201
     c.app.state.fusion.run_until_idle()
     fr = {"Authorization": f"Bearer {store.create_api_key('FR', Role.OBSERVER)[1]}"}
     ua = {"Authorization": f"Bearer {store.create_api_key('UA', Role.OBSERVER)[1]}"}
@@ -104,7 +104,7 @@ def test_fusion_runs_live_on_a_real_server(live_server: LiveServer) -> None:
         salvo("a", "UA", "acoustic", ["COALITION"], 48.2, 37.5, 5),
         salvo("b", "FR", "radar", ["COALITION"], 48.2003, 37.5002, 5),
     ]
-    assert httpx.post(live_server.url + "/api/v1/observations", content=orjson.dumps(docs), headers=headers).status_code == 201
+    assert httpx.post(live_server.url + "/api/v1/observations", content=orjson.dumps(docs), headers={**headers, "Content-Type": "application/json"}).status_code == 201
     deadline = time.monotonic() + 30
     features: list[dict[str, object]] = []
     while time.monotonic() < deadline and not features:
@@ -120,7 +120,7 @@ def test_restart_rebuilds_open_incidents_with_the_same_ids(tmp_path: Path) -> No
     admin = {"Authorization": f"Bearer {read_admin_key(data_dir)}"}
     docs = [salvo(f"s{i}", "UA", "acoustic", ["UA"], 48.1 + i * 0.05, 37.7, 10 + i) for i in range(3)]
     with TestClient(create_app(Settings(data_dir=data_dir, fusion=False), store)) as c:
-        c.post("/api/v1/observations", content=orjson.dumps(docs), headers=admin)
+        c.post("/api/v1/observations", content=orjson.dumps(docs), headers={**admin, "Content-Type": "application/json"})
         c.app.state.fusion.run_until_idle()
         before = sorted(f["id"] for f in c.get("/api/v1/incidents", headers=admin).json()["features"])
     with TestClient(create_app(Settings(data_dir=data_dir, fusion=False), store)) as c:
@@ -134,7 +134,7 @@ def test_restart_rebuilds_open_incidents_with_the_same_ids(tmp_path: Path) -> No
 def test_two_person_rule_and_review_leaves(client) -> None:  # type: ignore[no-untyped-def]
     c, store, admin = client
     docs = [salvo("r", "UA", "acoustic", ["COALITION"], 48.1, 37.7, 20)]
-    assert c.post("/api/v1/observations", content=orjson.dumps(docs), headers=admin).status_code == 201
+    assert c.post("/api/v1/observations", content=orjson.dumps(docs), headers={**admin, "Content-Type": "application/json"}).status_code == 201
     c.app.state.fusion.run_until_idle()
     incident_id = c.get("/api/v1/incidents", headers=admin).json()["features"][0]["id"]
     store.set_organisation("FR", ["COALITION"])

@@ -151,7 +151,7 @@ def test_unknown_ce_gets_fusions_default_sigma_not_a_false_precision() -> None:
         (event(stale="2023-04-02T03:10:00Z"), "@stale", "is before start"),
         (event(time="2023-04-02T03:15:00"), "@time", "must end in Z"),
         (event(time="yesterday"), "@time", "not an xs:dateTime"),
-        (event(point='lat="nan" lon="37.7" hae="0" ce="5" le="5"'), "point/@lat", "not a finite number"),
+        (event(point='lat="nan" lon="37.7" hae="0" ce="5" le="5"'), "point/@lat", "not a decimal number"),
         (event(point='lat="48" hae="0" ce="5" le="5"'), "point/@lon", "required attribute missing"),
         (event(point='lat="48" lon="37" hae="0" ce="-3" le="5"'), "point/@ce", "must be positive"),
         (event().replace("<point", "<pt").replace("/><detail>", "/><detail>", 1), "point", "needs a <point>"),

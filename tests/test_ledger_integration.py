@@ -26,7 +26,7 @@ def b64(text: str) -> bytes:
 
 
 def post(api: ApiClient, docs: list[dict[str, object]]) -> None:
-    response = api.client.post("/api/v1/observations", content=orjson.dumps(docs), headers=api.auth)
+    response = api.client.post("/api/v1/observations", json=docs, headers=api.auth)
     assert response.status_code == 201, response.text
 
 

@@ -112,7 +112,7 @@ class Mission(Served):
             key, secret = store.create_api_key(org, Role.ANALYST)
             self.headers[name] = self.auth(secret)
             self.key_ids[name] = key.key_id
-        response = client.post("/api/v1/observations", content=orjson.dumps(records()), headers=self.admin)
+        response = client.post("/api/v1/observations", content=orjson.dumps(records()), headers={**self.admin, "Content-Type": "application/json"})
         assert response.status_code == 201, response.text
         client.app.state.fusion.run_until_idle()
 

@@ -88,7 +88,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("consistency") / "data"
     with demo_app(data_dir, ("FR", "US", "PL")) as (client, store):
         s = Served(client, store, data_dir)
-        assert client.post("/api/v1/observations", content=orjson.dumps(records()), headers=s.admin).status_code == 201
+        assert client.post("/api/v1/observations", content=orjson.dumps(records()), headers={**s.admin, "Content-Type": "application/json"}).status_code == 201
         client.app.state.fusion.run_until_idle()
         s.before = s.violations(s.press)  # as the public saw them before any review
         s.review(s.analyst_1, "fr-radar-kost", "verify")

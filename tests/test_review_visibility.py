@@ -53,7 +53,7 @@ class Site:
             native(id="vis-live", time="2023-05-10T09:00:00Z", location={"lat": 48.45, "lon": 34.98, "cep_m": 100},
                    releasable_to=["PUBLIC"]),
         ]
-        assert client.post("/api/v1/observations", content=orjson.dumps(docs), headers=self.headers["admin"]).status_code == 201
+        assert client.post("/api/v1/observations", content=orjson.dumps(docs), headers={**self.headers["admin"], "Content-Type": "application/json"}).status_code == 201
         client.app.state.fusion.run_until_idle()
         self.dismissed = self.incident_holding("vis-dismissed")
         self.pending = self.incident_holding("vis-pending")

@@ -46,7 +46,8 @@ def test_stream_delivers_only_releasable_observations(live_server: LiveServer) -
     ua = {"id": "ua-sensor", "type": "acoustic", "org": "UA"}
     batch = [native(id="secret", source=ua, releasable_to=["UA"]), native(id="open", source=ua, releasable_to=["PUBLIC"])]
     response = httpx.post(
-        live_server.url + "/api/v1/observations", content=orjson.dumps(batch), headers={"Authorization": f"Bearer {ua_contrib}"},
+        live_server.url + "/api/v1/observations", content=orjson.dumps(batch),
+        headers={"Authorization": f"Bearer {ua_contrib}", "Content-Type": "application/json"},
         timeout=30,
     )
     assert response.status_code == 201

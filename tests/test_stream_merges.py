@@ -114,7 +114,7 @@ def server(tmp_path: Path) -> Any:
 
 def post(server: LiveServer, docs: list[dict[str, Any]]) -> None:
     response = httpx.post(server.url + "/api/v1/observations", content=orjson.dumps(docs),
-                          headers={"Authorization": f"Bearer {server.key}"}, timeout=30)  # fmt: skip
+                          headers={"Authorization": f"Bearer {server.key}", "Content-Type": "application/json"}, timeout=30)  # fmt: skip
     assert response.status_code == 201, response.text
 
 

@@ -89,7 +89,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with demo_app(data_dir, ("FR",)) as (client, store):
         assert client.app.state.agreement.put(agreement_with_echo(2), "test") is not None
         s = Site(client, store, data_dir)
-        response = client.post("/api/v1/observations", content=orjson.dumps(observations()), headers=s.admin)
+        response = client.post("/api/v1/observations", content=orjson.dumps(observations()), headers={**s.admin, "Content-Type": "application/json"})
         assert response.status_code == 201, response.text
         client.app.state.fusion.run_until_idle()
         incidents = client.get("/api/v1/incidents", params=DAY_PARAMS, headers=s.press).json()["features"]

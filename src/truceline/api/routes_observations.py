@@ -47,6 +47,30 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def require_json(request: Request) -> None:
+    """415 unless the body is declared ``application/json`` (parameters: at most ``charset=utf-8``).
+
+    What a body is must be said, not guessed: a batch sent as ``text/plain`` or ``application/xml`` (or with
+    no type at all) is a client that will misread our answer too, and sniffing would let a form post from a
+    browser pass as an API call. JSON Lines (``application/x-ndjson``) is for ``truceline ingest`` files;
+    the API takes one object or an array (docs/observations.md#http).
+    """
+    declared = request.headers.get("content-type")
+    if declared is None or not declared.strip():
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Content-Type is missing; send the batch as application/json")
+    media, *params = (part.strip() for part in declared.split(";"))
+    if media.lower() != "application/json":
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Type {media[:80]!r} is not accepted; send the batch as application/json"
+        )
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Type parameter {param[:80]!r} is not accepted: send application/json, which is UTF-8 (charset=utf-8 or no parameter)"
+            )
+
+
 def store_batch(request: Request, principal: Principal, observations: list[Observation]) -> AddResult:
     """Store validated observations atomically for ``principal`` (403 if any is not its organisation's)."""
     return store_prepared(request, principal, prepare_batch(observations, datetime.now(UTC)))
@@ -71,7 +95,8 @@ def store_prepared(request: Request, principal: Principal, items: list[PreparedO
             "400": {"description": "Body is not JSON"},
             "403": {"description": "Role may not write, or an item belongs to another organisation"},
             "413": {"description": "Body or batch too large"},
-            "422": {"description": "Nothing stored; one error per bad item and field"},
+            "415": {"description": "Content-Type is not application/json (charset=utf-8 allowed)"},
+            "422": {"description": "Nothing stored; one error per bad item and field (also NaN, Infinity, strings or booleans for numbers)"},
         },
     },
 )
@@ -81,6 +106,11 @@ async def post_observations(
     """Store every observation of the batch, or none: 422 lists each bad item, field, value and rule."""
     settings = request.app.state.settings
     metrics = request.app.state.metrics
+    try:
+        require_json(request)
+    except HTTPException:
+        metrics.batches_rejected.labels("media_type").inc()
+        raise
     body = await read_body(request, settings.max_body_bytes)
     arguments = (body, batch_parser.now(), settings.clock_skew.total_seconds(), settings.max_batch_items)
     pool = request.app.state.parser_pool

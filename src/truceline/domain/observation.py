@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -33,6 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from truceline.domain import defaults as _defaults
 from truceline.domain.grading import Credibility, Reliability
+from truceline.domain.strict import int_enum, time_input
 
 #: Observations dated before this are refused: no monitoring data of this system can be older, and an
 #: epoch-zero or year-0001 timestamp is always a bug upstream.
@@ -125,9 +127,12 @@ PLACE_PRECISION_SIGMA_M: dict[PlacePrecision, float] = {
     PlacePrecision.REGION: 80_000.0,
 }
 
-Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
-Metres = Annotated[float, Field(gt=0.0, le=MAX_UNCERTAINTY_M, allow_inf_nan=False)]
+# Every number a party sends is read strictly: a JSON number (integers included), never a string or a
+# boolean (Python's bool is an int; lax mode would store true as 1). See truceline.domain.strict.
+Latitude = Annotated[float, Field(strict=True, ge=-90.0, le=90.0, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(strict=True, ge=-180.0, le=180.0, allow_inf_nan=False)]
+Metres = Annotated[float, Field(strict=True, gt=0.0, le=MAX_UNCERTAINTY_M, allow_inf_nan=False)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 
 class _Frozen(BaseModel):
@@ -141,10 +146,10 @@ class PointLocation(_Frozen):
     lat: Latitude
     lon: Longitude
     cep_m: Metres | None = None
-    cov_m2: tuple[tuple[float, float], tuple[float, float]] | None = Field(
+    cov_m2: tuple[tuple[Number, Number], tuple[Number, Number]] | None = Field(
         default=None, description="2×2 east/north covariance in m², symmetric positive definite"
     )
-    alt_m: Annotated[float, Field(ge=-500.0, le=100_000.0, allow_inf_nan=False)] | None = None
+    alt_m: Annotated[float, Field(strict=True, ge=-500.0, le=100_000.0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _check_uncertainty(self) -> PointLocation:
@@ -176,8 +181,8 @@ class BearingLocation(_Frozen):
     sensor_lat: Latitude
     sensor_lon: Longitude
     sensor_cep_m: Metres | None = None
-    bearing_deg: Annotated[float, Field(ge=0.0, lt=360.0, allow_inf_nan=False)]
-    bearing_sd_deg: Annotated[float, Field(gt=0.0, le=180.0, allow_inf_nan=False)]
+    bearing_deg: Annotated[float, Field(strict=True, ge=0.0, lt=360.0, allow_inf_nan=False)]
+    bearing_sd_deg: Annotated[float, Field(strict=True, gt=0.0, le=180.0, allow_inf_nan=False)]
     max_range_m: Metres | None = None
 
 
@@ -186,7 +191,7 @@ class PlaceLocation(_Frozen):
 
     type: Literal["place"] = "place"
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    precision: PlacePrecision
+    precision: Annotated[PlacePrecision, BeforeValidator(int_enum(PlacePrecision, "1, 2, 3 or 4"))]
     lat: Latitude | None = None
     lon: Longitude | None = None
     admin: Annotated[str, Field(max_length=200)] | None = None
@@ -270,6 +275,11 @@ def check_time_plausible(value: datetime, now: datetime, skew: timedelta = DEFAU
     return value
 
 
+#: Attributes of one observation, as compact UTF-8 JSON. Every other field has its own bound (ids 128
+#: characters, names 200, 64 labels), together well under 8 KiB, so one observation stays under 64 KiB of
+#: canonical JSON (docs/observations.md#size): a ledger leaf, a store row and a report line stay small, and one
+#: sender cannot fill the store with a few requests.
+MAX_ATTRIBUTES_BYTES = 56 * 1024
 _MAX_SAFE_INTEGER = 2**53 - 1
 _MAX_ATTRIBUTE_DEPTH = 8
 
@@ -339,7 +349,7 @@ class Source(_Frozen):
     org: Annotated[str, Field(pattern=_LABEL_PATTERN, description="owning organisation code, e.g. UA")]
 
 
-Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(strict=True, gt=0.0, allow_inf_nan=False)]
 
 
 class Assumed(_Frozen):
@@ -396,14 +406,14 @@ class Observation(_Frozen):
 
     id: Annotated[str, Field(pattern=_ID_PATTERN)] | None = None
     time: datetime  # UtcTime, plus plausibility: one validator below instead of three calls into Python
-    time_uncertainty_s: Annotated[float, Field(ge=0.0, le=MAX_TIME_UNCERTAINTY_S, allow_inf_nan=False)] | None = Field(
+    time_uncertainty_s: Annotated[float, Field(strict=True, ge=0.0, le=MAX_TIME_UNCERTAINTY_S, allow_inf_nan=False)] | None = Field(
         default=None, description="1-σ of time in seconds; leave it out when unknown, and a default is assumed"
     )
     kind: ObservationKind
     location: Location
     source: Source
     reliability: Reliability = Reliability.F
-    credibility: Credibility = Credibility.CANNOT_BE_JUDGED
+    credibility: Annotated[Credibility, BeforeValidator(int_enum(Credibility, "1 to 6"))] = Credibility.CANNOT_BE_JUDGED
     releasable_to: Annotated[list[Annotated[str, Field(pattern=_LABEL_PATTERN)]], Field(max_length=64)] = Field(
         default_factory=list, description="organisations or groups that may read it; empty = the owner only"
     )
@@ -425,14 +435,25 @@ class Observation(_Frozen):
     @field_validator("attributes")
     @classmethod
     def _attributes_portable(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if value and not (type(value) is dict and _plainly_portable(value, 0)):
-            _check_portable(value, "attributes", 0)
+        """Portable JSON values only, and at most :data:`MAX_ATTRIBUTES_BYTES`: the one unbounded field."""
+        if value:
+            if not (type(value) is dict and _plainly_portable(value, 0)):
+                _check_portable(value, "attributes", 0)
+            size = len(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))
+            if size > MAX_ATTRIBUTES_BYTES:
+                raise PydanticCustomError(
+                    "attributes_size",
+                    "attributes are {size} bytes as compact JSON; the limit is {limit} bytes (an observation is at most 64 KiB)",
+                    {"size": size, "limit": MAX_ATTRIBUTES_BYTES},
+                )
         return value
 
     @field_validator("time", mode="wrap")
     @classmethod
     def _time_plausible(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> datetime:
         """:data:`UtcTime`'s rules (leap second, then the datetime, then UTC), then :func:`check_time_plausible`."""
+        if type(value) is not str or not (value[4:5] == "-" and value[:4].isdigit()):
+            value = time_input(value)  # not plainly a date: refuse numbers and numeric strings (issue 20)
         when = _to_utc(handler(_leap_second(value)))
         context = info.context or {}
         now = context.get("now") or datetime.now(UTC)

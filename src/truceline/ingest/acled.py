@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from truceline.domain.observation import PlacePrecision
+from truceline.domain.strict import parse_decimal
 from truceline.ingest.records import FormatError, Record, Rejection
 
 REQUIRED_COLUMNS = (
@@ -133,10 +134,11 @@ def _event_date(raw: str) -> date:
 
 
 def _float(row: dict[str, str], column: str) -> float:
+    """A number cell: surrounding spaces allowed, then a finite plain decimal (no nan, inf, 1_000 or ٤٨)."""
     try:
-        return float(row[column].strip())
-    except ValueError:
-        raise _CellError(column, f"{row[column]!r} is not a number") from None
+        return parse_decimal(row[column].strip())
+    except ValueError as exc:
+        raise _CellError(column, str(exc)) from None
 
 
 def _record(row: dict[str, str]) -> dict[str, Any]:

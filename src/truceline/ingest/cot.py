@@ -35,6 +35,7 @@ from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser
 
+from truceline.domain.strict import parse_decimal
 from truceline.ingest.records import Record, Rejection
 
 #: Largest single event accepted; TAK events are a few hundred bytes to a few KiB.
@@ -226,12 +227,9 @@ def _number(element: Element, name: str, where: str, path: str) -> float | Rejec
     if raw is None:
         return Rejection(where, f"{path}/@{name}", "required attribute missing")
     try:
-        value = float(raw)
-    except ValueError:
-        return Rejection(where, f"{path}/@{name}", "not a number", raw[:40])
-    if not math.isfinite(value):
-        return Rejection(where, f"{path}/@{name}", "not a finite number", raw[:40])
-    return value
+        return parse_decimal(raw)  # XML gives text: one strict grammar, no NaN, inf, hex or padding
+    except ValueError as exc:
+        return Rejection(where, f"{path}/@{name}", str(exc), raw[:40])
 
 
 def _time(raw: str, where: str, name: str) -> datetime | Rejection:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from truceline.domain.strict import parse_decimal
 from truceline.ingest.records import FormatError, Record, Rejection
 
 REQUIRED_COLUMNS = ("latitude", "longitude", "acq_date")
@@ -68,11 +69,8 @@ class _Layout:
 
 
 def _cell_float(raw: str) -> float:
-    raw = raw.strip()
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
+    """A number cell: surrounding spaces allowed, then a finite plain decimal (no nan, inf, 1_000 or ٤٨)."""
+    return parse_decimal(raw.strip())
 
 
 def _stamp(raw_day: str, raw_time: str) -> tuple[str, str, float]:
@@ -97,9 +95,13 @@ def _stamp(raw_day: str, raw_time: str) -> tuple[str, str, float]:
 def _record(cells: list[str], layout: _Layout) -> dict[str, Any]:
     """Map one CSV row to native observation shape; raises _CellError(field, message) on bad cells."""
     try:
-        lat, lon = _cell_float(cells[layout.lat]), _cell_float(cells[layout.lon])
+        lat = _cell_float(cells[layout.lat])
     except ValueError as exc:
-        raise _CellError("latitude/longitude", str(exc)) from None
+        raise _CellError("latitude", str(exc)) from None
+    try:
+        lon = _cell_float(cells[layout.lon])
+    except ValueError as exc:
+        raise _CellError("longitude", str(exc)) from None
     stamp_key = (cells[layout.date], cells[layout.time] if layout.time is not None else "")
     stamp = layout.stamps.get(stamp_key)
     if stamp is None:
@@ -193,7 +195,7 @@ def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, st
         if len(cells) != width:
             continue
         try:
-            lat, lon = float(cells[i_lat]), float(cells[i_lon])
+            lat, lon = _cell_float(cells[i_lat]), _cell_float(cells[i_lon])
             day = cells[i_date].strip()
             date.fromisoformat(day)
         except ValueError:

@@ -5,11 +5,30 @@ Parsed with orjson, which refuses NaN and Infinity (not JSON) and reports line a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import orjson
 
 from truceline.ingest.records import FormatError, Record, Rejection
+
+
+def _non_finite(token: str) -> float:
+    return float(token.replace("Infinity", "inf"))
+
+
+def loads_non_finite(data: bytes) -> Any:
+    """A body orjson refused, read again with NaN, Infinity, -Infinity and overflowing numbers (1e999) as
+    non-finite floats, so that validation names the field that holds one (a 422, not a bare 400).
+
+    Only for the error path of intake: it raises ValueError when the body is not JSON even so, and whatever
+    it returns must still be refused, since orjson refused it (callers check; see api/batch_parser.py).
+    """
+    try:
+        return json.loads(data, parse_constant=_non_finite)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def decode_json(data: bytes) -> Iterator[Record | Rejection]:

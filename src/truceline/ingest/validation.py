@@ -55,6 +55,14 @@ def _short(value: Any) -> str | None:
     return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
 
 
+def _message(err: Any) -> str:
+    """pydantic's message, made precise where strict numbers refuse a string or a boolean (issue 20)."""
+    if err["type"] == "float_type" and isinstance(err.get("input"), str | bool):
+        got = "a boolean" if isinstance(err["input"], bool) else "a string"
+        return f"expected a JSON number, got {got}: numbers are never read from strings or booleans"
+    return str(err["msg"])
+
+
 def _errors(exc: ValidationError, offset: int = 0) -> list[FieldError]:
     out = []
     for err in exc.errors(include_url=False):
@@ -64,7 +72,7 @@ def _errors(exc: ValidationError, offset: int = 0) -> list[FieldError]:
             FieldError(
                 index=offset + index,
                 field=_field_path(loc[1:]) or "(record)",
-                message=err["msg"],
+                message=_message(err),
                 rule=err["type"],
                 value=_short(err.get("input")),
             )

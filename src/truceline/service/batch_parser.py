@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from truceline.ingest.native import loads_non_finite
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.store.sqlite import PreparedObservation, prepare_batch
 
@@ -35,7 +36,25 @@ def parse_batch(body: bytes, received_at: datetime, clock_skew_s: float, max_ite
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         detail = f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        return _not_json(body, detail, received_at, clock_skew_s, max_items)
+    return _parsed(doc, received_at, clock_skew_s, max_items)
+
+
+def _not_json(body: bytes, detail: str, received_at: datetime, clock_skew_s: float, max_items: int) -> ParsedBatch:
+    """A body orjson refused: 422 naming the field if NaN, Infinity or 1e999 made it so, else 400.
+
+    A sender who writes ``"lat": NaN`` learns which field of which item is wrong, like for any bad value;
+    nothing orjson refused is ever stored, whatever the second reading finds.
+    """
+    try:
+        doc = loads_non_finite(body)
+    except ValueError:
         return ParsedBatch(400, {"detail": detail}, "malformed_json")
+    parsed = _parsed(doc, received_at, clock_skew_s, max_items)
+    return parsed if parsed.status else ParsedBatch(400, {"detail": detail}, "malformed_json")
+
+
+def _parsed(doc: Any, received_at: datetime, clock_skew_s: float, max_items: int) -> ParsedBatch:
     items = doc if isinstance(doc, list) else [doc]
     if not items:
         return ParsedBatch(422, {"detail": "the batch is empty"}, "empty")

@@ -34,6 +34,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from truceline.access.policy import Principal, Role, reader_labels
+from truceline.domain.observation import Observation
+from truceline.ingest.native import loads_non_finite
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.service.intake import ForeignOrganisation, accept_observations
 from truceline.store.sqlite import StoreError
@@ -188,7 +190,20 @@ class MqttIntake:
         try:
             doc = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            return Outcome("rejected", "malformed_json", f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}")
+            malformed = Outcome("rejected", "malformed_json", f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}")
+            try:  # NaN, Infinity or 1e999: read again so the refusal names the field, as over HTTP
+                doc = loads_non_finite(bytes(payload))
+            except ValueError:
+                return malformed
+            outcome = self._validate(doc)
+            return outcome if isinstance(outcome, Outcome) else malformed
+        checked = self._validate(doc)
+        if isinstance(checked, Outcome):
+            return checked
+        return self._store(topic, checked)
+
+    def _validate(self, doc: Any) -> Outcome | list[Observation]:
+        """The observations of one decoded message, or why the message is refused as a whole."""
         items = doc if isinstance(doc, list) else [doc]
         if not items:
             return Outcome("rejected", "empty", "the message holds an empty array")
@@ -201,6 +216,10 @@ class MqttIntake:
             first = errors[0]
             detail = f"{bad} of {len(items)} observations invalid, e.g. index {first.index} {first.field}: {first.message}"
             return Outcome("rejected", "invalid", detail, listed)
+        return observations
+
+    def _store(self, topic: str, observations: list[Observation]) -> Outcome:
+        """Store a valid message through the one intake path; a store failure asks for redelivery."""
         try:
             result = accept_observations(self._state, self.principal, observations)
         except ForeignOrganisation as exc:

@@ -169,7 +169,9 @@ def _time(rng: random.Random) -> str:
     if roll < 0.45:
         return dt.isoformat(timespec="microseconds").replace("+00:00", "Z").replace("T", " ")
     if roll < 0.55:
-        return str(int(base))  # pydantic accepts unix seconds
+        # Once the Unix seconds as a string, which lax validation read as this instant; input is strict since
+        # issue 20, so the same draw is sent as the ISO time it meant (same observation, same digests).
+        return datetime.fromtimestamp(int(base), tz=UTC).isoformat().replace("+00:00", "Z")
     return dt.isoformat(timespec=rng.choice(["seconds", "milliseconds", "microseconds"])).replace("+00:00", "Z")
 
 
@@ -233,7 +235,8 @@ def random_observation(i: int, rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.8:
         doc["reliability"] = rng.choice("ABCDEF")
     if rng.random() < 0.8:
-        doc["credibility"] = rng.choice([1, 2, 3, 4, 5, 6, "3"])
+        credibility = rng.choice([1, 2, 3, 4, 5, 6, "3"])  # the same draws as before issue 20 ...
+        doc["credibility"] = 3 if credibility == "3" else credibility  # ... but "3" is no longer read as 3
     if rng.random() < 0.8:
         doc["releasable_to"] = rng.sample(_LABELS, rng.randrange(0, 4)) * rng.choice([1, 1, 2])
     if rng.random() < 0.7:
@@ -300,6 +303,25 @@ def invalid_records() -> list[Any]:
     for word in ("helicopter", "Drone"):
         doc = copy.deepcopy(base)
         doc["source"]["type"] = word
+        out.append(doc)
+    # appended for issue 20 (strict input): values lax validation used to coerce, and the attributes cap
+    strict: list[tuple[tuple[str, ...], Any]] = [
+        (("credibility",), True), (("credibility",), "2"), (("credibility",), 2.0), (("time",), 1680405300),
+        (("time",), "1680405300"), (("time",), 1680405300.5), (("time",), True), (("time_uncertainty_s",), "5"),
+        (("time_uncertainty_s",), False), (("location", "cep_m"), "150"), (("location", "lon"), "37.7"),
+        (("location", "lat"), float("nan")), (("location", "lon"), float("inf")), (("location", "cov_m2"), [["1", 0], [0, 1]]),
+        (("location",), {"lat": 1, "lon": 2, "alt_m": "100"}), (("location",), {"name": "X", "precision": True}),
+        (("location",), {"name": "X", "precision": "2"}), (("location",), {"sensor_lat": 1, "sensor_lon": 2, "bearing_deg": True, "bearing_sd_deg": 2}),
+        (("attributes", "blob"), "x" * (56 * 1024)),
+    ]
+    for path, value in strict:
+        doc = copy.deepcopy(base)
+        target = doc
+        for key in path[:-1]:
+            target = target[key]
+        if path == ("location", "cov_m2"):
+            del target["cep_m"]
+        target[path[-1]] = value
         out.append(doc)
     return out
 
@@ -368,7 +390,7 @@ def invalid_digests() -> list[str]:
     out = []
     for record in invalid_records():
         good, errors = validate_batch([record], validation_context(now=NOW))
-        accepted = [record_line(obs) for obs in good]  # lax mode accepts a few (e.g. "48.1" for a number)
+        accepted = [record_line(obs) for obs in good]  # none since issue 20 (lax mode once took "48.1" as a number)
         out.append(_hex(json.dumps([accepted, [e.as_dict() for e in errors]], ensure_ascii=False).encode()))
     return out
 
