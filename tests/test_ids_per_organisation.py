@@ -7,6 +7,7 @@ unique across organisations) upgrades in place and keeps everything.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.conftest import ApiClient, native
 from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
 from truceline.ledger.log import MerkleLog
+from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, MIGRATIONS, SqliteStore, prepare_batch
 
 
@@ -135,6 +137,18 @@ def _old_store(path: Path) -> None:
         "INSERT INTO incident_reviews (incident_id, decision, reason, key_id, org, at_us, ledger_index, ledger_salt)"
         " VALUES ('I-old', 'verify', 'seen', 'k1', 'UA', 0, 1, x'00')"
     )
+    # An open incident as fusion named it then (from its founder's plain id), reviewed before the upgrade.
+    open_id = "inc-" + hashlib.blake2b(b"old-ru", digest_size=8).hexdigest()
+    conn.execute(
+        "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (open_id, 0, "explosion", "detected", 48.105, 37.712, 0, 0, 0, orjson.dumps({**incident, "id": open_id, "observation_ids": ["old-ru"]}).decode()),
+    )
+    conn.execute("INSERT INTO incident_members VALUES (?, 2)", (open_id,))
+    conn.execute(
+        "INSERT INTO incident_reviews (incident_id, decision, reason, key_id, org, at_us, ledger_index, ledger_salt)"
+        " VALUES (?, 'dismiss', 'noise', 'k1', 'UA', 0, 1, x'00')",
+        (open_id,),
+    )
     conn.execute("PRAGMA user_version=6")
     conn.execute("COMMIT")
     conn.close()
@@ -159,6 +173,14 @@ def test_a_store_written_by_the_previous_schema_upgrades_and_keeps_everything(tm
         assert store.get_observation("old-ru", coalition) is None
         assert [d["id"] for d in store.member_documents(["I-old"])["I-old"]] == ["old-ua"]
         assert [r["decision"] for r in store.reviews(["I-old"])["I-old"]] == ["verify"]
+        # Stored incidents now name each member's organisation.
+        (old,) = store.list_incidents(IncidentQuery(ids=("I-old",)))
+        assert old.observation_refs() == [("UA", "old-ua")]
+        # Fusion will rebuild the open incident under an id derived from RU/old-ru; its review follows it,
+        # still carrying the incident id its ledger leaf committed to.
+        renamed = "inc-" + hashlib.blake2b(b"RU/old-ru", digest_size=8).hexdigest()
+        (decision,) = store.reviews([renamed])[renamed]
+        assert decision["decision"] == "dismiss" and decision["incident_id"].startswith("inc-") and decision["incident_id"] != renamed
         assert store.reader().execute("PRAGMA foreign_key_check").fetchall() == []
         # And the upgraded store now lets RU use UA's id.
         result = store.add_observations([Observation.model_validate(_doc("RU", "old-ua"))])
@@ -171,3 +193,25 @@ def test_a_store_written_by_the_previous_schema_upgrades_and_keeps_everything(tm
         assert reopened.schema_version() == 7 and reopened.count_observations() == 3
     finally:
         reopened.close()
+
+
+def test_fusion_keeps_two_organisations_observations_under_one_id_apart(api: ApiClient) -> None:
+    """Fusion keys observations by organisation and id: RU's "x" is not dropped as a duplicate of UA's "x",
+    the incidents built on them have distinct ids and name each member's organisation, and each incident's
+    members in the store are its own organisation's rows."""
+    from truceline.fuse import Fuser, FuserConfig
+
+    far = {"lat": 47.2, "lon": 35.9, "cep_m": 100}  # 200 km away: a separate event
+    ua = Observation.model_validate(_doc("UA", "x"))
+    ru = Observation.model_validate(_doc("RU", "x", location=far))
+    fuser = Fuser(FuserConfig(origin=(48.0, 37.8)))
+    fuser.add([ua])
+    fuser.add([ru])
+    incidents = sorted(fuser.incidents(), key=lambda i: i.observation_orgs)
+    assert [(i.observation_orgs, i.observation_ids) for i in incidents] == [(("RU",), ("x",)), (("UA",), ("x",))]
+    assert len({i.id for i in incidents}) == 2
+    api.store.add_observations([ua, ru])
+    api.store.apply_incident_changes([(i, True) for i in incidents], [])
+    members = api.store.member_documents([i.id for i in incidents])
+    assert sorted(docs[0]["source"]["org"] for docs in members.values()) == ["RU", "UA"]
+    assert all(len(docs) == 1 for docs in members.values())

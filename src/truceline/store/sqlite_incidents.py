@@ -2,7 +2,8 @@
 
 Fusion rebuilds open incidents from the observations on start, so only finalised ones are kept for good;
 ``incident_members`` links each incident to the observation rows (by sequence number) it rests on, so that
-reader views can filter an incident's evidence by releasability.
+reader views can filter an incident's evidence by releasability. Incidents name each observation
+by organisation and id (``observation_orgs``, ``observation_ids``): ids are per organisation.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.timecodes import _from_us, _us
 
+#: SQL condition (alias ``o``): the observation was not posted by a key compromised at the time it arrived.
+#: Fusion takes in only these (:mod:`truceline.domain.revocation`); a revocation reaches incidents already
+#: built when fusion next rebuilds its open incidents (on start).
+_COUNTS = (
+    "NOT EXISTS (SELECT 1 FROM key_revocations k WHERE k.key_id = o.posted_by AND k.reason = 'compromised'"
+    " AND o.received_us >= k.since_us)"
+)
+
 
 class IncidentTables(SqliteBase):
     """Incidents, incident membership and fusion progress."""
@@ -26,13 +35,13 @@ class IncidentTables(SqliteBase):
     def observations_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
         """(seq, canonical document) of observations stored after ``seq``, in storage order."""
         return self._reader().execute(
-            "SELECT seq, doc FROM observations WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+            f"SELECT seq, doc FROM observations o WHERE seq > ? AND {_COUNTS} ORDER BY seq LIMIT ?", (seq, limit)
         ).fetchall()
 
     def observations_since_time(self, since: datetime, up_to_seq: int) -> list[tuple[int, str]]:
         """(seq, document) with event time ≥ ``since`` and seq ≤ ``up_to_seq``, in storage order (replay)."""
         return self._reader().execute(
-            "SELECT seq, doc FROM observations WHERE t_us >= ? AND seq <= ? ORDER BY seq", (_us(since), up_to_seq)
+            f"SELECT seq, doc FROM observations o WHERE t_us >= ? AND seq <= ? AND {_COUNTS} ORDER BY seq", (_us(since), up_to_seq)
         ).fetchall()
 
     def latest_observation_time(self, up_to_seq: int) -> datetime | None:
@@ -69,7 +78,8 @@ class IncidentTables(SqliteBase):
                         incident.model_dump_json(),
                     )
                 )
-                members.append((incident.id, orjson.dumps(list(incident.observation_ids)).decode()))
+                # (org, id) pairs: ids are per organisation (org None only on incidents written before)
+                members.append((incident.id, orjson.dumps(incident.observation_refs()).decode()))
             conn.executemany(
                 "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
@@ -80,7 +90,8 @@ class IncidentTables(SqliteBase):
             conn.executemany("DELETE FROM incident_members WHERE incident_id = ?", [(m[0],) for m in members])
             conn.executemany(
                 "INSERT INTO incident_members (incident_id, obs_seq) SELECT ?, o.seq FROM json_each(?) AS j"
-                " JOIN observations AS o ON o.id = j.value",
+                " JOIN observations AS o ON o.id = json_extract(j.value, '$[1]')"
+                " AND (json_extract(j.value, '$[0]') IS NULL OR o.org = json_extract(j.value, '$[0]'))",
                 members,
             )
             if cursor is not None:

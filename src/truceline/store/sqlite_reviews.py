@@ -39,15 +39,23 @@ class ReviewTables(SqliteBase):
         return {**record, "ledger": {"index": index, "salt": base64.b64encode(salt).decode()}}
 
     def reviews(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """Review decisions per incident, oldest first."""
+        """Review decisions per incident, oldest first.
+
+        A decision keeps the incident id it was committed under (its ledger leaf covers it); one made on an
+        incident that fusion now names differently (``incident_aliases``, see migration 7) is listed under
+        the new name too.
+        """
         out: dict[str, list[dict[str, Any]]] = {i: [] for i in incident_ids}
+        asked = orjson.dumps(list(incident_ids)).decode()
+        columns = "r.seq, r.incident_id, r.decision, r.reason, r.key_id, r.org, r.at_us, r.ledger_index, r.ledger_salt"
         rows = self._reader().execute(
-            "SELECT r.incident_id, r.decision, r.reason, r.key_id, r.org, r.at_us, r.ledger_index, r.ledger_salt"
-            " FROM json_each(?) AS j JOIN incident_reviews AS r ON r.incident_id = j.value ORDER BY r.seq",
-            (orjson.dumps(list(incident_ids)).decode(),),
+            f"SELECT j.value, {columns} FROM json_each(?) AS j JOIN incident_reviews AS r ON r.incident_id = j.value"
+            f" UNION ALL SELECT j.value, {columns} FROM json_each(?) AS j JOIN incident_aliases AS a ON a.new_id = j.value"
+            " JOIN incident_reviews AS r ON r.incident_id = a.old_id ORDER BY 2",
+            (asked, asked),
         )
-        for incident_id, decision, reason, key_id, org, at_us, index, salt in rows:
-            out[incident_id].append(
+        for wanted, _, incident_id, decision, reason, key_id, org, at_us, index, salt in rows:
+            out[wanted].append(
                 {
                     "incident_id": incident_id,
                     "decision": decision,

@@ -6,9 +6,13 @@ list, and so that a test can build a store exactly as an older release left it (
 
 from __future__ import annotations
 
+import hashlib
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import orjson
 
 from truceline.ledger.log import ensure_schema
 
@@ -215,7 +219,64 @@ def _v7_ids_per_organisation(conn: sqlite3.Connection) -> None:
         ALTER TABLE observations_v7 RENAME TO observations;
         CREATE INDEX observations_time ON observations (t_us, seq);
         CREATE INDEX observations_cell ON observations (cell) WHERE cell IS NOT NULL;
-        CREATE INDEX observations_id ON observations (id)
+        CREATE INDEX observations_id ON observations (id);
+        CREATE TABLE incident_aliases (
+            old_id TEXT PRIMARY KEY,
+            new_id TEXT NOT NULL
+        );
+        CREATE INDEX incident_aliases_new ON incident_aliases (new_id)
+        """,
+    )
+    _qualify_incidents(conn)
+
+
+_FUSION_ID = re.compile(r"^(?P<prefix>.*?)(?P<digest>[0-9a-f]{16})(?P<suffix>-[0-9]+)?$")
+
+
+def _qualify_incidents(conn: sqlite3.Connection) -> None:
+    """Incidents name each observation's organisation beside its id from now on (``observation_orgs``); add
+    it to the stored ones (ids were still unique here, so each plain id has exactly one organisation).
+
+    Fusion derives an incident's id from its founding observation, now from ``ORG/id``: an open incident
+    rebuilt after the upgrade gets a new id. Its review decisions keep the id their ledger leaves commit
+    to; ``incident_aliases`` maps the old id to the new one so they stay attached.
+    """
+    org_of = dict(conn.execute("SELECT id, org FROM observations").fetchall())
+    rows = conn.execute("SELECT id, doc, finalised FROM incidents").fetchall()
+    for incident_id, doc, finalised in rows:
+        document = orjson.loads(doc)
+        plain = [str(i) for i in document.get("observation_ids", [])]
+        if all(i in org_of for i in plain):
+            document["observation_orgs"] = [org_of[i] for i in plain]
+        conn.execute("UPDATE incidents SET doc = ? WHERE id = ?", (orjson.dumps(document).decode(), incident_id))
+        shape = _FUSION_ID.match(incident_id)
+        if finalised or shape is None:
+            continue
+        for oid in plain:  # the founder is the member whose plain id hashes to the incident id
+            if oid in org_of and hashlib.blake2b(oid.encode(), digest_size=8).hexdigest() == shape["digest"]:
+                digest = hashlib.blake2b(f"{org_of[oid]}/{oid}".encode(), digest_size=8).hexdigest()
+                new_id = f"{shape['prefix']}{digest}{shape['suffix'] or ''}"
+                conn.execute("INSERT OR IGNORE INTO incident_aliases VALUES (?, ?)", (incident_id, new_id))
+                break
+
+
+def _v8_revocations(conn: sqlite3.Connection) -> None:
+    """Revocations with a reason (each a ledger leaf), and which key posted each observation."""
+    execute_ddl(
+        conn,
+        """
+        CREATE TABLE key_revocations (
+            seq          INTEGER PRIMARY KEY,
+            key_id       TEXT    NOT NULL REFERENCES api_keys (key_id),
+            reason       TEXT    NOT NULL CHECK (reason IN ('retired', 'compromised')),
+            since_us     INTEGER,
+            at_us        INTEGER NOT NULL,
+            by_key       TEXT    NOT NULL,
+            ledger_index INTEGER NOT NULL,
+            ledger_salt  BLOB    NOT NULL
+        );
+        CREATE INDEX key_revocations_key ON key_revocations (key_id, seq);
+        ALTER TABLE observations ADD COLUMN posted_by TEXT
         """,
     )
 
@@ -227,6 +288,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "incidents, their supporting observations, fusion progress", _v4_incidents),
     Migration(5, "agreement versions, each one a ledger leaf", _v5_agreements),
     Migration(6, "analysts' review decisions, each one a ledger leaf", _v6_reviews),
-    Migration(7, "observation identity is (organisation, id): two organisations may use one id", _v7_ids_per_organisation),
+    Migration(
+        7,
+        "observation identity is (organisation, id); incidents name observations ORG/id; aliases for renamed open incidents",
+        _v7_ids_per_organisation,
+    ),
+    Migration(8, "key revocations as retired or compromised, each a ledger leaf; the key that posted each observation", _v8_revocations),
 )
 
