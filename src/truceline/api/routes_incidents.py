@@ -29,6 +29,7 @@ from truceline.api.fusion import incident_feature, parse_documents
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, IncidentStatus, base_incident_id
 from truceline.domain.review import Decision, Refusal, apply_review
+from truceline.domain.revocation import compromise_refusal, compromised_since
 from truceline.fuse.fuser import FuserConfig, fuse_all
 from truceline.store.ports import IncidentQuery
 
@@ -80,8 +81,11 @@ def review_refusal(store: Any) -> Refusal:
     """The authority rule for stored decisions, with the store's keys and groups as they are now."""
     roles = {key.key_id: key.role for key in store.list_api_keys()}
     groups = store.list_organisations()
+    compromised = compromised_since(store.key_revocations())
 
     def refusal(decision: Any) -> str | None:
+        if (why := compromise_refusal(decision, compromised)) is not None:
+            return why
         org = str(decision["org"])
         key_id = str(decision["analyst"])
         authority = decision_authority(key_id, org, roles.get(key_id), groups.get(org, ()))

@@ -8,7 +8,8 @@ This module only assembles the store from its parts, one job each, and keeps the
 - :mod:`~truceline.store.sqlite_incidents` — incidents and fusion progress;
 - :mod:`~truceline.store.sqlite_reviews` — analysts' decisions;
 - :mod:`~truceline.store.sqlite_ledger` — the evidence log's proofs, checkpoints, agreement versions;
-- :mod:`~truceline.store.sqlite_keys` — organisations and API keys.
+- :mod:`~truceline.store.sqlite_keys` — organisations and API keys;
+- :mod:`~truceline.store.sqlite_revocations` — key revocations (retired or compromised), ledger leaves.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from truceline.store.sqlite_keys import KeyTables
 from truceline.store.sqlite_ledger import LedgerTables
 from truceline.store.sqlite_observations import ObservationTables
 from truceline.store.sqlite_reviews import ReviewTables
+from truceline.store.sqlite_revocations import RevocationTables
 from truceline.store.sqlite_schema import MIGRATIONS, Migration, StoreError, execute_ddl
 
 __all__ = [
@@ -49,7 +51,7 @@ __all__ = [
 DATABASE_FILENAME = "truceline.db"
 
 
-class SqliteStore(ObservationTables, IncidentTables, ReviewTables, LedgerTables, KeyTables):
+class SqliteStore(ObservationTables, IncidentTables, ReviewTables, RevocationTables, LedgerTables, KeyTables):
     """The embedded :class:`~truceline.store.ports.Store` implementation."""
 
 

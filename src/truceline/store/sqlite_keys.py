@@ -1,4 +1,7 @@
-"""Who may use the store: organisations, their groups, and API keys (only a hash of each secret is kept)."""
+"""Who may use the store: organisations, their groups, and API keys (only a hash of each secret is kept).
+
+Revoking a key is :mod:`~truceline.store.sqlite_revocations`' job.
+"""
 
 from __future__ import annotations
 
@@ -76,15 +79,6 @@ class KeyTables(SqliteBase):
             "SELECT key_id, org, role, created_us, revoked_us, label FROM api_keys ORDER BY created_us"
         ).fetchall()
         return [_api_key(row) for row in rows]
-
-    def revoke_api_key(self, key_id: str) -> bool:
-        """Revoke a key; False if there is no such live key."""
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE api_keys SET revoked_us = ? WHERE key_id = ? AND revoked_us IS NULL",
-                (_us(datetime.now(timezone.utc)), key_id),
-            )
-            return cur.rowcount == 1
 
 
 def _secret_hash(secret: str) -> bytes:

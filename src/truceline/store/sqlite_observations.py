@@ -74,10 +74,12 @@ class ObservationTables(SqliteBase):
         """Insert a batch atomically; (organisation, id) pairs already stored are accepted and left unchanged."""
         return self.add_prepared(prepare_batch(observations, received_at or datetime.now(timezone.utc)))
 
-    def add_prepared(self, prepared: Sequence[PreparedObservation]) -> AddResult:
+    def add_prepared(self, prepared: Sequence[PreparedObservation], posted_by: str | None = None) -> AddResult:
         """Insert observations prepared beforehand (see :func:`prepare_batch`) atomically; pairs of
         organisation and id already stored are accepted and left unchanged. Only sequence numbers are
-        assigned under the write lock. Another organisation's use of an id is never looked at."""
+        assigned under the write lock. Another organisation's use of an id is never looked at.
+        ``posted_by`` (the submitting key) is kept so that a key later revoked as compromised can have the
+        observations it posted set aside (:mod:`truceline.domain.revocation`)."""
         accepted = [item.id for item in prepared]
         if not prepared:
             return AddResult(accepted=[], stored=[], duplicates=[], conflicts=[])
@@ -110,6 +112,8 @@ class ObservationTables(SqliteBase):
                     labels.append((label, next_seq))
                 next_seq += 1
             conn.executemany(INSERT_OBSERVATION_SQL, rows)
+            if posted_by is not None and rows:
+                conn.execute("UPDATE observations SET posted_by = ? WHERE seq >= ?", (posted_by, rows[0][0]))
             conn.executemany(INSERT_LABEL_SQL, labels)
             # The evidence log grows in the same transaction: a stored observation always has its leaf.
             self._log.append_many(conn, leaves)
