@@ -163,7 +163,7 @@ def test_a_store_written_by_the_previous_schema_upgrades_and_keeps_everything(tm
     conn.close()
     store = SqliteStore(path)
     try:
-        assert store.schema_version() == 7
+        assert store.schema_version() == MIGRATIONS[-1].version == 8
         assert store.count_observations() == 2 and store.ledger_size() == 2
         ua = store.get_observation("old-ua")
         assert ua is not None and ua.seq == 1 and ua.ledger_index == 0 and ua.document["source"]["org"] == "UA"
@@ -190,7 +190,7 @@ def test_a_store_written_by_the_previous_schema_upgrades_and_keeps_everything(tm
         store.close()
     reopened = SqliteStore(path)
     try:
-        assert reopened.schema_version() == 7 and reopened.count_observations() == 3
+        assert reopened.schema_version() == 8 and reopened.count_observations() == 3
     finally:
         reopened.close()
 

@@ -116,6 +116,13 @@ def test_observations_a_compromised_key_posted_are_left_out_of_fusion(api: ApiCl
     assert api.store.observations_after(0, 10) == []  # still stored (nothing accepted is lost), no longer fused
     assert api.store.count_observations() == 2
     assert api.client.get("/api/v1/observations", headers=headers).status_code == 401
+    # Reader views leave them out; coalition staff (here the admin) are shown them, marked.
+    _, other = api.store.create_api_key("UA", Role.OBSERVER)
+    as_ua = {"Authorization": f"Bearer {other}"}
+    assert api.client.get("/api/v1/observations/a", headers=as_ua).status_code == 404
+    assert api.client.get("/api/v1/observations", headers=as_ua).json()["items"] == []
+    staff = api.client.get("/api/v1/observations/a", headers=api.auth)
+    assert staff.status_code == 200 and staff.json()["excluded"] == "excluded: posted by a compromised key"
 
 
 def test_delete_without_a_reason_retires_and_the_cli_takes_the_same_choice(api: ApiClient, tmp_path: Path) -> None:

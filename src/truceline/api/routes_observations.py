@@ -110,7 +110,10 @@ def _public(stored: StoredObservation) -> dict[str, Any]:
     ledger = None
     if stored.ledger_index is not None and stored.ledger_salt is not None:
         ledger = {"index": stored.ledger_index, "salt": base64.b64encode(stored.ledger_salt).decode()}
-    return {**stored.document, "received_at": stored.received_at.isoformat().replace("+00:00", "Z"), "ledger": ledger}
+    out = {**stored.document, "received_at": stored.received_at.isoformat().replace("+00:00", "Z"), "ledger": ledger}
+    if stored.excluded:  # only coalition staff are served such an observation at all
+        out["excluded"] = stored.excluded
+    return out
 
 
 @router.get(

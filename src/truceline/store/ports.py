@@ -106,6 +106,7 @@ class StoredObservation:
     seq: int
     ledger_index: int | None = None
     ledger_salt: bytes | None = None
+    excluded: str | None = None  # why it does not count (posted by a key revoked as compromised), else None
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,8 @@ from truceline.domain.incident import Incident
 from truceline.store.grid import cell_ranges, grid_cell
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
+from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.timecodes import _from_us, _us
-
-#: SQL condition (alias ``o``): the observation was not posted by a key compromised at the time it arrived.
-#: Fusion takes in only these (:mod:`truceline.domain.revocation`); a revocation reaches incidents already
-#: built when fusion next rebuilds its open incidents (on start).
-_COUNTS = (
-    "NOT EXISTS (SELECT 1 FROM key_revocations k WHERE k.key_id = o.posted_by AND k.reason = 'compromised'"
-    " AND o.received_us >= k.since_us)"
-)
-
 
 class IncidentTables(SqliteBase):
     """Incidents, incident membership and fusion progress."""
@@ -35,13 +27,13 @@ class IncidentTables(SqliteBase):
     def observations_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
         """(seq, canonical document) of observations stored after ``seq``, in storage order."""
         return self._reader().execute(
-            f"SELECT seq, doc FROM observations o WHERE seq > ? AND {_COUNTS} ORDER BY seq LIMIT ?", (seq, limit)
+            f"SELECT seq, doc FROM observations o WHERE seq > ? AND {COUNTS_SQL} ORDER BY seq LIMIT ?", (seq, limit)
         ).fetchall()
 
     def observations_since_time(self, since: datetime, up_to_seq: int) -> list[tuple[int, str]]:
         """(seq, document) with event time ≥ ``since`` and seq ≤ ``up_to_seq``, in storage order (replay)."""
         return self._reader().execute(
-            f"SELECT seq, doc FROM observations o WHERE t_us >= ? AND seq <= ? AND {_COUNTS} ORDER BY seq", (_us(since), up_to_seq)
+            f"SELECT seq, doc FROM observations o WHERE t_us >= ? AND seq <= ? AND {COUNTS_SQL} ORDER BY seq", (_us(since), up_to_seq)
         ).fetchall()
 
     def latest_observation_time(self, up_to_seq: int) -> datetime | None:

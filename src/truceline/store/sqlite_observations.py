@@ -17,12 +17,13 @@ from typing import Any
 
 import orjson
 
-from truceline.access.policy import Principal
+from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
 from truceline.store.grid import cell_ranges
 from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
 from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, PreparedObservation, prepare_batch
 from truceline.store.sqlite_base import SqliteBase
+from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _from_us, _iso, _us
 
@@ -53,7 +54,13 @@ def _visibility(reader: Principal | None, params: list[object]) -> str:
     )
 
 
-_STORED_COLUMNS = "o.id, o.doc, o.received_us, o.seq, o.ledger_index, o.ledger_salt, o.org"
+_STORED_COLUMNS = f"o.id, o.doc, o.received_us, o.seq, o.ledger_index, o.ledger_salt, NOT {COUNTS_SQL}"
+
+
+def _counting_only(reader: Principal | None) -> str:
+    """SQL condition hiding what a compromised key posted from readers other than coalition staff (who see
+    it marked :data:`EXCLUDED_NOTE`); empty when ``reader`` sees it all."""
+    return "" if reader is None or is_coalition_staff(reader) else COUNTS_SQL
 
 
 def _stored(row: tuple[Any, ...]) -> StoredObservation:
@@ -64,6 +71,7 @@ def _stored(row: tuple[Any, ...]) -> StoredObservation:
         seq=row[3],
         ledger_index=row[4],
         ledger_salt=row[5],
+        excluded=EXCLUDED_NOTE if row[6] else None,
     )
 
 
@@ -95,8 +103,13 @@ class ObservationTables(SqliteBase):
                     (keys_json,),
                 )
             }
-            rows, labels, leaves, new = [], [], [], []
-            stored, duplicates, conflicts = [], [], []
+            rows: list[tuple[object, ...]] = []
+            labels: list[tuple[str, int]] = []
+            leaves: list[bytes] = []
+            new: list[tuple[int, PreparedObservation]] = []
+            stored: list[str] = []
+            duplicates: list[str] = []
+            conflicts: list[str] = []
             for item in prepared:
                 key = (item.owner_org, item.id)
                 known = existing.get(key)
@@ -134,6 +147,8 @@ class ObservationTables(SqliteBase):
         visible = _visibility(reader, params)
         if visible:
             sql += " AND " + visible
+        if counting := _counting_only(reader):
+            sql += " AND " + counting
         own = reader.org if reader is not None else ""
         sql += " ORDER BY o.org != ?, o.seq"
         params.append(own)
@@ -158,6 +173,8 @@ class ObservationTables(SqliteBase):
         visible = _visibility(query.reader, params)
         if visible:
             where.append(visible)
+        if counting := _counting_only(query.reader):
+            where.append(counting)
         if query.since is not None:
             where.append("o.t_us >= ?")
             params.append(_us(query.since))
@@ -195,7 +212,7 @@ class ObservationTables(SqliteBase):
         rows = rows[: query.limit]
         page = Page(items=[_stored(row) for row in rows])
         if more:
-            page.next_cursor = _encode_cursor(rows[-1][7], rows[-1][3])
+            page.next_cursor = _encode_cursor(rows[-1][7], rows[-1][3])  # t_us, seq
         return page
 
     def count_observations(self) -> int:

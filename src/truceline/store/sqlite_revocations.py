@@ -17,6 +17,16 @@ from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _from_us, _iso, _us
 
+#: SQL condition (alias ``o``): the observation was not posted by a key compromised at the time it arrived.
+#: Fusion takes in only these, and readers other than coalition staff see only these; a revocation reaches
+#: incidents already built when fusion next rebuilds its open incidents (on start).
+COUNTS_SQL = (
+    "NOT EXISTS (SELECT 1 FROM key_revocations k WHERE k.key_id = o.posted_by AND k.reason = 'compromised'"
+    " AND o.received_us >= k.since_us)"
+)
+#: What coalition staff are shown on an observation that does not count.
+EXCLUDED_NOTE = "excluded: posted by a compromised key"
+
 
 class RevocationTables(SqliteBase):
     """Revoking keys and reading back the revocations."""
