@@ -6,6 +6,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -32,6 +33,7 @@ from truceline.cli_listener_options import check_code, cot_options, mqtt_options
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
+from truceline.domain.revocation import RevocationReason
 from truceline.ingest.firms_flags import FireAnalysis
 from truceline.ingest.pipeline import (
     FORMATS,
@@ -500,17 +502,28 @@ def keys_list(data_dir: DataDir, as_json: Annotated[bool, typer.Option("--json")
 
 
 @keys_app.command("revoke")
-def keys_revoke(data_dir: DataDir, key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")]) -> None:
-    """Revoke a key at once; requests with it get 401 from then on."""
+def keys_revoke(
+    data_dir: DataDir,
+    key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")],
+    reason: Annotated[
+        RevocationReason,
+        typer.Option("--reason", help="retired: its past work stands; compromised: its work from --since stops counting."),
+    ] = RevocationReason.RETIRED,
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z"], help="Compromised only: from when, e.g. 2023-04-01T00:00:00Z (default: now).")] = None,
+) -> None:
+    """Revoke a key at once (requests with it get 401 from then on), recorded as a ledger leaf."""
     store = _open(data_dir)
     try:
-        revoked = store.revoke_api_key(key_id)
+        revoked = store.revoke_api_key(key_id, reason, since, "cli")
+    except StoreError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     finally:
         store.close()
     if not revoked:
         console.print(f"[red]error:[/] no live key with id {key_id!r}")
         raise typer.Exit(1)
-    console.print(f"key {key_id} revoked")
+    console.print(f"key {key_id} revoked ({reason.value})")
 
 
 @orgs_app.command("set")

@@ -21,6 +21,7 @@ from truceline.access.policy import Principal, decision_authority, may_read
 from truceline.domain.documents import parse_documents
 from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, base_incident_id
 from truceline.domain.review import Refusal, apply_review
+from truceline.domain.revocation import compromise_refusal, compromised_since
 from truceline.fuse.fuser import fuse_all
 from truceline.fuse.updates import FuserConfig
 
@@ -71,8 +72,11 @@ def review_refusal(store: Any) -> Refusal:
     """The authority rule for stored decisions, with the store's keys and groups as they are now."""
     roles = {key.key_id: key.role for key in store.list_api_keys()}
     groups = store.list_organisations()
+    compromised = compromised_since(store.key_revocations())
 
     def refusal(decision: Any) -> str | None:
+        if (why := compromise_refusal(decision, compromised)) is not None:
+            return why
         org = str(decision["org"])
         key_id = str(decision["analyst"])
         authority = decision_authority(key_id, org, roles.get(key_id), groups.get(org, ()))

@@ -7,9 +7,10 @@ organisations may read, so only the operator's admin key may change it.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from truceline.access.policy import Permission, Principal, Role
 from truceline.api.auth import require
 from truceline.api.routes_observations import json_response
+from truceline.domain.revocation import RevocationReason
+from truceline.store.sqlite_schema import StoreError
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 _CODE = r"^[A-Z][A-Z0-9_-]{1,31}$"
@@ -65,17 +68,30 @@ async def list_keys(request: Request, principal: Annotated[Principal, Depends(re
     )
 
 
-@router.delete("/keys/{key_id}", summary="Revoke a key")
+@router.delete("/keys/{key_id}", summary="Revoke a key, as retired (default) or compromised")
 async def revoke_key(
-    request: Request, key_id: str, principal: Annotated[Principal, Depends(require(Permission.MANAGE_KEYS))]
+    request: Request,
+    key_id: str,
+    principal: Annotated[Principal, Depends(require(Permission.MANAGE_KEYS))],
+    reason: Annotated[
+        RevocationReason, Query(description="retired: its past work stands (the default, as before); compromised: its work from `since` stops counting")
+    ] = RevocationReason.RETIRED,
+    since: Annotated[datetime | None, Query(description="compromised only: from when (ISO 8601 with offset; default now)")] = None,
 ) -> Response:
-    """Revoke at once; 404 if there is no such live key visible to the caller."""
+    """Revoke at once, recording a ledger leaf; 404 if there is no such key visible to the caller that can
+    still be revoked this way (a retired key may later be declared compromised)."""
     keys = {k.key_id: k for k in await run_in_threadpool(request.app.state.store.list_api_keys)}
     key = keys.get(key_id)
-    if key is None or key.revoked_at is not None or not (principal.sees_everything or key.org == principal.org):
+    if key is None or not (principal.sees_everything or key.org == principal.org):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live key {key_id!r}")
-    await run_in_threadpool(request.app.state.store.revoke_api_key, key_id)
-    return json_response({"revoked": key_id})
+    try:
+        done = await run_in_threadpool(request.app.state.store.revoke_api_key, key_id, reason, since, principal.key_id)
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    if not done:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live key {key_id!r}")
+    revocation = [r for r in await run_in_threadpool(request.app.state.store.key_revocations) if r.key_id == key_id][-1]
+    return json_response({"revoked": key_id, **revocation.as_dict()})
 
 
 @router.get("/organisations", summary="Organisations and their groups")

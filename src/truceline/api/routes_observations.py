@@ -141,19 +141,51 @@ def _public(stored: StoredObservation) -> dict[str, Any]:
     ledger = None
     if stored.ledger_index is not None and stored.ledger_salt is not None:
         ledger = {"index": stored.ledger_index, "salt": base64.b64encode(stored.ledger_salt).decode()}
-    return {**stored.document, "received_at": stored.received_at.isoformat().replace("+00:00", "Z"), "ledger": ledger}
+    out = {**stored.document, "received_at": stored.received_at.isoformat().replace("+00:00", "Z"), "ledger": ledger}
+    if stored.excluded:  # only coalition staff are served such an observation at all
+        out["excluded"] = stored.excluded
+    return out
 
 
-@router.get("/observations/{observation_id}", summary="One observation as stored")
+@router.get(
+    "/observations/{observation_id}",
+    summary="One observation as stored",
+    responses={
+        300: {"description": "The reader may see observations of several organisations under this id; pick one with ?org="},
+        404: {"description": "No observation under this id that the reader may see"},
+    },
+)
 async def get_observation(
-    request: Request, observation_id: str, principal: Annotated[Principal, Depends(require(Permission.READ))]
+    request: Request,
+    observation_id: str,
+    principal: Annotated[Principal, Depends(require(Permission.READ))],
+    org: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Z][A-Z0-9_-]{1,31}$", description="the organisation whose id this is (ids are per organisation)"),
+    ] = None,
 ) -> Response:
-    """The stored document with ``received_at`` and its ledger index; 404 if unknown or not releasable."""
-    stored = await run_in_threadpool(request.app.state.store.get_observation, observation_id, principal)
-    if stored is None:
+    """The stored document with ``received_at`` and its ledger index; 404 if unknown or not releasable.
+
+    An id is an organisation's own: it resolves in the reader's organisation first. A reader who may see
+    observations of several other organisations under the same id (an admin, coalition staff) gets 300 with
+    one ``candidates`` entry per organisation and reads each with ``?org=``. Ids the reader may not see are
+    never counted, so the answer reveals nothing about other organisations' ids.
+    """
+    found = await run_in_threadpool(request.app.state.store.find_observations, observation_id, principal, org)
+    if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no observation with id {observation_id!r}")
-    await run_in_threadpool(check_stored, request.app.state.store, [stored])  # an edited document is never served
-    return json_response(_public(stored))
+    first_org = found[0].document["source"]["org"]
+    if org is None and first_org != principal.org and len(found) > 1:
+        candidates = [
+            {"org": item.document["source"]["org"], "id": item.id, "href": f"{request.url.path}?org={item.document['source']['org']}"}
+            for item in found
+        ]
+        return json_response(
+            {"detail": f"{len(found)} organisations use id {observation_id!r}; choose one with ?org=", "candidates": candidates},
+            status.HTTP_300_MULTIPLE_CHOICES,
+        )
+    await run_in_threadpool(check_stored, request.app.state.store, [found[0]])  # an edited document is never served
+    return json_response(_public(found[0]))
 
 
 @router.get("/observations", summary="Observations in time order, filtered and paginated")

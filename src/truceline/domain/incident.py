@@ -53,6 +53,11 @@ class Incident(BaseModel):
     sigma_m: Annotated[float, Field(gt=0.0)] = Field(description="1-σ horizontal uncertainty, metres")
     origin: Origin | None = None
     observation_ids: tuple[str, ...]
+    observation_orgs: tuple[str, ...] = Field(
+        default=(),
+        description="the organisation of each of observation_ids, in the same order: ids are per organisation, so"
+        " (observation_orgs[i], observation_ids[i]) names one observation; empty on incidents written before",
+    )
     independent_sources: Annotated[int, Field(ge=0)] = 1
     corroboration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     status: IncidentStatus = IncidentStatus.DETECTED
@@ -64,3 +69,10 @@ class Incident(BaseModel):
         default=(), description="independent source groups ('ORG/type') behind independent_sources"
     )
     version: Annotated[int, Field(ge=0)] = Field(default=0, description="increases with every change fusion makes")
+
+    def observation_refs(self) -> list[tuple[str | None, str]]:
+        """(organisation, id) of each supporting observation; organisation None on incidents written before
+        ids were per organisation (their ids were unique across organisations)."""
+        if len(self.observation_orgs) == len(self.observation_ids):
+            return [(org or None, oid) for org, oid in zip(self.observation_orgs, self.observation_ids, strict=True)]
+        return [(None, oid) for oid in self.observation_ids]

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
+from truceline.domain.identity import local_id
 from truceline.domain.observation import Observation
 from truceline.eval.data import Target
 from truceline.fuse.kinds import IMPACT, LAUNCH
@@ -74,5 +75,5 @@ def oracle_clusters(
         if not ok.any():
             continue
         best = int(cand[ok][np.argmin(d2[ok])])
-        out[m.id] = f"{keys[best][0]}/{keys[best][1]}"
+        out[local_id(m.id)] = f"{keys[best][0]}/{keys[best][1]}"  # measurements are keyed ORG/id
     return out

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from scipy.stats import chi2
 
+from truceline.domain.identity import observation_ref
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
 from truceline.fuse.conflict_fire import is_background_fire
@@ -80,7 +81,7 @@ class Fuser:
         batch: list[Observation] = []
         seen: set[str] = set()
         for obs in observations:
-            oid = str(obs.id)
+            oid = observation_ref(obs.source.org, str(obs.id))  # ids are per organisation
             if oid in self._by_obs or oid in seen:
                 self._stats.duplicates += 1
                 continue

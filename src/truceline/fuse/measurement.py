@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from truceline.domain.grading import evidence_weight
+from truceline.domain.identity import observation_ref
 from truceline.domain.observation import (
     BearingLocation,
     Observation,
@@ -244,7 +245,7 @@ def measure(
     origin_iter = iter(origins)
     for obs, pos, origin_at in plan:
         m = Measurement()
-        m.id = str(obs.id)
+        m.id = observation_ref(obs.source.org, str(obs.id))  # "ORG/id": ids are per organisation
         m.t = obs.time.timestamp() - epoch
         sd_t = obs.time_sd_s  # as stated, or the default assumed for its source type and kind
         m.vt = max(sd_t * sd_t, min_vt_thermal if obs.kind is ObservationKind.THERMAL else min_vt)

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from truceline.domain.identity import local_id, split_ref
 from truceline.domain.incident import Incident, IncidentStatus, Origin
 from truceline.domain.observation import ObservationKind
 from truceline.fuse.corroboration import corroboration_score
@@ -35,7 +36,7 @@ class Snapshot:
     sigma_m: float
     cov_m2: Cov
     origin: tuple[float, float, Cov] | None
-    observation_ids: tuple[str, ...]
+    observation_ids: tuple[str, ...]  # "ORG/id", fusion's keys
     source_groups: tuple[str, ...]
     corroboration: float
     status: IncidentStatus
@@ -56,7 +57,10 @@ class Snapshot:
             lon=self.lon,
             sigma_m=self.sigma_m,
             origin=origin,
-            observation_ids=self.observation_ids,
+            # Fusion keys observations "ORG/id" (ids are per organisation); the incident lists the plain
+            # ids as before, with each one's organisation beside it.
+            observation_ids=tuple(local_id(ref) for ref in self.observation_ids),
+            observation_orgs=tuple(split_ref(ref)[0] or "" for ref in self.observation_ids),
             independent_sources=len(self.source_groups),
             corroboration=self.corroboration,
             status=self.status,

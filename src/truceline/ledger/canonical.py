@@ -6,7 +6,7 @@ string escaping, numbers written the way ECMAScript writes an IEEE-754 double, U
 than approximate, what JCS cannot carry faithfully: NaN and infinities, integers beyond ±(2^53−1), lone
 surrogates, non-string keys. The exact rules are written out for auditors in ``docs/ledger.md``.
 
-Every leaf is ``{"body": {...}, "type": "observation"|"review"|"agreement", "v": 1}`` so that a verifier knows
+Every leaf is ``{"body": {...}, "type": "observation"|"review"|"agreement"|"revocation", "v": 1}`` so that a verifier knows
 what a leaf records without any context, and a future format can change ``v`` without ambiguity.
 """
 
@@ -35,7 +35,7 @@ __all__ = [
     "parse_leaf",
 ]
 
-LeafType = Literal["observation", "review", "agreement", "track"]
+LeafType = Literal["observation", "review", "agreement", "track", "revocation"]
 LEAF_TYPES: Final[tuple[str, ...]] = get_args(LeafType)
 LEAF_VERSION: Final = 1
 MAX_SAFE_INTEGER: Final = 2**53 - 1

@@ -58,7 +58,9 @@ class ReportSource(Protocol):
 
     def reviews(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]: ...
 
-    def get_observation(self, observation_id: str, reader: Principal | None = None) -> StoredObservation | None: ...
+    def get_observation(
+        self, observation_id: str, reader: Principal | None = None, org: str | None = None
+    ) -> StoredObservation | None: ...
 
 
 @dataclass(frozen=True)
@@ -304,8 +306,8 @@ def edition_status(incidents: Iterable[Incident]) -> list[Incident]:
 def _evidence(store: ReportSource, reader: Principal, incident: Incident) -> tuple[tuple[Evidence, ...], int]:
     """The incident's observations with their ledger references, as the reader may read them."""
     out: list[Evidence] = []
-    for observation_id in incident.observation_ids[:EVIDENCE_LIMIT]:
-        stored = store.get_observation(observation_id, reader)
+    for org, observation_id in incident.observation_refs()[:EVIDENCE_LIMIT]:
+        stored = store.get_observation(observation_id, reader, org)
         if stored is None:  # re-fused views name only readable observations; a vanished one is skipped
             continue
         doc = stored.document
@@ -448,7 +450,10 @@ def _unverified(incident: Incident, review: dict[str, Any], violations: Sequence
             reasons.append("single-source")
         if review.get("at") and review.get("status") == ReviewStatus.PENDING.value:
             reasons.append("review-open")
-            details.append(str(review.get("note", "")))
+            # A verification set aside because its key was revoked as compromised: say so (staff editions).
+            lost = [str(d["not_counted"]) for d in review.get("decisions", []) if include_review_reasons
+                    and d.get("counted") is False and "compromised" in str(d.get("not_counted", ""))]
+            details.append("; ".join([str(review.get("note", "")), *lost]))
         for v in violations:
             if v.party != UNDETERMINED:
                 continue

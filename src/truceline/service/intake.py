@@ -35,7 +35,7 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
         raise ForeignOrganisation(
             f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored"
         )
-    result: AddResult = state.store.add_prepared(items)
+    result: AddResult = state.store.add_prepared(items, posted_by=principal.key_id)
     if result.stored:
         state.fusion.notify()
         forwarder = getattr(state, "forwarder", None)

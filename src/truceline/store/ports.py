@@ -105,6 +105,7 @@ class StoredObservation:
     seq: int
     ledger_index: int | None = None
     ledger_salt: bytes | None = None
+    excluded: str | None = None  # why it does not count (posted by a key revoked as compromised), else None
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,13 @@ class ObservationStore(Protocol):
 
     def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult: ...
 
-    def get_observation(self, observation_id: str, reader: Principal | None = None) -> StoredObservation | None: ...
+    def get_observation(
+        self, observation_id: str, reader: Principal | None = None, org: str | None = None
+    ) -> StoredObservation | None: ...
+
+    def find_observations(
+        self, observation_id: str, reader: Principal | None = None, org: str | None = None
+    ) -> list[StoredObservation]: ...
 
     def list_observations(self, query: ObservationQuery) -> Page: ...
 

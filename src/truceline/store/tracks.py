@@ -42,8 +42,8 @@ def _from_us(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-def v7_tracks(conn: sqlite3.Connection) -> None:
-    """Migration 7: track points, track summaries, track-minute ledger documents."""
+def create_track_tables(conn: sqlite3.Connection) -> None:
+    """Migration 9: track points, track summaries, track-minute ledger documents."""
     for statement in (
         """CREATE TABLE track_points (
             seq INTEGER PRIMARY KEY, track_id TEXT NOT NULL, t_us INTEGER NOT NULL,

@@ -51,7 +51,7 @@ export function renderDetail(panel, incident, ctx) {
     el("h3", {}, "Review"),
     reviewSection(incident, ctx, keptReason),
   );
-  fillObservations(observationsBox, p.observation_ids, p.review);
+  fillObservations(observationsBox, p.observation_ids, p.review, p.observation_orgs);
   fillLocate(locateBox, incident, ctx);
 }
 
@@ -106,10 +106,12 @@ async function fillLocate(box, incident, ctx) {
   }
 }
 
-async function fillObservations(box, ids, review) {
-  const fetched = await Promise.all(ids.slice(0, MAX_OBSERVATIONS).map(async (id) => {
+async function fillObservations(box, ids, review, orgs) {
+  const fetched = await Promise.all(ids.slice(0, MAX_OBSERVATIONS).map(async (id, i) => {
+    // Ids are per organisation: observation_orgs[i] says whose id this is (absent on older incidents).
+    const org = orgs?.[i];
     try {
-      return await api(`/api/v1/observations/${encodeURIComponent(id)}`);
+      return await api(`/api/v1/observations/${encodeURIComponent(id)}` + (org ? `?org=${org}` : ""));
     } catch (err) {
       return { id, error: err instanceof ApiError && err.status === 404 ? "not readable with this key" : err.message };
     }
@@ -184,7 +186,8 @@ function reviewSection(incident, ctx, keptReason) {
   const history = (review?.decisions || []).map((d) =>
     el("li", d.counted === false ? { class: "not-counted", title: d.not_counted || "" } : {},
       `${utc(d.at)}: ${d.org}/${d.analyst} — ${d.decision}${d.reason ? ` (“${d.reason}”)` : ""}`,
-      d.counted === false ? el("span", { class: "muted" }, " — not counted: no review authority") : null));
+      d.counted === false ? el("span", { class: "muted" },
+        ` — not counted: ${/compromised/.test(d.not_counted || "") ? "its key was revoked as compromised" : "no review authority"}`) : null));
   // Readers other than coalition staff get the outcome and its time only: no decisions, no reviewers.
   const outcome = review && !review.decisions && review.at
     ? el("p", { class: "review-outcome" }, `Review ${review.status || "pending"} as of ${utc(review.at)}; ` +

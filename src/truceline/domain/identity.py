@@ -1,0 +1,32 @@
+"""How an observation is named where several organisations meet: ``ORG/id``.
+
+An observation's identity is its organisation and its id (two organisations may use the same id), so
+whatever refers to observations of more than one organisation (an incident's ``observation_ids``, fusion's
+internal keys) uses the qualified form. Organisation codes never contain ``/`` (``[A-Z][A-Z0-9_-]{1,31}``),
+so the first ``/`` separates the two parts even when the id itself contains one.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ORG = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
+
+
+def observation_ref(org: str, observation_id: str) -> str:
+    """The qualified name ``ORG/id``."""
+    return f"{org}/{observation_id}"
+
+
+def split_ref(ref: str) -> tuple[str | None, str]:
+    """(organisation, id) of a qualified name; (None, ref) for a plain id (as incidents written before
+    ids were per organisation, or files from other tools, carry)."""
+    org, sep, rest = ref.partition("/")
+    if sep and rest and _ORG.match(org):
+        return org, rest
+    return None, ref
+
+
+def local_id(ref: str) -> str:
+    """The id part of a qualified name (a plain id unchanged)."""
+    return split_ref(ref)[1]

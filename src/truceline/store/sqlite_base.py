@@ -1,0 +1,129 @@
+"""The SQLite store's connections, transactions and schema upgrade: what every table module relies on.
+
+Design choices:
+- ``synchronous=FULL`` in WAL mode: a commit is on disk before the API answers 201, so a ``kill -9`` or
+  a power cut cannot lose accepted data.
+- One writer connection behind a lock (SQLite allows one writer), one reader connection per thread (WAL
+  readers never block the writer).
+- Migrations run with foreign-key enforcement off (SQLite's documented procedure for rebuilding a table)
+  and end with ``PRAGMA foreign_key_check``: a migration that would leave a dangling reference rolls back.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from truceline.ledger.log import MerkleLog
+from truceline.store.prepared import PreparedObservation
+from truceline.store.sqlite_schema import MIGRATIONS, StoreError
+from truceline.store.timecodes import _us
+
+#: Called inside the storing transaction with the newly stored observations and their sequence numbers.
+InsertHook = Callable[[sqlite3.Connection, list[tuple[int, PreparedObservation]]], None]
+
+
+class SqliteBase:
+    """Connections, transactions and schema of the store; the table modules add their methods on top."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._synchronous = synchronous
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer = self._connect()
+        self._log = MerkleLog()
+        self._insert_hooks: list[InsertHook] = []
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-65536")
+        # Checkpoint the WAL every ~40 MB instead of ~4 MB: 20% faster ingest, reads barely affected.
+        conn.execute("PRAGMA wal_autocheckpoint=10000")
+        return conn
+
+    def add_insert_hook(self, hook: InsertHook) -> None:
+        """Run ``hook(conn, [(seq, item), ...])`` inside every transaction that stores new observations
+        (e.g. the federation outbox): whatever it writes commits or rolls back with them."""
+        self._insert_hooks.append(hook)
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection (for store extensions such as :mod:`~truceline.store.outbox`)."""
+        return self._reader()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Exclusive write transaction on the writer connection: all or nothing."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection; the WAL is checkpointed by SQLite on the last close."""
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._writer.close()
+
+    # -- schema ------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        # Foreign keys cannot be switched inside a transaction; off, a table can be rebuilt without its
+        # dependants' ON DELETE actions firing (SQLite's 12-step procedure). Checked before commit.
+        self._writer.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_us INTEGER NOT NULL)"
+                )
+                current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+                known = MIGRATIONS[-1].version
+                if current > known:
+                    raise StoreError(
+                        f"{self.path} has schema version {current}, newer than this truceline understands ({known}); upgrade truceline"
+                    )
+                now = _us(datetime.now(UTC))
+                for migration in MIGRATIONS:
+                    if migration.version > current:
+                        migration.apply(conn)
+                        conn.execute(
+                            "INSERT INTO schema_migrations VALUES (?,?,?)", (migration.version, migration.description, now)
+                        )
+                dangling = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if dangling:
+                    raise StoreError(f"{self.path}: schema upgrade would leave dangling references {dangling[:5]}; nothing changed")
+                conn.execute(f"PRAGMA user_version={known}")
+        finally:
+            self._writer.execute("PRAGMA foreign_keys=ON")
+
+    def schema_version(self) -> int:
+        """The newest applied migration."""
+        return int(self._reader().execute("SELECT max(version) FROM schema_migrations").fetchone()[0])

@@ -1,0 +1,146 @@
+"""Fusion's output and progress: incidents, their supporting observations, and fusion's cursor.
+
+Fusion rebuilds open incidents from the observations on start, so only finalised ones are kept for good;
+``incident_members`` links each incident to the observation rows (by sequence number) it rests on, so that
+reader views can filter an incident's evidence by releasability. Incidents name each observation
+by organisation and id (``observation_orgs``, ``observation_ids``): ids are per organisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from truceline.domain.incident import Incident
+from truceline.store.grid import cell_ranges, grid_cell
+from truceline.store.ports import IncidentQuery
+from truceline.store.sqlite_base import SqliteBase
+from truceline.store.sqlite_revocations import COUNTS_SQL
+from truceline.store.timecodes import _from_us, _us
+
+
+class IncidentTables(SqliteBase):
+    """Incidents, incident membership and fusion progress."""
+
+    def observations_after(self, seq: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, canonical document) of observations stored after ``seq``, in storage order."""
+        return self._reader().execute(
+            f"SELECT seq, doc FROM observations o WHERE seq > ? AND {COUNTS_SQL} ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+
+    def observations_since_time(self, since: datetime, up_to_seq: int) -> list[tuple[int, str]]:
+        """(seq, document) with event time ≥ ``since`` and seq ≤ ``up_to_seq``, in storage order (replay)."""
+        return self._reader().execute(
+            f"SELECT seq, doc FROM observations o WHERE t_us >= ? AND seq <= ? AND {COUNTS_SQL} ORDER BY seq", (_us(since), up_to_seq)
+        ).fetchall()
+
+    def latest_observation_time(self, up_to_seq: int) -> datetime | None:
+        """Latest event time among observations up to ``up_to_seq``."""
+        value = self._reader().execute("SELECT max(t_us) FROM observations WHERE seq <= ?", (up_to_seq,)).fetchone()[0]
+        return None if value is None else _from_us(value)
+
+    def fusion_cursor(self) -> int:
+        """Seq of the last observation fusion has taken in (0 before the first)."""
+        row = self._reader().execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def apply_incident_changes(
+        self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None = None
+    ) -> None:
+        """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress."""
+        now = _us(datetime.now(UTC))
+        with self.transaction() as conn:
+            if removed:
+                conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
+            rows, members = [], []
+            for incident, finalised in upserts:
+                rows.append(
+                    (
+                        incident.id,
+                        _us(incident.time),
+                        incident.kind,
+                        incident.status,
+                        incident.lat,
+                        incident.lon,
+                        grid_cell(incident.lat, incident.lon),
+                        int(finalised),
+                        now,
+                        incident.model_dump_json(),
+                    )
+                )
+                # (org, id) pairs: ids are per organisation (org None only on incidents written before)
+                members.append((incident.id, orjson.dumps(incident.observation_refs()).decode()))
+            conn.executemany(
+                "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
+                " status = excluded.status, lat = excluded.lat, lon = excluded.lon, cell = excluded.cell,"
+                " finalised = excluded.finalised, updated_us = excluded.updated_us, doc = excluded.doc",
+                rows,
+            )
+            conn.executemany("DELETE FROM incident_members WHERE incident_id = ?", [(m[0],) for m in members])
+            conn.executemany(
+                "INSERT INTO incident_members (incident_id, obs_seq) SELECT ?, o.seq FROM json_each(?) AS j"
+                " JOIN observations AS o ON o.id = json_extract(j.value, '$[1]')"
+                " AND (json_extract(j.value, '$[0]') IS NULL OR o.org = json_extract(j.value, '$[0]'))",
+                members,
+            )
+            if cursor is not None:
+                conn.execute(
+                    "INSERT INTO fusion_state VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (cursor,),
+                )
+
+    def drop_open_incidents(self) -> int:
+        """Delete incidents fusion has not finalised (it rebuilds them on start); returns how many."""
+        with self.transaction() as conn:
+            return conn.execute("DELETE FROM incidents WHERE finalised = 0").rowcount
+
+    def list_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Incidents as fusion last published them, matching the filters, in time order."""
+        where: list[str] = []
+        params: list[object] = []
+        if query.since is not None:
+            where.append("i.t_us >= ?")
+            params.append(_us(query.since))
+        if query.until is not None:
+            where.append("i.t_us < ?")
+            params.append(_us(query.until))
+        if query.statuses:
+            where.append(f"i.status IN ({','.join('?' * len(query.statuses))})")
+            params.extend(query.statuses)
+        if query.ids:
+            where.append(f"i.id IN ({','.join('?' * len(query.ids))})")
+            params.extend(query.ids)
+        if query.bbox is not None:
+            where.append(
+                "i.id IN (SELECT g.id FROM json_each(?) AS r JOIN incidents AS g"
+                " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
+            )
+            params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
+            params.extend((query.bbox.min_lat, query.bbox.max_lat))
+            lon_terms = []
+            for lo, hi in query.bbox.lon_ranges():
+                lon_terms.append("(i.lon BETWEEN ? AND ?)")
+                params.extend((lo, hi))
+            where.append(f"i.lat BETWEEN ? AND ? AND ({' OR '.join(lon_terms)})")
+        sql = "SELECT i.id, i.doc FROM incidents i" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY i.t_us, i.id LIMIT ?"
+        params.append(query.limit)
+        conn = self._reader()
+        rows = conn.execute(sql, params).fetchall()
+        return [Incident.model_validate_json(doc) for _, doc in rows]
+
+    def member_documents(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Supporting observation documents per incident (for releasability-filtered views)."""
+        out: dict[str, list[dict[str, Any]]] = {i: [] for i in incident_ids}
+        rows = self._reader().execute(
+            "SELECT m.incident_id, o.doc FROM json_each(?) AS j JOIN incident_members AS m ON m.incident_id = j.value"
+            " JOIN observations AS o ON o.seq = m.obs_seq",
+            (orjson.dumps(list(incident_ids)).decode(),),
+        )
+        for incident_id, doc in rows:
+            out[incident_id].append(orjson.loads(doc))
+        return out
