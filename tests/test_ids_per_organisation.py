@@ -29,7 +29,7 @@ def _key(api: ApiClient, org: str, role: Role = Role.CONTRIBUTOR) -> dict[str, s
 
 
 def _post(api: ApiClient, headers: dict[str, str], payload: object):  # type: ignore[no-untyped-def]
-    return api.client.post("/api/v1/observations", content=orjson.dumps(payload), headers=headers)
+    return api.client.post("/api/v1/observations", content=orjson.dumps(payload), headers={**headers, "Content-Type": "application/json"})
 
 
 def _doc(org: str, oid: str = "x-1", **overrides: object) -> dict[str, object]:

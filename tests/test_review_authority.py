@@ -175,9 +175,9 @@ def test_coalition_analysts_and_the_admin_may_review(mission: Mission) -> None:
     ("who", "may", "permissions", "reason"),
     [
         ("fr-analyst", True, ["read", "review"], "FR is in the COALITION group"),
-        ("admin", True, ["manage-agreement", "manage-keys", "read", "review", "write-observations"], "admin"),
+        ("admin", True, ["manage-agreement", "manage-keys", "read", "read-metrics", "read-status", "review", "write-observations"], "admin"),
         ("ru-analyst", False, ["read"], "RU is not in the COALITION group"),
-        ("fr-supervisor", False, ["manage-agreement", "manage-keys", "read"], "analysts of COALITION organisations"),
+        ("fr-supervisor", False, ["manage-agreement", "manage-keys", "read", "read-metrics", "read-status"], "analysts of COALITION organisations"),
         ("press", False, ["read"], "analysts of COALITION organisations"),
     ],
 )

@@ -106,7 +106,7 @@ def test_observations_a_compromised_key_posted_are_left_out_of_fusion(api: ApiCl
     from truceline.access.policy import Role
 
     key, secret = api.store.create_api_key("UA", Role.CONTRIBUTOR)
-    headers = {"Authorization": f"Bearer {secret}"}
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     posted = api.client.post("/api/v1/observations", content=orjson.dumps([native(id="a"), native(id="b")]), headers=headers)
     assert posted.status_code == 201
     assert [orjson.loads(doc)["id"] for _, doc in api.store.observations_after(0, 10)] == ["a", "b"]
