@@ -29,7 +29,7 @@ from truceline.api.fusion import incident_feature, parse_documents
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, IncidentStatus, base_incident_id
 from truceline.domain.review import Decision, Refusal, apply_review
-from truceline.fuse.fuser import FuserConfig, fuse_all
+from truceline.fuse import FuserConfig, fuse_all
 from truceline.store.ports import IncidentQuery
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
