@@ -76,8 +76,9 @@ class SourceClocks:
         """Re-estimate the offsets from the live incidents and the history; True if a live time should move.
 
         A live measurement should move when its corrected time differs from the one it was associated with
-        by more than :data:`SHIFT_FRACTION` of its own time σ: smaller moves change no gate decision worth a
-        re-association of the window. New measurements get the new offsets either way.
+        by more than :data:`SHIFT_FRACTION` of its own time σ and more than :data:`MIN_SHIFT_S`: smaller moves
+        change no gate decision worth a re-association of the window. New measurements get the new offsets
+        either way.
         """
         live = [list(i) for i in incidents]
         groups = [g for g in live if len(g) > 1]
