@@ -33,7 +33,7 @@ SIGNIFICANCE = 1.0
 MIN_SHIFT_S = 2.0
 #: Re-associate when an applied offset would move by more than this fraction of the sensor's time σ.
 SHIFT_FRACTION = 0.25
-_ITERATIONS = 4
+_ITERATIONS = 2
 
 
 def _estimated(m: Measurement) -> bool:
@@ -68,7 +68,7 @@ class SourceClocks:
 
     def record(self, members: Iterable[Measurement]) -> None:
         """Keep what a finalised incident says about its sensors' clocks (its residuals at the current offsets)."""
-        for source, sums in self._residuals([list(members)], self.offsets).items():
+        for source, sums in _residuals(_prepared([list(members)]), self.offsets).items():
             old = self._history.get(source, (0.0, 0.0, 0.0, 0))
             self._history[source] = (old[0] + sums[0], old[1] + sums[1], old[2] + sums[2], old[3] + sums[3])
 
@@ -81,11 +81,11 @@ class SourceClocks:
         either way.
         """
         live = [list(i) for i in incidents]
-        groups = [g for g in live if len(g) > 1]
+        groups = _prepared(live)
         offsets = dict(self.offsets)
         prior = 1.0 / (PRIOR_SD_S * PRIOR_SD_S)
         for final in [False] * _ITERATIONS + [True]:
-            sums = self._residuals(groups, offsets)
+            sums = _residuals(groups, offsets)
             for source, old in self._history.items():
                 new = sums.get(source, (0.0, 0.0, 0.0, 0))
                 sums[source] = (old[0] + new[0], old[1] + new[1], old[2] + new[2], old[3] + new[3])
@@ -100,23 +100,38 @@ class SourceClocks:
         limit = SHIFT_FRACTION * SHIFT_FRACTION
         return any(_estimated(m) and (self.corrected(m) - m.t) ** 2 > max(limit * m.vt, MIN_SHIFT_S**2) for g in live for m in g)
 
-    @staticmethod
-    def _residuals(groups: Iterable[Sequence[Measurement]], offsets: dict[str, float]) -> dict[str, tuple[float, float, float, int]]:
-        """Per sensor: Σ w·r, Σ w, Σ w·r² and count of leave-one-out residuals r = raw time − the others' mean."""
-        out: dict[str, tuple[float, float, float, int]] = {}
-        for members in groups:
-            times = [m.t0 - offsets.get(m.source, 0.0) if _estimated(m) else m.t0 for m in members]
-            weights = [1.0 / m.vt for m in members]
-            total_w = sum(weights)
-            total_wt = sum(w * t for w, t in zip(weights, times, strict=True))
-            for m, w, t in zip(members, weights, times, strict=True):
-                if not _estimated(m):
-                    continue
-                rest = total_w - w
-                if rest <= 1e-12 * total_w:
-                    continue
-                r = m.t0 - (total_wt - w * t) / rest
-                wr = 1.0 / (m.vt + 1.0 / rest)
-                a, b, c, n = out.get(m.source, (0.0, 0.0, 0.0, 0))
-                out[m.source] = (a + wr * r, b + wr, c + wr * r * r, n + 1)
-        return out
+
+#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
+_Group = list[tuple[str | None, float, float]]
+
+
+def _prepared(incidents: Iterable[Sequence[Measurement]]) -> list[_Group]:
+    """The incidents that can say something about a clock: ≥ 2 members, at least one of them estimated."""
+    out = []
+    for members in incidents:
+        if len(members) > 1 and any(_estimated(m) for m in members):
+            out.append([(m.source if _estimated(m) else None, m.t0, 1.0 / m.vt) for m in members])
+    return out
+
+
+def _residuals(groups: Iterable[_Group], offsets: dict[str, float]) -> dict[str, tuple[float, float, float, int]]:
+    """Per sensor: Σ w·r, Σ w, Σ w·r² and count of leave-one-out residuals r = raw time − the others' mean."""
+    out: dict[str, tuple[float, float, float, int]] = {}
+    get = offsets.get
+    for group in groups:
+        total_w = 0.0
+        total_wt = 0.0
+        for source, t0, w in group:
+            total_w += w
+            total_wt += w * (t0 - get(source, 0.0) if source is not None else t0)
+        for source, t0, w in group:
+            if source is None:
+                continue
+            rest = total_w - w
+            if rest <= 1e-12 * total_w:
+                continue
+            r = t0 - (total_wt - w * (t0 - get(source, 0.0))) / rest
+            wr = 1.0 / (1.0 / w + 1.0 / rest)
+            a, b, c, n = out.get(source, (0.0, 0.0, 0.0, 0))
+            out[source] = (a + wr * r, b + wr, c + wr * r * r, n + 1)
+    return out
