@@ -22,7 +22,7 @@ from truceline.domain.documents import parse_documents
 from truceline.domain.incident import PARTIAL_VIEW_SEPARATOR, Incident, base_incident_id
 from truceline.domain.review import Refusal, apply_review
 from truceline.domain.revocation import compromise_refusal, compromised_since
-from truceline.fuse.fuser import fuse_all
+from truceline.fuse.batch import fuse_all
 from truceline.fuse.updates import FuserConfig
 
 MAX_INCIDENTS = 100_000

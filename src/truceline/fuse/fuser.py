@@ -23,6 +23,8 @@ from scipy.stats import chi2
 from truceline.domain.identity import observation_ref
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
+from truceline.fuse.bearings import best_crossing
+from truceline.fuse.clock import SourceClocks
 from truceline.fuse.conflict_fire import is_background_fire
 from truceline.fuse.index import SpaceTimeIndex
 from truceline.fuse.measurement import Measurement, measure
@@ -32,8 +34,9 @@ from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, Upda
 from truceline.locate.enu import LocalFrame
 
 _PENDING_BUCKET_S = 60.0
-_MIN_CROSSING_SIN = math.sin(math.radians(3.0))
 _EVICT_EVERY = 1024
+_REFIT_EVERY = 256  # measurements between re-estimates of the sensors' clock offsets
+_REFIT_ROUNDS = 3  # re-estimates after each re-association, while live times still move
 
 
 class Fuser:
@@ -73,6 +76,8 @@ class Fuser:
         self._finalised: list[IncidentState] = []
         self._published: set[str] = set()
         self._stats = FuserStats()
+        self._clocks = SourceClocks()
+        self._since_refit = 0
 
     # ------------------------------------------------------------------ public API
 
@@ -98,6 +103,7 @@ class Fuser:
             self._stats.malformed_origins += bad
             window = self.config.window_s
             for i, m in enumerate(measurements):
+                m.t = self._clocks.corrected(m)
                 if m.t > self._watermark:
                     self._watermark = m.t
                 elif m.t < self._watermark - window:
@@ -108,6 +114,9 @@ class Fuser:
                 else:
                     self._associate_point(m)
                 self._drain(self.config.recheck_budget)
+                self._since_refit += 1
+                if self._since_refit >= _REFIT_EVERY:
+                    self._refit()
                 if i % _EVICT_EVERY == _EVICT_EVERY - 1:
                     self._evict(self._watermark - window)
             self._drain(4 * len(self._queue) + 64)
@@ -119,6 +128,8 @@ class Fuser:
     def flush(self) -> list[IncidentUpdate]:
         """Finalise every live incident and drop unpaired bearings (end of stream)."""
         self._drain(4 * len(self._queue) + 64)
+        if self._since_refit:
+            self._refit()
         self._evict(INF)
         return self._emit()
 
@@ -421,6 +432,41 @@ class Fuser:
             m.incident = None
             self._associate_bearing(m)
 
+    def _refit(self) -> None:
+        """Re-estimate sensors' clock offsets (fuse/clock.py); while live times move, re-associate with them."""
+        self._since_refit = 0
+        for _ in range(_REFIT_ROUNDS):
+            if not self._clocks.refit(inc.members.values() for inc in self._live.values()):
+                return
+            self._reassociate()
+
+    def _reassociate(self) -> None:
+        """Replay the live members in arrival order with their corrected times, as if the offsets had been known
+        on arrival. An incident founded by the same observation keeps its id; one that is gone points to the
+        incident now holding its first member."""
+        self._stats.reassociations += 1
+        members = [m for m in self._by_obs.values() if m.incident is not None]
+        holder = {inc.id: (inc, next(iter(inc.members.values()))) for inc in self._live.values()}
+        for inc in list(self._live.values()):
+            inc.members.clear()
+            inc.sources.clear()
+            self._kill(inc, None)
+        self._index, self._reach = SpaceTimeIndex(), SpaceTimeIndex()
+        self._queue.clear()
+        self._queued.clear()
+        for m in members:
+            m.incident, m.founded, m.t = None, 0, self._clocks.corrected(m)
+        for m in members:
+            if m.bearing:
+                self._associate_bearing(m)
+            else:
+                self._associate_point(m)
+            self._drain(self.config.recheck_budget)
+        self._drain(4 * len(self._queue) + 64)
+        for iid, (inc, first) in holder.items():
+            if iid not in self._live and first.incident is not None and first.incident.alive:
+                self._touched[iid] = (inc, first.incident.id)
+
     # ------------------------------------------------------------------ bearings awaiting a partner
 
     def _pending_near(self, t: float, vt: float) -> list[Measurement]:
@@ -459,30 +505,7 @@ class Fuser:
 
     def _pair(self, m: Measurement) -> tuple[Measurement, tuple[float, float]] | None:
         """The pending bearing from another sensor that crosses ``m`` in front of both, closest in time."""
-        best: tuple[Measurement, tuple[float, float]] | None = None
-        best_d2 = self._gate1
-        nmx, nmy = m.buy, -m.bux
-        cm = nmx * m.x + nmy * m.y
-        for p in self._pending_near(m.t, m.vt):
-            if p.source == m.source or not (p.mask & m.mask):
-                continue
-            dt = p.t - m.t
-            d2 = dt * dt / (p.vt + m.vt)
-            if d2 > best_d2:
-                continue
-            npx, npy = p.buy, -p.bux
-            det = nmx * npy - nmy * npx
-            if abs(det) < _MIN_CROSSING_SIN:
-                continue
-            cp = npx * p.x + npy * p.y
-            ix = (cm * npy - nmy * cp) / det
-            iy = (nmx * cp - cm * npx) / det
-            am = (ix - m.x) * m.bux + (iy - m.y) * m.buy
-            ap = (ix - p.x) * p.bux + (iy - p.y) * p.buy
-            if am <= 0 or ap <= 0 or am > m.brange or ap > p.brange:
-                continue
-            best, best_d2 = (p, (ix, iy)), d2
-        return best
+        return best_crossing(m, self._pending_near(m.t, m.vt), self._gate1)
 
     def _attach_pending(self, inc: IncidentState) -> None:
         if not self._pending:
@@ -514,6 +537,7 @@ class Fuser:
                 del self._by_obs[oid]
                 self._reach.remove(m)
             self._finalised.append(inc)
+            self._clocks.record(inc.members.values())
             self._touched.pop(inc.id, None)
             self._stats.incidents_finalised += 1
         pending = self._pending_heap
@@ -558,27 +582,3 @@ class Fuser:
         assert self._frame is not None and self._epoch is not None
         return summarise(states, self._frame, self._epoch, self.config.corroboration_threshold)
 
-
-def fuse_all(observations: Iterable[Observation], config: FuserConfig | None = None, batch_size: int = 1000) -> list[Incident]:
-    """Fuse a finite stream (in the given, arrival, order) and return the final incidents, oldest first."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-    fuser = Fuser(config)
-    final: dict[str, Snapshot] = {}
-
-    def collect(updates: list[IncidentUpdate]) -> None:
-        for update in updates:
-            if update.snapshot is None:
-                final.pop(update.incident_id, None)
-            else:
-                final[update.incident_id] = update.snapshot
-
-    batch: list[Observation] = []
-    for obs in observations:
-        batch.append(obs)
-        if len(batch) >= batch_size:
-            collect(fuser.add(batch))
-            batch = []
-    collect(fuser.add(batch))
-    collect(fuser.flush())
-    return [snap.to_incident() for snap in sorted(final.values(), key=lambda s: (s.time_s, s.id))]

@@ -66,14 +66,15 @@ class Measurement:
     """
 
     __slots__ = (
-        "id", "t", "vt", "x", "y", "cxx", "cxy", "cyy", "ixx", "ixy", "iyy", "radius",
+        "id", "t", "t0", "vt", "x", "y", "cxx", "cxy", "cyy", "ixx", "ixy", "iyy", "radius",
         "bearing", "bux", "buy", "bvar", "bsvar", "brange",
         "mask", "kind", "source", "group", "exclusive", "weight", "origin", "facts",
         "incident", "lxx", "lxy", "lyy", "ex", "ey", "founded",
     )  # fmt: skip
 
     id: str
-    t: float
+    t: float  # on the common clock: t0 minus the sensor's estimated offset (fuse/clock.py)
+    t0: float  # as reported
     vt: float
     x: float
     y: float
@@ -246,7 +247,7 @@ def measure(
     for obs, pos, origin_at in plan:
         m = Measurement()
         m.id = observation_ref(obs.source.org, str(obs.id))  # "ORG/id": ids are per organisation
-        m.t = obs.time.timestamp() - epoch
+        m.t = m.t0 = obs.time.timestamp() - epoch
         sd_t = obs.time_sd_s  # as stated, or the default assumed for its source type and kind
         m.vt = max(sd_t * sd_t, min_vt_thermal if obs.kind is ObservationKind.THERMAL else min_vt)
         m.x = xs[pos]

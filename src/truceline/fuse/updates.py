@@ -107,6 +107,7 @@ class FuserStats:
     incidents_created: int = 0
     incidents_finalised: int = 0
     bearings_dropped: int = 0
+    reassociations: int = 0  # live window associated again after sensors' clock offsets moved
     live_incidents: int = 0
     live_measurements: int = 0
     pending_bearings: int = 0
