@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 PUBLIC = "PUBLIC"
 COALITION = "COALITION"
 ADMIN_ORG = "ADMIN"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What an API key may do."""
 
     CONTRIBUTOR = "contributor"  # writes observations for its own organisation
@@ -33,7 +33,7 @@ class Role(str, Enum):
     METRICS = "metrics"  # a Prometheus scraper: reads /metrics and nothing else
 
 
-class Permission(str, Enum):
+class Permission(StrEnum):
     """Actions checked by the API."""
 
     READ = "read"

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
@@ -176,7 +176,7 @@ class ExteriorArea(_Frozen):
     area: Territory
 
 
-class ZoneKind(str, Enum):
+class ZoneKind(StrEnum):
     SECURITY_STRIP = "security-strip"
     WITHDRAWAL = "withdrawal"
     NO_FLY = "no-fly"

@@ -5,10 +5,10 @@ Kept as enums so that a typo in a feed is refused at the edge instead of silentl
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 
-class Reliability(str, Enum):
+class Reliability(StrEnum):
     """How far the *source* has proven trustworthy in the past (A best, F cannot be judged)."""
 
     A = "A"  # completely reliable

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ def base_incident_id(view_id: str) -> str:
     return view_id.split(PARTIAL_VIEW_SEPARATOR, 1)[0]
 
 
-class IncidentStatus(str, Enum):
+class IncidentStatus(StrEnum):
     """Life cycle: fusion proposes (detected, corroborated), analysts decide (verified, dismissed)."""
 
     DETECTED = "detected"

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -49,7 +49,7 @@ _LABEL_PATTERN = r"^[A-Z][A-Z0-9_-]{1,31}$"
 _LEAP_SECOND = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):60(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$")
 
 
-class ObservationKind(str, Enum):
+class ObservationKind(StrEnum):
     """What was observed. Fusion and the agreement's rules key on these values."""
 
     EXPLOSION = "explosion"
@@ -68,7 +68,7 @@ class ObservationKind(str, Enum):
     OTHER = "other"
 
 
-class SourceType(str, Enum):
+class SourceType(StrEnum):
     """The kind of sensor or reporter; independence of corroboration is judged on it."""
 
     ACOUSTIC = "acoustic"

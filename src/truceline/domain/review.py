@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from truceline.domain.incident import Incident, IncidentStatus
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """What an analyst can decide about an incident."""
 
     VERIFY = "verify"
@@ -39,7 +39,7 @@ class Decision(str, Enum):
     REOPEN = "reopen"
 
 
-class ReviewStatus(str, Enum):
+class ReviewStatus(StrEnum):
     """Where analysts stand on an incident, as every reader may see it."""
 
     PENDING = "pending"  # not concluded: not reviewed, one verification so far, or analysts disagree

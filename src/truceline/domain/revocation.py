@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class RevocationReason(str, Enum):
+class RevocationReason(StrEnum):
     """Why a key was revoked."""
 
     RETIRED = "retired"  # its past work stands

@@ -10,7 +10,7 @@ cannot tell — typically only an impact point is known — the party is :data:`
 from __future__ import annotations
 
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -54,7 +54,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
-class AttributionMethod(str, Enum):
+class AttributionMethod(StrEnum):
     """What the attribution rests on."""
 
     ORIGIN_POINT = "origin-point"  # an estimated launch/firing point with covariance

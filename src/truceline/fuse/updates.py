@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from truceline.domain.incident import Incident
 from truceline.fuse.measurement import MeasurementModel
@@ -16,7 +16,7 @@ from truceline.fuse.snapshot import Snapshot
 from truceline.locate.enu import LocalFrame
 
 
-class UpdateAction(str, Enum):
+class UpdateAction(StrEnum):
     """What happened to an incident; consumers upsert on all but ``removed``."""
 
     CREATED = "created"

@@ -12,26 +12,22 @@ from collections.abc import Sequence
 from truceline.text.normalise import skeleton
 
 REGION_WORDS = frozenset(
-    "oblast oblasts region regions province obl oblasti gebiet gebiets gebietes krai kray область області "
-    "областю обл области областей областях регион региона регіон регіону край краю".split()
+    ["oblast", "oblasts", "region", "regions", "province", "obl", "oblasti", "gebiet", "gebiets", "gebietes", "krai", "kray", "область", "області", "областю", "обл", "области", "областей", "областях", "регион", "региона", "регіон", "регіону", "край", "краю"]
 )
-REGION_BEFORE = frozenset("region gebiet oblast provinz".split())  # German order: "Gebiet Charkiw"
+REGION_BEFORE = frozenset(["region", "gebiet", "oblast", "provinz"])  # German order: "Gebiet Charkiw"
 DISTRICT_WORDS = frozenset(
-    "district districts raion rayon microdistrict neighbourhood neighborhood quarter hromada community "
-    "municipality territorial stadtteil bezirk район району районі мікрорайон микрорайон громада громади".split()
+    ["district", "districts", "raion", "rayon", "microdistrict", "neighbourhood", "neighborhood", "quarter", "hromada", "community", "municipality", "territorial", "stadtteil", "bezirk", "район", "району", "районі", "мікрорайон", "микрорайон", "громада", "громади"]
 )
-CITY_PART_WORDS = frozenset("district districts microdistrict neighbourhood neighborhood quarter stadtteil район районі мікрорайон микрорайон".split())
+CITY_PART_WORDS = frozenset(["district", "districts", "microdistrict", "neighbourhood", "neighborhood", "quarter", "stadtteil", "район", "районі", "мікрорайон", "микрорайон"])
 SETTLEMENT_WORDS = frozenset(
-    "village villages city town settlement selo dorf stadt ort село селі села селище місто місті город "
-    "поселок посёлок деревня смт".split()
+    ["village", "villages", "city", "town", "settlement", "selo", "dorf", "stadt", "ort", "село", "селі", "села", "селище", "місто", "місті", "город", "поселок", "посёлок", "деревня", "смт"]
 )
-NEAR_WORDS = frozenset("near outskirts nahe bei біля поблизу під около возле".split())
-CUE_WORDS = NEAR_WORDS | SETTLEMENT_WORDS | frozenset("in im at village of с сел м смт в у на".split())
+NEAR_WORDS = frozenset(["near", "outskirts", "nahe", "bei", "біля", "поблизу", "під", "около", "возле"])
+CUE_WORDS = NEAR_WORDS | SETTLEMENT_WORDS | frozenset(["in", "im", "at", "village", "of", "с", "сел", "м", "смт", "в", "у", "на"])
 QUALIFIER = re.compile(r"^\s*[,(]\s*$")
-VENUE_CUES = frozenset("in im nach aus at to from into в у до из з із во".split())
+VENUE_CUES = frozenset(["in", "im", "nach", "aus", "at", "to", "from", "into", "в", "у", "до", "из", "з", "із", "во"])
 FIELD_NOISE = frozenset(
-    "the of in de und and or and/or to a an also mentioned possibly suspected based on another post one "
-    "these three middle center centre central side end from road between area areas".split()
+    ["the", "of", "in", "de", "und", "and", "or", "and/or", "to", "a", "an", "also", "mentioned", "possibly", "suspected", "based", "on", "another", "post", "one", "these", "three", "middle", "center", "centre", "central", "side", "end", "from", "road", "between", "area", "areas"]
 )
 ALTERNATIVES = re.compile(r"\s(?:or|oder|або|чи|или|либо)\s", re.IGNORECASE)
 LOCATION_SPLIT = re.compile(r"[,;()\[\]\n:/]|\s(?:and|or|und|oder|і|и|та|to|near|in the|of)\s", re.IGNORECASE)
@@ -61,18 +57,7 @@ COUNTRY_CODES = {
 # Capitalised words that are never places here although a gazetteer name may share their spelling:
 # sentence-initial function words and frequent words of the four languages.
 STOP = frozenset(
-    """
-    the a an in on at of and or but for from to by with after before during since this that these those it its
-    he she they we you i his her their our
-    der die das den dem des ein eine einer eines einem und oder aber in im am an auf aus bei mit nach von vor zu
-    zum zur über unter für gegen durch um ist sind war wie was wer wo als auch nur noch schon so es er sie wir
-    ihr man nicht kein keine dies diese dieser dieses jetzt dann doch
-    в у на з із за до від по при для про та і й а але що як це цей ця ці він вона вони ми ви
-    в во на с со за до от по при для про и а но что как это этот эта эти он она они мы вы
-    monday tuesday wednesday thursday friday saturday sunday montag dienstag mittwoch donnerstag freitag
-    samstag sonntag january february march april may june july august september october november december
-    januar februar märz juni juli oktober dezember nato eu un uno osze osce usa us uk
-    """.split()
+    ["the", "a", "an", "in", "on", "at", "of", "and", "or", "but", "for", "from", "to", "by", "with", "after", "before", "during", "since", "this", "that", "these", "those", "it", "its", "he", "she", "they", "we", "you", "i", "his", "her", "their", "our", "der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "eines", "einem", "und", "oder", "aber", "in", "im", "am", "an", "auf", "aus", "bei", "mit", "nach", "von", "vor", "zu", "zum", "zur", "über", "unter", "für", "gegen", "durch", "um", "ist", "sind", "war", "wie", "was", "wer", "wo", "als", "auch", "nur", "noch", "schon", "so", "es", "er", "sie", "wir", "ihr", "man", "nicht", "kein", "keine", "dies", "diese", "dieser", "dieses", "jetzt", "dann", "doch", "в", "у", "на", "з", "із", "за", "до", "від", "по", "при", "для", "про", "та", "і", "й", "а", "але", "що", "як", "це", "цей", "ця", "ці", "він", "вона", "вони", "ми", "ви", "в", "во", "на", "с", "со", "за", "до", "от", "по", "при", "для", "про", "и", "а", "но", "что", "как", "это", "этот", "эта", "эти", "он", "она", "они", "мы", "вы", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag", "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "januar", "februar", "märz", "juni", "juli", "oktober", "dezember", "nato", "eu", "un", "uno", "osze", "osce", "usa", "us", "uk"]
 )
 
 
