@@ -117,15 +117,16 @@ def judge_track(agreement: Agreement, geometry: AgreementGeometry, track_id: str
     for zone in zones:
         inside_before = False
         last_t: datetime | None = None
+        column = located.in_zone[:, located.zone_ids.index(zone.id)].tolist()  # zone.id in located.zones_of(i), per i
         for i, p in enumerate(chain):
-            here = zone.id in located.zones_of(i)
+            here = column[i]
             ok, note = _in_band(zone, p) if here else (False, "")
             inside = here and ok
             gap = last_t is not None and p.time - last_t > REENTRY_GAP
             if i >= offset and inside and (not inside_before or gap):
                 findings.extend(_violations(agreement, zone, track_id, p, note, located, i, identity))
             if i >= offset and here and i > 0 and kind == "vessel" and _timed(p) and _timed(chain[i - 1]) \
-                    and zone.id in located.zones_of(i - 1) and p.time - chain[i - 1].time > AIS_GAP:
+                    and column[i - 1] and p.time - chain[i - 1].time > AIS_GAP:
                 findings.append(_gap(track_id, zone, chain[i - 1], p))
             inside_before, last_t = inside, p.time
     findings.extend(_kinematics(track_id, kind, chain, offset))
