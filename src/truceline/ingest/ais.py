@@ -22,7 +22,7 @@ from typing import Any
 
 from pyais.bit_vector import bit_vector
 from pyais.exceptions import InvalidNMEAMessageException, UnknownMessageException
-from pyais.messages import MAX_PAYLOAD_LEN, MSG_CLASS, AISSentence, NMEASentenceFactory
+from pyais.messages import MAX_PAYLOAD_LEN, MSG_CLASS, NMEASentenceFactory
 
 from truceline.track.model import DecodeReport, TrackPoint
 
@@ -57,7 +57,7 @@ class _Pending:
 
     def __init__(self, line: int, count: int) -> None:
         self.line = line
-        self.parts: list[AISSentence | None] = [None] * count
+        self.parts: list[tuple[bytes, int] | None] = [None] * count  # (payload, fill bits) of each sentence
         self.raws: list[str] = []
         self.tag_time: datetime | None = None
 
@@ -154,29 +154,30 @@ class AisDecoder:
             report.rejected.append((lineno, f"checksum mismatch: sentence says {expected:02X}, content gives {actual:02X}"))
             return
         fields = sentence.split(b",", 6)
-        if fields[1] == b"1":
-            payload = fields[5]
-            if payload[:1] and _payload_type(payload[0]) not in DECODED_TYPES:
-                return  # a valid single-sentence message of a type without track data: counted, not decoded
-            if fields[2] == b"1" and len(payload) <= MAX_PAYLOAD_LEN:
-                # What pyais's sentence parser would check is checked above (the pattern: ASCII, fill 0-5,
-                # fragment 1 of 1); the bits are made once, here, instead of by a throwaway AISSentence.
-                bv = bit_vector(payload, fields[6][0] - 48)
-                self._decode(payload, bv, bv.get(0, 6), lineno, line.decode("ascii"), tag_time or None, now, report)
+        payload = fields[5]
+        count, number = fields[1][0] - 48, fields[2][0] - 48  # one digit each, 1-9 (the pattern)
+        if count == 1 and payload[:1] and _payload_type(payload[0]) not in DECODED_TYPES:
+            return  # a valid single-sentence message of a type without track data: counted, not decoded
+        if number > count or len(payload) > MAX_PAYLOAD_LEN:
+            try:  # pyais refuses these; its words are the reason given
+                NMEASentenceFactory.produce(sentence)
+            except (InvalidNMEAMessageException, UnknownMessageException, ValueError) as exc:
+                report.rejected.append((lineno, f"invalid AIS sentence: {exc}"))
                 return
-        try:
-            s = NMEASentenceFactory.produce(sentence)
-        except (InvalidNMEAMessageException, UnknownMessageException, ValueError) as exc:
-            report.rejected.append((lineno, f"invalid AIS sentence: {exc}"))
+            report.rejected.append((lineno, "invalid AIS sentence: fragment number above the count, or payload too long"))
             return
-        assert isinstance(s, AISSentence)
+        # Everything else pyais's sentence parser checks is checked above (the pattern: ASCII, one-digit
+        # fragment count and number, fill 0-5; the payload length): the payload's bits are made once, here,
+        # instead of by an AISSentence per line that is thrown away after decoding.
+        fill = fields[6][0] - 48
         raw_text = line.decode("ascii")
-        if s.frag_cnt == 1:
-            self._decode(s.payload, s.bv, s.ais_id, lineno, raw_text, tag_time or None, now, report)
+        if count == 1:
+            bv = bit_vector(payload, fill)
+            self._decode(payload, bv, bv.get(0, 6), lineno, raw_text, tag_time or None, now, report)
             return
-        key = (s.seq_id, s.channel, s.talker_id, s.type, s.frag_cnt)
+        key = (fields[3], fields[4], fields[0][1:], count)  # sequence id, channel, talker and type, count
         pending = self._pending.get(key)
-        if s.frag_num == 1:
+        if number == 1:
             if pending is not None:
                 have = sum(p is not None for p in pending.parts)
                 report.rejected.append((pending.line, f"incomplete multi-sentence message: {have} of {len(pending.parts)} sentences"))
@@ -184,20 +185,23 @@ class AisDecoder:
                 old_key = next(iter(self._pending))
                 old = self._pending.pop(old_key)
                 report.rejected.append((old.line, "incomplete multi-sentence message: dropped, too many pending"))
-            pending = self._pending[key] = _Pending(lineno, s.frag_cnt)
-        elif pending is None or pending.parts[s.frag_num - 2] is None or pending.parts[s.frag_num - 1] is not None:
-            report.rejected.append((lineno, f"sentence {s.frag_num} of {s.frag_cnt} without the sentences before it"))
+            pending = self._pending[key] = _Pending(lineno, count)
+        elif pending is None or pending.parts[number - 2] is None or pending.parts[number - 1] is not None:
+            report.rejected.append((lineno, f"sentence {number} of {count} without the sentences before it"))
             return
-        pending.parts[s.frag_num - 1] = s
+        pending.parts[number - 1] = (payload, fill)
         pending.raws.append(raw_text)
         pending.tag_time = pending.tag_time or tag_time
-        if s.frag_num == s.frag_cnt:
+        if number == count:
             del self._pending[key]
-            parts = [p for p in pending.parts if p is not None]
-            for part in parts:
-                part.is_valid = True  # checked above; pyais would compute every part's checksum again
-            whole = AISSentence.assemble_from_iterable(parts)
-            self._decode(whole.payload, whole.bv, whole.ais_id, pending.line, "\n".join(pending.raws), pending.tag_time, now, report)
+            parts = [part for part in pending.parts if part is not None]
+            # As pyais's AISSentence.assemble_from_iterable: the payloads joined, the last part's fill bits,
+            # and the message type read from the first part's own bits.
+            whole = b"".join(part[0] for part in parts)
+            first, first_fill = parts[0]
+            msg_type = bit_vector(first, first_fill).get(0, 6)
+            self._decode(whole, bit_vector(whole, parts[-1][1]), msg_type, pending.line, "\n".join(pending.raws),
+                         pending.tag_time, now, report)
 
     def _decode(self, payload: bytes, bv: Any, msg_type: int, lineno: int, raw_text: str, tag_time: datetime | None,
                 now: datetime, report: DecodeReport) -> None:
