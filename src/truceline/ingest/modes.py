@@ -22,6 +22,7 @@ from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from pyModeS import Message
+from pyModeS._bits import crc_remainder  # the CRC-24 remainder Message computes, table-driven
 from pyModeS.decoder.bds.bds05 import decode_bds05
 from pyModeS.decoder.bds.bds06 import decode_bds06
 from pyModeS.decoder.bds.bds08 import decode_bds08
@@ -161,10 +162,18 @@ class ModeSDecoder:
         if n not in (14, 28):
             raise _Reject(f"truncated or overlong: {n} hex digits, a Mode S message has 14 or 28")
         try:
-            message = Message(msg)
-        except DecodeError as exc:
-            raise _Reject(f"not a Mode S message: {exc}") from None
-        df = message.df
+            value = int(msg, 16)  # what pyModeS's Message parses the hex with; the length is checked above
+        except ValueError:
+            try:
+                Message(msg)  # for pyModeS's own words
+            except DecodeError as exc:
+                raise _Reject(f"not a Mode S message: {exc}") from None
+            raise _Reject(f"not a Mode S message: {msg!r} is not hexadecimal") from None
+        length = n * 4
+        df = (value >> (length - 5)) & 0x1F
+        # Message's header fields, computed as it computes them (the same CRC-24 remainder function), without
+        # building the object: the address field for DF11/17/18, the parity remainder for the others.
+        message = _Header(df, crc_remainder(value, length), value, length)
         if n == 28 and df not in _LONG_DFS or n == 14 and df not in _SHORT_DFS:
             if df in _LONG_DFS or df in _SHORT_DFS:
                 raise _Reject(f"truncated: DF{df} is {'112' if df in _LONG_DFS else '56'} bits, got {n * 4}")
@@ -176,7 +185,7 @@ class ModeSDecoder:
                 raise _Reject(f"DF18 CF={cf}: address is not an ICAO 24-bit address (TIS-B/ADS-R or non-ICAO)")
             icao = message.icao.lower()
             self._trusted[icao] = ts
-            return self._extended_squitter(message, msg, icao, ts, extra)
+            return self._extended_squitter(message, value, msg, icao, ts, extra)
         if df == 11:
             if message.crc == 0:  # acquisition squitter: PI is plain parity over the address
                 self._trusted[message.icao.lower()] = ts
@@ -185,7 +194,7 @@ class ModeSDecoder:
             return self._surveillance(message, msg, ts, extra)
         return None  # DF0/16 (ACAS), DF19, DF24: valid, but nothing a track needs
 
-    def _surveillance(self, message: Message, msg: str, ts: float, extra: Mapping[str, Any] | None) -> TrackPoint:
+    def _surveillance(self, message: _Header, msg: str, ts: float, extra: Mapping[str, Any] | None) -> TrackPoint:
         """DF4/20 altitude, DF5/21 squawk: the address is recovered from the parity, so check it was seen."""
         icao = message.icao.lower()
         seen = self._trusted.get(icao)
@@ -204,11 +213,11 @@ class ModeSDecoder:
         return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=idcode(msg), extra=info, raw=msg)
 
     def _extended_squitter(
-        self, message: Message, msg: str, icao: str, ts: float, extra: Mapping[str, Any] | None
+        self, message: _Header, value: int, msg: str, icao: str, ts: float, extra: Mapping[str, Any] | None
     ) -> TrackPoint | None:
         # pyModeS's own ME-field decoders, called on the 56-bit payload directly (what ``Message.decode`` does
-        # after a generic dispatch that costs as much again): the hex was validated by ``Message`` above.
-        payload = (int(msg, 16) >> 24) & _ME_MASK
+        # after a generic dispatch that costs as much again): the hex was parsed and checked above.
+        payload = (value >> 24) & _ME_MASK
         tc = payload >> 51
         if 9 <= tc <= 18 or 20 <= tc <= 22:
             return self._airborne(decode_bds05(payload, tc=tc), msg, icao, ts, tc, _info(message.df, tc, extra))
@@ -374,6 +383,22 @@ def _info(df: int, tc: int, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     if extra:
         info.update(extra)
     return info
+
+
+class _Header:
+    """The header fields of pyModeS's ``Message`` that the decoder reads: df, CRC remainder, address."""
+
+    __slots__ = ("crc", "df", "value", "length")
+
+    def __init__(self, df: int, crc: int, value: int, length: int) -> None:
+        self.df, self.crc, self.value, self.length = df, crc, value, length
+
+    @property
+    def icao(self) -> str:
+        """As ``Message.icao``: the address field of DF11/17/18, else the parity remainder (upper-case hex)."""
+        if self.df in (11, 17, 18):
+            return f"{(self.value >> (self.length - 32)) & 0xFFFFFF:06X}"
+        return f"{self.crc:06X}"
 
 
 class _Reject(Exception):
