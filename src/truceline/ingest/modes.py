@@ -177,7 +177,7 @@ class ModeSDecoder:
             raise _Reject(f"DF{df} is not a decodable downlink format (noise or a corrupted first byte)")
         # pyModeS's Message header fields, computed as it computes them (the same CRC-24 remainder function)
         # without building a Message: the address field for DF11/17/18, the parity remainder for the others.
-        crc = crc_remainder(value, length)
+        crc = _crc(value, length)
         if df in (17, 18):
             icao = f"{(value >> (length - 32)) & 0xFFFFFF:06x}"
             if crc != 0:
@@ -382,6 +382,30 @@ def _info(df: int, tc: int, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     if extra:
         info.update(extra)
     return info
+
+
+def _crc_tables(length: int) -> tuple[tuple[int, ...], ...]:
+    """Per data byte position, the CRC-24 remainder each byte value contributes (the remainder is linear)."""
+    return tuple(tuple(crc_remainder(v << (length - 8 - 8 * k), length) for v in range(256))
+                 for k in range((length - 24) // 8))
+
+
+_CRC_LONG = _crc_tables(112)
+_CRC_SHORT = _crc_tables(56)
+
+
+def _crc(value: int, length: int) -> int:
+    """``pyModeS._bits.crc_remainder(value, length)`` with one table look-up per byte and no running state:
+    the remainder of a sum is the sum of the remainders over GF(2). tests/test_modes_crc.py checks equality."""
+    b = value.to_bytes(length // 8, "big")
+    if length == 112:
+        t = _CRC_LONG
+        r = (t[0][b[0]] ^ t[1][b[1]] ^ t[2][b[2]] ^ t[3][b[3]] ^ t[4][b[4]] ^ t[5][b[5]] ^ t[6][b[6]] ^ t[7][b[7]]
+             ^ t[8][b[8]] ^ t[9][b[9]] ^ t[10][b[10]])
+    else:
+        s = _CRC_SHORT
+        r = s[0][b[0]] ^ s[1][b[1]] ^ s[2][b[2]] ^ s[3][b[3]]
+    return r ^ (value & 0xFFFFFF)
 
 
 class _Reject(Exception):
