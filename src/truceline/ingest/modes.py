@@ -9,8 +9,10 @@ parity, is believed only for an aircraft already seen). Framings (SBS, AVR, Beas
 Never a wrong position: a message whose CRC fails, a truncated one, a CPR pair older than its window, or a
 position the aircraft could not have reached from its last one is reported in ``rejected`` with the reason,
 never turned into a point. A position frame that cannot be placed yet (its pair has not arrived) gives a
-point with altitude and no position. pyModeS does the bit work (``Message``, ``position.*``); this module
-owns the per-aircraft state, the checks and the units (metres, m/s).
+point with altitude and no position. pyModeS does the bit work (its ME-field decoders, ``position.*``; the
+header fields and CRC-24 remainder its ``Message`` would compute are computed here without building one, the
+CRC with a table per byte position checked equal to pyModeS's); this module owns the per-aircraft state, the
+checks and the units (metres, m/s).
 """
 
 from __future__ import annotations
