@@ -192,13 +192,18 @@ def _gap(track_id: str, zone: Zone, before: TrackPoint, after: TrackPoint) -> Tr
 
 
 def _kinematics(track_id: str, kind: str, chain: list[TrackPoint], offset: int) -> list[TrackFinding]:
-    out = []
+    out: list[TrackFinding] = []
     limit = MAX_SPEED_MPS[kind]
-    for i in range(max(1, offset), len(chain)):
+    timed = [_timed(p) for p in chain]
+    pairs = [i for i in range(max(1, offset), len(chain)) if timed[i - 1] and timed[i]]
+    if not pairs:
+        return out
+    # One geodesic call for the whole track (the same per-pair computation, in one array call).
+    dists = GEOD.inv([chain[i - 1].lon for i in pairs], [chain[i - 1].lat for i in pairs],
+                     [chain[i].lon for i in pairs], [chain[i].lat for i in pairs])[2]
+    for i, dist_value in zip(pairs, dists, strict=True):
         a, b = chain[i - 1], chain[i]
-        if not (_timed(a) and _timed(b)):
-            continue
-        dist = float(GEOD.inv(a.lon, a.lat, b.lon, b.lat)[2])
+        dist = float(dist_value)
         dt = (b.time - a.time).total_seconds()
         if dist < MIN_JUMP_M or dist <= limit * max(dt, 0.0) + MIN_JUMP_M:
             continue
