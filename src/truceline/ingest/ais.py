@@ -20,8 +20,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pyais.bit_vector import bit_vector
 from pyais.exceptions import InvalidNMEAMessageException, UnknownMessageException
-from pyais.messages import AISSentence, NMEASentenceFactory
+from pyais.messages import MAX_PAYLOAD_LEN, MSG_CLASS, NMEASentenceFactory
 
 from truceline.track.model import DecodeReport, TrackPoint
 
@@ -56,7 +57,7 @@ class _Pending:
 
     def __init__(self, line: int, count: int) -> None:
         self.line = line
-        self.parts: list[AISSentence | None] = [None] * count
+        self.parts: list[tuple[bytes, int] | None] = [None] * count  # (payload, fill bits) of each sentence
         self.raws: list[str] = []
         self.tag_time: datetime | None = None
 
@@ -153,21 +154,30 @@ class AisDecoder:
             report.rejected.append((lineno, f"checksum mismatch: sentence says {expected:02X}, content gives {actual:02X}"))
             return
         fields = sentence.split(b",", 6)
-        if fields[1] == b"1" and fields[5][:1] and _payload_type(fields[5][0]) not in DECODED_TYPES:
+        payload = fields[5]
+        count, number = fields[1][0] - 48, fields[2][0] - 48  # one digit each, 1-9 (the pattern)
+        if count == 1 and payload[:1] and _payload_type(payload[0]) not in DECODED_TYPES:
             return  # a valid single-sentence message of a type without track data: counted, not decoded
-        try:
-            s = NMEASentenceFactory.produce(sentence)
-        except (InvalidNMEAMessageException, UnknownMessageException, ValueError) as exc:
-            report.rejected.append((lineno, f"invalid AIS sentence: {exc}"))
+        if number > count or len(payload) > MAX_PAYLOAD_LEN:
+            try:  # pyais refuses these; its words are the reason given
+                NMEASentenceFactory.produce(sentence)
+            except (InvalidNMEAMessageException, UnknownMessageException, ValueError) as exc:
+                report.rejected.append((lineno, f"invalid AIS sentence: {exc}"))
+                return
+            report.rejected.append((lineno, "invalid AIS sentence: fragment number above the count, or payload too long"))
             return
-        assert isinstance(s, AISSentence)
+        # Everything else pyais's sentence parser checks is checked above (the pattern: ASCII, one-digit
+        # fragment count and number, fill 0-5; the payload length): the payload's bits are made once, here,
+        # instead of by an AISSentence per line that is thrown away after decoding.
+        fill = fields[6][0] - 48
         raw_text = line.decode("ascii")
-        if s.frag_cnt == 1:
-            self._decode(s, lineno, raw_text, tag_time or None, now, report)
+        if count == 1:
+            bv = bit_vector(payload, fill)
+            self._decode(payload, bv, bv.get(0, 6), lineno, raw_text, tag_time or None, now, report)
             return
-        key = (s.seq_id, s.channel, s.talker_id, s.type, s.frag_cnt)
+        key = (fields[3], fields[4], fields[0][1:], count)  # sequence id, channel, talker and type, count
         pending = self._pending.get(key)
-        if s.frag_num == 1:
+        if number == 1:
             if pending is not None:
                 have = sum(p is not None for p in pending.parts)
                 report.rejected.append((pending.line, f"incomplete multi-sentence message: {have} of {len(pending.parts)} sentences"))
@@ -175,40 +185,42 @@ class AisDecoder:
                 old_key = next(iter(self._pending))
                 old = self._pending.pop(old_key)
                 report.rejected.append((old.line, "incomplete multi-sentence message: dropped, too many pending"))
-            pending = self._pending[key] = _Pending(lineno, s.frag_cnt)
-        elif pending is None or pending.parts[s.frag_num - 2] is None or pending.parts[s.frag_num - 1] is not None:
-            report.rejected.append((lineno, f"sentence {s.frag_num} of {s.frag_cnt} without the sentences before it"))
+            pending = self._pending[key] = _Pending(lineno, count)
+        elif pending is None or pending.parts[number - 2] is None or pending.parts[number - 1] is not None:
+            report.rejected.append((lineno, f"sentence {number} of {count} without the sentences before it"))
             return
-        pending.parts[s.frag_num - 1] = s
+        pending.parts[number - 1] = (payload, fill)
         pending.raws.append(raw_text)
         pending.tag_time = pending.tag_time or tag_time
-        if s.frag_num == s.frag_cnt:
+        if number == count:
             del self._pending[key]
-            parts = [p for p in pending.parts if p is not None]
-            for part in parts:
-                part.is_valid = True  # checked above; pyais would compute every part's checksum again
-            whole = AISSentence.assemble_from_iterable(parts)
-            self._decode(whole, pending.line, "\n".join(pending.raws), pending.tag_time, now, report)
+            parts = [part for part in pending.parts if part is not None]
+            # As pyais's AISSentence.assemble_from_iterable: the payloads joined, the last part's fill bits,
+            # and the message type read from the first part's own bits.
+            whole = b"".join(part[0] for part in parts)
+            first, first_fill = parts[0]
+            msg_type = bit_vector(first, first_fill).get(0, 6)
+            self._decode(whole, bit_vector(whole, parts[-1][1]), msg_type, pending.line, "\n".join(pending.raws),
+                         pending.tag_time, now, report)
 
-    def _decode(self, s: AISSentence, lineno: int, raw_text: str, tag_time: datetime | None,
+    def _decode(self, payload: bytes, bv: Any, msg_type: int, lineno: int, raw_text: str, tag_time: datetime | None,
                 now: datetime, report: DecodeReport) -> None:
-        if not s.payload:
+        if not payload:
             report.rejected.append((lineno, "empty AIS payload"))
             return
-        msg_type = s.ais_id
         if msg_type not in DECODED_TYPES:
             return  # a valid message of a type without position or identity (binary, safety text): counted only
-        bits = len(s.bv)
+        bits = len(bv)
         need = MIN_BITS[msg_type]
         if bits < need:
             report.rejected.append((lineno, f"payload truncated: type {msg_type} needs {need} bits, got {bits}"))
             return
         try:
-            d = _Fields(s.decode())
+            d = MSG_CLASS[msg_type].from_vector(bv)  # what AISSentence.decode() does, for the types decoded here
         except Exception as exc:  # pyais raises assorted errors for impossible field values
             report.rejected.append((lineno, f"AIS type {msg_type} not decodable: {exc}"))
             return
-        mmsi = int(d.get("mmsi") or 0)
+        mmsi = int(getattr(d, "mmsi", None) or 0)
         if not 0 < mmsi <= 999_999_999:
             report.rejected.append((lineno, f"invalid MMSI {mmsi} (must be 1..999999999)"))
             return
@@ -219,21 +231,6 @@ class AisDecoder:
             report.rejected.append((lineno, f"AIS type {msg_type}: {exc}"))
             return
         report.points.append(point)
-
-
-class _Fields:
-    """A decoded pyais message read field by field (``asdict`` would copy every field of every message)."""
-
-    __slots__ = ("msg",)
-
-    def __init__(self, msg: Any) -> None:
-        self.msg = msg
-
-    def get(self, key: str) -> Any:
-        return getattr(self.msg, key, None)
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self.msg, key)
 
 
 def _parse_tag_block(tag: bytes) -> tuple[str | None, datetime | None]:
@@ -272,46 +269,46 @@ def _enum(value: Any) -> Any:
     return int(value) if value is not None else None
 
 
-def _point(msg_type: int, d: _Fields, mmsi: int, time: datetime, raw: str, time_source: str) -> TrackPoint:
-    lat = d.get("lat")
-    lon = d.get("lon")
+def _point(msg_type: int, d: Any, mmsi: int, time: datetime, raw: str, time_source: str) -> TrackPoint:
+    lat = getattr(d, "lat", None)
+    lon = getattr(d, "lon", None)
     if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:  # 91 / 181: not available
         lat = lon = None
-    speed = d.get("speed")
-    course = d.get("course")
+    speed = getattr(d, "speed", None)
+    course = getattr(d, "course", None)
     extra: dict[str, Any] = {"msg_type": msg_type, "time_source": time_source}
     speed_na = 63 if msg_type == 27 else 102.3
     course_na = 511 if msg_type == 27 else 360
     speed_mps = float(speed) * KNOT_MPS if speed is not None and speed < speed_na else None
     course_deg = float(course) if course is not None and course < course_na and course < 360 else None
     name: str | None = None
-    heading = d.get("heading")
+    heading = getattr(d, "heading", None)
     if heading is not None and heading < 360:
         extra["heading"] = int(heading)
     if msg_type in (1, 2, 3, 27):
-        extra["nav_status"] = _enum(d.get("status"))
+        extra["nav_status"] = _enum(getattr(d, "status", None))
     if msg_type in (1, 2, 3, 18, 19):
-        extra["position_accuracy"] = bool(d.get("accuracy"))
+        extra["position_accuracy"] = bool(getattr(d, "accuracy", None))
     if msg_type == 4:
         extra["station"] = "base-station"
         with contextlib.suppress(TypeError, ValueError, KeyError):  # "not available" date fields (0): the station's clock says nothing
-            extra["station_utc"] = datetime(d["year"], d["month"], d["day"], d["hour"], d["minute"], d["second"], tzinfo=UTC).isoformat()
+            extra["station_utc"] = datetime(d.year, d.month, d.day, d.hour, d.minute, d.second, tzinfo=UTC).isoformat()
     if msg_type == 5:
-        name = _text(d.get("shipname"))
-        extra.update(callsign=_text(d.get("callsign")), ship_type=_enum(d.get("ship_type")),
-                     imo=d.get("imo") or None, destination=_text(d.get("destination")))
+        name = _text(getattr(d, "shipname", None))
+        extra.update(callsign=_text(getattr(d, "callsign", None)), ship_type=_enum(getattr(d, "ship_type", None)),
+                     imo=getattr(d, "imo", None) or None, destination=_text(getattr(d, "destination", None)))
     if msg_type == 19:
-        name = _text(d.get("shipname"))
-        extra["ship_type"] = _enum(d.get("ship_type"))
+        name = _text(getattr(d, "shipname", None))
+        extra["ship_type"] = _enum(getattr(d, "ship_type", None))
     if msg_type == 21:
-        name = _text(d.get("name"))
-        extra.update(station="aid-to-navigation", aid_type=_enum(d.get("aid_type")))
+        name = _text(getattr(d, "name", None))
+        extra.update(station="aid-to-navigation", aid_type=_enum(getattr(d, "aid_type", None)))
     if msg_type == 24:
-        extra["part"] = d.get("partno")
-        if d.get("partno") == 0:
-            name = _text(d.get("shipname"))
+        extra["part"] = getattr(d, "partno", None)
+        if getattr(d, "partno", None) == 0:
+            name = _text(getattr(d, "shipname", None))
         else:
-            extra.update(callsign=_text(d.get("callsign")), ship_type=_enum(d.get("ship_type")))
+            extra.update(callsign=_text(getattr(d, "callsign", None)), ship_type=_enum(getattr(d, "ship_type", None)))
     if msg_type in (18, 19, 24):
         extra["class"] = "B"
     elif msg_type in (1, 2, 3, 5, 27):

@@ -9,8 +9,10 @@ parity, is believed only for an aircraft already seen). Framings (SBS, AVR, Beas
 Never a wrong position: a message whose CRC fails, a truncated one, a CPR pair older than its window, or a
 position the aircraft could not have reached from its last one is reported in ``rejected`` with the reason,
 never turned into a point. A position frame that cannot be placed yet (its pair has not arrived) gives a
-point with altitude and no position. pyModeS does the bit work (``Message``, ``position.*``); this module
-owns the per-aircraft state, the checks and the units (metres, m/s).
+point with altitude and no position. pyModeS does the bit work (its ME-field decoders, ``position.*``; the
+header fields and CRC-24 remainder its ``Message`` would compute are computed here without building one, the
+CRC with a table per byte position checked equal to pyModeS's); this module owns the per-aircraft state, the
+checks and the units (metres, m/s).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from math import asin, cos, radians, sin, sqrt
 from typing import Any
 
 from pyModeS import Message
+from pyModeS._bits import crc_remainder  # the CRC-24 remainder pyModeS's Message computes
 from pyModeS.decoder.bds.bds05 import decode_bds05
 from pyModeS.decoder.bds.bds06 import decode_bds06
 from pyModeS.decoder.bds.bds08 import decode_bds08
@@ -161,41 +164,48 @@ class ModeSDecoder:
         if n not in (14, 28):
             raise _Reject(f"truncated or overlong: {n} hex digits, a Mode S message has 14 or 28")
         try:
-            message = Message(msg)
-        except DecodeError as exc:
-            raise _Reject(f"not a Mode S message: {exc}") from None
-        df = message.df
+            value = int(msg, 16)  # what pyModeS's Message parses the hex with; the length is checked above
+        except ValueError:
+            try:
+                Message(msg)  # for pyModeS's own words
+            except DecodeError as exc:
+                raise _Reject(f"not a Mode S message: {exc}") from None
+            raise _Reject(f"not a Mode S message: {msg!r} is not hexadecimal") from None
+        length = n * 4
+        df = (value >> (length - 5)) & 0x1F
         if n == 28 and df not in _LONG_DFS or n == 14 and df not in _SHORT_DFS:
             if df in _LONG_DFS or df in _SHORT_DFS:
                 raise _Reject(f"truncated: DF{df} is {'112' if df in _LONG_DFS else '56'} bits, got {n * 4}")
             raise _Reject(f"DF{df} is not a decodable downlink format (noise or a corrupted first byte)")
+        # pyModeS's Message header fields, computed as it computes them (the same CRC-24 remainder function)
+        # without building a Message: the address field for DF11/17/18, the parity remainder for the others.
+        crc = _crc(value, length)
         if df in (17, 18):
-            if message.crc != 0:
-                raise _Reject(f"CRC: checksum mismatch (parity remainder {message.crc:06X}), DF{df} from {message.icao}")
+            icao = f"{(value >> (length - 32)) & 0xFFFFFF:06x}"
+            if crc != 0:
+                raise _Reject(f"CRC: checksum mismatch (parity remainder {crc:06X}), DF{df} from {icao.upper()}")
             if df == 18 and (cf := (int(msg[:2], 16) & 0x7)) != 0:
                 raise _Reject(f"DF18 CF={cf}: address is not an ICAO 24-bit address (TIS-B/ADS-R or non-ICAO)")
-            icao = message.icao.lower()
             self._trusted[icao] = ts
-            return self._extended_squitter(message, msg, icao, ts, extra)
+            return self._extended_squitter(df, value, msg, icao, ts, extra)
         if df == 11:
-            if message.crc == 0:  # acquisition squitter: PI is plain parity over the address
-                self._trusted[message.icao.lower()] = ts
+            if crc == 0:  # acquisition squitter: PI is plain parity over the address
+                self._trusted[f"{(value >> (length - 32)) & 0xFFFFFF:06x}"] = ts
             return None
         if df in (4, 5, 20, 21):
-            return self._surveillance(message, msg, ts, extra)
+            return self._surveillance(df, f"{crc:06x}", msg, ts, extra)
         return None  # DF0/16 (ACAS), DF19, DF24: valid, but nothing a track needs
 
-    def _surveillance(self, message: Message, msg: str, ts: float, extra: Mapping[str, Any] | None) -> TrackPoint:
+    def _surveillance(self, df: int, icao: str, msg: str, ts: float, extra: Mapping[str, Any] | None) -> TrackPoint:
         """DF4/20 altitude, DF5/21 squawk: the address is recovered from the parity, so check it was seen."""
-        icao = message.icao.lower()
         seen = self._trusted.get(icao)
         if seen is None or not (0.0 <= ts - seen <= TRUST_WINDOW_S):
             raise _Reject(
-                f"address/parity: DF{message.df} recovers address {icao}, not seen in a CRC-checked DF11/17/18 "
+                f"address/parity: DF{df} recovers address {icao}, not seen in a CRC-checked DF11/17/18 "
                 f"message in the last {TRUST_WINDOW_S:.0f} s, so its parity cannot be checked"
             )
-        info: dict[str, Any] = {"df": message.df, **(extra or {})}
-        if message.df in (4, 20):
+        info: dict[str, Any] = {"df": df, **(extra or {})}
+        if df in (4, 20):
             alt_ft = altcode(msg)
             return TrackPoint(
                 kind="aircraft", ident=icao, time=self._utc(ts), alt_m=None if alt_ft is None else alt_ft * FT_M,
@@ -204,28 +214,28 @@ class ModeSDecoder:
         return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=idcode(msg), extra=info, raw=msg)
 
     def _extended_squitter(
-        self, message: Message, msg: str, icao: str, ts: float, extra: Mapping[str, Any] | None
+        self, df: int, value: int, msg: str, icao: str, ts: float, extra: Mapping[str, Any] | None
     ) -> TrackPoint | None:
         # pyModeS's own ME-field decoders, called on the 56-bit payload directly (what ``Message.decode`` does
-        # after a generic dispatch that costs as much again): the hex was validated by ``Message`` above.
-        payload = (int(msg, 16) >> 24) & _ME_MASK
+        # after a generic dispatch that costs as much again): the hex was parsed and checked above.
+        payload = (value >> 24) & _ME_MASK
         tc = payload >> 51
         if 9 <= tc <= 18 or 20 <= tc <= 22:
-            return self._airborne(decode_bds05(payload, tc=tc), msg, icao, ts, tc, _info(message.df, tc, extra))
+            return self._airborne(decode_bds05(payload, tc=tc), msg, icao, ts, tc, _info(df, tc, extra))
         if tc == 19:
-            return self._velocity(decode_bds09(payload), msg, icao, ts, _info(message.df, tc, extra))
+            return self._velocity(decode_bds09(payload), msg, icao, ts, _info(df, tc, extra))
         if 1 <= tc <= 4:
             d = decode_bds08(payload)
             callsign = (d.get("callsign") or "").strip("_ ").strip() or None
-            info = _info(message.df, tc, extra)
+            info = _info(df, tc, extra)
             info["category"] = d.get("wake_vortex")
             return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), callsign=callsign, extra=info, raw=msg)
         if 5 <= tc <= 8:
-            return self._surface(decode_bds06(payload), msg, icao, ts, _info(message.df, tc, extra))
+            return self._surface(decode_bds06(payload), msg, icao, ts, _info(df, tc, extra))
         if tc == 28:
             d = decode_bds61(payload)
             if d.get("squawk"):
-                info = _info(message.df, tc, extra)
+                info = _info(df, tc, extra)
                 info["emergency_state"] = d.get("emergency_state")
                 return TrackPoint(kind="aircraft", ident=icao, time=self._utc(ts), squawk=d["squawk"], extra=info, raw=msg)
         return None  # TC 0 (no position), 23-27, 29 (target state), 31 (operational status)
@@ -374,6 +384,30 @@ def _info(df: int, tc: int, extra: Mapping[str, Any] | None) -> dict[str, Any]:
     if extra:
         info.update(extra)
     return info
+
+
+def _crc_tables(length: int) -> tuple[tuple[int, ...], ...]:
+    """Per data byte position, the CRC-24 remainder each byte value contributes (the remainder is linear)."""
+    return tuple(tuple(crc_remainder(v << (length - 8 - 8 * k), length) for v in range(256))
+                 for k in range((length - 24) // 8))
+
+
+_CRC_LONG = _crc_tables(112)
+_CRC_SHORT = _crc_tables(56)
+
+
+def _crc(value: int, length: int) -> int:
+    """``pyModeS._bits.crc_remainder(value, length)`` with one table look-up per byte and no running state:
+    the remainder of a sum is the sum of the remainders over GF(2). tests/test_modes_crc.py checks equality."""
+    b = value.to_bytes(length // 8, "big")
+    if length == 112:
+        t = _CRC_LONG
+        r = (t[0][b[0]] ^ t[1][b[1]] ^ t[2][b[2]] ^ t[3][b[3]] ^ t[4][b[4]] ^ t[5][b[5]] ^ t[6][b[6]] ^ t[7][b[7]]
+             ^ t[8][b[8]] ^ t[9][b[9]] ^ t[10][b[10]])
+    else:
+        s = _CRC_SHORT
+        r = s[0][b[0]] ^ s[1][b[1]] ^ s[2][b[2]] ^ s[3][b[3]]
+    return r ^ (value & 0xFFFFFF)
 
 
 class _Reject(Exception):

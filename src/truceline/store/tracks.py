@@ -100,26 +100,30 @@ def add_track_points(store: Any, points: Sequence[TrackPoint], source: str, rece
             " AND track_id IN (SELECT value FROM json_each(?))", (min(times), max(times), tracks_json),
         ).fetchall())
         fresh: list[TrackPoint] = []
+        fresh_us: list[int] = []
         for p, t in zip(points, times, strict=True):
-            key = (p.track_id, t, p.raw)
+            key = (f"{p.kind}:{p.ident}", t, p.raw)
             if key in seen:
                 duplicates += 1
             else:
                 seen.add(key)
                 fresh.append(p)
+                fresh_us.append(t)
         next_minute = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM track_minutes").fetchone()[0]
         leaf_start = log.size(conn)
         leaf_datas: list[bytes] = []
         minute_rows: list[tuple[object, ...]] = []
         point_rows: list[tuple[object, ...]] = []
         summaries: dict[str, list[TrackPoint]] = {}
-        for group in group_by_track_minute(fresh):
-            for p in group.points:
-                point_rows.append((p.track_id, _us(p.time), p.lat, p.lon, p.alt_m, p.alt_ref, p.speed_mps, p.course_deg,
-                                   p.callsign, p.squawk, orjson.dumps(dict(p.extra), default=str).decode(), p.raw, source,
-                                   next_minute))
+        dumps = orjson.dumps
+        for group in group_by_track_minute(fresh, fresh_us):
+            track_id = group.track_id
+            point_rows.extend(
+                (track_id, _us(p.time), p.lat, p.lon, p.alt_m, p.alt_ref, p.speed_mps, p.course_deg, p.callsign, p.squawk,
+                 dumps(p.extra if type(p.extra) is dict else dict(p.extra), default=str).decode(), p.raw, source, next_minute)
+                for p in group.points)
             canonical, salt, leaf = minute_leaf(group, source, received)
-            minute_rows.append((next_minute, group.track_id, _us(group.minute), leaf_start + len(leaf_datas), salt,
+            minute_rows.append((next_minute, track_id, _us(group.minute), leaf_start + len(leaf_datas), salt,
                                 canonical.decode(), received_us))
             leaf_datas.append(leaf)
             next_minute += 1

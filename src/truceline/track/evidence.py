@@ -9,9 +9,9 @@ arrive in separate batches (a live feed) get one leaf per batch, each covering i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -20,6 +20,7 @@ from truceline.ledger.commitment import commit_canonical, new_salt
 from truceline.track.model import TrackPoint
 
 MINUTE_US = 60_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _iso(value: datetime) -> str:
@@ -53,23 +54,49 @@ class TrackMinute:
         """What the leaf commits to: the track, the minute, the source, and every raw message with its time."""
         return {
             "track": self.track_id,
-            "minute": _iso(self.minute),
+            "minute": _times(self.minute),
             "source": source,
             "messages": [{"time": _times(p.time), "raw": p.raw} for p in self.points],
         }
 
 
-def group_by_track_minute(points: Iterable[TrackPoint]) -> list[TrackMinute]:
-    """Group points by (track, UTC minute), keeping arrival order inside each group."""
-    groups: dict[tuple[str, datetime], TrackMinute] = {}
-    for p in points:
-        minute = p.time.astimezone(UTC).replace(second=0, microsecond=0)
-        key = (p.track_id, minute)
-        group = groups.get(key)
+def group_by_track_minute(points: Iterable[TrackPoint], times_us: Sequence[int] | None = None) -> list[TrackMinute]:
+    """Group points by (track, UTC minute), keeping arrival order inside each group.
+
+    ``times_us``: the points' times as integer microseconds since the epoch when the caller has them (the
+    store does), so the minute is an integer floor instead of a datetime built per point."""
+    if times_us is None:
+        groups: dict[tuple[str, datetime], TrackMinute] = {}
+        for p in points:
+            minute = p.time.astimezone(UTC).replace(second=0, microsecond=0)
+            key = (p.track_id, minute)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = TrackMinute(p.track_id, minute)
+            group.points.append(p)
+        return list(groups.values())
+    by_us: dict[tuple[str, int], TrackMinute] = {}
+    for p, t in zip(points, times_us, strict=True):
+        track = f"{p.kind}:{p.ident}"  # TrackPoint.track_id, without the property call
+        key_us = (track, t - t % MINUTE_US)
+        group = by_us.get(key_us)
         if group is None:
-            group = groups[key] = TrackMinute(p.track_id, minute)
+            group = by_us[key_us] = TrackMinute(track, _minute(key_us[1]))
         group.points.append(p)
-    return list(groups.values())
+    return list(by_us.values())
+
+
+_MINUTES: dict[int, datetime] = {}
+
+
+def _minute(minute_us: int) -> datetime:
+    """The UTC minute starting ``minute_us`` microseconds after the epoch (remembered, bounded)."""
+    value = _MINUTES.get(minute_us)
+    if value is None:
+        if len(_MINUTES) > 4096:
+            _MINUTES.clear()
+        value = _MINUTES[minute_us] = _EPOCH + timedelta(microseconds=minute_us)
+    return value
 
 
 def minute_leaf(group: TrackMinute, source: str, received_at: datetime) -> tuple[bytes, bytes, bytes]:
@@ -81,6 +108,6 @@ def minute_leaf(group: TrackMinute, source: str, received_at: datetime) -> tuple
     """
     canonical = orjson.dumps(group.document(source), option=orjson.OPT_SORT_KEYS)
     salt = new_salt()
-    body = {"commitment": commit_canonical(salt, canonical), "received_at": _iso(received_at), "messages": len(group.points)}
+    body = {"commitment": commit_canonical(salt, canonical), "received_at": _times(received_at), "messages": len(group.points)}
     leaf = orjson.dumps({"body": body, "type": "track", "v": LEAF_VERSION}, option=orjson.OPT_SORT_KEYS)
     return canonical, salt, leaf

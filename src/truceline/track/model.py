@@ -19,13 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 Kind = Literal["aircraft", "vessel"]
 
 _ICAO_RE = re.compile(r"^[0-9a-f]{6}$")
 _MMSI_RE = re.compile(r"^[0-9]{9}$")
+_VALID_IDS: set[tuple[str, str]] = set()  # (kind, ident) pairs already found valid (bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +48,18 @@ class TrackPoint:
     raw: str = ""  # raw message text (hex for Mode S, NMEA sentence(s) with tag block for AIS)
 
     def __post_init__(self) -> None:
-        if self.kind == "aircraft" and not _ICAO_RE.match(self.ident):
-            raise ValueError(f"aircraft ident must be 6 lower-case hex digits, got {self.ident!r}")
-        if self.kind == "vessel" and not _MMSI_RE.match(self.ident):
-            raise ValueError(f"vessel ident must be a 9-digit MMSI, got {self.ident!r}")
-        if self.kind not in ("aircraft", "vessel"):
-            raise ValueError(f"kind must be aircraft or vessel, got {self.kind!r}")
-        if self.time.tzinfo is None or self.time.utcoffset() is None:
+        if (self.kind, self.ident) not in _VALID_IDS:  # a feed repeats its addresses: each is checked once
+            if self.kind == "aircraft" and not _ICAO_RE.match(self.ident):
+                raise ValueError(f"aircraft ident must be 6 lower-case hex digits, got {self.ident!r}")
+            if self.kind == "vessel" and not _MMSI_RE.match(self.ident):
+                raise ValueError(f"vessel ident must be a 9-digit MMSI, got {self.ident!r}")
+            if self.kind not in ("aircraft", "vessel"):
+                raise ValueError(f"kind must be aircraft or vessel, got {self.kind!r}")
+            if len(_VALID_IDS) > 65536:
+                _VALID_IDS.clear()
+            _VALID_IDS.add((self.kind, self.ident))
+        tz = self.time.tzinfo
+        if tz is not UTC and (tz is None or self.time.utcoffset() is None):
             raise ValueError("TrackPoint.time must be timezone-aware (UTC)")
         if (self.lat is None) != (self.lon is None):
             raise ValueError("lat and lon are both given or both None")

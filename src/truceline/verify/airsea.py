@@ -117,15 +117,16 @@ def judge_track(agreement: Agreement, geometry: AgreementGeometry, track_id: str
     for zone in zones:
         inside_before = False
         last_t: datetime | None = None
+        column = located.in_zone[:, located.zone_ids.index(zone.id)].tolist()  # zone.id in located.zones_of(i), per i
         for i, p in enumerate(chain):
-            here = zone.id in located.zones_of(i)
+            here = column[i]
             ok, note = _in_band(zone, p) if here else (False, "")
             inside = here and ok
             gap = last_t is not None and p.time - last_t > REENTRY_GAP
             if i >= offset and inside and (not inside_before or gap):
                 findings.extend(_violations(agreement, zone, track_id, p, note, located, i, identity))
             if i >= offset and here and i > 0 and kind == "vessel" and _timed(p) and _timed(chain[i - 1]) \
-                    and zone.id in located.zones_of(i - 1) and p.time - chain[i - 1].time > AIS_GAP:
+                    and column[i - 1] and p.time - chain[i - 1].time > AIS_GAP:
                 findings.append(_gap(track_id, zone, chain[i - 1], p))
             inside_before, last_t = inside, p.time
     findings.extend(_kinematics(track_id, kind, chain, offset))
@@ -191,13 +192,18 @@ def _gap(track_id: str, zone: Zone, before: TrackPoint, after: TrackPoint) -> Tr
 
 
 def _kinematics(track_id: str, kind: str, chain: list[TrackPoint], offset: int) -> list[TrackFinding]:
-    out = []
+    out: list[TrackFinding] = []
     limit = MAX_SPEED_MPS[kind]
-    for i in range(max(1, offset), len(chain)):
+    timed = [_timed(p) for p in chain]
+    pairs = [i for i in range(max(1, offset), len(chain)) if timed[i - 1] and timed[i]]
+    if not pairs:
+        return out
+    # One geodesic call for the whole track (the same per-pair computation, in one array call).
+    dists = GEOD.inv([chain[i - 1].lon for i in pairs], [chain[i - 1].lat for i in pairs],
+                     [chain[i].lon for i in pairs], [chain[i].lat for i in pairs])[2]
+    for i, dist_value in zip(pairs, dists, strict=True):
         a, b = chain[i - 1], chain[i]
-        if not (_timed(a) and _timed(b)):
-            continue
-        dist = float(GEOD.inv(a.lon, a.lat, b.lon, b.lat)[2])
+        dist = float(dist_value)
         dt = (b.time - a.time).total_seconds()
         if dist < MIN_JUMP_M or dist <= limit * max(dt, 0.0) + MIN_JUMP_M:
             continue
