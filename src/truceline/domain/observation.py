@@ -96,6 +96,9 @@ _SOURCE_TYPE_WORDS = (
 )
 
 
+_SOURCE_TYPE_VALUES = frozenset(t.value for t in SourceType)
+
+
 def source_type(value: Any) -> Any:
     """A source type word or one of its synonyms → its :class:`SourceType`; anything else refused, naming the accepted words."""
     if isinstance(value, SourceType):
@@ -103,10 +106,8 @@ def source_type(value: Any) -> Any:
     if isinstance(value, str):
         if value in SOURCE_TYPE_SYNONYMS:
             return SOURCE_TYPE_SYNONYMS[value]
-        try:
+        if value in _SOURCE_TYPE_VALUES:
             return SourceType(value)
-        except ValueError:
-            pass
     raise PydanticCustomError("enum", "Input should be one of {accepted}", {"accepted": _SOURCE_TYPE_WORDS})
 
 
