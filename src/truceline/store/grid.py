@@ -38,3 +38,13 @@ def cell_ranges(bbox: BBox) -> list[tuple[int, int]]:
     if (last_row - first_row + 1) * len(column_spans) > MAX_RANGES:
         return [(first_row * COLUMNS, (last_row + 1) * COLUMNS - 1)]
     return [(row * COLUMNS + c0, row * COLUMNS + c1) for row in range(first_row, last_row + 1) for c0, c1 in column_spans]
+
+
+def bbox_condition(bbox: BBox, table: str = "") -> tuple[str, list[float]]:
+    """The exact test of a point's ``lat``/``lon`` columns against the box, as SQL and its parameters.
+
+    ``table`` qualifies the columns (``"o."``); a box crossing the antimeridian tests two longitude ranges.
+    """
+    ranges = bbox.lon_ranges()
+    lon_terms = " OR ".join(f"({table}lon BETWEEN ? AND ?)" for _ in ranges)
+    return f"{table}lat BETWEEN ? AND ? AND ({lon_terms})", [bbox.min_lat, bbox.max_lat, *(x for r in ranges for x in r)]

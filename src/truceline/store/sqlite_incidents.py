@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from truceline.domain.incident import Incident
-from truceline.store.grid import cell_ranges, grid_cell
+from truceline.store.grid import bbox_condition, cell_ranges, grid_cell
 from truceline.store.ports import IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL
@@ -120,12 +120,9 @@ class IncidentTables(SqliteBase):
                 " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
             )
             params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
-            params.extend((query.bbox.min_lat, query.bbox.max_lat))
-            lon_terms = []
-            for lo, hi in query.bbox.lon_ranges():
-                lon_terms.append("(i.lon BETWEEN ? AND ?)")
-                params.extend((lo, hi))
-            where.append(f"i.lat BETWEEN ? AND ? AND ({' OR '.join(lon_terms)})")
+            exact, values = bbox_condition(query.bbox, "i.")
+            where.append(exact)
+            params.extend(values)
         sql = "SELECT i.id, i.doc FROM incidents i" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY i.t_us, i.id LIMIT ?"
         params.append(query.limit)

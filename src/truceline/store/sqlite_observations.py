@@ -19,7 +19,7 @@ import orjson
 
 from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
-from truceline.store.grid import cell_ranges
+from truceline.store.grid import bbox_condition, cell_ranges
 from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
 from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, PreparedObservation, prepare_batch
 from truceline.store.sqlite_base import SqliteBase
@@ -192,12 +192,9 @@ class ObservationTables(SqliteBase):
                 " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
             )
             params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
-            exact = []
-            params.extend((query.bbox.min_lat, query.bbox.max_lat))
-            for lo, hi in query.bbox.lon_ranges():
-                exact.append("(o.lon BETWEEN ? AND ?)")
-                params.extend((lo, hi))
-            where.append(f"o.lat BETWEEN ? AND ? AND ({' OR '.join(exact)})")
+            exact, box_values = bbox_condition(query.bbox, "o.")
+            where.append(exact)
+            params.extend(box_values)
         if query.cursor:
             t_us, seq = _decode_cursor(query.cursor)
             where.append("(o.t_us, o.seq) > (?, ?)")

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from truceline.ledger.log import MerkleLog
+from truceline.store.grid import bbox_condition
 from truceline.store.ports import BBox
 from truceline.track.evidence import group_by_track_minute, minute_leaf
 from truceline.track.model import TrackPoint
@@ -221,10 +222,9 @@ def list_tracks(store: Any, *, kind: str | None = None, since: datetime | None =
         sql += " AND last_us >= ?"
         params.append(_us(since))
     if bbox is not None:
-        sql += " AND lat BETWEEN ? AND ? AND (" + " OR ".join("lon BETWEEN ? AND ?" for _ in bbox.lon_ranges()) + ")"
-        params += [bbox.min_lat, bbox.max_lat]
-        for lo, hi in bbox.lon_ranges():
-            params += [lo, hi]
+        exact, values = bbox_condition(bbox)
+        sql += " AND " + exact
+        params += values
     sql += " ORDER BY last_us DESC, track_id LIMIT ?"
     params.append(limit)
     return [_summary(r) for r in store._reader().execute(sql, params).fetchall()]
@@ -317,10 +317,9 @@ def list_findings(store: Any, *, category: str | None = None, agreement_digest: 
         sql += " AND t_us < ?"
         params.append(_us(until))
     if bbox is not None:
-        sql += " AND lat BETWEEN ? AND ? AND (" + " OR ".join("lon BETWEEN ? AND ?" for _ in bbox.lon_ranges()) + ")"
-        params += [bbox.min_lat, bbox.max_lat]
-        for lo, hi in bbox.lon_ranges():
-            params += [lo, hi]
+        exact, values = bbox_condition(bbox)
+        sql += " AND " + exact
+        params += values
     sql += " ORDER BY t_us, id LIMIT ?"
     params.append(limit)
     return [orjson.loads(r[0]) for r in store._reader().execute(sql, params).fetchall()]
