@@ -145,3 +145,21 @@ def eventually(what: str, check: Callable[[], Any], deadline_s: float = 60.0) ->
             return found
         time.sleep(0.1)
     pytest.fail(f"timed out after {deadline_s:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    """A fresh PostgreSQL database with PostGIS, this test's own, dropped afterwards (tests/services.py)."""
+    from tests.services import fresh_database
+
+    with fresh_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[Any]:
+    """A private ``nats-server -js`` on a free port with a temporary store (tests/services.py: NatsServer)."""
+    from tests.services import nats_server
+
+    with nats_server() as server:
+        yield server
