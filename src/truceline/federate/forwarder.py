@@ -23,7 +23,6 @@ before it is known, and a row releasable to that nation alone is marked ``local`
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import httpx
 import orjson
 
 from truceline.federate.coalition import CoalitionPicture
+from truceline.service.feeds import Backoff
 from truceline.store.outbox import LOCAL, REFUSED, SENT, Outbox, OutboxItem, OutboxStatus, leaves_owner
 
 log = logging.getLogger("truceline.federate")
@@ -79,6 +79,7 @@ class Forwarder:
         self.nation: str | None = None
         self.alerting = False
         self._failures = 0
+        self._backoff = Backoff(initial_s=config.min_backoff_s, maximum_s=config.max_backoff_s)  # the feeds' doubling, jittered
         self._last_heartbeat = 0.0
 
     # -- life cycle ------------------------------------------------------------------------------------
@@ -123,9 +124,9 @@ class Forwarder:
                 except HubUnavailable as exc:
                     self._failures += 1
                     self._check_alert()
-                    delay = min(self.config.max_backoff_s, self.config.min_backoff_s * 2 ** (self._failures - 1))
+                    delay = self._backoff.delay(self._failures - 1)
                     log.debug("hub unavailable (%s); next try in %.1f s", exc, delay)
-                    self._stop.wait(delay * random.uniform(0.5, 1.0))
+                    self._stop.wait(delay)
                     continue
                 except Exception:  # a bug or a closed store must not kill the thread silently
                     if self._stop.is_set():
