@@ -256,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             dev = [i for i in incidents if i.split == "dev"]
             s = score(dev, [first_point(candidate.parse_location(i.location)) for i in dev])
             print(f"tune dev: front_km={front_km:g}: within 10 km {s.within_near}, returned {s.returned}, > 25 km {s.beyond_far}, > 100 km {s.beyond_wrong}")
+        for border_km in (0.0, 10.0, 15.0, 25.0, 40.0, 60.0):
+            candidate = Geoparser(geoparser.gazetteer, replace(DEFAULT_THRESHOLDS, border_km=border_km))
+            dev = [i for i in incidents if i.split == "dev"]
+            s = score(dev, [first_point(candidate.parse_location(i.location)) for i in dev])
+            print(f"tune dev: border_km={border_km:g}: within 10 km {s.within_near}, returned {s.returned}, > 25 km {s.beyond_far}, > 100 km {s.beyond_wrong}")
     return 0
 
 

@@ -42,8 +42,11 @@ from truceline.text.normalise import (
 )
 from truceline.text.regions import BY_KATOTTG, REGIONS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / "gazetteer.json.gz"
+#: Towns of Ukraine renamed by the Verkhovna Rada (decommunisation, 2016; 2024), with their former Ukrainian
+#: and Russian names: reports from Russia's side still use those (Krasnoarmeysk for Pokrovsk).
+RENAMED = DEFAULT_OUT.parent / "renamed-towns.csv"
 
 #: Russian regions whose every place ≥500 inhabitants is kept (cross-border fire lands there).
 RU_BORDER_ADMIN1 = frozenset({"09", "41", "10", "86", "61", "38", "47", "48"})
@@ -82,6 +85,7 @@ class _Place:
     raion: str | None = None
     hromada: str | None = None
     source: str = "geonames"
+    former: set[str] = field(default_factory=set)
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -428,11 +432,35 @@ def _cyr_forms(names: Iterable[str]) -> list[str]:
     return sorted({fold_cyrillic(n) for n in names if is_cyrillic(n)})
 
 
+def _add_former_names(places: list[_Place], path: Path = RENAMED) -> None:
+    """Give each renamed town (``renamed-towns.csv``) its former names as names it officially bore.
+
+    The town is the most populous GeoNames place of the region whose name is the current official one; a
+    row that finds none stops the build, so the table cannot silently go stale.
+    """
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        current = skeleton(transliterate_uk(row["current_uk"]))
+        country, admin1 = row["region"].split("-")
+        towns = [p for p in places if p.country == country and p.admin1 == admin1 and p.source != "katottg"
+                 and current in {skeleton(n) for n in p.names0}]
+        if not towns:
+            raise SystemExit(f"{path.name}: no town {row['current_uk']} in {row['region']}")
+        town = max(towns, key=lambda p: p.population)
+        names = {row["former_uk"], transliterate_uk(row["former_uk"]), row["former_ru"], transliterate_ru(row["former_ru"])}
+        town.names0.update(names)
+        town.former.update(names)
+
+
 def build() -> dict[str, Any]:
     """The gazetteer document (see :mod:`truceline.text.gazetteer` for its reader)."""
     cities, countries, states = _load_geonames()
     places = [_geonames_place(c) for c in _select(cities, countries)]
     places, districts, admin_areas = _link(places, _load_katottg())
+    _add_former_names(places)
     regions = []
     for region in REGIONS:
         pts = [(p.lat, p.lon) for p in places if p.country == region.country and p.admin1 == region.admin1 and p.lat is not None and p.source != "katottg"]
@@ -477,6 +505,7 @@ def build() -> dict[str, Any]:
             _cyr_forms(p.names0 | p.names1),
             1 if p.source == "katottg" else 0,
             sorted({canonical(n) for n in p.names0 | p.names1 if not is_cyrillic(n)}),
+            _keys(p.former) + _cyr_forms(p.former),
         ]
         for p in places
     ]
@@ -485,7 +514,7 @@ def build() -> dict[str, Any]:
         "key_version": KEY_VERSION,
         "columns": [
             "name", "lat", "lon", "country", "admin1", "population", "precision", "raion", "hromada", "uk_name",
-            "keys", "alt_keys", "cyrillic", "codifier_only", "spellings",
+            "keys", "alt_keys", "cyrillic", "codifier_only", "spellings", "former",
         ],
         "places": rows,
         "regions": regions,

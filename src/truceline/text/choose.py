@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from truceline.text.frontline import FrontLine, default_front_line
+from truceline.text.frontline import FrontLine, default_border_line, default_front_line
 from truceline.text.gazetteer import (
     TIER_FUZZY,
     TIER_OFFICIAL,
@@ -41,12 +41,15 @@ class Chooser:
     """Resolves candidates of one mention against a gazetteer with the given thresholds."""
 
     def __init__(self, gazetteer: Gazetteer | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
-                 front_line: FrontLine | None = None) -> None:
+                 front_line: FrontLine | None = None, border_line: FrontLine | None = None) -> None:
         self.gazetteer = gazetteer or default_gazetteer()
         self.thresholds = thresholds
         #: The line of contact as a prior among far-apart namesakes (the bundled agreement's line by default).
         self.front_line = front_line or default_front_line()
+        #: The state border with Russia where it is fought over, the same kind of prior in a narrower band.
+        self.border_line = border_line or default_border_line()
         self._front_cache: dict[int, float] = {}
+        self._border_cache: dict[int, float] = {}
 
     # -- regions --------------------------------------------------------------------------------------
 
@@ -143,6 +146,10 @@ class Chooser:
         rivals = [c for c in pool[1:] if km(first.place, c.place) > t.same_place_km]
         if rivals and self._population(first.place) < t.dominance * self._population(rivals[0].place):
             return self._undecided(mention, pool, "no namesake dominates by population")
+        renamed = self.gazetteer.renamed(mention) if rivals else set()
+        if renamed and first.place.index not in renamed and any(c.place.index in renamed for c in rivals):
+            # Dzerzhinsk: a Russian city, and Toretsk's name until 2016, which Russian reports still use.
+            return self._undecided(mention, pool, "a town of Ukraine bore this name until it was renamed")
         # A town of the same country known by this name only as an alternate, a former name mostly (the
         # Pervomaisk of Luhansk Oblast beside the official one in Mykolaiv Oblast), may be meant when it is
         # as big. The official name stays the answer unless the line of contact says otherwise.
@@ -179,10 +186,14 @@ class Chooser:
         spread = max(km(pool[0].place, c.place) for c in pool)
         if t.front_km > 0 and self.front_line is not None:
             distance = {c.place.index: self._front_km(c.place) for c in pool}
-            near = sorted((c for c in pool if distance[c.place.index] <= t.front_km), key=lambda c: (-self._population(c.place), c.tier))
+            border = {c.place.index: self._border_km(c.place) for c in pool}
+            near = sorted((c for c in pool if distance[c.place.index] <= t.front_km or border[c.place.index] <= t.border_km),
+                          key=lambda c: (-self._population(c.place), c.tier))
             if near and len(near) < len(pool) and all(km(near[0].place, c.place) <= t.same_place_km for c in near):
-                basis = (f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {t.front_km:.0f} km "
-                         f"of the line of contact ({distance[near[0].place.index]:.0f} km)")
+                index = near[0].place.index
+                on_line = distance[index] <= t.front_km
+                within, where, d = (t.front_km, "the line of contact", distance[index]) if on_line else (t.border_km, "the state border with Russia", border[index])
+                basis = f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {within:.0f} km of {where} ({d:.0f} km)"
                 return self._pick(mention, near[0], pool, basis)
             line = "several" if len(near) > 1 else "none"
             why = f"{why}, and {line} near the line of contact"
@@ -198,6 +209,15 @@ class Chooser:
         found = self._front_cache.get(place.index)
         if found is None:
             found = self._front_cache[place.index] = self.front_line.distance_km(place.lat or 0.0, place.lon or 0.0)
+        return found
+
+    def _border_km(self, place: Place) -> float:
+        """Distance of a place from the fought-over state border (infinite without a border prior)."""
+        if self.thresholds.border_km <= 0 or self.border_line is None:
+            return float("inf")
+        found = self._border_cache.get(place.index)
+        if found is None:
+            found = self._border_cache[place.index] = self.border_line.distance_km(place.lat or 0.0, place.lon or 0.0)
         return found
 
     def _population(self, place: Place) -> int:
