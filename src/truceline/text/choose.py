@@ -196,7 +196,7 @@ class Chooser:
                 basis = f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {within:.0f} km of {where} ({d:.0f} km)"
                 return self._pick(mention, near[0], pool, basis)
             line = "several" if len(near) > 1 else "none"
-            why = f"{why}, and {line} near the line of contact"
+            why = f"{why}, and {line} near the line of contact or the border"
         first = pool[0]
         return ResolvedPlace(
             mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
