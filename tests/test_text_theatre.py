@@ -122,3 +122,12 @@ def test_small_russian_villages_on_the_border_are_in_the_gazetteer(text: str, la
 def test_small_places_far_from_the_border_are_not_words_of_the_text() -> None:
     """A village called Zelenskiy (Krasnodar Krai, 476 inhabitants) is not what "Selenskyj" means."""
     assert not [p for p in geoparse("Selenskyj sagte am Abend in Kiew, die Angriffe gingen weiter.") if p.country == "RU"]
+
+
+def test_the_line_does_not_decide_between_near_spellings() -> None:
+    """Sverdlikovo (Kursk Oblast, not in the gazetteer) is a near spelling of three Ukrainian villages up to
+    561 km apart; the line used to pick the one in Donetsk Oblast. A near spelling is too weak for that."""
+    place = first(parse_location("Sverdlikovo"))
+    assert place.lat is None and place.note and "similar name" in place.note
+    kramatorsk = first(parse_location("Kramatorks"))  # a near spelling of one place still resolves
+    assert near(kramatorsk, 48.73, 37.57) and kramatorsk.match == "fuzzy"

@@ -145,6 +145,8 @@ class Chooser:
         first = pool[0]
         rivals = [c for c in pool[1:] if km(first.place, c.place) > t.same_place_km]
         if rivals and self._population(first.place) < t.dominance * self._population(rivals[0].place):
+            if best_tier == TIER_FUZZY:
+                return self._undecided(mention, pool, "none dominates by population; a near spelling is too weak for the line to decide", prior=False)
             return self._undecided(mention, pool, "no namesake dominates by population")
         renamed = self.gazetteer.renamed(mention) if rivals else set()
         if renamed and first.place.index not in renamed and any(c.place.index in renamed for c in rivals):
@@ -174,7 +176,7 @@ class Chooser:
             basis = f"{where}; {basis}"
         return self._pick(mention, first, pool, basis)
 
-    def _undecided(self, mention: str, pool: Sequence[Candidate], why: str) -> ResolvedPlace:
+    def _undecided(self, mention: str, pool: Sequence[Candidate], why: str, prior: bool = True) -> ResolvedPlace:
         """Namesakes far apart that nothing in the text decides between: the line of contact, or no point.
 
         A report about the ceasefire is about the line, so when exactly one of them (one place: its
@@ -184,7 +186,7 @@ class Chooser:
         """
         t = self.thresholds
         spread = max(km(pool[0].place, c.place) for c in pool)
-        if t.front_km > 0 and self.front_line is not None:
+        if prior and t.front_km > 0 and self.front_line is not None:
             distance = {c.place.index: self._front_km(c.place) for c in pool}
             border = {c.place.index: self._border_km(c.place) for c in pool}
             near = sorted((c for c in pool if distance[c.place.index] <= t.front_km or border[c.place.index] <= t.border_km),
@@ -200,7 +202,7 @@ class Chooser:
         first = pool[0]
         return ResolvedPlace(
             mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
-            match=MATCH[first.tier], note=f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the text does not say which",
+            match=MATCH[first.tier], note=f"{len(pool)} places of {'a similar' if first.tier == TIER_FUZZY else 'this'} name up to {spread:.0f} km apart ({why}); the text does not say which",
             candidates=len(pool),
         )
 
