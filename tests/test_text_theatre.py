@@ -124,10 +124,14 @@ def test_small_places_far_from_the_border_are_not_words_of_the_text() -> None:
     assert not [p for p in geoparse("Selenskyj sagte am Abend in Kiew, die Angriffe gingen weiter.") if p.country == "RU"]
 
 
-def test_the_line_does_not_decide_between_near_spellings() -> None:
+def test_near_spellings_of_villages_far_apart_are_not_guessed() -> None:
     """Sverdlikovo (Kursk Oblast, not in the gazetteer) is a near spelling of three Ukrainian villages up to
-    561 km apart; the line used to pick the one in Donetsk Oblast. A near spelling is too weak for that."""
-    place = first(parse_location("Sverdlikovo"))
-    assert place.lat is None and place.note and "similar name" in place.note
+    561 km apart; the line used to pick the one in Donetsk Oblast. Novomikhailovka (Russian for the
+    Novomykhailivkas of Donetsk Oblast) used to go by population to a town in Krasnodar Krai."""
+    for text in ("Sverdlikovo", "Novomikhailovka"):
+        place = first(parse_location(text))
+        assert place.lat is None and place.note and "similar name" in place.note, place
     kramatorsk = first(parse_location("Kramatorks"))  # a near spelling of one place still resolves
     assert near(kramatorsk, 48.73, 37.57) and kramatorsk.match == "fuzzy"
+    mykolaiv = first(parse_location("Nikolaiv"))  # and a misspelt city among villages
+    assert near(mykolaiv, 46.97, 32.0) and mykolaiv.match == "fuzzy"

@@ -144,9 +144,11 @@ class Chooser:
         pool = sorted(pool, key=lambda c: (-self._population(c.place), c.place.precision))
         first = pool[0]
         rivals = [c for c in pool[1:] if km(first.place, c.place) > t.same_place_km]
+        if rivals and best_tier == TIER_FUZZY and first.place.population < t.big_city and not context.regions:
+            # A misspelt city (Nikolaiv) is still found, and so is a village in the region the text names;
+            # a near spelling of villages far apart across the country is a guess.
+            return self._undecided(mention, pool, f"a near spelling of places far apart, none a city of {t.big_city:,}", prior=False)
         if rivals and self._population(first.place) < t.dominance * self._population(rivals[0].place):
-            if best_tier == TIER_FUZZY:
-                return self._undecided(mention, pool, "none dominates by population; a near spelling is too weak for the line to decide", prior=False)
             return self._undecided(mention, pool, "no namesake dominates by population")
         renamed = self.gazetteer.renamed(mention) if rivals else set()
         if renamed and first.place.index not in renamed and any(c.place.index in renamed for c in rivals):
