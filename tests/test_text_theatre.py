@@ -135,3 +135,10 @@ def test_near_spellings_of_villages_far_apart_are_not_guessed() -> None:
     assert near(kramatorsk, 48.73, 37.57) and kramatorsk.match == "fuzzy"
     mykolaiv = first(parse_location("Nikolaiv"))  # and a misspelt city among villages
     assert near(mykolaiv, 46.97, 32.0) and mykolaiv.match == "fuzzy"
+
+
+def test_a_russian_district_named_with_its_oblast_is_its_town() -> None:
+    """"Sudzha district, Kursk Oblast": the district of a Russian town when the text names a Russian region
+    (before, only Ukrainian towns were looked at and the oblast's centroid, 71 km off, answered)."""
+    places = [p for p in parse_location("Malaya Loknya, Sudzha district, Kursk Oblast") if p.lat is not None]
+    assert places and near(places[0], 51.19, 35.27, 1.0) and places[0].precision == 3, places

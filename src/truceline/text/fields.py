@@ -214,7 +214,7 @@ class FieldReader(Chooser):
                 return replace(base, name=f"{city_place.name}, {named[0].name}", precision=2, kind="district", match="context",
                                note="city district without a point of its own: the city's point")
         # "Izyum district", "Kupyansk region": the district of a town, placed at the town.
-        countries = context.countries or {"UA"}
+        countries = context.countries or {"UA"} | {key.split("-")[0] for key in context.regions}
         towns = [c for c in found if c.place.country in countries and not c.place.codifier_only and c.tier != TIER_FUZZY or
                  (c.tier == TIER_FUZZY and c.place.country in countries and not c.place.codifier_only)]
         if context.regions:
