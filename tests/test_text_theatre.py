@@ -37,6 +37,7 @@ def near(place: ResolvedPlace, lat: float, lon: float, km: float = 10.0) -> bool
 def test_a_town_is_found_by_the_name_it_bore_before_it_was_renamed(text: str, lat: float, lon: float) -> None:
     place = first(parse_location(text))
     assert near(place, lat, lon), place
+    assert place.note and "before it was renamed" in place.note, place
 
 
 def test_a_former_name_does_not_win_by_population_but_through_the_line() -> None:

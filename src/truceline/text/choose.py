@@ -237,6 +237,8 @@ class Chooser:
         note = None
         if place.codifier_only:
             note = "village not in GeoNames: point is the median of its hromada's settlements" if place.precision == 3 else "point is its oblast's centroid"
+        elif place.index in self.gazetteer.renamed(mention):
+            note = f"'{mention}' is the name of {place.name} before it was renamed"
         return ResolvedPlace(
             mention=mention, name=place.name, lat=place.lat, lon=place.lon, precision=place.precision,
             country=place.country, admin1=region.name if region else None, raion=place.raion, hromada=place.hromada,
