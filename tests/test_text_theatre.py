@@ -49,9 +49,13 @@ def test_a_former_name_does_not_win_by_population_but_through_the_line() -> None
     assert undecided.lat is None and undecided.note and "renamed" in undecided.note
 
 
-def test_former_names_in_russian_running_text() -> None:
-    places = [p for p in geoparse("ВСУ нанесли удар по Красноармейску.") if p.resolved]
-    assert len(places) == 1 and near(places[0], 48.28, 37.18), places
+@pytest.mark.parametrize(
+    ("text", "lat", "lon"),
+    [("ВСУ нанесли удар по Красноармейску.", 48.28, 37.18), ("Вибухи у Дзержинську.", 48.39, 37.85), ("Бои в Артёмовске.", 48.59, 38.00)],
+)
+def test_former_names_in_running_text_in_their_case_forms(text: str, lat: float, lon: float) -> None:
+    places = [p for p in geoparse(text) if p.resolved]
+    assert len(places) == 1 and near(places[0], lat, lon), places
 
 
 def test_every_row_of_the_renamed_towns_table_resolves_in_its_region() -> None:

@@ -281,7 +281,7 @@ class Gazetteer:
     def renamed(self, name: str) -> set[int]:
         """Indices of towns that officially bore ``name`` before a renaming (Krasnoarmeysk: Pokrovsk)."""
         found: set[int] = set()
-        for key in (*skeleton_variants(name), fold_cyrillic(name)):
+        for key in (*skeleton_variants(name), fold_cyrillic(name), *cyrillic_lemmas(name)):
             found |= self._former.get(key, set())
         return found
 
