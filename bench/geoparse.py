@@ -16,6 +16,11 @@ Running text per language: ``bench/geoparse_sentences.json``, report sentences i
 this bench with the points of the places they name; and the five German seed articles of ``../shared/seeds``
 (no verified points: mentions found, placed, left unplaced).
 
+The 2024–25 theatre, on the gazetteer's own names (no verified points): each renamed town by its former
+Ukrainian, Russian and romanised Russian name alone; and the names of the places within the border band
+(25 km of the border with Russia north of 49.5° N) and within the line band (60 km of the 2023 line),
+each named alone, with and without the border prior: placed in its band, at a namesake elsewhere, unplaced.
+
 Ceiling: an oracle that knows the verified point and picks the nearest place the string names (any
 spelling, near spellings down to ratio 75, raions, hromadas, regions). No geoparser choosing among the
 places the words name can do better; it shows what the strings themselves permit.
@@ -36,7 +41,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -56,6 +61,7 @@ from truceline.text.evaluation import (
 )
 from truceline.text.gazetteer import distance_km
 from truceline.text.geoparse import DEFAULT_THRESHOLDS, Geoparser, Thresholds
+from truceline.text.normalise import transliterate_ru
 from truceline.text.reports import TextReport, extract
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "bellingcat-civilian-harm-2022-2023.json"
@@ -165,6 +171,42 @@ def tune(incidents: list[Incident], parser: Geoparser) -> list[tuple[int, int, i
     return rows
 
 
+def _print_theatre(geoparser: Geoparser) -> None:
+    """The 2024–25 theatre, by the gazetteer's own names (no verified points): renamed towns by their former
+    names, and border villages named alone, with and without the border prior."""
+    import csv
+
+    from truceline.text.build import RENAMED
+    from truceline.text.frontline import default_border_line, default_front_line
+
+    g = geoparser.gazetteer
+    with RENAMED.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    hits = total = 0
+    for row in rows:
+        for former in (row["former_uk"], row["former_ru"], transliterate_ru(row["former_ru"])):
+            total += 1
+            place = geoparser.parse_location(former)[0]
+            hits += place.place_index is not None and place.place_index in g.renamed(former)
+    print(f"renamed towns by a former name alone  {hits:>8,d}  (of {total}: {len(rows)} towns of renamed-towns.csv, former Ukrainian, Russian and romanised Russian name)")
+    border, line = default_border_line(), default_front_line()
+    t = geoparser.thresholds
+    names = sorted({p.name for p in g.places if p.country in ("UA", "RU") and p.lat is not None and p.lon is not None
+                    and border.distance_km(p.lat, p.lon) <= t.border_km})
+    near_line = sorted({p.name for p in g.places if p.country == "UA" and p.lat is not None and p.lon is not None
+                        and line.distance_km(p.lat, p.lon) <= t.front_km})
+    for label, parser in (("with", geoparser), ("without", Geoparser(g, replace(t, border_km=0.0)))):
+        for what, group, prior, band in (("border", names, border, t.border_km), ("line", near_line, line, t.front_km)):
+            at = elsewhere = 0
+            for name in group:
+                place = parser.parse_location(name)[0]
+                if place.lat is not None and place.lon is not None:
+                    at += prior.distance_km(place.lat, place.lon) <= band
+                    elsewhere += prior.distance_km(place.lat, place.lon) > band
+            print(f"{what} villages alone, {label:<7} border prior {at:>5,d}  (of {len(group)} names of places within {band:g} km of the {what} placed there; "
+                  f"{elsewhere} at a namesake elsewhere, {len(group) - at - elsewhere} unplaced)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure and print one line per figure."""
     parser = argparse.ArgumentParser(prog="truceline bench geoparse", description=__doc__.splitlines()[0])
@@ -229,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  left unplaced: {reason:<38} {len(members):>4}  (dev {dev}, test {len(members) - dev})")
     _print_sentences(geoparser)
     _print_seeds(args.seeds, geoparser)
+    _print_theatre(geoparser)
     if not args.no_speed:
         startup_in, startup_wall = _startup_seconds()
         strings = [i.location for i in incidents]
@@ -237,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"geoparse location strings/s           {rate:>8,.0f}  (goal >= {GOAL_RATE:,}; naive baseline {naive_rate:,.0f}/s)")
         records = orjson.loads(args.data.read_bytes())
         reports = [
-            TextReport(r["description"], datetime.fromisoformat(r["date"]).replace(hour=23, tzinfo=timezone.utc), "bellingcat", "PRESS")
+            TextReport(r["description"], datetime.fromisoformat(r["date"]).replace(hour=23, tzinfo=UTC), "bellingcat", "PRESS")
             for r in records
             if (r.get("description") or "").strip() and r.get("date")
         ]
@@ -256,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
             dev = [i for i in incidents if i.split == "dev"]
             s = score(dev, [first_point(candidate.parse_location(i.location)) for i in dev])
             print(f"tune dev: front_km={front_km:g}: within 10 km {s.within_near}, returned {s.returned}, > 25 km {s.beyond_far}, > 100 km {s.beyond_wrong}")
+        for border_km in (0.0, 10.0, 15.0, 25.0, 40.0, 60.0):
+            candidate = Geoparser(geoparser.gazetteer, replace(DEFAULT_THRESHOLDS, border_km=border_km))
+            dev = [i for i in incidents if i.split == "dev"]
+            s = score(dev, [first_point(candidate.parse_location(i.location)) for i in dev])
+            print(f"tune dev: border_km={border_km:g}: within 10 km {s.within_near}, returned {s.returned}, > 25 km {s.beyond_far}, > 100 km {s.beyond_wrong}")
     return 0
 
 

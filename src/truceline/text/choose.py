@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from truceline.text.frontline import FrontLine, default_front_line
+from truceline.text.frontline import FrontLine, default_border_line, default_front_line
 from truceline.text.gazetteer import (
     TIER_FUZZY,
     TIER_OFFICIAL,
@@ -41,12 +41,15 @@ class Chooser:
     """Resolves candidates of one mention against a gazetteer with the given thresholds."""
 
     def __init__(self, gazetteer: Gazetteer | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS,
-                 front_line: FrontLine | None = None) -> None:
+                 front_line: FrontLine | None = None, border_line: FrontLine | None = None) -> None:
         self.gazetteer = gazetteer or default_gazetteer()
         self.thresholds = thresholds
         #: The line of contact as a prior among far-apart namesakes (the bundled agreement's line by default).
         self.front_line = front_line or default_front_line()
+        #: The state border with Russia where it is fought over, the same kind of prior in a narrower band.
+        self.border_line = border_line or default_border_line()
         self._front_cache: dict[int, float] = {}
+        self._border_cache: dict[int, float] = {}
 
     # -- regions --------------------------------------------------------------------------------------
 
@@ -141,8 +144,16 @@ class Chooser:
         pool = sorted(pool, key=lambda c: (-self._population(c.place), c.place.precision))
         first = pool[0]
         rivals = [c for c in pool[1:] if km(first.place, c.place) > t.same_place_km]
+        if rivals and best_tier == TIER_FUZZY and first.place.population < t.big_city and not context.regions:
+            # A misspelt city (Nikolaiv) is still found, and so is a village in the region the text names;
+            # a near spelling of villages far apart across the country is a guess.
+            return self._undecided(mention, pool, f"a near spelling of places far apart, none a city of {t.big_city:,}", prior=False)
         if rivals and self._population(first.place) < t.dominance * self._population(rivals[0].place):
             return self._undecided(mention, pool, "no namesake dominates by population")
+        renamed = self.gazetteer.renamed(mention) if rivals else set()
+        if renamed and first.place.index not in renamed and any(c.place.index in renamed for c in rivals):
+            # Dzerzhinsk: a Russian city, and Toretsk's name until 2016, which Russian reports still use.
+            return self._undecided(mention, pool, "a town of Ukraine bore this name until it was renamed")
         # A town of the same country known by this name only as an alternate, a former name mostly (the
         # Pervomaisk of Luhansk Oblast beside the official one in Mykolaiv Oblast), may be meant when it is
         # as big. The official name stays the answer unless the line of contact says otherwise.
@@ -167,7 +178,7 @@ class Chooser:
             basis = f"{where}; {basis}"
         return self._pick(mention, first, pool, basis)
 
-    def _undecided(self, mention: str, pool: Sequence[Candidate], why: str) -> ResolvedPlace:
+    def _undecided(self, mention: str, pool: Sequence[Candidate], why: str, prior: bool = True) -> ResolvedPlace:
         """Namesakes far apart that nothing in the text decides between: the line of contact, or no point.
 
         A report about the ceasefire is about the line, so when exactly one of them (one place: its
@@ -177,19 +188,23 @@ class Chooser:
         """
         t = self.thresholds
         spread = max(km(pool[0].place, c.place) for c in pool)
-        if t.front_km > 0 and self.front_line is not None:
+        if prior and t.front_km > 0 and self.front_line is not None:
             distance = {c.place.index: self._front_km(c.place) for c in pool}
-            near = sorted((c for c in pool if distance[c.place.index] <= t.front_km), key=lambda c: (-self._population(c.place), c.tier))
+            border = {c.place.index: self._border_km(c.place) for c in pool}
+            near = sorted((c for c in pool if distance[c.place.index] <= t.front_km or border[c.place.index] <= t.border_km),
+                          key=lambda c: (-self._population(c.place), c.tier))
             if near and len(near) < len(pool) and all(km(near[0].place, c.place) <= t.same_place_km for c in near):
-                basis = (f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {t.front_km:.0f} km "
-                         f"of the line of contact ({distance[near[0].place.index]:.0f} km)")
+                index = near[0].place.index
+                on_line = distance[index] <= t.front_km
+                within, where, d = (t.front_km, "the line of contact", distance[index]) if on_line else (t.border_km, "the state border with Russia", border[index])
+                basis = f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the only one within {within:.0f} km of {where} ({d:.0f} km)"
                 return self._pick(mention, near[0], pool, basis)
             line = "several" if len(near) > 1 else "none"
-            why = f"{why}, and {line} near the line of contact"
+            why = f"{why}, and {line} near the line of contact or the border"
         first = pool[0]
         return ResolvedPlace(
             mention=mention, name=first.place.name, lat=None, lon=None, precision=None, kind="ambiguous",
-            match=MATCH[first.tier], note=f"{len(pool)} places of this name up to {spread:.0f} km apart ({why}); the text does not say which",
+            match=MATCH[first.tier], note=f"{len(pool)} places of {'a similar' if first.tier == TIER_FUZZY else 'this'} name up to {spread:.0f} km apart ({why}); the text does not say which",
             candidates=len(pool),
         )
 
@@ -198,6 +213,15 @@ class Chooser:
         found = self._front_cache.get(place.index)
         if found is None:
             found = self._front_cache[place.index] = self.front_line.distance_km(place.lat or 0.0, place.lon or 0.0)
+        return found
+
+    def _border_km(self, place: Place) -> float:
+        """Distance of a place from the fought-over state border (infinite without a border prior)."""
+        if self.thresholds.border_km <= 0 or self.border_line is None:
+            return float("inf")
+        found = self._border_cache.get(place.index)
+        if found is None:
+            found = self._border_cache[place.index] = self.border_line.distance_km(place.lat or 0.0, place.lon or 0.0)
         return found
 
     def _population(self, place: Place) -> int:
@@ -213,6 +237,8 @@ class Chooser:
         note = None
         if place.codifier_only:
             note = "village not in GeoNames: point is the median of its hromada's settlements" if place.precision == 3 else "point is its oblast's centroid"
+        elif place.index in self.gazetteer.renamed(mention):
+            note = f"'{mention}' is the name of {place.name} before it was renamed"
         return ResolvedPlace(
             mention=mention, name=place.name, lat=place.lat, lon=place.lon, precision=place.precision,
             country=place.country, admin1=region.name if region else None, raion=place.raion, hromada=place.hromada,

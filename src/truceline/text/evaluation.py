@@ -271,6 +271,8 @@ def abstention_reason(place: ResolvedPlace | None) -> str:
         return "namesakes each near another place named"
     if "alternatives far apart" in note:
         return "alternatives far apart"
+    if "places of a similar name" in note:
+        return "near spellings of places far apart"
     if "places of this name" in note:
         return "namesakes far apart, none decisive" if "line of contact" in note else "namesakes far apart"
     if "cities have a district" in note:

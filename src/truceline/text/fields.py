@@ -214,14 +214,17 @@ class FieldReader(Chooser):
                 return replace(base, name=f"{city_place.name}, {named[0].name}", precision=2, kind="district", match="context",
                                note="city district without a point of its own: the city's point")
         # "Izyum district", "Kupyansk region": the district of a town, placed at the town.
-        countries = context.countries or {"UA"}
+        countries = context.countries or {"UA"} | {key.split("-")[0] for key in context.regions}
         towns = [c for c in found if c.place.country in countries and not c.place.codifier_only and c.tier != TIER_FUZZY or
                  (c.tier == TIER_FUZZY and c.place.country in countries and not c.place.codifier_only)]
         if context.regions:
             towns = [c for c in towns if c.place.region_key in context.regions] or ([] if context.hard_regions else towns)
         if not towns or all(c.tier == TIER_FUZZY for c in towns):
             # "Borovsky district", "Borivskyi raion": a former raion named by its centre's adjective
-            adjective = [c for c in self._adjective_towns(comp.text) if c.place.country in countries]
+            derived = self._adjective_towns(comp.text)
+            adjective = [c for c in derived if c.place.country in countries]
+            if not adjective and not context.countries:  # Sudzhansky, Glushkovsky district: Russia's side of the border
+                adjective = [c for c in derived if c.place.country == "RU"]
             if context.regions:
                 adjective = [c for c in adjective if c.place.region_key in context.regions] or ([] if context.hard_regions else adjective)
             towns = adjective or towns
@@ -251,6 +254,8 @@ class FieldReader(Chooser):
             return []
         stem, soft = match.group(1), match.group(2)
         stems = {stem}
+        if stem.endswith("n") and len(stem) >= 5:
+            stems.add(stem[:-1])  # Russian -ansk-: Sudzhansky ← Sudzha
         last_i = stem.rfind("i")
         if last_i >= len(stem) - 3 and last_i > 0:
             stems |= {stem[:last_i] + v + stem[last_i + 1 :] for v in "oe"}

@@ -7,7 +7,12 @@ mention is better left unplaced. The line is *data* here, not a computation of `
 own geometry (the boundary between the parties' areas minus the border and the coast, as ``verify`` does)
 and writes ``data/gazetteer/contact-line.json``; :class:`FrontLine` reads that file.
 
-    python -m truceline.text.frontline [--agreement DIR] [--out FILE]
+The state border with Russia where the fighting of 2024–25 crossed it (Chernihiv, Sumy and Kharkiv oblasts;
+Kursk, Bryansk and Belgorod across it) is a second line of the same kind, ``data/gazetteer/border-line.json``
+(:func:`derive_border`): the 2023 line of contact excludes the border, so without it a border village is sent
+to a namesake near the line.
+
+    python -m truceline.text.frontline [--agreement DIR] [--out FILE] [--border-out FILE]
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from typing import Any
 import orjson
 
 LINE_FILE = "contact-line.json"
+BORDER_FILE = "border-line.json"
+#: The border prior covers the Ukrainian–Russian land border north of this latitude: Chernihiv, Sumy and
+#: Kharkiv oblasts facing Bryansk, Kursk and Belgorod. South of it the border lies behind the line of contact.
+BORDER_MIN_LAT = 49.5
 DEFAULT_AGREEMENT = "isw-2023-03-04"
 #: Vertices closer than this to the straight line between their neighbours are dropped (metres): the prior
 #: works at tens of kilometres, so 1 km keeps the file small and every distance within 1 km.
@@ -74,6 +83,13 @@ def default_front_line() -> FrontLine:
     return FrontLine.from_document(orjson.loads(path.read_bytes()))
 
 
+@lru_cache(maxsize=1)
+def default_border_line() -> FrontLine:
+    """The bundled Ukrainian–Russian land border north of :data:`BORDER_MIN_LAT`, read once per process."""
+    path = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / BORDER_FILE
+    return FrontLine.from_document(orjson.loads(path.read_bytes()))
+
+
 def _read_area(path: Path) -> Any:
     import shapely
     import shapely.geometry
@@ -112,16 +128,45 @@ def derive(agreement_dir: Path) -> dict[str, Any]:
     }
 
 
+def derive_border(agreement_dir: Path, min_lat: float = BORDER_MIN_LAT) -> dict[str, Any]:
+    """The land border between the agreement's country and Russia's outline (its ``exterior`` area), north of ``min_lat``.
+
+    The country outline's boundary where it touches the Russian outline (within 0.01°, the outlines are
+    drawn independently), clipped to latitudes ≥ ``min_lat``, simplified like the line of contact.
+    """
+    import shapely
+    import shapely.geometry
+    import yaml
+
+    from truceline.domain.geo import LocalProjection
+
+    spec = yaml.safe_load((agreement_dir / "agreement.yaml").read_text(encoding="utf-8"))
+    country = _read_area(agreement_dir / spec["country"]["area"])
+    russia = next(_read_area(agreement_dir / e["area"]) for e in spec.get("exterior", []) if e["party"] == "RU")
+    border = country.boundary.intersection(russia.buffer(0.01))
+    west, _south, east, north = country.bounds
+    border = border.intersection(shapely.geometry.box(west, min_lat, east, north))
+    projection = LocalProjection.around(country)
+    line = projection.to_wgs84(shapely.simplify(projection.to_local(shapely.line_merge(border)), SIMPLIFY_M))
+    lines = [[[round(float(x), 4), round(float(y), 4)] for x, y in shapely.get_coordinates(part)] for part in shapely.get_parts(line)]
+    return {
+        "source": (f"{agreement_dir.name}: the land border with Russia north of {min_lat}° N, derived by "
+                   f"truceline.text.frontline from agreement.yaml (simplified to {SIMPLIFY_M:.0f} m)"),
+        "lines": [line for line in lines if len(line) >= 2],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the line file from the bundled agreement."""
     here = Path(__file__).resolve().parents[1] / "data"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agreement", type=Path, default=here / "agreements" / DEFAULT_AGREEMENT)
     parser.add_argument("--out", type=Path, default=here / "gazetteer" / LINE_FILE)
+    parser.add_argument("--border-out", type=Path, default=here / "gazetteer" / BORDER_FILE)
     args = parser.parse_args(argv)
-    document = derive(args.agreement)
-    args.out.write_bytes(orjson.dumps(document) + b"\n")
-    print(f"{args.out}: {len(document['lines'])} lines, {sum(len(x) for x in document['lines'])} vertices", file=sys.stderr)
+    for out, document in ((args.out, derive(args.agreement)), (args.border_out, derive_border(args.agreement))):
+        out.write_bytes(orjson.dumps(document) + b"\n")
+        print(f"{out}: {len(document['lines'])} lines, {sum(len(x) for x in document['lines'])} vertices", file=sys.stderr)
     return 0
 
 

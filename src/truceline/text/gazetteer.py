@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from truceline.text.normalise import KEY_VERSION, canonical, fold_cyrillic, skeleton_variants
 
 GAZETTEER_FILE = "gazetteer.json.gz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Countries whose places near spellings may match: Ukraine and the neighbours its reports name.
 FUZZY_COUNTRIES = frozenset({"UA", "RU", "BY", "MD"})
@@ -178,7 +178,9 @@ class Gazetteer:
 
     def __init__(self, document: dict[str, object]) -> None:
         if document.get("format") != FORMAT_VERSION:
-            raise GazetteerError(f"gazetteer file format {document.get('format')!r}, this code reads {FORMAT_VERSION}")
+            raise GazetteerError(
+                f"gazetteer file format {document.get('format')!r}, this code reads {FORMAT_VERSION}: rebuild it with `python -m truceline.text.build`"
+            )
         if document.get("key_version") != KEY_VERSION:
             raise GazetteerError(
                 f"gazetteer keys were built with normaliser version {document.get('key_version')!r}, this code uses "
@@ -191,8 +193,11 @@ class Gazetteer:
         self._cyrillic: dict[str, list[int]] = {}
         self._cyrillic_multi: dict[str, list[int]] = {}
         self._spellings: dict[str, list[int]] = {}
+        self._former: dict[str, set[int]] = {}
         for i, row in enumerate(rows):
-            name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, keys, alt_keys, cyr, only, spellings = row
+            name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, keys, alt_keys, cyr, only, spellings, former = row
+            for form in former:
+                self._former.setdefault(form, set()).add(i)
             for spelling in spellings:
                 self._spellings.setdefault(spelling, []).append(i)
             self.places.append(Place(i, name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, bool(only)))
@@ -272,6 +277,13 @@ class Gazetteer:
                 if tier < found.get(index, 99):
                     found[index] = tier
         return [Candidate(self.places[i], tier, 100.0) for i, tier in found.items()]
+
+    def renamed(self, name: str) -> set[int]:
+        """Indices of towns that officially bore ``name`` before a renaming (Krasnoarmeysk: Pokrovsk)."""
+        found: set[int] = set()
+        for key in (*skeleton_variants(name), fold_cyrillic(name), *cyrillic_lemmas(name)):
+            found |= self._former.get(key, set())
+        return found
 
     def spelled(self, name: str) -> list[Place]:
         """Places with a recorded Latin name spelled exactly like ``name`` (case, marks and apostrophes aside)."""

@@ -49,6 +49,9 @@ class Thresholds:
     alternatives_km: float = 15.0
     #: A candidate this close to the line of contact is "near the line" for the front-line prior (km; 0: no prior).
     front_km: float = 60.0
+    #: A candidate this close to the state border with Russia (north of 49.5° N) is also "near the line"
+    #: (km; 0: no border prior): the fighting of 2024–25 is on that border too.
+    border_km: float = 25.0
     #: Smallest city abroad that running text may name (a summit venue); smaller foreign places are noise.
     venue_population: int = 100_000
 

