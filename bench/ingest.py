@@ -90,11 +90,34 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise RuntimeError("server did not become healthy in time")
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants (Linux /proc).
+
+    Beside wall-clock throughput, which other load on the machine moves, this says what the server itself
+    spends per observation."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+CPU_US: dict[str, float] = {}
+"""Server CPU µs per observation of each HTTP run (filled by :func:`bench_http`)."""
+
+
 def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: bool) -> float:
     """Observations per second through a real server; ``connections`` clients send batches concurrently.
 
     With ``fusion`` the server also fuses what it accepts (the default); without, it only ingests (as when
-    `truceline fuse` runs in a process of its own)."""
+    `truceline fuse` runs in a process of its own). Also records the server's CPU time per observation
+    in :data:`CPU_US`."""
     data_dir = workdir / f"http-{connections}-{fusion}"
     port = _free_port()
     process = subprocess.Popen(
@@ -123,11 +146,13 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
                     if response.status_code != 201:
                         raise RuntimeError(f"server answered {response.status_code}: {response.text[:300]}")
 
+        cpu_before = _tree_cpu_s(process.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(connections) as pool:
             for future in [pool.submit(sender) for _ in range(connections)]:
                 future.result()
         elapsed = time.perf_counter() - started
+        CPU_US[f"{connections}-{fusion}"] = (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
         return len(docs) / elapsed
     finally:
         process.terminate()
@@ -158,6 +183,7 @@ def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
         ledger_rows.append((leaves, nodes))
     store = SqliteStore(workdir / "raw.db")  # same schema and pragmas as the server
     conn = store._writer
+    cpu_started = time.process_time()
     started = time.perf_counter()
     for chunk, i in enumerate(range(0, len(rows), batch)):
         conn.execute("BEGIN IMMEDIATE")
@@ -168,6 +194,7 @@ def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
         conn.executemany("INSERT INTO ledger_nodes (level, first, hashes) VALUES (?,?,?)", nodes)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
+    CPU_US["raw"] = (time.process_time() - cpu_started) / len(rows) * 1e6
     store.close()
     return len(rows) / elapsed
 
@@ -243,6 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         f" goal >= {GOAL_OBS_PER_S:,} obs/s and >= {GOAL_RATIO:.2f} of raw)"
     )
     print(f"HTTP POST, fusing in-process, {args.connections} conns   {with_fusion:>10,.0f} obs/s  ({with_fusion / raw:.2f} of raw)")
+    print(
+        f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only 1 conn "
+        f"{CPU_US['1-False']:.1f} µs, {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs,"
+        f" fusing {CPU_US[f'{args.connections}-True']:.1f} µs"
+    )
     if stages:
         print(f"stages in-process, µs per observation (raw sqlite: {1e6 / raw:.1f}; HTTP, {args.connections} connections: {1e6 / ingest_many:.1f})")
         for name, seconds in stages.items():
