@@ -1,6 +1,6 @@
 """Ingest throughput: POST /api/v1/observations over real HTTP vs raw SQLite executemany, same rows, same run.
 
-    truceline bench ingest [--observations 200000] [--batch 1000]
+    truceline bench ingest [--observations 200000] [--batch 1000] [--stages]
     python bench/ingest.py [...]
 
 The server is a real ``truceline serve`` subprocess on loopback with the production settings
@@ -8,12 +8,16 @@ The server is a real ``truceline serve`` subprocess on loopback with the product
 leaves appended in the same transaction). The baseline inserts the
 very same rows (ledger rows included) into a fresh database with the same schema and pragmas, one
 transaction per batch, with no validation, hashing or HTTP: the ceiling for this store.
+``--stages`` also times each stage of the request path in this process (parse, validate, prepare,
+the parser pool's pickling, store, ledger) on the same rows, in µs per observation.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import pickle
 import random
 import socket
 import sqlite3
@@ -30,9 +34,11 @@ from typing import Any
 import httpx
 import orjson
 
-from truceline.ingest.validation import validate_batch, validation_context
+from truceline.ingest.validation import validate_all_or_nothing, validate_batch, validation_context
 from truceline.ledger.log import MerkleLog, ensure_schema
-from truceline.store.sqlite import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, SqliteStore, prepare_observation
+from truceline.service import batch_parser
+from truceline.store.prepared import INSERT_POSTED_SQL, prepare_batch
+from truceline.store.sqlite import INSERT_LABEL_SQL, SqliteStore, prepare_observation
 
 GOAL_OBS_PER_S = 20_000
 GOAL_RATIO = 0.5
@@ -71,22 +77,47 @@ def _free_port() -> int:
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
+    with httpx.Client(timeout=1.0) as client:  # one client: a new one per poll builds a TLS context each time
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                if client.get(url + "/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
             time.sleep(0.1)
     raise RuntimeError("server did not become healthy in time")
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants (Linux /proc).
+
+    Beside wall-clock throughput, which other load on the machine moves, this says what the server itself
+    spends per observation."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+CPU_US: dict[str, float] = {}
+"""Server CPU µs per observation of each HTTP run (filled by :func:`bench_http`)."""
 
 
 def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: bool) -> float:
     """Observations per second through a real server; ``connections`` clients send batches concurrently.
 
     With ``fusion`` the server also fuses what it accepts (the default); without, it only ingests (as when
-    `truceline fuse` runs in a process of its own)."""
+    `truceline fuse` runs in a process of its own). Also records the server's CPU time per observation
+    in :data:`CPU_US`."""
     data_dir = workdir / f"http-{connections}-{fusion}"
     port = _free_port()
     process = subprocess.Popen(
@@ -115,11 +146,13 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
                     if response.status_code != 201:
                         raise RuntimeError(f"server answered {response.status_code}: {response.text[:300]}")
 
+        cpu_before = _tree_cpu_s(process.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(connections) as pool:
             for future in [pool.submit(sender) for _ in range(connections)]:
                 future.result()
         elapsed = time.perf_counter() - started
+        CPU_US[f"{connections}-{fusion}"] = (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
         return len(docs) / elapsed
     finally:
         process.terminate()
@@ -133,7 +166,8 @@ def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
     if errors:
         raise RuntimeError(f"benchmark data invalid: {errors[0]}")
     prepared = [prepare_observation(obs, 0, "1970-01-01T00:00:00Z") for obs in observations]
-    rows = [item.row(seq, seq - 1) for seq, item in enumerate(prepared, start=1)]
+    # The server's rows carry the submitting key (posted_by) too.
+    rows = [(*item.row(seq, seq - 1), "bench-key") for seq, item in enumerate(prepared, start=1)]
     labels = [[(label, seq) for label in obs.releasable_to] for seq, obs in enumerate(observations, start=1)]
     # The ledger's own rows, produced once in a scratch database and replayed as plain inserts.
     scratch = sqlite3.connect(":memory:", isolation_level=None)
@@ -149,18 +183,67 @@ def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path) -> float:
         ledger_rows.append((leaves, nodes))
     store = SqliteStore(workdir / "raw.db")  # same schema and pragmas as the server
     conn = store._writer
+    cpu_started = time.process_time()
     started = time.perf_counter()
     for chunk, i in enumerate(range(0, len(rows), batch)):
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(INSERT_OBSERVATION_SQL, rows[i : i + batch])
+        conn.executemany(INSERT_POSTED_SQL, rows[i : i + batch])
         conn.executemany(INSERT_LABEL_SQL, [pair for group in labels[i : i + batch] for pair in group])
         leaves, nodes = ledger_rows[chunk]
         conn.executemany("INSERT INTO ledger_leaves VALUES (?,?,?)", leaves)
         conn.executemany("INSERT INTO ledger_nodes (level, first, hashes) VALUES (?,?,?)", nodes)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
+    CPU_US["raw"] = (time.process_time() - cpu_started) / len(rows) * 1e6
     store.close()
     return len(rows) / elapsed
+
+
+def bench_stages(docs: list[dict[str, Any]], batch: int, workdir: Path) -> dict[str, float]:
+    """Seconds per observation of each stage of ``POST /observations`` run in this process, same rows.
+
+    The request path runs parse, validate and prepare in a parser process (``pickle`` is what crossing to
+    it and back costs), then store and ledger under the write lock in the server process.
+    """
+    bodies = [orjson.dumps(docs[i : i + batch]) for i in range(0, len(docs), batch)]
+    gc.collect()
+    gc.freeze()  # the benchmark's own documents are not the server's: keep them out of every collection
+    store = SqliteStore(workdir / "stages.db")  # the server's schema and pragmas (synchronous=FULL)
+    log = store._log
+    ledger_time = 0.0
+    append_many = log.append_many
+
+    def timed_append(conn: Any, leaves: Any, hashes: Any = None) -> int:
+        nonlocal ledger_time
+        t0 = time.perf_counter()
+        try:
+            return append_many(conn, leaves, hashes)
+        finally:
+            ledger_time += time.perf_counter() - t0
+
+    log.append_many = timed_append  # type: ignore[method-assign]
+    totals = dict.fromkeys(("orjson parse", "validate", "prepare", "pickle to and from a worker", "store without ledger", "ledger append"), 0.0)
+    clock = time.perf_counter
+    received = batch_parser.now()
+    for body in bodies:
+        t0 = clock()
+        items = orjson.loads(body)
+        t1 = clock()
+        observations, errors = validate_all_or_nothing(items, validation_context(received))
+        if errors:
+            raise RuntimeError(f"benchmark data invalid: {errors[0]}")
+        t2 = clock()
+        prepared = prepare_batch(observations, received)
+        t3 = clock()
+        prepared = pickle.loads(pickle.dumps(batch_parser.ParsedBatch(items=prepared), protocol=4)).items
+        t4 = clock()
+        before = ledger_time
+        store.add_prepared(prepared, posted_by="bench-key")
+        t5 = clock()
+        for name, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4 - (ledger_time - before), ledger_time - before), strict=True):
+            totals[name] += seconds
+    store.close()
+    return {name: seconds / len(docs) for name, seconds in totals.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--observations", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=4, help="concurrent client connections")
+    parser.add_argument("--stages", action="store_true", help="also time each stage of the request path in-process")
     args = parser.parse_args(argv)
     docs = make_observations(args.observations)
     with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
@@ -177,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         ingest_one = bench_http(docs, args.batch, workdir, 1, fusion=False)
         ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=False)
         with_fusion = bench_http(docs, args.batch, workdir, args.connections, fusion=True)
+        stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
     print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
     print(f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
     print(f"HTTP POST, ingest only, 1 connection      {ingest_one:>10,.0f} obs/s  ({ingest_one / raw:.2f} of raw)")
@@ -185,6 +270,15 @@ def main(argv: list[str] | None = None) -> int:
         f" goal >= {GOAL_OBS_PER_S:,} obs/s and >= {GOAL_RATIO:.2f} of raw)"
     )
     print(f"HTTP POST, fusing in-process, {args.connections} conns   {with_fusion:>10,.0f} obs/s  ({with_fusion / raw:.2f} of raw)")
+    print(
+        f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only 1 conn "
+        f"{CPU_US['1-False']:.1f} µs, {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs,"
+        f" fusing {CPU_US[f'{args.connections}-True']:.1f} µs"
+    )
+    if stages:
+        print(f"stages in-process, µs per observation (raw sqlite: {1e6 / raw:.1f}; HTTP, {args.connections} connections: {1e6 / ingest_many:.1f})")
+        for name, seconds in stages.items():
+            print(f"  {name:<40} {seconds * 1e6:>8.1f} µs")
     return 0
 
 

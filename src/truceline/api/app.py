@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -38,11 +39,11 @@ from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
 from truceline.ledger.witness import WitnessWriter
+from truceline.service import batch_parser
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 from truceline.service.fusion import FusionWorker
 from truceline.service.listeners import cot_listener_for
 from truceline.service.live_tracks import FeedCollector, LiveTracks
-from truceline.service.procs import orphan_free_pool
 from truceline.service.settings import Settings
 from truceline.store.ports import Store
 from truceline.web import routes as web
@@ -64,7 +65,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
             # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
-            app.state.parser_pool = orphan_free_pool(settings.parse_workers)
+            app.state.parser_pool = await batch_parser.start_pool(settings.parse_workers)
         app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
         await run_in_threadpool(app.state.witness.start)
         if settings.fusion:
@@ -79,6 +80,10 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             if app.state.cot is not None:
                 await app.state.cot.start()  # a port that cannot be bound stops the server with the OSError
             await app.state.live_tracks.start()
+            # Everything made so far lives as long as the server: keep it out of every later full collection
+            # (which the objects of each ingested batch trigger) instead of scanning it again each time.
+            gc.collect()
+            gc.freeze()
             yield
         finally:
             if app.state.forwarder is not None:

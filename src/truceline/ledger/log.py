@@ -111,7 +111,9 @@ class MerkleLog:
         """Append one leaf; return its index."""
         return self.append_many(conn, [leaf_data])
 
-    def append_many(self, conn: sqlite3.Connection, leaf_datas: Sequence[bytes]) -> int:
+    def append_many(
+        self, conn: sqlite3.Connection, leaf_datas: Sequence[bytes], leaf_hashes: Sequence[bytes] | None = None
+    ) -> int:
         """Append leaves in order; return the index of the first one. Does not commit.
 
         Reads the current compact range (≤ log2 n node lookups), hashes the batch level by level, and inserts
@@ -119,24 +121,27 @@ class MerkleLog:
         caller must roll back. Two writers that raced on the same size cannot both succeed: the second one's
         rows collide with the first one's primary keys (``sqlite3.IntegrityError``); ``BEGIN IMMEDIATE`` in the
         caller avoids the race altogether.
+
+        ``leaf_hashes``, when given, are the leaves' RFC 6962 hashes computed beforehand (by the store's
+        preparation, outside the write lock, possibly in another process): one per leaf, each 32 bytes. They
+        are trusted as given here; every audit and bundle verification recomputes them from the leaf bytes.
         """
-        datas = list(leaf_datas)
-        if not set(map(type, datas)) <= {bytes}:
+        datas = leaf_datas if type(leaf_datas) is list else list(leaf_datas)
+        if not set(map(type, datas)) <= {bytes}:  # C-level passes: this runs on every ingested batch
             i, bad = next((i, d) for i, d in enumerate(datas) if type(d) is not bytes)
             raise TypeError(f"leaf {i} of the batch is {type(bad).__name__}, not bytes")
+        if leaf_hashes is not None:
+            hashes = list(leaf_hashes)
+            if len(hashes) != len(datas) or not (set(map(type, hashes)) <= {bytes} and set(map(len, hashes)) <= {_H}):
+                raise ValueError(f"leaf_hashes must hold one {_H}-byte hash per leaf ({len(datas)} leaves)")
         start = self.size(conn)
         if not datas:
             return start
         frontier = merkle.perfect_subtrees(0, start)
         compact = merkle.CompactRange(start, _Nodes(conn).perfect_nodes(frontier))
-        levels = compact.extend(merkle.leaf_hashes(datas))
+        levels = compact.extend(merkle.leaf_hashes(datas) if leaf_hashes is None else hashes)
         conn.executemany("INSERT INTO ledger_leaves (first, ends, data) VALUES (?, ?, ?)", _leaf_rows(start, datas))
-        node_rows = []
-        for level, nodes in enumerate(levels):
-            first = start >> level
-            for off in range(0, len(nodes), _ROW_NODES):
-                node_rows.append((level, first + off, b"".join(nodes[off : off + _ROW_NODES])))
-        conn.executemany("INSERT INTO ledger_nodes (level, first, hashes) VALUES (?, ?, ?)", node_rows)
+        conn.executemany("INSERT INTO ledger_nodes (level, first, hashes) VALUES (?, ?, ?)", _node_rows(start, levels))
         return start
 
     def _check_size(self, conn: sqlite3.Connection, size: int | None) -> int:
@@ -290,6 +295,22 @@ class MerkleLog:
         """The stored checkpoint with the largest tree size (the most recent one among equals), if any."""
         row = conn.execute("SELECT note FROM ledger_checkpoints ORDER BY size DESC, id DESC LIMIT 1").fetchone()
         return None if row is None else parse_checkpoint(row[0])
+
+
+def _node_rows(start: int, levels: Sequence[Sequence[bytes]]) -> list[tuple[int, int, bytes]]:
+    """Each level's new hashes as rows of at most ``_ROW_NODES`` hashes; level L starts at ``start >> L``."""
+    rows = []
+    for level, nodes in enumerate(levels):
+        first = start >> level
+        if not nodes:
+            continue
+        if len(nodes) <= _ROW_NODES:
+            rows.append((level, first, b"".join(nodes)))
+            continue
+        joined = b"".join(nodes)
+        step = _ROW_NODES * _H
+        rows.extend((level, first + off // _H, joined[off : off + step]) for off in range(0, len(joined), step))
+    return rows
 
 
 def _leaf_rows(start: int, datas: Sequence[bytes]) -> Iterator[tuple[int, bytes, bytes]]:

@@ -29,7 +29,9 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
     ``state`` is the app's ``app.state`` (store, fusion worker, bus). Raises :class:`ForeignOrganisation`
     before storing anything if any item belongs to another organisation.
     """
-    foreign = [(i, item.owner_org) for i, item in enumerate(items) if not may_write_for(principal, item.owner_org)]
+    # The rule depends on the organisation only: ask it once per distinct organisation, not per item.
+    refused = {org for org in {item.owner_org for item in items} if not may_write_for(principal, org)}
+    foreign = [(i, item.owner_org) for i, item in enumerate(items) if item.owner_org in refused] if refused else []
     if foreign:
         listed = ", ".join(f"index {i} ({org})" for i, org in foreign[:20])
         raise ForeignOrganisation(

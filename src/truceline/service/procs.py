@@ -22,9 +22,12 @@ import multiprocessing
 import os
 import signal
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import types
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
 
-__all__ = ["PR_SET_PDEATHSIG", "die_with_parent", "orphan_free_pool"]
+__all__ = ["PR_SET_PDEATHSIG", "die_with_parent", "orphan_free_pool", "start_workers"]
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -53,3 +56,21 @@ def orphan_free_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),)
     )
+
+
+def start_workers(pool: ProcessPoolExecutor, workers: int, task: Callable[[], Any]) -> list[Future[Any]]:
+    """Start the pool's ``workers`` processes now, each running ``task`` first; return the futures.
+
+    A spawned child first re-runs the parent's ``__main__`` module (multiprocessing's rule, for functions
+    defined there); for ``truceline serve`` that is the whole CLI (fusion, scipy, reports): seconds of
+    CPU and ~150 MB per worker, spent while the first batches wait. The pool only runs functions of
+    importable modules, so the children are started with ``__main__`` hidden for the moment of the spawn
+    (multiprocessing reads it synchronously in ``submit``). Call it from the thread that owns the pool (see
+    the caveat above): a spawn with a pool of ``spawn`` context happens in ``submit``.
+    """
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")  # no __spec__, no __file__: nothing to re-run
+    try:
+        return [pool.submit(task) for _ in range(workers)]
+    finally:
+        sys.modules["__main__"] = main

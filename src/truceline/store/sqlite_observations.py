@@ -21,7 +21,7 @@ from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
 from truceline.store.grid import bbox_condition, cell_ranges
 from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
-from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, PreparedObservation, prepare_batch
+from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_POSTED_SQL, PreparedObservation, prepare_batch
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
 from truceline.store.sqlite_schema import StoreError
@@ -106,6 +106,7 @@ class ObservationTables(SqliteBase):
             rows: list[tuple[object, ...]] = []
             labels: list[tuple[str, int]] = []
             leaves: list[bytes] = []
+            leaf_hashes: list[bytes] = []
             new: list[tuple[int, PreparedObservation]] = []
             stored: list[str] = []
             duplicates: list[str] = []
@@ -117,19 +118,19 @@ class ObservationTables(SqliteBase):
                     (duplicates if known == item.doc_sha256 else conflicts).append(item.id)
                     continue
                 existing[key] = item.doc_sha256
-                rows.append(item.row(next_seq, next_leaf + len(leaves)))
+                # The row of INSERT_POSTED_SQL: the prepared columns, numbered, with the submitting key.
+                rows.append((next_seq, *item.columns, next_leaf + len(leaves), item.salt, posted_by))
                 leaves.append(item.leaf)
+                leaf_hashes.append(item.leaf_hash)
                 stored.append(item.id)
                 new.append((next_seq, item))
                 for label in item.labels:
                     labels.append((label, next_seq))
                 next_seq += 1
-            conn.executemany(INSERT_OBSERVATION_SQL, rows)
-            if posted_by is not None and rows:
-                conn.execute("UPDATE observations SET posted_by = ? WHERE seq >= ?", (posted_by, rows[0][0]))
+            conn.executemany(INSERT_POSTED_SQL, rows)  # posted_by in the same statement: each row written once
             conn.executemany(INSERT_LABEL_SQL, labels)
             # The evidence log grows in the same transaction: a stored observation always has its leaf.
-            self._log.append_many(conn, leaves)
+            self._log.append_many(conn, leaves, leaf_hashes)
             for hook in self._insert_hooks:
                 hook(conn, new)
         return AddResult(accepted=accepted, stored=stored, duplicates=duplicates, conflicts=conflicts)
