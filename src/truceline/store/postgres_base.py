@@ -25,6 +25,8 @@ from truceline.store.sqlite_base import SqliteBase
 class PgBase(SqliteBase):
     """Pool, transactions and schema of the PostgreSQL store; the table modules add their methods on top."""
 
+    engine = "postgresql"
+
     def __init__(self, dsn: str, data_dir: Path | None = None, *, pool_size: int = 8) -> None:  # noqa: D107
         # SqliteBase.__init__ is not called: it would open an SQLite file.
         self.dsn = dsn
