@@ -34,11 +34,11 @@ class PostgresStore(PgObservationTables, PgIncidentTables, PgLedgerTables, Sqlit
     """
 
 
-def open_postgres(dsn: str, data_dir: Path | None = None, *, pool_size: int = 8) -> PostgresStore:
+def open_postgres(dsn: str, data_dir: Path | None = None, *, pool_size: int = 8, timeout_s: float = 10.0) -> PostgresStore:
     """Connect (StoreUnavailable if the server cannot be reached) and migrate the schema if needed.
 
     ``data_dir`` holds what stays a file: the ledger signing key (the sequencer creates it if missing).
     """
     if data_dir is not None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return PostgresStore(dsn, data_dir, pool_size=pool_size)
+    return PostgresStore(dsn, data_dir, pool_size=pool_size, timeout_s=timeout_s)
