@@ -8,6 +8,7 @@ The one difference callers see is the ledger: in PostgreSQL a record's leaf is a
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,11 +19,15 @@ import pytest
 from tests.conftest import native
 
 from truceline.access.policy import Principal, Role
+from truceline.cli_ledger_audit import audit_store
+from truceline.domain.agreement import canonical_json as agreement_canonical_json
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.domain.revocation import RevocationReason
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.ledger.audit import check_commitment
+from truceline.ledger.bundle import export_bundle
+from truceline.ledger.bundle_verify import verify_bundle
 from truceline.ledger.canonical import canonical_json
 from truceline.ledger.checkpoint import load_or_create_key, verify_checkpoint
 from truceline.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -260,3 +265,26 @@ def test_agreement_versions_must_increase_and_are_ledger_leaves(store: SqliteSto
     versions = store.agreement_versions()
     assert [v["version"] for v in versions] == [1, 2] and all(isinstance(v["ledger_index"], int) for v in versions)
     assert store.current_agreement_document() == {**doc, "version": 2}
+
+
+def test_an_exported_bundle_verifies_and_an_edited_document_fails_the_audit(store: SqliteStore, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = load_or_create_key(data_dir, "truceline/contract")
+    store.add_observations([obs(id=f"b{i}") for i in range(6)])
+    store.add_review("inc-a", "dismiss", "duplicate", "key1", "UA")
+    agreement = {"id": "agr", "version": 1, "parties": []}
+    digest = "sha256:" + hashlib.sha256(agreement_canonical_json(agreement).encode()).hexdigest()
+    store.save_agreement(agreement, digest, "admin")
+    settle(store)
+    checkpoint = store.ledger_checkpoint(key)
+    conn = store.reader()
+    report = audit_store(conn, data_dir)
+    assert report.ok, report.first_mismatch
+    assert (report.observations, report.reviews, report.agreements, report.leaves) == (6, 1, 1, 8)
+    bundle = export_bundle(conn, tmp_path / "bundle.tar", key.verifier, [checkpoint])
+    assert bundle.leaf_count == 8
+    assert verify_bundle(bundle.path, trusted_key=key.verifier_key()).ok
+    with store.transaction() as writer:
+        writer.execute("UPDATE observations SET doc = replace(doc, '48.105', '48.905') WHERE id = 'b3'")
+    tampered = audit_store(store.reader(), data_dir)
+    assert not tampered.ok and "b3" in str(tampered.first_mismatch)
