@@ -192,6 +192,11 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
                     indexes.append(start + offset)
                 for kind, (refs, indexes) in by_kind.items():
                     conn.raw.execute(_TARGETS[kind], (refs, indexes))
+                if "observation" in by_kind:
+                    refs, indexes = by_kind["observation"]
+                    with conn.raw.cursor() as cur, cur.copy("COPY ledger_positions (ledger_index, seq) FROM STDIN") as copy:
+                        for ref, index in zip(refs, indexes, strict=True):
+                            copy.write_row((index, ref))
                 conn.raw.execute("DELETE FROM ledger_queue WHERE qseq = ANY(%s)", ([int(r[0]) for r in rows],))
             drained = len(rows) < limit
             due = time.monotonic() - self._last_checkpoint_at >= CHECKPOINT_EVERY_S

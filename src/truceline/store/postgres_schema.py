@@ -14,6 +14,8 @@ Differences from the SQLite schema, each for a reason:
   bounding-box searches, where SQLite uses the grid cells of :mod:`~truceline.store.grid`.
 - ``ledger_index`` is NULL until the single sequencer appends the row's leaf (``ledger_queue``), so that
   several API replicas never race for the Merkle log; reviews, revocations and agreement versions too.
+  Fusion reads observations in ledger order through ``ledger_positions`` (ledger index → seq, appended by
+  the sequencer), so the observation rows need no index on ``ledger_index`` and its update stays HOT.
 - ``cluster_leases`` is created here as well as by :mod:`truceline.cluster.lease`, so that the sequencer's
   fence can lock its row whichever starts first.
 """
@@ -33,6 +35,9 @@ _log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x7472_7563_0001
 PARTITION_LOCK = 0x7472_7563_0002
 LEDGER_LOCK = 0x7472_7563_0003
+#: Free space left in each observation page so that the sequencer's ``SET ledger_index`` is a HOT update (a new
+#: row version on the same page, no index touched: ``ledger_index`` is deliberately not indexed there).
+FILLFACTOR = 70
 
 _V1 = """
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -63,9 +68,12 @@ CREATE TABLE observations (
         CASE WHEN lat IS NULL OR lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED,
     PRIMARY KEY (t_us, seq)
 ) PARTITION BY RANGE (t_us);
-CREATE TABLE observations_default PARTITION OF observations DEFAULT;
+CREATE TABLE observations_default PARTITION OF observations DEFAULT WITH (fillfactor = 70);  -- FILLFACTOR
 CREATE INDEX observations_seq_idx ON observations (seq);
-CREATE INDEX observations_ledger ON observations (ledger_index) WHERE ledger_index IS NOT NULL;
+CREATE TABLE ledger_positions (
+    ledger_index BIGINT PRIMARY KEY,
+    seq          BIGINT NOT NULL
+);
 CREATE INDEX observations_id ON observations (id);
 CREATE INDEX observations_geom ON observations USING gist (geom);
 CREATE TABLE observation_ids (
@@ -266,5 +274,5 @@ def ensure_partition(conn: PgConnection, t_us: int) -> str | None:
     ).fetchone()
     if in_default:
         return None
-    conn.execute(f"CREATE TABLE {name} PARTITION OF observations FOR VALUES FROM ({start}) TO ({end})")
+    conn.execute(f"CREATE TABLE {name} PARTITION OF observations FOR VALUES FROM ({start}) TO ({end}) WITH (fillfactor = {FILLFACTOR})")
     return name
