@@ -44,6 +44,7 @@ _TARGETS = {
     "observation": "UPDATE observations o SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE o.seq = v.ref",
     "review": "UPDATE incident_reviews r SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE r.seq = v.ref",
     "revocation": "UPDATE key_revocations r SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE r.seq = v.ref",
+    "track_minute": "UPDATE track_minutes t SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE t.id = v.ref",
     "agreement": "UPDATE agreement_versions a SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE a.seq = v.ref",
 }
 

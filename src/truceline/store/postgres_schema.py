@@ -213,6 +213,34 @@ CREATE TABLE IF NOT EXISTS cluster_leases (
 )
 """
 
+_V2 = """
+ALTER TABLE ledger_queue DROP CONSTRAINT ledger_queue_kind_check;
+ALTER TABLE ledger_queue ADD CONSTRAINT ledger_queue_kind_check
+    CHECK (kind IN ('observation', 'review', 'revocation', 'agreement', 'track_minute'));
+CREATE TABLE track_points (
+    seq BIGSERIAL PRIMARY KEY, track_id TEXT NOT NULL, t_us BIGINT NOT NULL,
+    lat DOUBLE PRECISION, lon DOUBLE PRECISION, alt_m DOUBLE PRECISION, alt_ref TEXT, speed_mps DOUBLE PRECISION,
+    course_deg DOUBLE PRECISION, callsign TEXT, squawk TEXT, extra TEXT NOT NULL, raw TEXT NOT NULL, source TEXT NOT NULL,
+    minute_id BIGINT NOT NULL, UNIQUE (track_id, t_us, raw));
+CREATE INDEX track_points_time ON track_points (track_id, t_us);
+CREATE INDEX track_points_t ON track_points (t_us);
+CREATE TABLE tracks (
+    track_id TEXT PRIMARY KEY, kind TEXT NOT NULL, ident TEXT NOT NULL,
+    first_us BIGINT NOT NULL, last_us BIGINT NOT NULL, pos_us BIGINT, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
+    alt_m DOUBLE PRECISION, speed_mps DOUBLE PRECISION, course_deg DOUBLE PRECISION, callsign TEXT,
+    messages BIGINT NOT NULL, positions BIGINT NOT NULL, info TEXT NOT NULL);
+CREATE INDEX tracks_last ON tracks (kind, last_us);
+CREATE TABLE track_minutes (
+    id BIGINT PRIMARY KEY, track_id TEXT NOT NULL, minute_us BIGINT NOT NULL,
+    ledger_index BIGINT, salt BYTEA NOT NULL, doc TEXT NOT NULL, received_us BIGINT NOT NULL);
+CREATE INDEX track_minutes_track ON track_minutes (track_id, minute_us);
+CREATE TABLE track_findings (
+    id TEXT PRIMARY KEY, category TEXT NOT NULL, type TEXT NOT NULL, track_id TEXT NOT NULL,
+    t_us BIGINT NOT NULL, lat DOUBLE PRECISION NOT NULL, lon DOUBLE PRECISION NOT NULL, party TEXT, rule_id TEXT,
+    agreement_digest TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX track_findings_time ON track_findings (category, t_us)
+"""
+
 #: (version, description, DDL); append only, never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -221,6 +249,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         " evidence ledger with its sequencing queue, incidents per sector, reviews, agreement versions, leases",
         _V1,
     ),
+    (2, "aircraft and vessel tracks; track-minute leaves queued for the sequencer like the others", _V2),
 )
 
 
