@@ -229,3 +229,14 @@ def test_sector_workers_read_in_ledger_order_and_write_under_their_fence(pg: Pos
     assert sorted(i.id for i in pg.list_incidents(IncidentQuery())) == ["inc-e", "inc-w"]
     assert pg.drop_open_incidents("37_48", fence=("fusion:37_48", "worker-b", 2)) == 1
     assert [i.id for i in pg.list_incidents(IncidentQuery())] == ["inc-e"]
+
+
+def test_a_database_behind_the_sequencer_s_witness_is_refused(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
+    pg.add_observations([obs(id=f"w{i}") for i in range(3)])
+    pg.sequence_pending(100, None)
+    assert (tmp_path / "data" / "ledger.witness").exists()
+    again = open_postgres(pg_dsn, tmp_path / "data")  # in step with its witness: opens
+    again.close()
+    _sql(pg_dsn, "DELETE FROM ledger_checkpoints; DELETE FROM ledger_nodes; DELETE FROM ledger_leaves")  # "an old backup"
+    with pytest.raises(StoreError, match="witness"):
+        open_postgres(pg_dsn, tmp_path / "data")

@@ -28,6 +28,7 @@ from truceline.domain.revocation import RevocationReason
 from truceline.ledger.canonical import canonical_json, leaf_bytes
 from truceline.ledger.checkpoint import KEY_FILE, LedgerKey, SignedCheckpoint, load_key, load_or_create_key
 from truceline.ledger.commitment import commit_canonical, new_salt
+from truceline.ledger.witness import write_witness
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
 from truceline.store.postgres_incidents import Fence, check_fence
@@ -202,11 +203,14 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
             drained = len(rows) < limit
             due = time.monotonic() - self._last_checkpoint_at >= CHECKPOINT_EVERY_S
             key = self._signing_key() if (rows and (drained or due)) else None
+            signed = None
             if key is not None:
                 latest = self._log.latest_checkpoint(conn)  # type: ignore[arg-type]
                 if latest is None or latest.size < self._log.size(conn):  # type: ignore[arg-type]
-                    self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
+                    signed = self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
                 self._last_checkpoint_at = time.monotonic()
+        if signed is not None and self.data_dir is not None:
+            write_witness(self.data_dir, signed)  # after the commit: the witness may lag the database, never lead it
         return len(rows)
 
     def _signing_key(self) -> LedgerKey | None:
