@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import native
 from tests.services import free_port, terminate_connections
 
+from truceline.cli_ledger_audit import audit_store
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
@@ -252,3 +253,43 @@ def test_a_replica_with_another_key_serves_the_sequencer_s_checkpoint(pg: Postgr
     assert served.size == 1 and served.signatures[0].name != "truceline/elsewhere"
     own = load_key(tmp_path / "data")
     assert pg.ledger_checkpoint(own).size == 3
+
+
+def test_writers_and_the_sequencer_at_once_give_one_gap_free_log_that_audits(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
+    batches = [[obs(id=f"c{w}-{b}-{i}") for i in range(50)] for w in range(3) for b in range(6)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(mine: list[list[Observation]]) -> None:
+        try:
+            for batch in mine:
+                pg.add_observations(batch)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def sequence() -> None:
+        try:
+            while not stop.is_set():
+                pg.sequence_pending(70, None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(batches[w::3],)) for w in range(3)]
+    sequencer = threading.Thread(target=sequence)
+    sequencer.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    sequencer.join()
+    assert errors == []
+    while pg.sequence_pending(1000, None):
+        pass
+    total = 3 * 6 * 50
+    assert pg.count_observations() == total == pg.ledger_size()
+    indexes = sorted(r[0] for r in _sql(pg_dsn, "SELECT ledger_index FROM observations"))
+    assert indexes == list(range(total))
+    assert [r[0] for r in _sql(pg_dsn, "SELECT ledger_index FROM ledger_positions ORDER BY 1")] == indexes
+    report = audit_store(pg.reader(), tmp_path / "data")
+    assert report.ok and report.observations == total, report.first_mismatch
