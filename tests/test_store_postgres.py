@@ -293,3 +293,32 @@ def test_writers_and_the_sequencer_at_once_give_one_gap_free_log_that_audits(pg:
     assert [r[0] for r in _sql(pg_dsn, "SELECT ledger_index FROM ledger_positions ORDER BY 1")] == indexes
     report = audit_store(pg.reader(), tmp_path / "data")
     assert report.ok and report.observations == total, report.first_mismatch
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from tests.conftest import native
+from truceline.ingest.validation import validate_all_or_nothing, validation_context
+from truceline.store.postgres import open_postgres
+store = open_postgres(sys.argv[1], Path(sys.argv[2]))
+for b in range(10_000):
+    docs = [native(id=f"k-{b}-{i}") for i in range(100)]
+    good, _ = validate_all_or_nothing(docs, validation_context())
+    store.add_observations(good)
+    print(b, flush=True)
+"""
+
+
+def test_acknowledged_batches_survive_kill_9_and_no_batch_is_partial(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path("src").resolve()), str(Path(".").resolve())])}
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, pg_dsn, str(tmp_path / "w")], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    acknowledged = [int(proc.stdout.readline()) for _ in range(8)]
+    proc.kill()  # SIGKILL, possibly in the middle of a batch
+    proc.wait()
+    acknowledged += [int(line) for line in proc.stdout.read().split()]
+    per_batch = dict(_sql(pg_dsn, "SELECT split_part(id, '-', 2)::int, count(*) FROM observations GROUP BY 1"))
+    assert all(per_batch.get(b) == 100 for b in acknowledged)  # every acknowledged batch, whole
+    assert set(per_batch.values()) == {100}  # no batch partly stored
+    assert pg.pending_leaves() == pg.count_observations()  # each with its queued leaf
