@@ -29,6 +29,7 @@ from truceline.ledger.checkpoint import generate_key, load_key
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, StoreUnavailable
 from truceline.store.postgres import LeaseLost, PostgresStore, open_postgres
+from truceline.store.postgres_conn import SQLITE_REWRITES
 from truceline.store.postgres_schema import MIGRATIONS
 from truceline.store.sqlite import StoreError
 
@@ -322,3 +323,10 @@ def test_acknowledged_batches_survive_kill_9_and_no_batch_is_partial(pg: Postgre
     assert all(per_batch.get(b) == 100 for b in acknowledged)  # every acknowledged batch, whole
     assert set(per_batch.values()) == {100}  # no batch partly stored
     assert pg.pending_leaves() == pg.count_observations()  # each with its queued leaf
+
+
+def test_every_sqlite_spelling_the_adapter_rewrites_is_still_in_the_merkle_log() -> None:
+    """If ledger/log.py changes a statement, the adapter's rewrite must change with it (else PostgreSQL breaks)."""
+    source = (Path(__file__).resolve().parents[1] / "src" / "truceline" / "ledger" / "log.py").read_text()
+    for sqlite_spelling, _ in SQLITE_REWRITES:
+        assert sqlite_spelling in source, f"ledger/log.py no longer contains {sqlite_spelling!r}"
