@@ -330,3 +330,13 @@ def test_every_sqlite_spelling_the_adapter_rewrites_is_still_in_the_merkle_log()
     source = (Path(__file__).resolve().parents[1] / "src" / "truceline" / "ledger" / "log.py").read_text()
     for sqlite_spelling, _ in SQLITE_REWRITES:
         assert sqlite_spelling in source, f"ledger/log.py no longer contains {sqlite_spelling!r}"
+
+
+def test_a_head_left_unsigned_by_a_full_batch_is_signed_by_the_next_idle_call(pg: PostgresStore) -> None:
+    pg.add_observations([obs(id="h0")])
+    pg.sequence_pending(100, None)  # drained: signed at 1
+    pg.add_observations([obs(id="h1"), obs(id="h2")])
+    assert pg.sequence_pending(2, None) == 2  # a full batch right after a checkpoint: not signed yet
+    assert pg._log.latest_checkpoint(pg._reader()).size == 1  # type: ignore[union-attr]
+    assert pg.sequence_pending(2, None) == 0  # nothing left: the head gets signed now
+    assert pg._log.latest_checkpoint(pg._reader()).size == 3  # type: ignore[union-attr]
