@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -26,6 +26,9 @@ from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _from_us, _iso, _us
+
+if TYPE_CHECKING:
+    from truceline.store.ports import BBox
 
 
 def _encode_cursor(t_us: int, seq: int) -> str:
@@ -187,14 +190,8 @@ class ObservationTables(SqliteBase):
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
         if query.bbox is not None:
-            # Grid cells narrow the search through the index; the exact test on lat/lon decides.
-            where.append(
-                "o.seq IN (SELECT g.seq FROM json_each(?) AS r JOIN observations AS g"
-                " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
-            )
-            params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
-            exact, box_values = bbox_condition(query.bbox, "o.")
-            where.append(exact)
+            box_sql, box_values = self._observation_bbox(query.bbox)
+            where.append(box_sql)
             params.extend(box_values)
         if query.cursor:
             t_us, seq = _decode_cursor(query.cursor)
@@ -212,6 +209,16 @@ class ObservationTables(SqliteBase):
         if more:
             page.next_cursor = _encode_cursor(rows[-1][7], rows[-1][3])  # t_us, seq
         return page
+
+    def _observation_bbox(self, bbox: BBox) -> tuple[str, list[object]]:
+        """SQL condition (alias ``o``) for points in ``bbox``: grid cells narrow the search through the index,
+        the exact test on lat/lon decides. The PostgreSQL store uses its GiST index instead."""
+        exact, box_values = bbox_condition(bbox, "o.")
+        sql = (
+            "o.seq IN (SELECT g.seq FROM json_each(?) AS r JOIN observations AS g"
+            " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')) AND " + exact
+        )
+        return sql, [orjson.dumps(cell_ranges(bbox)).decode(), *box_values]
 
     def count_observations(self) -> int:
         """Number of stored observations."""
