@@ -6,8 +6,8 @@ import time
 
 import psycopg
 import pytest
-
 from tests.services import terminate_connections
+
 from truceline.cluster.lease import Fence, LeaseTable
 
 
