@@ -13,11 +13,12 @@ and a live worker that polls every few seconds takes them over well within 30 s.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import psycopg
 
-__all__ = ["DEFAULT_TTL_S", "RENEW_EVERY_S", "Fence", "LeaseTable", "SCHEMA_SQL"]
+__all__ = ["DEFAULT_TTL_S", "RENEW_EVERY_S", "SCHEMA_SQL", "Fence", "LeaseKeeper", "LeaseTable"]
 
 DEFAULT_TTL_S = 10.0
 RENEW_EVERY_S = 3.0
@@ -135,3 +136,69 @@ class LeaseTable:
 def _like_prefix(prefix: str) -> str:
     """A LIKE pattern matching names that begin with ``prefix`` literally."""
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class LeaseKeeper:
+    """Renews a process's leases every :data:`RENEW_EVERY_S` seconds in a thread of its own.
+
+    Why a thread: a long fusion batch or a sector's recovery must not delay renewals past the TTL. The
+    keeper has its own connection (a :class:`LeaseTable`); a lease whose renewal is refused (it expired and
+    was taken) is reported in :meth:`lost` and no longer renewed. A renewal that fails for want of the
+    database is retried at the next tick; the fence in the store's transactions keeps writes safe meanwhile.
+    """
+
+    def __init__(self, table: LeaseTable, every_s: float = RENEW_EVERY_S) -> None:
+        self._table = table
+        self._every_s = every_s
+        self._held: dict[str, Fence] = {}
+        self._lost: set[str] = set()
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="truceline-leases", daemon=True)
+        self.failures = 0
+
+    def start(self) -> None:
+        """Begin renewing."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop renewing (leases then expire unless released)."""
+        self._stop.set()
+        self._thread.join(timeout=self._every_s + 10)
+        self._table.close()
+
+    def keep(self, fence: Fence) -> None:
+        """Renew ``fence`` from now on."""
+        with self._guard:
+            self._held[fence.name] = fence
+            self._lost.discard(fence.name)
+
+    def forget(self, name: str) -> None:
+        """Stop renewing ``name`` (released, or lost)."""
+        with self._guard:
+            self._held.pop(name, None)
+
+    def lost(self, name: str) -> bool:
+        """Whether the renewal of ``name`` was refused since it was kept."""
+        with self._guard:
+            return name in self._lost
+
+    def renew_now(self) -> None:
+        """One round of renewals (the thread's tick; tests call it directly)."""
+        with self._guard:
+            fences = list(self._held.values())
+        for fence in fences:
+            try:
+                ok = self._table.renew(fence)
+            except psycopg.Error:
+                self.failures += 1
+                return  # the database is unreachable: try again at the next tick
+            if not ok:
+                with self._guard:
+                    if self._held.get(fence.name) == fence:
+                        del self._held[fence.name]
+                        self._lost.add(fence.name)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self.renew_now()
