@@ -33,6 +33,7 @@ from truceline.cli_listener_options import check_code, cot_options, mqtt_options
 from truceline.cli_report import app as report_app
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
+from truceline.cli_worker import app as worker_app
 from truceline.domain.revocation import RevocationReason
 from truceline.ingest.firms_flags import FireAnalysis
 from truceline.ingest.pipeline import (
@@ -455,6 +456,7 @@ app.registered_commands.extend(fusion_app.registered_commands)  # simulate, eval
 app.add_typer(ledger_app, name="ledger", help="Evidence ledger: export an offline bundle, verify one, show the public key.")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(export_app, name="export")
+app.registered_commands.extend(worker_app.registered_commands)  # worker (cluster roles)
 OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]
 
 
