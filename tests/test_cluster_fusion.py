@@ -9,43 +9,24 @@ the same observations (pairwise agreement): sectors partition the work, they mus
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from pathlib import Path
 
 import pytest
+from tests.cluster_day import Day, sparse_day, stored_clusters
 
 from truceline.cluster.fusion_worker import SectorFusion
 from truceline.cluster.lease import LeaseKeeper, LeaseTable
 from truceline.cluster.sectors import SectorGrid
 from truceline.cluster.sequencer import Sequencer
-from truceline.domain.observation import Observation
-from truceline.eval.data import parse_truth
-from truceline.eval.metrics import pairwise, truth_clusters
-from truceline.fuse import fuse_all
-from truceline.ingest.validation import validate_batch, validation_context
-from truceline.sim import load_scenario, observation_records, simulate, truth_records
-from truceline.store.ports import IncidentQuery
 from truceline.store.postgres_incidents import LeaseLost
 
 GRID = SectorGrid(0.25)
 
 
 @pytest.fixture(scope="module")
-def day() -> tuple[list[Observation], dict[str, str], dict[str, str]]:
-    """The sparse day's observations, truth clusters and one node's clusters (observation id → cluster)."""
-    sim = simulate(load_scenario("sparse-day"))
-    observations, errors = validate_batch(observation_records(sim), validation_context())
-    assert not errors
-    truth = truth_clusters(parse_truth(("truth", r) for r in truth_records(sim)).labels)
-    single = {oid: incident.id for incident in fuse_all(observations) for oid in incident.observation_ids}
-    return observations, truth, single
-
-
-def _clusters(store) -> dict[str, str]:
-    incidents = store.list_incidents(IncidentQuery(limit=1_000_000))
-    members = Counter(oid for incident in incidents for oid in incident.observation_ids)
-    assert not [oid for oid, n in members.items() if n > 1], "an observation in two incidents"
-    return {oid: incident.id for incident in incidents for oid in incident.observation_ids}
+def day() -> Day:
+    """The sparse simulated day (tests/cluster_day.py)."""
+    return sparse_day()
 
 
 def _sequence(store, leases: LeaseTable, keeper: LeaseKeeper) -> Sequencer:
@@ -74,8 +55,8 @@ def _open(pg_dsn: str, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_two_sector_workers_give_one_nodes_incidents(pg_dsn: str, tmp_path: Path, day) -> None:
-    observations, truth, single = day
+def test_two_sector_workers_give_one_nodes_incidents(pg_dsn: str, tmp_path: Path, day: Day) -> None:
+    observations = day.observations
     store = _open(pg_dsn, tmp_path)
     store.add_observations(observations)
     leases = LeaseTable(pg_dsn)
@@ -87,16 +68,14 @@ def test_two_sector_workers_give_one_nodes_incidents(pg_dsn: str, tmp_path: Path
     assert len(a.known) > 4  # the scene spans several sectors of this grid, so borders are crossed
     assert a.held and b.held and not set(a.held) & set(b.held)
     assert abs(len(a.held) - len(b.held)) <= 1
-    cluster = _clusters(store)
-    vs_truth = pairwise(cluster, truth)
-    assert vs_truth.f1 >= 0.97
-    agreement = pairwise(cluster, {oid: single.get(oid, f"alone/{oid}") for oid in truth})
+    vs_truth, agreement = day.scores(stored_clusters(store))
+    assert vs_truth.f1 >= 0.97, vs_truth
     assert agreement.f1 >= 0.99, agreement
 
 
 @pytest.mark.slow
-def test_a_killed_worker_is_replaced_and_nothing_changes(pg_dsn: str, tmp_path: Path, day) -> None:
-    observations, truth, single = day
+def test_a_killed_worker_is_replaced_and_nothing_changes(pg_dsn: str, tmp_path: Path, day: Day) -> None:
+    observations = day.observations
     store = _open(pg_dsn, tmp_path)
     half = len(observations) // 2
     store.add_observations(observations[:half])
@@ -120,7 +99,6 @@ def test_a_killed_worker_is_replaced_and_nothing_changes(pg_dsn: str, tmp_path: 
     with pytest.raises(LeaseLost, match="no longer held"):  # the killed one's late write is fenced off
         store.apply_incident_changes([], [], 0, sector=sector.name, fence=stale)
     assert store.fusion_cursor(sector.name) == cursor
-    cluster = _clusters(store)
-    assert pairwise(cluster, truth).f1 >= 0.97
-    agreement = pairwise(cluster, {oid: single.get(oid, f"alone/{oid}") for oid in truth})
+    vs_truth, agreement = day.scores(stored_clusters(store))
+    assert vs_truth.f1 >= 0.97, vs_truth
     assert agreement.f1 >= 0.99, agreement
