@@ -7,7 +7,6 @@ from typing import Any
 
 import psycopg
 from nats import connect
-
 from tests.services import NatsServer, terminate_connections
 
 

@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request, Response
 
 from truceline.ledger.audit import IntegrityError, check_commitment
 from truceline.ledger.canonical import canonical_json
-from truceline.ledger.log import MerkleLog
 from truceline.store.ports import StoredObservation
 
 __all__ = ["check_stored", "install_integrity_handler"]
@@ -29,7 +28,7 @@ def check_stored(store: Any, items: Sequence[StoredObservation]) -> None:
     logged = [item for item in items if item.ledger_index is not None]  # None: stored before the ledger existed
     if not logged:
         return
-    leaves = MerkleLog().leaves_at(store.reader(), [item.ledger_index for item in logged])  # type: ignore[misc]
+    leaves = store.ledger_leaves_at([item.ledger_index for item in logged])
     for item in logged:
         assert item.ledger_index is not None
         where = f"observation {item.id!r}"

@@ -176,3 +176,11 @@ class Store(ObservationStore, KeyStore, OrganisationStore, Protocol):
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class StoreUnavailable(RuntimeError):
+    """The store's engine cannot be reached right now (server down, connection cut, pool exhausted).
+
+    Not a :class:`~truceline.store.sqlite_schema.StoreError` (a request the store refuses): nothing was changed,
+    and the same request may succeed later, so the API answers 503 with Retry-After.
+    """

@@ -16,7 +16,7 @@ import orjson
 
 from truceline.domain.incident import Incident
 from truceline.store.grid import bbox_condition, cell_ranges, grid_cell
-from truceline.store.ports import IncidentQuery
+from truceline.store.ports import BBox, IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.timecodes import _from_us, _us
@@ -115,20 +115,25 @@ class IncidentTables(SqliteBase):
             where.append(f"i.id IN ({','.join('?' * len(query.ids))})")
             params.extend(query.ids)
         if query.bbox is not None:
-            where.append(
-                "i.id IN (SELECT g.id FROM json_each(?) AS r JOIN incidents AS g"
-                " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
-            )
-            params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
-            exact, values = bbox_condition(query.bbox, "i.")
-            where.append(exact)
-            params.extend(values)
+            box_sql, box_values = self._incident_bbox(query.bbox)
+            where.append(box_sql)
+            params.extend(box_values)
         sql = "SELECT i.id, i.doc FROM incidents i" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY i.t_us, i.id LIMIT ?"
         params.append(query.limit)
         conn = self._reader()
         rows = conn.execute(sql, params).fetchall()
         return [Incident.model_validate_json(doc) for _, doc in rows]
+
+    def _incident_bbox(self, bbox: BBox) -> tuple[str, list[object]]:
+        """SQL condition (alias ``i``) for incidents in ``bbox``: grid cells through the index, then the exact
+        test. The PostgreSQL store uses its GiST index instead."""
+        exact, values = bbox_condition(bbox, "i.")
+        sql = (
+            "i.id IN (SELECT g.id FROM json_each(?) AS r JOIN incidents AS g"
+            " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')) AND " + exact
+        )
+        return sql, [orjson.dumps(cell_ranges(bbox)).decode(), *values]
 
     def member_documents(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Supporting observation documents per incident (for releasability-filtered views)."""

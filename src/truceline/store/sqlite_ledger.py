@@ -7,6 +7,7 @@ Merkle log the observations are appended to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,3 +95,7 @@ class LedgerTables(SqliteBase):
     def ledger_leaf(self, index: int) -> bytes:
         """The bytes of one leaf (commitments only: safe for every reader)."""
         return self._log.leaf(self._reader(), index)
+
+    def ledger_leaves_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        """The bytes of each leaf in ``indexes`` (one query for a page of reads)."""
+        return self._log.leaves_at(self._reader(), indexes)

@@ -20,7 +20,7 @@ import orjson
 from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
 from truceline.store.grid import bbox_condition, cell_ranges
-from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
+from truceline.store.ports import AddResult, BBox, ObservationQuery, Page, StoredObservation
 from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, PreparedObservation, prepare_batch
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
@@ -186,14 +186,8 @@ class ObservationTables(SqliteBase):
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
         if query.bbox is not None:
-            # Grid cells narrow the search through the index; the exact test on lat/lon decides.
-            where.append(
-                "o.seq IN (SELECT g.seq FROM json_each(?) AS r JOIN observations AS g"
-                " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]'))"
-            )
-            params.append(orjson.dumps(cell_ranges(query.bbox)).decode())
-            exact, box_values = bbox_condition(query.bbox, "o.")
-            where.append(exact)
+            box_sql, box_values = self._observation_bbox(query.bbox)
+            where.append(box_sql)
             params.extend(box_values)
         if query.cursor:
             t_us, seq = _decode_cursor(query.cursor)
@@ -211,6 +205,16 @@ class ObservationTables(SqliteBase):
         if more:
             page.next_cursor = _encode_cursor(rows[-1][7], rows[-1][3])  # t_us, seq
         return page
+
+    def _observation_bbox(self, bbox: BBox) -> tuple[str, list[object]]:
+        """SQL condition (alias ``o``) for points in ``bbox``: grid cells narrow the search through the index,
+        the exact test on lat/lon decides. The PostgreSQL store uses its GiST index instead."""
+        exact, box_values = bbox_condition(bbox, "o.")
+        sql = (
+            "o.seq IN (SELECT g.seq FROM json_each(?) AS r JOIN observations AS g"
+            " ON g.cell BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')) AND " + exact
+        )
+        return sql, [orjson.dumps(cell_ranges(bbox)).decode(), *box_values]
 
     def count_observations(self) -> int:
         """Number of stored observations."""

@@ -1,0 +1,39 @@
+"""The scale-out store on PostgreSQL 15 + PostGIS 3: the same contract as the embedded SQLite store.
+
+This module only assembles the store from its parts, one job each:
+- :mod:`~truceline.store.postgres_conn` — the psycopg pool behind ``sqlite3``'s interface, typed errors;
+- :mod:`~truceline.store.postgres_schema` — migrations (advisory-locked), monthly partitions;
+- :mod:`~truceline.store.postgres_base` — pool, transactions, schema upgrade on start;
+- :mod:`~truceline.store.postgres_observations` — COPY intake, identities, PostGIS search;
+- :mod:`~truceline.store.postgres_incidents` — incidents, fusion cursors per sector, lease fences;
+- :mod:`~truceline.store.postgres_ledger` — records queued for the ledger, the sequencer, proofs;
+- organisations and keys: the SQLite store's :class:`~truceline.store.sqlite_keys.KeyTables`, unchanged.
+
+See docs/store-postgres.md for the schema and what differs from SQLite and why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from truceline.store.ports import StoreUnavailable
+from truceline.store.postgres_incidents import LeaseLost, PgIncidentTables
+from truceline.store.postgres_ledger import PgLedgerTables
+from truceline.store.postgres_observations import PgObservationTables
+from truceline.store.sqlite_keys import KeyTables
+
+__all__ = ["LeaseLost", "PostgresStore", "StoreUnavailable", "open_postgres"]
+
+
+class PostgresStore(PgObservationTables, PgIncidentTables, PgLedgerTables, KeyTables):
+    """The PostgreSQL :class:`~truceline.store.ports.Store`: any number of processes may share one database."""
+
+
+def open_postgres(dsn: str, data_dir: Path | None = None, *, pool_size: int = 8) -> PostgresStore:
+    """Connect (StoreUnavailable if the server cannot be reached) and migrate the schema if needed.
+
+    ``data_dir`` holds what stays a file: the ledger signing key (the sequencer creates it if missing).
+    """
+    if data_dir is not None:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return PostgresStore(dsn, data_dir, pool_size=pool_size)
