@@ -29,6 +29,7 @@ from truceline.api import (
     routes_tracks,
 )
 from truceline.api.auth import require
+from truceline.api.availability import install_unavailable_handler
 from truceline.api.integrity import install_integrity_handler
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
@@ -65,8 +66,9 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         if settings.parse_workers > 0:
             # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
             app.state.parser_pool = orphan_free_pool(settings.parse_workers)
-        app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
-        await run_in_threadpool(app.state.witness.start)
+        if not settings.cluster:  # in cluster mode the sequencer signs the heads it appends
+            app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
+            await run_in_threadpool(app.state.witness.start)
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
         if settings.mqtt_url:
@@ -92,7 +94,8 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
                 await run_in_threadpool(app.state.mqtt.stop)
                 app.state.mqtt = None
             await run_in_threadpool(app.state.fusion.stop)
-            await run_in_threadpool(app.state.witness.stop)  # after every writer: the witness covers what they stored
+            if app.state.witness is not None:  # after every writer: the witness covers what they stored
+                await run_in_threadpool(app.state.witness.stop)
             if app.state.fuser_lock is not None:
                 app.state.fuser_lock.release()
                 app.state.fuser_lock = None
@@ -110,8 +113,10 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.state.cot = None
     app.state.forwarder = None
     app.state.fuser_lock = fuser_lock
+    app.state.witness = None
     app.state.bus = bus or InProcessBus()
-    app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
+    # A replica never creates the ledger key: the sequencer (a worker) does, in the shared data dir.
+    app.state.ledger_key = routes_ledger.existing_ledger_key(settings.data_dir) if settings.cluster else routes_ledger.ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
     app.state.agreement = routes_agreement.AgreementHolder(store)  # type: ignore[arg-type]
     app.state.live_tracks = LiveTracks(store, ais=settings.ais_feeds, adsb=settings.adsb_feeds, in_force=app.state.agreement.get)
@@ -215,6 +220,7 @@ def _add_metrics_middleware(app: FastAPI) -> None:
 
 def _add_error_handlers(app: FastAPI) -> None:
     install_integrity_handler(app, json_response)
+    install_unavailable_handler(app, json_response)
 
     @app.exception_handler(RequestValidationError)
     async def query_errors(request: Request, exc: RequestValidationError) -> Response:

@@ -1,0 +1,229 @@
+"""API replicas of a scale-out deployment, as real processes on one PostgreSQL database and one nats-server.
+
+What users rely on (docs/cluster-api.md): any replica serves what another acknowledged, live events reach
+every replica's readers, a 2xx means committed *and* announced, and while PostgreSQL or NATS is unreachable
+a write gets 503 with Retry-After, never a 2xx, and a re-post afterwards is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import eventually, free_port, native
+from tests.services import terminate_connections
+
+
+@dataclass
+class Replica:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+
+    @property
+    def key(self) -> str:
+        return (self.data_dir / "admin.key").read_text().strip()
+
+    def post(self, body: Any, key: str | None = None, timeout: float = 30) -> httpx.Response:
+        return httpx.post(self.url + "/api/v1/observations", json=body, headers=_auth(key or self.key), timeout=timeout)
+
+    def get(self, path: str, key: str | None = None) -> httpx.Response:
+        return httpx.get(self.url + "/api/v1" + path, headers=_auth(key or self.key), timeout=30)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def launch(data_dir: Path, store: str, bus: str, extra: list[str] | None = None) -> Replica:
+    """Start ``serve --store --bus`` without waiting (so several may start at once)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
+         "--store", store, "--bus", bus, *(extra or [])],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    return Replica(process, f"http://127.0.0.1:{port}", data_dir)
+
+
+def wait_ready(replica: Replica, timeout_s: float = 90) -> Replica:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if replica.process.poll() is not None:
+            output = replica.process.stdout.read().decode() if replica.process.stdout else ""
+            raise RuntimeError(f"replica exited with {replica.process.returncode}: {output}")
+        try:
+            if httpx.get(replica.url + "/healthz", timeout=1).status_code == 200:
+                return replica
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    replica.process.kill()
+    raise RuntimeError("replica did not start within the deadline")
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, pg_dsn: str, nats: Any) -> Iterator[tuple[Replica, Replica]]:
+    """Two replicas started at the same moment on an empty store, sharing one data dir."""
+    data_dir = tmp_path / "data"
+    started = [launch(data_dir, pg_dsn, nats.url), launch(data_dir, pg_dsn, nats.url)]
+    try:
+        yield wait_ready(started[0]), wait_ready(started[1])
+    finally:
+        for replica in started:
+            if replica.process.poll() is None:
+                replica.process.terminate()
+                try:
+                    replica.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    replica.kill()
+        terminate_connections(pg_dsn)  # the fixture drops the database; nothing may hold it
+
+
+def batch(prefix: str, n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [native(id=f"{prefix}-{i:05d}", location={"lat": 48.0 + i * 1e-4, "lon": 37.7, "cep_m": 150}) for i in range(start, start + n)]
+
+
+def test_two_replicas_starting_at_once_make_one_admin_key_and_both_serve_it(replicas: tuple[Replica, Replica], pg_dsn: str) -> None:
+    a, b = replicas
+    assert a.get("/whoami").status_code == 200
+    assert b.get("/whoami").status_code == 200
+    listed = subprocess.run(
+        [sys.executable, "-m", "truceline.cli", "keys", "list", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--json"],
+        capture_output=True, check=True,
+    )
+    admins = [k for k in json.loads(listed.stdout) if k["role"] == "admin"]
+    assert len(admins) == 1, admins
+
+
+def test_an_observation_posted_to_one_replica_is_read_and_streamed_from_the_other(replicas: tuple[Replica, Replica]) -> None:
+    a, b = replicas
+    seen: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", b.url + "/api/v1/stream", headers=_auth(b.key), timeout=60) as response:
+            event = None
+            for line in response.iter_lines():
+                if line.startswith(": connected"):
+                    connected.set()
+                elif line.startswith("event: "):
+                    event = line[len("event: ") :]
+                elif line.startswith("data: ") and event == "observation":
+                    seen.append(json.loads(line[len("data: ") :]))
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert connected.wait(30)
+    time.sleep(0.3)  # the subscription is open before the post
+    response = a.post(native(id="cross-1"))
+    assert response.status_code == 201, response.text
+    got = b.get("/observations/cross-1")
+    assert got.status_code == 200, got.text
+    assert got.json()["id"] == "cross-1" and got.json()["source"]["org"] == "UA"
+    listener.join(30)
+    assert [e["id"] for e in seen] == ["cross-1"]
+
+
+def test_nats_down_means_503_with_retry_after_and_the_re_post_is_idempotent(replicas: tuple[Replica, Replica], nats: Any) -> None:
+    a, b = replicas
+    assert a.post(batch("before", 3)).status_code == 201
+    nats.kill()
+    failed = batch("during", 5)
+    response = a.post(failed)
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    assert "NATS" in response.json()["detail"]
+    nats.start()
+    retried = eventually("a POST accepted after NATS restarted", lambda: (r := a.post(failed)).status_code == 201 and r)
+    body = retried.json()
+    assert body["accepted"] == [o["id"] for o in failed]
+    assert body["stored"] + len(body["duplicates"]) == 5 and body["conflicts"] == []
+    again = b.post(failed).json()  # a second re-post, on the other replica: nothing new, nothing lost
+    assert again["stored"] == 0 and len(again["duplicates"]) == 5
+    for observation in failed:
+        assert b.get(f"/observations/{observation['id']}").status_code == 200
+
+
+def _post_until(replica: Replica, stop: threading.Event, prefix: str, acked: list[str], statuses: list[int]) -> None:
+    """Post batches of 20 until told to stop; remember what was acknowledged and every status seen."""
+    n = 0
+    while not stop.is_set():
+        body = batch(prefix, 20, n)
+        n += 20
+        try:
+            response = replica.post(body, timeout=15)
+        except httpx.HTTPError:
+            statuses.append(-1)  # connection refused or cut: not acknowledged
+            continue
+        statuses.append(response.status_code)
+        if response.status_code == 201:
+            acked.extend(response.json()["accepted"])
+
+
+def test_terminated_database_connections_give_503_or_success_and_lose_nothing_acknowledged(
+    replicas: tuple[Replica, Replica], pg_dsn: str
+) -> None:
+    a, b = replicas
+    stop, acked, statuses = threading.Event(), [], []
+    poster = threading.Thread(target=_post_until, args=(a, stop, "pgterm", acked, statuses))
+    poster.start()
+    try:
+        eventually("some acknowledged batches", lambda: len(acked) >= 60)
+        for _ in range(5):
+            terminate_connections(pg_dsn)
+            time.sleep(0.4)
+        eventually("more acknowledged batches after the terminations", lambda: len(acked) >= 300)
+    finally:
+        stop.set()
+        poster.join(60)
+    assert set(statuses) <= {201, 503}, sorted(set(statuses))
+    for observation_id in acked:
+        response = b.get(f"/observations/{observation_id}")
+        assert response.status_code == 200, (observation_id, response.status_code, response.text)
+
+
+def test_kill_9_of_a_replica_mid_ingest_loses_no_acknowledged_observation(replicas: tuple[Replica, Replica]) -> None:
+    a, b = replicas
+    stop, acked, statuses = threading.Event(), [], []
+    poster = threading.Thread(target=_post_until, args=(a, stop, "killed", acked, statuses))
+    poster.start()
+    try:
+        eventually("some acknowledged batches", lambda: len(acked) >= 100)
+        a.kill()
+        time.sleep(1)
+    finally:
+        stop.set()
+        poster.join(60)
+    assert acked
+    for observation_id in acked:
+        response = b.get(f"/observations/{observation_id}")
+        assert response.status_code == 200, (observation_id, response.status_code, response.text)
+
+
+def test_serve_needs_both_store_and_bus(tmp_path: Path, pg_dsn: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(tmp_path / "d"), "--store", pg_dsn],
+        capture_output=True, env={**os.environ, "COLUMNS": "200"}, timeout=60,
+    )
+    assert result.returncode == 2
+    assert b"needs both --store" in result.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything was made
