@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.services import terminate_connections
 
 from conftest import eventually, free_port, native
-from tests.services import terminate_connections
 
 
 @dataclass

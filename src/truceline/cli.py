@@ -22,7 +22,6 @@ from rich.progress import (
 from rich.table import Table
 
 from truceline import cli_help, cli_upstream
-from truceline.cli_worker import app as worker_app
 from truceline.access.policy import Role
 from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, sniff_track_format
@@ -35,6 +34,7 @@ from truceline.cli_report import app as report_app
 from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store, refuse_cluster
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
+from truceline.cli_worker import app as worker_app
 from truceline.ingest.firms_flags import FireAnalysis
 from truceline.ingest.pipeline import (
     FORMATS,
