@@ -181,7 +181,7 @@ class SectorFusion:
     # -- sharing the sectors -----------------------------------------------------------------------
     def discover(self) -> None:
         """Add the sectors that own observations committed since the last look."""
-        while rows := self.feed.read(self._discovered, _PAGE):
+        while rows := self.feed.read(self._discovered, self.batch):  # the sectors' batch size: one read serves both
             for _, obs, _ in rows:
                 owner = self.grid.owner(obs)
                 if owner is not None:
