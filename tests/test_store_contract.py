@@ -8,6 +8,7 @@ The one difference callers see is the ledger: in PostgreSQL a record's leaf is a
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,18 +19,24 @@ import pytest
 from tests.conftest import native
 
 from truceline.access.policy import Principal, Role
+from truceline.cli_ledger_audit import audit_store
+from truceline.domain.agreement import canonical_json as agreement_canonical_json
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.domain.revocation import RevocationReason
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.ledger.audit import check_commitment
-from truceline.ledger.canonical import canonical_json
+from truceline.ledger.bundle import export_bundle
+from truceline.ledger.bundle_verify import verify_bundle
+from truceline.ledger.canonical import canonical_json, parse_leaf
 from truceline.ledger.checkpoint import load_or_create_key, verify_checkpoint
 from truceline.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from truceline.service.track_intake import TrackOptions, ingest_track_file
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, ObservationQuery
 from truceline.store.prepared import prepare_batch
 from truceline.store.sqlite import SqliteStore, StoreError
+from truceline.store.tracks import count_track_points, get_track, list_tracks, track_minute_evidence, track_points
 
 
 def obs(**overrides: Any) -> Observation:
@@ -260,3 +267,49 @@ def test_agreement_versions_must_increase_and_are_ledger_leaves(store: SqliteSto
     versions = store.agreement_versions()
     assert [v["version"] for v in versions] == [1, 2] and all(isinstance(v["ledger_index"], int) for v in versions)
     assert store.current_agreement_document() == {**doc, "version": 2}
+
+
+def test_an_exported_bundle_verifies_and_an_edited_document_fails_the_audit(store: SqliteStore, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = load_or_create_key(data_dir, "truceline/contract")
+    store.add_observations([obs(id=f"b{i}") for i in range(6)])
+    store.add_review("inc-a", "dismiss", "duplicate", "key1", "UA")
+    agreement = {"id": "agr", "version": 1, "parties": []}
+    digest = "sha256:" + hashlib.sha256(agreement_canonical_json(agreement).encode()).hexdigest()
+    store.save_agreement(agreement, digest, "admin")
+    settle(store)
+    checkpoint = store.ledger_checkpoint(key)
+    conn = store.reader()
+    report = audit_store(conn, data_dir)
+    assert report.ok, report.first_mismatch
+    assert (report.observations, report.reviews, report.agreements, report.leaves) == (6, 1, 1, 8)
+    bundle = export_bundle(conn, tmp_path / "bundle.tar", key.verifier, [checkpoint])
+    assert bundle.leaf_count == 8
+    assert verify_bundle(bundle.path, trusted_key=key.verifier_key()).ok
+    with store.transaction() as writer:
+        writer.execute("UPDATE observations SET doc = replace(doc, '48.105', '48.905') WHERE id = 'b3'")
+    tampered = audit_store(store.reader(), data_dir)
+    assert not tampered.ok and "b3" in str(tampered.first_mismatch)
+
+
+def test_tracks_are_stored_once_with_ledger_leaves_and_read_back(store: SqliteStore, tmp_path: Path) -> None:
+    path = tmp_path / "sample.aivdm"
+    path.write_bytes((Path(__file__).parent / "data" / "ais" / "gpsd_sample.aivdm").read_bytes())
+    first = ingest_track_file(store, path, "ais", TrackOptions())
+    assert first.stored > 0 and first.leaves > 0
+    assert ingest_track_file(store, path, "ais", TrackOptions()).stored == 0  # idempotent, no new leaf
+    settle(store)
+    assert store.ledger_size() == first.leaves
+    ids = {t.track_id for t in list_tracks(store, kind="vessel", limit=1000)}
+    assert "vessel:371798000" in ids and len(ids) == len(first.tracks)
+    ever = get_track(store, "vessel:351759000")
+    assert ever is not None and ever.callsign == "EVER DIADEM" and ever.positions == 0
+    boxed = {t.track_id for t in list_tracks(store, bbox=BBox(-124.0, 48.0, -123.0, 49.0), limit=1000)}
+    assert "vessel:371798000" in boxed and len(boxed) < len(ids)
+    point = track_points(store, "vessel:371798000", positions_only=True)[0]
+    evidence = track_minute_evidence(store, "vessel:371798000", point.time, point.time + timedelta(minutes=1))
+    assert evidence and all(isinstance(e["ledger_index"], int) for e in evidence)
+    leaf = parse_leaf(store.ledger_leaf(evidence[0]["ledger_index"]))
+    document = canonical_json(evidence[0]["document"])
+    assert leaf.body["commitment"] == "sha256:" + hashlib.sha256(bytes.fromhex(evidence[0]["salt"]) + document).hexdigest()
+    assert count_track_points(store)["vessel_tracks"] == len(ids)

@@ -28,6 +28,7 @@ from truceline.domain.revocation import RevocationReason
 from truceline.ledger.canonical import canonical_json, leaf_bytes
 from truceline.ledger.checkpoint import KEY_FILE, LedgerKey, SignedCheckpoint, load_key, load_or_create_key
 from truceline.ledger.commitment import commit_canonical, new_salt
+from truceline.ledger.witness import write_witness
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
 from truceline.store.postgres_incidents import Fence, check_fence
@@ -44,6 +45,7 @@ _TARGETS = {
     "observation": "UPDATE observations o SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE o.seq = v.ref",
     "review": "UPDATE incident_reviews r SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE r.seq = v.ref",
     "revocation": "UPDATE key_revocations r SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE r.seq = v.ref",
+    "track_minute": "UPDATE track_minutes t SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE t.id = v.ref",
     "agreement": "UPDATE agreement_versions a SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE a.seq = v.ref",
 }
 
@@ -192,15 +194,23 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
                     indexes.append(start + offset)
                 for kind, (refs, indexes) in by_kind.items():
                     conn.raw.execute(_TARGETS[kind], (refs, indexes))
+                if "observation" in by_kind:
+                    refs, indexes = by_kind["observation"]
+                    with conn.raw.cursor() as cur, cur.copy("COPY ledger_positions (ledger_index, seq) FROM STDIN") as copy:
+                        for ref, index in zip(refs, indexes, strict=True):
+                            copy.write_row((index, ref))
                 conn.raw.execute("DELETE FROM ledger_queue WHERE qseq = ANY(%s)", ([int(r[0]) for r in rows],))
             drained = len(rows) < limit
             due = time.monotonic() - self._last_checkpoint_at >= CHECKPOINT_EVERY_S
             key = self._signing_key() if (rows and (drained or due)) else None
+            signed = None
             if key is not None:
                 latest = self._log.latest_checkpoint(conn)  # type: ignore[arg-type]
                 if latest is None or latest.size < self._log.size(conn):  # type: ignore[arg-type]
-                    self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
+                    signed = self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
                 self._last_checkpoint_at = time.monotonic()
+        if signed is not None and self.data_dir is not None:
+            write_witness(self.data_dir, signed)  # after the commit: the witness may lag the database, never lead it
         return len(rows)
 
     def _signing_key(self) -> LedgerKey | None:
@@ -229,9 +239,16 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
 
     # -- reading the log -----------------------------------------------------------------------------
     def ledger_checkpoint(self, key: LedgerKey) -> SignedCheckpoint:
-        """The latest signed checkpoint, signing a new one with ``key`` first if the log has grown since."""
+        """The latest signed checkpoint, signing a new one with ``key`` first if the log has grown since
+        (only if ``key`` is the log's published key; otherwise the latest one the sequencer signed)."""
         latest = self._log.latest_checkpoint(self._reader())
         if latest is not None and latest.size == self.ledger_size():
+            return latest
+        published = self.ledger_verifier_key()
+        if published is not None and published != key.verifier_key():
+            # Not the log's key (a replica with a DIR of its own): serve what the sequencer signed.
+            if latest is None:
+                raise StoreError("no checkpoint signed yet: the sequencer (`truceline worker`) signs them with the log's key")
             return latest
         self.publish_ledger_key(key)
         with self.pg_transaction() as conn:
