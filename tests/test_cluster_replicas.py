@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.services import terminate_connections
 
 from conftest import eventually, free_port, native
-from tests.services import terminate_connections
 
 
 @dataclass
@@ -227,3 +227,48 @@ def test_serve_needs_both_store_and_bus(tmp_path: Path, pg_dsn: str) -> None:
     assert result.returncode == 2
     assert b"needs both --store" in result.stderr
     assert not (tmp_path / "d").exists()  # refused before anything was made
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "truceline.cli", *args], capture_output=True, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+
+
+def test_after_sequencing_replicas_serve_proofs_and_the_ledger_exports_from_the_shared_store(
+    replicas: tuple[Replica, Replica], pg_dsn: str, nats: Any, tmp_path: Path
+) -> None:
+    from truceline.store.open import open_store_url
+
+    a, b = replicas
+    assert a.post(batch("seq", 30)).status_code == 201
+    assert b.get("/observations/seq-00000").json()["ledger"] is None  # acknowledged, not yet sequenced
+    store: Any = open_store_url(a.data_dir, pg_dsn)  # what the sequencer (a worker) does, here by hand
+    try:
+        assert store.sequence_pending() == 30
+    finally:
+        store.close()
+    got = b.get("/observations/seq-00007").json()
+    assert got["ledger"] is not None and 0 <= got["ledger"]["index"] < 30  # served after the integrity check
+    checkpoint = b.get("/ledger/checkpoint")
+    assert checkpoint.status_code == 200 and checkpoint.json()["size"] == 30
+    proof = a.get(f"/ledger/inclusion?index={got['ledger']['index']}&size=30")
+    assert proof.status_code == 200
+    bundle = tmp_path / "bundle.tar"
+    exported = _cli("ledger", "export", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--bus", nats.url, "--out", str(bundle))
+    assert exported.returncode == 0, exported.stderr.decode() + exported.stdout.decode()
+    verified = _cli("ledger", "verify", str(bundle), "--json")
+    assert verified.returncode == 0, verified.stdout.decode()
+    assert json.loads(verified.stdout)["leaf_count"] == 30
+    audited = _cli("ledger", "audit", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--json")
+    assert audited.returncode == 0, audited.stdout.decode()
+    assert json.loads(audited.stdout)["observations_checked"] == 30
+    published = _cli("ledger", "key", "--data-dir", str(tmp_path / "elsewhere"), "--store", pg_dsn)
+    assert published.stdout.decode().strip() == checkpoint.json()["verifier_key"]
+
+
+def test_verbs_that_must_not_touch_a_shared_store_refuse(tmp_path: Path, pg_dsn: str) -> None:
+    for verb in (["fuse"], ["demo", "--load-only"]):
+        result = _cli(*verb, "--data-dir", str(tmp_path / "d"), "--store", pg_dsn)
+        assert result.returncode == 2, (verb, result.stderr)
+        assert b"does not work with --store" in result.stderr
+    lonely_bus = _cli("keys", "list", "--data-dir", str(tmp_path / "d"), "--bus", "nats://127.0.0.1:4222")
+    assert lonely_bus.returncode == 2 and b"--bus needs --store" in lonely_bus.stderr

@@ -139,6 +139,14 @@ def _iso_us(value: int) -> str:
     return (_EPOCH + timedelta(microseconds=value)).isoformat().replace("+00:00", "Z")
 
 
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    """The tables of the store behind ``conn``: SQLite's catalogue, or PostgreSQL's for the shared store."""
+    if isinstance(conn, sqlite3.Connection):
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    return {r[0] for r in conn.execute(sql)}
+
+
 def audit_store(conn: sqlite3.Connection, data_dir: Path, progress: Callable[[int, int], None] | None = None) -> AuditReport:
     """Audit the store in ``conn`` (read-only is enough); ``progress(done, total)`` after each chunk of leaves."""
     report = AuditReport()
@@ -149,7 +157,7 @@ def audit_store(conn: sqlite3.Connection, data_dir: Path, progress: Callable[[in
         report.key_checked = True
     except KeyFileError:
         verifier = None  # audit what can be audited; the report says signatures were not checked
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = table_names(conn)
     size = log.size(conn)
     report.leaves = size
     checkpoints = log.checkpoints(conn)
