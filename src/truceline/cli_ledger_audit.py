@@ -90,7 +90,7 @@ def _observations(conn: sqlite3.Connection) -> Iterator[Record]:
 def _reviews(conn: sqlite3.Connection) -> Iterator[Record]:
     cursor = conn.execute(
         "SELECT ledger_index, incident_id, decision, reason, key_id, org, at_us, ledger_salt FROM incident_reviews"
-        " ORDER BY ledger_index"
+        " WHERE ledger_index IS NOT NULL ORDER BY ledger_index"
     )
     for n, (index, iid, decision, reason, key_id, org, at_us, salt) in enumerate(cursor, 1):
         record = {"incident_id": iid, "decision": decision, "reason": reason, "analyst": key_id, "org": org, "at": _iso_us(at_us)}
@@ -99,7 +99,10 @@ def _reviews(conn: sqlite3.Connection) -> Iterator[Record]:
 
 
 def _agreements(conn: sqlite3.Connection) -> Iterator[Record]:
-    cursor = conn.execute("SELECT ledger_index, agreement_id, version, digest, doc FROM agreement_versions ORDER BY ledger_index")
+    cursor = conn.execute(
+        "SELECT ledger_index, agreement_id, version, digest, doc FROM agreement_versions WHERE ledger_index IS NOT NULL"
+        " ORDER BY ledger_index"
+    )
     for index, agreement_id, version, digest, doc in cursor:
         where = f"agreement {agreement_id!r} version {version}"
         yield index, "agreement", where, _agreement_check(where, index, digest, doc)
@@ -135,16 +138,18 @@ _TABLES: dict[str, Callable[[sqlite3.Connection], Iterator[Record]]] = {
 }
 
 
+def _table_names(conn: sqlite3.Connection) -> set[str]:
+    """The store's tables: SQLite's catalogue, or PostgreSQL's for the PostgreSQL store's reader (which speaks
+    ``sqlite3``'s interface, see :mod:`truceline.store.postgres_conn`)."""
+    if isinstance(conn, sqlite3.Connection):
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    else:
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+    return {r[0] for r in conn.execute(sql)}
+
+
 def _iso_us(value: int) -> str:
     return (_EPOCH + timedelta(microseconds=value)).isoformat().replace("+00:00", "Z")
-
-
-def table_names(conn: sqlite3.Connection) -> set[str]:
-    """The tables of the store behind ``conn``: SQLite's catalogue, or PostgreSQL's for the shared store."""
-    if isinstance(conn, sqlite3.Connection):
-        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-    return {r[0] for r in conn.execute(sql)}
 
 
 def audit_store(conn: sqlite3.Connection, data_dir: Path, progress: Callable[[int, int], None] | None = None) -> AuditReport:
@@ -157,7 +162,7 @@ def audit_store(conn: sqlite3.Connection, data_dir: Path, progress: Callable[[in
         report.key_checked = True
     except KeyFileError:
         verifier = None  # audit what can be audited; the report says signatures were not checked
-    tables = table_names(conn)
+    tables = _table_names(conn)
     size = log.size(conn)
     report.leaves = size
     checkpoints = log.checkpoints(conn)

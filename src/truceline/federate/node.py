@@ -44,7 +44,7 @@ class OutboxCollector(Collector):
 def start_node(store: SqliteStore, config: UpstreamConfig, registry: CollectorRegistry, data_dir: Path) -> Forwarder:
     """Attach the outbox to ``store`` (catching up on what it missed), start forwarding and pulling the
     coalition picture into ``data_dir``, export figures."""
-    if not isinstance(store, SqliteStore):
+    if not isinstance(store, SqliteStore) or store.engine != "sqlite":
         raise TypeError(f"a national node keeps its outbox in the embedded SQLite store, not in {type(store).__name__}")
     forwarder = Forwarder(Outbox(store), config, picture=CoalitionPicture(data_dir, config.pull_every_s))
     registry.register(OutboxCollector(forwarder))

@@ -25,7 +25,9 @@ from truceline.store.sqlite_base import SqliteBase
 class PgBase(SqliteBase):
     """Pool, transactions and schema of the PostgreSQL store; the table modules add their methods on top."""
 
-    def __init__(self, dsn: str, data_dir: Path | None = None, *, pool_size: int = 8) -> None:  # noqa: D107
+    engine = "postgresql"
+
+    def __init__(self, dsn: str, data_dir: Path | None = None, *, pool_size: int = 8, timeout_s: float = 10.0) -> None:  # noqa: D107
         # SqliteBase.__init__ is not called: it would open an SQLite file.
         self.dsn = dsn
         self.data_dir = data_dir
@@ -34,7 +36,7 @@ class PgBase(SqliteBase):
         self._insert_hooks = []
         self._partitions: set[str] = set()
         self._partitions_lock = threading.Lock()
-        self._pool = open_pool(dsn, max_size=pool_size)
+        self._pool = open_pool(dsn, max_size=pool_size, timeout_s=timeout_s)
         self._readers_view = PooledReader(self._pool)
         try:
             with pg_transaction(self._pool) as conn:

@@ -111,10 +111,12 @@ def _claim_identities(conn: PgConnection, fresh: list[PreparedObservation]) -> d
     """
     if not fresh:
         return {}
+    # One lock order for every writer: two batches naming the same identities in another order cannot deadlock.
+    fresh = sorted(fresh, key=lambda item: (item.owner_org, item.id))
     seqs = [r[0] for r in conn.raw.execute("SELECT nextval('observations_seq') FROM generate_series(1, %s)", (len(fresh),))]
     rows = conn.raw.execute(
         "INSERT INTO observation_ids (org, id, seq, doc_sha256)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::bytea[])"
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %b::bytea[])"  # %b: bytes go binary, unescaped
         " ON CONFLICT (org, id) DO NOTHING RETURNING org, id, seq",
         ([i.owner_org for i in fresh], [i.id for i in fresh], seqs, [i.doc_sha256 for i in fresh]),
     ).fetchall()

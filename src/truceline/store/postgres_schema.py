@@ -199,9 +199,9 @@ CREATE TABLE incident_reviews (
 CREATE INDEX incident_reviews_incident ON incident_reviews (incident_id, seq);
 CREATE TABLE IF NOT EXISTS cluster_leases (
     name       TEXT PRIMARY KEY,
-    holder     TEXT,
-    term       BIGINT NOT NULL DEFAULT 0,
-    expires_at TIMESTAMPTZ
+    holder     TEXT NOT NULL,
+    term       BIGINT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
 )
 """
 

@@ -30,6 +30,9 @@ InsertHook = Callable[[sqlite3.Connection, list[tuple[int, PreparedObservation]]
 class SqliteBase:
     """Connections, transactions and schema of the store; the table modules add their methods on top."""
 
+    #: Which engine holds the data (the PostgreSQL store says ``"postgresql"``).
+    engine = "sqlite"
+
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous
