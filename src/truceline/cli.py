@@ -34,6 +34,7 @@ from truceline.cli_report import app as report_app
 from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store, refuse_cluster
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
+from truceline.cli_worker import app as worker_app
 from truceline.ingest.firms_flags import FireAnalysis
 from truceline.ingest.pipeline import (
     FORMATS,
@@ -488,6 +489,7 @@ app.registered_commands.extend(fusion_app.registered_commands)  # simulate, eval
 app.add_typer(ledger_app, name="ledger", help="Evidence ledger: export an offline bundle, verify one, show the public key.")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(export_app, name="export")
+app.registered_commands.extend(worker_app.registered_commands)  # worker (cluster roles)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
