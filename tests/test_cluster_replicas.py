@@ -9,74 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.replicas import Replica, auth, launch, wait_ready
 from tests.services import terminate_connections
 
-from conftest import eventually, free_port, native
-
-
-@dataclass
-class Replica:
-    process: subprocess.Popen[bytes]
-    url: str
-    data_dir: Path
-
-    @property
-    def key(self) -> str:
-        return (self.data_dir / "admin.key").read_text().strip()
-
-    def post(self, body: Any, key: str | None = None, timeout: float = 30) -> httpx.Response:
-        return httpx.post(self.url + "/api/v1/observations", json=body, headers=_auth(key or self.key), timeout=timeout)
-
-    def get(self, path: str, key: str | None = None) -> httpx.Response:
-        return httpx.get(self.url + "/api/v1" + path, headers=_auth(key or self.key), timeout=30)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def launch(data_dir: Path, store: str, bus: str, extra: list[str] | None = None) -> Replica:
-    """Start ``serve --store --bus`` without waiting (so several may start at once)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--store", store, "--bus", bus, *(extra or [])],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    return Replica(process, f"http://127.0.0.1:{port}", data_dir)
-
-
-def wait_ready(replica: Replica, timeout_s: float = 90) -> Replica:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if replica.process.poll() is not None:
-            output = replica.process.stdout.read().decode() if replica.process.stdout else ""
-            raise RuntimeError(f"replica exited with {replica.process.returncode}: {output}")
-        try:
-            if httpx.get(replica.url + "/healthz", timeout=1).status_code == 200:
-                return replica
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    replica.process.kill()
-    raise RuntimeError("replica did not start within the deadline")
+from conftest import eventually, native
 
 
 @pytest.fixture
@@ -119,7 +65,7 @@ def test_an_observation_posted_to_one_replica_is_read_and_streamed_from_the_othe
     connected = threading.Event()
 
     def listen() -> None:
-        with httpx.stream("GET", b.url + "/api/v1/stream", headers=_auth(b.key), timeout=60) as response:
+        with httpx.stream("GET", b.url + "/api/v1/stream", headers=auth(b.key), timeout=60) as response:
             event = None
             for line in response.iter_lines():
                 if line.startswith(": connected"):
