@@ -28,13 +28,15 @@ from truceline.ingest.validation import validate_all_or_nothing, validation_cont
 from truceline.ledger.audit import check_commitment
 from truceline.ledger.bundle import export_bundle
 from truceline.ledger.bundle_verify import verify_bundle
-from truceline.ledger.canonical import canonical_json
+from truceline.ledger.canonical import canonical_json, parse_leaf
 from truceline.ledger.checkpoint import load_or_create_key, verify_checkpoint
 from truceline.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+from truceline.service.track_intake import TrackOptions, ingest_track_file
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, ObservationQuery
 from truceline.store.prepared import prepare_batch
 from truceline.store.sqlite import SqliteStore, StoreError
+from truceline.store.tracks import count_track_points, get_track, list_tracks, track_minute_evidence, track_points
 
 
 def obs(**overrides: Any) -> Observation:
@@ -288,3 +290,26 @@ def test_an_exported_bundle_verifies_and_an_edited_document_fails_the_audit(stor
         writer.execute("UPDATE observations SET doc = replace(doc, '48.105', '48.905') WHERE id = 'b3'")
     tampered = audit_store(store.reader(), data_dir)
     assert not tampered.ok and "b3" in str(tampered.first_mismatch)
+
+
+def test_tracks_are_stored_once_with_ledger_leaves_and_read_back(store: SqliteStore, tmp_path: Path) -> None:
+    path = tmp_path / "sample.aivdm"
+    path.write_bytes((Path(__file__).parent / "data" / "ais" / "gpsd_sample.aivdm").read_bytes())
+    first = ingest_track_file(store, path, "ais", TrackOptions())
+    assert first.stored > 0 and first.leaves > 0
+    assert ingest_track_file(store, path, "ais", TrackOptions()).stored == 0  # idempotent, no new leaf
+    settle(store)
+    assert store.ledger_size() == first.leaves
+    ids = {t.track_id for t in list_tracks(store, kind="vessel", limit=1000)}
+    assert "vessel:371798000" in ids and len(ids) == len(first.tracks)
+    ever = get_track(store, "vessel:351759000")
+    assert ever is not None and ever.callsign == "EVER DIADEM" and ever.positions == 0
+    boxed = {t.track_id for t in list_tracks(store, bbox=BBox(-124.0, 48.0, -123.0, 49.0), limit=1000)}
+    assert "vessel:371798000" in boxed and len(boxed) < len(ids)
+    point = track_points(store, "vessel:371798000", positions_only=True)[0]
+    evidence = track_minute_evidence(store, "vessel:371798000", point.time, point.time + timedelta(minutes=1))
+    assert evidence and all(isinstance(e["ledger_index"], int) for e in evidence)
+    leaf = parse_leaf(store.ledger_leaf(evidence[0]["ledger_index"]))
+    document = canonical_json(evidence[0]["document"])
+    assert leaf.body["commitment"] == "sha256:" + hashlib.sha256(bytes.fromhex(evidence[0]["salt"]) + document).hexdigest()
+    assert count_track_points(store)["vessel_tracks"] == len(ids)

@@ -28,6 +28,7 @@ from truceline.ledger.checkpoint import generate_key
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, StoreUnavailable
 from truceline.store.postgres import LeaseLost, PostgresStore, open_postgres
+from truceline.store.postgres_schema import MIGRATIONS
 from truceline.store.sqlite import StoreError
 
 
@@ -64,8 +65,10 @@ def test_four_processes_starting_at_once_on_an_empty_database_migrate_it_once(pg
     ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err.decode()[-2000:] for _, err in outs]
-    assert {out.strip() for out, _ in outs} == {b"1"}
-    assert _sql(pg_dsn, "SELECT version, count(*) FROM schema_migrations GROUP BY version") == [(1, 1)]
+    newest = MIGRATIONS[-1][0]
+    assert {out.strip() for out, _ in outs} == {str(newest).encode()}
+    applied = _sql(pg_dsn, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY 1")
+    assert applied == [(v, 1) for v in range(1, newest + 1)]
 
 
 def test_a_newer_schema_is_refused(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
@@ -226,3 +229,14 @@ def test_sector_workers_read_in_ledger_order_and_write_under_their_fence(pg: Pos
     assert sorted(i.id for i in pg.list_incidents(IncidentQuery())) == ["inc-e", "inc-w"]
     assert pg.drop_open_incidents("37_48", fence=("fusion:37_48", "worker-b", 2)) == 1
     assert [i.id for i in pg.list_incidents(IncidentQuery())] == ["inc-e"]
+
+
+def test_a_database_behind_the_sequencer_s_witness_is_refused(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
+    pg.add_observations([obs(id=f"w{i}") for i in range(3)])
+    pg.sequence_pending(100, None)
+    assert (tmp_path / "data" / "ledger.witness").exists()
+    again = open_postgres(pg_dsn, tmp_path / "data")  # in step with its witness: opens
+    again.close()
+    _sql(pg_dsn, "DELETE FROM ledger_checkpoints; DELETE FROM ledger_nodes; DELETE FROM ledger_leaves")  # "an old backup"
+    with pytest.raises(StoreError, match="witness"):
+        open_postgres(pg_dsn, tmp_path / "data")

@@ -50,7 +50,7 @@ def _iso(t: datetime) -> str:
 
 
 def gather_airsea(store: Any, agreement: Agreement, day: date) -> AirSea:
-    """Read the day's tracks and findings from the store (SQLite track tables)."""
+    """Read the day's tracks and findings from the store (the track tables, same SQL in both stores)."""
     from truceline.store.tracks import list_findings
 
     start = datetime.combine(day, time(0), tzinfo=UTC)
@@ -58,8 +58,8 @@ def gather_airsea(store: Any, agreement: Agreement, day: date) -> AirSea:
     s_us, e_us = int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
     reader = store._reader()
     kinds = dict(reader.execute(
-        "SELECT substr(track_id, 1, instr(track_id, ':') - 1), count(DISTINCT track_id) FROM track_points"
-        " WHERE t_us >= ? AND t_us < ? GROUP BY 1", (s_us, e_us)).fetchall())
+        "SELECT t.kind, count(DISTINCT p.track_id) FROM track_points p JOIN tracks t ON t.track_id = p.track_id"
+        " WHERE p.t_us >= ? AND p.t_us < ? GROUP BY t.kind", (s_us, e_us)).fetchall())
     messages = reader.execute("SELECT count(*) FROM track_points WHERE t_us >= ? AND t_us < ?", (s_us, e_us)).fetchone()[0]
     leaves = reader.execute("SELECT count(*) FROM track_minutes WHERE minute_us >= ? AND minute_us < ?", (s_us, e_us)).fetchone()[0]
     found = list_findings(store, agreement_digest=agreement.digest(), since=start, until=end)

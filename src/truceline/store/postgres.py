@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from truceline.ledger.checkpoint import KEY_FILE, KeyFileError, load_key
+from truceline.ledger.witness import WitnessError, check_against_witness
 from truceline.store.ports import StoreUnavailable
 from truceline.store.postgres_incidents import LeaseLost, PgIncidentTables
 from truceline.store.postgres_ledger import PgLedgerTables
 from truceline.store.postgres_observations import PgObservationTables
-from truceline.store.sqlite import SqliteStore
+from truceline.store.sqlite import SqliteStore, StoreError
 
 __all__ = ["LeaseLost", "PostgresStore", "StoreUnavailable", "open_postgres"]
 
@@ -37,8 +39,18 @@ class PostgresStore(PgObservationTables, PgIncidentTables, PgLedgerTables, Sqlit
 def open_postgres(dsn: str, data_dir: Path | None = None, *, pool_size: int = 8, timeout_s: float = 10.0) -> PostgresStore:
     """Connect (StoreUnavailable if the server cannot be reached) and migrate the schema if needed.
 
-    ``data_dir`` holds what stays a file: the ledger signing key (the sequencer creates it if missing).
+    ``data_dir`` holds what stays a file: the ledger signing key (the sequencer creates it if missing) and
+    the witness of the latest checkpoint the sequencer signed there; a database behind that witness (restored
+    from an old backup) is refused with StoreError, as the embedded store does.
     """
     if data_dir is not None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return PostgresStore(dsn, data_dir, pool_size=pool_size, timeout_s=timeout_s)
+    store = PostgresStore(dsn, data_dir, pool_size=pool_size, timeout_s=timeout_s)
+    if data_dir is not None:
+        try:
+            verifier = load_key(data_dir).verifier if (data_dir / KEY_FILE).exists() else None
+            check_against_witness(store.reader(), data_dir, verifier)
+        except (WitnessError, KeyFileError) as exc:
+            store.close()
+            raise StoreError(str(exc)) from None
+    return store

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -61,6 +61,20 @@ class PgBase(SqliteBase):
         """:meth:`transaction` typed as what it is, for the PostgreSQL modules (COPY, raw psycopg)."""
         with pg_transaction(self._pool) as conn:
             yield conn
+
+    def append_leaves(self, conn: sqlite3.Connection, kind: str, refs: Sequence[int], leaves: list[bytes]) -> int | None:
+        """Queue ``leaves`` for the sequencer (in the caller's transaction); None: their indexes come later."""
+        raw = cast(PgConnection, conn).raw
+        with raw.cursor() as cur, cur.copy("COPY ledger_queue (kind, ref, leaf) FROM STDIN") as copy:
+            for ref, leaf in zip(refs, leaves, strict=True):
+                copy.write_row((kind, ref, leaf))
+        return None
+
+    def next_track_minute_id(self, conn: sqlite3.Connection) -> int:
+        """The first free ``track_minutes`` id; the table lock (until commit) keeps the following ones free,
+        as SQLite's writer lock does."""
+        conn.execute("LOCK TABLE track_minutes IN EXCLUSIVE MODE")
+        return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM track_minutes").fetchone()[0])
 
     def close(self) -> None:
         """Close the pool (waits for lent connections to come back)."""

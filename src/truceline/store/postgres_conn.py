@@ -103,12 +103,14 @@ class PgConnection:
         """Run one statement (``?`` placeholders) and fetch its rows."""
         return _run(self.raw, sql, params)
 
-    def executemany(self, sql: str, seq_of_params: Sequence[Sequence[Any]] | Iterator[Sequence[Any]]) -> None:
-        """Run one statement for each parameter tuple (psycopg pipelines them)."""
+    def executemany(self, sql: str, seq_of_params: Sequence[Sequence[Any]] | Iterator[Sequence[Any]]) -> Rows:
+        """Run one statement for each parameter tuple (psycopg pipelines them); ``rowcount`` is their total."""
         batch = list(seq_of_params)
-        if batch:
-            with self.raw.cursor() as cur:
-                cur.executemany(to_pg(sql), batch)  # type: ignore[arg-type]
+        if not batch:
+            return Rows([], 0)
+        with self.raw.cursor() as cur:
+            cur.executemany(to_pg(sql), batch)  # type: ignore[arg-type]
+            return Rows([], cur.rowcount)
 
 
 class PooledReader:

@@ -73,13 +73,16 @@ class PgIncidentTables(IncidentTables, PgBase):
     def observations_in_ledger_order(self, after_index: int, bbox: BBox | None = None, limit: int = 10_000) -> list[tuple[int, str]]:
         """(ledger index, canonical document) of sequenced observations after ``after_index`` (−1: from the
         first), inside ``bbox`` if given, in ledger order; those that do not count (compromised key) left out."""
-        sql = f"SELECT o.ledger_index, o.doc FROM observations o WHERE o.ledger_index > ? AND {COUNTS_SQL}"
+        sql = (
+            "SELECT p.ledger_index, o.doc FROM ledger_positions p JOIN observations o ON o.seq = p.seq"
+            f" WHERE p.ledger_index > ? AND {COUNTS_SQL}"
+        )
         params: list[object] = [after_index]
         if bbox is not None:
             box_sql, box_values = postgis_bbox(bbox, "o")
             sql += " AND " + box_sql
             params.extend(box_values)
-        sql += " ORDER BY o.ledger_index LIMIT ?"
+        sql += " ORDER BY p.ledger_index LIMIT ?"
         params.append(limit)
         return [(int(i), doc) for i, doc in self._reader().execute(sql, params).fetchall()]
 

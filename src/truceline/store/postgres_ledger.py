@@ -28,6 +28,7 @@ from truceline.domain.revocation import RevocationReason
 from truceline.ledger.canonical import canonical_json, leaf_bytes
 from truceline.ledger.checkpoint import KEY_FILE, LedgerKey, SignedCheckpoint, load_key, load_or_create_key
 from truceline.ledger.commitment import commit_canonical, new_salt
+from truceline.ledger.witness import write_witness
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
 from truceline.store.postgres_incidents import Fence, check_fence
@@ -44,6 +45,7 @@ _TARGETS = {
     "observation": "UPDATE observations o SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE o.seq = v.ref",
     "review": "UPDATE incident_reviews r SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE r.seq = v.ref",
     "revocation": "UPDATE key_revocations r SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE r.seq = v.ref",
+    "track_minute": "UPDATE track_minutes t SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE t.id = v.ref",
     "agreement": "UPDATE agreement_versions a SET ledger_index = v.idx FROM unnest(%s::bigint[], %s::bigint[]) AS v(ref, idx) WHERE a.seq = v.ref",
 }
 
@@ -192,15 +194,23 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
                     indexes.append(start + offset)
                 for kind, (refs, indexes) in by_kind.items():
                     conn.raw.execute(_TARGETS[kind], (refs, indexes))
+                if "observation" in by_kind:
+                    refs, indexes = by_kind["observation"]
+                    with conn.raw.cursor() as cur, cur.copy("COPY ledger_positions (ledger_index, seq) FROM STDIN") as copy:
+                        for ref, index in zip(refs, indexes, strict=True):
+                            copy.write_row((index, ref))
                 conn.raw.execute("DELETE FROM ledger_queue WHERE qseq = ANY(%s)", ([int(r[0]) for r in rows],))
             drained = len(rows) < limit
             due = time.monotonic() - self._last_checkpoint_at >= CHECKPOINT_EVERY_S
             key = self._signing_key() if (rows and (drained or due)) else None
+            signed = None
             if key is not None:
                 latest = self._log.latest_checkpoint(conn)  # type: ignore[arg-type]
                 if latest is None or latest.size < self._log.size(conn):  # type: ignore[arg-type]
-                    self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
+                    signed = self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
                 self._last_checkpoint_at = time.monotonic()
+        if signed is not None and self.data_dir is not None:
+            write_witness(self.data_dir, signed)  # after the commit: the witness may lag the database, never lead it
         return len(rows)
 
     def _signing_key(self) -> LedgerKey | None:

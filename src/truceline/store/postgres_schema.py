@@ -14,6 +14,8 @@ Differences from the SQLite schema, each for a reason:
   bounding-box searches, where SQLite uses the grid cells of :mod:`~truceline.store.grid`.
 - ``ledger_index`` is NULL until the single sequencer appends the row's leaf (``ledger_queue``), so that
   several API replicas never race for the Merkle log; reviews, revocations and agreement versions too.
+  Fusion reads observations in ledger order through ``ledger_positions`` (ledger index → seq, appended by
+  the sequencer), so the observation rows need no index on ``ledger_index`` and its update stays HOT.
 - ``cluster_leases`` is created here as well as by :mod:`truceline.cluster.lease`, so that the sequencer's
   fence can lock its row whichever starts first.
 """
@@ -33,6 +35,9 @@ _log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x7472_7563_0001
 PARTITION_LOCK = 0x7472_7563_0002
 LEDGER_LOCK = 0x7472_7563_0003
+#: Free space left in each observation page so that the sequencer's ``SET ledger_index`` is a HOT update (a new
+#: row version on the same page, no index touched: ``ledger_index`` is deliberately not indexed there).
+FILLFACTOR = 70
 
 _V1 = """
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -63,9 +68,12 @@ CREATE TABLE observations (
         CASE WHEN lat IS NULL OR lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED,
     PRIMARY KEY (t_us, seq)
 ) PARTITION BY RANGE (t_us);
-CREATE TABLE observations_default PARTITION OF observations DEFAULT;
+CREATE TABLE observations_default PARTITION OF observations DEFAULT WITH (fillfactor = 70);  -- FILLFACTOR
 CREATE INDEX observations_seq_idx ON observations (seq);
-CREATE INDEX observations_ledger ON observations (ledger_index) WHERE ledger_index IS NOT NULL;
+CREATE TABLE ledger_positions (
+    ledger_index BIGINT PRIMARY KEY,
+    seq          BIGINT NOT NULL
+);
 CREATE INDEX observations_id ON observations (id);
 CREATE INDEX observations_geom ON observations USING gist (geom);
 CREATE TABLE observation_ids (
@@ -205,6 +213,34 @@ CREATE TABLE IF NOT EXISTS cluster_leases (
 )
 """
 
+_V2 = """
+ALTER TABLE ledger_queue DROP CONSTRAINT ledger_queue_kind_check;
+ALTER TABLE ledger_queue ADD CONSTRAINT ledger_queue_kind_check
+    CHECK (kind IN ('observation', 'review', 'revocation', 'agreement', 'track_minute'));
+CREATE TABLE track_points (
+    seq BIGSERIAL PRIMARY KEY, track_id TEXT NOT NULL, t_us BIGINT NOT NULL,
+    lat DOUBLE PRECISION, lon DOUBLE PRECISION, alt_m DOUBLE PRECISION, alt_ref TEXT, speed_mps DOUBLE PRECISION,
+    course_deg DOUBLE PRECISION, callsign TEXT, squawk TEXT, extra TEXT NOT NULL, raw TEXT NOT NULL, source TEXT NOT NULL,
+    minute_id BIGINT NOT NULL, UNIQUE (track_id, t_us, raw));
+CREATE INDEX track_points_time ON track_points (track_id, t_us);
+CREATE INDEX track_points_t ON track_points (t_us);
+CREATE TABLE tracks (
+    track_id TEXT PRIMARY KEY, kind TEXT NOT NULL, ident TEXT NOT NULL,
+    first_us BIGINT NOT NULL, last_us BIGINT NOT NULL, pos_us BIGINT, lat DOUBLE PRECISION, lon DOUBLE PRECISION,
+    alt_m DOUBLE PRECISION, speed_mps DOUBLE PRECISION, course_deg DOUBLE PRECISION, callsign TEXT,
+    messages BIGINT NOT NULL, positions BIGINT NOT NULL, info TEXT NOT NULL);
+CREATE INDEX tracks_last ON tracks (kind, last_us);
+CREATE TABLE track_minutes (
+    id BIGINT PRIMARY KEY, track_id TEXT NOT NULL, minute_us BIGINT NOT NULL,
+    ledger_index BIGINT, salt BYTEA NOT NULL, doc TEXT NOT NULL, received_us BIGINT NOT NULL);
+CREATE INDEX track_minutes_track ON track_minutes (track_id, minute_us);
+CREATE TABLE track_findings (
+    id TEXT PRIMARY KEY, category TEXT NOT NULL, type TEXT NOT NULL, track_id TEXT NOT NULL,
+    t_us BIGINT NOT NULL, lat DOUBLE PRECISION NOT NULL, lon DOUBLE PRECISION NOT NULL, party TEXT, rule_id TEXT,
+    agreement_digest TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX track_findings_time ON track_findings (category, t_us)
+"""
+
 #: (version, description, DDL); append only, never edit an applied step.
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -213,6 +249,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         " evidence ledger with its sequencing queue, incidents per sector, reviews, agreement versions, leases",
         _V1,
     ),
+    (2, "aircraft and vessel tracks; track-minute leaves queued for the sequencer like the others", _V2),
 )
 
 
@@ -266,5 +303,5 @@ def ensure_partition(conn: PgConnection, t_us: int) -> str | None:
     ).fetchone()
     if in_default:
         return None
-    conn.execute(f"CREATE TABLE {name} PARTITION OF observations FOR VALUES FROM ({start}) TO ({end})")
+    conn.execute(f"CREATE TABLE {name} PARTITION OF observations FOR VALUES FROM ({start}) TO ({end}) WITH (fillfactor = {FILLFACTOR})")
     return name

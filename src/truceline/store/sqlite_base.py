@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +87,15 @@ class SqliteBase:
                 self._writer.execute("ROLLBACK")
                 raise
             self._writer.execute("COMMIT")
+
+    def append_leaves(self, conn: sqlite3.Connection, kind: str, refs: Sequence[int], leaves: list[bytes]) -> int | None:
+        """Append ``leaves`` (of records ``kind``/``refs``) to the evidence log in the caller's transaction and
+        return the first one's index. The PostgreSQL store queues them for its sequencer and returns None."""
+        return self._log.append_many(conn, leaves)
+
+    def next_track_minute_id(self, conn: sqlite3.Connection) -> int:
+        """The first free ``track_minutes`` id (the writer lock makes the following ones free too)."""
+        return int(conn.execute("SELECT coalesce(max(id), 0) + 1 FROM track_minutes").fetchone()[0])
 
     def close(self) -> None:
         """Close every connection; the WAL is checkpointed by SQLite on the last close."""

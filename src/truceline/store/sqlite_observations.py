@@ -13,19 +13,22 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
 from truceline.store.grid import bbox_condition, cell_ranges
-from truceline.store.ports import AddResult, BBox, ObservationQuery, Page, StoredObservation
+from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
 from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_OBSERVATION_SQL, PreparedObservation, prepare_batch
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _from_us, _iso, _us
+
+if TYPE_CHECKING:
+    from truceline.store.ports import BBox
 
 
 def _encode_cursor(t_us: int, seq: int) -> str:

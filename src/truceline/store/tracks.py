@@ -1,10 +1,15 @@
-"""Aircraft and vessel tracks in the SQLite store: points, per-track summaries, ledger coverage.
+"""Aircraft and vessel tracks in the store: points, per-track summaries, ledger coverage.
 
 Tables (migration 7): ``track_points`` (one row per decoded message, its raw text kept), ``tracks`` (one
 row per aircraft or vessel: latest position, names, counts; updated in the same transaction), and
 ``track_minutes`` (one row per ledger leaf: the canonical document of a track-minute batch and its salt,
 so a reader can recompute the commitment). Re-ingesting the same messages changes nothing: a point is
 identified by (track, time, raw message), and only new points get a leaf.
+
+The SQL is written once for both stores (the PostgreSQL store runs it through its adapter and has the same
+tables, migration 2 of :mod:`~truceline.store.postgres_schema`); what differs is asked of the store:
+``append_leaves`` (appended now in SQLite, queued for the sequencer in PostgreSQL, where a track-minute's
+``ledger_index`` stays NULL until then) and ``next_track_minute_id``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from typing import Any
 
 import orjson
 
-from truceline.ledger.log import MerkleLog
 from truceline.store.grid import bbox_condition
 from truceline.store.ports import BBox
 from truceline.track.evidence import group_by_track_minute, minute_leaf
@@ -90,16 +94,15 @@ def add_track_points(store: Any, points: Sequence[TrackPoint], source: str, rece
         return TrackAddResult(0, 0, 0)
     received = received_at or datetime.now(UTC)
     received_us = _us(received)
-    log = MerkleLog()
     stored = duplicates = leaves = 0
     times = [_us(p.time) for p in points]
-    tracks_json = orjson.dumps(sorted({p.track_id for p in points})).decode()
+    track_ids = sorted({p.track_id for p in points})
     with store.transaction() as conn:
         # Which (track, time, raw) are stored already: one query for the batch instead of one insert per point.
-        seen = set(conn.execute(
-            "SELECT track_id, t_us, raw FROM track_points WHERE t_us BETWEEN ? AND ?"
-            " AND track_id IN (SELECT value FROM json_each(?))", (min(times), max(times), tracks_json),
-        ).fetchall())
+        seen = set(map(tuple, conn.execute(
+            f"SELECT track_id, t_us, raw FROM track_points WHERE t_us BETWEEN ? AND ? AND track_id IN ({','.join('?' * len(track_ids))})",
+            (min(times), max(times), *track_ids),
+        ).fetchall()))
         fresh: list[TrackPoint] = []
         fresh_us: list[int] = []
         for p, t in zip(points, times, strict=True):
@@ -110,10 +113,9 @@ def add_track_points(store: Any, points: Sequence[TrackPoint], source: str, rece
                 seen.add(key)
                 fresh.append(p)
                 fresh_us.append(t)
-        next_minute = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM track_minutes").fetchone()[0]
-        leaf_start = log.size(conn)
+        next_minute = store.next_track_minute_id(conn)
         leaf_datas: list[bytes] = []
-        minute_rows: list[tuple[object, ...]] = []
+        minute_rows: list[list[object]] = []
         point_rows: list[tuple[object, ...]] = []
         summaries: dict[str, list[TrackPoint]] = {}
         dumps = orjson.dumps
@@ -124,8 +126,7 @@ def add_track_points(store: Any, points: Sequence[TrackPoint], source: str, rece
                  dumps(p.extra if type(p.extra) is dict else dict(p.extra), default=str).decode(), p.raw, source, next_minute)
                 for p in group.points)
             canonical, salt, leaf = minute_leaf(group, source, received)
-            minute_rows.append((next_minute, track_id, _us(group.minute), leaf_start + len(leaf_datas), salt,
-                                canonical.decode(), received_us))
+            minute_rows.append([next_minute, track_id, _us(group.minute), None, salt, canonical.decode(), received_us])
             leaf_datas.append(leaf)
             next_minute += 1
             stored += len(group.points)
@@ -133,8 +134,11 @@ def add_track_points(store: Any, points: Sequence[TrackPoint], source: str, rece
         conn.executemany(
             "INSERT INTO track_points (track_id, t_us, lat, lon, alt_m, alt_ref, speed_mps, course_deg,"
             " callsign, squawk, extra, raw, source, minute_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", point_rows)
+        # The embedded store appends the leaves now; the PostgreSQL store queues them for its sequencer (None).
+        leaf_start = store.append_leaves(conn, "track_minute", [row[0] for row in minute_rows], leaf_datas)
+        for k, row in enumerate(minute_rows):
+            row[3] = None if leaf_start is None else leaf_start + k
         conn.executemany("INSERT INTO track_minutes VALUES (?,?,?,?,?,?,?)", minute_rows)
-        log.append_many(conn, leaf_datas)
         leaves = len(leaf_datas)
         for track_id, new_points in summaries.items():
             _update_summary(conn, track_id, new_points)
@@ -176,7 +180,11 @@ def _update_summary(conn: sqlite3.Connection, track_id: str, new: list[TrackPoin
             info["squawk"] = p.squawk
     info["_callsign_us"] = callsign_time
     conn.execute(
-        "INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (track_id) DO UPDATE SET kind = excluded.kind,"
+        " ident = excluded.ident, first_us = excluded.first_us, last_us = excluded.last_us, pos_us = excluded.pos_us,"
+        " lat = excluded.lat, lon = excluded.lon, alt_m = excluded.alt_m, speed_mps = excluded.speed_mps,"
+        " course_deg = excluded.course_deg, callsign = excluded.callsign, messages = excluded.messages,"
+        " positions = excluded.positions, info = excluded.info",
         (track_id, first.kind, first.ident, first_us, last_us, pos_us, state[3], state[4], state[5], state[6], state[7],
          state[8], state[9], state[10], orjson.dumps(info, default=str).decode()),
     )
@@ -293,9 +301,8 @@ def save_findings(store: Any, findings: Sequence[Any], agreement_digest: str) ->
         for f in findings
     ]
     with store.transaction() as conn:
-        before = conn.total_changes
-        conn.executemany("INSERT OR IGNORE INTO track_findings VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-        return int(conn.total_changes - before)
+        inserted = conn.executemany("INSERT INTO track_findings VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO NOTHING", rows)
+        return int(inserted.rowcount)
 
 
 def list_findings(store: Any, *, category: str | None = None, agreement_digest: str | None = None,
@@ -327,5 +334,5 @@ def list_findings(store: Any, *, category: str | None = None, agreement_digest: 
 
 def count_track_points(store: Any) -> dict[str, int]:
     """Messages stored per kind (for /metrics and the report)."""
-    rows = store._reader().execute("SELECT kind, sum(messages), count(*) FROM tracks GROUP BY kind").fetchall()
+    rows = store._reader().execute("SELECT kind, sum(messages), count(*) FROM tracks GROUP BY kind ORDER BY kind").fetchall()
     return {f"{kind}_messages": int(m or 0) for kind, m, _ in rows} | {f"{kind}_tracks": int(n) for kind, _, n in rows}
