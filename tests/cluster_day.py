@@ -30,6 +30,20 @@ class Day:
         return pairwise(clusters, self.truth), pairwise(clusters, {o: self.single.get(o, f"alone/{o}") for o in self.truth})
 
 
+def ledger_order_scores(store: Any, day: Day, clusters: dict[str, str]) -> PRF:
+    """Agreement of ``clusters`` with one node fusing the same observations in the store's ledger order.
+
+    Concurrent posters and re-posts after faults change the order observations are stored in, and the
+    streaming fuser's associations depend on order at the margins; comparing with one node in the *same*
+    order isolates what the cluster itself does (sectors, halos, takeovers)."""
+    from truceline.domain.documents import parse_documents
+
+    rows = store.observations_in_ledger_order(-1, None, 10_000_000)
+    ordered = parse_documents([doc for _, doc in rows])
+    single = {oid: incident.id for incident in fuse_all(ordered) for oid in incident.observation_ids}
+    return pairwise(clusters, {o: single.get(o, f"alone/{o}") for o in day.truth})
+
+
 @cache
 def sparse_day() -> Day:
     """Built once per test session (simulation and single-node fusion take a few seconds)."""
