@@ -51,6 +51,8 @@ def test_two_replicas_starting_at_once_make_one_admin_key_and_both_serve_it(repl
     a, b = replicas
     assert a.get("/whoami").status_code == 200
     assert b.get("/whoami").status_code == 200
+    status = b.get("/status").json()
+    assert status["bus"]["connected"] is True and status["fusion"]["mode"] == "cluster"
     listed = subprocess.run(
         [sys.executable, "-m", "truceline.cli", "keys", "list", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--json"],
         capture_output=True, check=True,
@@ -218,3 +220,64 @@ def test_verbs_that_must_not_touch_a_shared_store_refuse(tmp_path: Path, pg_dsn:
         assert b"does not work with --store" in result.stderr
     lonely_bus = _cli("keys", "list", "--data-dir", str(tmp_path / "d"), "--bus", "nats://127.0.0.1:4222")
     assert lonely_bus.returncode == 2 and b"--bus needs --store" in lonely_bus.stderr
+
+
+def _events(replica: Replica, key: str, wanted: int, ready: threading.Event, out: list[tuple[str, dict[str, Any]]]) -> None:
+    """Read ``wanted`` events from a replica's /stream (heartbeats and comments skipped)."""
+    with httpx.stream("GET", replica.url + "/api/v1/stream", headers=auth(key), timeout=60) as response:
+        topic = None
+        for line in response.iter_lines():
+            if line.startswith(": connected"):
+                ready.set()
+            elif line.startswith("event: "):
+                topic = line[len("event: ") :]
+            elif line.startswith("data: ") and topic is not None:
+                out.append((topic, json.loads(line[len("data: ") :])))
+                if len(out) >= wanted:
+                    return
+
+
+def test_an_incident_event_from_another_process_reaches_each_replica_s_readers_as_releasability_allows(
+    replicas: tuple[Replica, Replica], pg_dsn: str, nats: Any
+) -> None:
+    """What a fusion worker publishes: the full event to a reader of all its evidence, the partial notice to a
+    reader of part of it, nothing to anyone else; here published from the test process's own NatsBus."""
+    from truceline.bus.nats import NatsBus
+    from truceline.bus.ports import Event
+
+    _a, b = replicas
+    keys = {}
+    for org in ("FR", "RU"):
+        made = subprocess.run(
+            [sys.executable, "-m", "truceline.cli", "keys", "create", "--data-dir", str(b.data_dir), "--store", pg_dsn,
+             "--org", org, "--role", "analyst", "--json"], capture_output=True, check=True,
+        )  # fmt: skip
+        keys[org] = json.loads(made.stdout)["key"]
+    subprocess.run([sys.executable, "-m", "truceline.cli", "orgs", "set", "--data-dir", str(b.data_dir), "--store", pg_dsn,
+                    "FR", "--group", "COALITION"], capture_output=True, check=True)  # fmt: skip
+    full = Event("incident", {"id": "inc-9", "sources": ["ua-1", "fr-1"]}, "UA", ("UA",),
+                 evidence=(("UA", ("UA",)), ("FR", ("COALITION",))),
+                 partial=Event("incident.changed", {"id": "inc-9"}, "FR", ("COALITION",),
+                               evidence=(("FR", ("COALITION",)),), any_evidence=True))  # fmt: skip
+    marker = Event("observation", {"id": "public-1"}, "UA", ("PUBLIC",))  # every reader gets it: ends the wait
+    got: dict[str, list[tuple[str, dict[str, Any]]]] = {"admin": [], "FR": [], "RU": []}
+    readers = []
+    for who, key, wanted in (("admin", b.key, 2), ("FR", keys["FR"], 2), ("RU", keys["RU"], 1)):
+        ready = threading.Event()
+        thread = threading.Thread(target=_events, args=(b, key, wanted, ready, got[who]), daemon=True)
+        thread.start()
+        assert ready.wait(30)
+        readers.append(thread)
+    time.sleep(0.3)
+    worker_bus = NatsBus(nats.url)
+    try:
+        assert worker_bus.start(10)
+        worker_bus.publish(full)
+        worker_bus.publish(marker)
+        for thread in readers:
+            thread.join(30)
+    finally:
+        worker_bus.close()
+    assert got["admin"] == [("incident", full.data), ("observation", marker.data)]
+    assert got["FR"] == [("incident.changed", {"id": "inc-9"}), ("observation", marker.data)]
+    assert got["RU"] == [("observation", marker.data)]
