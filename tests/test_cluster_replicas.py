@@ -281,3 +281,20 @@ def test_an_incident_event_from_another_process_reaches_each_replica_s_readers_a
     assert got["admin"] == [("incident", full.data), ("observation", marker.data)]
     assert got["FR"] == [("incident.changed", {"id": "inc-9"}), ("observation", marker.data)]
     assert got["RU"] == [("observation", marker.data)]
+
+
+def test_a_replica_starts_while_nats_is_down_and_refuses_writes_until_it_is_up(tmp_path: Path, pg_dsn: str, nats: Any) -> None:
+    nats.kill()
+    replica = launch(tmp_path / "data", pg_dsn, nats.url)
+    try:
+        wait_ready(replica)
+        response = replica.post(native(id="early-1"))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2", response.text
+        assert replica.get("/status").json()["bus"]["connected"] is False
+        nats.start()
+        eventually("a write accepted once NATS is up", lambda: replica.post(native(id="early-1")).status_code == 201)
+        assert replica.get("/observations/early-1").status_code == 200
+    finally:
+        replica.process.terminate()
+        replica.process.wait(timeout=30)
+        terminate_connections(pg_dsn)
