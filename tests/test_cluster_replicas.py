@@ -9,74 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.replicas import Replica, auth, launch, wait_ready
 from tests.services import terminate_connections
 
-from conftest import eventually, free_port, native
-
-
-@dataclass
-class Replica:
-    process: subprocess.Popen[bytes]
-    url: str
-    data_dir: Path
-
-    @property
-    def key(self) -> str:
-        return (self.data_dir / "admin.key").read_text().strip()
-
-    def post(self, body: Any, key: str | None = None, timeout: float = 30) -> httpx.Response:
-        return httpx.post(self.url + "/api/v1/observations", json=body, headers=_auth(key or self.key), timeout=timeout)
-
-    def get(self, path: str, key: str | None = None) -> httpx.Response:
-        return httpx.get(self.url + "/api/v1" + path, headers=_auth(key or self.key), timeout=30)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
-def _auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def launch(data_dir: Path, store: str, bus: str, extra: list[str] | None = None) -> Replica:
-    """Start ``serve --store --bus`` without waiting (so several may start at once)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port),
-         "--store", store, "--bus", bus, *(extra or [])],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    return Replica(process, f"http://127.0.0.1:{port}", data_dir)
-
-
-def wait_ready(replica: Replica, timeout_s: float = 90) -> Replica:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if replica.process.poll() is not None:
-            output = replica.process.stdout.read().decode() if replica.process.stdout else ""
-            raise RuntimeError(f"replica exited with {replica.process.returncode}: {output}")
-        try:
-            if httpx.get(replica.url + "/healthz", timeout=1).status_code == 200:
-                return replica
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    replica.process.kill()
-    raise RuntimeError("replica did not start within the deadline")
+from conftest import eventually, native
 
 
 @pytest.fixture
@@ -105,6 +51,8 @@ def test_two_replicas_starting_at_once_make_one_admin_key_and_both_serve_it(repl
     a, b = replicas
     assert a.get("/whoami").status_code == 200
     assert b.get("/whoami").status_code == 200
+    status = b.get("/status").json()
+    assert status["bus"]["connected"] is True and status["fusion"]["mode"] == "cluster"
     listed = subprocess.run(
         [sys.executable, "-m", "truceline.cli", "keys", "list", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--json"],
         capture_output=True, check=True,
@@ -119,7 +67,7 @@ def test_an_observation_posted_to_one_replica_is_read_and_streamed_from_the_othe
     connected = threading.Event()
 
     def listen() -> None:
-        with httpx.stream("GET", b.url + "/api/v1/stream", headers=_auth(b.key), timeout=60) as response:
+        with httpx.stream("GET", b.url + "/api/v1/stream", headers=auth(b.key), timeout=60) as response:
             event = None
             for line in response.iter_lines():
                 if line.startswith(": connected"):
@@ -227,3 +175,126 @@ def test_serve_needs_both_store_and_bus(tmp_path: Path, pg_dsn: str) -> None:
     assert result.returncode == 2
     assert b"needs both --store" in result.stderr
     assert not (tmp_path / "d").exists()  # refused before anything was made
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "truceline.cli", *args], capture_output=True, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+
+
+def test_after_sequencing_replicas_serve_proofs_and_the_ledger_exports_from_the_shared_store(
+    replicas: tuple[Replica, Replica], pg_dsn: str, nats: Any, tmp_path: Path
+) -> None:
+    from truceline.store.open import open_store_url
+
+    a, b = replicas
+    assert a.post(batch("seq", 30)).status_code == 201
+    assert b.get("/observations/seq-00000").json()["ledger"] is None  # acknowledged, not yet sequenced
+    store: Any = open_store_url(a.data_dir, pg_dsn)  # what the sequencer (a worker) does, here by hand
+    try:
+        assert store.sequence_pending() == 30
+    finally:
+        store.close()
+    got = b.get("/observations/seq-00007").json()
+    assert got["ledger"] is not None and 0 <= got["ledger"]["index"] < 30  # served after the integrity check
+    checkpoint = b.get("/ledger/checkpoint")
+    assert checkpoint.status_code == 200 and checkpoint.json()["size"] == 30
+    proof = a.get(f"/ledger/inclusion?index={got['ledger']['index']}&size=30")
+    assert proof.status_code == 200
+    bundle = tmp_path / "bundle.tar"
+    exported = _cli("ledger", "export", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--bus", nats.url, "--out", str(bundle))
+    assert exported.returncode == 0, exported.stderr.decode() + exported.stdout.decode()
+    verified = _cli("ledger", "verify", str(bundle), "--json")
+    assert verified.returncode == 0, verified.stdout.decode()
+    assert json.loads(verified.stdout)["leaf_count"] == 30
+    audited = _cli("ledger", "audit", "--data-dir", str(a.data_dir), "--store", pg_dsn, "--json")
+    assert audited.returncode == 0, audited.stdout.decode()
+    assert json.loads(audited.stdout)["observations_checked"] == 30
+    published = _cli("ledger", "key", "--data-dir", str(tmp_path / "elsewhere"), "--store", pg_dsn)
+    assert published.stdout.decode().strip() == checkpoint.json()["verifier_key"]
+
+
+def test_verbs_that_must_not_touch_a_shared_store_refuse(tmp_path: Path, pg_dsn: str) -> None:
+    for verb in (["fuse"], ["demo", "--load-only"]):
+        result = _cli(*verb, "--data-dir", str(tmp_path / "d"), "--store", pg_dsn)
+        assert result.returncode == 2, (verb, result.stderr)
+        assert b"does not work with --store" in result.stderr
+    lonely_bus = _cli("keys", "list", "--data-dir", str(tmp_path / "d"), "--bus", "nats://127.0.0.1:4222")
+    assert lonely_bus.returncode == 2 and b"--bus needs --store" in lonely_bus.stderr
+
+
+def _events(replica: Replica, key: str, wanted: int, ready: threading.Event, out: list[tuple[str, dict[str, Any]]]) -> None:
+    """Read ``wanted`` events from a replica's /stream (heartbeats and comments skipped)."""
+    with httpx.stream("GET", replica.url + "/api/v1/stream", headers=auth(key), timeout=60) as response:
+        topic = None
+        for line in response.iter_lines():
+            if line.startswith(": connected"):
+                ready.set()
+            elif line.startswith("event: "):
+                topic = line[len("event: ") :]
+            elif line.startswith("data: ") and topic is not None:
+                out.append((topic, json.loads(line[len("data: ") :])))
+                if len(out) >= wanted:
+                    return
+
+
+def test_an_incident_event_from_another_process_reaches_each_replica_s_readers_as_releasability_allows(
+    replicas: tuple[Replica, Replica], pg_dsn: str, nats: Any
+) -> None:
+    """What a fusion worker publishes: the full event to a reader of all its evidence, the partial notice to a
+    reader of part of it, nothing to anyone else; here published from the test process's own NatsBus."""
+    from truceline.bus.nats import NatsBus
+    from truceline.bus.ports import Event
+
+    _a, b = replicas
+    keys = {}
+    for org in ("FR", "RU"):
+        made = subprocess.run(
+            [sys.executable, "-m", "truceline.cli", "keys", "create", "--data-dir", str(b.data_dir), "--store", pg_dsn,
+             "--org", org, "--role", "analyst", "--json"], capture_output=True, check=True,
+        )  # fmt: skip
+        keys[org] = json.loads(made.stdout)["key"]
+    subprocess.run([sys.executable, "-m", "truceline.cli", "orgs", "set", "--data-dir", str(b.data_dir), "--store", pg_dsn,
+                    "FR", "--group", "COALITION"], capture_output=True, check=True)  # fmt: skip
+    full = Event("incident", {"id": "inc-9", "sources": ["ua-1", "fr-1"]}, "UA", ("UA",),
+                 evidence=(("UA", ("UA",)), ("FR", ("COALITION",))),
+                 partial=Event("incident.changed", {"id": "inc-9"}, "FR", ("COALITION",),
+                               evidence=(("FR", ("COALITION",)),), any_evidence=True))  # fmt: skip
+    marker = Event("observation", {"id": "public-1"}, "UA", ("PUBLIC",))  # every reader gets it: ends the wait
+    got: dict[str, list[tuple[str, dict[str, Any]]]] = {"admin": [], "FR": [], "RU": []}
+    readers = []
+    for who, key, wanted in (("admin", b.key, 2), ("FR", keys["FR"], 2), ("RU", keys["RU"], 1)):
+        ready = threading.Event()
+        thread = threading.Thread(target=_events, args=(b, key, wanted, ready, got[who]), daemon=True)
+        thread.start()
+        assert ready.wait(30)
+        readers.append(thread)
+    time.sleep(0.3)
+    worker_bus = NatsBus(nats.url)
+    try:
+        assert worker_bus.start(10)
+        worker_bus.publish(full)
+        worker_bus.publish(marker)
+        for thread in readers:
+            thread.join(30)
+    finally:
+        worker_bus.close()
+    assert got["admin"] == [("incident", full.data), ("observation", marker.data)]
+    assert got["FR"] == [("incident.changed", {"id": "inc-9"}), ("observation", marker.data)]
+    assert got["RU"] == [("observation", marker.data)]
+
+
+def test_a_replica_starts_while_nats_is_down_and_refuses_writes_until_it_is_up(tmp_path: Path, pg_dsn: str, nats: Any) -> None:
+    nats.kill()
+    replica = launch(tmp_path / "data", pg_dsn, nats.url)
+    try:
+        wait_ready(replica)
+        response = replica.post(native(id="early-1"))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "2", response.text
+        assert replica.get("/status").json()["bus"]["connected"] is False
+        nats.start()
+        eventually("a write accepted once NATS is up", lambda: replica.post(native(id="early-1")).status_code == 201)
+        assert replica.get("/observations/early-1").status_code == 200
+    finally:
+        replica.process.terminate()
+        replica.process.wait(timeout=30)
+        terminate_connections(pg_dsn)

@@ -189,6 +189,9 @@ def _add_system_routes(app: FastAPI) -> None:
         if request.app.state.mqtt is not None:
             body["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
         body["fusion"] = await run_in_threadpool(_fusion_health, request.app)
+        bus = request.app.state.bus
+        if hasattr(bus, "connected"):  # cluster mode: is this replica connected to NATS right now?
+            body["bus"] = {"connected": bus.connected, "events_lost": bus.events_lost}
         if request.app.state.live_tracks.feeds:
             body["feeds"] = {s["name"]: s["status"] for s in request.app.state.live_tracks.states()}
         return json_response(body)
@@ -198,6 +201,8 @@ def _add_system_routes(app: FastAPI) -> None:
 
 def _fusion_health(app: FastAPI) -> dict[str, Any]:
     """Who fuses this data dir: this server, another process (``truceline fuse``), or nobody (``off``)."""
+    if app.state.settings.cluster:
+        return {"mode": "cluster", "detail": "`truceline worker` processes fuse, sector by sector"}
     lock: FuserLock | None = app.state.fuser_lock
     if lock is not None:
         return {"mode": "in-process", "holder": lock.holder.as_dict()}
