@@ -276,6 +276,13 @@ def test_replicas_and_workers_survive_kill_9_nats_restart_and_cut_connections(pg
         assert store.ledger_size() == total  # ... and in the ledger exactly once
         key = load_key(data)
         assert verify_checkpoint(store.ledger_checkpoint(key).note, key.verifier).size == total
+        bundle = tmp_path / "bundle.zip"
+        cli = [sys.executable, "-m", "truceline.cli", "ledger"]
+        exported = subprocess.run([*cli, "export", "--data-dir", str(data), "--store", pg_dsn, "--bus", nats.url, "--out", str(bundle)],
+                                  capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        verified = subprocess.run([*cli, "verify", str(bundle)], capture_output=True, text=True, timeout=300)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
         survivor = replicas[1]
         for org_id in poster.acked[:: max(1, total // 50)]:  # any replica serves what another acknowledged
             assert survivor.get(f"/observations/{org_id[1]}").status_code == 200
