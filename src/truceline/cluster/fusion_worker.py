@@ -296,6 +296,11 @@ class SectorFusion:
                 self._restart_all()  # recover every sector from its committed cursor when the store is back
                 log.warning("fusion: store unavailable (%s); retrying", exc)
                 work = 0
+            except Exception:  # keep the role alive; what was not committed is fused again after recovery
+                self.errors += 1
+                self._restart_all()
+                log.exception("fusion: a round failed; recovering the sectors from their committed cursors")
+                work = 0
             if not work:
                 wake.wait(IDLE_S)
                 wake.clear()
