@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from tests.cluster_day import sparse_day
+
 from truceline.cluster.lease import LeaseKeeper, LeaseTable
 from truceline.cluster.sequencer import LEASE, Sequencer
 
