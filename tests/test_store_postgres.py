@@ -24,7 +24,7 @@ from tests.services import free_port, terminate_connections
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
-from truceline.ledger.checkpoint import generate_key
+from truceline.ledger.checkpoint import generate_key, load_key
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, StoreUnavailable
 from truceline.store.postgres import LeaseLost, PostgresStore, open_postgres
@@ -240,3 +240,15 @@ def test_a_database_behind_the_sequencer_s_witness_is_refused(pg: PostgresStore,
     _sql(pg_dsn, "DELETE FROM ledger_checkpoints; DELETE FROM ledger_nodes; DELETE FROM ledger_leaves")  # "an old backup"
     with pytest.raises(StoreError, match="witness"):
         open_postgres(pg_dsn, tmp_path / "data")
+
+
+def test_a_replica_with_another_key_serves_the_sequencer_s_checkpoint(pg: PostgresStore, tmp_path: Path) -> None:
+    pg.add_observations([obs(id="r1")])
+    pg.sequence_pending(100, None)  # drained: signs with the data dir's key and publishes it
+    pg.add_observations([obs(id="r2"), obs(id="r3")])
+    assert pg.sequence_pending(2, None) == 2  # not drained, and a checkpoint was signed < 5 s ago: none now
+    assert pg.ledger_size() == 3
+    served = pg.ledger_checkpoint(generate_key("truceline/elsewhere"))
+    assert served.size == 1 and served.signatures[0].name != "truceline/elsewhere"
+    own = load_key(tmp_path / "data")
+    assert pg.ledger_checkpoint(own).size == 3

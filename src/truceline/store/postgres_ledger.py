@@ -239,9 +239,16 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
 
     # -- reading the log -----------------------------------------------------------------------------
     def ledger_checkpoint(self, key: LedgerKey) -> SignedCheckpoint:
-        """The latest signed checkpoint, signing a new one with ``key`` first if the log has grown since."""
+        """The latest signed checkpoint, signing a new one with ``key`` first if the log has grown since
+        (only if ``key`` is the log's published key; otherwise the latest one the sequencer signed)."""
         latest = self._log.latest_checkpoint(self._reader())
         if latest is not None and latest.size == self.ledger_size():
+            return latest
+        published = self.ledger_verifier_key()
+        if published is not None and published != key.verifier_key():
+            # Not the log's key (a replica with a DIR of its own): serve what the sequencer signed.
+            if latest is None:
+                raise StoreError("no checkpoint signed yet: the sequencer (`truceline worker`) signs them with the log's key")
             return latest
         self.publish_ledger_key(key)
         with self.pg_transaction() as conn:

@@ -63,13 +63,10 @@ class PgObservationTables(ObservationTables, PgBase):
         for item in prepared:
             firsts.setdefault((item.owner_org, item.id), item)
         with self.pg_transaction() as conn:
-            existing = _stored_digests(conn, list(firsts))
-            fresh = [item for key, item in firsts.items() if key not in existing]
-            new = _claim_identities(conn, fresh)
-            lost = [(item.owner_org, item.id) for item in fresh if (item.owner_org, item.id) not in new]
-            if lost:  # another writer committed these identities since we looked
-                existing.update(_stored_digests(conn, lost))
-            stored_items = [(seq, item) for item in fresh if (seq := new.get((item.owner_org, item.id))) is not None]
+            new = _claim_identities(conn, list(firsts.values()))
+            taken = [key for key in firsts if key not in new]  # stored before, here or by another replica
+            existing = _stored_digests(conn, taken)
+            stored_items = [(seq, item) for key, item in firsts.items() if (seq := new.get(key)) is not None]
             _copy_rows(conn, stored_items, posted_by)
             for hook in self._insert_hooks:
                 hook(conn, stored_items)  # type: ignore[arg-type]
@@ -104,21 +101,22 @@ def _stored_digests(conn: PgConnection, keys: list[tuple[str, str]]) -> dict[tup
     return {(org, oid): bytes(digest) for org, oid, digest in rows}
 
 
-def _claim_identities(conn: PgConnection, fresh: list[PreparedObservation]) -> dict[tuple[str, str], int]:
-    """Insert the identities of ``fresh`` with new sequence numbers; return those this transaction got.
+def _claim_identities(conn: PgConnection, items: list[PreparedObservation]) -> dict[tuple[str, str], int]:
+    """Insert the identities of ``items`` with new sequence numbers; return those this transaction got.
 
-    ``ON CONFLICT DO NOTHING`` waits for a concurrent writer of the same identity and then skips it.
+    One statement: identities already stored are skipped (``ON CONFLICT DO NOTHING``, which also waits for a
+    concurrent writer of the same identity and then skips it); their sequence numbers are simply not used.
     """
-    if not fresh:
+    if not items:
         return {}
     # One lock order for every writer: two batches naming the same identities in another order cannot deadlock.
-    fresh = sorted(fresh, key=lambda item: (item.owner_org, item.id))
-    seqs = [r[0] for r in conn.raw.execute("SELECT nextval('observations_seq') FROM generate_series(1, %s)", (len(fresh),))]
+    fresh = sorted(items, key=lambda item: (item.owner_org, item.id))
     rows = conn.raw.execute(
         "INSERT INTO observation_ids (org, id, seq, doc_sha256)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %b::bytea[])"  # %b: bytes go binary, unescaped
+        " SELECT k.org, k.id, nextval('observations_seq'), k.digest"
+        " FROM unnest(%s::text[], %s::text[], %b::bytea[]) AS k(org, id, digest)"  # %b: bytes go binary, unescaped
         " ON CONFLICT (org, id) DO NOTHING RETURNING org, id, seq",
-        ([i.owner_org for i in fresh], [i.id for i in fresh], seqs, [i.doc_sha256 for i in fresh]),
+        ([i.owner_org for i in fresh], [i.id for i in fresh], [i.doc_sha256 for i in fresh]),
     ).fetchall()
     return {(org, oid): int(seq) for org, oid, seq in rows}
 
