@@ -276,6 +276,13 @@ def test_replicas_and_workers_survive_kill_9_nats_restart_and_cut_connections(pg
         assert store.ledger_size() == total  # ... and in the ledger exactly once
         key = load_key(data)
         assert verify_checkpoint(store.ledger_checkpoint(key).note, key.verifier).size == total
+        bundle = tmp_path / "bundle.zip"
+        cli = [sys.executable, "-m", "truceline.cli", "ledger"]
+        exported = subprocess.run([*cli, "export", "--data-dir", str(data), "--store", pg_dsn, "--bus", nats.url, "--out", str(bundle)],
+                                  capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        verified = subprocess.run([*cli, "verify", str(bundle)], capture_output=True, text=True, timeout=300)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
         survivor = replicas[1]
         for org_id in poster.acked[:: max(1, total // 50)]:  # any replica serves what another acknowledged
             assert survivor.get(f"/observations/{org_id[1]}").status_code == 200
@@ -294,3 +301,23 @@ def test_replicas_and_workers_survive_kill_9_nats_restart_and_cut_connections(pg
         if store is not None:
             store.close()
         terminate_connections(pg_dsn)
+
+
+def test_a_worker_dies_with_its_parent(pg_dsn: str, tmp_path: Path) -> None:
+    """kill -9 of whatever started ``truceline worker`` ends the worker too (PR_SET_PDEATHSIG)."""
+    script = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-m', 'truceline.cli', 'worker', '--data-dir', {str(tmp_path / 'data')!r},"
+        f" '--store', {pg_dsn!r}], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert parent.stdout is not None
+    worker_pid = int(parent.stdout.readline())
+    eventually("the worker holding its lease", lambda: _holder_pid(pg_dsn, "sequencer") == worker_pid, 60)
+    started = descendants(parent.pid)
+    assert worker_pid in started
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=30)
+    eventually("the worker gone after its parent's kill -9", lambda: not alive(worker_pid, started[worker_pid]), 10)

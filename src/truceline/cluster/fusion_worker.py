@@ -91,20 +91,35 @@ def founder_digest(observation: Observation) -> str:
 class SectorScope:
     """One sector as a fusion scope (:class:`truceline.service.fusion.FusionScope`), fenced by its lease."""
 
-    def __init__(self, store: PostgresStore, feed: LedgerFeed, grid: SectorGrid, sector: Sector, fence: Fence, id_prefix: str) -> None:
+    def __init__(
+        self, store: PostgresStore, feed: LedgerFeed, grid: SectorGrid, sector: Sector, fence: Fence, id_prefix: str,
+        forget_after_s: float = 2 * 6 * 3600.0,
+    ) -> None:
         self._store = store
         self._feed = feed
         self._grid = grid
         self.sector = sector
         self.fence = fence
         self._prefix = id_prefix
-        self._founders: dict[str, bool] = {}  # founder digest → founded in this sector's core
+        # founder digest → (founded in this sector's core, event time); pruned once older than the window
+        self._founders: dict[str, tuple[bool, float]] = {}
+        self._owned: dict[str, bool] = {}  # incident ids that are ours, decided at first sight, forgotten when final
         self._replay: list[Observation] = []
+        self._latest = -math.inf
+        self._since_prune = 0
+        self.forget_after_s = forget_after_s
 
     def _mine(self, rows: Sequence[FeedRow]) -> list[Observation]:
         mine = [obs for _, obs, sectors in rows if self.sector in sectors]
         for obs in mine:
-            self._founders[founder_digest(obs)] = self._grid.owner(obs) == self.sector
+            t = obs.time.timestamp()
+            self._founders[founder_digest(obs)] = (self._grid.owner(obs) == self.sector, t)
+            self._latest = max(self._latest, t)
+        self._since_prune += len(mine)
+        if self._since_prune >= 10_000:
+            self._since_prune = 0
+            horizon = self._latest - self.forget_after_s
+            self._founders = {d: v for d, v in self._founders.items() if v[1] >= horizon}
         return mine
 
     def cursor(self) -> int:
@@ -142,12 +157,22 @@ class SectorScope:
 
     def keeps(self, incident_id: str) -> bool:
         """Incidents founded in the core; the neighbour that owns a halo founder keeps the others."""
-        digest = incident_id.removeprefix(self._prefix)[:16]
-        return self._founders.get(digest, False)
+        if incident_id in self._owned:
+            return True
+        founder = self._founders.get(incident_id.removeprefix(self._prefix)[:16])
+        if founder is None or not founder[0]:
+            return False  # a neighbour's (not cached: those updates never reach apply, which forgets ours)
+        self._owned[incident_id] = True
+        return True
 
     def apply(self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None) -> None:
-        """One transaction, fenced by the sector's lease."""
+        """One transaction, fenced by the sector's lease; final and removed incidents leave the ownership cache."""
         self._store.apply_incident_changes(upserts, removed, cursor, sector=self.sector.name, fence=self.fence)
+        for incident_id in removed:
+            self._owned.pop(incident_id, None)
+        for incident, final in upserts:
+            if final:
+                self._owned.pop(incident.id, None)
 
 
 class SectorFusion:
@@ -181,7 +206,7 @@ class SectorFusion:
     # -- sharing the sectors -----------------------------------------------------------------------
     def discover(self) -> None:
         """Add the sectors that own observations committed since the last look."""
-        while rows := self.feed.read(self._discovered, _PAGE):
+        while rows := self.feed.read(self._discovered, self.batch):  # the sectors' batch size: one read serves both
             for _, obs, _ in rows:
                 owner = self.grid.owner(obs)
                 if owner is not None:
@@ -221,7 +246,7 @@ class SectorFusion:
         self._keeper.keep(fence)
         lat, lon = sector.core.min_lat + sector.deg / 2, sector.core.min_lon + sector.deg / 2
         config = replace(self._config, origin=(lat, lon))
-        scope = SectorScope(self._store, self.feed, self.grid, sector, fence, config.id_prefix)
+        scope = SectorScope(self._store, self.feed, self.grid, sector, fence, config.id_prefix, 2 * config.window_s)
         self.held[sector] = (fence, FusionWorker(self._store, self._bus, config, scope=scope))  # type: ignore[arg-type]
         log.info("fusion: %s holds %s (term %d)", self.holder, sector.name, fence.term)
 
@@ -270,6 +295,11 @@ class SectorFusion:
                 self.errors += 1
                 self._restart_all()  # recover every sector from its committed cursor when the store is back
                 log.warning("fusion: store unavailable (%s); retrying", exc)
+                work = 0
+            except Exception:  # keep the role alive; what was not committed is fused again after recovery
+                self.errors += 1
+                self._restart_all()
+                log.exception("fusion: a round failed; recovering the sectors from their committed cursors")
                 work = 0
             if not work:
                 wake.wait(IDLE_S)

@@ -93,6 +93,10 @@ class Sequencer:
                 self.errors += 1
                 log.warning("sequencer: store unavailable (%s); retrying", exc)
                 done = 0
+            except Exception:  # keep the role alive: the failed transaction changed nothing, the batch is retried
+                self.errors += 1
+                log.exception("sequencer: a batch failed; retrying")
+                done = 0
             if done < self.batch:
                 wake.wait(IDLE_S)
                 wake.clear()
