@@ -222,8 +222,10 @@ class NatsBus:
                     asyncio.run_coroutine_threadsafe(self._nc.close(), self._loop).result(timeout=self.timeout_s)
                 except Exception as exc:  # noqa: BLE001 - closing: nothing left to protect
                     log.debug("closing the NATS connection: %s", exc)
-            elif self._connecting is not None:
+            elif self._connecting is not None:  # still trying to connect: end that attempt before the loop
                 self._connecting.cancel()
+                with contextlib.suppress(BaseException):
+                    self._connecting.result(timeout=self.timeout_s)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=self.timeout_s)
 
