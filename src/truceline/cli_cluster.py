@@ -37,7 +37,12 @@ def ensure_replica_admin_key(store: Any, data_dir: Path, store_url: str) -> tupl
 
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / ADMIN_KEY_FILENAME
-    with psycopg.connect(store_url, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(store_url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        Console(stderr=True).print(f"error: cannot reach the store to decide on the admin key: {exc}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (ADMIN_KEY_LOCK,))
         try:
             if path.exists():

@@ -6,8 +6,9 @@ its announcement is durable. NATS is the project's engine for that (DESIGN: no h
 
 How: nats-py is asyncio, the store and the routes' intake are synchronous; the client runs on an event loop
 of its own in a daemon thread, and synchronous callers bridge with ``run_coroutine_threadsafe`` and a
-timeout. Live events fan out locally at once (an :class:`InProcessBus`) and travel on the core subject
-``truceline.events.<topic>`` with this bus's origin in a header, so a replica skips its own echo. Every
+timeout. Live events fan out locally at once (an :class:`InProcessBus`) and travel, many to a message, on
+the core subject ``truceline_live.events`` (not stored: live news) with this bus's origin in a header, so a
+replica skips its own echo. Every
 field of :class:`Event` travels, so the releasability rules apply unchanged at the receiving replica.
 Announcements go to ``truceline.observations.stored`` through JetStream (stream ``TRUCELINE``, subjects
 ``truceline.>``, created if missing) with a ``Nats-Msg-Id`` derived from the ids, and the caller waits for
@@ -18,11 +19,12 @@ without the stream → :class:`BusUnavailable`, and nothing may be acknowledged 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-import re
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -39,12 +41,16 @@ T = TypeVar("T")
 
 STREAM = "TRUCELINE"
 STREAM_SUBJECTS = ["truceline.>"]
-EVENTS_PREFIX = "truceline.events."
+#: Live events: core NATS, deliberately outside the stream's ``truceline.>`` (news for connected readers, not
+#: a record: storing every event would double the broker's disk writes per observation for nothing read later).
+EVENTS_SUBJECT = "truceline_live.events"  # a JSON array of events per message
 STORED_SUBJECT = "truceline.observations.stored"
 ORIGIN_HEADER = "Truceline-Origin"
-STREAM_MAX_AGE_S = 7 * 24 * 3600.0  # the stream is a log of wake-ups and live news, not the store of record
+STREAM_MAX_AGE_S = 7 * 24 * 3600.0  # the stream is a log of wake-ups, not the store of record (PostgreSQL is)
+STREAM_MAX_BYTES = 8 * 1024**3  # and bounded: the oldest announcements go first
 ANNOUNCE_CHUNK = 2000  # ids per announcement message: stays far below NATS's 1 MB default payload limit
-_TOPIC = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+PACK_BYTES = 256 * 1024  # events per message, well below NATS's 1 MB default payload limit
+OUTBOX_LIMIT = 100_000  # events queued for NATS at most; beyond, the oldest are dropped and counted
 
 
 class BusUnavailable(RuntimeError):
@@ -126,6 +132,9 @@ class NatsBus:
         self._stream_ready = False
         self._connecting: Future[None] | None = None
         self._closed = False
+        self._outbox: deque[Event] = deque()
+        self._outbox_lock = threading.Lock()
+        self._drain_scheduled = False
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self, wait_s: float | None = None) -> bool:
@@ -149,7 +158,8 @@ class NatsBus:
 
         async def disconnected() -> None:
             self._connected.clear()
-            log.warning("lost the connection to NATS at %s; retrying", self.url)
+            if not self._closed:
+                log.warning("lost the connection to NATS at %s; retrying", self.url)
 
         async def reconnected() -> None:
             self._connected.set()
@@ -172,7 +182,9 @@ class NatsBus:
             error_cb=error,
         )
         self._js = self._nc.jetstream(timeout=self.timeout_s)
-        await self._nc.subscribe(EVENTS_PREFIX + ">", cb=self._received)
+        await self._nc.subscribe(EVENTS_SUBJECT, cb=self._received)
+        with contextlib.suppress(Exception):  # a slow first PONG: the subscription still stands, it is resent on reconnect
+            await self._nc.flush(timeout=self.timeout_s)
         self._connected.set()
         try:
             await self._ensure_stream()
@@ -189,7 +201,8 @@ class NatsBus:
             from nats.js.api import StorageType, StreamConfig
 
             config = StreamConfig(
-                name=STREAM, subjects=STREAM_SUBJECTS, storage=StorageType.FILE, max_age=STREAM_MAX_AGE_S, duplicate_window=120.0
+                name=STREAM, subjects=STREAM_SUBJECTS, storage=StorageType.FILE, max_age=STREAM_MAX_AGE_S,
+                max_bytes=STREAM_MAX_BYTES, duplicate_window=120.0,
             )
             try:
                 await self._js.add_stream(config)
@@ -209,8 +222,10 @@ class NatsBus:
                     asyncio.run_coroutine_threadsafe(self._nc.close(), self._loop).result(timeout=self.timeout_s)
                 except Exception as exc:  # noqa: BLE001 - closing: nothing left to protect
                     log.debug("closing the NATS connection: %s", exc)
-            elif self._connecting is not None:
+            elif self._connecting is not None:  # still trying to connect: end that attempt before the loop
                 self._connecting.cancel()
+                with contextlib.suppress(BaseException):
+                    self._connecting.result(timeout=self.timeout_s)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=self.timeout_s)
 
@@ -225,35 +240,65 @@ class NatsBus:
         return self._local.subscribe()
 
     def publish(self, event: Event) -> None:
-        """Deliver to this process's readers at once and hand the event to NATS for the others (never blocks)."""
+        """Deliver to this process's readers at once and queue the event for NATS (never blocks).
+
+        The queue is drained on the client's loop into messages of many events each: one NATS message per
+        event would cap an intake of thousands of observations per batch at the client's per-message cost.
+        """
         self._local.publish(event)
         if self._closed or not self._thread.is_alive():
             return
-        subject = EVENTS_PREFIX + (event.topic if _TOPIC.match(event.topic) else "other")
-        payload = encode_event(event)
-        self._loop.call_soon_threadsafe(self._send_event, subject, payload)
+        with self._outbox_lock:
+            if len(self._outbox) >= OUTBOX_LIMIT:
+                self._outbox.popleft()
+                self.events_lost += 1
+            self._outbox.append(event)
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self._loop.call_soon_threadsafe(self._drain_events)
 
-    def _send_event(self, subject: str, payload: bytes) -> None:
+    def _drain_events(self) -> None:
+        """On the loop: send every queued event, packed into messages of at most :data:`PACK_BYTES`."""
+        with self._outbox_lock:
+            events = list(self._outbox)
+            self._outbox.clear()
+            self._drain_scheduled = False
         if self._nc is None:
-            self.events_lost += 1
+            self.events_lost += len(events)
             return
-        task = self._loop.create_task(self._nc.publish(subject, payload, headers={ORIGIN_HEADER: self.origin}))
-        task.add_done_callback(self._count_failure)
+        pack: list[bytes] = []
+        size = 0
+        for event in events:
+            encoded = encode_event(event)
+            if pack and size + len(encoded) > PACK_BYTES:
+                self._send_pack(pack)
+                pack, size = [], 0
+            pack.append(encoded)
+            size += len(encoded) + 1
+        if pack:
+            self._send_pack(pack)
 
-    def _count_failure(self, task: asyncio.Task[None]) -> None:
+    def _send_pack(self, pack: list[bytes]) -> None:
+        payload = b"[" + b",".join(pack) + b"]"
+        task = self._loop.create_task(self._nc.publish(EVENTS_SUBJECT, payload, headers={ORIGIN_HEADER: self.origin}))
+        task.add_done_callback(lambda done: self._count_failure(done, len(pack)))
+
+    def _count_failure(self, task: asyncio.Task[None], events: int) -> None:
         if task.cancelled() or task.exception() is not None:
-            self.events_lost += 1
+            self.events_lost += events
 
     async def _received(self, msg: Any) -> None:
         headers = msg.headers or {}
         if headers.get(ORIGIN_HEADER) == self.origin:
-            return  # our own event, already delivered locally
+            return  # our own events, already delivered locally
         try:
-            event = decode_event(msg.data)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            log.warning("dropped a malformed event on %s: %s", msg.subject, exc)
+            events = [_event_from(item) for item in orjson.loads(msg.data)]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("dropped a malformed event message on %s: %s", msg.subject, exc)
             return
-        self._local.publish(event)
+        for event in events:
+            self._local.publish(event)
 
     # -- announcements (what an acknowledgement waits for) --------------------------------------
     def announce_stored(self, pairs: Sequence[tuple[str, str]]) -> None:
@@ -301,6 +346,7 @@ class NatsBus:
             if self._nc is None:
                 raise BusUnavailable(f"not connected to NATS at {self.url}")
             await self._nc.subscribe(STORED_SUBJECT, cb=received)
+            await self._nc.flush(timeout=self.timeout_s)  # the server has the subscription when this returns
 
         self._call(subscribe(), what="subscribe to announcements")
 
