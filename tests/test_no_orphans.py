@@ -10,10 +10,11 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from conftest import native, start_server
+from conftest import LiveServer, native, start_server
 from truceline.service.procs import die_with_parent
 
 
@@ -55,7 +56,20 @@ def _cmdline(pid: int) -> str:
 
 
 def test_kill_9_of_serve_leaves_no_child_alive(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+    _kill_9_leaves_no_child(start_server(tmp_path / "data"))
+
+
+def test_kill_9_of_an_api_replica_leaves_no_child_alive(tmp_path: Path, pg_dsn: str, nats: Any) -> None:
+    """The same in cluster mode (``serve --store --bus``): its parser pool must not outlive it either."""
+    from tests.services import terminate_connections
+
+    try:
+        _kill_9_leaves_no_child(start_server(tmp_path / "data", ["--store", pg_dsn, "--bus", nats.url]))
+    finally:
+        terminate_connections(pg_dsn)
+
+
+def _kill_9_leaves_no_child(server: LiveServer) -> None:
     try:
         batch = [native(id=f"orphan-{i}") for i in range(20)]
         response = httpx.post(server.url + "/api/v1/observations", json=batch,

@@ -6,7 +6,6 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -28,12 +27,14 @@ from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, sniff_track_format
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
+from truceline.cli_keys import keys_app, orgs_app
 from truceline.cli_ledger import app as ledger_app
 from truceline.cli_listener_options import check_code, cot_options, mqtt_options
 from truceline.cli_report import app as report_app
+from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store, refuse_cluster
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
-from truceline.domain.revocation import RevocationReason
+from truceline.cli_worker import app as worker_app
 from truceline.ingest.firms_flags import FireAnalysis
 from truceline.ingest.pipeline import (
     FORMATS,
@@ -43,7 +44,7 @@ from truceline.ingest.pipeline import (
 )
 from truceline.ingest.records import FormatError
 from truceline.service.settings import Settings
-from truceline.store.sqlite import SqliteStore, StoreError, open_store
+from truceline.store.sqlite import SqliteStore, StoreError
 
 if TYPE_CHECKING:
     from truceline.service.fuser_lock import FuserLock
@@ -90,15 +91,9 @@ def _claim_fusion(data_dir: Path, required: bool, hint: str) -> FuserLock | None
         return None
 
 
-def _open(data_dir: Path, lock: FuserLock | None = None) -> SqliteStore:
-    """The data dir's store, or exit 2 with the reason (releasing ``lock``, taken for nothing)."""
-    try:
-        return open_store(data_dir)
-    except (StoreError, OSError) as exc:
-        if lock is not None:
-            lock.release()
-        console.print(f"[red]error:[/] cannot open the store in {data_dir}: {exc}")
-        raise typer.Exit(2) from None
+def _open(data_dir: Path, lock: FuserLock | None = None, store_url: str | None = None) -> SqliteStore:
+    """The data dir's store (or ``store_url``'s), or exit 2 with the reason (releasing ``lock``, taken for nothing)."""
+    return open_cli_store(data_dir, store_url, on_error=lock.release if lock is not None else None)  # type: ignore[no-any-return]
 
 
 def witness_head(store: SqliteStore, data_dir: Path) -> None:
@@ -128,33 +123,48 @@ def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
 
 def _run_server(
     data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None,
-    start_day: str | None = None, **listeners: Any,
+    start_day: str | None = None, cluster: tuple[str, str] | None = None, **listeners: Any,
 ) -> None:
     """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``.
 
-    ``start_day`` (YYYY-MM-DD): the day the page should open on (the demo's suggested day).
+    ``start_day`` (YYYY-MM-DD): the day the page should open on (the demo's suggested day). ``cluster``:
+    (store URL, bus URL) of an API replica (see :mod:`truceline.cli_cluster`).
     """
     import uvicorn
 
     from truceline.api.app import create_app
+    from truceline.cli_cluster import ensure_replica_admin_key, no_admin_file_notice, replica_name, start_bus
     from truceline.cli_demo import announce_door, door_url
 
-    key_path, created = ensure_admin_key(store, data_dir)
-    if created:
-        console.print(f"Admin API key written to [bold]{key_path}[/] (mode 0600). Keep it secret.")
-    url = f"http://{host}:{port}/"
-    console.print(f"Serving on [bold]{url}[/]  (API docs at {url}docs; Ctrl+C stops)")
-    announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser, start_day)
+    bus = None
     try:
+        if cluster is None:
+            key_path, created = ensure_admin_key(store, data_dir)
+        else:
+            key_path, created = ensure_replica_admin_key(store, data_dir, cluster[0])
+            no_admin_file_notice(console, key_path)
+            bus = start_bus(cluster[1], console, replica_name(host, port))
+        if created:
+            console.print(f"Admin API key written to [bold]{key_path}[/] (mode 0600). Keep it secret.")
+        url = f"http://{host}:{port}/"
+        console.print(f"Serving on [bold]{url}[/]  (API docs at {url}docs; Ctrl+C stops)")
+        if key_path.exists():
+            announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser, start_day)
         application = create_app(
-            Settings(data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), **listeners),
+            Settings(
+                data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1),
+                cluster=cluster is not None, **listeners,
+            ),
             store,
+            bus=bus,
             fuser_lock=fuser_lock,
         )
         # Other requests get 5 s to finish on shutdown; the event streams are ended at once (see below).
         config = uvicorn.Config(application, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
         _serve_until_stopped(config, application.state.bus.close)
     finally:
+        if bus is not None:
+            bus.close()
         store.close()
         if fuser_lock is not None:
             fuser_lock.release()
@@ -200,12 +210,17 @@ def serve(
     upstream_pull_every: cli_upstream.UpstreamPullEvery = 30.0,
     ais: Annotated[list[str] | None, typer.Option("--ais", help="Read AIS NMEA from HOST:PORT (TCP client) or udp://HOST:PORT (repeat).")] = None,
     adsb: Annotated[list[str] | None, typer.Option("--adsb", help="Read dump1090/readsb at HOST:PORT or HOST:PORT/FORMAT as a client (FORMAT: sbs, beast or avr; default by port: 30003 sbs, 30002 avr, 30005 beast; repeat).")] = None,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Run the HTTP API. The first start creates DATA_DIR, its database and DATA_DIR/admin.key.
 
     One fuser per data dir: by default the server fuses unless another process already does, in which case
     it serves without fusing (it says so here and in GET /api/v1/status) and /stream carries no incident events.
+    With --store and --bus it is one API replica of a scale-out deployment (docs/cluster-api.md): any number
+    share the store and bus, and `truceline worker` fuses and keeps the ledger.
     """
+    cluster = check_urls(store_url, bus_url, both=True)
     listeners: dict[str, Any] = cli_upstream.upstream_options(
         upstream, upstream_key, upstream_alert_after, node_name, upstream_pull_every
     )
@@ -215,6 +230,11 @@ def serve(
         listeners.update(cot_options(host, cot_tcp, cot_udp, cot_org, cot_releasable_to or []))
     if ais or adsb:
         listeners.update(feed_options(ais or [], adsb or [], console))
+    if cluster:
+        from truceline.cli_cluster import refuse_fusion_flag
+
+        refuse_fusion_flag(fusion)
+        fusion = False
     lock = None
     if fusion is not False:
         hint = (
@@ -223,12 +243,15 @@ def serve(
             else "Serving without in-process fusion (see GET /api/v1/status); /stream carries no incident events."
         )
         lock = _claim_fusion(data_dir, required=bool(fusion), hint=hint)
-    store = _open(data_dir, lock)
+    store = _open(data_dir, lock, store_url)
     if agreement is not None:
         _put_agreement(store, agreement, lock)
     from truceline.cli_demo import attached_to_terminal
 
-    _run_server(data_dir, store, host, port, open_browser=not no_browser and attached_to_terminal(), fuser_lock=lock, **listeners)
+    _run_server(
+        data_dir, store, host, port, open_browser=not no_browser and attached_to_terminal(), fuser_lock=lock,
+        cluster=(store_url, bus_url) if store_url and bus_url else None, **listeners,
+    )
 
 
 @app.command()
@@ -236,6 +259,8 @@ def fuse(
     data_dir: DataDir,
     follow: Annotated[bool, typer.Option("--follow", help="Keep fusing new observations until interrupted.")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between looks for new observations with --follow.")] = 0.5,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Fuse the observations of DATA_DIR not yet fused, in a process of its own (beside `serve`).
 
@@ -246,6 +271,8 @@ def fuse(
 
     from truceline.service.fusion import FusionWorker
 
+    check_urls(store_url, bus_url)
+    refuse_cluster(store_url, "fuse", "on a shared store `truceline worker` fuses, sector by sector, under leases")
     lock = _claim_fusion(data_dir, required=True, hint="Stop it first.")
     store = _open(data_dir, lock)
     worker = FusionWorker(store)
@@ -296,6 +323,8 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
     load_only: Annotated[bool, typer.Option("--load-only", help="Load the sample and exit without serving.")] = False,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Load the bundled real sample and a simulated week of ceasefire violations into DATA_DIR, and serve it.
 
@@ -307,6 +336,8 @@ def demo(
     from truceline.cli_demo import load_demo, print_summary
     from truceline.sim.demo_week import DEMO_DAY
 
+    check_urls(store_url, bus_url)
+    refuse_cluster(store_url, "demo", "the demo is the embedded server (one data dir, nothing else needed)")
     lock = _claim_fusion(data_dir, required=True, hint="The demo fuses: stop it first, or use another --data-dir.")
     store = _open(data_dir, lock)
     print_summary(load_demo(store, console), data_dir, console)
@@ -359,6 +390,8 @@ def ingest(
     ] = None,
     sbs_timezone: Annotated[str | None, typer.Option("--sbs-timezone", help="sbs: the zone of the feeder's clock (UTC, Europe/Kyiv).")] = None,
     start_time: Annotated[str | None, typer.Option("--start-time", help="beast/avr with time stamps: UTC time of the first message.")] = None,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Validate and store observations from files; bad records are reported with their place, good ones kept.
 
@@ -366,15 +399,17 @@ def ingest(
     flagged detections become evidence for fusion, the rest are kept but not fused.
 
     Exit status: 0 all records accepted, 1 some records rejected, 2 a file could not be read at all.
+    With --store the records go to the shared store; the sequencer gives them their ledger leaves.
     """
+    check_urls(store_url, bus_url)
     sniffed = {sniff_track_format(path) for path in files} if fmt == "auto" else set()
     if len(sniffed) == 1 and None not in sniffed:  # AIS NMEA or a Mode S framing: messages into tracks
         fmt = sniffed.pop()  # type: ignore[assignment]
     if fmt in TRACK_FORMATS:
-        raise typer.Exit(run_track_ingest(lambda: _open(data_dir), files, fmt, as_json, sbs_timezone, start_time, console))
+        raise typer.Exit(run_track_ingest(lambda: _open(data_dir, None, store_url), files, fmt, as_json, sbs_timezone, start_time, console))
     owner = check_code(org, "organisation") if org is not None else None
     labels = [check_code(label, "releasability label") for label in releasable_to or []]
-    store = _open(data_dir)
+    store = _open(data_dir, None, store_url)
     summaries: list[dict[str, Any]] = []
     exit_code = 0
     try:
@@ -391,7 +426,8 @@ def ingest(
                 exit_code = max(exit_code, 1)
             if not as_json:
                 _print_summary(summary)
-        witness_head(store, data_dir)
+        if store_url is None:  # on a shared store the sequencer appends and signs
+            witness_head(store, data_dir)
     finally:
         store.close()
     if as_json:
@@ -446,8 +482,6 @@ def _print_summary(summary: IngestSummary) -> None:
             console.print(f"… and {len(summary.rejected) - 20:,} more (use --json for all)")
 
 
-keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
-orgs_app = typer.Typer(help="Organisations and the groups (e.g. COALITION) they belong to.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(text_app)
 app.add_typer(report_app, name="report")
@@ -455,111 +489,7 @@ app.registered_commands.extend(fusion_app.registered_commands)  # simulate, eval
 app.add_typer(ledger_app, name="ledger", help="Evidence ledger: export an offline bundle, verify one, show the public key.")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(export_app, name="export")
-OrgCode = Annotated[str, typer.Option("--org", help="Organisation code, e.g. FR.")]
-
-
-@keys_app.command("create")
-def keys_create(
-    data_dir: DataDir,
-    org: OrgCode,
-    role: Annotated[Role, typer.Option("--role", metavar=_KEY_ROLES, help="What the key may do (admin keys are made on first start only).")],
-    label: Annotated[str, typer.Option(help="Free note, e.g. who holds the key.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help='Print {"key": ..., "key_id": ...} on stdout.')] = False,
-) -> None:
-    """Create an API key. The key is printed once and stored only as a hash."""
-    check_code(org, "organisation")
-    if role is Role.ADMIN:
-        console.print("[red]error:[/] admin keys are created only on first start (DATA_DIR/admin.key)")
-        raise typer.Exit(2)
-    store = _open(data_dir)
-    try:
-        key, secret = store.create_api_key(org, role, label)
-    finally:
-        store.close()
-    if as_json:
-        sys.stdout.write(orjson.dumps({"key": secret, "key_id": key.key_id, "org": org, "role": role.value}).decode() + "\n")
-    else:
-        console.print(f"key id {key.key_id} for {org} ({role.value}); the key is shown only now:")
-        sys.stdout.write(secret + "\n")
-
-
-@keys_app.command("list")
-def keys_list(data_dir: DataDir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List keys (never their secrets)."""
-    store = _open(data_dir)
-    try:
-        keys = store.list_api_keys()
-    finally:
-        store.close()
-    rows = [k.as_dict() for k in keys]
-    if as_json:
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return
-    table = Table("key id", "org", "role", "label", "created", "revoked")
-    for row in rows:
-        table.add_row(row["key_id"], row["org"], row["role"], row["label"], row["created_at"][:19], (row["revoked_at"] or "")[:19])
-    Console().print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    data_dir: DataDir,
-    key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")],
-    reason: Annotated[
-        RevocationReason,
-        typer.Option("--reason", help="retired: its past work stands; compromised: its work from --since stops counting."),
-    ] = RevocationReason.RETIRED,
-    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z"], help="Compromised only: from when, e.g. 2023-04-01T00:00:00Z (default: now).")] = None,
-) -> None:
-    """Revoke a key at once (requests with it get 401 from then on), recorded as a ledger leaf."""
-    store = _open(data_dir)
-    try:
-        revoked = store.revoke_api_key(key_id, reason, since, "cli")
-    except StoreError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
-    if not revoked:
-        console.print(f"[red]error:[/] no live key with id {key_id!r}")
-        raise typer.Exit(1)
-    console.print(f"key {key_id} revoked ({reason.value})")
-
-
-@orgs_app.command("set")
-def orgs_set(
-    data_dir: DataDir,
-    code: Annotated[str, typer.Argument(help="Organisation code, e.g. FR.")],
-    groups: Annotated[list[str] | None, typer.Option("--group", help="Group it belongs to (repeat); PUBLIC is implicit.")] = None,
-    name: Annotated[str, typer.Option(help="Display name.")] = "",
-) -> None:
-    """Register an organisation and set its groups (replacing earlier ones)."""
-    check_code(code, "organisation")
-    for group in groups or []:
-        check_code(group, "group")
-    store = _open(data_dir)
-    try:
-        store.set_organisation(code, groups or [], name)
-    finally:
-        store.close()
-    console.print(f"{code}: groups {', '.join(sorted(groups or [])) or '(none besides PUBLIC)'}")
-
-
-@orgs_app.command("list")
-def orgs_list(data_dir: DataDir, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List organisations and their groups."""
-    store = _open(data_dir)
-    try:
-        orgs = store.list_organisations()
-    finally:
-        store.close()
-    if as_json:
-        sys.stdout.write(orjson.dumps(orgs).decode() + "\n")
-        return
-    table = Table("organisation", "groups")
-    for code, member_of in orgs.items():
-        table.add_row(code, ", ".join(member_of))
-    Console().print(table)
+app.registered_commands.extend(worker_app.registered_commands)  # worker (cluster roles)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

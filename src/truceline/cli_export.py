@@ -16,10 +16,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store
 from truceline.cli_words import counted
 from truceline.report.acled_export import gather_rows, write_acled_csv
 from truceline.report.audience import Audience, AudienceError, edition_reader
-from truceline.store.sqlite import StoreError, open_store
 
 app = typer.Typer(help="Export what an audience may see in other tools' formats.", no_args_is_help=True)
 _stderr = Console(stderr=True)
@@ -52,6 +52,8 @@ def export_acled(
     violations: Annotated[
         bool, typer.Option("--violations/--no-violations", help="Judge incidents against the agreement in force; responsible party as actor1.")
     ] = False,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Write the incidents the audience may see as ACLED-codebook CSV (one row per incident)."""
     start, end = _parse_time(since, "since"), _parse_time(until, "until")
@@ -60,11 +62,8 @@ def export_acled(
     except AudienceError as exc:
         _stderr.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
-    try:
-        store = open_store(data_dir)
-    except (StoreError, OSError) as exc:
-        _stderr.print(f"[red]error:[/] cannot open the store in {data_dir}: {exc}")
-        raise typer.Exit(2) from None
+    check_urls(store_url, bus_url)
+    store = open_cli_store(data_dir, store_url)
     try:
         in_force = None
         if violations:

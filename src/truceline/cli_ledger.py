@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from .cli_ledger_audit import AuditReport, audit_store
+from .cli_store import BusUrl, StoreUrl, check_urls, open_cli_store
 from .cli_words import counted
 from .ledger.bundle import BundleError, export_bundle
 from .ledger.bundle_verify import BundleReport, verify_bundle
-from .ledger.checkpoint import Checkpoint, CheckpointError, KeyFileError, Verifier, load_key
+from .ledger.checkpoint import Checkpoint, CheckpointError, KeyFileError, LedgerKey, Verifier, load_key
 from .ledger.log import LogError, MerkleLog
+from .store.ports import StoreUnavailable
 
 __all__ = ["app"]
 
@@ -57,6 +61,36 @@ def _open_readonly(data_dir: Path) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def _ledger_connection(data_dir: Path, store_url: str | None, key: LedgerKey | None = None) -> Iterator[sqlite3.Connection]:
+    """A read-only view of the log: DATA_DIR's SQLite file, or one snapshot of the shared PostgreSQL store.
+
+    On PostgreSQL the sequencer keeps appending while we read; a REPEATABLE READ transaction sees the log
+    and the records' ledger indexes as of one instant, so the audit never sees a record whose leaf is not
+    yet in its view. ``key``, if given, must be the key the shared log is published with.
+    """
+    if store_url is None:
+        conn = _open_readonly(data_dir)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    store = open_cli_store(data_dir, store_url)
+    try:
+        published = store.ledger_verifier_key()
+        if key is not None and published is not None and published != key.verifier_key():
+            raise _fail(f"the ledger key in {data_dir} is not the one the store's log is signed with ({published})")
+        with store.pg_transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield cast(sqlite3.Connection, conn)
+            waiting = int(conn.execute("SELECT count(*) FROM ledger_queue").fetchone()[0])
+        if waiting:
+            Console(stderr=True).print(f"{counted(waiting, 'record')} still waiting for the sequencer (not in this view of the log)")
+    finally:
+        store.close()
+
+
 @app.command("export")
 def export_command(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory holding truceline.db and ledger.key.")],
@@ -70,31 +104,32 @@ def export_command(
     ] = True,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Verify the written bundle.")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Write every leaf covered by a signed checkpoint, the checkpoints and the public key into BUNDLE."""
+    check_urls(store_url, bus_url)
     try:
         key = load_key(data_dir)
     except KeyFileError as exc:
         raise _fail(str(exc)) from None
-    conn = _open_readonly(data_dir)
     try:
-        audit = audit_store(conn, data_dir)  # a bundle must never vouch for a store whose records were edited
-        if not audit.ok:
-            raise _fail(f"refusing to export: {audit.first_mismatch}; run `truceline ledger audit --data-dir {data_dir}`")
-        log = MerkleLog()
-        checkpoints = log.checkpoints(conn)
-        size = log.size(conn)
-        latest = checkpoints[-1] if checkpoints else None
-        signed_now = None
-        if sign_head and (latest is None or latest.size < size):
-            head_origin = origin or (latest.origin if latest else key.name)
-            signed_now = key.sign(Checkpoint(head_origin, size, log.root(conn, size)))
-            checkpoints.append(signed_now)
-        result = export_bundle(conn, out, key.verifier, checkpoints)
-    except (BundleError, CheckpointError, LogError, OSError, sqlite3.Error) as exc:
+        with _ledger_connection(data_dir, store_url, key) as conn:
+            audit = audit_store(conn, data_dir)  # a bundle must never vouch for a store whose records were edited
+            if not audit.ok:
+                raise _fail(f"refusing to export: {audit.first_mismatch}; run `truceline ledger audit --data-dir {data_dir}`")
+            log = MerkleLog()
+            checkpoints = log.checkpoints(conn)
+            size = log.size(conn)
+            latest = checkpoints[-1] if checkpoints else None
+            signed_now = None
+            if sign_head and (latest is None or latest.size < size):
+                head_origin = origin or (latest.origin if latest else key.name)
+                signed_now = key.sign(Checkpoint(head_origin, size, log.root(conn, size)))
+                checkpoints.append(signed_now)
+            result = export_bundle(conn, out, key.verifier, checkpoints)
+    except (BundleError, CheckpointError, LogError, OSError, sqlite3.Error, StoreUnavailable) as exc:
         raise _fail(str(exc)) from None
-    finally:
-        conn.close()
     report = verify_bundle(result.path, trusted_key=key.verifier_key()) if verify else None
     if json_out:
         summary = {
@@ -154,24 +189,25 @@ def verify_command(
 def audit_command(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory holding truceline.db and ledger.key.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Recompute every stored record's commitment against its leaf and the tree against every signed
     checkpoint (and the witness copy); exit 0 when all match, 1 naming the first mismatch."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    conn = _open_readonly(data_dir)
+    check_urls(store_url, bus_url)
     try:
-        if json_out:
-            report = audit_store(conn, data_dir)
-        else:
-            columns = (TextColumn("auditing leaves"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-            with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-                task = bar.add_task("audit", total=None)
-                report = audit_store(conn, data_dir, lambda done, total: bar.update(task, completed=done, total=total))
-    except (CheckpointError, LogError, sqlite3.Error) as exc:
+        with _ledger_connection(data_dir, store_url) as conn:
+            if json_out:
+                report = audit_store(conn, data_dir)
+            else:
+                columns = (TextColumn("auditing leaves"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+                with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+                    task = bar.add_task("audit", total=None)
+                    report = audit_store(conn, data_dir, lambda done, total: bar.update(task, completed=done, total=total))
+    except (CheckpointError, LogError, sqlite3.Error, StoreUnavailable) as exc:
         raise _fail(f"audit could not read the store: {exc}") from None
-    finally:
-        conn.close()
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:
@@ -198,8 +234,21 @@ def _print_audit(console: Console, report: AuditReport) -> None:
 @app.command("key")
 def key_command(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Data directory holding ledger.key.")],
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Print the log's public verifier key, to publish so auditors can pass it to 'verify --key'."""
+    check_urls(store_url, bus_url)
+    if store_url is not None:  # the key the shared log is signed with, as published in the store
+        store = open_cli_store(data_dir, store_url)
+        try:
+            published = store.ledger_verifier_key()
+        finally:
+            store.close()
+        if published is None:
+            raise _fail("the store has no published ledger key yet: the sequencer (`truceline worker`) publishes it")
+        typer.echo(published)
+        return
     try:
         typer.echo(load_key(data_dir).verifier_key())
     except KeyFileError as exc:

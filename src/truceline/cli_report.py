@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store
 from truceline.cli_words import counted
 from truceline.report.audience import Audience, AudienceError
 from truceline.report.render import Format
@@ -55,6 +56,8 @@ def daily(
     out: Annotated[Path, typer.Option("--out", help="File to write.", dir_okay=False)],
     fmt: Annotated[Format, typer.Option("--format", help="html, md (Markdown; for --out r.md its images go in r-files/ beside it) or pdf.")] = "html",
     audience: Annotated[Audience, typer.Option("--audience", help="Whose edition: public (PUBLIC observations only) or coalition.")] = "public",
+    store_url: StoreUrl = None,
+    bus_url: BusUrl = None,
 ) -> None:
     """Write the daily report: violations by party, sector and kind, the week before, a map, notable incidents
     with their ledger references, what could not be verified, and the method.
@@ -65,23 +68,23 @@ def daily(
     when = _parse_day(day)
     from truceline.store.sqlite import DATABASE_FILENAME
 
-    if not (data_dir / DATABASE_FILENAME).is_file():
+    check_urls(store_url, bus_url)
+    if store_url is None and not (data_dir / DATABASE_FILENAME).is_file():
         raise _fail(f"{data_dir} is not a truceline data dir (no {DATABASE_FILENAME}); run `truceline serve` or `truceline demo` first")
     if not out.parent.is_dir():
         raise _fail(f"cannot write {out}: directory {out.parent} does not exist")
 
-    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.api.routes_ledger import ensure_ledger_key, existing_ledger_key
     from truceline.report.build import ReportError, daily_report
-    from truceline.store.sqlite import StoreError, open_store
 
-    try:
-        store = open_store(data_dir)
-    except (StoreError, OSError) as exc:
-        raise _fail(f"cannot open the store in {data_dir}: {exc}") from None
+    key = ensure_ledger_key(data_dir) if store_url is None else existing_ledger_key(data_dir)
+    if key is None:  # a shared store's key is the sequencer's; never make a second one here
+        raise _fail(f"no ledger key in {data_dir}: give the data dir the sequencer (`truceline worker`) uses")
+    store = open_cli_store(data_dir, store_url)
     try:
         with console.status(f"Gathering and rendering the {audience} report for {when.isoformat()} …"):
             folder = f"{out.stem}-files" if fmt == "md" else None
-            built = daily_report(store, ensure_ledger_key(data_dir), when, audience, fmt, image_folder=folder)
+            built = daily_report(store, key, when, audience, fmt, image_folder=folder)
         for name, data in built.files.items():  # the images first: the Markdown never links a missing file
             (out.parent / name).parent.mkdir(exist_ok=True)
             _write_atomically(out.parent / name, data)

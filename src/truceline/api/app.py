@@ -30,6 +30,7 @@ from truceline.api import (
     routes_tracks,
 )
 from truceline.api.auth import require
+from truceline.api.availability import install_unavailable_handler
 from truceline.api.integrity import install_integrity_handler
 from truceline.api.metrics import Metrics
 from truceline.api.routes_observations import json_response
@@ -66,8 +67,9 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         if settings.parse_workers > 0:
             # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
             app.state.parser_pool = await batch_parser.start_pool(settings.parse_workers)
-        app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
-        await run_in_threadpool(app.state.witness.start)
+        if not settings.cluster:  # in cluster mode the sequencer signs the heads it appends
+            app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
+            await run_in_threadpool(app.state.witness.start)
         if settings.fusion:
             await run_in_threadpool(app.state.fusion.start)
         if settings.mqtt_url:
@@ -97,7 +99,8 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
                 await run_in_threadpool(app.state.mqtt.stop)
                 app.state.mqtt = None
             await run_in_threadpool(app.state.fusion.stop)
-            await run_in_threadpool(app.state.witness.stop)  # after every writer: the witness covers what they stored
+            if app.state.witness is not None:  # after every writer: the witness covers what they stored
+                await run_in_threadpool(app.state.witness.stop)
             if app.state.fuser_lock is not None:
                 app.state.fuser_lock.release()
                 app.state.fuser_lock = None
@@ -115,8 +118,10 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.state.cot = None
     app.state.forwarder = None
     app.state.fuser_lock = fuser_lock
+    app.state.witness = None
     app.state.bus = bus or InProcessBus()
-    app.state.ledger_key = routes_ledger.ensure_ledger_key(settings.data_dir)
+    # A replica never creates the ledger key: the sequencer (a worker) does, in the shared data dir.
+    app.state.ledger_key = routes_ledger.existing_ledger_key(settings.data_dir) if settings.cluster else routes_ledger.ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
     app.state.agreement = routes_agreement.AgreementHolder(store)  # type: ignore[arg-type]
     app.state.live_tracks = LiveTracks(store, ais=settings.ais_feeds, adsb=settings.adsb_feeds, in_force=app.state.agreement.get)
@@ -189,6 +194,9 @@ def _add_system_routes(app: FastAPI) -> None:
         if request.app.state.mqtt is not None:
             body["mqtt"] = {"connected": request.app.state.mqtt.connected.is_set(), "topic": request.app.state.mqtt.config.topic}
         body["fusion"] = await run_in_threadpool(_fusion_health, request.app)
+        bus = request.app.state.bus
+        if hasattr(bus, "connected"):  # cluster mode: is this replica connected to NATS right now?
+            body["bus"] = {"connected": bus.connected, "events_lost": bus.events_lost}
         if request.app.state.live_tracks.feeds:
             body["feeds"] = {s["name"]: s["status"] for s in request.app.state.live_tracks.states()}
         return json_response(body)
@@ -198,6 +206,8 @@ def _add_system_routes(app: FastAPI) -> None:
 
 def _fusion_health(app: FastAPI) -> dict[str, Any]:
     """Who fuses this data dir: this server, another process (``truceline fuse``), or nobody (``off``)."""
+    if app.state.settings.cluster:
+        return {"mode": "cluster", "detail": "`truceline worker` processes fuse, sector by sector"}
     lock: FuserLock | None = app.state.fuser_lock
     if lock is not None:
         return {"mode": "in-process", "holder": lock.holder.as_dict()}
@@ -220,6 +230,7 @@ def _add_metrics_middleware(app: FastAPI) -> None:
 
 def _add_error_handlers(app: FastAPI) -> None:
     install_integrity_handler(app, json_response)
+    install_unavailable_handler(app, json_response)
 
     @app.exception_handler(RequestValidationError)
     async def query_errors(request: Request, exc: RequestValidationError) -> Response:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
+from truceline.api.routes_ledger import current_ledger_key
 from truceline.report.audience import AudienceError, edition_reader
 from truceline.report.build import daily_report
 from truceline.report.render import MEDIA_TYPES
@@ -45,7 +46,7 @@ async def daily(
     if current is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no agreement loaded: start the server with --agreement FILE or PUT /api/v1/agreement")
     built = await run_in_threadpool(
-        daily_report, request.app.state.store, request.app.state.ledger_key, day, audience, fmt, principal,
+        daily_report, request.app.state.store, current_ledger_key(request), day, audience, fmt, principal,
         (current.agreement, current.geometry),
     )
     filename = f"truceline-daily-{day.isoformat()}-{audience}.{fmt}"

@@ -33,6 +33,24 @@ def ensure_ledger_key(data_dir: Path) -> LedgerKey:
     return load_or_create_key(data_dir, f"truceline/{secrets.token_hex(6)}")
 
 
+def existing_ledger_key(data_dir: Path) -> LedgerKey | None:
+    """The data dir's signing key if it exists (a cluster replica waits for the sequencer to create it)."""
+    return load_key(data_dir) if (data_dir / KEY_FILE).exists() else None
+
+
+def current_ledger_key(request: Request) -> LedgerKey:
+    """The app's signing key, loaded once the sequencer has created it; 503 until then (cluster mode)."""
+    key: LedgerKey | None = request.app.state.ledger_key
+    if key is None:
+        key = request.app.state.ledger_key = existing_ledger_key(request.app.state.settings.data_dir)
+    if key is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the ledger key does not exist yet: the sequencer (`truceline worker`) creates it",
+            headers={"Retry-After": "2"},
+        )
+    return key
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -44,7 +62,7 @@ def _bad(exc: Exception) -> HTTPException:
 @router.get("/checkpoint", summary="The latest signed tree head (C2SP signed note)")
 async def checkpoint(request: Request, principal: Reader) -> Response:
     """Size, root hash and the signed note; a new checkpoint is signed when the log has grown."""
-    key: LedgerKey = request.app.state.ledger_key
+    key = current_ledger_key(request)
     signed = await run_in_threadpool(request.app.state.store.ledger_checkpoint, key)
     signature = signed.signatures[0]
     return json_response(

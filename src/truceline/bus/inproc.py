@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from truceline.bus.ports import Event
 
@@ -79,6 +79,9 @@ class InProcessBus:
                 subscription._loop.call_soon_threadsafe(subscription._offer, event)
             except RuntimeError:  # the subscriber's loop is closed: it is gone
                 self._remove(subscription)
+
+    def announce_stored(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Nothing to do: in the embedded server the store's commit is the acknowledgement."""
 
     def close(self) -> None:
         """End every subscription (server shutdown)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,3 +52,8 @@ class Bus(Protocol):
     def publish(self, event: Event) -> None: ...
 
     def subscribe(self) -> Subscription: ...
+
+    def announce_stored(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Make the storing of these (organisation, id) observations known durably before the intake
+        acknowledges them; raises if that cannot be done (then nothing may be acknowledged)."""
+        ...

@@ -7,19 +7,24 @@ replaying the observations of the fuser's time window (incident ids derive from 
 observation, so the rebuilt ones keep their ids).
 
 Only one fuser may work on a data dir at a time (:mod:`truceline.service.fuser_lock`).
+
+What one fuser works on is its *scope*: the whole store (:class:`WholeStore`, the embedded server) or one
+sector of the plane with its halo (:class:`truceline.cluster.fusion_worker.SectorScope`, cluster workers). The
+loop, the recovery and the persistence below are the same for both, so a sector fuses exactly as one node would.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from truceline.bus.ports import Bus, Event, Evidence
 from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
+from truceline.domain.observation import Observation
 from truceline.fuse.fuser import Fuser
 from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
 from truceline.store.sqlite import SqliteStore
@@ -41,11 +46,83 @@ def incident_feature(incident: Incident) -> dict[str, Any]:
     }
 
 
+class FusionScope(Protocol):
+    """The observations one fuser takes in and where its progress and incidents go."""
+
+    def cursor(self) -> int:
+        """Position of the last observation taken in (0 before the first)."""
+        ...
+
+    def latest_time(self, cursor: int) -> datetime | None:
+        """Latest event time among the scope's observations up to ``cursor``."""
+        ...
+
+    def since_time(self, since: datetime, cursor: int) -> list[Observation]:
+        """The scope's observations with event time ≥ ``since`` up to ``cursor``, in fusion order (replay)."""
+        ...
+
+    def after(self, cursor: int, limit: int) -> tuple[int, list[Observation]]:
+        """(new cursor, observations to fuse) of up to ``limit`` stored after ``cursor``; the cursor may pass
+        observations that are not the scope's. Same cursor back when nothing new was stored."""
+        ...
+
+    def drop_open(self) -> None:
+        """Delete the scope's incidents that fusion has not finalised (recovery rebuilds them)."""
+        ...
+
+    def keeps(self, incident_id: str) -> bool:
+        """Whether an incident is this scope's to store (a sector keeps those founded in its core)."""
+        ...
+
+    def apply(self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None) -> None:
+        """Store incidents, removals and the cursor in one transaction."""
+        ...
+
+
+class WholeStore:
+    """The embedded scope: every observation of one store, in storage order."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def cursor(self) -> int:
+        """The store's fusion cursor."""
+        return self._store.fusion_cursor()
+
+    def latest_time(self, cursor: int) -> datetime | None:
+        """Latest event time stored up to ``cursor``."""
+        return self._store.latest_observation_time(cursor)
+
+    def since_time(self, since: datetime, cursor: int) -> list[Observation]:
+        """The replay window, parsed."""
+        return parse_documents([doc for _, doc in self._store.observations_since_time(since, cursor)])
+
+    def after(self, cursor: int, limit: int) -> tuple[int, list[Observation]]:
+        """The next batch in storage order."""
+        rows = self._store.observations_after(cursor, limit)
+        return (rows[-1][0], parse_documents([doc for _, doc in rows])) if rows else (cursor, [])
+
+    def drop_open(self) -> None:
+        """Every open incident."""
+        self._store.drop_open_incidents()
+
+    def keeps(self, incident_id: str) -> bool:
+        """All of them."""
+        return True
+
+    def apply(self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None) -> None:
+        """One store transaction."""
+        self._store.apply_incident_changes(upserts, removed, cursor)
+
+
 class FusionWorker:
     """Runs fusion over newly stored observations, in a background thread or on demand."""
 
-    def __init__(self, store: SqliteStore, bus: Bus | None = None, config: FuserConfig | None = None) -> None:
+    def __init__(
+        self, store: SqliteStore, bus: Bus | None = None, config: FuserConfig | None = None, scope: FusionScope | None = None
+    ) -> None:
         self._store = store
+        self._scope: FusionScope = scope if scope is not None else WholeStore(store)
         self._bus = bus
         self._fuser = Fuser(config)
         self._lock = threading.Lock()
@@ -91,27 +168,30 @@ class FusionWorker:
             if self._recovered:
                 return
             self._recovered = True
-            cursor = self._store.fusion_cursor()
-            latest = self._store.latest_observation_time(cursor)
-            self._store.drop_open_incidents()
+            scope = self._scope
+            cursor = scope.cursor()
+            latest = scope.latest_time(cursor)
+            scope.drop_open()
             if latest is None:
                 return
             since = latest - timedelta(seconds=self._fuser.config.window_s)
-            rows = self._store.observations_since_time(since, cursor)
-            for start in range(0, len(rows), _BATCH):
-                chunk = rows[start : start + _BATCH]
-                self._persist(self._fuser.add(parse_documents([doc for _, doc in chunk])), None)
+            observations = scope.since_time(since, cursor)
+            for start in range(0, len(observations), _BATCH):
+                self._persist(self._fuser.add(observations[start : start + _BATCH]), None)
 
     def step(self, limit: int = _BATCH) -> int:
-        """Fuse up to ``limit`` observations not yet fused; returns how many were taken in."""
+        """Fuse up to ``limit`` stored observations not yet read; returns how many were read (0: nothing new)."""
         self.recover()
         with self._lock:
-            rows = self._store.observations_after(self._store.fusion_cursor(), limit)
-            if not rows:
+            cursor = self._scope.cursor()
+            moved_to, observations = self._scope.after(cursor, limit)
+            if moved_to == cursor:
                 return 0
-            updates = self._fuser.add(parse_documents([doc for _, doc in rows]))
-            self._persist(updates, rows[-1][0])
-            return len(rows)
+            if observations:
+                self._persist(self._fuser.add(observations), moved_to)
+            else:  # read past observations that are not this scope's: only the cursor moves
+                self._scope.apply([], [], moved_to)
+            return max(1, len(observations))
 
     def run_until_idle(self, progress: Callable[[int], None] | None = None) -> int:
         """Fuse everything stored so far (the demo and tests use this); returns how many were fused."""
@@ -125,6 +205,8 @@ class FusionWorker:
     def _persist(self, updates: list[IncidentUpdate], cursor: int | None) -> None:
         upserts: list[tuple[Incident, bool]] = []
         removed: list[str] = []
+        keeps = self._scope.keeps
+        updates = [update for update in updates if keeps(update.incident_id)]
         for update in updates:
             if update.action is UpdateAction.REMOVED:
                 removed.append(update.incident_id)
@@ -135,7 +217,7 @@ class FusionWorker:
         # of an updated one could read) is known only from its members as stored now, which the change rewrites.
         changed = removed + [incident.id for incident, _ in upserts]
         before = self._store.member_documents(changed) if announce and changed else {}
-        self._store.apply_incident_changes(upserts, removed, cursor)
+        self._scope.apply(upserts, removed, cursor)
         if announce:
             self._announce(updates, before)
 

@@ -3,6 +3,10 @@
 HTTP batches, Cursor-on-Target listeners and the MQTT subscription all end here, so every intake gets the
 same checks (a contributor writes only for its own organisation), the same atomic store, the same wake-up
 of fusion and the same live announcement to readers.
+
+Acknowledgement: in the embedded server the store's commit; in cluster mode the PostgreSQL commit *and* the
+JetStream PubAck of the ``observations.stored`` announcement (:meth:`NatsBus.announce_stored`). If either
+fails the error propagates (the API answers 503) and the caller re-sends; the store makes that idempotent.
 """
 
 from __future__ import annotations
@@ -38,12 +42,16 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
             f"a {principal.org} key may only submit observations whose source.org is {principal.org}: {listed}; nothing was stored"
         )
     result: AddResult = state.store.add_prepared(items, posted_by=principal.key_id)
+    bus: Bus = state.bus
+    conflicts = set(result.conflicts)
+    # Committed; now durable on the bus too before anyone is told "accepted" (a no-op in the embedded server).
+    # Duplicates are announced again: a re-post after a failed announcement must reach the workers.
+    bus.announce_stored([(item.owner_org, item.id) for item in items if item.id not in conflicts])
     if result.stored:
         state.fusion.notify()
         forwarder = getattr(state, "forwarder", None)
         if forwarder is not None:
             forwarder.notify()  # the outbox rows were written in the same transaction
-        bus: Bus = state.bus
         if bus.has_subscribers:
             new = set(result.stored)
             for item in items:

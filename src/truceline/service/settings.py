@@ -37,4 +37,5 @@ class Settings:
     node_name: str = "node"  # how this node names itself in the hub's register
     ais_feeds: tuple[str, ...] = ()  # AIS NMEA feeds read as a client: HOST:PORT (TCP) or udp://HOST:PORT
     adsb_feeds: tuple[str, ...] = ()  # dump1090/readsb feeds: HOST:PORT[/sbs|beast|avr]
+    cluster: bool = False  # an API replica on PostgreSQL + NATS: no fusion, ledger appends or witness here (workers)
     witness_every_s: float = 5.0  # sign the log's head (if it grew) and copy it to DATA_DIR/ledger.witness this often

@@ -1,0 +1,1 @@
+"""Worker roles on the scale-out engines (PostgreSQL, NATS): leases, the ledger sequencer, sector fusion."""

@@ -1,0 +1,101 @@
+"""Fusion sectors: which cell owns a point, which sectors' halos see an observation, names that round-trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from truceline.cluster.sectors import Sector, SectorGrid
+from truceline.domain.documents import parse_documents
+from truceline.domain.observation import Observation
+
+
+def _point(lat: float, lon: float) -> Observation:
+    doc = {"id": "o1", "time": "2023-04-02T03:15:00Z", "kind": "explosion", "location": {"lat": lat, "lon": lon, "cep_m": 150},
+           "source": {"id": "s", "type": "acoustic", "org": "UA"}, "reliability": "B", "credibility": 2, "releasable_to": ["COALITION"]}
+    return parse_documents([json.dumps(doc)])[0]
+
+
+def _bearing(lat: float, lon: float) -> Observation:
+    doc = {"id": "b1", "time": "2023-04-02T03:15:00Z", "kind": "explosion",
+           "location": {"sensor_lat": lat, "sensor_lon": lon, "bearing_deg": 90, "bearing_sd_deg": 2},
+           "source": {"id": "s", "type": "acoustic", "org": "UA"}, "reliability": "B", "credibility": 2, "releasable_to": ["COALITION"]}
+    return parse_documents([json.dumps(doc)])[0]
+
+
+def test_owner_is_the_cell_of_the_point() -> None:
+    grid = SectorGrid(1.0)
+    assert grid.sector_of(48.5, 37.5) == Sector(1.0, 138, 217)
+    assert grid.sector_of(48.0, 37.0) == Sector(1.0, 138, 217)  # lower/left edges belong to the cell
+    assert grid.sector_of(90.0, 180.0) == Sector(1.0, 179, 359)  # the top row and last column are closed
+    assert grid.sector_of(-90.0, -180.0) == Sector(1.0, 0, 0)
+    core = Sector(1.0, 138, 217).core
+    assert (core.min_lat, core.max_lat, core.min_lon, core.max_lon) == (48.0, 49.0, 37.0, 38.0)
+    assert grid.owner(_point(48.5, 37.5)) == Sector(1.0, 138, 217)
+    assert grid.owner(_bearing(48.5, 37.99)) == Sector(1.0, 138, 217)  # a bearing belongs where its sensor is
+
+
+def test_names_round_trip_and_bad_names_are_refused() -> None:
+    grid = SectorGrid(0.5)
+    sector = grid.sector_of(48.2, 37.7)
+    assert grid.parse(sector.name) == sector
+    for bad in ("x", "0.5d/a/b", "1d/1/1", "0.5d/999/1"):
+        with pytest.raises(ValueError):
+            grid.parse(bad)
+    for deg in (0, 0.7, -1, float("nan")):
+        with pytest.raises(ValueError, match="divide 180"):
+            SectorGrid(deg)
+
+
+def test_halo_reaches_the_neighbours_within_its_distance() -> None:
+    grid = SectorGrid(1.0, halo_km=30.0)
+    home = grid.sector_of(48.5, 37.5)
+    assert grid.halo_sectors(_point(48.5, 37.5)) == {home}  # 30 km: ±0.27° lat, ±0.41° lon
+    assert len(SectorGrid(1.0, halo_km=50.0).halo_sectors(_point(48.5, 37.5))) == 3  # ±0.68° lon: east and west
+    near_east = grid.halo_sectors(_point(48.5, 37.9))  # ~7 km from the eastern edge
+    assert near_east == {home, Sector(1.0, 138, 218)}
+    corner = grid.halo_sectors(_point(48.02, 37.02))  # near the south-west corner: four cells
+    assert corner == {home, Sector(1.0, 137, 216), Sector(1.0, 137, 217), Sector(1.0, 138, 216)}
+    # a bearing reaches further: its line runs bearing_range_km from the sensor
+    assert len(grid.halo_sectors(_bearing(48.5, 37.5))) > 1
+
+
+def test_halo_wraps_the_antimeridian_and_covers_the_pole() -> None:
+    grid = SectorGrid(1.0, halo_km=50.0)
+    seen = grid.halo_sectors(_point(10.5, 179.9))
+    assert Sector(1.0, 100, 0) in seen and Sector(1.0, 100, 359) in seen
+    assert len(grid.halo_sectors(_point(89.9, 0.0))) >= 360  # every column near the pole
+
+
+def test_every_point_is_seen_by_its_owner() -> None:
+    grid = SectorGrid(1.0, halo_km=0.0)
+    for lat, lon in ((48.999, 37.999), (0.0, 0.0), (-33.5, -70.5), (89.5, 179.5)):
+        obs = _point(lat, lon)
+        assert grid.owner(obs) in grid.halo_sectors(obs)
+
+
+def test_a_sector_forgets_founders_older_than_its_horizon() -> None:
+    """Ownership memory stays bounded in a long run: founders older than the horizon are dropped."""
+    from datetime import UTC, datetime, timedelta
+
+    from truceline.cluster.fusion_worker import SectorScope, founder_digest
+    from truceline.cluster.lease import Fence
+
+    grid = SectorGrid(1.0)
+    start = datetime(2023, 4, 2, tzinfo=UTC)
+    docs = []
+    for i in range(12_000):
+        doc = {"id": f"o{i}", "time": (start + timedelta(seconds=10 * i)).isoformat().replace("+00:00", "Z"), "kind": "explosion",
+               "location": {"lat": 48.5, "lon": 37.5, "cep_m": 150}, "source": {"id": "s", "type": "acoustic", "org": "UA"},
+               "reliability": "B", "credibility": 2, "releasable_to": ["COALITION"]}
+        docs.append(json.dumps(doc))
+    observations = parse_documents(docs)
+    sector = grid.sector_of(48.5, 37.5)
+    scope = SectorScope(None, None, grid, sector, Fence("fusion:x", "w", 1), "inc-", forget_after_s=3600.0)  # type: ignore[arg-type]
+    mine = scope._mine([(i, obs, frozenset({sector})) for i, obs in enumerate(observations)])
+    assert len(mine) == 12_000
+    assert len(scope._founders) <= 361  # the last hour at one observation per 10 s, plus the newest
+    newest, oldest = observations[-1], observations[0]
+    assert scope.keeps("inc-" + founder_digest(newest))
+    assert not scope.keeps("inc-" + founder_digest(oldest))  # forgotten: no longer decides anything
