@@ -16,7 +16,7 @@ times cannot tell a shift common to all clocks, so the common clock is the senso
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from truceline.fuse.measurement import Measurement
 
@@ -72,7 +72,7 @@ class SourceClocks:
             old = self._history.get(source, (0.0, 0.0, 0.0, 0))
             self._history[source] = (old[0] + sums[0], old[1] + sums[1], old[2] + sums[2], old[3] + sums[3])
 
-    def refit(self, incidents: Iterable[Iterable[Measurement]]) -> bool:
+    def refit(self, incidents: Iterable[Collection[Measurement]]) -> bool:
         """Re-estimate the offsets from the live incidents and the history; True if a live time should move.
 
         A live measurement should move when its corrected time differs from the one it was associated with
@@ -80,8 +80,14 @@ class SourceClocks:
         change no gate decision worth a re-association of the window. New measurements get the new offsets
         either way.
         """
-        live = [list(i) for i in incidents]
-        groups = _prepared(live)
+        groups: list[_Group] = []
+        estimated: list[Measurement] = []
+        for members in incidents:  # one pass: most live incidents are single reports and say nothing
+            mine = [m for m in members if m.exclusive and not m.bearing]
+            if mine:
+                estimated.extend(mine)
+                if len(members) > 1:
+                    groups.append([(m.source if m.exclusive and not m.bearing else None, m.t0, 1.0 / m.vt) for m in members])
         offsets = dict(self.offsets)
         prior = 1.0 / (PRIOR_SD_S * PRIOR_SD_S)
         for final in [False] * _ITERATIONS + [True]:
@@ -98,7 +104,13 @@ class SourceClocks:
             offsets = {s: o - common for s, (o, _) in fitted.items()}
         self.offsets = offsets
         limit = SHIFT_FRACTION * SHIFT_FRACTION
-        return any(_estimated(m) and (self.corrected(m) - m.t) ** 2 > max(limit * m.vt, MIN_SHIFT_S**2) for g in live for m in g)
+        floor = MIN_SHIFT_S**2
+        get = offsets.get
+        for m in estimated:
+            shift = m.t0 - get(m.source, 0.0) - m.t
+            if shift * shift > floor and shift * shift > limit * m.vt:
+                return True
+        return False
 
 
 #: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
