@@ -49,6 +49,21 @@ def _significant(wr: float, w: float, wr2: float, n: int) -> bool:
     return mean * mean * n > SIGNIFICANCE * SIGNIFICANCE * scatter
 
 
+#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
+_Group = list[tuple[str | None, float, float]]
+#: What one incident can say about clocks: its estimated members, and its group when it has ≥ 2 members.
+Evidence = tuple[list[Measurement], _Group | None]
+
+
+def evidence(members: Collection[Measurement]) -> Evidence:
+    """An incident's clock evidence; it depends only on which measurements are members (their raw times,
+    variances and sensors never change), so it can be kept until the membership changes."""
+    mine = [m for m in members if m.exclusive and not m.bearing]
+    if not mine or len(members) < 2:
+        return mine, None
+    return mine, [(m.source if m.exclusive and not m.bearing else None, m.t0, 1.0 / m.vt) for m in members]
+
+
 class SourceClocks:
     """Offsets (s, reported time minus true time) per sensor id, and the evidence of finalised incidents.
 
@@ -80,14 +95,17 @@ class SourceClocks:
         change no gate decision worth a re-association of the window. New measurements get the new offsets
         either way.
         """
+        return self.refit_evidence([evidence(members) for members in incidents])
+
+    def refit_evidence(self, incidents: Iterable[Evidence]) -> bool:
+        """:meth:`refit` from each live incident's :func:`evidence`, which a caller may keep while the incident's
+        members stay the same (the fuser does: most of the window is unchanged between two refits)."""
         groups: list[_Group] = []
         estimated: list[Measurement] = []
-        for members in incidents:  # one pass: most live incidents are single reports and say nothing
-            mine = [m for m in members if m.exclusive and not m.bearing]
-            if mine:
-                estimated.extend(mine)
-                if len(members) > 1:
-                    groups.append([(m.source if m.exclusive and not m.bearing else None, m.t0, 1.0 / m.vt) for m in members])
+        for mine, group in incidents:
+            estimated.extend(mine)
+            if group is not None:
+                groups.append(group)
         offsets = dict(self.offsets)
         prior = 1.0 / (PRIOR_SD_S * PRIOR_SD_S)
         for final in [False] * _ITERATIONS + [True]:
@@ -113,8 +131,6 @@ class SourceClocks:
         return False
 
 
-#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
-_Group = list[tuple[str | None, float, float]]
 
 
 def _prepared(incidents: Iterable[Sequence[Measurement]]) -> list[_Group]:

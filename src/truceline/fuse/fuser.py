@@ -24,7 +24,7 @@ from truceline.domain.identity import observation_ref
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
 from truceline.fuse.bearings import best_crossing
-from truceline.fuse.clock import SourceClocks
+from truceline.fuse.clock import Evidence, SourceClocks, evidence
 from truceline.fuse.conflict_fire import is_background_fire
 from truceline.fuse.index import SpaceTimeIndex
 from truceline.fuse.measurement import Measurement, measure
@@ -215,17 +215,43 @@ class Fuser:
         best: IncidentState | None = None
         best_nll = INF
         gate3 = self._gate3
+        if m.bearing:
+            for inc in self._candidates(m):
+                if inc is exclude or not (inc.mask & m.mask):
+                    continue
+                dt = m.t - inc.t
+                if dt * dt > gate3 * (inc.vt + m.vt):
+                    continue
+                if m.exclusive and m.source in inc.sources:
+                    continue
+                d2, nll = bearing_cost(inc, m, self._g)
+                if d2 <= self._gate2 and nll < best_nll:
+                    best, best_nll = inc, nll
+            return best, best_nll
+        # Points: state.point_cost inlined (same operations in the same order), the logarithm only inside the gate.
+        mt, mvt, mx, my, mask = m.t, m.vt, m.x, m.y, m.mask
+        cxx, cxy, cyy = m.cxx, m.cxy, m.cyy
+        exclusive, source, birth, log = m.exclusive, m.source, self._birth, math.log
         for inc in self._candidates(m):
-            if inc is exclude or not (inc.mask & m.mask):
+            if inc is exclude or not (inc.mask & mask):
                 continue
-            dt = m.t - inc.t
-            if dt * dt > gate3 * (inc.vt + m.vt):
+            dt = mt - inc.t
+            st = inc.vt + mvt
+            if dt * dt > gate3 * st:
                 continue
-            if m.exclusive and m.source in inc.sources:
+            if exclusive and source in inc.sources:
                 continue
-            d2, nll, gate = self._cost(inc, m)
-            if d2 <= gate and nll < best_nll and (m.bearing or nll < self._birth):
-                best, best_nll = inc, nll
+            sxx = inc.pxx + cxx
+            sxy = inc.pxy + cxy
+            syy = inc.pyy + cyy
+            det = sxx * syy - sxy * sxy
+            dx = mx - inc.x
+            dy = my - inc.y
+            d2 = (syy * dx * dx - 2.0 * sxy * dx * dy + sxx * dy * dy) / det + dt * dt / st
+            if d2 <= gate3:
+                nll = d2 + log(det * st)
+                if nll < best_nll and nll < birth:
+                    best, best_nll = inc, nll
         return best, best_nll
 
     def _associate_point(self, m: Measurement) -> None:
@@ -320,7 +346,7 @@ class Fuser:
     def _recheck(self, inc: IncidentState) -> None:
         """Pull better-fitting members from neighbours, push out members that no longer fit, merge twins."""
         g = self._g
-        gate3 = self._gate3
+        gate3, gate2, birth = self._gate3, self._gate2, self._birth
         margin = self.config.reassign_margin
         near = self._reach.query(inc.x, inc.y, g * inc.sigma_max, inc.t, g * math.sqrt(inc.vt))
         for m in near:
@@ -332,9 +358,16 @@ class Fuser:
             dt = m.t - inc.t
             if dt * dt > gate3 * (inc.vt + m.vt):
                 continue
-            d2, nll, gate = self._cost(inc, m)
-            if d2 > gate or (nll >= self._birth and not m.bearing):
-                continue
+            if m.bearing:
+                d2, nll = bearing_cost(inc, m, g)
+                gate = gate2
+                if d2 > gate:
+                    continue
+            else:
+                d2, nll = point_cost(inc, m)
+                gate = gate3
+                if d2 > gate or nll >= birth:
+                    continue
             own = leave_one_out(j, m)
             if own is not None:
                 d2o, nllo, _ = self._cost(own, m)
@@ -436,9 +469,16 @@ class Fuser:
         """Re-estimate sensors' clock offsets (fuse/clock.py); while live times move, re-associate with them."""
         self._since_refit = 0
         for _ in range(_REFIT_ROUNDS):
-            if not self._clocks.refit(inc.members.values() for inc in self._live.values()):
+            if not self._clocks.refit_evidence(self._clock_evidence(inc) for inc in self._live.values()):
                 return
             self._reassociate()
+
+    @staticmethod
+    def _clock_evidence(inc: IncidentState) -> Evidence:
+        kept = inc.clock_evidence
+        if kept is None:
+            kept = inc.clock_evidence = evidence(inc.members.values())
+        return kept
 
     def _reassociate(self) -> None:
         """Replay the live members in arrival order with their corrected times, as if the offsets had been known

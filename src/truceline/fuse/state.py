@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from truceline.fuse.clock import Evidence
 from truceline.fuse.kinds import ANY
 from truceline.fuse.measurement import Measurement
 
@@ -28,7 +29,7 @@ class IncidentState:
     __slots__ = (
         "id", "seq", "members", "lxx", "lxy", "lyy", "ex", "ey", "tw", "tz",
         "x", "y", "pxx", "pxy", "pyy", "sigma_max", "t", "vt", "mask", "sources",
-        "t_max", "member_vt", "alive", "version", "pushed_t",
+        "t_max", "member_vt", "alive", "version", "pushed_t", "clock_evidence",
     )  # fmt: skip
 
     def __init__(self, incident_id: str, seq: int) -> None:
@@ -39,6 +40,7 @@ class IncidentState:
         self.alive = True
         self.version = 0
         self.pushed_t = -INF
+        self.clock_evidence: Evidence | None = None  # fuse.clock.evidence of the members, kept until they change
         self._reset()
         self.x = self.y = self.t = 0.0
         self.pxx = self.pyy = self.sigma_max = self.vt = INF
@@ -69,6 +71,7 @@ class IncidentState:
     def add(self, m: Measurement) -> bool:
         """Add a member whose contribution is already set; False if the incident has no position yet."""
         self.members[m.id] = m
+        self.clock_evidence = None
         m.incident = self
         if m.exclusive:
             self.sources[m.source] = self.sources.get(m.source, 0) + 1
@@ -98,6 +101,7 @@ class IncidentState:
     def remove(self, m: Measurement) -> bool:
         """Remove a member and recompute from the rest; False when what remains has no position."""
         del self.members[m.id]
+        self.clock_evidence = None
         m.incident = None
         if m.exclusive:
             left = self.sources[m.source] - 1
