@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from truceline.domain.identity import local_id
 from truceline.domain.observation import Observation
 from truceline.eval import evaluate, fused, parse_truth
 from truceline.eval.data import Truth
@@ -102,7 +103,7 @@ def dbscan_best(observations: Sequence[Observation], truth: Truth) -> tuple[floa
     epoch = min(o.time.timestamp() for o in points)
     ms, _, _ = measure(points, frame, epoch, MeasurementModel())
     xyz = np.array([[m.x, m.y, m.t] for m in ms])
-    ids = [m.id for m in ms]
+    ids = [local_id(m.id) for m in ms]  # fusion keys "ORG/id"; the truth labels plain ids
     truth_of = truth_clusters(truth.labels)
     best = (-1.0, 0.0, 0.0)
     for space in DBSCAN_SPACE_M:
