@@ -44,8 +44,8 @@ from truceline.domain.identity import local_id
 from truceline.domain.observation import Observation
 from truceline.eval import evaluate, fused, parse_truth
 from truceline.eval.data import Truth
-from truceline.eval.report import EvalReport
 from truceline.eval.metrics import pairwise, truth_clusters
+from truceline.eval.report import EvalReport
 from truceline.fuse import Fuser, fuse_all
 from truceline.fuse.measurement import MeasurementModel, measure
 from truceline.ingest.validation import validate_batch, validation_context
