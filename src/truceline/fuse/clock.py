@@ -16,7 +16,7 @@ times cannot tell a shift common to all clocks, so the common clock is the senso
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 
 from truceline.fuse.measurement import Measurement
 
@@ -81,9 +81,16 @@ class SourceClocks:
         """The measurement's time on the common clock: raw time minus its sensor's applied offset."""
         return m.t0 - self.offsets.get(m.source, 0.0) if _estimated(m) else m.t0
 
-    def record(self, members: Iterable[Measurement]) -> None:
+    def record(self, members: Collection[Measurement]) -> None:
         """Keep what a finalised incident says about its sensors' clocks (its residuals at the current offsets)."""
-        for source, sums in _residuals(_prepared([list(members)]), self.offsets).items():
+        self.record_evidence(evidence(members))
+
+    def record_evidence(self, incident: Evidence) -> None:
+        """:meth:`record` from the incident's :func:`evidence`."""
+        group = incident[1]
+        if group is None:
+            return
+        for source, sums in _residuals([group], self.offsets).items():
             old = self._history.get(source, (0.0, 0.0, 0.0, 0))
             self._history[source] = (old[0] + sums[0], old[1] + sums[1], old[2] + sums[2], old[3] + sums[3])
 
@@ -131,15 +138,6 @@ class SourceClocks:
         return False
 
 
-
-
-def _prepared(incidents: Iterable[Sequence[Measurement]]) -> list[_Group]:
-    """The incidents that can say something about a clock: ≥ 2 members, at least one of them estimated."""
-    out = []
-    for members in incidents:
-        if len(members) > 1 and any(_estimated(m) for m in members):
-            out.append([(m.source if _estimated(m) else None, m.t0, 1.0 / m.vt) for m in members])
-    return out
 
 
 def _residuals(groups: Iterable[_Group], offsets: dict[str, float]) -> dict[str, tuple[float, float, float, int]]:

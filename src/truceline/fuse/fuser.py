@@ -577,7 +577,7 @@ class Fuser:
                 del self._by_obs[oid]
                 self._reach.remove(m)
             self._finalised.append(inc)
-            self._clocks.record(inc.members.values())
+            self._clocks.record_evidence(self._clock_evidence(inc))
             self._touched.pop(inc.id, None)
             self._stats.incidents_finalised += 1
         pending = self._pending_heap
