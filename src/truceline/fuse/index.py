@@ -40,7 +40,7 @@ class SpaceTimeIndex(Generic[T]):
             raise ValueError(f"need positive base sizes, factor > 1, levels ≥ 1; got {base_cell_m}, {base_bucket_s}, {factor}, {levels}")
         self._sizes = [base_cell_m * factor**i for i in range(levels)]
         self._buckets = [base_bucket_s * factor**i for i in range(levels)]
-        self._cells: list[dict[int, dict[T, None]]] = [{} for _ in range(levels)]
+        self._cells: list[dict[int, T | dict[T, None]]] = [{} for _ in range(levels)]
         self._coarse: list[dict[int, dict[int, Cell]]] = [{} for _ in range(levels)]
         self._where: dict[T, tuple[int, int, int, int, int, int, int]] = {}
 
@@ -81,15 +81,17 @@ class SpaceTimeIndex(Generic[T]):
                     key = kij | (k & _MASK_T)
                     bucket = table.get(key)
                     if bucket is None:
-                        table[key] = {item: None}
+                        table[key] = item  # a cell of one item holds it bare: one container fewer to collect
                         ckey = _key(i >> _SHIFT, j >> _SHIFT, k >> _SHIFT)
                         group = coarse.get(ckey)
                         if group is None:
                             coarse[ckey] = {key: (i, j, k)}
                         else:
                             group[key] = (i, j, k)
-                    else:
+                    elif isinstance(bucket, dict):
                         bucket[item] = None
+                    else:
+                        table[key] = {bucket: None, item: None}  # insertion order, as a dict keeps it
 
     def remove(self, item: T) -> None:
         """Remove ``item``; removing an absent item is a no-op."""
@@ -108,14 +110,17 @@ class SpaceTimeIndex(Generic[T]):
                 for k in range(k0, k1 + 1):
                     key = kij | (k & _MASK_T)
                     bucket = table[key]
-                    del bucket[item]
-                    if not bucket:
-                        del table[key]
-                        ckey = _key(i >> _SHIFT, j >> _SHIFT, k >> _SHIFT)
-                        group = coarse[ckey]
-                        del group[key]
-                        if not group:
-                            del coarse[ckey]
+                    if isinstance(bucket, dict):
+                        del bucket[item]
+                        if len(bucket) == 1:
+                            table[key] = next(iter(bucket))
+                        continue
+                    del table[key]  # the bare item was the cell's only one
+                    ckey = _key(i >> _SHIFT, j >> _SHIFT, k >> _SHIFT)
+                    group = coarse[ckey]
+                    del group[key]
+                    if not group:
+                        del coarse[ckey]
 
     def query(self, x: float, y: float, radius: float, t: float, half_width: float) -> list[T]:
         """Items whose extent may meet the cylinder around ``(x, y, t)`` (each once, in a stable order)."""
@@ -137,8 +142,11 @@ class SpaceTimeIndex(Generic[T]):
                         kij = ki | ((j & _MASK_XY) << 16)
                         for k in range(k0, k1 + 1):
                             bucket = get(kij | (k & _MASK_T))
-                            if bucket:
-                                update(bucket)
+                            if bucket is not None:
+                                if isinstance(bucket, dict):
+                                    update(bucket)
+                                else:
+                                    found[bucket] = None
                 continue
             coarse = self._coarse[level]
             ci0, ci1, cj0, cj1, ck0, ck1 = i0 >> _SHIFT, i1 >> _SHIFT, j0 >> _SHIFT, j1 >> _SHIFT, k0 >> _SHIFT, k1 >> _SHIFT
@@ -155,6 +163,10 @@ class SpaceTimeIndex(Generic[T]):
             for group in groups:
                 for key, (i, j, k) in group.items():
                     if i0 <= i <= i1 and j0 <= j <= j1 and k0 <= k <= k1:
-                        update(table[key])
+                        bucket = table[key]
+                        if isinstance(bucket, dict):
+                            update(bucket)
+                        else:
+                            found[bucket] = None
         return list(found)
 
