@@ -24,12 +24,12 @@ from truceline.domain.identity import observation_ref
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
 from truceline.fuse.bearings import best_crossing
-from truceline.fuse.clock import Evidence, SourceClocks, evidence
+from truceline.fuse.clock import SourceClocks
 from truceline.fuse.conflict_fire import is_background_fire
 from truceline.fuse.index import SpaceTimeIndex
 from truceline.fuse.measurement import Measurement, measure
 from truceline.fuse.snapshot import Snapshot, summarise
-from truceline.fuse.state import INF, IncidentState, bearing_cost, incident_cost, leave_one_out, point_cost
+from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, incident_cost, leave_one_out, point_cost
 from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, UpdateAction
 from truceline.locate.enu import LocalFrame
 
@@ -228,31 +228,7 @@ class Fuser:
                 if d2 <= self._gate2 and nll < best_nll:
                     best, best_nll = inc, nll
             return best, best_nll
-        # Points: state.point_cost inlined (same operations in the same order), the logarithm only inside the gate.
-        mt, mvt, mx, my, mask = m.t, m.vt, m.x, m.y, m.mask
-        cxx, cxy, cyy = m.cxx, m.cxy, m.cyy
-        exclusive, source, birth, log = m.exclusive, m.source, self._birth, math.log
-        for inc in self._candidates(m):
-            if inc is exclude or not (inc.mask & mask):
-                continue
-            dt = mt - inc.t
-            st = inc.vt + mvt
-            if dt * dt > gate3 * st:
-                continue
-            if exclusive and source in inc.sources:
-                continue
-            sxx = inc.pxx + cxx
-            sxy = inc.pxy + cxy
-            syy = inc.pyy + cyy
-            det = sxx * syy - sxy * sxy
-            dx = mx - inc.x
-            dy = my - inc.y
-            d2 = (syy * dx * dx - 2.0 * sxy * dx * dy + sxx * dy * dy) / det + dt * dt / st
-            if d2 <= gate3:
-                nll = d2 + log(det * st)
-                if nll < best_nll and nll < birth:
-                    best, best_nll = inc, nll
-        return best, best_nll
+        return best_point(self._candidates(m), m, exclude, gate3, self._birth)
 
     def _associate_point(self, m: Measurement) -> None:
         m.set_point_contribution()
@@ -469,16 +445,9 @@ class Fuser:
         """Re-estimate sensors' clock offsets (fuse/clock.py); while live times move, re-associate with them."""
         self._since_refit = 0
         for _ in range(_REFIT_ROUNDS):
-            if not self._clocks.refit_evidence(self._clock_evidence(inc) for inc in self._live.values()):
+            if not self._clocks.refit_evidence(inc.evidence() for inc in self._live.values()):
                 return
             self._reassociate()
-
-    @staticmethod
-    def _clock_evidence(inc: IncidentState) -> Evidence:
-        kept = inc.clock_evidence
-        if kept is None:
-            kept = inc.clock_evidence = evidence(inc.members.values())
-        return kept
 
     def _reassociate(self) -> None:
         """Replay the live members in arrival order with their corrected times, as if the offsets had been known
@@ -577,7 +546,7 @@ class Fuser:
                 del self._by_obs[oid]
                 self._reach.remove(m)
             self._finalised.append(inc)
-            self._clocks.record_evidence(self._clock_evidence(inc))
+            self._clocks.record_evidence(inc.evidence())
             self._touched.pop(inc.id, None)
             self._stats.incidents_finalised += 1
         pending = self._pending_heap
