@@ -16,7 +16,7 @@ times cannot tell a shift common to all clocks, so the common clock is the senso
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable
 
 from truceline.fuse.measurement import Measurement
 
@@ -49,6 +49,21 @@ def _significant(wr: float, w: float, wr2: float, n: int) -> bool:
     return mean * mean * n > SIGNIFICANCE * SIGNIFICANCE * scatter
 
 
+#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
+_Group = list[tuple[str | None, float, float]]
+#: What one incident can say about clocks: its estimated members, and its group when it has ≥ 2 members.
+Evidence = tuple[list[Measurement], _Group | None]
+
+
+def evidence(members: Collection[Measurement]) -> Evidence:
+    """An incident's clock evidence; it depends only on which measurements are members (their raw times,
+    variances and sensors never change), so it can be kept until the membership changes."""
+    mine = [m for m in members if m.exclusive and not m.bearing]
+    if not mine or len(members) < 2:
+        return mine, None
+    return mine, [(m.source if m.exclusive and not m.bearing else None, m.t0, 1.0 / m.vt) for m in members]
+
+
 class SourceClocks:
     """Offsets (s, reported time minus true time) per sensor id, and the evidence of finalised incidents.
 
@@ -66,13 +81,20 @@ class SourceClocks:
         """The measurement's time on the common clock: raw time minus its sensor's applied offset."""
         return m.t0 - self.offsets.get(m.source, 0.0) if _estimated(m) else m.t0
 
-    def record(self, members: Iterable[Measurement]) -> None:
+    def record(self, members: Collection[Measurement]) -> None:
         """Keep what a finalised incident says about its sensors' clocks (its residuals at the current offsets)."""
-        for source, sums in _residuals(_prepared([list(members)]), self.offsets).items():
+        self.record_evidence(evidence(members))
+
+    def record_evidence(self, incident: Evidence) -> None:
+        """:meth:`record` from the incident's :func:`evidence`."""
+        group = incident[1]
+        if group is None:
+            return
+        for source, sums in _residuals([group], self.offsets).items():
             old = self._history.get(source, (0.0, 0.0, 0.0, 0))
             self._history[source] = (old[0] + sums[0], old[1] + sums[1], old[2] + sums[2], old[3] + sums[3])
 
-    def refit(self, incidents: Iterable[Iterable[Measurement]]) -> bool:
+    def refit(self, incidents: Iterable[Collection[Measurement]]) -> bool:
         """Re-estimate the offsets from the live incidents and the history; True if a live time should move.
 
         A live measurement should move when its corrected time differs from the one it was associated with
@@ -80,8 +102,17 @@ class SourceClocks:
         change no gate decision worth a re-association of the window. New measurements get the new offsets
         either way.
         """
-        live = [list(i) for i in incidents]
-        groups = _prepared(live)
+        return self.refit_evidence([evidence(members) for members in incidents])
+
+    def refit_evidence(self, incidents: Iterable[Evidence]) -> bool:
+        """:meth:`refit` from each live incident's :func:`evidence`, which a caller may keep while the incident's
+        members stay the same (the fuser does: most of the window is unchanged between two refits)."""
+        groups: list[_Group] = []
+        estimated: list[Measurement] = []
+        for mine, group in incidents:
+            estimated.extend(mine)
+            if group is not None:
+                groups.append(group)
         offsets = dict(self.offsets)
         prior = 1.0 / (PRIOR_SD_S * PRIOR_SD_S)
         for final in [False] * _ITERATIONS + [True]:
@@ -98,20 +129,15 @@ class SourceClocks:
             offsets = {s: o - common for s, (o, _) in fitted.items()}
         self.offsets = offsets
         limit = SHIFT_FRACTION * SHIFT_FRACTION
-        return any(_estimated(m) and (self.corrected(m) - m.t) ** 2 > max(limit * m.vt, MIN_SHIFT_S**2) for g in live for m in g)
+        floor = MIN_SHIFT_S**2
+        get = offsets.get
+        for m in estimated:
+            shift = m.t0 - get(m.source, 0.0) - m.t
+            if shift * shift > floor and shift * shift > limit * m.vt:
+                return True
+        return False
 
 
-#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
-_Group = list[tuple[str | None, float, float]]
-
-
-def _prepared(incidents: Iterable[Sequence[Measurement]]) -> list[_Group]:
-    """The incidents that can say something about a clock: ≥ 2 members, at least one of them estimated."""
-    out = []
-    for members in incidents:
-        if len(members) > 1 and any(_estimated(m) for m in members):
-            out.append([(m.source if _estimated(m) else None, m.t0, 1.0 / m.vt) for m in members])
-    return out
 
 
 def _residuals(groups: Iterable[_Group], offsets: dict[str, float]) -> dict[str, tuple[float, float, float, int]]:

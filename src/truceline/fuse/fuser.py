@@ -29,7 +29,7 @@ from truceline.fuse.conflict_fire import is_background_fire
 from truceline.fuse.index import SpaceTimeIndex
 from truceline.fuse.measurement import Measurement, measure
 from truceline.fuse.snapshot import Snapshot, summarise
-from truceline.fuse.state import INF, IncidentState, bearing_cost, incident_cost, leave_one_out, point_cost
+from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, incident_cost, leave_one_out, point_cost
 from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, UpdateAction
 from truceline.locate.enu import LocalFrame
 
@@ -215,18 +215,20 @@ class Fuser:
         best: IncidentState | None = None
         best_nll = INF
         gate3 = self._gate3
-        for inc in self._candidates(m):
-            if inc is exclude or not (inc.mask & m.mask):
-                continue
-            dt = m.t - inc.t
-            if dt * dt > gate3 * (inc.vt + m.vt):
-                continue
-            if m.exclusive and m.source in inc.sources:
-                continue
-            d2, nll, gate = self._cost(inc, m)
-            if d2 <= gate and nll < best_nll and (m.bearing or nll < self._birth):
-                best, best_nll = inc, nll
-        return best, best_nll
+        if m.bearing:
+            for inc in self._candidates(m):
+                if inc is exclude or not (inc.mask & m.mask):
+                    continue
+                dt = m.t - inc.t
+                if dt * dt > gate3 * (inc.vt + m.vt):
+                    continue
+                if m.exclusive and m.source in inc.sources:
+                    continue
+                d2, nll = bearing_cost(inc, m, self._g)
+                if d2 <= self._gate2 and nll < best_nll:
+                    best, best_nll = inc, nll
+            return best, best_nll
+        return best_point(self._candidates(m), m, exclude, gate3, self._birth)
 
     def _associate_point(self, m: Measurement) -> None:
         m.set_point_contribution()
@@ -320,7 +322,7 @@ class Fuser:
     def _recheck(self, inc: IncidentState) -> None:
         """Pull better-fitting members from neighbours, push out members that no longer fit, merge twins."""
         g = self._g
-        gate3 = self._gate3
+        gate3, gate2, birth = self._gate3, self._gate2, self._birth
         margin = self.config.reassign_margin
         near = self._reach.query(inc.x, inc.y, g * inc.sigma_max, inc.t, g * math.sqrt(inc.vt))
         for m in near:
@@ -332,9 +334,16 @@ class Fuser:
             dt = m.t - inc.t
             if dt * dt > gate3 * (inc.vt + m.vt):
                 continue
-            d2, nll, gate = self._cost(inc, m)
-            if d2 > gate or (nll >= self._birth and not m.bearing):
-                continue
+            if m.bearing:
+                d2, nll = bearing_cost(inc, m, g)
+                gate = gate2
+                if d2 > gate:
+                    continue
+            else:
+                d2, nll = point_cost(inc, m)
+                gate = gate3
+                if d2 > gate or nll >= birth:
+                    continue
             own = leave_one_out(j, m)
             if own is not None:
                 d2o, nllo, _ = self._cost(own, m)
@@ -436,7 +445,7 @@ class Fuser:
         """Re-estimate sensors' clock offsets (fuse/clock.py); while live times move, re-associate with them."""
         self._since_refit = 0
         for _ in range(_REFIT_ROUNDS):
-            if not self._clocks.refit(inc.members.values() for inc in self._live.values()):
+            if not self._clocks.refit_evidence(inc.evidence() for inc in self._live.values()):
                 return
             self._reassociate()
 
@@ -537,7 +546,7 @@ class Fuser:
                 del self._by_obs[oid]
                 self._reach.remove(m)
             self._finalised.append(inc)
-            self._clocks.record(inc.members.values())
+            self._clocks.record_evidence(inc.evidence())
             self._touched.pop(inc.id, None)
             self._stats.incidents_finalised += 1
         pending = self._pending_heap

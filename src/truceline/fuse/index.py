@@ -40,9 +40,9 @@ class SpaceTimeIndex(Generic[T]):
             raise ValueError(f"need positive base sizes, factor > 1, levels ≥ 1; got {base_cell_m}, {base_bucket_s}, {factor}, {levels}")
         self._sizes = [base_cell_m * factor**i for i in range(levels)]
         self._buckets = [base_bucket_s * factor**i for i in range(levels)]
-        self._cells: list[dict[int, dict[T, None]]] = [{} for _ in range(levels)]
+        self._cells: list[dict[int, T | dict[T, None]]] = [{} for _ in range(levels)]
         self._coarse: list[dict[int, dict[int, Cell]]] = [{} for _ in range(levels)]
-        self._where: dict[T, tuple[tuple[int, ...], list[int], list[Cell]]] = {}
+        self._where: dict[T, tuple[int, int, int, int, int, int, int]] = {}
 
     def __len__(self) -> int:
         return len(self._where)
@@ -60,38 +60,38 @@ class SpaceTimeIndex(Generic[T]):
                 raise ValueError(f"extent {radius:.0f} m / {half_width:.0f} s exceeds the top grid level")
         size, bucket_s = sizes[level], buckets[level]
         floor = math.floor
-        box = (
-            level,
-            floor((x - radius) / size),
-            floor((x + radius) / size),
-            floor((y - radius) / size),
-            floor((y + radius) / size),
-            floor((t - half_width) / bucket_s),
-            floor((t + half_width) / bucket_s),
-        )
-        old = self._where.get(item)
+        i0, i1 = floor((x - radius) / size), floor((x + radius) / size)
+        j0, j1 = floor((y - radius) / size), floor((y + radius) / size)
+        k0, k1 = floor((t - half_width) / bucket_s), floor((t + half_width) / bucket_s)
+        box = (level, i0, i1, j0, j1, k0, k1)
+        where = self._where
+        old = where.get(item)
         if old is not None:
-            if old[0] == box:
+            if old == box:
                 return
             self._discard(item, old)
-        _, i0, i1, j0, j1, k0, k1 = box
-        cells = [(i, j, k) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1) for k in range(k0, k1 + 1)]
-        keys = [((i & _MASK_XY) << 36) | ((j & _MASK_XY) << 16) | (k & _MASK_T) for i, j, k in cells]
-        self._where[item] = (box, keys, cells)
+        where[item] = box  # only the box: the cells are recomputed from it on removal (fewer live objects)
         table = self._cells[level]
         coarse = self._coarse[level]
-        for key, cell in zip(keys, cells, strict=True):
-            bucket = table.get(key)
-            if bucket is None:
-                table[key] = {item: None}
-                ckey = _key(cell[0] >> _SHIFT, cell[1] >> _SHIFT, cell[2] >> _SHIFT)
-                group = coarse.get(ckey)
-                if group is None:
-                    coarse[ckey] = {key: cell}
-                else:
-                    group[key] = cell
-            else:
-                bucket[item] = None
+        for i in range(i0, i1 + 1):
+            ki = (i & _MASK_XY) << 36
+            for j in range(j0, j1 + 1):
+                kij = ki | ((j & _MASK_XY) << 16)
+                for k in range(k0, k1 + 1):
+                    key = kij | (k & _MASK_T)
+                    bucket = table.get(key)
+                    if bucket is None:
+                        table[key] = item  # a cell of one item holds it bare: one container fewer to collect
+                        ckey = _key(i >> _SHIFT, j >> _SHIFT, k >> _SHIFT)
+                        group = coarse.get(ckey)
+                        if group is None:
+                            coarse[ckey] = {key: (i, j, k)}
+                        else:
+                            group[key] = (i, j, k)
+                    elif isinstance(bucket, dict):
+                        bucket[item] = None
+                    else:
+                        table[key] = {bucket: None, item: None}  # insertion order, as a dict keeps it
 
     def remove(self, item: T) -> None:
         """Remove ``item``; removing an absent item is a no-op."""
@@ -99,21 +99,28 @@ class SpaceTimeIndex(Generic[T]):
         if old is not None:
             self._discard(item, old)
 
-    def _discard(self, item: T, where: tuple[tuple[int, ...], list[int], list[Cell]]) -> None:
-        box, keys, cells = where
-        level = box[0]
+    def _discard(self, item: T, box: tuple[int, int, int, int, int, int, int]) -> None:
+        level, i0, i1, j0, j1, k0, k1 = box
         table = self._cells[level]
         coarse = self._coarse[level]
-        for key, cell in zip(keys, cells, strict=True):
-            bucket = table[key]
-            del bucket[item]
-            if not bucket:
-                del table[key]
-                ckey = _key(cell[0] >> _SHIFT, cell[1] >> _SHIFT, cell[2] >> _SHIFT)
-                group = coarse[ckey]
-                del group[key]
-                if not group:
-                    del coarse[ckey]
+        for i in range(i0, i1 + 1):
+            ki = (i & _MASK_XY) << 36
+            for j in range(j0, j1 + 1):
+                kij = ki | ((j & _MASK_XY) << 16)
+                for k in range(k0, k1 + 1):
+                    key = kij | (k & _MASK_T)
+                    bucket = table[key]
+                    if isinstance(bucket, dict):
+                        del bucket[item]
+                        if len(bucket) == 1:
+                            table[key] = next(iter(bucket))
+                        continue
+                    del table[key]  # the bare item was the cell's only one
+                    ckey = _key(i >> _SHIFT, j >> _SHIFT, k >> _SHIFT)
+                    group = coarse[ckey]
+                    del group[key]
+                    if not group:
+                        del coarse[ckey]
 
     def query(self, x: float, y: float, radius: float, t: float, half_width: float) -> list[T]:
         """Items whose extent may meet the cylinder around ``(x, y, t)`` (each once, in a stable order)."""
@@ -135,8 +142,11 @@ class SpaceTimeIndex(Generic[T]):
                         kij = ki | ((j & _MASK_XY) << 16)
                         for k in range(k0, k1 + 1):
                             bucket = get(kij | (k & _MASK_T))
-                            if bucket:
-                                update(bucket)
+                            if bucket is not None:
+                                if isinstance(bucket, dict):
+                                    update(bucket)
+                                else:
+                                    found[bucket] = None
                 continue
             coarse = self._coarse[level]
             ci0, ci1, cj0, cj1, ck0, ck1 = i0 >> _SHIFT, i1 >> _SHIFT, j0 >> _SHIFT, j1 >> _SHIFT, k0 >> _SHIFT, k1 >> _SHIFT
@@ -153,6 +163,10 @@ class SpaceTimeIndex(Generic[T]):
             for group in groups:
                 for key, (i, j, k) in group.items():
                     if i0 <= i <= i1 and j0 <= j <= j1 and k0 <= k <= k1:
-                        update(table[key])
+                        bucket = table[key]
+                        if isinstance(bucket, dict):
+                            update(bucket)
+                        else:
+                            found[bucket] = None
         return list(found)
 

@@ -140,7 +140,8 @@ def observation_facts(obs: Observation) -> dict[str, str] | None:
             facts["weapon_class"] = weapon.strip().lower()
         if attributes.get("simulated") is True:
             facts["simulated"] = "true"
-    alt = getattr(obs.location, "alt_m", None)
+    loc = obs.location
+    alt = loc.alt_m if isinstance(loc, PointLocation) else None  # only a point has an altitude
     if alt is not None:
         facts["alt_m"] = f"{float(alt):g}"
     return facts or None

@@ -78,9 +78,16 @@ def summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corr
     xs = [s.x for s in states]
     ys = [s.y for s in states]
     origins: list[tuple[float, float, float] | None] = []
+    tallies: list[tuple[dict[str, float], dict[ObservationKind, float]]] = []
     for s in states:
         lxx = lxy = lyy = ex = ey = 0.0
-        for m in s.members.values():
+        groups: dict[str, float] = {}
+        kind_weight: dict[ObservationKind, float] = {}
+        for m in s.members.values():  # one pass over the members: groups, kinds and launch points
+            w = m.weight
+            if w > groups.get(m.group, -1.0):
+                groups[m.group] = w
+            kind_weight[m.kind] = kind_weight.get(m.kind, 0.0) + w
             if m.origin is not None:
                 ox, oy, cxx, cxy, cyy = m.origin
                 det = cxx * cyy - cxy * cxy
@@ -98,19 +105,14 @@ def summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corr
             origins.append((pxx, pxy, pyy))
         else:
             origins.append(None)
+        tallies.append((groups, kind_weight))
     lat, lon = frame.to_geodetic(xs, ys)
     angle = frame.north_angle(lat, lon).tolist()
     lat_l, lon_l = lat.tolist(), lon.tolist()
     extra = len(states)
     out: list[Snapshot] = []
     for i, s in enumerate(states):
-        groups: dict[str, float] = {}
-        kind_weight: dict[ObservationKind, float] = {}
-        for m in s.members.values():
-            w = m.weight
-            if w > groups.get(m.group, -1.0):
-                groups[m.group] = w
-            kind_weight[m.kind] = kind_weight.get(m.kind, 0.0) + w
+        groups, kind_weight = tallies[i]
         score = corroboration_score(groups)
         cxx, cxy, cyy = rotate_cov2(s.pxx, s.pxy, s.pyy, -angle[i])
         origin = None
@@ -148,16 +150,15 @@ def merge_facts(state: IncidentState) -> dict[str, str]:
     ``simulated``: ``"true"`` when every member is simulated, ``"partly"`` when some are — an incident that
     mixes real and simulated evidence must not pass for either.
     """
-    members = state.members.values()
-    if all(m.facts is None for m in members):
+    stated = [m for m in state.members.values() if m.facts is not None]
+    if not stated:
         return {}
     weapons: dict[str, float] = {}
     altitudes: list[float] = []
     simulated = 0
-    for m in members:
+    for m in stated:
         facts = m.facts
-        if facts is None:
-            continue
+        assert facts is not None
         weapon = facts.get("weapon_class")
         if weapon is not None:
             weapons[weapon] = weapons.get(weapon, 0.0) + m.weight
