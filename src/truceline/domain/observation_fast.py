@@ -1,0 +1,276 @@
+"""A fast path for plainly valid observation records: the model's own checks, without pydantic's per-field machinery.
+
+Validating one record through pydantic costs ~25 µs (a dozen Python validators called from Rust, nested
+models, a discriminated union); bulk ingest spends most of its time there. Most records in bulk are plainly
+valid: exact builtin types, every value in range, nothing to strip or coerce. :func:`fast_observation`
+checks exactly that, builds the same :class:`Observation` (same field values and types, same fields set,
+same ``assumed``, same normalised labels) and returns it; for anything else it returns ``None`` and the
+caller validates the record through pydantic, which alone words errors. So a refusal's index, field and
+message never come from here; this path can only accept what pydantic accepts, never refuse.
+
+Its model-level rules are the model's own methods (:meth:`Observation._normalise`, :meth:`PointLocation.
+_check_uncertainty`, :meth:`Observation._attributes_portable`, :func:`check_time_plausible`), called on the
+built instance; tests/test_observation_fast.py compares it with pydantic on real files and hostile inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic_core import PydanticCustomError
+
+from truceline.domain.grading import Credibility, Reliability
+from truceline.domain.observation import (
+    _ID_PATTERN,
+    _LABEL_PATTERN,
+    DEFAULT_CLOCK_SKEW,
+    MAX_TIME_UNCERTAINTY_S,
+    MAX_UNCERTAINTY_M,
+    SOURCE_TYPE_SYNONYMS,
+    Observation,
+    ObservationKind,
+    PointLocation,
+    Source,
+    SourceType,
+    check_time_plausible,
+)
+
+_id_ok = re.compile(_ID_PATTERN.strip("^$"), re.ASCII).fullmatch
+_label_ok = re.compile(_LABEL_PATTERN.strip("^$"), re.ASCII).fullmatch
+_hash_ok = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII).fullmatch
+#: The one time shape taken here: what every format decoder writes and what speedate and
+#: ``datetime.fromisoformat`` read alike. Anything else (space separator, lower-case t/z, second 60, seven
+#: fraction digits, offsets without a colon) goes to pydantic.
+_time_ok = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII).fullmatch
+_isfinite = math.isfinite
+_new = object.__new__
+_set = object.__setattr__
+_fromiso = datetime.fromisoformat
+#: The models' own after-validators, as plain functions (pydantic keeps them so in the class dict).
+_normalise: Callable[[Observation], Observation] = Observation.__dict__["_normalise"]
+_check_uncertainty: Callable[[PointLocation], PointLocation] = PointLocation.__dict__["_check_uncertainty"]
+
+_OBSERVATION_KEYS = frozenset(Observation.model_fields) - {"assumed"}
+_POINT_KEYS = frozenset(PointLocation.model_fields)
+_SOURCE_KEYS = frozenset(Source.model_fields)
+_KINDS = {k.value: k for k in ObservationKind}
+_SOURCE_TYPES = {t.value: t for t in SourceType} | SOURCE_TYPE_SYNONYMS
+_RELIABILITY = {r.value: r for r in Reliability}
+_CREDIBILITY = {int(c): c for c in Credibility}
+_MAX_LABELS = 64
+_MAX_CACHED = 4096
+_sources: dict[tuple[str, str, str], Source] = {}
+_label_sets: dict[tuple[Any, ...], tuple[str, ...]] = {}
+_MAX_ATTRIBUTES = 64
+
+
+def _number(value: Any, low: float, high: float) -> float | None:
+    """A JSON number (int or float, not bool) as pydantic's strict float gives it, if finite and in [low, high]."""
+    t = type(value)
+    if t is float:
+        number = value
+    elif t is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+    else:
+        return None
+    if not _isfinite(number) or not low <= number <= high:
+        return None
+    return number
+
+
+def _plain(text: Any) -> bool:
+    """An exact str with nothing for ``str_strip_whitespace`` to remove (Python's strip removes a superset)."""
+    return type(text) is str and text == text.strip()
+
+
+def _point(value: Any) -> PointLocation | None:
+    if type(value) is not dict or not value.keys() <= _POINT_KEYS or value.get("type", "point") != "point":
+        return None
+    lat = _number(value.get("lat"), -90.0, 90.0)
+    lon = _number(value.get("lon"), -180.0, 180.0)
+    if lat is None or lon is None:
+        return None
+    cep: float | None = None
+    cov: tuple[tuple[float, float], tuple[float, float]] | None = None
+    alt: float | None = None
+    if "cep_m" in value:
+        cep = _number(value["cep_m"], 0.0, MAX_UNCERTAINTY_M)
+        if cep is None or cep == 0.0:
+            return None
+    if "cov_m2" in value:
+        rows = value["cov_m2"]
+        if type(rows) is not list or len(rows) != 2 or type(rows[0]) is not list or type(rows[1]) is not list:
+            return None
+        if len(rows[0]) != 2 or len(rows[1]) != 2:
+            return None
+        a, b = _number(rows[0][0], -math.inf, math.inf), _number(rows[0][1], -math.inf, math.inf)
+        c, d = _number(rows[1][0], -math.inf, math.inf), _number(rows[1][1], -math.inf, math.inf)
+        if a is None or b is None or c is None or d is None:
+            return None
+        cov = ((a, b), (c, d))
+    if "alt_m" in value:
+        alt = _number(value["alt_m"], -500.0, 100_000.0)
+        if alt is None:
+            return None
+    point = _new(PointLocation)
+    _set(point, "__dict__", {"type": "point", "lat": lat, "lon": lon, "cep_m": cep, "cov_m2": cov, "alt_m": alt})
+    _set(point, "__pydantic_fields_set__", set(value))
+    _set(point, "__pydantic_extra__", None)
+    _set(point, "__pydantic_private__", None)
+    if cov is not None:  # the rest of the model's rule is about cov_m2 alone
+        try:
+            _check_uncertainty(point)
+        except PydanticCustomError:
+            return None
+    return point
+
+
+def _source(value: Any) -> Source | None:
+    """The :class:`Source` of a plainly valid source object; one shared instance per distinct value (it is
+    frozen, and a file holds few sources), so a repeated source costs one dict lookup."""
+    if type(value) is not dict or value.keys() != _SOURCE_KEYS:
+        return None
+    sid, stype, org = value["id"], value["type"], value["org"]
+    if type(sid) is not str or type(stype) is not str or type(org) is not str:
+        return None
+    key = (sid, stype, org)
+    source = _sources.get(key)
+    if source is not None:
+        return source
+    if not (_plain(sid) and _id_ok(sid) and _plain(org) and _label_ok(org)):
+        return None
+    source_type = _SOURCE_TYPES.get(stype)
+    if source_type is None:
+        return None
+    source = _new(Source)
+    _set(source, "__dict__", {"id": sid, "type": source_type, "org": org})
+    _set(source, "__pydantic_fields_set__", {"id", "type", "org"})
+    _set(source, "__pydantic_extra__", None)
+    _set(source, "__pydantic_private__", None)
+    if len(_sources) >= _MAX_CACHED:
+        _sources.clear()
+    _sources[key] = source
+    return source
+
+
+def _labels(value: Any, org: str) -> list[str] | None:
+    """``releasable_to`` as :meth:`Observation._normalise` leaves it (sorted, deduplicated, else the owner)."""
+    if type(value) is not list or len(value) > _MAX_LABELS:
+        return None
+    key = (org, *value)
+    try:
+        labels = _label_sets.get(key)
+    except TypeError:  # unhashable items: not labels
+        return None
+    if labels is None:
+        for label in value:
+            if not (_plain(label) and _label_ok(label)):
+                return None
+        labels = tuple(sorted(set(value))) or (org,)
+        if len(_label_sets) >= _MAX_CACHED:
+            _label_sets.clear()
+        _label_sets[key] = labels
+    return list(labels)
+
+
+def _time(value: Any, now: datetime, skew: timedelta) -> datetime | None:
+    if type(value) is not str or _time_ok(value) is None:
+        return None
+    try:
+        return check_time_plausible(_fromiso(value).astimezone(UTC), now, skew)
+    except (ValueError, PydanticCustomError):
+        return None
+
+
+def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> Observation | None:
+    """The :class:`Observation` pydantic would build from ``record``, or None to let pydantic decide.
+
+    ``now`` and ``skew`` are the validation context's (:func:`truceline.ingest.validation.validation_context`).
+    """
+    if type(record) is not dict or not record.keys() <= _OBSERVATION_KEYS:
+        return None
+    get = record.get
+    oid = get("id")
+    if oid is not None and not (_plain(oid) and _id_ok(oid)):
+        return None
+    if "id" in record and oid is None:
+        return None  # an explicit null id: leave the wording of whatever follows to pydantic
+    when = _time(get("time"), now, skew)
+    raw_kind = get("kind")
+    kind = _KINDS.get(raw_kind) if type(raw_kind) is str else None
+    location = _point(get("location"))
+    source = _source(get("source"))
+    if when is None or kind is None or location is None or source is None:
+        return None
+    time_sd: float | None = None
+    if "time_uncertainty_s" in record:
+        time_sd = _number(record["time_uncertainty_s"], 0.0, MAX_TIME_UNCERTAINTY_S)
+        if time_sd is None:
+            return None
+    reliability = Reliability.F
+    if "reliability" in record:
+        raw_reliability = record["reliability"]
+        reliability = _RELIABILITY.get(raw_reliability) if type(raw_reliability) is str else None  # type: ignore[assignment]
+        if reliability is None:
+            return None
+    credibility = Credibility.CANNOT_BE_JUDGED
+    if "credibility" in record:
+        raw_credibility = record["credibility"]
+        credibility = _CREDIBILITY.get(raw_credibility) if type(raw_credibility) is int else None  # type: ignore[assignment]
+        if credibility is None:
+            return None
+    labels = _labels(record["releasable_to"], source.org) if "releasable_to" in record else [source.org]
+    if labels is None:
+        return None
+    attributes: dict[str, Any] = {}
+    if "attributes" in record:
+        raw_attributes = record["attributes"]
+        if type(raw_attributes) is not dict or len(raw_attributes) > _MAX_ATTRIBUTES:
+            return None
+        for key in raw_attributes:
+            if not _plain(key):
+                return None
+        try:
+            attributes = Observation._attributes_portable(dict(raw_attributes))
+        except PydanticCustomError:
+            return None
+    evidence = get("evidence_hash")
+    if evidence is not None and not (_plain(evidence) and _hash_ok(evidence)):
+        return None
+    if "evidence_hash" in record and evidence is None:
+        return None
+    obs = _new(Observation)
+    _set(
+        obs,
+        "__dict__",
+        {
+            "id": oid,
+            "time": when,
+            "time_uncertainty_s": time_sd,
+            "kind": kind,
+            "location": location,
+            "source": source,
+            "reliability": reliability,
+            "credibility": credibility,
+            "releasable_to": labels,
+            "attributes": attributes,
+            "evidence_hash": evidence,
+            "assumed": None,
+        },
+    )
+    _set(obs, "__pydantic_fields_set__", set(record))
+    _set(obs, "__pydantic_extra__", None)
+    _set(obs, "__pydantic_private__", None)
+    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in attributes:
+        try:
+            _normalise(obs)  # content id and assumed uncertainties: the model's own code
+        except PydanticCustomError:
+            return None
+    return obs
