@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 import gzip
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +26,7 @@ from truceline.domain.observation_fast import fast_observation
 from truceline.ingest.acled import decode_acled
 from truceline.ingest.cot import CotOptions, decode_cot
 from truceline.ingest.firms import decode_firms
+from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import Record
 from truceline.ingest.validation import FieldError, _errors, validate_all_or_nothing, validate_batch, validation_context
 from truceline.ledger.commitment import canonical_observation
@@ -91,6 +94,28 @@ def check_batch(records: list[Any]) -> None:
         same_model(a, b)
     atomic, atomic_errors = validate_all_or_nothing(copy.deepcopy(records), CTX)
     assert atomic_errors == want_errors and (atomic == [] if want_errors else len(atomic) == len(records))
+
+
+def check_document(records: list[Any]) -> None:
+    """A JSON array and the same records as JSON Lines: decoded and validated now as before (orjson + pydantic)."""
+    try:
+        data = json.dumps(records, allow_nan=True).encode()
+    except (ValueError, TypeError):
+        return
+    try:
+        before = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return  # not JSON for orjson either (NaN): decode_json raises FormatError on both paths
+    want_good, want_errors = old_path(before)
+    for items in (list(decode_json(data)), list(decode_json_lines(json.dumps(r, allow_nan=True).encode() for r in records))):
+        values = [item.value for item in items if isinstance(item, Record)]
+        if len(values) != len(records):
+            continue  # a line orjson refused (NaN): a rejection on both paths
+        good, errors = validate_batch(values, CTX)
+        assert errors == want_errors
+        assert len(good) == len(want_good)
+        for a, b in zip(good, want_good, strict=True):
+            same_model(a, b)
 
 
 def test_fast_path_takes_the_common_record() -> None:
@@ -205,6 +230,7 @@ def test_every_field_at_every_edge(path: tuple[str, ...]) -> None:
         else:
             target[path[-1]] = value
         check_one(record)
+        check_document([native(id="first"), record, native(id="last")])
 
 
 _MISSING = object()
@@ -220,6 +246,7 @@ def test_fast_path_agrees_with_pydantic_on_hostile_records(record: dict[str, Any
 @given(st.lists(hostile_records(), min_size=1, max_size=6))
 def test_batches_give_the_same_observations_and_errors(records: list[dict[str, Any]]) -> None:
     check_batch(records)
+    check_document(records)
 
 
 def _real_records() -> list[tuple[str, list[Any]]]:

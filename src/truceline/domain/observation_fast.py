@@ -19,8 +19,10 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
 from pydantic_core import PydanticCustomError
 
 from truceline.domain.grading import Credibility, Reliability
@@ -274,3 +276,224 @@ def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK
         except PydanticCustomError:
             return None
     return obs
+
+
+# The same acceptance, compiled: msgspec decodes a JSON document and checks its records in C (types,
+# ranges, enumerations, unknown fields, nulls); the string patterns are checked in Python (the same
+# fullmatch as above; they admit no whitespace, so what they accept ``str_strip_whitespace`` leaves alone).
+# A document msgspec refuses is read the ordinary way: orjson, then fast_observation or pydantic per record.
+
+
+class _SourceIn(Struct, forbid_unknown_fields=True, gc=False):
+    id: str  # patterns checked once per distinct source (see _source)
+    type: str  # a word of _SOURCE_TYPES, checked with the patterns
+    org: str
+
+
+class _PointIn(Struct, forbid_unknown_fields=True, gc=False):
+    lat: Annotated[float, Meta(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Meta(ge=-180.0, le=180.0)]
+    type: Literal["point"] | UnsetType = UNSET
+    cep_m: Annotated[float, Meta(gt=0.0, le=MAX_UNCERTAINTY_M)] | UnsetType = UNSET
+    cov_m2: list[list[float]] | UnsetType = UNSET
+    alt_m: Annotated[float, Meta(ge=-500.0, le=100_000.0)] | UnsetType = UNSET
+
+
+class _RecordIn(Struct, forbid_unknown_fields=True, gc=False):
+    time: str  # pattern checked in _context_free_ok
+    kind: ObservationKind
+    location: _PointIn
+    source: _SourceIn
+    id: str | UnsetType = UNSET  # pattern checked in _context_free_ok
+    time_uncertainty_s: Annotated[float, Meta(ge=0.0, le=MAX_TIME_UNCERTAINTY_S)] | UnsetType = UNSET
+    reliability: Reliability | UnsetType = UNSET
+    credibility: Credibility | UnsetType = UNSET
+    releasable_to: Annotated[list[str], Meta(max_length=_MAX_LABELS)] | UnsetType = UNSET  # patterns checked in _labels
+    attributes: Annotated[dict[str, Any], Meta(max_length=_MAX_ATTRIBUTES)] | UnsetType = UNSET
+    evidence_hash: str | UnsetType = UNSET  # pattern checked in _context_free_ok
+
+
+_decode_records = msgspec.json.Decoder(list[_RecordIn] | _RecordIn).decode
+_decode_record = msgspec.json.Decoder(_RecordIn).decode
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+_POINT_OPTIONAL = ("type", "cep_m", "cov_m2", "alt_m")
+_RECORD_OPTIONAL = ("id", "time_uncertainty_s", "reliability", "credibility", "releasable_to", "attributes", "evidence_hash")
+_MsgspecError = msgspec.ValidationError
+
+
+def _point_of(loc: _PointIn) -> PointLocation | None:
+    cep = None if loc.cep_m is UNSET else loc.cep_m
+    alt = None if loc.alt_m is UNSET else loc.alt_m
+    cov: tuple[tuple[float, float], tuple[float, float]] | None = None
+    fields = {"lat", "lon"}
+    for name in _POINT_OPTIONAL:
+        if getattr(loc, name) is not UNSET:
+            fields.add(name)
+    if loc.cov_m2 is not UNSET:
+        rows = loc.cov_m2
+        if len(rows) != 2 or len(rows[0]) != 2 or len(rows[1]) != 2:
+            return None
+        (a, b), (c, d) = rows
+        if not (_isfinite(a) and _isfinite(b) and _isfinite(c) and _isfinite(d)):
+            return None
+        cov = ((a, b), (c, d))
+    point = _new(PointLocation)
+    _set(point, "__dict__", {"type": "point", "lat": loc.lat, "lon": loc.lon, "cep_m": cep, "cov_m2": cov, "alt_m": alt})
+    _set(point, "__pydantic_fields_set__", fields)
+    _set(point, "__pydantic_extra__", None)
+    _set(point, "__pydantic_private__", None)
+    if cov is not None:
+        try:
+            _check_uncertainty(point)
+        except PydanticCustomError:
+            return None
+    return point
+
+
+def _built(r: _RecordIn, now: datetime, skew: timedelta) -> Observation | None:
+    """The observation of a record msgspec accepted; None where a rule msgspec does not know says no."""
+    try:
+        when = check_time_plausible(_fromiso(r.time).astimezone(UTC), now, skew)
+    except (ValueError, PydanticCustomError):
+        return None
+    location = _point_of(r.location)
+    if location is None:
+        return None
+    s = r.source
+    key = (s.id, s.type, s.org)
+    source = _sources.get(key)
+    if source is None:
+        source = _source({"id": s.id, "type": s.type, "org": s.org})
+        if source is None:  # pragma: no cover - _context_free_ok checked it
+            return None
+    fields = {"time", "kind", "location", "source"}
+    for name in _RECORD_OPTIONAL:
+        if getattr(r, name) is not UNSET:
+            fields.add(name)
+    labels = [s.org] if r.releasable_to is UNSET else _labels(r.releasable_to, s.org)
+    if labels is None:  # pragma: no cover - _context_free_ok checked them
+        return None
+    attributes: dict[str, Any] = {}
+    if r.attributes is not UNSET and r.attributes:
+        for name in r.attributes:
+            if not _plain(name):
+                return None
+        try:
+            attributes = Observation._attributes_portable(r.attributes)
+        except PydanticCustomError:
+            return None
+    oid = None if r.id is UNSET else r.id
+    time_sd = None if r.time_uncertainty_s is UNSET else r.time_uncertainty_s
+    obs = _new(Observation)
+    _set(
+        obs,
+        "__dict__",
+        {
+            "id": oid,
+            "time": when,
+            "time_uncertainty_s": time_sd,
+            "kind": r.kind,
+            "location": location,
+            "source": source,
+            "reliability": Reliability.F if r.reliability is UNSET else r.reliability,
+            "credibility": Credibility.CANNOT_BE_JUDGED if r.credibility is UNSET else r.credibility,
+            "releasable_to": labels,
+            "attributes": attributes,
+            "evidence_hash": None if r.evidence_hash is UNSET else r.evidence_hash,
+            "assumed": None,
+        },
+    )
+    _set(obs, "__pydantic_fields_set__", fields)
+    _set(obs, "__pydantic_extra__", None)
+    _set(obs, "__pydantic_private__", None)
+    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in attributes:
+        try:
+            _normalise(obs)
+        except PydanticCustomError:
+            return None
+    return obs
+
+
+def checked_records(data: bytes) -> list[_RecordIn] | None:
+    """A JSON document (one record or an array of them) decoded and checked by msgspec in one pass, when every
+    record in it is plainly valid whatever the time of validation; None sends the document the ordinary way
+    (orjson, then :func:`fast_observation` or pydantic per record), which alone reports problems.
+
+    A lone surrogate escape or an integer beyond 64 bits reads differently in msgspec and orjson; both make a
+    record not plainly valid here (the first fails to decode, the second fails the attribute check)."""
+    try:
+        decoded = _decode_records(data)
+    except (_MsgspecError, msgspec.DecodeError):
+        return None
+    records: list[_RecordIn] = decoded if isinstance(decoded, list) else [decoded]
+    for r in records:
+        if not _context_free_ok(r):
+            return None
+    return records
+
+
+def checked_record(line: bytes) -> _RecordIn | None:
+    """One JSON Lines record through :func:`checked_records`' checks; None sends it the ordinary way."""
+    try:
+        r = _decode_record(line)
+    except (_MsgspecError, msgspec.DecodeError):
+        return None
+    return r if _context_free_ok(r) else None
+
+
+def _context_free_ok(r: _RecordIn) -> bool:
+    """The rules msgspec does not know that do not depend on ``now``: a real date not before 2000, a usable
+    covariance, portable attributes. A record passing them fails only a future time later."""
+    if _time_ok(r.time) is None or (r.id is not UNSET and _id_ok(r.id) is None):
+        return False
+    if r.evidence_hash is not UNSET and _hash_ok(r.evidence_hash) is None:
+        return False
+    s = r.source
+    if (s.id, s.type, s.org) not in _sources and _source({"id": s.id, "type": s.type, "org": s.org}) is None:
+        return False
+    if r.releasable_to is not UNSET and _labels(r.releasable_to, s.org) is None:
+        return False
+    try:
+        check_time_plausible(_fromiso(r.time).astimezone(UTC), _FAR_FUTURE, timedelta(0))
+    except (ValueError, PydanticCustomError):
+        return False
+    if r.location.cov_m2 is not UNSET and _point_of(r.location) is None:
+        return False
+    if r.attributes is not UNSET and r.attributes:
+        for name in r.attributes:
+            if not _plain(name):
+                return False
+        try:
+            Observation._attributes_portable(r.attributes)
+        except PydanticCustomError:
+            return False
+    return True
+
+
+def is_checked(value: Any) -> bool:
+    """True for a record :func:`checked_records` produced (validation builds it without pydantic)."""
+    return type(value) is _RecordIn
+
+
+def as_document(r: _RecordIn) -> dict[str, Any]:
+    """A checked record as the JSON object it was, for pydantic to word the refusal of a future time.
+
+    Integers in number fields come back as floats (msgspec stored them so); every field but ``time`` is
+    valid either way, so pydantic's errors for it are the same as for the original object."""
+    return msgspec.to_builtins(r)  # type: ignore[no-any-return]
+
+
+def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[Observation | None]:
+    """:func:`fast_observation` of every record (records from :func:`checked_records` built directly);
+    a None leaves that record to pydantic. A checked record whose time is implausible ``now`` is replaced in
+    ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
+    out: list[Observation | None] = []
+    for i, record in enumerate(records):
+        if type(record) is _RecordIn:
+            built = _built(record, now, skew)
+            if built is None:
+                records[i] = as_document(record)
+            out.append(built)
+        else:
+            out.append(fast_observation(record, now, skew))
+    return out
