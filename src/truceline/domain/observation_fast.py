@@ -15,9 +15,11 @@ built instance; tests/test_observation_fast.py compares it with pydantic on real
 
 from __future__ import annotations
 
+import gc
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -68,6 +70,25 @@ _MAX_CACHED = 4096
 _sources: dict[tuple[str, str, str], Source] = {}
 _label_sets: dict[tuple[Any, ...], tuple[str, ...]] = {}
 _MAX_ATTRIBUTES = 64
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while records are decoded or observations built (then as it was).
+
+    Both allocate a handful of container objects per record and no reference cycles; with the collector
+    on, every ~100 records it walks the young objects and every few thousand the whole heap (all of
+    pydantic, numpy, the records themselves): a third of the time (docs/performance.md). Reference counting
+    still frees everything at once; the collector runs again afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _number(value: Any, low: float, high: float) -> float | None:
@@ -300,17 +321,17 @@ class _PointIn(Struct, forbid_unknown_fields=True, gc=False):
 
 
 class _RecordIn(Struct, forbid_unknown_fields=True, gc=False):
-    time: str  # pattern checked in _context_free_ok
+    time: str  # pattern checked in _checked
     kind: ObservationKind
     location: _PointIn
     source: _SourceIn
-    id: str | UnsetType = UNSET  # pattern checked in _context_free_ok
+    id: str | UnsetType = UNSET  # pattern checked in _checked
     time_uncertainty_s: Annotated[float, Meta(ge=0.0, le=MAX_TIME_UNCERTAINTY_S)] | UnsetType = UNSET
     reliability: Reliability | UnsetType = UNSET
     credibility: Credibility | UnsetType = UNSET
     releasable_to: Annotated[list[str], Meta(max_length=_MAX_LABELS)] | UnsetType = UNSET  # patterns checked in _labels
     attributes: Annotated[dict[str, Any], Meta(max_length=_MAX_ATTRIBUTES)] | UnsetType = UNSET
-    evidence_hash: str | UnsetType = UNSET  # pattern checked in _context_free_ok
+    evidence_hash: str | UnsetType = UNSET  # pattern checked in _checked
 
 
 _decode_records = msgspec.json.Decoder(list[_RecordIn] | _RecordIn).decode
@@ -350,28 +371,41 @@ def _point_of(loc: _PointIn) -> PointLocation | None:
     return point
 
 
-def _built(r: _RecordIn, now: datetime, skew: timedelta) -> Observation | None:
-    """The observation of a record msgspec accepted; None where a rule msgspec does not know says no."""
+class Checked(Struct, gc=False):
+    """A record msgspec decoded, with everything about it that does not depend on the time of validation
+    already checked and built (:func:`checked_records`); validation adds the future-time check."""
+
+    record: _RecordIn
+    when: datetime
+    location: PointLocation
+    source: Source
+    labels: tuple[str, ...]
+    attributes: dict[str, Any]
+    fields: frozenset[str]
+
+
+def _checked(r: _RecordIn) -> Checked | None:
+    """The rules msgspec does not know that do not depend on ``now`` (patterns, a real date not before
+    2000, a usable covariance, portable attributes), and the parts built; None if one says no."""
+    if _time_ok(r.time) is None or (r.id is not UNSET and _id_ok(r.id) is None):
+        return None
+    if r.evidence_hash is not UNSET and _hash_ok(r.evidence_hash) is None:
+        return None
+    s = r.source
+    source = _sources.get((s.id, s.type, s.org))
+    if source is None:
+        source = _source({"id": s.id, "type": s.type, "org": s.org})
+        if source is None:
+            return None
+    labels = (s.org,) if r.releasable_to is UNSET else _labels(r.releasable_to, s.org)
+    if labels is None:
+        return None
     try:
-        when = check_time_plausible(_fromiso(r.time).astimezone(UTC), now, skew)
+        when = check_time_plausible(_fromiso(r.time).astimezone(UTC), _FAR_FUTURE, timedelta(0))
     except (ValueError, PydanticCustomError):
         return None
     location = _point_of(r.location)
     if location is None:
-        return None
-    s = r.source
-    key = (s.id, s.type, s.org)
-    source = _sources.get(key)
-    if source is None:
-        source = _source({"id": s.id, "type": s.type, "org": s.org})
-        if source is None:  # pragma: no cover - _context_free_ok checked it
-            return None
-    fields = {"time", "kind", "location", "source"}
-    for name in _RECORD_OPTIONAL:
-        if getattr(r, name) is not UNSET:
-            fields.add(name)
-    labels = [s.org] if r.releasable_to is UNSET else _labels(r.releasable_to, s.org)
-    if labels is None:  # pragma: no cover - _context_free_ok checked them
         return None
     attributes: dict[str, Any] = {}
     if r.attributes is not UNSET and r.attributes:
@@ -382,6 +416,35 @@ def _built(r: _RecordIn, now: datetime, skew: timedelta) -> Observation | None:
             attributes = Observation._attributes_portable(r.attributes)
         except PydanticCustomError:
             return None
+    fields = _shape.get(_shape_key(r))
+    if fields is None:
+        fields = _shape[_shape_key(r)] = frozenset(
+            ["time", "kind", "location", "source", *(name for name in _RECORD_OPTIONAL if getattr(r, name) is not UNSET)]
+        )
+    return Checked(r, when, location, source, tuple(labels), attributes, fields)
+
+
+def _shape_key(r: _RecordIn) -> tuple[bool, ...]:
+    return (
+        r.id is UNSET,
+        r.time_uncertainty_s is UNSET,
+        r.reliability is UNSET,
+        r.credibility is UNSET,
+        r.releasable_to is UNSET,
+        r.attributes is UNSET,
+        r.evidence_hash is UNSET,
+    )
+
+
+_shape: dict[tuple[bool, ...], frozenset[str]] = {}
+
+
+def _built(c: Checked, now: datetime, skew: timedelta) -> Observation | None:
+    """The observation of a checked record; None when its time is in the future (beyond ``skew``)."""
+    if c.when > now + skew:
+        return None
+    r = c.record
+    location = c.location
     oid = None if r.id is UNSET else r.id
     time_sd = None if r.time_uncertainty_s is UNSET else r.time_uncertainty_s
     obs = _new(Observation)
@@ -390,23 +453,23 @@ def _built(r: _RecordIn, now: datetime, skew: timedelta) -> Observation | None:
         "__dict__",
         {
             "id": oid,
-            "time": when,
+            "time": c.when,
             "time_uncertainty_s": time_sd,
             "kind": r.kind,
             "location": location,
-            "source": source,
+            "source": c.source,
             "reliability": Reliability.F if r.reliability is UNSET else r.reliability,
             "credibility": Credibility.CANNOT_BE_JUDGED if r.credibility is UNSET else r.credibility,
-            "releasable_to": labels,
-            "attributes": attributes,
+            "releasable_to": list(c.labels),
+            "attributes": c.attributes,
             "evidence_hash": None if r.evidence_hash is UNSET else r.evidence_hash,
             "assumed": None,
         },
     )
-    _set(obs, "__pydantic_fields_set__", fields)
+    _set(obs, "__pydantic_fields_set__", set(c.fields))
     _set(obs, "__pydantic_extra__", None)
     _set(obs, "__pydantic_private__", None)
-    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in attributes:
+    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in c.attributes:
         try:
             _normalise(obs)
         except PydanticCustomError:
@@ -414,73 +477,41 @@ def _built(r: _RecordIn, now: datetime, skew: timedelta) -> Observation | None:
     return obs
 
 
-def checked_records(data: bytes) -> list[_RecordIn] | None:
+def checked_records(data: bytes) -> list[Checked] | None:
     """A JSON document (one record or an array of them) decoded and checked by msgspec in one pass, when every
     record in it is plainly valid whatever the time of validation; None sends the document the ordinary way
     (orjson, then :func:`fast_observation` or pydantic per record), which alone reports problems.
 
     A lone surrogate escape or an integer beyond 64 bits reads differently in msgspec and orjson; both make a
     record not plainly valid here (the first fails to decode, the second fails the attribute check)."""
-    try:
-        decoded = _decode_records(data)
-    except (_MsgspecError, msgspec.DecodeError):
-        return None
-    records: list[_RecordIn] = decoded if isinstance(decoded, list) else [decoded]
-    for r in records:
-        if not _context_free_ok(r):
+    with collector_paused():
+        try:
+            decoded = _decode_records(data)
+        except (_MsgspecError, msgspec.DecodeError):
             return None
-    return records
+        out: list[Checked] = []
+        for r in decoded if isinstance(decoded, list) else [decoded]:
+            c = _checked(r)
+            if c is None:
+                return None
+            out.append(c)
+        return out
 
 
-def checked_record(line: bytes) -> _RecordIn | None:
+def checked_record(line: bytes) -> Checked | None:
     """One JSON Lines record through :func:`checked_records`' checks; None sends it the ordinary way."""
     try:
-        r = _decode_record(line)
+        return _checked(_decode_record(line))
     except (_MsgspecError, msgspec.DecodeError):
         return None
-    return r if _context_free_ok(r) else None
 
 
-def _context_free_ok(r: _RecordIn) -> bool:
-    """The rules msgspec does not know that do not depend on ``now``: a real date not before 2000, a usable
-    covariance, portable attributes. A record passing them fails only a future time later."""
-    if _time_ok(r.time) is None or (r.id is not UNSET and _id_ok(r.id) is None):
-        return False
-    if r.evidence_hash is not UNSET and _hash_ok(r.evidence_hash) is None:
-        return False
-    s = r.source
-    if (s.id, s.type, s.org) not in _sources and _source({"id": s.id, "type": s.type, "org": s.org}) is None:
-        return False
-    if r.releasable_to is not UNSET and _labels(r.releasable_to, s.org) is None:
-        return False
-    try:
-        check_time_plausible(_fromiso(r.time).astimezone(UTC), _FAR_FUTURE, timedelta(0))
-    except (ValueError, PydanticCustomError):
-        return False
-    if r.location.cov_m2 is not UNSET and _point_of(r.location) is None:
-        return False
-    if r.attributes is not UNSET and r.attributes:
-        for name in r.attributes:
-            if not _plain(name):
-                return False
-        try:
-            Observation._attributes_portable(r.attributes)
-        except PydanticCustomError:
-            return False
-    return True
-
-
-def is_checked(value: Any) -> bool:
-    """True for a record :func:`checked_records` produced (validation builds it without pydantic)."""
-    return type(value) is _RecordIn
-
-
-def as_document(r: _RecordIn) -> dict[str, Any]:
+def as_document(c: Checked) -> dict[str, Any]:
     """A checked record as the JSON object it was, for pydantic to word the refusal of a future time.
 
     Integers in number fields come back as floats (msgspec stored them so); every field but ``time`` is
     valid either way, so pydantic's errors for it are the same as for the original object."""
-    return msgspec.to_builtins(r)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(c.record)  # type: ignore[no-any-return]
 
 
 def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[Observation | None]:
@@ -489,7 +520,7 @@ def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAU
     ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
     out: list[Observation | None] = []
     for i, record in enumerate(records):
-        if type(record) is _RecordIn:
+        if type(record) is Checked:
             built = _built(record, now, skew)
             if built is None:
                 records[i] = as_document(record)

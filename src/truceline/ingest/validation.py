@@ -6,9 +6,7 @@ alone: bad ones are reported, good ones kept).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW, Observation
-from truceline.domain.observation_fast import fast_observations
+from truceline.domain.observation_fast import collector_paused, fast_observations
 
 _BATCH = TypeAdapter(list[Observation])
 _LOCATION_TAGS = frozenset({"point", "bearing", "place"})
@@ -88,25 +86,6 @@ def validation_context(now: datetime | None = None, clock_skew: timedelta = DEFA
     return {"now": now or datetime.now(UTC), "clock_skew": clock_skew}
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a batch is built (and back as it was after).
-
-    Building observations allocates a handful of container objects per record and no reference cycles;
-    with the collector on, every ~100 records it walks the young objects and every few thousand the whole
-    heap (all of pydantic, numpy, the records themselves), a third of validation time (docs/performance.md).
-    Reference counting still frees everything at once; the collector runs again after the batch.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _validate(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation | None], list[int], list[FieldError]]:
     """Every record through the fast path; those it leaves to pydantic validated together there.
 
@@ -117,7 +96,7 @@ def _validate(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Obs
     now = context.get("now") or datetime.now(UTC)
     skew = context.get("clock_skew", DEFAULT_CLOCK_SKEW)
     records = list(records)  # checked records refused for their time are replaced by documents
-    with _collector_paused():
+    with collector_paused():
         built = fast_observations(records, now, skew)
     slow = [i for i, observation in enumerate(built) if observation is None]
     if not slow:
