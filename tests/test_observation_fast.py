@@ -26,8 +26,9 @@ from truceline.domain.observation_fast import fast_observation
 from truceline.ingest.acled import decode_acled
 from truceline.ingest.cot import CotOptions, decode_cot
 from truceline.ingest.firms import decode_firms
+from truceline.ingest.geojson import _feature_record, decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
-from truceline.ingest.records import Record
+from truceline.ingest.records import FormatError, Record, Rejection
 from truceline.ingest.validation import FieldError, _errors, validate_all_or_nothing, validate_batch, validation_context
 from truceline.ledger.commitment import canonical_observation
 
@@ -278,3 +279,99 @@ def test_other_formats_give_the_same_observations() -> None:
     records += [r.value for r in decode_acled(io.StringIO(acled)) if isinstance(r, Record)]
     assert len(records) == 2
     check_batch(records)
+
+
+def _old_geojson(data: bytes) -> list[Any]:
+    """decode_geojson as it was: orjson, then _feature_record per feature."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}") from exc
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        return [_feature_record("feature 1", doc)]
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
+        raise FormatError("expected a GeoJSON FeatureCollection with a 'features' array")
+    return [_feature_record(f"feature {i}", f) for i, f in enumerate(doc["features"], start=1)]
+
+
+def check_geojson(doc: Any) -> None:
+    """A GeoJSON document decoded and validated now as before: same rejections, observations and errors."""
+    try:
+        data = json.dumps(doc).encode()
+    except (ValueError, TypeError):
+        return
+    try:
+        old_items = _old_geojson(data)
+    except FormatError as exc:
+        with pytest.raises(FormatError) as new:
+            list(decode_geojson(data))
+        assert str(new.value) == str(exc)
+        return
+    new_items = list(decode_geojson(data))
+    assert [i for i in new_items if isinstance(i, Rejection)] == [i for i in old_items if isinstance(i, Rejection)]
+    assert [i.where for i in new_items] == [i.where for i in old_items]
+    want_good, want_errors = old_path([i.value for i in old_items if isinstance(i, Record)])
+    good, errors = validate_batch([i.value for i in new_items if isinstance(i, Record)], CTX)
+    assert errors == want_errors
+    assert len(good) == len(want_good)
+    for a, b in zip(good, want_good, strict=True):
+        same_model(a, b)
+
+
+def as_feature(record: dict[str, Any]) -> dict[str, Any]:
+    """A native record as a GeoJSON Feature (what bench/formats.py and senders write)."""
+    properties = {k: v for k, v in record.items() if k != "location"}
+    location = record.get("location")
+    coordinates: Any = [37.0, 48.0]
+    if isinstance(location, dict):
+        coordinates = [location.get("lon"), location.get("lat")] + ([location["alt_m"]] if "alt_m" in location else [])
+        properties |= {k: location[k] for k in ("cep_m", "cov_m2") if k in location}
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": coordinates}, "properties": properties}
+
+
+@pytest.mark.parametrize("path", _FIELDS, ids=".".join)
+def test_geojson_every_field_at_every_edge(path: tuple[str, ...]) -> None:
+    values: list[Any] = [*_EDGES, "", " ", "UA", "B", "thermal", "drone", "point", ["UA"], [], {}, [[1, 0], [0, 1]],
+                         [[1, 2], [3, 4]], "sha256:" + "f" * 64, *_TIMES]
+    for value in [*values, _MISSING]:
+        record = native(time_uncertainty_s=2.0, attributes={"n": 1})
+        target = record if len(path) == 1 else record[path[0]]
+        if path[-1] == "cov_m2":
+            target.pop("cep_m")
+        if value is _MISSING:
+            target.pop(path[-1], None)
+        else:
+            target[path[-1]] = value
+        check_geojson({"type": "FeatureCollection", "features": [as_feature(native(id="first")), as_feature(record)]})
+
+
+def test_geojson_feature_shapes() -> None:
+    good = as_feature(native())
+    variants: list[Any] = [
+        {k: v for k, v in good.items() if k != "type"},
+        {**good, "type": "feature"},
+        {**good, "id": 7},
+        {**good, "id": "f-7", "properties": {k: v for k, v in good["properties"].items() if k != "id"}},
+        {**good, "id": 7.5, "properties": {k: v for k, v in good["properties"].items() if k != "id"}},
+        {**good, "id": True, "properties": {k: v for k, v in good["properties"].items() if k != "id"}},
+        {**good, "id": None, "properties": {k: v for k, v in good["properties"].items() if k != "id"}},
+        {**good, "geometry": {"type": "Point", "coordinates": [37.0, 48.0, 150.0]}},
+        {**good, "geometry": {"type": "Point", "coordinates": [37.0, 48.0, -600.0]}},
+        {**good, "geometry": {"type": "Point", "coordinates": [37.0, 48.0, 150.0]}, "properties": {**good["properties"], "alt_m": 20}},
+        {**good, "geometry": {"type": "Point", "coordinates": [37.0]}},
+        {**good, "geometry": {"type": "Point", "coordinates": [True, 48.0]}},
+        {**good, "geometry": {"type": "Point", "coordinates": [200.0, 48.0]}},
+        {**good, "geometry": {"type": "Point", "coordinates": [37.0, 48.0], "bbox": [0, 0, 1, 1]}, "bbox": [0, 0, 1, 1]},
+        {**good, "geometry": {"type": "LineString", "coordinates": [[37.0, 48.0], [37.1, 48.1]]}},
+        {**good, "geometry": None},
+        {**good, "properties": {**good["properties"], "location": {"lat": 1, "lon": 2}}},
+        {**good, "properties": {**good["properties"], "type": "x"}},
+        {**good, "properties": None},
+        "not a feature",
+    ]
+    for variant in variants:
+        check_geojson({"type": "FeatureCollection", "features": [good, variant]})
+        check_geojson(variant)
+    check_geojson({"type": "FeatureCollection", "features": []})
+    check_geojson({"features": [good]})
+    check_geojson([good])

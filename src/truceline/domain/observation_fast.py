@@ -305,13 +305,13 @@ def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK
 # A document msgspec refuses is read the ordinary way: orjson, then fast_observation or pydantic per record.
 
 
-class _SourceIn(Struct, forbid_unknown_fields=True, gc=False):
+class SourceIn(Struct, forbid_unknown_fields=True, gc=False):
     id: str  # patterns checked once per distinct source (see _source)
     type: str  # a word of _SOURCE_TYPES, checked with the patterns
     org: str
 
 
-class _PointIn(Struct, forbid_unknown_fields=True, gc=False):
+class PointIn(Struct, forbid_unknown_fields=True, gc=False):
     lat: Annotated[float, Meta(ge=-90.0, le=90.0)]
     lon: Annotated[float, Meta(ge=-180.0, le=180.0)]
     type: Literal["point"] | UnsetType = UNSET
@@ -320,11 +320,14 @@ class _PointIn(Struct, forbid_unknown_fields=True, gc=False):
     alt_m: Annotated[float, Meta(ge=-500.0, le=100_000.0)] | UnsetType = UNSET
 
 
-class _RecordIn(Struct, forbid_unknown_fields=True, gc=False):
+class RecordIn(Struct, forbid_unknown_fields=True, gc=False):
+    """A native observation record as msgspec decodes it (decoders of other layouts build it, then
+    :func:`checked_parts`)."""
+
     time: str  # pattern checked in _checked
     kind: ObservationKind
-    location: _PointIn
-    source: _SourceIn
+    location: PointIn
+    source: SourceIn
     id: str | UnsetType = UNSET  # pattern checked in _checked
     time_uncertainty_s: Annotated[float, Meta(ge=0.0, le=MAX_TIME_UNCERTAINTY_S)] | UnsetType = UNSET
     reliability: Reliability | UnsetType = UNSET
@@ -334,15 +337,15 @@ class _RecordIn(Struct, forbid_unknown_fields=True, gc=False):
     evidence_hash: str | UnsetType = UNSET  # pattern checked in _checked
 
 
-_decode_records = msgspec.json.Decoder(list[_RecordIn] | _RecordIn).decode
-_decode_record = msgspec.json.Decoder(_RecordIn).decode
+_decode_records = msgspec.json.Decoder(list[RecordIn] | RecordIn).decode
+_decode_record = msgspec.json.Decoder(RecordIn).decode
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 _POINT_OPTIONAL = ("type", "cep_m", "cov_m2", "alt_m")
 _RECORD_OPTIONAL = ("id", "time_uncertainty_s", "reliability", "credibility", "releasable_to", "attributes", "evidence_hash")
 _MsgspecError = msgspec.ValidationError
 
 
-def _point_of(loc: _PointIn) -> PointLocation | None:
+def _point_of(loc: PointIn) -> PointLocation | None:
     cep = None if loc.cep_m is UNSET else loc.cep_m
     alt = None if loc.alt_m is UNSET else loc.alt_m
     cov: tuple[tuple[float, float], tuple[float, float]] | None = None
@@ -375,7 +378,7 @@ class Checked(Struct, gc=False):
     """A record msgspec decoded, with everything about it that does not depend on the time of validation
     already checked and built (:func:`checked_records`); validation adds the future-time check."""
 
-    record: _RecordIn
+    record: RecordIn
     when: datetime
     location: PointLocation
     source: Source
@@ -384,7 +387,7 @@ class Checked(Struct, gc=False):
     fields: frozenset[str]
 
 
-def _checked(r: _RecordIn) -> Checked | None:
+def _checked(r: RecordIn) -> Checked | None:
     """The rules msgspec does not know that do not depend on ``now`` (patterns, a real date not before
     2000, a usable covariance, portable attributes), and the parts built; None if one says no."""
     if _time_ok(r.time) is None or (r.id is not UNSET and _id_ok(r.id) is None):
@@ -424,7 +427,7 @@ def _checked(r: _RecordIn) -> Checked | None:
     return Checked(r, when, location, source, tuple(labels), attributes, fields)
 
 
-def _shape_key(r: _RecordIn) -> tuple[bool, ...]:
+def _shape_key(r: RecordIn) -> tuple[bool, ...]:
     return (
         r.id is UNSET,
         r.time_uncertainty_s is UNSET,
@@ -496,6 +499,14 @@ def checked_records(data: bytes) -> list[Checked] | None:
                 return None
             out.append(c)
         return out
+
+
+def checked_parts(r: RecordIn) -> Checked | None:
+    """:func:`checked_records`' checks of a record built in Python (by a decoder of another layout).
+
+    Struct constructors check no constraints: the caller has checked what :class:`PointIn` and
+    :class:`RecordIn` declare with ``Meta`` (ranges, lengths) for the values it put there itself."""
+    return _checked(r)
 
 
 def checked_record(line: bytes) -> Checked | None:
