@@ -146,7 +146,8 @@ def decode_geojson(data: bytes) -> Iterator[Record | Rejection]:
             yield Record(f"feature {i}", item)
         return
     try:
-        doc = orjson.loads(data)
+        with collector_paused():
+            doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}") from exc
     if isinstance(doc, dict) and doc.get("type") == "Feature":

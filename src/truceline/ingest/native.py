@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from truceline.domain.observation_fast import checked_record, checked_records
+from truceline.domain.observation_fast import checked_record, checked_records, collector_paused
 from truceline.ingest.records import FormatError, Record, Rejection
 
 
@@ -44,7 +44,8 @@ def decode_json(data: bytes) -> Iterator[Record | Rejection]:
             yield Record(f"item {i}", item)
         return
     try:
-        doc = orjson.loads(data)
+        with collector_paused():
+            doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     if isinstance(doc, dict):
