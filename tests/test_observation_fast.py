@@ -278,6 +278,7 @@ def test_other_formats_give_the_same_observations() -> None:
     records = [r.value for r in decode_cot(cot, CotOptions(org="UA")) if isinstance(r, Record)]
     records += [r.value for r in decode_acled(io.StringIO(acled)) if isinstance(r, Record)]
     assert len(records) == 2
+    assert all(fast_observation(r, NOW) is not None for r in records), "CoT points and ACLED places take the fast path"
     check_batch(records)
 
 
@@ -327,6 +328,31 @@ def as_feature(record: dict[str, Any]) -> dict[str, Any]:
         coordinates = [location.get("lon"), location.get("lat")] + ([location["alt_m"]] if "alt_m" in location else [])
         properties |= {k: location[k] for k in ("cep_m", "cov_m2") if k in location}
     return {"type": "Feature", "geometry": {"type": "Point", "coordinates": coordinates}, "properties": properties}
+
+
+_PLACE_FIELDS = [("location", "name"), ("location", "precision"), ("location", "admin"), ("location", "lat"), ("location", "lon"),
+                 ("location", "type"), ("location", "bearing_deg"), ("time_uncertainty_s",), ("attributes",)]
+
+
+@pytest.mark.parametrize("path", _PLACE_FIELDS, ids=".".join)
+def test_places_at_every_edge(path: tuple[str, ...]) -> None:
+    """Place locations (ACLED, free text): each field at every edge, alone and in documents."""
+    values: list[Any] = [*_EDGES, 3, 4, 5, "", " ", "Avdiivka", " Avdiivka", "x" * 200, "x" * 201, "place", "point", "bearing",
+                         ["a"], {}, {"origin": {"lat": 1, "lon": 2}}]
+    for value in [*values, _MISSING]:
+        record = native(time_uncertainty_s=86400.0, attributes={"n": 1},
+                        location={"type": "place", "name": "Avdiivka", "precision": 1, "lat": 48.139, "lon": 37.742, "admin": "Donetsk"})
+        target = record if len(path) == 1 else record[path[0]]
+        if value is _MISSING:
+            target.pop(path[-1], None)
+        else:
+            target[path[-1]] = value
+        check_one(record)
+        untyped = copy.deepcopy(record)
+        if isinstance(untyped.get("location"), dict):
+            untyped["location"].pop("type", None)
+        check_one(untyped)
+        check_batch([native(id="first"), record, untyped])
 
 
 @pytest.mark.parametrize("path", _FIELDS, ids=".".join)

@@ -37,6 +37,8 @@ from truceline.domain.observation import (
     SOURCE_TYPE_SYNONYMS,
     Observation,
     ObservationKind,
+    PlaceLocation,
+    PlacePrecision,
     PointLocation,
     Source,
     SourceType,
@@ -60,6 +62,8 @@ _check_uncertainty: Callable[[PointLocation], PointLocation] = PointLocation.__d
 
 _OBSERVATION_KEYS = frozenset(Observation.model_fields) - {"assumed"}
 _POINT_KEYS = frozenset(PointLocation.model_fields)
+_PLACE_KEYS = frozenset(PlaceLocation.model_fields)
+_PRECISION = {int(p): p for p in PlacePrecision}
 _SOURCE_KEYS = frozenset(Source.model_fields)
 _KINDS = {k.value: k for k in ObservationKind}
 _SOURCE_TYPES = {t.value: t for t in SourceType} | SOURCE_TYPE_SYNONYMS
@@ -111,6 +115,38 @@ def _number(value: Any, low: float, high: float) -> float | None:
 def _plain(text: Any) -> bool:
     """An exact str with nothing for ``str_strip_whitespace`` to remove (Python's strip removes a superset)."""
     return type(text) is str and text == text.strip()
+
+
+def _location(value: Any) -> PointLocation | PlaceLocation | None:
+    """A point or a place (the tag rule of :func:`truceline.domain.observation._location_tag`); bearings
+    are left to pydantic."""
+    if type(value) is dict and (value.get("type") == "place" or ("type" not in value and "name" in value and "bearing_deg" not in value)):
+        return _place(value)
+    return _point(value)
+
+
+def _place(value: dict[str, Any]) -> PlaceLocation | None:
+    if not value.keys() <= _PLACE_KEYS:
+        return None
+    name: Any = value.get("name")
+    precision: Any = value.get("precision")
+    admin: Any = value.get("admin")
+    if not (_plain(name) and 1 <= len(name) <= 200) or type(precision) is not int or precision not in _PRECISION:
+        return None
+    if "admin" in value and not (_plain(admin) and len(admin) <= 200):
+        return None
+    lat = lon = None
+    if "lat" in value or "lon" in value:
+        lat = _number(value.get("lat"), -90.0, 90.0)
+        lon = _number(value.get("lon"), -180.0, 180.0)
+        if lat is None or lon is None:
+            return None
+    place = _new(PlaceLocation)
+    _set(place, "__dict__", {"type": "place", "name": name, "precision": _PRECISION[precision], "lat": lat, "lon": lon, "admin": admin})
+    _set(place, "__pydantic_fields_set__", set(value))
+    _set(place, "__pydantic_extra__", None)
+    _set(place, "__pydantic_private__", None)
+    return place
 
 
 def _point(value: Any) -> PointLocation | None:
@@ -228,7 +264,7 @@ def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK
     when = _time(get("time"), now, skew)
     raw_kind = get("kind")
     kind = _KINDS.get(raw_kind) if type(raw_kind) is str else None
-    location = _point(get("location"))
+    location = _location(get("location"))
     source = _source(get("source"))
     if when is None or kind is None or location is None or source is None:
         return None
@@ -291,7 +327,12 @@ def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK
     _set(obs, "__pydantic_fields_set__", set(record))
     _set(obs, "__pydantic_extra__", None)
     _set(obs, "__pydantic_private__", None)
-    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in attributes:
+    if (
+        oid is None
+        or time_sd is None
+        or (type(location) is PointLocation and location.cep_m is None and location.cov_m2 is None)
+        or "origin" in attributes
+    ):
         try:
             _normalise(obs)  # content id and assumed uncertainties: the model's own code
         except PydanticCustomError:
