@@ -401,3 +401,22 @@ def test_geojson_feature_shapes() -> None:
     check_geojson({"type": "FeatureCollection", "features": []})
     check_geojson({"features": [good]})
     check_geojson([good])
+
+
+def test_collector_pause_restores_the_collector_as_it_was() -> None:
+    import gc
+
+    from truceline.domain.observation_fast import collector_paused
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled(), "a collector the caller turned off stays off"
+    finally:
+        gc.enable()
