@@ -221,6 +221,12 @@ def _source(value: Any) -> Source | None:
 
 def _labels(value: Any, org: str) -> list[str] | None:
     """``releasable_to`` as :meth:`Observation._normalise` leaves it (sorted, deduplicated, else the owner)."""
+    labels = _label_tuple(value, org)
+    return None if labels is None else list(labels)
+
+
+def _label_tuple(value: Any, org: str) -> tuple[str, ...] | None:
+    """:func:`_labels` as the shared tuple it remembers."""
     if type(value) is not list or len(value) > _MAX_LABELS:
         return None
     key = (org, *value)
@@ -236,7 +242,7 @@ def _labels(value: Any, org: str) -> list[str] | None:
         if len(_label_sets) >= _MAX_CACHED:
             _label_sets.clear()
         _label_sets[key] = labels
-    return list(labels)
+    return labels
 
 
 def _time(value: Any, now: datetime, skew: timedelta) -> datetime | None:
@@ -381,7 +387,6 @@ class RecordIn(Struct, forbid_unknown_fields=True, gc=False):
 _decode_records = msgspec.json.Decoder(list[RecordIn] | RecordIn).decode
 _decode_record = msgspec.json.Decoder(RecordIn).decode
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
-_POINT_OPTIONAL = ("type", "cep_m", "cov_m2", "alt_m")
 _RECORD_OPTIONAL = ("id", "time_uncertainty_s", "reliability", "credibility", "releasable_to", "attributes", "evidence_hash")
 _MsgspecError = msgspec.ValidationError
 
@@ -391,10 +396,14 @@ def _point_of(loc: PointIn) -> PointLocation | None:
     alt = None if loc.alt_m is UNSET else loc.alt_m
     cov: tuple[tuple[float, float], tuple[float, float]] | None = None
     fields = {"lat", "lon"}
-    for name in _POINT_OPTIONAL:
-        if getattr(loc, name) is not UNSET:
-            fields.add(name)
+    if loc.type is not UNSET:
+        fields.add("type")
+    if cep is not None:
+        fields.add("cep_m")
+    if alt is not None:
+        fields.add("alt_m")
     if loc.cov_m2 is not UNSET:
+        fields.add("cov_m2")
         rows = loc.cov_m2
         if len(rows) != 2 or len(rows[0]) != 2 or len(rows[1]) != 2:
             return None
@@ -441,7 +450,7 @@ def _checked(r: RecordIn) -> Checked | None:
         source = _source({"id": s.id, "type": s.type, "org": s.org})
         if source is None:
             return None
-    labels = (s.org,) if r.releasable_to is UNSET else _labels(r.releasable_to, s.org)
+    labels = (s.org,) if r.releasable_to is UNSET else _label_tuple(r.releasable_to, s.org)
     if labels is None:
         return None
     try:
@@ -465,7 +474,7 @@ def _checked(r: RecordIn) -> Checked | None:
         fields = _shape[_shape_key(r)] = frozenset(
             ["time", "kind", "location", "source", *(name for name in _RECORD_OPTIONAL if getattr(r, name) is not UNSET)]
         )
-    return Checked(r, when, location, source, tuple(labels), attributes, fields)
+    return Checked(r, when, location, source, labels, attributes, fields)
 
 
 def _shape_key(r: RecordIn) -> tuple[bool, ...]:
@@ -483,9 +492,9 @@ def _shape_key(r: RecordIn) -> tuple[bool, ...]:
 _shape: dict[tuple[bool, ...], frozenset[str]] = {}
 
 
-def _built(c: Checked, now: datetime, skew: timedelta) -> Observation | None:
-    """The observation of a checked record; None when its time is in the future (beyond ``skew``)."""
-    if c.when > now + skew:
+def _built(c: Checked, latest: datetime) -> Observation | None:
+    """The observation of a checked record; None when its time is after ``latest`` (now + clock skew)."""
+    if c.when > latest:
         return None
     r = c.record
     location = c.location
@@ -571,9 +580,10 @@ def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAU
     a None leaves that record to pydantic. A checked record whose time is implausible ``now`` is replaced in
     ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
     out: list[Observation | None] = []
+    latest = now + skew
     for i, record in enumerate(records):
         if type(record) is Checked:
-            built = _built(record, now, skew)
+            built = _built(record, latest)
             if built is None:
                 records[i] = as_document(record)
             out.append(built)
