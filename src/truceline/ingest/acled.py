@@ -14,6 +14,7 @@ time uncertainty, half-width around noon UTC of ``event_date``).
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -123,7 +124,10 @@ def looks_like_acled(header_line: str) -> bool:
     return {"event_id_cnty", "event_date", "event_type"} <= columns
 
 
+@functools.lru_cache(maxsize=4096)
 def _event_date(raw: str) -> date:
+    """The date of an ``event_date`` cell; remembered, since a file holds few distinct dates and
+    ``strptime`` costs more than the rest of a row (docs/performance.md)."""
     text = raw.strip()
     for fmt in _DATE_FORMATS:
         try:

@@ -6,11 +6,17 @@ so the mapping is done here once. ``properties.cep_m`` (or ``cov_m2``) carries t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
+from msgspec import UNSET, Meta, Struct, UnsetType
 
+from truceline.domain.grading import Credibility, Reliability
+from truceline.domain.observation import MAX_TIME_UNCERTAINTY_S, MAX_UNCERTAINTY_M, ObservationKind
+from truceline.domain.observation_fast import Checked, PointIn, RecordIn, SourceIn, checked_parts, collector_paused
 from truceline.ingest.records import FormatError, Record, Rejection
 
 _LOCATION_KEYS = ("cep_m", "cov_m2", "alt_m")
@@ -42,10 +48,106 @@ def _feature_record(where: str, feature: Any) -> Record | Rejection:
     return Record(where, record)
 
 
+class _Properties(Struct, forbid_unknown_fields=True, gc=False):
+    time: str
+    kind: ObservationKind
+    source: SourceIn
+    id: str | UnsetType = UNSET
+    time_uncertainty_s: Annotated[float, Meta(ge=0.0, le=MAX_TIME_UNCERTAINTY_S)] | UnsetType = UNSET
+    reliability: Reliability | UnsetType = UNSET
+    credibility: Credibility | UnsetType = UNSET
+    releasable_to: Annotated[list[str], Meta(max_length=64)] | UnsetType = UNSET
+    attributes: Annotated[dict[str, Any], Meta(max_length=64)] | UnsetType = UNSET
+    evidence_hash: str | UnsetType = UNSET
+    cep_m: Annotated[float, Meta(gt=0.0, le=MAX_UNCERTAINTY_M)] | UnsetType = UNSET
+    cov_m2: list[list[float]] | UnsetType = UNSET
+    alt_m: Annotated[float, Meta(ge=-500.0, le=100_000.0)] | UnsetType = UNSET
+
+
+class _Point(Struct, gc=False):  # other members (bbox, crs) are ignored, as _feature_record ignores them
+    type: Literal["Point"]
+    coordinates: list[float]
+
+
+class _Feature(Struct, gc=False):  # in a collection: "type" must be there and be "Feature"
+    type: Literal["Feature"]
+    geometry: _Point
+    properties: _Properties
+    id: str | int | None | UnsetType = UNSET
+
+
+class _SingleFeature(Struct, gc=False, tag_field="type", tag="Feature"):  # a whole document (tag required in a union)
+    geometry: _Point
+    properties: _Properties
+    id: str | int | None | UnsetType = UNSET
+
+
+class _Collection(Struct, gc=False, tag_field="type", tag="FeatureCollection"):
+    features: list[_Feature]
+
+
+_decode_document = msgspec.json.Decoder(_Collection | _SingleFeature).decode
+_isfinite = math.isfinite
+
+
+def _record_of(feature: _Feature | _SingleFeature) -> RecordIn | None:
+    """What :func:`_feature_record` makes of a feature, as a record for :func:`checked_parts`; None if a
+    value is out of the ranges the record's schema declares (then the document goes the ordinary way)."""
+    coords = feature.geometry.coordinates
+    if len(coords) not in (2, 3):
+        return None
+    lon, lat = coords[0], coords[1]
+    if not (_isfinite(lat) and _isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None
+    p = feature.properties
+    alt = p.alt_m
+    if alt is UNSET and len(coords) == 3:
+        alt = coords[2]
+        if not (_isfinite(alt) and -500.0 <= alt <= 100_000.0):
+            return None
+    oid = p.id
+    if oid is UNSET and feature.id is not UNSET and feature.id is not None:
+        oid = str(feature.id)
+    location = PointIn(lat=lat, lon=lon, type="point", cep_m=p.cep_m, cov_m2=p.cov_m2, alt_m=alt)
+    return RecordIn(
+        time=p.time, kind=p.kind, location=location, source=p.source, id=oid, time_uncertainty_s=p.time_uncertainty_s,
+        reliability=p.reliability, credibility=p.credibility, releasable_to=p.releasable_to, attributes=p.attributes,
+        evidence_hash=p.evidence_hash,
+    )  # fmt: skip
+
+
+def _checked_features(data: bytes) -> list[Checked] | None:
+    """Every feature of a document decoded and checked in one pass when all are plainly valid, else None."""
+    with collector_paused():
+        try:
+            doc = _decode_document(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        out: list[Checked] = []
+        features: list[_Feature] | list[_SingleFeature] = doc.features if isinstance(doc, _Collection) else [doc]
+        for feature in features:
+            record = _record_of(feature)
+            checked = checked_parts(record) if record is not None else None
+            if checked is None:
+                return None
+            out.append(checked)
+        return out
+
+
 def decode_geojson(data: bytes) -> Iterator[Record | Rejection]:
-    """Records of a FeatureCollection (or a single Feature)."""
+    """Records of a FeatureCollection (or a single Feature).
+
+    A document whose every feature is plainly valid is decoded and checked in one pass by msgspec (the
+    same mapping as below, see :mod:`truceline.domain.observation_fast`); any other is read by orjson.
+    """
+    checked = _checked_features(data)
+    if checked is not None:
+        for i, item in enumerate(checked, start=1):
+            yield Record(f"feature {i}", item)
+        return
     try:
-        doc = orjson.loads(data)
+        with collector_paused():
+            doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise FormatError(f"malformed JSON at line {exc.lineno} column {exc.colno} (byte {exc.pos}): {exc.msg}") from exc
     if isinstance(doc, dict) and doc.get("type") == "Feature":

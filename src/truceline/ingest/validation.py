@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW, Observation
+from truceline.domain.observation_fast import collector_paused, fast_observations
 
 _BATCH = TypeAdapter(list[Observation])
 _LOCATION_TAGS = frozenset({"point", "bearing", "place"})
@@ -85,28 +86,54 @@ def validation_context(now: datetime | None = None, clock_skew: timedelta = DEFA
     return {"now": now or datetime.now(UTC), "clock_skew": clock_skew}
 
 
-def validate_batch(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation], list[FieldError]]:
-    """Validate all records; return the good observations and every error (indices into ``records``).
+def _validate(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation | None], list[int], list[FieldError]]:
+    """Every record through the fast path; those it leaves to pydantic validated together there.
 
-    The fast path validates the whole list at once; only when something is wrong are the good records
-    validated again on their own so that file ingest can keep them.
+    Returns one slot per record (None where the record was refused), the positions pydantic validated,
+    and pydantic's errors with indices into ``records``: the same errors as validating everything through
+    pydantic, since the fast path only ever accepts what pydantic accepts, in the same form.
     """
+    now = context.get("now") or datetime.now(UTC)
+    skew = context.get("clock_skew", DEFAULT_CLOCK_SKEW)
+    records = list(records)  # checked records refused for their time are replaced by documents
+    with collector_paused():
+        built = fast_observations(records, now, skew)
+    slow = [i for i, observation in enumerate(built) if observation is None]
+    if not slow:
+        return built, slow, []
     try:
-        return _BATCH.validate_python(records, context=context), []
+        for i, observation in zip(slow, _BATCH.validate_python([records[i] for i in slow], context=context), strict=True):
+            built[i] = observation
+        return built, slow, []
     except ValidationError as exc:
-        errors = _errors(exc)
+        errors = [
+            FieldError(slow[e.index], e.field, e.message, e.rule, e.value) for e in _errors(exc)
+        ]
     bad = {error.index for error in errors}
-    good_positions = [i for i in range(len(records)) if i not in bad]
+    good_slow = [i for i in slow if i not in bad]
     try:
-        good = _BATCH.validate_python([records[i] for i in good_positions], context=context)
+        validated = _BATCH.validate_python([records[i] for i in good_slow], context=context)
     except ValidationError as exc:  # pragma: no cover - a record valid alone is valid in a list
         raise RuntimeError("record validity depended on its neighbours") from exc
-    return good, errors
+    for i, observation in zip(good_slow, validated, strict=True):
+        built[i] = observation
+    return built, slow, errors
+
+
+def validate_batch(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation], list[FieldError]]:
+    """Validate all records; return the good observations (in input order) and every error (indices into ``records``).
+
+    Plainly valid records take the fast path (:mod:`truceline.domain.observation_fast`); the rest are
+    validated by pydantic as a list, and only when something is wrong are its good records validated again
+    on their own so that file ingest can keep them.
+    """
+    built, _, errors = _validate(records, context)
+    return [observation for observation in built if observation is not None], errors
 
 
 def validate_all_or_nothing(records: Sequence[Any], context: dict[str, Any]) -> tuple[list[Observation], list[FieldError]]:
     """Atomic variant for the API: either every record is valid, or no observation is returned."""
-    try:
-        return _BATCH.validate_python(records, context=context), []
-    except ValidationError as exc:
-        return [], _errors(exc)
+    built, _, errors = _validate(records, context)
+    if errors:
+        return [], errors
+    return [observation for observation in built if observation is not None], []

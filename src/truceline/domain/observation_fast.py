@@ -1,0 +1,592 @@
+"""A fast path for plainly valid observation records: the model's own checks, without pydantic's per-field machinery.
+
+Validating one record through pydantic costs ~25 µs (a dozen Python validators called from Rust, nested
+models, a discriminated union); bulk ingest spends most of its time there. Most records in bulk are plainly
+valid: exact builtin types, every value in range, nothing to strip or coerce. :func:`fast_observation`
+checks exactly that, builds the same :class:`Observation` (same field values and types, same fields set,
+same ``assumed``, same normalised labels) and returns it; for anything else it returns ``None`` and the
+caller validates the record through pydantic, which alone words errors. So a refusal's index, field and
+message never come from here; this path can only accept what pydantic accepts, never refuse.
+
+Its model-level rules are the model's own methods (:meth:`Observation._normalise`, :meth:`PointLocation.
+_check_uncertainty`, :meth:`Observation._attributes_portable`, :func:`check_time_plausible`), called on the
+built instance; tests/test_observation_fast.py compares it with pydantic on real files and hostile inputs.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+from pydantic_core import PydanticCustomError
+
+from truceline.domain.grading import Credibility, Reliability
+from truceline.domain.observation import (
+    _ID_PATTERN,
+    _LABEL_PATTERN,
+    DEFAULT_CLOCK_SKEW,
+    MAX_TIME_UNCERTAINTY_S,
+    MAX_UNCERTAINTY_M,
+    SOURCE_TYPE_SYNONYMS,
+    Observation,
+    ObservationKind,
+    PlaceLocation,
+    PlacePrecision,
+    PointLocation,
+    Source,
+    SourceType,
+    check_time_plausible,
+)
+
+_id_ok = re.compile(_ID_PATTERN.strip("^$"), re.ASCII).fullmatch
+_label_ok = re.compile(_LABEL_PATTERN.strip("^$"), re.ASCII).fullmatch
+_hash_ok = re.compile(r"sha256:[0-9a-f]{64}", re.ASCII).fullmatch
+#: The one time shape taken here: what every format decoder writes and what speedate and
+#: ``datetime.fromisoformat`` read alike. Anything else (space separator, lower-case t/z, second 60, seven
+#: fraction digits, offsets without a colon) goes to pydantic.
+_time_ok = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})", re.ASCII).fullmatch
+_isfinite = math.isfinite
+_new = object.__new__
+_set = object.__setattr__
+_fromiso = datetime.fromisoformat
+#: The models' own after-validators, as plain functions (pydantic keeps them so in the class dict).
+_normalise: Callable[[Observation], Observation] = Observation.__dict__["_normalise"]
+_check_uncertainty: Callable[[PointLocation], PointLocation] = PointLocation.__dict__["_check_uncertainty"]
+
+_OBSERVATION_KEYS = frozenset(Observation.model_fields) - {"assumed"}
+_POINT_KEYS = frozenset(PointLocation.model_fields)
+_PLACE_KEYS = frozenset(PlaceLocation.model_fields)
+_PRECISION = {int(p): p for p in PlacePrecision}
+_SOURCE_KEYS = frozenset(Source.model_fields)
+_KINDS = {k.value: k for k in ObservationKind}
+_SOURCE_TYPES = {t.value: t for t in SourceType} | SOURCE_TYPE_SYNONYMS
+_RELIABILITY = {r.value: r for r in Reliability}
+_CREDIBILITY = {int(c): c for c in Credibility}
+_MAX_LABELS = 64
+_MAX_CACHED = 4096
+_sources: dict[tuple[str, str, str], Source] = {}
+_label_sets: dict[tuple[Any, ...], tuple[str, ...]] = {}
+_MAX_ATTRIBUTES = 64
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while records are decoded or observations built (then as it was).
+
+    Both allocate a handful of container objects per record and no reference cycles; with the collector
+    on, every ~100 records it walks the young objects and every few thousand the whole heap (all of
+    pydantic, numpy, the records themselves): a third of the time (docs/performance.md). Reference counting
+    still frees everything at once; the collector runs again afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _number(value: Any, low: float, high: float) -> float | None:
+    """A JSON number (int or float, not bool) as pydantic's strict float gives it, if finite and in [low, high]."""
+    t = type(value)
+    if t is float:
+        number = value
+    elif t is int:
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+    else:
+        return None
+    if not _isfinite(number) or not low <= number <= high:
+        return None
+    return number
+
+
+def _plain(text: Any) -> bool:
+    """An exact str with nothing for ``str_strip_whitespace`` to remove (Python's strip removes a superset)."""
+    return type(text) is str and text == text.strip()
+
+
+def _location(value: Any) -> PointLocation | PlaceLocation | None:
+    """A point or a place (the tag rule of :func:`truceline.domain.observation._location_tag`); bearings
+    are left to pydantic."""
+    if type(value) is dict and (value.get("type") == "place" or ("type" not in value and "name" in value and "bearing_deg" not in value)):
+        return _place(value)
+    return _point(value)
+
+
+def _place(value: dict[str, Any]) -> PlaceLocation | None:
+    if not value.keys() <= _PLACE_KEYS:
+        return None
+    name: Any = value.get("name")
+    precision: Any = value.get("precision")
+    admin: Any = value.get("admin")
+    if not (_plain(name) and 1 <= len(name) <= 200) or type(precision) is not int or precision not in _PRECISION:
+        return None
+    if "admin" in value and not (_plain(admin) and len(admin) <= 200):
+        return None
+    lat = lon = None
+    if "lat" in value or "lon" in value:
+        lat = _number(value.get("lat"), -90.0, 90.0)
+        lon = _number(value.get("lon"), -180.0, 180.0)
+        if lat is None or lon is None:
+            return None
+    place = _new(PlaceLocation)
+    _set(place, "__dict__", {"type": "place", "name": name, "precision": _PRECISION[precision], "lat": lat, "lon": lon, "admin": admin})
+    _set(place, "__pydantic_fields_set__", set(value))
+    _set(place, "__pydantic_extra__", None)
+    _set(place, "__pydantic_private__", None)
+    return place
+
+
+def _point(value: Any) -> PointLocation | None:
+    if type(value) is not dict or not value.keys() <= _POINT_KEYS or value.get("type", "point") != "point":
+        return None
+    lat = _number(value.get("lat"), -90.0, 90.0)
+    lon = _number(value.get("lon"), -180.0, 180.0)
+    if lat is None or lon is None:
+        return None
+    cep: float | None = None
+    cov: tuple[tuple[float, float], tuple[float, float]] | None = None
+    alt: float | None = None
+    if "cep_m" in value:
+        cep = _number(value["cep_m"], 0.0, MAX_UNCERTAINTY_M)
+        if cep is None or cep == 0.0:
+            return None
+    if "cov_m2" in value:
+        rows = value["cov_m2"]
+        if type(rows) is not list or len(rows) != 2 or type(rows[0]) is not list or type(rows[1]) is not list:
+            return None
+        if len(rows[0]) != 2 or len(rows[1]) != 2:
+            return None
+        a, b = _number(rows[0][0], -math.inf, math.inf), _number(rows[0][1], -math.inf, math.inf)
+        c, d = _number(rows[1][0], -math.inf, math.inf), _number(rows[1][1], -math.inf, math.inf)
+        if a is None or b is None or c is None or d is None:
+            return None
+        cov = ((a, b), (c, d))
+    if "alt_m" in value:
+        alt = _number(value["alt_m"], -500.0, 100_000.0)
+        if alt is None:
+            return None
+    point = _new(PointLocation)
+    _set(point, "__dict__", {"type": "point", "lat": lat, "lon": lon, "cep_m": cep, "cov_m2": cov, "alt_m": alt})
+    _set(point, "__pydantic_fields_set__", set(value))
+    _set(point, "__pydantic_extra__", None)
+    _set(point, "__pydantic_private__", None)
+    if cov is not None:  # the rest of the model's rule is about cov_m2 alone
+        try:
+            _check_uncertainty(point)
+        except PydanticCustomError:
+            return None
+    return point
+
+
+def _source(value: Any) -> Source | None:
+    """The :class:`Source` of a plainly valid source object; one shared instance per distinct value (it is
+    frozen, and a file holds few sources), so a repeated source costs one dict lookup."""
+    if type(value) is not dict or value.keys() != _SOURCE_KEYS:
+        return None
+    sid, stype, org = value["id"], value["type"], value["org"]
+    if type(sid) is not str or type(stype) is not str or type(org) is not str:
+        return None
+    key = (sid, stype, org)
+    source = _sources.get(key)
+    if source is not None:
+        return source
+    if not (_plain(sid) and _id_ok(sid) and _plain(org) and _label_ok(org)):
+        return None
+    source_type = _SOURCE_TYPES.get(stype)
+    if source_type is None:
+        return None
+    source = _new(Source)
+    _set(source, "__dict__", {"id": sid, "type": source_type, "org": org})
+    _set(source, "__pydantic_fields_set__", {"id", "type", "org"})
+    _set(source, "__pydantic_extra__", None)
+    _set(source, "__pydantic_private__", None)
+    if len(_sources) >= _MAX_CACHED:
+        _sources.clear()
+    _sources[key] = source
+    return source
+
+
+def _labels(value: Any, org: str) -> list[str] | None:
+    """``releasable_to`` as :meth:`Observation._normalise` leaves it (sorted, deduplicated, else the owner)."""
+    labels = _label_tuple(value, org)
+    return None if labels is None else list(labels)
+
+
+def _label_tuple(value: Any, org: str) -> tuple[str, ...] | None:
+    """:func:`_labels` as the shared tuple it remembers."""
+    if type(value) is not list or len(value) > _MAX_LABELS:
+        return None
+    key = (org, *value)
+    try:
+        labels = _label_sets.get(key)
+    except TypeError:  # unhashable items: not labels
+        return None
+    if labels is None:
+        for label in value:
+            if not (_plain(label) and _label_ok(label)):
+                return None
+        labels = tuple(sorted(set(value))) or (org,)
+        if len(_label_sets) >= _MAX_CACHED:
+            _label_sets.clear()
+        _label_sets[key] = labels
+    return labels
+
+
+def _time(value: Any, now: datetime, skew: timedelta) -> datetime | None:
+    if type(value) is not str or _time_ok(value) is None:
+        return None
+    try:
+        return check_time_plausible(_fromiso(value).astimezone(UTC), now, skew)
+    except (ValueError, PydanticCustomError):
+        return None
+
+
+def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> Observation | None:
+    """The :class:`Observation` pydantic would build from ``record``, or None to let pydantic decide.
+
+    ``now`` and ``skew`` are the validation context's (:func:`truceline.ingest.validation.validation_context`).
+    """
+    if type(record) is not dict or not record.keys() <= _OBSERVATION_KEYS:
+        return None
+    get = record.get
+    oid = get("id")
+    if oid is not None and not (_plain(oid) and _id_ok(oid)):
+        return None
+    if "id" in record and oid is None:
+        return None  # an explicit null id: leave the wording of whatever follows to pydantic
+    when = _time(get("time"), now, skew)
+    raw_kind = get("kind")
+    kind = _KINDS.get(raw_kind) if type(raw_kind) is str else None
+    location = _location(get("location"))
+    source = _source(get("source"))
+    if when is None or kind is None or location is None or source is None:
+        return None
+    time_sd: float | None = None
+    if "time_uncertainty_s" in record:
+        time_sd = _number(record["time_uncertainty_s"], 0.0, MAX_TIME_UNCERTAINTY_S)
+        if time_sd is None:
+            return None
+    reliability = Reliability.F
+    if "reliability" in record:
+        raw_reliability = record["reliability"]
+        reliability = _RELIABILITY.get(raw_reliability) if type(raw_reliability) is str else None  # type: ignore[assignment]
+        if reliability is None:
+            return None
+    credibility = Credibility.CANNOT_BE_JUDGED
+    if "credibility" in record:
+        raw_credibility = record["credibility"]
+        credibility = _CREDIBILITY.get(raw_credibility) if type(raw_credibility) is int else None  # type: ignore[assignment]
+        if credibility is None:
+            return None
+    labels = _labels(record["releasable_to"], source.org) if "releasable_to" in record else [source.org]
+    if labels is None:
+        return None
+    attributes: dict[str, Any] = {}
+    if "attributes" in record:
+        raw_attributes = record["attributes"]
+        if type(raw_attributes) is not dict or len(raw_attributes) > _MAX_ATTRIBUTES:
+            return None
+        for key in raw_attributes:
+            if not _plain(key):
+                return None
+        try:
+            attributes = Observation._attributes_portable(dict(raw_attributes))
+        except PydanticCustomError:
+            return None
+    evidence = get("evidence_hash")
+    if evidence is not None and not (_plain(evidence) and _hash_ok(evidence)):
+        return None
+    if "evidence_hash" in record and evidence is None:
+        return None
+    obs = _new(Observation)
+    _set(
+        obs,
+        "__dict__",
+        {
+            "id": oid,
+            "time": when,
+            "time_uncertainty_s": time_sd,
+            "kind": kind,
+            "location": location,
+            "source": source,
+            "reliability": reliability,
+            "credibility": credibility,
+            "releasable_to": labels,
+            "attributes": attributes,
+            "evidence_hash": evidence,
+            "assumed": None,
+        },
+    )
+    _set(obs, "__pydantic_fields_set__", set(record))
+    _set(obs, "__pydantic_extra__", None)
+    _set(obs, "__pydantic_private__", None)
+    if (
+        oid is None
+        or time_sd is None
+        or (type(location) is PointLocation and location.cep_m is None and location.cov_m2 is None)
+        or "origin" in attributes
+    ):
+        try:
+            _normalise(obs)  # content id and assumed uncertainties: the model's own code
+        except PydanticCustomError:
+            return None
+    return obs
+
+
+# The same acceptance, compiled: msgspec decodes a JSON document and checks its records in C (types,
+# ranges, enumerations, unknown fields, nulls); the string patterns are checked in Python (the same
+# fullmatch as above; they admit no whitespace, so what they accept ``str_strip_whitespace`` leaves alone).
+# A document msgspec refuses is read the ordinary way: orjson, then fast_observation or pydantic per record.
+
+
+class SourceIn(Struct, forbid_unknown_fields=True, gc=False):
+    id: str  # patterns checked once per distinct source (see _source)
+    type: str  # a word of _SOURCE_TYPES, checked with the patterns
+    org: str
+
+
+class PointIn(Struct, forbid_unknown_fields=True, gc=False):
+    lat: Annotated[float, Meta(ge=-90.0, le=90.0)]
+    lon: Annotated[float, Meta(ge=-180.0, le=180.0)]
+    type: Literal["point"] | UnsetType = UNSET
+    cep_m: Annotated[float, Meta(gt=0.0, le=MAX_UNCERTAINTY_M)] | UnsetType = UNSET
+    cov_m2: list[list[float]] | UnsetType = UNSET
+    alt_m: Annotated[float, Meta(ge=-500.0, le=100_000.0)] | UnsetType = UNSET
+
+
+class RecordIn(Struct, forbid_unknown_fields=True, gc=False):
+    """A native observation record as msgspec decodes it (decoders of other layouts build it, then
+    :func:`checked_parts`)."""
+
+    time: str  # pattern checked in _checked
+    kind: ObservationKind
+    location: PointIn
+    source: SourceIn
+    id: str | UnsetType = UNSET  # pattern checked in _checked
+    time_uncertainty_s: Annotated[float, Meta(ge=0.0, le=MAX_TIME_UNCERTAINTY_S)] | UnsetType = UNSET
+    reliability: Reliability | UnsetType = UNSET
+    credibility: Credibility | UnsetType = UNSET
+    releasable_to: Annotated[list[str], Meta(max_length=_MAX_LABELS)] | UnsetType = UNSET  # patterns checked in _labels
+    attributes: Annotated[dict[str, Any], Meta(max_length=_MAX_ATTRIBUTES)] | UnsetType = UNSET
+    evidence_hash: str | UnsetType = UNSET  # pattern checked in _checked
+
+
+_decode_records = msgspec.json.Decoder(list[RecordIn] | RecordIn).decode
+_decode_record = msgspec.json.Decoder(RecordIn).decode
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+_RECORD_OPTIONAL = ("id", "time_uncertainty_s", "reliability", "credibility", "releasable_to", "attributes", "evidence_hash")
+_MsgspecError = msgspec.ValidationError
+
+
+def _point_of(loc: PointIn) -> PointLocation | None:
+    cep = None if loc.cep_m is UNSET else loc.cep_m
+    alt = None if loc.alt_m is UNSET else loc.alt_m
+    cov: tuple[tuple[float, float], tuple[float, float]] | None = None
+    fields = {"lat", "lon"}
+    if loc.type is not UNSET:
+        fields.add("type")
+    if cep is not None:
+        fields.add("cep_m")
+    if alt is not None:
+        fields.add("alt_m")
+    if loc.cov_m2 is not UNSET:
+        fields.add("cov_m2")
+        rows = loc.cov_m2
+        if len(rows) != 2 or len(rows[0]) != 2 or len(rows[1]) != 2:
+            return None
+        (a, b), (c, d) = rows
+        if not (_isfinite(a) and _isfinite(b) and _isfinite(c) and _isfinite(d)):
+            return None
+        cov = ((a, b), (c, d))
+    point = _new(PointLocation)
+    _set(point, "__dict__", {"type": "point", "lat": loc.lat, "lon": loc.lon, "cep_m": cep, "cov_m2": cov, "alt_m": alt})
+    _set(point, "__pydantic_fields_set__", fields)
+    _set(point, "__pydantic_extra__", None)
+    _set(point, "__pydantic_private__", None)
+    if cov is not None:
+        try:
+            _check_uncertainty(point)
+        except PydanticCustomError:
+            return None
+    return point
+
+
+class Checked(Struct, gc=False):
+    """A record msgspec decoded, with everything about it that does not depend on the time of validation
+    already checked and built (:func:`checked_records`); validation adds the future-time check."""
+
+    record: RecordIn
+    when: datetime
+    location: PointLocation
+    source: Source
+    labels: tuple[str, ...]
+    attributes: dict[str, Any]
+    fields: frozenset[str]
+
+
+def _checked(r: RecordIn) -> Checked | None:
+    """The rules msgspec does not know that do not depend on ``now`` (patterns, a real date not before
+    2000, a usable covariance, portable attributes), and the parts built; None if one says no."""
+    if _time_ok(r.time) is None or (r.id is not UNSET and _id_ok(r.id) is None):
+        return None
+    if r.evidence_hash is not UNSET and _hash_ok(r.evidence_hash) is None:
+        return None
+    s = r.source
+    source = _sources.get((s.id, s.type, s.org))
+    if source is None:
+        source = _source({"id": s.id, "type": s.type, "org": s.org})
+        if source is None:
+            return None
+    labels = (s.org,) if r.releasable_to is UNSET else _label_tuple(r.releasable_to, s.org)
+    if labels is None:
+        return None
+    try:
+        when = check_time_plausible(_fromiso(r.time).astimezone(UTC), _FAR_FUTURE, timedelta(0))
+    except (ValueError, PydanticCustomError):
+        return None
+    location = _point_of(r.location)
+    if location is None:
+        return None
+    attributes: dict[str, Any] = {}
+    if r.attributes is not UNSET and r.attributes:
+        for name in r.attributes:
+            if not _plain(name):
+                return None
+        try:
+            attributes = Observation._attributes_portable(r.attributes)
+        except PydanticCustomError:
+            return None
+    fields = _shape.get(_shape_key(r))
+    if fields is None:
+        fields = _shape[_shape_key(r)] = frozenset(
+            ["time", "kind", "location", "source", *(name for name in _RECORD_OPTIONAL if getattr(r, name) is not UNSET)]
+        )
+    return Checked(r, when, location, source, labels, attributes, fields)
+
+
+def _shape_key(r: RecordIn) -> tuple[bool, ...]:
+    return (
+        r.id is UNSET,
+        r.time_uncertainty_s is UNSET,
+        r.reliability is UNSET,
+        r.credibility is UNSET,
+        r.releasable_to is UNSET,
+        r.attributes is UNSET,
+        r.evidence_hash is UNSET,
+    )
+
+
+_shape: dict[tuple[bool, ...], frozenset[str]] = {}
+
+
+def _built(c: Checked, latest: datetime) -> Observation | None:
+    """The observation of a checked record; None when its time is after ``latest`` (now + clock skew)."""
+    if c.when > latest:
+        return None
+    r = c.record
+    location = c.location
+    oid = None if r.id is UNSET else r.id
+    time_sd = None if r.time_uncertainty_s is UNSET else r.time_uncertainty_s
+    obs = _new(Observation)
+    _set(
+        obs,
+        "__dict__",
+        {
+            "id": oid,
+            "time": c.when,
+            "time_uncertainty_s": time_sd,
+            "kind": r.kind,
+            "location": location,
+            "source": c.source,
+            "reliability": Reliability.F if r.reliability is UNSET else r.reliability,
+            "credibility": Credibility.CANNOT_BE_JUDGED if r.credibility is UNSET else r.credibility,
+            "releasable_to": list(c.labels),
+            "attributes": c.attributes,
+            "evidence_hash": None if r.evidence_hash is UNSET else r.evidence_hash,
+            "assumed": None,
+        },
+    )
+    _set(obs, "__pydantic_fields_set__", set(c.fields))
+    _set(obs, "__pydantic_extra__", None)
+    _set(obs, "__pydantic_private__", None)
+    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in c.attributes:
+        try:
+            _normalise(obs)
+        except PydanticCustomError:
+            return None
+    return obs
+
+
+def checked_records(data: bytes) -> list[Checked] | None:
+    """A JSON document (one record or an array of them) decoded and checked by msgspec in one pass, when every
+    record in it is plainly valid whatever the time of validation; None sends the document the ordinary way
+    (orjson, then :func:`fast_observation` or pydantic per record), which alone reports problems.
+
+    A lone surrogate escape or an integer beyond 64 bits reads differently in msgspec and orjson; both make a
+    record not plainly valid here (the first fails to decode, the second fails the attribute check)."""
+    with collector_paused():
+        try:
+            decoded = _decode_records(data)
+        except (_MsgspecError, msgspec.DecodeError):
+            return None
+        out: list[Checked] = []
+        for r in decoded if isinstance(decoded, list) else [decoded]:
+            c = _checked(r)
+            if c is None:
+                return None
+            out.append(c)
+        return out
+
+
+def checked_parts(r: RecordIn) -> Checked | None:
+    """:func:`checked_records`' checks of a record built in Python (by a decoder of another layout).
+
+    Struct constructors check no constraints: the caller has checked what :class:`PointIn` and
+    :class:`RecordIn` declare with ``Meta`` (ranges, lengths) for the values it put there itself."""
+    return _checked(r)
+
+
+def checked_record(line: bytes) -> Checked | None:
+    """One JSON Lines record through :func:`checked_records`' checks; None sends it the ordinary way."""
+    try:
+        return _checked(_decode_record(line))
+    except (_MsgspecError, msgspec.DecodeError):
+        return None
+
+
+def as_document(c: Checked) -> dict[str, Any]:
+    """A checked record as the JSON object it was, for pydantic to word the refusal of a future time.
+
+    Integers in number fields come back as floats (msgspec stored them so); every field but ``time`` is
+    valid either way, so pydantic's errors for it are the same as for the original object."""
+    return msgspec.to_builtins(c.record)  # type: ignore[no-any-return]
+
+
+def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[Observation | None]:
+    """:func:`fast_observation` of every record (records from :func:`checked_records` built directly);
+    a None leaves that record to pydantic. A checked record whose time is implausible ``now`` is replaced in
+    ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
+    out: list[Observation | None] = []
+    latest = now + skew
+    for i, record in enumerate(records):
+        if type(record) is Checked:
+            built = _built(record, latest)
+            if built is None:
+                records[i] = as_document(record)
+            out.append(built)
+        else:
+            out.append(fast_observation(record, now, skew))
+    return out
