@@ -32,6 +32,7 @@ from truceline.ledger.canonical import canonical_json, parse_leaf
 from truceline.ledger.checkpoint import load_or_create_key, verify_checkpoint
 from truceline.ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from truceline.service.track_intake import TrackOptions, ingest_track_file
+from truceline.store.nodes import NodeRegister
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, ObservationQuery
 from truceline.store.prepared import prepare_batch
@@ -313,3 +314,11 @@ def test_tracks_are_stored_once_with_ledger_leaves_and_read_back(store: SqliteSt
     document = canonical_json(evidence[0]["document"])
     assert leaf.body["commitment"] == "sha256:" + hashlib.sha256(bytes.fromhex(evidence[0]["salt"]) + document).hexdigest()
     assert count_track_points(store)["vessel_tracks"] == len(ids)
+
+
+def test_the_hub_s_node_register_counts_contacts(store: SqliteStore) -> None:
+    register = NodeRegister(store)
+    register.record("k1", "UA", "node-ua", {"pending": 3, "sent": 10})
+    register.record("k1", "UA", "node-ua", {"pending": 1})
+    [node] = register.list()
+    assert (node["key_id"], node["contacts"], node["pending"], node["sent"]) == ("k1", 2, 1, None)

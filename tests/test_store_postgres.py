@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import native
 from tests.services import free_port, terminate_connections
 
+from truceline.cli_ledger_audit import audit_store
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
@@ -28,6 +29,7 @@ from truceline.ledger.checkpoint import generate_key, load_key
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, StoreUnavailable
 from truceline.store.postgres import LeaseLost, PostgresStore, open_postgres
+from truceline.store.postgres_conn import SQLITE_REWRITES
 from truceline.store.postgres_schema import MIGRATIONS
 from truceline.store.sqlite import StoreError
 
@@ -252,3 +254,89 @@ def test_a_replica_with_another_key_serves_the_sequencer_s_checkpoint(pg: Postgr
     assert served.size == 1 and served.signatures[0].name != "truceline/elsewhere"
     own = load_key(tmp_path / "data")
     assert pg.ledger_checkpoint(own).size == 3
+
+
+def test_writers_and_the_sequencer_at_once_give_one_gap_free_log_that_audits(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
+    batches = [[obs(id=f"c{w}-{b}-{i}") for i in range(50)] for w in range(3) for b in range(6)]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(mine: list[list[Observation]]) -> None:
+        try:
+            for batch in mine:
+                pg.add_observations(batch)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def sequence() -> None:
+        try:
+            while not stop.is_set():
+                pg.sequence_pending(70, None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(batches[w::3],)) for w in range(3)]
+    sequencer = threading.Thread(target=sequence)
+    sequencer.start()
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    sequencer.join()
+    assert errors == []
+    while pg.sequence_pending(1000, None):
+        pass
+    total = 3 * 6 * 50
+    assert pg.count_observations() == total == pg.ledger_size()
+    indexes = sorted(r[0] for r in _sql(pg_dsn, "SELECT ledger_index FROM observations"))
+    assert indexes == list(range(total))
+    assert [r[0] for r in _sql(pg_dsn, "SELECT ledger_index FROM ledger_positions ORDER BY 1")] == indexes
+    report = audit_store(pg.reader(), tmp_path / "data")
+    assert report.ok and report.observations == total, report.first_mismatch
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from tests.conftest import native
+from truceline.ingest.validation import validate_all_or_nothing, validation_context
+from truceline.store.postgres import open_postgres
+store = open_postgres(sys.argv[1], Path(sys.argv[2]))
+for b in range(10_000):
+    docs = [native(id=f"k-{b}-{i}") for i in range(100)]
+    good, _ = validate_all_or_nothing(docs, validation_context())
+    store.add_observations(good)
+    print(b, flush=True)
+"""
+
+
+def test_acknowledged_batches_survive_kill_9_and_no_batch_is_partial(pg: PostgresStore, pg_dsn: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path("src").resolve()), str(Path(".").resolve())])}
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, pg_dsn, str(tmp_path / "w")], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    acknowledged = [int(proc.stdout.readline()) for _ in range(8)]
+    proc.kill()  # SIGKILL, possibly in the middle of a batch
+    proc.wait()
+    acknowledged += [int(line) for line in proc.stdout.read().split()]
+    per_batch = dict(_sql(pg_dsn, "SELECT split_part(id, '-', 2)::int, count(*) FROM observations GROUP BY 1"))
+    assert all(per_batch.get(b) == 100 for b in acknowledged)  # every acknowledged batch, whole
+    assert set(per_batch.values()) == {100}  # no batch partly stored
+    assert pg.pending_leaves() == pg.count_observations()  # each with its queued leaf
+
+
+def test_every_sqlite_spelling_the_adapter_rewrites_is_still_in_the_merkle_log() -> None:
+    """If ledger/log.py changes a statement, the adapter's rewrite must change with it (else PostgreSQL breaks)."""
+    source = (Path(__file__).resolve().parents[1] / "src" / "truceline" / "ledger" / "log.py").read_text()
+    for sqlite_spelling, _ in SQLITE_REWRITES:
+        assert sqlite_spelling in source, f"ledger/log.py no longer contains {sqlite_spelling!r}"
+
+
+def test_a_head_left_unsigned_by_a_full_batch_is_signed_by_the_next_idle_call(pg: PostgresStore) -> None:
+    pg.add_observations([obs(id="h0")])
+    pg.sequence_pending(100, None)  # drained: signed at 1
+    pg.add_observations([obs(id="h1"), obs(id="h2")])
+    assert pg.sequence_pending(2, None) == 2  # a full batch right after a checkpoint: not signed yet
+    assert pg._log.latest_checkpoint(pg._reader()).size == 1  # type: ignore[union-attr]
+    assert pg.sequence_pending(2, None) == 0  # nothing left: the head gets signed now
+    assert pg._log.latest_checkpoint(pg._reader()).size == 3  # type: ignore[union-attr]

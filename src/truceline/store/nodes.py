@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS node_contacts (
     key_id TEXT PRIMARY KEY,
     org TEXT NOT NULL,
     node TEXT NOT NULL,
-    last_contact_us INTEGER NOT NULL,
+    last_contact_us BIGINT NOT NULL,  -- BIGINT: the same INTEGER affinity in SQLite, 64 bits in PostgreSQL
     pending INTEGER,
     oldest_pending_age_s REAL,
     refused INTEGER,
@@ -50,7 +50,7 @@ class NodeRegister:
                 " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (key_id) DO UPDATE SET org = excluded.org, node = excluded.node,"
                 " last_contact_us = excluded.last_contact_us, pending = excluded.pending,"
                 " oldest_pending_age_s = excluded.oldest_pending_age_s, refused = excluded.refused, sent = excluded.sent,"
-                " contacts = contacts + 1",
+                " contacts = node_contacts.contacts + 1",
                 (key_id, org, node, now, *values),
             )
 

@@ -4,7 +4,7 @@ that the store's table modules and :class:`~truceline.ledger.log.MerkleLog` use.
 Why an adapter rather than a second copy of every query: most of the store's SQL (keys, organisations,
 reads by identity, the Merkle log) is plain SQL that both engines run alike, and one copy cannot drift from
 the other. The adapter changes only what differs: ``?`` placeholders become ``%s``, and the few
-SQLite-only fragments of the Merkle log are replaced by their PostgreSQL spelling (:data:`_REWRITES`). SQL
+SQLite-only fragments of the Merkle log are replaced by their PostgreSQL spelling (:data:`SQLITE_REWRITES`). SQL
 that differs in more than spelling (JSON tables, spatial search, COPY) is written for PostgreSQL in the
 ``postgres_*`` modules.
 
@@ -26,7 +26,7 @@ import psycopg_pool
 from truceline.store.ports import StoreUnavailable
 
 #: SQLite spellings in :mod:`truceline.ledger.log` and their PostgreSQL equivalents (the log's SQL stays one copy).
-_REWRITES: tuple[tuple[str, str], ...] = (
+SQLITE_REWRITES: tuple[tuple[str, str], ...] = (
     # substr() on bytea takes int positions; the arithmetic on BIGINT columns yields bigint.
     ("substr(n.hashes, (want.idx - n.first) * 32 + 1, 32)", "substr(n.hashes, ((want.idx - n.first) * 32 + 1)::int, 32)"),
     # json_each over a JSON array of leaf indexes.
@@ -42,7 +42,7 @@ def to_pg(sql: str) -> str:
     out = _CACHE.get(sql)
     if out is None:
         out = sql
-        for old, new in _REWRITES:
+        for old, new in SQLITE_REWRITES:
             out = out.replace(old, new)
         out = _PLACEHOLDER.sub("%s", out.replace("%", "%%"))
         if len(_CACHE) < 4096:

@@ -200,15 +200,16 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
                         for ref, index in zip(refs, indexes, strict=True):
                             copy.write_row((index, ref))
                 conn.raw.execute("DELETE FROM ledger_queue WHERE qseq = ANY(%s)", ([int(r[0]) for r in rows],))
-            drained = len(rows) < limit
-            due = time.monotonic() - self._last_checkpoint_at >= CHECKPOINT_EVERY_S
-            key = self._signing_key() if (rows and (drained or due)) else None
             signed = None
-            if key is not None:
+            drained = len(rows) < limit
+            if drained or time.monotonic() - self._last_checkpoint_at >= CHECKPOINT_EVERY_S:
+                # Also when this call found nothing: the previous one may have appended a full batch unsigned.
                 latest = self._log.latest_checkpoint(conn)  # type: ignore[arg-type]
-                if latest is None or latest.size < self._log.size(conn):  # type: ignore[arg-type]
+                size = self._log.size(conn)  # type: ignore[arg-type]
+                key = self._signing_key() if size > (latest.size if latest is not None else 0) else None
+                if key is not None:
                     signed = self._log.sign_checkpoint(conn, key, key.name)  # type: ignore[arg-type]
-                self._last_checkpoint_at = time.monotonic()
+                    self._last_checkpoint_at = time.monotonic()
         if signed is not None and self.data_dir is not None:
             write_witness(self.data_dir, signed)  # after the commit: the witness may lag the database, never lead it
         return len(rows)
