@@ -1,6 +1,6 @@
 """Cluster throughput: API replicas and workers on PostgreSQL + NATS vs a raw PostgreSQL COPY of the same rows.
 
-    truceline bench scale [--observations 20000] [--batch 500] [--connections 4] [--runs 1x1,2x2]
+    truceline bench scale [--observations 20000] [--batch 500] [--connections 4] [--runs 1x1,2x2] [--sector-deg 1] [--halo-km 50]
 
 Each run (REPLICASxWORKERS) gets a fresh database (with PostGIS) on the machine's PostgreSQL and its own
 ``nats-server -js``; the replicas (``serve --store --bus``) and workers (``worker``) are real processes.
@@ -92,14 +92,14 @@ def _child() -> None:
 class Cluster:
     """A fresh database, a private nats-server, R replicas and W workers; everything removed on exit."""
 
-    def __init__(self, workdir: Path, replicas: int, workers: int, sector_deg: float) -> None:
+    def __init__(self, workdir: Path, replicas: int, workers: int, sector_deg: float, halo_km: float = 50.0) -> None:
         self.workdir = workdir
         self.db = f"truceline_bench_{uuid.uuid4().hex[:10]}"
         self.dsn = PG_ADMIN.rpartition("/")[0] + "/" + self.db
         self.data = workdir / "data"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
-        self.n_replicas, self.n_workers, self.sector_deg = replicas, workers, sector_deg
+        self.n_replicas, self.n_workers, self.sector_deg, self.halo_km = replicas, workers, sector_deg, halo_km
 
     def __enter__(self) -> Cluster:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -121,7 +121,7 @@ class Cluster:
             self._wait(self.urls[-1])  # one at a time: the first writes the admin key
         for _ in range(self.n_workers):
             self._spawn([sys.executable, "-m", "truceline.cli", "worker", "--data-dir", str(self.data), "--store", self.dsn,
-                         "--bus", self.bus, "--sector-deg", f"{self.sector_deg:g}"])  # fmt: skip
+                         "--bus", self.bus, "--sector-deg", f"{self.sector_deg:g}", "--halo-km", f"{self.halo_km:g}"])  # fmt: skip
         self.key = (self.data / "admin.key").read_text().strip()
         return self
 
@@ -216,13 +216,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--runs", default="1x1,2x2", help="comma-separated REPLICASxWORKERS")
     parser.add_argument("--sector-deg", type=float, default=1.0)
+    parser.add_argument("--halo-km", type=float, default=50.0)
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
-    print(f"observations {args.observations:,} (batches of {args.batch}, {args.connections} connections, {cores} cores, sectors {args.sector_deg:g}°)")
+    print(f"observations {args.observations:,} (batches of {args.batch}, {args.connections} connections, {cores} cores,"
+          f" sectors {args.sector_deg:g}° + {args.halo_km:g} km halo)")  # fmt: skip
     for run in args.runs.split(","):
         replicas, workers = (int(x) for x in run.lower().split("x"))
         docs = make_observations(args.observations + args.batch * replicas)
-        with tempfile.TemporaryDirectory(prefix="truceline-bench-scale-") as tmp, Cluster(Path(tmp), replicas, workers, args.sector_deg) as cluster:
+        with tempfile.TemporaryDirectory(prefix="truceline-bench-scale-") as tmp, Cluster(Path(tmp), replicas, workers, args.sector_deg, args.halo_km) as cluster:
             warm, timed = docs[: args.batch * replicas], docs[args.batch * replicas :]
             post_all(cluster, warm, args.batch, replicas)  # untimed: each replica's first batch starts its parser pool
             posted = post_all(cluster, timed, args.batch, args.connections)

@@ -237,7 +237,7 @@ class Poster:
 
 
 def test_replicas_and_workers_survive_kill_9_nats_restart_and_cut_connections(pg_dsn: str, nats, tmp_path: Path) -> None:
-    from tests.test_cluster_replicas import launch, wait_ready
+    from tests.replicas import launch, wait_ready
 
     from truceline.store.postgres import open_postgres
 

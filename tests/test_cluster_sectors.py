@@ -73,3 +73,29 @@ def test_every_point_is_seen_by_its_owner() -> None:
     for lat, lon in ((48.999, 37.999), (0.0, 0.0), (-33.5, -70.5), (89.5, 179.5)):
         obs = _point(lat, lon)
         assert grid.owner(obs) in grid.halo_sectors(obs)
+
+
+def test_a_sector_forgets_founders_older_than_its_horizon() -> None:
+    """Ownership memory stays bounded in a long run: founders older than the horizon are dropped."""
+    from datetime import UTC, datetime, timedelta
+
+    from truceline.cluster.fusion_worker import SectorScope, founder_digest
+    from truceline.cluster.lease import Fence
+
+    grid = SectorGrid(1.0)
+    start = datetime(2023, 4, 2, tzinfo=UTC)
+    docs = []
+    for i in range(12_000):
+        doc = {"id": f"o{i}", "time": (start + timedelta(seconds=10 * i)).isoformat().replace("+00:00", "Z"), "kind": "explosion",
+               "location": {"lat": 48.5, "lon": 37.5, "cep_m": 150}, "source": {"id": "s", "type": "acoustic", "org": "UA"},
+               "reliability": "B", "credibility": 2, "releasable_to": ["COALITION"]}
+        docs.append(json.dumps(doc))
+    observations = parse_documents(docs)
+    sector = grid.sector_of(48.5, 37.5)
+    scope = SectorScope(None, None, grid, sector, Fence("fusion:x", "w", 1), "inc-", forget_after_s=3600.0)  # type: ignore[arg-type]
+    mine = scope._mine([(i, obs, frozenset({sector})) for i, obs in enumerate(observations)])
+    assert len(mine) == 12_000
+    assert len(scope._founders) <= 361  # the last hour at one observation per 10 s, plus the newest
+    newest, oldest = observations[-1], observations[0]
+    assert scope.keeps("inc-" + founder_digest(newest))
+    assert not scope.keeps("inc-" + founder_digest(oldest))  # forgotten: no longer decides anything
