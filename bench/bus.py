@@ -9,7 +9,10 @@ measured in the same run:
   beside the in-process bus with no reader (the embedded server's cost);
 - events/s delivered to a reader on a second NatsBus connection (publish to last event received);
 - one ``announce_stored`` of N ids, waiting for JetStream's PubAck, beside a bare NATS round trip (PING/PONG)
-  on the same connection: the price of a durable acknowledgement over the network's minimum.
+  on the same connection: the price of a durable acknowledgement over the network's minimum;
+- a replica's intake path without HTTP (``service.intake.accept_prepared``: PostgreSQL commit, PubAck, live
+  events) beside the same commits with the in-process bus, on a fresh database of the machine's PostgreSQL
+  (``TRUCELINE_TEST_PG`` names its maintenance database; ``--intake 0`` skips it).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 import orjson
 
@@ -112,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--announcements", type=int, default=200)
     parser.add_argument("--ids", type=int, default=500, help="ids per announcement (one intake batch)")
+    parser.add_argument("--intake", type=int, default=9000, help="observations per intake run (0: skip)")
     args = parser.parse_args(argv)
     exe = shutil.which("nats-server")
     if exe is None:
@@ -135,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             url = f"nats://127.0.0.1:{port}"
             publish_rate, floor, delivered = _events(url, args.events)
             per_announce, per_round_trip = _announce(url, args.announcements, args.ids)
+            intake = _intake(url, args.intake, args.ids) if args.intake else None
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -142,7 +148,66 @@ def main(argv: list[str] | None = None) -> int:
           f"(ratio {publish_rate / floor:.2f}); delivered to another connection {delivered:,.0f}/s")  # fmt: skip
     print(f"announce {args.ids} ids with PubAck: {per_announce:.2f} ms vs bare NATS round trip {per_round_trip:.3f} ms "
           f"(ratio {per_announce / per_round_trip:.1f}); {args.ids / per_announce * 1000:,.0f} ids/s on one connection")  # fmt: skip
+    if intake is not None:
+        with_bus, commit_only = intake
+        print(f"intake without HTTP, batches of {args.ids}: commit + PubAck + events {with_bus:,.0f} obs/s vs commit only "
+              f"{commit_only:,.0f} obs/s (ratio {with_bus / commit_only:.2f})")  # fmt: skip
     return 0
+
+
+def _intake(url: str, count: int, batch: int) -> tuple[float, float]:
+    """(obs/s through accept_prepared with NatsBus, obs/s with the in-process bus) on a fresh database."""
+    import types
+    import uuid
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import psycopg
+
+    from truceline.access.policy import Principal, Role
+    from truceline.ingest.validation import validate_batch, validation_context
+    from truceline.service.intake import accept_prepared
+    from truceline.store.open import open_store_url
+    from truceline.store.sqlite import prepare_batch
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from scale import make_observations  # the cluster bench's synthetic day
+
+    observations, errors = validate_batch(make_observations(2 * count + batch), validation_context())
+    if errors:
+        raise SystemExit(f"synthetic observations rejected: {errors[:3]}")
+    admin_dsn = os.environ.get("TRUCELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"truceline_bench_bus_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = admin_dsn.rpartition("/")[0] + "/" + name
+    principal = Principal("bench", "ADMIN", Role.ADMIN, frozenset())
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        with tempfile.TemporaryDirectory(prefix="truceline-bench-bus-") as tmp:
+            store = open_store_url(Path(tmp), dsn)
+            bus = NatsBus(url)
+            try:
+                bus.start(10)
+
+                def rate(part: list[Any], with_bus: Any) -> float:
+                    state = types.SimpleNamespace(store=store, bus=with_bus, fusion=types.SimpleNamespace(notify=lambda: None))
+                    began = time.perf_counter()
+                    for i in range(0, len(part), batch):
+                        accept_prepared(state, principal, prepare_batch(part[i : i + batch], datetime.now(UTC)))
+                    return len(part) / (time.perf_counter() - began)
+
+                rate(observations[:batch], InProcessBus())  # warm-up: pool, partitions
+                commit_only = rate(observations[batch : batch + count], InProcessBus())
+                with_bus = rate(observations[batch + count :], bus)
+            finally:
+                bus.close()
+                store.close()
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return with_bus, commit_only
 
 
 if __name__ == "__main__":

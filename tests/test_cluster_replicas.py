@@ -298,3 +298,31 @@ def test_a_replica_starts_while_nats_is_down_and_refuses_writes_until_it_is_up(t
         replica.process.terminate()
         replica.process.wait(timeout=30)
         terminate_connections(pg_dsn)
+
+
+def test_cursor_on_target_on_one_replica_takes_the_same_intake_path(tmp_path: Path, pg_dsn: str, nats: Any) -> None:
+    """A TAK client's event to a replica's CoT listener is stored in the shared store and announced, like a POST."""
+    import asyncio
+
+    from tests.services import free_port
+    from tests.test_listeners_cot import cot, send_with_pytak
+
+    from truceline.bus.nats import NatsBus
+
+    tcp = free_port()
+    replica = launch(tmp_path / "data", pg_dsn, nats.url, ["--cot-tcp", str(tcp), "--cot-org", "UA", "--cot-releasable-to", "COALITION"])
+    listener = NatsBus(nats.url)
+    heard: list[list[tuple[str, str]]] = []
+    try:
+        wait_ready(replica)
+        assert listener.start(10)
+        listener.on_stored(heard.append)
+        asyncio.run(send_with_pytak(f"tcp://127.0.0.1:{tcp}", [cot("cot-uid-1")]))
+        found = eventually("the CoT event stored", lambda: (r := replica.get("/observations?limit=10")).status_code == 200 and r.json()["items"])
+        assert found[0]["source"]["org"] == "UA"
+        eventually("its announcement", lambda: any(pair[0] == "UA" for pairs in heard for pair in pairs))
+    finally:
+        listener.close()
+        replica.process.terminate()
+        replica.process.wait(timeout=30)
+        terminate_connections(pg_dsn)

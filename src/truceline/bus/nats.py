@@ -177,6 +177,7 @@ class NatsBus:
             connect_timeout=2,
             ping_interval=5,
             max_outstanding_pings=2,
+            no_echo=True,  # our own events come back otherwise, only to be skipped
             disconnected_cb=disconnected,
             reconnected_cb=reconnected,
             error_cb=error,
