@@ -210,6 +210,8 @@ def test_partition_kill_9_mid_forward_and_hub_restart_lose_leak_and_duplicate_no
     assert figures["pending"] == len(shared) - 8  # everything after the first batch is still owed
     eventually("the alert on a backlog older than 2 s", lambda: outbox(node)["alert"])
     assert "truceline_outbox_alert 1.0" in node.get("/metrics").text
+    # logged while a forward still hangs on the frozen hub, not only once that call times out
+    eventually("the alert in the node's log during the partition", lambda: "ALERT outbox" in node.log.read_text(), 10)
     os.kill(hub.process.pid, signal.SIGCONT)
     eventually("the backlog on the hub after the partition", lambda: set(hub_ids(hub)) == set(shared), 120)
     eventually("the outbox drained", lambda: outbox(node)["pending"] == 0)

@@ -76,6 +76,8 @@ class Forwarder:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch_thread: threading.Thread | None = None
+        self._alert_lock = threading.Lock()
         self.nation: str | None = None
         self.alerting = False
         self._failures = 0
@@ -87,13 +89,18 @@ class Forwarder:
         """Start the thread (a daemon: a hung hub call never keeps the process alive)."""
         self._thread = threading.Thread(target=self._run, name="truceline-forwarder", daemon=True)
         self._thread.start()
+        # The alert must sound while a call to a hung hub blocks the forwarding thread (up to its read
+        # time-out), so a thread of its own watches the backlog's age.
+        self._watch_thread = threading.Thread(target=self._watch, name="truceline-outbox-alert", daemon=True)
+        self._watch_thread.start()
 
     def stop(self, timeout_s: float = 3.0) -> None:
         """Ask the thread to end and wait a little; rows in flight stay pending and go again next start."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        for thread in (self._thread, self._watch_thread):
+            if thread is not None:
+                thread.join(timeout_s)
 
     def notify(self) -> None:
         """New rows may be pending: look now rather than at the next poll."""
@@ -231,20 +238,32 @@ class Forwarder:
             log.debug("hub did not take the node report: %s %s", response.status_code, _detail(response))
         self._last_heartbeat = time.monotonic()
 
+    def _watch(self) -> None:
+        """Check the backlog's age every second (or a quarter of the threshold) until stopped."""
+        interval = max(0.05, min(1.0, self.config.alert_after_s / 4))
+        while not self._stop.wait(interval):
+            try:
+                self._check_alert()
+            except Exception:  # a closed store at shutdown; the forwarding thread reports real failures
+                if self._stop.is_set():
+                    return
+                log.debug("outbox alert check failed", exc_info=True)
+
     def _check_alert(self) -> None:
         """Log once when the oldest pending row crosses the threshold, and once when it is back under."""
-        late = self.is_late()
-        if late == self.alerting:
-            return
-        figures = self.outbox.status()
-        if late:
-            log.warning(
-                "ALERT outbox: the oldest observation pending for the hub has waited %.0f s (threshold %.0f s); %d pending; last error: %s",
-                figures.oldest_pending_age_s or 0.0, self.config.alert_after_s, figures.pending, figures.last_error,
-            )
-        else:
-            log.warning("outbox recovered: oldest pending now %s s, %d pending", figures.oldest_pending_age_s, figures.pending)
-        self.alerting = late
+        with self._alert_lock:
+            late = self.is_late()
+            if late == self.alerting:
+                return
+            figures = self.outbox.status()
+            if late:
+                log.warning(
+                    "ALERT outbox: the oldest observation pending for the hub has waited %.0f s (threshold %.0f s); %d pending; last error: %s",
+                    figures.oldest_pending_age_s or 0.0, self.config.alert_after_s, figures.pending, figures.last_error,
+                )
+            else:
+                log.warning("outbox recovered: oldest pending now %s s, %d pending", figures.oldest_pending_age_s, figures.pending)
+            self.alerting = late
 
 
 def _detail(response: httpx.Response) -> str:
