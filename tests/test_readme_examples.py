@@ -28,6 +28,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 NOT_RUN = {
     "serve": "serves until stopped (the API tests run it)",
     "demo": "serves and opens a browser (the fixture runs demo --load-only)",
+    "worker": "runs until stopped, on PostgreSQL and NATS (tests/test_cluster_faults.py runs it)",
     "bench": "measures for minutes; bench/ has its own tests",
 }
 #: README lines known to give a wrong answer today: (a fragment of the line) → why. Strict: once the line is
