@@ -16,12 +16,11 @@ from typing import Any
 import orjson
 
 from truceline.domain.incident import Incident
-from truceline.store.grid import grid_cell
 from truceline.store.ports import BBox
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
 from truceline.store.postgres_observations import postgis_bbox
-from truceline.store.sqlite_incidents import IncidentTables
+from truceline.store.sqlite_incidents import IncidentTables, incident_row
 from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _us
@@ -105,22 +104,7 @@ class PgIncidentTables(IncidentTables, PgBase):
             check_fence(conn, fence)
             if removed:
                 conn.raw.execute("DELETE FROM incidents WHERE id = ANY(%s)", (list(removed),))
-            rows = [
-                (
-                    incident.id,
-                    _us(incident.time),
-                    incident.kind,
-                    incident.status,
-                    incident.lat,
-                    incident.lon,
-                    grid_cell(incident.lat, incident.lon),
-                    int(finalised),
-                    now,
-                    incident.model_dump_json(),
-                    sector,
-                )
-                for incident, finalised in upserts
-            ]
+            rows = [(*incident_row(incident, finalised, now), sector) for incident, finalised in upserts]
             conn.executemany(
                 "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc, sector)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"

@@ -35,7 +35,7 @@ from truceline.store.postgres_incidents import Fence, check_fence
 from truceline.store.postgres_schema import LEDGER_LOCK
 from truceline.store.sqlite_ledger import LedgerTables
 from truceline.store.sqlite_reviews import ReviewTables
-from truceline.store.sqlite_revocations import RevocationTables
+from truceline.store.sqlite_revocations import RevocationTables, may_revoke, revocation_leaf, revocation_since
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _from_us, _iso, _us
 
@@ -109,31 +109,15 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
     ) -> bool:
         """Revoke a key (same rules as the embedded store); the revocation's leaf is queued for the sequencer."""
         now = datetime.now(UTC)
-        if reason is RevocationReason.RETIRED and since is not None:
-            raise StoreError("--since applies to a compromised key only: a retired key's past work stands")
-        if since is not None and since.tzinfo is None:
-            raise StoreError("since must carry a UTC offset, e.g. 2023-04-01T00:00:00Z")
-        if since is not None and since > now:
-            raise StoreError(f"since {_iso(since)} is in the future")
-        effective_since = (since or now) if reason is RevocationReason.COMPROMISED else None
+        effective_since = revocation_since(reason, since, now)
         with self.pg_transaction() as conn:
             row = conn.execute("SELECT org, revoked_us FROM api_keys WHERE key_id = ? FOR UPDATE", (key_id,)).fetchone()
             if row is None:
                 return False
             org, revoked_us = row
-            reasons = {r for (r,) in conn.execute("SELECT reason FROM key_revocations WHERE key_id = ?", (key_id,))}
-            if revoked_us is not None and (reason is RevocationReason.RETIRED or "compromised" in reasons):
+            if not may_revoke(conn, key_id, reason, revoked_us):
                 return False
-            salt = new_salt()
-            record = {
-                "key_id": key_id,
-                "org": org,
-                "reason": reason.value,
-                "since": None if effective_since is None else _iso(effective_since),
-                "at": _iso(now),
-                "by": by,
-            }
-            leaf = leaf_bytes("revocation", {"commitment": commit_canonical(salt, canonical_json(record)), "received_at": _iso(now)})
+            salt, leaf = revocation_leaf(key_id, org, reason, effective_since, now, by)
             seq = conn.execute(
                 "INSERT INTO key_revocations (key_id, reason, since_us, at_us, by_key, ledger_index, ledger_salt)"
                 " VALUES (?,?,?,?,?,NULL,?) RETURNING seq",

@@ -22,6 +22,22 @@ from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.timecodes import _from_us, _us
 
 
+def incident_row(incident: Incident, finalised: bool, updated_us: int) -> tuple[Any, ...]:
+    """The ``incidents`` columns id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc."""
+    return (
+        incident.id,
+        _us(incident.time),
+        incident.kind,
+        incident.status,
+        incident.lat,
+        incident.lon,
+        grid_cell(incident.lat, incident.lon),
+        int(finalised),
+        updated_us,
+        incident.model_dump_json(),
+    )
+
+
 class IncidentTables(SqliteBase):
     """Incidents, incident membership and fusion progress."""
 
@@ -57,20 +73,7 @@ class IncidentTables(SqliteBase):
                 conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
             rows, members = [], []
             for incident, finalised in upserts:
-                rows.append(
-                    (
-                        incident.id,
-                        _us(incident.time),
-                        incident.kind,
-                        incident.status,
-                        incident.lat,
-                        incident.lon,
-                        grid_cell(incident.lat, incident.lon),
-                        int(finalised),
-                        now,
-                        incident.model_dump_json(),
-                    )
-                )
+                rows.append(incident_row(incident, finalised, now))
                 # (org, id) pairs: ids are per organisation (org None only on incidents written before)
                 members.append((incident.id, orjson.dumps(incident.observation_refs()).decode()))
             conn.executemany(

@@ -9,6 +9,7 @@ withdrawn without the log showing it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from truceline.domain.revocation import Revocation, RevocationReason
 from truceline.ledger.canonical import canonical_json, leaf_bytes
@@ -26,6 +27,42 @@ COUNTS_SQL = (
 )
 #: What coalition staff are shown on an observation that does not count.
 EXCLUDED_NOTE = "excluded: posted by a compromised key"
+
+
+def revocation_since(reason: RevocationReason, since: datetime | None, now: datetime) -> datetime | None:
+    """From when a revocation's key stops counting (None for a retired key); refuses (StoreError) a
+    ``since`` for a retired key, without a UTC offset, or in the future."""
+    if reason is RevocationReason.RETIRED and since is not None:
+        raise StoreError("--since applies to a compromised key only: a retired key's past work stands")
+    if since is not None and since.tzinfo is None:
+        raise StoreError("since must carry a UTC offset, e.g. 2023-04-01T00:00:00Z")
+    if since is not None and since > now:
+        raise StoreError(f"since {_iso(since)} is in the future")
+    return (since or now) if reason is RevocationReason.COMPROMISED else None
+
+
+def may_revoke(conn: Any, key_id: str, reason: RevocationReason, revoked_us: int | None) -> bool:
+    """A live key may be revoked; a retired one only declared compromised (found out later), and only once."""
+    if revoked_us is None:
+        return True
+    reasons = {r for (r,) in conn.execute("SELECT reason FROM key_revocations WHERE key_id = ?", (key_id,))}
+    return reason is RevocationReason.COMPROMISED and "compromised" not in reasons
+
+
+def revocation_leaf(
+    key_id: str, org: str, reason: RevocationReason, since: datetime | None, now: datetime, by: str
+) -> tuple[bytes, bytes]:
+    """(salt, ledger leaf) of a revocation: the leaf commits, salted, to the revocation record."""
+    salt = new_salt()
+    record = {
+        "key_id": key_id,
+        "org": org,
+        "reason": reason.value,
+        "since": None if since is None else _iso(since),
+        "at": _iso(now),
+        "by": by,
+    }
+    return salt, leaf_bytes("revocation", {"commitment": commit_canonical(salt, canonical_json(record)), "received_at": _iso(now)})
 
 
 class RevocationTables(SqliteBase):
@@ -46,32 +83,16 @@ class RevocationTables(SqliteBase):
         refused (StoreError): nobody knows yet that a key will be compromised.
         """
         now = datetime.now(UTC)
-        if reason is RevocationReason.RETIRED and since is not None:
-            raise StoreError("--since applies to a compromised key only: a retired key's past work stands")
-        if since is not None and since.tzinfo is None:
-            raise StoreError("since must carry a UTC offset, e.g. 2023-04-01T00:00:00Z")
-        if since is not None and since > now:
-            raise StoreError(f"since {_iso(since)} is in the future")
-        effective_since = (since or now) if reason is RevocationReason.COMPROMISED else None
+        effective_since = revocation_since(reason, since, now)
         with self.transaction() as conn:
             row = conn.execute("SELECT org, revoked_us FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
             if row is None:
                 return False
             org, revoked_us = row
-            reasons = {r for (r,) in conn.execute("SELECT reason FROM key_revocations WHERE key_id = ?", (key_id,))}
-            if revoked_us is not None and (reason is RevocationReason.RETIRED or "compromised" in reasons):
+            if not may_revoke(conn, key_id, reason, revoked_us):
                 return False
-            salt = new_salt()
-            record = {
-                "key_id": key_id,
-                "org": org,
-                "reason": reason.value,
-                "since": None if effective_since is None else _iso(effective_since),
-                "at": _iso(now),
-                "by": by,
-            }
+            salt, leaf = revocation_leaf(key_id, org, reason, effective_since, now, by)
             index = self._log.size(conn)
-            leaf = leaf_bytes("revocation", {"commitment": commit_canonical(salt, canonical_json(record)), "received_at": _iso(now)})
             self._log.append_many(conn, [leaf])
             conn.execute(
                 "INSERT INTO key_revocations (key_id, reason, since_us, at_us, by_key, ledger_index, ledger_salt) VALUES (?,?,?,?,?,?,?)",
