@@ -23,7 +23,6 @@ from rich.table import Table
 
 from truceline import cli_help, cli_upstream
 from truceline.access.policy import Role
-from truceline.api.auth import ensure_admin_key, read_admin_key
 from truceline.cli_airsea import TRACK_FORMATS, feed_options, run_track_ingest, sniff_track_format
 from truceline.cli_export import app as export_app
 from truceline.cli_fusion import app as fusion_app
@@ -35,19 +34,13 @@ from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store, re
 from truceline.cli_text import app as text_app
 from truceline.cli_words import counted
 from truceline.cli_worker import app as worker_app
-from truceline.ingest.firms_flags import FireAnalysis
-from truceline.ingest.pipeline import (
-    FORMATS,
-    IngestSummary,
-    ingest_records,
-    open_records,
-)
+from truceline.ingest.format_names import FORMATS
 from truceline.ingest.records import FormatError
-from truceline.service.settings import Settings
-from truceline.store.sqlite import SqliteStore, StoreError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the heavy layers are imported by the commands that use them: every command starts fast
+    from truceline.ingest.pipeline import IngestSummary
     from truceline.service.fuser_lock import FuserLock
+    from truceline.store.sqlite import SqliteStore
 
 cli_help.install()
 app = typer.Typer(
@@ -133,8 +126,10 @@ def _run_server(
     import uvicorn
 
     from truceline.api.app import create_app
+    from truceline.api.auth import ensure_admin_key, read_admin_key
     from truceline.cli_cluster import ensure_replica_admin_key, no_admin_file_notice, replica_name, start_bus
     from truceline.cli_demo import announce_door, door_url
+    from truceline.service.settings import Settings
 
     bus = None
     try:
@@ -295,6 +290,7 @@ def fuse(
 
 def _put_agreement(store: SqliteStore, path: Path, lock: FuserLock | None = None) -> None:
     """Put an agreement file in force, or exit 2 with every problem (closing the store, releasing ``lock``)."""
+    from truceline.store.sqlite import StoreError
     from truceline.verify.agreement_loader import AgreementError, load_agreement
 
     try:
@@ -333,6 +329,7 @@ def demo(
     several nations' sensors (docs/demo.md). Prints the violations by party and the day to look at, then the
     page's URL carrying the admin key. No external services needed.
     """
+    from truceline.api.auth import ensure_admin_key
     from truceline.cli_demo import load_demo, print_summary
     from truceline.sim.demo_week import DEMO_DAY
 
@@ -438,6 +435,9 @@ def ingest(
 def _ingest_file(
     store: SqliteStore, path: Path, fmt: str, fire_baseline: list[Path], org: str | None = None, releasable_to: list[str] | None = None
 ) -> IngestSummary:
+    from truceline.ingest.firms_flags import FireAnalysis
+    from truceline.ingest.pipeline import IngestSummary, ingest_records, open_records
+
     fires = FireAnalysis()
     detected, records, position, handle = open_records(
         path, fmt, fires=fires, fire_baseline=fire_baseline, org=org, releasable_to=releasable_to or []

@@ -7,14 +7,17 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
+from truceline.ingest.format_names import TRACK_FORMATS
 from truceline.ingest.records import FormatError
-from truceline.service.track_intake import TRACK_FORMATS, TrackIngestSummary, TrackOptions, ingest_track_file
+
+if TYPE_CHECKING:
+    from truceline.service.track_intake import TrackIngestSummary, TrackOptions
 
 __all__ = ["TRACK_FORMATS", "feed_options", "sniff_track_format", "ingest_track_files", "parse_start_time", "run_track_ingest"]
 
@@ -67,6 +70,7 @@ def run_track_ingest(open_store: Callable[[], Any], files: list[Path], fmt: str,
                      start: str | None, console: Console) -> int:
     """The ``ingest`` command for message formats: check options, store tracks, then run the air and sea checks."""
     from truceline.service.airsea import TrackChecker
+    from truceline.service.track_intake import TrackOptions
 
     try:
         options = TrackOptions(sbs_timezone=tz, start_time=parse_start_time(start))
@@ -88,6 +92,8 @@ def run_track_ingest(open_store: Callable[[], Any], files: list[Path], fmt: str,
 def ingest_track_files(store: Any, files: list[Path], fmt: str, options: TrackOptions, *, as_json: bool,
                        console: Console, on_stored: Any = None) -> int:
     """Ingest each file; exit status 0 all messages decoded, 1 some rejected, 2 a file could not be read."""
+    from truceline.service.track_intake import ingest_track_file
+
     results: list[dict[str, Any]] = []
     exit_code = 0
     for path in files:

@@ -18,7 +18,6 @@ from rich.console import Console
 
 from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store
 from truceline.cli_words import counted
-from truceline.report.acled_export import gather_rows, write_acled_csv
 from truceline.report.audience import Audience, AudienceError, edition_reader
 
 app = typer.Typer(help="Export what an audience may see in other tools' formats.", no_args_is_help=True)
@@ -56,6 +55,8 @@ def export_acled(
     bus_url: BusUrl = None,
 ) -> None:
     """Write the incidents the audience may see as ACLED-codebook CSV (one row per incident)."""
+    from truceline.report.acled_export import gather_rows, write_acled_csv  # judging and fusion: only when exporting
+
     start, end = _parse_time(since, "since"), _parse_time(until, "until")
     try:
         reader = edition_reader(audience)

@@ -17,13 +17,12 @@ import typer
 from rich.console import Console
 
 from truceline.cli_words import counted
-from truceline.eval import EvalInputError, evaluate, read_incidents, read_observations, read_truth
-from truceline.eval.report import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
-from truceline.fuse import FuserConfig, fuse_all
-from truceline.ingest.validation import validate_batch, validation_context
-from truceline.sim import OBSERVATIONS_FILE, PRESETS, ScenarioError, load_scenario, observation_records, simulate, truth_records
-from truceline.sim.run import TRUTH_FILE
-from truceline.sim.senders import NATIONS_PRESETS, as_posted, nations_scenario
+from truceline.eval.gates import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
+from truceline.sim.scenario import PRESETS
+from truceline.sim.senders import NATIONS_PRESETS
+
+# The simulator, fusion and the metrics are imported by the commands that run them: every other
+# truceline command imports this module too (cli.py mounts it), and should start fast.
 
 INCIDENTS_FILE = "incidents.jsonl"
 
@@ -58,6 +57,11 @@ def simulate_command(
     if seed is not None and seed < 0:
         console.print(f"[red]error:[/] --seed must be ≥ 0, got {seed}")
         raise typer.Exit(2)
+    from truceline.fuse import FuserConfig, fuse_all
+    from truceline.ingest.validation import validate_batch, validation_context
+    from truceline.sim import OBSERVATIONS_FILE, TRUTH_FILE, ScenarioError, load_scenario, observation_records, simulate, truth_records
+    from truceline.sim.senders import as_posted, nations_scenario
+
     if scenario in NATIONS_PRESETS:
         nations = NATIONS_PRESETS[scenario]
         if seed is not None:
@@ -134,6 +138,9 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
 ) -> None:
     """Score incidents against ground truth: pairwise and incident P/R/F1, errors, duplicates, oracle."""
+    from truceline.eval import EvalInputError, evaluate, read_incidents, read_observations, read_truth
+    from truceline.sim import OBSERVATIONS_FILE
+
     if observations is None and (truth.parent / OBSERVATIONS_FILE).is_file():
         observations = truth.parent / OBSERVATIONS_FILE
     try:

@@ -19,7 +19,7 @@ from rich.markup import escape
 from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store
 from truceline.cli_words import counted
 from truceline.report.audience import Audience, AudienceError
-from truceline.report.render import Format
+from truceline.report.formats import Format
 
 app = typer.Typer(name="report", help="Reports: the daily report on the ceasefire.", no_args_is_help=True, add_completion=False)
 console = Console(stderr=True, highlight=False)

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
-from scipy.stats import chi2
 
+from truceline.domain.chi2 import chi2_ppf
 from truceline.domain.identity import local_id
 from truceline.domain.observation import Observation
 from truceline.eval.data import Target
@@ -43,8 +43,8 @@ def oracle_clusters(
     tt = np.array([t.time - epoch for t in tgt])
     bits = np.array([_PHASE_BIT[t.phase] for t in tgt])
     tree = cKDTree(np.column_stack([tx, ty]))
-    gate3 = float(chi2.ppf(gate_probability, 3))
-    gate2 = float(chi2.ppf(gate_probability, 2))
+    gate3 = chi2_ppf(gate_probability, 3)
+    gate2 = chi2_ppf(gate_probability, 2)
     g = math.sqrt(gate3)
     measurements, _, _ = measure(observations, frame, epoch, model)
     for m in measurements:

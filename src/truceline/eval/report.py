@@ -8,11 +8,9 @@ from dataclasses import asdict, dataclass
 
 from truceline.domain.observation import Observation
 from truceline.eval.data import FusedIncident, Truth
+from truceline.eval.gates import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
 from truceline.eval.metrics import PRF, duplicate_rate, match, pairwise, percentiles, prf, truth_clusters
 from truceline.eval.oracle import oracle_clusters
-
-DEFAULT_DISTANCE_GATE_M = 1_000.0
-DEFAULT_TIME_GATE_S = 600.0
 
 
 @dataclass(frozen=True)

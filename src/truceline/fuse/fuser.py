@@ -18,8 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from scipy.stats import chi2
-
+from truceline.domain.chi2 import chi2_ppf
 from truceline.domain.identity import observation_ref
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
@@ -50,10 +49,10 @@ class Fuser:
     def __init__(self, config: FuserConfig | None = None) -> None:
         self.config = config or FuserConfig()
         c = self.config
-        self._gate3 = float(chi2.ppf(c.gate_probability, 3))  # point: east, north, time
-        self._gate2 = float(chi2.ppf(c.gate_probability, 2))  # bearing: cross-range, time
-        self._gate1 = float(chi2.ppf(c.gate_probability, 1))  # time alone (pairing bearings)
-        self._merge_gate = float(chi2.ppf(c.merge_probability, 3))
+        self._gate3 = chi2_ppf(c.gate_probability, 3)  # point: east, north, time
+        self._gate2 = chi2_ppf(c.gate_probability, 2)  # bearing: cross-range, time
+        self._gate1 = chi2_ppf(c.gate_probability, 1)  # time alone (pairing bearings)
+        self._merge_gate = chi2_ppf(c.merge_probability, 3)
         # NLL (without the 3·ln 2π of a 3-D normal) above which a new event explains a measurement better.
         self._birth = -2.0 * math.log(c.birth_density / 1e6 / 3600.0) - 3.0 * math.log(2.0 * math.pi)
         self._g = math.sqrt(self._gate3)

@@ -16,6 +16,7 @@ from truceline.ingest.acled import decode_acled, looks_like_acled
 from truceline.ingest.cot import CotOptions, decode_cot, looks_like_cot
 from truceline.ingest.firms import decode_firms, looks_like_firms, read_positions
 from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
+from truceline.ingest.format_names import FORMATS
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.klv import decode_klv, looks_like_klv
 from truceline.ingest.native import decode_json, decode_json_lines
@@ -25,7 +26,6 @@ from truceline.ingest.text import decode_text
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.ports import ObservationStore
 
-FORMATS = ("auto", "json", "jsonl", "geojson", "firms", "text", "sensorthings", "acled", "cot", "klv")
 #: Whole-document formats are parsed in memory; beyond this, JSON Lines is the way (one record per line).
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 CHUNK_SIZE = 1000

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import chi2
+
+from truceline.domain.chi2 import chi2_ppf
 
 Array = NDArray[np.float64]
 
@@ -175,7 +176,7 @@ def locate_tdoa(
     n = s.shape[0]
     starts = [initial] if initial is not None else chan_tdoa(s, t, c, timing_sd_s)
     minima = _refine_from(starts, s, tr, c, timing_sd_s, max_iter)
-    poor_fit = not minima or min(m[0] for m in minima) > chi2.ppf(0.99, max(n - 3, 1))
+    poor_fit = not minima or min(m[0] for m in minima) > chi2_ppf(0.99, max(n - 3, 1))
     if poor_fit or n <= _AMBIGUITY_CHECK_MAX_SENSORS:
         # A fit worse than the 99th percentile of the χ² it should follow means the closed form may have
         # landed in the basin of a mirror solution; with ≤ 4 sensors a second minimum may fit as well. A ring
@@ -199,7 +200,7 @@ def locate_tdoa(
     if not np.all(np.isfinite(cov)) or not np.all(np.isfinite(p)):
         raise ArithmeticError("multilateration did not converge to a finite solution")
     sigma = math.sqrt(max(float(np.linalg.eigvalsh(cov[:2, :2]).max()), 0.0))
-    rival = cost + float(chi2.ppf(0.99, 1))
+    rival = cost + float(chi2_ppf(0.99, 1))
     ambiguous = any(m[0] <= rival and math.hypot(m[1][0] - p[0], m[1][1] - p[1]) > max(5.0 * sigma, 1.0) for m in minima)
     return TdoaFix(
         x=float(p[0]),

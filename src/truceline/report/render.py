@@ -17,7 +17,7 @@ import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -31,10 +31,10 @@ from truceline.report.daily import (
     Breakdown,
     DailyReport,
 )
+from truceline.report.formats import Format
 from truceline.report.map_image import incident_map
 from truceline.verify.geometry import AgreementGeometry
 
-Format = Literal["html", "md", "pdf"]
 FORMATS: tuple[str, ...] = get_args(Format)
 MEDIA_TYPES: dict[str, str] = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8", "pdf": "application/pdf"}
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}<>|#!~])")

@@ -19,11 +19,11 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from truceline.ingest.ais import AisDecoder
+from truceline.ingest.format_names import TRACK_FORMATS
 from truceline.ingest.records import FormatError
 from truceline.store.tracks import add_track_points
 from truceline.track.model import DecodeReport, TrackPoint
 
-TRACK_FORMATS = ("ais", "sbs", "avr", "beast", "modes-csv")
 READ_BYTES = 1 << 20
 MAX_REJECTIONS_KEPT = 1000
 
