@@ -17,6 +17,8 @@ from truceline.ledger.checkpoint import (
     KeyFileError,
     LedgerKey,
     Verifier,
+    ensure_ledger_key,
+    existing_ledger_key,
     generate_key,
     key_hash,
     load_key,
@@ -169,6 +171,39 @@ def test_processes_starting_at_once_end_up_with_one_key(tmp_path: Path) -> None:
         keys = set(pool.map(_create_key, [str(tmp_path)] * 8))
     assert len(keys) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["ledger.key"]
+
+
+def test_a_data_dir_key_created_by_a_rival_in_the_meantime_is_taken_not_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes start on an empty data dir: each draws its own fresh origin name, one links its key in
+    first. The other must take the winner's key (whatever its name), not stop on a name mismatch."""
+    import truceline.ledger.checkpoint as checkpoint
+
+    real_generate = checkpoint.generate_key
+    rival: list[str] = []
+
+    def generate_while_a_rival_wins(name: str) -> LedgerKey:
+        if not rival:  # the rival process creates its key between our existence check and our link
+            monkeypatch.setattr(checkpoint, "generate_key", real_generate)
+            rival.append(load_or_create_key(tmp_path, "truceline/rival000000").verifier_key())
+        return real_generate(name)
+
+    monkeypatch.setattr(checkpoint, "generate_key", generate_while_a_rival_wins)
+    key = ensure_ledger_key(tmp_path)
+    assert key.verifier_key() == rival[0]
+    assert existing_ledger_key(tmp_path) is not None and existing_ledger_key(tmp_path / "nothing") is None
+
+
+def _ensure_fresh_key(directory: str) -> str:
+    return ensure_ledger_key(Path(directory)).verifier_key()
+
+
+def test_processes_creating_a_fresh_data_dir_key_at_once_end_up_with_one(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        keys = set(pool.map(_ensure_fresh_key, [str(tmp_path)] * 8))
+    assert len(keys) == 1
+    assert ensure_ledger_key(tmp_path).name.startswith("truceline/")
 
 
 def test_unsafe_or_damaged_key_files_are_refused(tmp_path: Path) -> None:

@@ -32,9 +32,9 @@ from typing import Any
 import pytest
 from tests.conftest import native
 
-from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.ledger.canonical import parse_leaf
+from truceline.ledger.checkpoint import ensure_ledger_key
 from truceline.ledger.merkle import leaf_hash, verify_inclusion
 from truceline.report.audience import AudienceError, edition_reader
 from truceline.report.build import daily_report

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from tests.conftest import native
 
-from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.ingest.validation import validate_batch, validation_context
+from truceline.ledger.checkpoint import ensure_ledger_key
 from truceline.report.build import daily_report
 from truceline.service.fusion import FusionWorker
 from truceline.store.ports import IncidentQuery

@@ -21,7 +21,7 @@ from tests.test_report_daily import (
     incident_of,
 )
 
-from truceline.api.routes_ledger import ensure_ledger_key
+from truceline.ledger.checkpoint import ensure_ledger_key
 from truceline.report.build import daily_report
 from truceline.report.render import render_html, render_markdown, title_of
 

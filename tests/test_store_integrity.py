@@ -15,10 +15,10 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from conftest import ApiClient, native
-from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.cli_ledger import app
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validation_context
+from truceline.ledger.checkpoint import ensure_ledger_key
 from truceline.store.sqlite import open_store
 from truceline.verify.agreement_loader import load_demo_agreement
 

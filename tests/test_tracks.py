@@ -170,7 +170,7 @@ def test_cli_ingest_ais_counts_checksum_and_truncated(tmp_path: Path) -> None:
 
 
 def test_daily_report_section_airspace_and_sea_lanes(tmp_path: Path, demo) -> None:  # type: ignore[no-untyped-def]
-    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.ledger.checkpoint import ensure_ledger_key
     from truceline.report.build import daily_report
     from truceline.store.sqlite import open_store
 

@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from conftest import native, start_server
-from truceline.api.routes_ledger import ensure_ledger_key
 from truceline.domain.observation import Observation
 from truceline.ingest.validation import validation_context
+from truceline.ledger.checkpoint import ensure_ledger_key
 from truceline.ledger.witness import WITNESS_FILE, read_witness, write_witness
 from truceline.store.sqlite import StoreError, open_store
 

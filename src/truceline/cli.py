@@ -91,7 +91,7 @@ def _open(data_dir: Path, lock: FuserLock | None = None, store_url: str | None =
 
 def witness_head(store: SqliteStore, data_dir: Path) -> None:
     """Sign the log's head (if it grew) and copy it to the witness file, after the commit (see ledger.witness)."""
-    from truceline.api.routes_ledger import ensure_ledger_key
+    from truceline.ledger.checkpoint import ensure_ledger_key
     from truceline.ledger.witness import WitnessWriter
 
     WitnessWriter(lambda: store.ledger_checkpoint(ensure_ledger_key(data_dir)), data_dir).witness_now()

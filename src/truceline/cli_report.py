@@ -74,7 +74,7 @@ def daily(
     if not out.parent.is_dir():
         raise _fail(f"cannot write {out}: directory {out.parent} does not exist")
 
-    from truceline.api.routes_ledger import ensure_ledger_key, existing_ledger_key
+    from truceline.ledger.checkpoint import ensure_ledger_key, existing_ledger_key
     from truceline.report.build import ReportError, daily_report
 
     key = ensure_ledger_key(data_dir) if store_url is None else existing_ledger_key(data_dir)

@@ -39,6 +39,7 @@ from truceline.bus.ports import Bus
 from truceline.domain.observation import Observation
 from truceline.federate.forwarder import UpstreamConfig
 from truceline.federate.node import start_node
+from truceline.ledger.checkpoint import ensure_ledger_key, existing_ledger_key
 from truceline.ledger.witness import WitnessWriter
 from truceline.service import batch_parser
 from truceline.service.fuser_lock import FuserLock, fuser_holder
@@ -121,7 +122,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.state.witness = None
     app.state.bus = bus or InProcessBus()
     # A replica never creates the ledger key: the sequencer (a worker) does, in the shared data dir.
-    app.state.ledger_key = routes_ledger.existing_ledger_key(settings.data_dir) if settings.cluster else routes_ledger.ensure_ledger_key(settings.data_dir)
+    app.state.ledger_key = existing_ledger_key(settings.data_dir) if settings.cluster else ensure_ledger_key(settings.data_dir)
     app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
     app.state.agreement = routes_agreement.AgreementHolder(store)  # type: ignore[arg-type]
     app.state.live_tracks = LiveTracks(store, ais=settings.ais_feeds, adsb=settings.adsb_feeds, in_force=app.state.agreement.get)

@@ -7,8 +7,6 @@ every leaf and proof; what an observation says stays behind releasability.
 from __future__ import annotations
 
 import base64
-import secrets
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -18,24 +16,12 @@ from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
 from truceline.api.routes_observations import json_response
 from truceline.ledger.canonical import parse_leaf
-from truceline.ledger.checkpoint import KEY_FILE, LedgerKey, load_key, load_or_create_key
+from truceline.ledger.checkpoint import LedgerKey, existing_ledger_key
 from truceline.ledger.log import LogError
 from truceline.ledger.merkle import ProofError
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
-
-
-def ensure_ledger_key(data_dir: Path) -> LedgerKey:
-    """The data dir's signing key, created on first start under a fresh origin name ``truceline/<hex>``."""
-    if (data_dir / KEY_FILE).exists():
-        return load_key(data_dir)
-    return load_or_create_key(data_dir, f"truceline/{secrets.token_hex(6)}")
-
-
-def existing_ledger_key(data_dir: Path) -> LedgerKey | None:
-    """The data dir's signing key if it exists (a cluster replica waits for the sequencer to create it)."""
-    return load_key(data_dir) if (data_dir / KEY_FILE).exists() else None
 
 
 def current_ledger_key(request: Request) -> LedgerKey:

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ __all__ = [
     "Verifier",
     "generate_key",
     "key_hash",
+    "ensure_ledger_key",
+    "existing_ledger_key",
     "load_key",
     "load_or_create_key",
     "parse_checkpoint",
@@ -279,16 +282,18 @@ def load_key(directory: Path | str) -> LedgerKey:
         raise KeyFileError(f"{path}: {exc}") from None
 
 
-def load_or_create_key(directory: Path | str, name: str) -> LedgerKey:
+def load_or_create_key(directory: Path | str, name: str | None = None) -> LedgerKey:
     """Return the key in ``directory/ledger.key``, creating it (mode 0600) on first use.
 
     Creation writes a temporary file and hard-links it into place, so two processes starting at once end up
-    with one key and a crash never leaves half a key behind. An existing key must sign under ``name``.
+    with one key and a crash never leaves half a key behind. An existing key must sign under ``name``; with
+    no ``name``, a new key signs under a fresh origin ``truceline/<12 hex digits>`` and an existing one under
+    whatever name it has (so two processes racing to create it both take the winner's, whatever its name).
     """
     directory = Path(directory)
     path = directory / KEY_FILE
     if not path.exists():
-        key = generate_key(name)
+        key = generate_key(name if name is not None else f"truceline/{secrets.token_hex(6)}")
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{KEY_FILE}.", suffix=".tmp")  # mode 0600
         tmp = Path(tmp_name)
@@ -302,10 +307,20 @@ def load_or_create_key(directory: Path | str, name: str) -> LedgerKey:
         finally:
             tmp.unlink(missing_ok=True)
     key = load_key(directory)
-    if key.name != name:
+    if name is not None and key.name != name:
         raise KeyFileError(f"ledger key {path} signs as {key.name!r}, not {name!r}")
     return key
 
+
+
+def ensure_ledger_key(data_dir: Path) -> LedgerKey:
+    """The data dir's signing key, created on first use under a fresh origin name (see load_or_create_key)."""
+    return load_or_create_key(data_dir)
+
+
+def existing_ledger_key(data_dir: Path) -> LedgerKey | None:
+    """The data dir's signing key if it exists (a cluster replica waits for the sequencer to create it)."""
+    return load_key(data_dir) if (data_dir / KEY_FILE).exists() else None
 
 def _check_text(text: str, what: str) -> None:
     if _CONTROL.search(text):

@@ -16,7 +16,6 @@ The signing key stays a file in the data dir (as in the embedded store); its pub
 from __future__ import annotations
 
 import base64
-import secrets
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ import orjson
 
 from truceline.domain.revocation import RevocationReason
 from truceline.ledger.canonical import canonical_json, leaf_bytes
-from truceline.ledger.checkpoint import KEY_FILE, LedgerKey, SignedCheckpoint, load_key, load_or_create_key
+from truceline.ledger.checkpoint import LedgerKey, SignedCheckpoint, ensure_ledger_key
 from truceline.ledger.commitment import commit_canonical, new_salt
 from truceline.ledger.witness import write_witness
 from truceline.store.postgres_base import PgBase
@@ -203,8 +202,7 @@ class PgLedgerTables(ReviewTables, RevocationTables, LedgerTables, PgBase):
         ``ledger_public_key``; None for a store opened without a data dir."""
         if self.data_dir is None:
             return None
-        path = self.data_dir / KEY_FILE
-        key = load_key(self.data_dir) if path.exists() else load_or_create_key(self.data_dir, f"truceline/{secrets.token_hex(6)}")
+        key = ensure_ledger_key(self.data_dir)
         self.publish_ledger_key(key)
         return key
 
