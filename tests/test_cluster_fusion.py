@@ -102,3 +102,53 @@ def test_a_killed_worker_is_replaced_and_nothing_changes(pg_dsn: str, tmp_path: 
     vs_truth, agreement = day.scores(stored_clusters(store))
     assert vs_truth.f1 >= 0.97, vs_truth
     assert agreement.f1 >= 0.99, agreement
+
+
+def test_a_sectors_recovery_window_is_read_from_the_indexes_and_equals_the_ledgers(pg_dsn: str, tmp_path: Path, day: Day) -> None:
+    """Recovery reads the window before the cursor through PostGIS and the time index (bearings by their
+    sensor), never the ledger from its start; what it reads is exactly what a full read of the ledger
+    filtered by the sector's halo gives: the latest time and the window, in ledger order."""
+    from datetime import timedelta
+
+    from truceline.cluster.fusion_worker import LedgerFeed, SectorScope
+    from truceline.domain.documents import parse_documents
+    from truceline.domain.observation import BearingLocation
+
+    store = _open(pg_dsn, tmp_path)
+    store.add_observations(day.observations)
+    keeper = LeaseKeeper(LeaseTable(pg_dsn))
+    _sequence(store, LeaseTable(pg_dsn), keeper)
+    everything = store.observations_in_ledger_order(-1, None, 1_000_000)
+    parsed = list(zip([i for i, _ in everything], parse_documents([doc for _, doc in everything]), strict=True))
+    assert any(isinstance(obs.location, BearingLocation) for _, obs in parsed)
+    full_reads: list[int] = []
+    real_read = store.observations_in_ledger_order
+
+    def spy(after_index: int, bbox=None, limit: int = 10_000):  # type: ignore[no-untyped-def]
+        full_reads.append(after_index)
+        return real_read(after_index, bbox, limit)
+
+    store.observations_in_ledger_order = spy  # type: ignore[method-assign]
+    sectors = {s for _, obs in parsed for s in GRID.halo_sectors(obs)}
+    assert len(sectors) > 4
+    for cursor in (len(parsed) // 3, len(parsed)):
+        for sector in sorted(sectors):
+            scope = SectorScope(store, LedgerFeed(store, GRID), GRID, sector, None, "t-")  # type: ignore[arg-type]
+            mine = [(i, obs) for i, obs in parsed if i < cursor and sector in GRID.halo_sectors(obs)]
+            latest = scope.latest_time(cursor)
+            assert latest == max((obs.time for _, obs in mine), default=None)
+            if latest is None:
+                continue
+            since = latest - timedelta(hours=6)
+            window = scope.since_time(since, cursor)
+            assert [o.id for o in window] == [obs.id for _, obs in mine if obs.time >= since]
+    owners = {GRID.owner(obs) for _, obs in parsed} - {None}
+    starting = SectorFusion(store, LeaseTable(pg_dsn), keeper, "w-new", GRID)
+    starting.discover()  # which sectors have data: asked of the database, not read from the ledger
+    assert starting.known == owners
+    assert all(index >= len(parsed) - 1 for index in full_reads)
+    full_reads.clear()
+    assert store.sector_cells(GRID.deg, len(parsed) // 3) == {
+        (s.row, s.col) for s in {GRID.owner(obs) for i, obs in parsed if i < len(parsed) // 3} - {None}
+    }
+    assert full_reads == []

@@ -99,3 +99,33 @@ def test_a_sector_forgets_founders_older_than_its_horizon() -> None:
     newest, oldest = observations[-1], observations[0]
     assert scope.keeps("inc-" + founder_digest(newest))
     assert not scope.keeps("inc-" + founder_digest(oldest))  # forgotten: no longer decides anything
+
+
+@pytest.mark.parametrize("deg", [0.25, 1.0, 5.0])
+def test_a_sectors_point_reach_holds_every_point_whose_halo_reaches_it(deg: float) -> None:
+    """The box a recovering sector reads from the store must miss no point its halo holds: at the equator,
+    in mid latitudes, near the poles and across the antimeridian (points on and beside cell edges)."""
+    import random
+
+    from truceline.store.ports import BBox
+
+    grid = SectorGrid(deg)
+    rng = random.Random(7)
+
+    def inside(box: BBox, lat: float, lon: float) -> bool:
+        return box.min_lat <= lat <= box.max_lat and any(lo <= lon <= hi for lo, hi in box.lon_ranges())
+
+    centres = [(0.0, 0.0), (48.3, 37.9), (-33.9, 151.2), (0.5, 179.9), (10.0, -179.9), (88.7, 20.0), (-89.5, -70.0)]
+    checked = 0
+    for lat0, lon0 in centres:
+        for _ in range(40 if abs(lat0) > 80 else 400):  # near a pole a halo holds every column: fewer points
+            lat = max(-90.0, min(90.0, lat0 + rng.uniform(-3, 3)))
+            lon = (lon0 + rng.uniform(-3, 3) + 180.0) % 360.0 - 180.0
+            if rng.random() < 0.3:  # exactly on a cell edge
+                lat = max(-90.0, min(90.0, round(lat / deg) * deg))
+            for sector in grid.halo_sectors(_point(lat, lon)):
+                assert inside(grid.point_reach(sector), lat, lon), (sector, lat, lon)
+                checked += 1
+    assert checked > 2000
+    mid = grid.point_reach(grid.sector_of(48.3, 37.9))  # and it is a box around the cell, not the world
+    assert mid.max_lat - mid.min_lat < deg + 1.0 and mid.min_lon < mid.max_lon and mid.max_lon - mid.min_lon < deg + 2.0

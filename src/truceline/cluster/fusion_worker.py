@@ -49,6 +49,7 @@ __all__ = ["LedgerFeed", "SectorFusion", "SectorScope"]
 log = logging.getLogger(__name__)
 IDLE_S = 1.0
 _PAGE = 5000
+_RECENT_PAGE = 500  # newest-first candidates per read while looking for a sector's latest observation
 
 #: One read of the ledger: (ledger index, observation, sectors whose halo holds it).
 FeedRow = tuple[int, Observation, frozenset[Sector]]
@@ -104,7 +105,7 @@ class SectorScope:
         # founder digest → (founded in this sector's core, event time); pruned once older than the window
         self._founders: dict[str, tuple[bool, float]] = {}
         self._owned: dict[str, bool] = {}  # incident ids that are ours, decided at first sight, forgotten when final
-        self._replay: list[Observation] = []
+        self._reach = grid.point_reach(sector)
         self._latest = -math.inf
         self._since_prune = 0
         self.forget_after_s = forget_after_s
@@ -126,23 +127,31 @@ class SectorScope:
         """The sector's committed cursor (next ledger index to read)."""
         return self._store.fusion_cursor(self.sector.name)
 
+    def _in_halo(self, rows: Sequence[tuple[int, int, int, str]]) -> list[FeedRow]:
+        """The store's candidate rows that this sector's halo holds, as feed rows."""
+        observations = parse_documents([doc for *_, doc in rows])
+        routed = [(row[0], obs, frozenset(self._grid.halo_sectors(obs))) for row, obs in zip(rows, observations, strict=True)]
+        return [row for row in routed if self.sector in row[2]]
+
     def latest_time(self, cursor: int) -> datetime | None:
-        """Reads the sector's observations before ``cursor`` once (kept for :meth:`since_time`)."""
-        self._replay = []
-        position = 0
-        while position < cursor:
-            rows = [row for row in self._feed.read(position, _PAGE) if row[0] < cursor]
+        """The latest event time among the sector's observations before ``cursor``: read newest first from
+        the store's spatial and time indexes (bearings by their sensor), so start-up does not read the ledger."""
+        older_than: tuple[int, int] | None = None
+        while True:
+            rows = self._store.observations_in_reach(
+                cursor, self._reach, newest_first=True, older_than=older_than, limit=_RECENT_PAGE
+            )
             if not rows:
-                break
-            self._replay.extend(self._mine(rows))
-            position = rows[-1][0] + 1
-        return max((obs.time for obs in self._replay), default=None)
+                return None
+            mine = self._in_halo(rows)
+            if mine:
+                return mine[0][1].time
+            older_than = (rows[-1][1], rows[-1][2])
 
     def since_time(self, since: datetime, cursor: int) -> list[Observation]:
-        """The replay window, from what :meth:`latest_time` read."""
-        window = [obs for obs in self._replay if obs.time >= since]
-        self._replay = []
-        return window
+        """The replay window: the sector's observations before ``cursor`` with event time ≥ ``since``, in
+        ledger order (their founders are registered as they would have been when first read)."""
+        return self._mine(self._in_halo(self._store.observations_in_reach(cursor, self._reach, since=since)))
 
     def after(self, cursor: int, limit: int) -> tuple[int, list[Observation]]:
         """The next batch of the ledger; the cursor passes observations outside the halo too."""
@@ -205,7 +214,13 @@ class SectorFusion:
 
     # -- sharing the sectors -----------------------------------------------------------------------
     def discover(self) -> None:
-        """Add the sectors that own observations committed since the last look."""
+        """Add the sectors that own observations committed since the last look (at the first look, the
+        database lists the cells of everything sequenced so far: start-up does not parse the ledger)."""
+        if self._discovered == 0:
+            size = self._store.ledger_size()
+            cells = self._store.sector_cells(self.grid.deg, size)
+            self.known.update(Sector(self.grid.deg, row, col) for row, col in cells)
+            self._discovered = size
         while rows := self.feed.read(self._discovered, self.batch):  # the sectors' batch size: one read serves both
             for _, obs, _ in rows:
                 owner = self.grid.owner(obs)

@@ -28,6 +28,8 @@ DEFAULT_BEARING_RANGE_KM = 30.0
 _KM_PER_DEG_LAT = 111.32
 #: Near the poles a kilometre is many degrees of longitude; beyond this latitude the halo spans all of them.
 _POLAR_LAT = 89.0
+#: Slack on a reach box's edges, so that floating-point rounding at a cell boundary never leaves a point out.
+_EDGE_DEG = 1e-6
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -124,6 +126,25 @@ class SectorGrid:
         row0 = self.sector_of(lo_lat, lon).row
         row1 = self.sector_of(hi_lat, lon).row
         return {Sector(self.deg, row, col % self.cols) for row in range(row0, row1 + 1) for col in cols}
+
+    def point_reach(self, sector: Sector) -> BBox:
+        """A box holding every point whose :meth:`halo_sectors` include ``sector`` (a generous superset: the
+        exact test stays :meth:`halo_sectors`); bearings are placed by their sensor and need their own test.
+
+        Lets a sector read its recovery window from the store's spatial index instead of the whole ledger.
+        """
+        core = sector.core
+        dlat = self.halo_km / _KM_PER_DEG_LAT
+        lo_lat = max(-90.0, core.min_lat - dlat - _EDGE_DEG)
+        hi_lat = min(90.0, core.max_lat + dlat + _EDGE_DEG)
+        widest = min(90.0, max(abs(lo_lat), abs(hi_lat)) + dlat)  # a point's own box reaches dlat further
+        if widest >= _POLAR_LAT:
+            return BBox(-180.0, lo_lat, 180.0, hi_lat)
+        dlon = self.halo_km / (_KM_PER_DEG_LAT * math.cos(math.radians(widest))) + _EDGE_DEG
+        if 2 * dlon + self.deg >= 360.0:
+            return BBox(-180.0, lo_lat, 180.0, hi_lat)
+        west, east = core.min_lon - dlon, core.max_lon + dlon
+        return BBox(west + 360.0 if west < -180.0 else west, lo_lat, east - 360.0 if east > 180.0 else east, hi_lat)
 
 
 def _anchor(observation: Observation) -> tuple[float, float] | None:

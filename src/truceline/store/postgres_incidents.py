@@ -85,6 +85,59 @@ class PgIncidentTables(IncidentTables, PgBase):
         params.append(limit)
         return [(int(i), doc) for i, doc in self._reader().execute(sql, params).fetchall()]
 
+    def observations_in_reach(
+        self,
+        cursor: int,
+        reach: BBox,
+        *,
+        since: datetime | None = None,
+        newest_first: bool = False,
+        older_than: tuple[int, int] | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int, int, int, str]]:
+        """(ledger index, event time µs, row seq, canonical document) of the sequenced observations before
+        ledger index ``cursor`` that may concern a region: a point inside ``reach``, or a bearing (its sensor
+        position is only in the document: the caller decides). That count (see ``observations_in_ledger_order``).
+
+        Why: a sector's fuser recovers from the fusion window before its cursor; reading the whole ledger for
+        it made a worker's start-up linear in the ledger's length. ``since`` bounds the event time from below;
+        ``newest_first`` orders by event time descending (keyset ``older_than`` = (t_us, seq) of the last row
+        seen), else by ledger index.
+        """
+        box_sql, params = postgis_bbox(reach, "o")
+        sql = (
+            "SELECT p.ledger_index, o.t_us, o.seq, o.doc FROM ledger_positions p JOIN observations o ON o.seq = p.seq"
+            f" WHERE p.ledger_index < ? AND {COUNTS_SQL} AND (({box_sql}) OR o.loc_type = 'bearing')"
+        )
+        values: list[object] = [cursor, *params]
+        if since is not None:
+            sql += " AND o.t_us >= ?"
+            values.append(_us(since))
+        if older_than is not None:
+            sql += " AND (o.t_us, o.seq) < (?, ?)"
+            values.extend(older_than)
+        sql += " ORDER BY o.t_us DESC, o.seq DESC" if newest_first else " ORDER BY p.ledger_index"
+        if limit is not None:
+            sql += " LIMIT ?"
+            values.append(limit)
+        return [(int(i), int(t), int(q), doc) for i, t, q, doc in self._reader().execute(sql, values).fetchall()]
+
+    def sector_cells(self, deg: float, before: int) -> set[tuple[int, int]]:
+        """(row, column) of every ``deg``° grid cell that owns a counting observation at a ledger index below
+        ``before``: its point, or a bearing's sensor (as ``SectorGrid.owner`` places it: cells count from 90°S
+        and 180°W, the last row and column closed). Computed in the database, so a starting worker learns
+        which sectors have data without parsing the whole ledger."""
+        rows, cols = int(round(180 / deg)), int(round(360 / deg))
+        sql = (
+            "SELECT DISTINCT LEAST(floor((a.lat + 90.0) / ?)::bigint, ?), LEAST(floor((a.lon + 180.0) / ?)::bigint, ?) FROM ("
+            " SELECT CASE WHEN o.loc_type = 'bearing' THEN (o.doc::jsonb #>> '{location,sensor_lat}')::float8 ELSE o.lat END AS lat,"
+            " CASE WHEN o.loc_type = 'bearing' THEN (o.doc::jsonb #>> '{location,sensor_lon}')::float8 ELSE o.lon END AS lon"
+            f" FROM ledger_positions p JOIN observations o ON o.seq = p.seq WHERE p.ledger_index < ? AND {COUNTS_SQL}"
+            ") a WHERE a.lat IS NOT NULL AND a.lon IS NOT NULL"
+        )
+        found = self._reader().execute(sql, (deg, rows - 1, deg, cols - 1, before)).fetchall()
+        return {(int(row), int(col)) for row, col in found}
+
     def apply_incident_changes(
         self,
         upserts: Sequence[tuple[Incident, bool]],
