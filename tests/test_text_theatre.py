@@ -147,3 +147,15 @@ def test_a_russian_district_named_with_its_oblast_is_its_town() -> None:
     (before, only Ukrainian towns were looked at and the oblast's centroid, 71 km off, answered)."""
     places = [p for p in parse_location("Malaya Loknya, Sudzha district, Kursk Oblast") if p.lat is not None]
     assert places and near(places[0], 51.19, 35.27, 1.0) and places[0].precision == 3, places
+
+
+@pytest.mark.parametrize("text", ["Атака дронів на Суми.", "Атаки російських дронів на Суми тривали всю ніч.", "Атакой дронов на Сумы."])
+def test_a_report_noun_is_not_the_village_it_spells(text: str) -> None:
+    """"Атака"/"Атаки" is the attack, not Ataky (Chernivtsi Oblast, 600 km from Sumy): what happened, not where."""
+    places = [p for p in geoparse(text) if p.resolved]
+    assert [p.name for p in places] == ["Sumy"], places
+
+
+def test_a_report_noun_cued_as_a_settlement_is_the_village() -> None:
+    places = [p for p in geoparse("Вибухи у селі Атаки.") if p.resolved]
+    assert [p.name for p in places] == ["Ataky"], places

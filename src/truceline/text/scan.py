@@ -16,15 +16,18 @@ from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
 from truceline.text.vocabulary import (
     CUE_WORDS,
+    NEAR_WORDS,
     QUALIFIER,
     REGION_BEFORE,
     REGION_WORDS,
     REPORT_NOUN,
     SENTENCE_END,
+    SETTLEMENT_WORDS,
     STOP,
     VENUE_CUES,
     WORD,
     gap,
+    is_report_word,
 )
 
 
@@ -51,7 +54,7 @@ class TextScanner(Chooser):
                     region_keys |= {k for k, a in self.gazetteer.regions.items() if a.name in region_hit.admin1.split(" and ")}
                 i += consumed
                 continue
-            if not word[0].isupper() or fold_cyrillic(word) in STOP:
+            if not word[0].isupper() or fold_cyrillic(word) in STOP or self._report_word(tokens, i):
                 i += 1
                 continue
             matched = False
@@ -106,6 +109,14 @@ class TextScanner(Chooser):
             place = initial if n in qualified or (initial.resolved and initial.candidates == 1) else self.choose(phrase, found, context)
             resolved.append(replace(place, start=start, end=end))
         return resolved + kept_regions
+
+    @staticmethod
+    def _report_word(tokens: list[tuple[str, int, int]], i: int) -> bool:
+        """An inflected report noun (Атака, Attacks) not cued as a settlement ("село Атаки") is not a place."""
+        if not is_report_word(fold_cyrillic(tokens[i][0])):
+            return False
+        before = fold_cyrillic(tokens[i - 1][0]) if i > 0 else ""
+        return before not in SETTLEMENT_WORDS and before not in NEAR_WORDS
 
     def _text_candidates(self, phrase: str) -> tuple[list[Candidate], str]:
         if is_cyrillic(phrase):

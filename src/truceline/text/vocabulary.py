@@ -41,6 +41,20 @@ REPORT_NOUN = re.compile(
     r"обстріл|удар|атак|вибух|ракет|дрон|бомб|обстрел|взрыв",
     re.IGNORECASE,
 )
+#: Longest inflection ending of a report noun that is still the noun itself (атакою, ударів, attacks).
+_REPORT_ENDING = 3
+
+
+def is_report_word(low: str) -> bool:
+    """A report noun itself, inflected (Атака, Атаки, Удару, Attacks), not a name built on one (Дронівка).
+
+    Such a word says what happened, so it is not a place mention unless a settlement word cues it
+    ("село Атаки"): Атака at the start of a sentence is not the village Ataky.
+    """
+    found = REPORT_NOUN.match(low)
+    return found is not None and len(low) - found.end() <= _REPORT_ENDING
+
+
 SENTENCE_END = re.compile(r"[.!?…:;]\s|\n")
 
 #: Former names of regional centres that live on as the names of their oblasts: said alone, they mean the oblast.
