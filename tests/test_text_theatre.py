@@ -198,3 +198,9 @@ def test_a_derived_russian_form_of_a_village_far_from_the_fighting_is_not_placed
     and the border) has that Russian form. A derived name counts only near the fighting or with its region named."""
     place = first(parse_location("Sverdlikovo"))
     assert place.lat is None and place.note and "far from the line of contact" in place.note, place
+
+
+def test_a_romanised_derived_russian_form_in_english_running_text() -> None:
+    """BGN/PCGN writes е after a vowel as ye: Клещеевка → Kleshcheyevka, the form English wires use."""
+    places = [p for p in geoparse("Fighting continued near Kleshcheyevka on Tuesday.") if p.resolved]
+    assert len(places) == 1 and near(places[0], 48.59, 38.02, 12.0), places

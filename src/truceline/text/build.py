@@ -471,15 +471,13 @@ def _cyr_forms(names: Iterable[str]) -> list[str]:
     return sorted({fold_cyrillic(n) for n in names if is_cyrillic(n)})
 
 
-def _derived(place: _Place) -> list[list[str]]:
-    """Russian forms of a Ukrainian name (:func:`russian_forms`): keys, Cyrillic, Latin spellings no name gives."""
+def _derived(place: _Place) -> list[str]:
+    """Russian forms of a Ukrainian name (:func:`russian_forms`), romanised too: keys and Cyrillic no name gives."""
     if place.country != "UA" or not place.uk_name:
-        return [[], [], []]
+        return ["", ""]
     forms, names = russian_forms(place.uk_name), place.names0 | place.names1
-    recorded = {canonical(n) for n in names if not is_cyrillic(n)}
-    return [sorted(set(_keys([*forms, *map(transliterate_ru, forms)])) - set(_keys(names))),
-            sorted(set(_cyr_forms(forms)) - set(_cyr_forms(names))),
-            sorted({canonical(v) for f in forms for v in (f, transliterate_ru(f))} - recorded)]
+    keys = sorted(set(_keys([*forms, *map(transliterate_ru, forms)])) - set(_keys(names)))
+    return ["|".join(keys), "|".join(sorted(set(_cyr_forms(forms)) - set(_cyr_forms(names)))) if keys else ""]
 
 
 def _add_former_names(places: list[_Place], path: Path = RENAMED) -> None:
@@ -566,7 +564,7 @@ def build() -> dict[str, Any]:
         "columns": [
             "name", "lat", "lon", "country", "admin1", "population", "precision", "raion", "hromada", "uk_name",
             "keys", "alt_keys", "cyrillic", "codifier_only", "spellings", "former",
-            "derived_keys", "derived_cyrillic", "derived_spellings",
+            "derived_keys", "derived_cyrillic",
         ],
         "places": rows,
         "regions": regions,

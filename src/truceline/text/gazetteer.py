@@ -129,11 +129,14 @@ _WORD_ENDINGS = (
 _ALTERNATION = {"ц": "к", "з": "г", "с": "х"}
 
 
+_WORD_ENDINGS_BY_LENGTH = tuple((n, frozenset(e for e in _WORD_ENDINGS if len(e) == n)) for n in (3, 2, 1))
+
+
 def _word_stem(word: str) -> str:
     """A word of a multi-word Cyrillic name without its case or gender ending (at least three letters kept)."""
-    for ending in _WORD_ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            return word[: -len(ending)]
+    for n, endings in _WORD_ENDINGS_BY_LENGTH:
+        if len(word) - n >= 3 and word[-n:] in endings:
+            return word[:-n]
     return word
 
 
@@ -209,13 +212,11 @@ class Gazetteer:
         self._derived_multi: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
             (name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, keys, alt_keys, cyr, only,
-             spellings, former, derived_keys, derived_cyr, derived_spellings) = row
-            for key in derived_keys:
-                self._keys.setdefault(key, []).append((i, TIER_DERIVED))
-            if derived_cyr:
-                _index_cyrillic(derived_cyr, i, self._derived, self._derived_multi)
-            for spelling in derived_spellings:
-                self._spellings.setdefault(spelling, []).append(i)
+             spellings, former, derived_keys, derived_cyr) = row
+            if derived_keys:  # "|"-joined: one string per place parses faster than a list of them
+                for key in derived_keys.split("|"):
+                    self._keys.setdefault(key, []).append((i, TIER_DERIVED))
+                _index_cyrillic(derived_cyr.split("|"), i, self._derived, self._derived_multi)
             for form in former:
                 self._former.setdefault(form, set()).add(i)
             for spelling in spellings:
@@ -301,8 +302,7 @@ class Gazetteer:
         return found
 
     def spelled(self, name: str) -> list[Place]:
-        """Places with a Latin name spelled exactly like ``name`` (case, marks and apostrophes aside): a recorded
-        one, or a romanised Russian form derived by rule (Kleshcheevka, Kleshcheyevka)."""
+        """Places with a recorded Latin name spelled exactly like ``name`` (case, marks and apostrophes aside)."""
         return [self.places[i] for i in dict.fromkeys(self._spellings.get(canonical(name), ()))]
 
     def fuzzy(self, name: str, cutoff: float, limit: int = 12) -> list[Candidate]:

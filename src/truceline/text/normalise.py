@@ -53,6 +53,8 @@ _RU_BGN = {
     "ь": "", "э": "e", "ю": "yu", "я": "ya",
 }
 
+_RU_YE_AFTER = frozenset("аеёиоуыэюяйьъ")
+
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -139,6 +141,8 @@ def _transliterate(text: str, table: dict[str, str], initial: dict[str, str]) ->
         if low in table:
             if low == "г" and table is _UK_NATIONAL and i > 0 and lowered[i - 1].lower() == "з":
                 latin = "gh"  # зг → zgh, to tell it from ж (zh)
+            elif low in "её" and table is _RU_BGN and i > 0 and lowered[i - 1].lower() in _RU_YE_AFTER:
+                latin = "ye"  # BGN/PCGN: е after a vowel or a sign is ye (Андреевка → Andreyevka)
             elif not previous_letter and low in initial:
                 latin = initial[low]
             else:
@@ -175,6 +179,9 @@ _RU_ENDINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("івське", ("овское",)),  # Іванівське → Ивановское
     ("ське", ("ское",)),  # Первомайське → Первомайское
     ("цьке", ("цкое",)),
+    ("івці", ("овцы",)),  # Іванківці → Иванковцы
+    ("ївці", ("евцы",)),
+    ("іне", ("ино",)),  # Пушкіне → Пушкино
     ("ине", ("ино",)),  # Роботине → Роботино, Очеретине → Очеретино
     ("ове", ("ово", "овое")),  # Курахове → Курахово, Степове → Степовое
     ("еве", ("ево",)),
@@ -189,8 +196,9 @@ _RU_ENDINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # Adjectives before the noun of a multi-word name: Велика Новосілка → Великая Новоселка.
 _RU_ADJECTIVE = (("а", "ая"), ("і", "ие"))
-# Word starts that differ: the Ukrainian prothetic в (Вугледар → Угледар), Олекс- → Алекс-, вов → вол.
-_RU_STARTS = (("ву", "у"), ("олекс", "алекс"), ("мико", "нико"), ("вов", "вол"))
+# Word starts that differ: the Ukrainian prothetic в (Вугледар → Угледар), Олекс- → Алекс-, вов → вол,
+# чорн → черн (Чорноморське → Черноморское).
+_RU_STARTS = (("ву", "у"), ("олекс", "алекс"), ("мико", "нико"), ("вов", "вол"), ("чорн", "черн"))
 _RU_LETTERS = str.maketrans({"є": "е", "ї": "и", "ґ": "г"})
 
 

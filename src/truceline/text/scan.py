@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_ALTERNATE, TIER_OFFICIAL, Candidate
+from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_ALTERNATE, TIER_DERIVED, TIER_OFFICIAL, Candidate
 from truceline.text.normalise import fold_cyrillic, is_cyrillic
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
@@ -132,8 +132,8 @@ class TextScanner(Chooser):
     def _text_filter(self, phrase: str, found: list[Candidate], venue_cue: bool) -> list[Candidate]:
         """Running text is full of words that share a skeleton with some place (Tagen, Länder, Wenn).
 
-        Near Ukraine an official name matches by skeleton, an alternate only as spelled. A place further
-        away counts only as spelled, only if it is a city (≥ :attr:`Thresholds.venue_population`), and
+        Near Ukraine an official name, or a Russian form derived from it, matches by skeleton, an alternate only as
+        spelled. A place further away counts only as spelled, only if it is a city (≥ :attr:`Thresholds.venue_population`), and
         only after a locative word ("in Washington", "nach Paris", "в Москві" aside: Moscow is near).
         """
         spelled = None if is_cyrillic(phrase) else {p.index for p in self.gazetteer.spelled(phrase)}
@@ -141,7 +141,7 @@ class TextScanner(Chooser):
         for c in found:
             exact_spelling = spelled is None or c.place.index in spelled
             if c.place.country in FUZZY_COUNTRIES:
-                if c.tier == TIER_OFFICIAL or exact_spelling:
+                if c.tier in (TIER_OFFICIAL, TIER_DERIVED) or exact_spelling:
                     out.append(c)
             elif exact_spelling and venue_cue and c.place.population >= self.thresholds.venue_population:
                 out.append(c)
