@@ -204,3 +204,29 @@ def test_a_romanised_derived_russian_form_in_english_running_text() -> None:
     """BGN/PCGN writes е after a vowel as ye: Клещеевка → Kleshcheyevka, the form English wires use."""
     places = [p for p in geoparse("Fighting continued near Kleshcheyevka on Tuesday.") if p.resolved]
     assert len(places) == 1 and near(places[0], 48.59, 38.02, 12.0), places
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Новое наступление началось утром под Харьковом.", ["Kharkiv"]),  # Нове, Kirovohrad Oblast, before
+        ("Мирне населення Херсона знову під обстрілами.", ["Kherson"]),
+        ("Ясное небо над Николаевом было полно дронов.", ["Mykolayiv"]),
+    ],
+)
+def test_a_sentence_initial_adjective_before_its_noun_is_not_a_village(text: str, names: list[str]) -> None:
+    places = [p for p in geoparse(text) if p.resolved]
+    assert [p.name for p in places] == names, places
+
+
+def test_a_village_named_by_an_adjective_before_a_verb_is_still_a_place() -> None:
+    places = [p for p in geoparse("Широке знову обстріляли вночі.") if p.resolved]
+    assert [p.name for p in places] == ["Shyroke"], places
+
+
+@pytest.mark.parametrize("text", ["Бої за Покровськ тривають.", "Бои за Покровск продолжаются."])
+def test_a_town_by_its_official_name_in_running_text_beats_a_bigger_town_that_bore_it_once(text: str) -> None:
+    """Engels (Saratov Oblast, 196,011) was Pokrovsk until 1931: a recorded alternate name. The nominative in
+    running text used to put both on one tier and Engels won by population, 700 km from Pokrovsk."""
+    places = [p for p in geoparse(text) if p.resolved]
+    assert len(places) == 1 and near(places[0], 48.28, 37.18), places

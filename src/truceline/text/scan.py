@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_ALTERNATE, TIER_DERIVED, TIER_OFFICIAL, Candidate
+from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_DERIVED, TIER_OFFICIAL, Candidate
 from truceline.text.normalise import fold_cyrillic, is_cyrillic
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
@@ -26,6 +26,7 @@ from truceline.text.vocabulary import (
     STOP,
     VENUE_CUES,
     WORD,
+    adjective_before_noun,
     gap,
     is_report_word,
 )
@@ -56,6 +57,10 @@ class TextScanner(Chooser):
                 continue
             if not word[0].isupper() or fold_cyrillic(word) in STOP or self._report_word(tokens, i):
                 i += 1
+                continue
+            if start in sentence_starts and i + 1 < len(tokens) and tokens[i + 1][0][0].islower() and not gap(text, tokens[i : i + 2]) \
+                    and adjective_before_noun(fold_cyrillic(word), tokens[i + 1][0]):
+                i += 1  # "Новое наступление": the adjective of the noun after it, not the village Нове
                 continue
             matched = False
             for length in (3, 2, 1):
@@ -120,7 +125,7 @@ class TextScanner(Chooser):
 
     def _text_candidates(self, phrase: str) -> tuple[list[Candidate], str]:
         if is_cyrillic(phrase):
-            exact = [replace(c, tier=max(c.tier, TIER_ALTERNATE)) for c in self.gazetteer.exact(phrase)]
+            exact = self.gazetteer.exact(phrase)
             inflected = self.gazetteer.inflected(phrase)
             merged = {c.place.index: c for c in inflected + exact}
             return list(merged.values()), phrase
