@@ -258,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     s = score(incidents, points)
     far3, ret3 = _far_share(s, 3)
     print(f"truceline > 25 km, precision 1-3      {_pct(far3 / ret3 if ret3 else 0.0):>8}  ({far3}/{ret3}; region centroids excluded)")
+    regions = [n for n, p in enumerate(points) if p is not None and p[2] == 4]
+    regions_wrong = sum(distance_km(incidents[n].lat, incidents[n].lon, *points[n][:2]) > 100 for n in regions)  # type: ignore[index]
+    print(f"truceline > 100 km, precision 1-3     {_pct((s.beyond_wrong - regions_wrong) / ret3 if ret3 else 0.0):>8}  "
+          f"({s.beyond_wrong - regions_wrong}/{ret3}; region centroids: {regions_wrong} of {len(regions)} > 100 km)")
     for precision, (returned, near, far) in s.by_precision.items():
         print(f"truceline precision {precision} points            {returned:>8,d}  ({near} within 10 km, {far} beyond 25 km)")
     reasons: dict[str, list[int]] = {}

@@ -17,6 +17,7 @@ village whose hromada has none falls back to its raion (precision 3), then its o
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import math
 import os
@@ -36,13 +37,14 @@ from truceline.text.normalise import (
     canonical,
     fold_cyrillic,
     is_cyrillic,
+    russian_forms,
     skeleton,
     transliterate_ru,
     transliterate_uk,
 )
 from truceline.text.regions import BY_KATOTTG, REGIONS
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / "gazetteer.json.gz"
 #: Towns of Ukraine renamed by the Verkhovna Rada (decommunisation, 2016; 2024), with their former Ukrainian
 #: and Russian names: reports from Russia's side still use those (Krasnoarmeysk for Pokrovsk).
@@ -469,14 +471,21 @@ def _cyr_forms(names: Iterable[str]) -> list[str]:
     return sorted({fold_cyrillic(n) for n in names if is_cyrillic(n)})
 
 
+def _derived(place: _Place) -> list[str]:
+    """Russian forms of a Ukrainian name (:func:`russian_forms`), romanised too: keys and Cyrillic no name gives."""
+    if place.country != "UA" or not place.uk_name:
+        return ["", ""]
+    forms, names = russian_forms(place.uk_name), place.names0 | place.names1
+    keys = sorted(set(_keys([*forms, *map(transliterate_ru, forms)])) - set(_keys(names)))
+    return ["|".join(keys), "|".join(sorted(set(_cyr_forms(forms)) - set(_cyr_forms(names)))) if keys else ""]
+
+
 def _add_former_names(places: list[_Place], path: Path = RENAMED) -> None:
     """Give each renamed town (``renamed-towns.csv``) its former names as names it officially bore.
 
     The town is the most populous GeoNames place of the region whose name is the current official one; a
     row that finds none stops the build, so the table cannot silently go stale.
     """
-    import csv
-
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
@@ -545,6 +554,7 @@ def build() -> dict[str, Any]:
             1 if p.source == "katottg" else 0,
             sorted({canonical(n) for n in p.names0 | p.names1 if not is_cyrillic(n)}),
             _keys(p.former) + _cyr_forms(p.former),
+            *_derived(p),
         ]
         for p in places
     ]
@@ -554,6 +564,7 @@ def build() -> dict[str, Any]:
         "columns": [
             "name", "lat", "lon", "country", "admin1", "population", "precision", "raion", "hromada", "uk_name",
             "keys", "alt_keys", "cyrillic", "codifier_only", "spellings", "former",
+            "derived_keys", "derived_cyrillic",
         ],
         "places": rows,
         "regions": regions,

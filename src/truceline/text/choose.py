@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from truceline.text.frontline import FrontLine, default_border_line, default_front_line
 from truceline.text.gazetteer import (
+    TIER_DERIVED,
     TIER_FUZZY,
     TIER_OFFICIAL,
     Candidate,
@@ -133,6 +134,14 @@ class Chooser:
         best_tier = min(c.tier for c in pool)
         lower = [c for c in pool if c.tier > best_tier]
         pool = [c for c in pool if c.tier == best_tier]
+        if best_tier == TIER_DERIVED and not context.regions:
+            # A Russian report names the villages of the fighting in Russian; the Russian form of a village
+            # far from it is as likely the name of a Russian village the gazetteer lacks (Sverdlikovo, Kursk
+            # Oblast, is not Sverdlykove, Kirovohrad Oblast). A city is known by its Russian name anyway (Nikolaiv).
+            pool = [c for c in pool if self._near_fighting(c.place) or c.place.population >= t.big_city]
+            if not pool:
+                return unresolved(mention, "a Russian form of the name of Ukrainian places far from the line of contact and the border; "
+                                           "a Russian place the gazetteer lacks may be meant")
         if best_tier == TIER_FUZZY:
             top = max(c.score for c in pool)
             pool = [c for c in pool if c.score >= top - t.fuzzy_window]
@@ -207,6 +216,11 @@ class Chooser:
             match=MATCH[first.tier], note=f"{len(pool)} places of {'a similar' if first.tier == TIER_FUZZY else 'this'} name up to {spread:.0f} km apart ({why}); the text does not say which",
             candidates=len(pool),
         )
+
+    def _near_fighting(self, place: Place) -> bool:
+        """Within the line-of-contact or the border band of the priors."""
+        t = self.thresholds
+        return self._front_km(place) <= t.front_km or self._border_km(place) <= t.border_km
 
     def _front_km(self, place: Place) -> float:
         """Distance of a place from the line of contact, computed once per place."""

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 from truceline.text.normalise import KEY_VERSION, canonical, fold_cyrillic, skeleton_variants
 
 GAZETTEER_FILE = "gazetteer.json.gz"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: Countries whose places near spellings may match: Ukraine and the neighbours its reports name.
 FUZZY_COUNTRIES = frozenset({"UA", "RU", "BY", "MD"})
@@ -27,7 +27,8 @@ FUZZY_COUNTRIES = frozenset({"UA", "RU", "BY", "MD"})
 #: Match tiers, best first.
 TIER_OFFICIAL = 0  # the GeoNames name or the official Ukrainian name (or its transliteration)
 TIER_ALTERNATE = 1  # any other recorded name (Russian, German, historic)
-TIER_FUZZY = 2  # a near spelling
+TIER_DERIVED = 2  # a Russian spelling derived by rule from the Ukrainian name (Клещеевка), recorded nowhere
+TIER_FUZZY = 3  # a near spelling
 
 
 class GazetteerError(RuntimeError):
@@ -128,11 +129,14 @@ _WORD_ENDINGS = (
 _ALTERNATION = {"ц": "к", "з": "г", "с": "х"}
 
 
+_WORD_ENDINGS_BY_LENGTH = tuple((n, frozenset(e for e in _WORD_ENDINGS if len(e) == n)) for n in (3, 2, 1))
+
+
 def _word_stem(word: str) -> str:
     """A word of a multi-word Cyrillic name without its case or gender ending (at least three letters kept)."""
-    for ending in _WORD_ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 3:
-            return word[: -len(ending)]
+    for n, endings in _WORD_ENDINGS_BY_LENGTH:
+        if len(word) - n >= 3 and word[-n:] in endings:
+            return word[:-n]
     return word
 
 
@@ -173,6 +177,16 @@ def cyrillic_lemmas(token: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _index_cyrillic(forms: list[str], index: int, single: dict[str, list[int]], multi: dict[str, list[int]]) -> None:
+    """Index Cyrillic names for inflected look-up: as written, without a final vowel, multi-word by stems."""
+    for form in forms:
+        single.setdefault(form, []).append(index)
+        if len(form) >= 4 and form[-1] in _CYR_FINAL_VOWELS:
+            single.setdefault(form[:-1], []).append(index)
+        if " " in form:
+            multi.setdefault(" ".join(_word_stem(w) for w in form.split()), []).append(index)
+
+
 class Gazetteer:
     """Indexes over the gazetteer file; immutable after construction and safe to share between threads."""
 
@@ -194,8 +208,15 @@ class Gazetteer:
         self._cyrillic_multi: dict[str, list[int]] = {}
         self._spellings: dict[str, list[int]] = {}
         self._former: dict[str, set[int]] = {}
+        self._derived: dict[str, list[int]] = {}
+        self._derived_multi: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
-            name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, keys, alt_keys, cyr, only, spellings, former = row
+            (name, lat, lon, country, admin1, population, precision, raion, hromada, uk_name, keys, alt_keys, cyr, only,
+             spellings, former, derived_keys, derived_cyr) = row
+            if derived_keys:  # "|"-joined: one string per place parses faster than a list of them
+                for key in derived_keys.split("|"):
+                    self._keys.setdefault(key, []).append((i, TIER_DERIVED))
+                _index_cyrillic(derived_cyr.split("|"), i, self._derived, self._derived_multi)
             for form in former:
                 self._former.setdefault(form, set()).add(i)
             for spelling in spellings:
@@ -205,12 +226,7 @@ class Gazetteer:
                 self._keys.setdefault(key, []).append((i, TIER_OFFICIAL))
             for key in alt_keys:
                 self._keys.setdefault(key, []).append((i, TIER_ALTERNATE))
-            for form in cyr:
-                self._cyrillic.setdefault(form, []).append(i)
-                if len(form) >= 4 and form[-1] in _CYR_FINAL_VOWELS:
-                    self._cyrillic.setdefault(form[:-1], []).append(i)
-                if " " in form:
-                    self._cyrillic_multi.setdefault(" ".join(_word_stem(w) for w in form.split()), []).append(i)
+            _index_cyrillic(cyr, i, self._cyrillic, self._cyrillic_multi)
         self.regions: dict[str, RegionArea] = {}
         self._region_stems: dict[str, str] = {}
         self._region_adjectives: dict[str, str] = {}
@@ -306,14 +322,20 @@ class Gazetteer:
         """Places named by an inflected Cyrillic word or name (в Харкові, у Києві, у Сумах, у Кривому Розі)."""
         # One tier for all: in running text the nominative is no likelier than a case form (у Харкові),
         # so a village spelled like the inflected city must not outrank the city.
+        # A Russian spelling derived by rule (Клещеевку) is a less trusted match than a recorded name.
         if " " in token.strip():  # у Кривому Розі, у Великій Новосілці, в Кривом Роге
-            found = {i for key in _phrase_stems(fold_cyrillic(token)) for i in self._cyrillic_multi.get(key, ())}
-            return [Candidate(self.places[i], TIER_ALTERNATE, 100.0) for i in sorted(found)]
-        lemmas = cyrillic_lemmas(token)
-        found = {i for lemma in lemmas for i in self._cyrillic.get(lemma, ())}
-        # A Russian neuter (Запорожье) is often only a GeoNames alternate name, not in the Cyrillic index.
-        found |= {c.place.index for lemma in lemmas[1:] if lemma.endswith("ье") for c in self.exact(lemma)}
-        return [Candidate(self.places[i], TIER_ALTERNATE, 100.0) for i in sorted(found)]
+            stems = _phrase_stems(fold_cyrillic(token))
+            found = {i for key in stems for i in self._cyrillic_multi.get(key, ())}
+            derived = {i for key in stems for i in self._derived_multi.get(key, ())} - found
+        else:
+            lemmas = cyrillic_lemmas(token)
+            found = {i for lemma in lemmas for i in self._cyrillic.get(lemma, ())}
+            # A Russian neuter (Запорожье) is often only a GeoNames alternate name, not in the Cyrillic index.
+            found |= {c.place.index for lemma in lemmas[1:] if lemma.endswith("ье") for c in self.exact(lemma)}
+            derived = {i for lemma in lemmas for i in self._derived.get(lemma, ())} - found
+        return [Candidate(self.places[i], TIER_ALTERNATE, 100.0) for i in sorted(found)] + [
+            Candidate(self.places[i], TIER_DERIVED, 100.0) for i in sorted(derived)
+        ]
 
     # -- regions and districts -------------------------------------------------------------------------
 

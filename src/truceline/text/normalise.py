@@ -53,6 +53,8 @@ _RU_BGN = {
     "ь": "", "э": "e", "ю": "yu", "я": "ya",
 }
 
+_RU_YE_AFTER = frozenset("аеёиоуыэюяйьъ")
+
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -139,6 +141,8 @@ def _transliterate(text: str, table: dict[str, str], initial: dict[str, str]) ->
         if low in table:
             if low == "г" and table is _UK_NATIONAL and i > 0 and lowered[i - 1].lower() == "з":
                 latin = "gh"  # зг → zgh, to tell it from ж (zh)
+            elif low in "её" and table is _RU_BGN and i > 0 and lowered[i - 1].lower() in _RU_YE_AFTER:
+                latin = "ye"  # BGN/PCGN: е after a vowel or a sign is ye (Андреевка → Andreyevka)
             elif not previous_letter and low in initial:
                 latin = initial[low]
             else:
@@ -164,6 +168,78 @@ def transliterate_uk(text: str) -> str:
 def transliterate_ru(text: str) -> str:
     """Russian-based Latin form (BGN/PCGN, ASCII): Купянск → Kupyansk."""
     return _transliterate(text, _RU_BGN, {"е": "ye", "ё": "ye"})
+
+
+# Ukrainian word endings and their Russian counterparts, longest first; the ending itself is one variant.
+_RU_ENDINGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("іївка", ("еевка",)),  # Кліщіївка → Клещеевка, Андріївка → Андреевка
+    ("ївка", ("евка",)),  # Миколаївка → Николаевка
+    ("івка", ("овка", "евка")),  # Новомихайлівка → Новомихайловка, Григорівка → Григорьевка
+    ("івськ", ("овск",)),
+    ("івське", ("овское",)),  # Іванівське → Ивановское
+    ("ське", ("ское",)),  # Первомайське → Первомайское
+    ("цьке", ("цкое",)),
+    ("івці", ("овцы",)),  # Іванківці → Иванковцы
+    ("ївці", ("евцы",)),
+    ("іне", ("ино",)),  # Пушкіне → Пушкино
+    ("ине", ("ино",)),  # Роботине → Роботино, Очеретине → Очеретино
+    ("ове", ("ово", "овое")),  # Курахове → Курахово, Степове → Степовое
+    ("еве", ("ево",)),
+    ("іїв", ("еев",)),
+    ("їв", ("ев",)),
+    ("ів", ("ов", "ев")),  # Оріхів → Орехов, Часів (Яр) → Часов
+    ("иця", ("ица",)),  # Станиця → Станица
+    ("ська", ("ская",)),  # Станиця Луганська → Станица Луганская
+    ("не", ("ное",)),  # Зелене → Зеленое
+    ("ке", ("кое",)),
+    ("е", ("ое",)),
+)
+# Adjectives before the noun of a multi-word name: Велика Новосілка → Великая Новоселка.
+_RU_ADJECTIVE = (("а", "ая"), ("і", "ие"))
+# Word starts that differ: the Ukrainian prothetic в (Вугледар → Угледар), Олекс- → Алекс-, вов → вол,
+# чорн → черн (Чорноморське → Черноморское).
+_RU_STARTS = (("ву", "у"), ("олекс", "алекс"), ("мико", "нико"), ("вов", "вол"), ("чорн", "черн"))
+_RU_LETTERS = str.maketrans({"є": "е", "ї": "и", "ґ": "г"})
+
+
+def _russian_word(word: str, last: bool) -> set[str]:
+    splits = [(word, "")]
+    for ending, russian in _RU_ENDINGS:
+        if word.endswith(ending) and len(word) > len(ending) + 1:
+            splits += [(word[: -len(ending)], ending), *((word[: -len(ending)], r) for r in russian)]
+            break
+    if not last:
+        splits += [(word[: -len(a)], b) for a, b in _RU_ADJECTIVE if word.endswith(a) and len(word) > len(a) + 2]
+    forms = set()
+    for stem, ending in splits:
+        # Ukrainian і in the stem is mostly Russian е (Кліщіївка, Сіверськ, Оріхів) or и (Нікополь: the
+        # same key); word-initially it is и (Іванівське → Ивановское).
+        forms |= {stem + ending, stem[:1] + stem[1:].replace("і", "е") + ending}
+    for start, russian_start in _RU_STARTS:
+        forms |= {russian_start + f[len(start) :] for f in list(forms) if f.startswith(start) and len(f) > len(start) + 2}
+    return {f.translate(_RU_LETTERS) for f in forms}
+
+
+def russian_forms(uk_name: str) -> tuple[str, ...]:
+    """Russian spellings of a Ukrainian settlement name derived by rule, for names no source records in Russian.
+
+    Russian reports name the villages of the front in Russian (Клещеевка for Кліщіївка, Новомихайловка for
+    Новомихайлівка); the codifier has only the Ukrainian names. The rules are the regular correspondences
+    (і → е/и, ї → и, є → е, -івка → -овка/-евка, -ів → -ов, -ине → -ино, -ове → -ово, -е → -ое, adjectives
+    -а → -ая), so some forms are not the real Russian name: they are candidate spellings, matched with less
+    trust than a recorded name. Returns lower-case forms other than the name itself.
+    """
+    words = fold_cyrillic(uk_name).split()
+    if not words or not is_cyrillic(uk_name):
+        return ()
+    options = [sorted(_russian_word(w, n == len(words) - 1)) for n, w in enumerate(words)]
+    forms = [""]
+    for choices in options:
+        forms = [f"{f} {c}".strip() for f in forms for c in choices]
+        if len(forms) > 32:
+            return ()
+    original = " ".join(words)
+    return tuple(f for f in dict.fromkeys(forms) if f != original)
 
 
 def fold_cyrillic(text: str) -> str:

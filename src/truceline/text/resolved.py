@@ -125,7 +125,7 @@ class ResolvedPlace:
 
 
 #: How a candidate matched, by gazetteer tier.
-MATCH = {0: "official", 1: "alternate", 2: "fuzzy"}
+MATCH = {0: "official", 1: "alternate", 2: "derived Russian", 3: "fuzzy"}
 
 
 def fuzzy_allowed(name: str, thresholds: Thresholds) -> bool:

@@ -10,21 +10,25 @@ from __future__ import annotations
 from dataclasses import replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_ALTERNATE, TIER_OFFICIAL, Candidate
+from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_DERIVED, TIER_OFFICIAL, Candidate
 from truceline.text.normalise import fold_cyrillic, is_cyrillic
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
 from truceline.text.vocabulary import (
     CUE_WORDS,
+    NEAR_WORDS,
     QUALIFIER,
     REGION_BEFORE,
     REGION_WORDS,
     REPORT_NOUN,
     SENTENCE_END,
+    SETTLEMENT_WORDS,
     STOP,
     VENUE_CUES,
     WORD,
+    adjective_before_noun,
     gap,
+    is_report_word,
 )
 
 
@@ -51,8 +55,12 @@ class TextScanner(Chooser):
                     region_keys |= {k for k, a in self.gazetteer.regions.items() if a.name in region_hit.admin1.split(" and ")}
                 i += consumed
                 continue
-            if not word[0].isupper() or fold_cyrillic(word) in STOP:
+            if not word[0].isupper() or fold_cyrillic(word) in STOP or self._report_word(tokens, i):
                 i += 1
+                continue
+            if start in sentence_starts and i + 1 < len(tokens) and tokens[i + 1][0][0].islower() and not gap(text, tokens[i : i + 2]) \
+                    and adjective_before_noun(fold_cyrillic(word), tokens[i + 1][0]):
+                i += 1  # "Новое наступление": the adjective of the noun after it, not the village Нове
                 continue
             matched = False
             for length in (3, 2, 1):
@@ -107,9 +115,17 @@ class TextScanner(Chooser):
             resolved.append(replace(place, start=start, end=end))
         return resolved + kept_regions
 
+    @staticmethod
+    def _report_word(tokens: list[tuple[str, int, int]], i: int) -> bool:
+        """An inflected report noun (Атака, Attacks) not cued as a settlement ("село Атаки") is not a place."""
+        if not is_report_word(fold_cyrillic(tokens[i][0])):
+            return False
+        before = fold_cyrillic(tokens[i - 1][0]) if i > 0 else ""
+        return before not in SETTLEMENT_WORDS and before not in NEAR_WORDS
+
     def _text_candidates(self, phrase: str) -> tuple[list[Candidate], str]:
         if is_cyrillic(phrase):
-            exact = [replace(c, tier=max(c.tier, TIER_ALTERNATE)) for c in self.gazetteer.exact(phrase)]
+            exact = self.gazetteer.exact(phrase)
             inflected = self.gazetteer.inflected(phrase)
             merged = {c.place.index: c for c in inflected + exact}
             return list(merged.values()), phrase
@@ -121,8 +137,8 @@ class TextScanner(Chooser):
     def _text_filter(self, phrase: str, found: list[Candidate], venue_cue: bool) -> list[Candidate]:
         """Running text is full of words that share a skeleton with some place (Tagen, Länder, Wenn).
 
-        Near Ukraine an official name matches by skeleton, an alternate only as spelled. A place further
-        away counts only as spelled, only if it is a city (≥ :attr:`Thresholds.venue_population`), and
+        Near Ukraine an official name, or a Russian form derived from it, matches by skeleton, an alternate only as
+        spelled. A place further away counts only as spelled, only if it is a city (≥ :attr:`Thresholds.venue_population`), and
         only after a locative word ("in Washington", "nach Paris", "в Москві" aside: Moscow is near).
         """
         spelled = None if is_cyrillic(phrase) else {p.index for p in self.gazetteer.spelled(phrase)}
@@ -130,7 +146,7 @@ class TextScanner(Chooser):
         for c in found:
             exact_spelling = spelled is None or c.place.index in spelled
             if c.place.country in FUZZY_COUNTRIES:
-                if c.tier == TIER_OFFICIAL or exact_spelling:
+                if c.tier in (TIER_OFFICIAL, TIER_DERIVED) or exact_spelling:
                     out.append(c)
             elif exact_spelling and venue_cue and c.place.population >= self.thresholds.venue_population:
                 out.append(c)

@@ -41,6 +41,37 @@ REPORT_NOUN = re.compile(
     r"обстріл|удар|атак|вибух|ракет|дрон|бомб|обстрел|взрыв",
     re.IGNORECASE,
 )
+#: Longest inflection ending of a report noun that is still the noun itself (атакою, ударів, attacks).
+_REPORT_ENDING = 3
+
+
+def is_report_word(low: str) -> bool:
+    """A report noun itself, inflected (Атака, Атаки, Удару, Attacks), not a name built on one (Дронівка).
+
+    Such a word says what happened, so it is not a place mention unless a settlement word cues it
+    ("село Атаки"): Атака at the start of a sentence is not the village Ataky.
+    """
+    found = REPORT_NOUN.match(low)
+    return found is not None and len(low) - found.end() <= _REPORT_ENDING
+
+
+#: A neuter adjective (Новое, Мирное, Нове, Мирне) and the neuter noun after it (наступление, населення, небо),
+#: not a verb or a participle (обстреляли, потрапило, обстреляно, сталося).
+_NEUTER_ADJECTIVE = re.compile(r"[а-яіїєґё]{2,}(?:ое|ее|е)")
+_NEUTER_NOUN = re.compile(r"[а-яіїєґё]+(?:[^л]о|[^н]е|ие|ье|ня|тя|мя|ее)")
+_VERB_LIKE = re.compile(r".*(?:ло|лось|ось|ся|сь|но|то|ли|ть|ет|ит)")
+
+
+def adjective_before_noun(low: str, following: str) -> bool:
+    """A sentence-initial neuter adjective followed by its noun: "Новое наступление", "Мирне населення".
+
+    Many villages bear such adjectives as names (Нове, Мирне, Широке); at the start of a sentence, followed
+    directly by a lower-case neuter noun rather than a verb, the word qualifies that noun and is no place.
+    """
+    return (_NEUTER_ADJECTIVE.fullmatch(low) is not None and _NEUTER_NOUN.fullmatch(following) is not None
+            and _VERB_LIKE.fullmatch(following) is None)
+
+
 SENTENCE_END = re.compile(r"[.!?…:;]\s|\n")
 
 #: Former names of regional centres that live on as the names of their oblasts: said alone, they mean the oblast.
