@@ -51,8 +51,7 @@ def node_run_hashlib(hashes: bytes) -> bytes:
     if len(hashes) % _H:
         raise ValueError(f"hashes has {len(hashes)} bytes, not a whole number of 32-byte hashes")
     sha256 = hashlib.sha256
-    pairs = len(hashes) // (2 * _H)
-    return b"".join(sha256(b"\x01" + hashes[2 * _H * i : 2 * _H * (i + 1)]).digest() for i in range(pairs))
+    return b"".join([sha256(b"\x01" + hashes[i : i + 2 * _H]).digest() for i in range(0, len(hashes) - 2 * _H + 1, 2 * _H)])
 
 
 leaf_run: Callable[[bytes, bytes], bytes]
