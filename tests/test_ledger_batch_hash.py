@@ -3,6 +3,7 @@ hashlib twin chosen when the extension is absent."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import random
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from types import ModuleType
 
 import pytest
-from tests.testdata import rfc6962_roots
+from tests.testdata import merkle_vectors, rfc6962_roots
 
 import truceline.ledger as ledger_package
 from truceline.ledger import batch_hash, merkle
@@ -146,6 +147,18 @@ def _check_reference_roots() -> None:
         if size:
             compact.extend(hashes[size - 1 : size])
         assert compact.root() == want
+    checked = 0  # the reference proofs over the same 8 leaves, generated from the nodes the log stored
+    for name, case in merkle_vectors().items():
+        if case["wantErr"] or not case["proof"]:
+            continue
+        want_proof = [base64.b64decode(p) for p in case["proof"]]
+        if name.startswith("inclusion/") and case["treeSize"] <= len(leaves):
+            assert log.inclusion_proof(conn, case["leafIdx"], case["treeSize"]) == want_proof, name
+            checked += 1
+        elif name.startswith("consistency/") and case["size2"] <= len(leaves):
+            assert log.consistency_proof(conn, case["size1"], case["size2"]) == want_proof, name
+            checked += 1
+    assert checked == 8  # every happy reference proof within 8 leaves
 
 
 def test_reference_roots_with_the_backend_in_use() -> None:
