@@ -105,6 +105,51 @@ def test_non_buffers_are_refused_by_both() -> None:
             fn(None)  # type: ignore[arg-type]
 
 
+def _rows_reference(leaves: list[bytes], max_leaves: int, max_bytes: int) -> list[tuple[int, list[int]]]:
+    """Rows as the log cut them before ``row_ends``: up to max_leaves, cut where the bytes pass max_bytes."""
+    rows, i = [], 0
+    while i < len(leaves):
+        ends, total = [], 0
+        for leaf in leaves[i : i + max_leaves]:
+            if ends and total + len(leaf) > max_bytes:
+                break
+            total += len(leaf)
+            ends.append(total)
+        rows.append((i, ends))
+        i += len(ends)
+    return rows
+
+
+@pytest.mark.parametrize("n", [*range(1, 71), 1000])
+def test_row_ends_cut_rows_alike_in_c_and_python(n: int) -> None:
+    c = _c_module()
+    rng = random.Random(n)
+    leaves = _leaves(rng, n, longest=rng.choice([0, 5, 300, 3000]))
+    for max_leaves, max_bytes in [(256, 64 * 1024), (1, 0), (3, 0), (7, 100), (5, 1000), (n, 10**9)]:
+        for first, ends in _rows_reference(leaves, max_leaves, max_bytes):
+            want = (len(ends), b"".join(e.to_bytes(4, "big") for e in ends))
+            assert c.row_ends(leaves, first, max_leaves, max_bytes) == want, (first, max_leaves, max_bytes)
+            assert batch_hash.row_ends_python(leaves, first, max_leaves, max_bytes) == want
+
+
+BAD_ROWS: list[tuple[tuple[object, ...], type[Exception], str]] = [
+    (([b"a"], 1, 256, 10), ValueError, "0 <= first < 1 leaves"),
+    (([b"a"], -1, 256, 10), ValueError, "got first -1"),
+    (([b"a"], 0, 0, 10), ValueError, "max_leaves 0"),
+    (([b"a"], 0, 1, -1), ValueError, "max_bytes -1"),
+    (([b"a", "b"], 0, 2, 10), TypeError, "leaf 1 is str, not bytes"),
+    (((b"a",), 0, 1, 10), TypeError, "list"),
+]
+
+
+@pytest.mark.parametrize(("args", "error", "message"), BAD_ROWS)
+def test_bad_row_requests_are_refused_alike(args: tuple[object, ...], error: type[Exception], message: str) -> None:
+    c = _c_module()
+    for fn in (c.row_ends, batch_hash.row_ends_python):
+        with pytest.raises(error, match=message):
+            fn(*args)
+
+
 @contextmanager
 def _without_extension(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """``batch_hash`` re-imported as on a machine where the extension was never built, then restored."""
@@ -127,6 +172,7 @@ def test_the_hashlib_twin_is_used_when_the_extension_is_absent(hashlib_only: Mod
     assert hashlib_only.BACKEND == "hashlib"
     assert hashlib_only.leaf_run is hashlib_only.leaf_run_hashlib
     assert hashlib_only.node_run is hashlib_only.node_run_hashlib
+    assert hashlib_only.row_ends is hashlib_only.row_ends_python
     assert merkle.batch_hash is hashlib_only  # merkle and the log look the backend up per call
 
 

@@ -5,7 +5,9 @@ A *run* is contiguous bytes: leaves concatenated and cut at big-endian uint32 en
 one call lets the C extension ``_rfc6962`` (OpenSSL's SHA-256, SHA-NI where the CPU has it) do the loop
 without a Python call per hash, which is most of the cost of a hashlib append. When the extension is not
 built (no compiler, no OpenSSL headers), the hashlib functions below are used instead: same bytes, same
-errors, slower. ``BACKEND`` says which one this process uses.
+errors, slower. ``BACKEND`` says which one this process uses. ``row_ends`` (the end offsets of one stored
+leaf row) comes from the same extension: in Python it costs a ``len`` and an addition per leaf, more than
+the leaf's hash costs in C.
 """
 
 from __future__ import annotations
@@ -13,10 +15,21 @@ from __future__ import annotations
 import hashlib
 import importlib
 import struct
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 
-__all__ = ["BACKEND", "ends_of", "leaf_run", "leaf_run_hashlib", "node_run", "node_run_hashlib", "split"]
+__all__ = [
+    "BACKEND",
+    "ends_of",
+    "leaf_run",
+    "leaf_run_hashlib",
+    "node_run",
+    "node_run_hashlib",
+    "row_ends",
+    "row_ends_python",
+    "split",
+]
 
 _H = 32
 _MAX_OFFSET = 2**32 - 1
@@ -54,13 +67,37 @@ def node_run_hashlib(hashes: bytes) -> bytes:
     return b"".join([sha256(b"\x01" + hashes[i : i + 2 * _H]).digest() for i in range(0, len(hashes) - 2 * _H + 1, 2 * _H)])
 
 
+def row_ends_python(leaves: list[bytes], first: int, max_leaves: int, max_bytes: int) -> tuple[int, bytes]:
+    """How many leaves from ``leaves[first]`` make one stored row (at most ``max_leaves``, at most
+    ``max_bytes`` in total unless the first alone is larger) and their big-endian uint32 end offsets within
+    the row (the Python twin)."""
+    if not isinstance(leaves, list):
+        raise TypeError(f"row_ends needs a list of leaves, not {type(leaves).__name__}")
+    if not (0 <= first < len(leaves) and max_leaves >= 1 and max_bytes >= 0):
+        raise ValueError(
+            f"row_ends needs 0 <= first < {len(leaves)} leaves, max_leaves >= 1, max_bytes >= 0; "
+            f"got first {first}, max_leaves {max_leaves}, max_bytes {max_bytes}"
+        )
+    group = leaves[first : first + max_leaves]
+    for i, leaf in enumerate(group):
+        if type(leaf) is not bytes:
+            raise TypeError(f"leaf {first + i} is {type(leaf).__name__}, not bytes")
+    ends = list(accumulate(map(len, group)))
+    if ends[-1] > max_bytes:
+        ends = ends[: max(1, bisect_right(ends, max_bytes))]
+    if ends[-1] > _MAX_OFFSET:
+        raise ValueError(f"leaf {first + len(ends) - 1} ends at byte {ends[-1]}, past a row's 4 GiB of offsets")
+    return len(ends), struct.pack(f">{len(ends)}I", *ends)
+
+
 leaf_run: Callable[[bytes, bytes], bytes]
 node_run: Callable[[bytes], bytes]
+row_ends: Callable[[list[bytes], int, int, int], tuple[int, bytes]]
 try:
     _rfc6962 = importlib.import_module("truceline.ledger._rfc6962")  # built from _rfc6962.c; no type stub
-    leaf_run, node_run, BACKEND = _rfc6962.leaf_hashes, _rfc6962.node_hashes, "c"
-except ImportError:  # not built here: the same results from hashlib
-    leaf_run, node_run, BACKEND = leaf_run_hashlib, node_run_hashlib, "hashlib"
+    leaf_run, node_run, row_ends, BACKEND = _rfc6962.leaf_hashes, _rfc6962.node_hashes, _rfc6962.row_ends, "c"
+except ImportError:  # not built here: the same results from hashlib and plain Python
+    leaf_run, node_run, row_ends, BACKEND = leaf_run_hashlib, node_run_hashlib, row_ends_python, "hashlib"
 
 
 def ends_of(leaves: Sequence[bytes]) -> bytes:

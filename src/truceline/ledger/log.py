@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import accumulate
 
 from . import batch_hash, merkle
 from .checkpoint import Checkpoint, CheckpointError, LedgerKey, SignedCheckpoint, parse_checkpoint
@@ -311,14 +310,10 @@ def _node_rows(start: int, levels: Sequence[bytes]) -> list[tuple[int, int, byte
     ]
 
 
-def _leaf_rows(start: int, datas: Sequence[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
+def _leaf_rows(start: int, datas: list[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
     """Group leaves into rows of at most ``_ROW_LEAVES`` leaves and ``_ROW_BYTES`` bytes (or one larger leaf)."""
     i, n = 0, len(datas)
     while i < n:
-        group = datas[i : i + _ROW_LEAVES]
-        ends = list(accumulate(map(len, group)))
-        if ends[-1] > _ROW_BYTES:
-            cut = max(1, bisect_right(ends, _ROW_BYTES))
-            group, ends = group[:cut], ends[:cut]
-        yield start + i, struct.pack(f">{len(ends)}I", *ends), b"".join(group)
-        i += len(group)
+        count, ends = batch_hash.row_ends(datas, i, _ROW_LEAVES, _ROW_BYTES)
+        yield start + i, ends, b"".join(datas[i : i + count])
+        i += count
