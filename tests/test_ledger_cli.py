@@ -130,8 +130,10 @@ def test_bench_prints_one_line_per_figure(bench_module: ModuleType, capsys: pyte
     assert bench_module.main(["--leaves", "3000", "--samples", "30"]) == 0
     lines = capsys.readouterr().out.splitlines()
     text = "\n".join(lines)
-    for figure in ("raw sha256", "RFC 6962 hashing alone", "MerkleLog append", "inclusion proof generation", "inclusion proof verification",
+    for figure in ("raw sha256", "RFC 6962 hashing alone, C extension", "RFC 6962 hashing alone, hashlib",
+                   "storing floor, plain executemany", "storing floor, the same bytes as one row", "MerkleLog append", "inclusion proof generation", "inclusion proof verification",
                    "consistency proof generation", "consistency proof verification", "peak resident memory",
                    "bundle export", "bundle verify"):
         assert figure in text, figure
     assert all(": " in line for line in lines)
+    assert "MerkleLog append, temp-file SQLite (WAL, synchronous=FULL" in text  # the server's durability

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import accumulate
 
-from . import merkle
+from . import batch_hash, merkle
 from .checkpoint import Checkpoint, CheckpointError, LedgerKey, SignedCheckpoint, parse_checkpoint
 
 __all__ = ["LEDGER_SCHEMA_SQL", "LogError", "MerkleLog", "ensure_schema"]
@@ -139,8 +138,12 @@ class MerkleLog:
             return start
         frontier = merkle.perfect_subtrees(0, start)
         compact = merkle.CompactRange(start, _Nodes(conn).perfect_nodes(frontier))
-        levels = compact.extend(merkle.leaf_hashes(datas) if leaf_hashes is None else hashes)
-        conn.executemany("INSERT INTO ledger_leaves (first, ends, data) VALUES (?, ?, ?)", _leaf_rows(start, datas))
+        leaf_rows = list(_leaf_rows(start, datas))
+        # Leaf hashes are computed from the very rows stored (one call per row, no per-leaf objects).
+        given = leaf_hashes is not None
+        run = b"".join(hashes) if given else b"".join([batch_hash.leaf_run(data, ends) for _, ends, data in leaf_rows])
+        levels = compact.extend_run(run)
+        conn.executemany("INSERT INTO ledger_leaves (first, ends, data) VALUES (?, ?, ?)", leaf_rows)
         conn.executemany("INSERT INTO ledger_nodes (level, first, hashes) VALUES (?, ?, ?)", _node_rows(start, levels))
         return start
 
@@ -297,30 +300,20 @@ class MerkleLog:
         return None if row is None else parse_checkpoint(row[0])
 
 
-def _node_rows(start: int, levels: Sequence[Sequence[bytes]]) -> list[tuple[int, int, bytes]]:
-    """Each level's new hashes as rows of at most ``_ROW_NODES`` hashes; level L starts at ``start >> L``."""
-    rows = []
-    for level, nodes in enumerate(levels):
-        first = start >> level
-        if not nodes:
-            continue
-        if len(nodes) <= _ROW_NODES:
-            rows.append((level, first, b"".join(nodes)))
-            continue
-        joined = b"".join(nodes)
-        step = _ROW_NODES * _H
-        rows.extend((level, first + off // _H, joined[off : off + step]) for off in range(0, len(joined), step))
-    return rows
+def _node_rows(start: int, levels: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
+    """Each level's run of new hashes as rows of at most ``_ROW_NODES`` hashes; level L starts at ``start >> L``."""
+    step = _ROW_NODES * _H
+    return [
+        (level, (start >> level) + off // _H, run[off : off + step] if len(run) > step else run)
+        for level, run in enumerate(levels)
+        for off in range(0, len(run), step)
+    ]
 
 
-def _leaf_rows(start: int, datas: Sequence[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
+def _leaf_rows(start: int, datas: list[bytes]) -> Iterator[tuple[int, bytes, bytes]]:
     """Group leaves into rows of at most ``_ROW_LEAVES`` leaves and ``_ROW_BYTES`` bytes (or one larger leaf)."""
     i, n = 0, len(datas)
     while i < n:
-        group = datas[i : i + _ROW_LEAVES]
-        ends = list(accumulate(map(len, group)))
-        if ends[-1] > _ROW_BYTES:
-            cut = max(1, bisect_right(ends, _ROW_BYTES))
-            group, ends = group[:cut], ends[:cut]
-        yield start + i, struct.pack(f">{len(ends)}I", *ends), b"".join(group)
-        i += len(group)
+        count, ends = batch_hash.row_ends(datas, i, _ROW_LEAVES, _ROW_BYTES)
+        yield start + i, ends, b"".join(datas[i : i + count])
+        i += count
