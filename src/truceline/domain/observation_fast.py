@@ -438,15 +438,11 @@ class Checked(Struct, gc=False):
 def _checked(r: RecordIn) -> Checked | None:
     """The rules msgspec does not know that do not depend on ``now`` (patterns, a real date not before
     2000, a usable covariance, portable attributes), and the observation built; None if one says no."""
-    oid = r.id
-    if oid is UNSET:
-        oid = None
-    elif _id_ok(oid) is None:
+    oid = r.id if type(r.id) is str else None  # else UNSET
+    if oid is not None and _id_ok(oid) is None:
         return None
-    evidence = r.evidence_hash
-    if evidence is UNSET:
-        evidence = None
-    elif _hash_ok(evidence) is None:
+    evidence = r.evidence_hash if type(r.evidence_hash) is str else None
+    if evidence is not None and _hash_ok(evidence) is None:
         return None
     s = r.source
     source = _sources.get((s.id, s.type, s.org))
