@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -21,6 +20,7 @@ from truceline.ledger.canonical import LEAF_VERSION, _Fallback, _float_for_orjso
 
 SALT_BYTES = 16
 _SORTED = orjson.OPT_SORT_KEYS
+_SORTED_UTC = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 
 
 def new_salt() -> bytes:
@@ -120,7 +120,7 @@ def canonical_from_fields(observation: Observation) -> bytes | None:
         attributes = fields["attributes"]
         doc: dict[str, Any] = {
             "id": fields["id"],
-            "time": _utc_text(fields["time"]),
+            "time": fields["time"],  # orjson writes a UTC datetime as pydantic does (OPT_UTC_Z: ``Z``)
             "kind": fields["kind"]._value_,
             "location": where,
             "source": {"id": source.id, "type": source.type._value_, "org": source.org},
@@ -137,17 +137,9 @@ def canonical_from_fields(observation: Observation) -> bytes | None:
             doc["assumed"] = _assumed_doc(fields["assumed"])
         if doc["id"] is None:
             return None
-        return orjson.dumps(doc, option=_SORTED)
+        return orjson.dumps(doc, option=_SORTED_UTC)
     except (_Fallback, orjson.JSONEncodeError):
         return None
-
-
-def _utc_text(when: datetime) -> str:
-    """A UTC datetime as pydantic writes it in JSON mode (``...Z``, microseconds only when not zero)."""
-    text = when.isoformat()
-    if text.endswith("+00:00"):
-        return text[:-6] + "Z"
-    raise _Fallback  # not UTC: never so after validation; let pydantic write it
 
 
 def observation_leaf(commitment_value: str, received_at: str) -> bytes:
