@@ -134,3 +134,28 @@ def test_start_workers_starts_every_worker_now() -> None:
         assert len(pool._processes) == 2  # spawned in submit, not on a later request
     finally:
         pool.shutdown()
+
+
+def _same_rows(a: list[PreparedObservation], b: list[PreparedObservation]) -> None:
+    """The same rows, documents and labels (salts, commitments and leaves are random per call)."""
+    assert [(p.id, p.owner_org, p.labels, p.columns, p.doc_sha256) for p in a] == [(p.id, p.owner_org, p.labels, p.columns, p.doc_sha256) for p in b]
+
+
+def test_a_plainly_valid_body_is_parsed_once_by_the_compiled_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid batch never reaches orjson's per-record path; the rows are those of that path."""
+    body = orjson.dumps([_doc(i) for i in range(5)] + [{**_doc(9), "location": {"lat": 48, "lon": 37.5}, "time_uncertainty_s": 3}])
+    ordinary = batch_parser._parsed(orjson.loads(body), RECEIVED, 300.0, 100)  # the same records as dicts
+    monkeypatch.setattr(batch_parser.orjson, "loads", lambda _: pytest.fail("a valid body was parsed twice"))
+    compiled = batch_parser.parse_batch(body, RECEIVED, 300.0, 100)
+    assert compiled.status == 0 and ordinary.status == 0
+    _same_rows(compiled.items, ordinary.items)
+
+
+def test_refusals_of_the_compiled_path_are_the_ordinary_ones() -> None:
+    """A record in the future, too many items, an empty batch: the same status and payload either way."""
+    future = {**_doc(1), "time": "2023-04-02T04:06:00Z"}
+    for body, max_items in (([_doc(0), future], 10), ([_doc(0), _doc(1)], 1), ([], 10), (future, 10)):
+        data = orjson.dumps(body)
+        compiled = batch_parser.parse_batch(data, RECEIVED, 300.0, max_items)
+        ordinary = batch_parser._parsed(orjson.loads(data), RECEIVED, 300.0, max_items)
+        assert compiled.status in (413, 422) and (compiled.status, compiled.payload) == (ordinary.status, ordinary.payload)

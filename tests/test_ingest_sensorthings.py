@@ -167,3 +167,25 @@ def test_operator_org_owns_entities_that_name_none_and_the_file_wins_where_it_do
     assert (good[0].source.org, good[0].releasable_to) == ("PL", ["COALITION"])
     (own,) = [i for i in decode_sensorthings(orjson.dumps(datastream(Observations=[observation()])), Owner("PL")) if isinstance(i, Record)]
     assert own.value["source"]["org"] == "UA" and own.value["releasable_to"] == ["COALITION"]
+
+
+def test_the_document_is_mapped_with_the_collector_paused_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mapping a parsed document makes no cycles; collections it triggered walked the whole document again."""
+    import gc
+
+    from truceline.ingest import sensorthings
+
+    seen: list[bool] = []
+    original = sensorthings._observation
+
+    def spy(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sensorthings, "_observation", spy)
+    doc = {"value": [observation(Datastream=datastream()), observation(**{"@iot.id": 2}, Datastream=datastream())]}
+    assert gc.isenabled()
+    stream = decode_sensorthings(orjson.dumps(doc))
+    first = next(stream)  # the consumer holds the stream open: the collector is already back on
+    assert isinstance(first, Record) and gc.isenabled()
+    assert len([first, *stream]) == 2 and seen == [False, False] and gc.isenabled()

@@ -32,6 +32,7 @@ from truceline.domain.observation import (
     _ID_PATTERN,
     _LABEL_PATTERN,
     DEFAULT_CLOCK_SKEW,
+    EARLIEST_TIME,
     MAX_TIME_UNCERTAINTY_S,
     MAX_UNCERTAINTY_M,
     SOURCE_TYPE_SYNONYMS,
@@ -386,7 +387,6 @@ class RecordIn(Struct, forbid_unknown_fields=True, gc=False):
 
 _decode_records = msgspec.json.Decoder(list[RecordIn] | RecordIn).decode
 _decode_record = msgspec.json.Decoder(RecordIn).decode
-_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 _RECORD_OPTIONAL = ("id", "time_uncertainty_s", "reliability", "credibility", "releasable_to", "attributes", "evidence_hash")
 _MsgspecError = msgspec.ValidationError
 
@@ -395,15 +395,7 @@ def _point_of(loc: PointIn) -> PointLocation | None:
     cep = None if loc.cep_m is UNSET else loc.cep_m
     alt = None if loc.alt_m is UNSET else loc.alt_m
     cov: tuple[tuple[float, float], tuple[float, float]] | None = None
-    fields = {"lat", "lon"}
-    if loc.type is not UNSET:
-        fields.add("type")
-    if cep is not None:
-        fields.add("cep_m")
-    if alt is not None:
-        fields.add("alt_m")
     if loc.cov_m2 is not UNSET:
-        fields.add("cov_m2")
         rows = loc.cov_m2
         if len(rows) != 2 or len(rows[0]) != 2 or len(rows[1]) != 2:
             return None
@@ -411,9 +403,15 @@ def _point_of(loc: PointIn) -> PointLocation | None:
         if not (_isfinite(a) and _isfinite(b) and _isfinite(c) and _isfinite(d)):
             return None
         cov = ((a, b), (c, d))
+    key = (loc.type is UNSET, cep is None, cov is None, alt is None)
+    fields = _point_shapes.get(key)
+    if fields is None:
+        fields = _point_shapes[key] = frozenset(
+            ["lat", "lon", *(name for name, unset in zip(("type", "cep_m", "cov_m2", "alt_m"), key, strict=True) if not unset)]
+        )
     point = _new(PointLocation)
     _set(point, "__dict__", {"type": "point", "lat": loc.lat, "lon": loc.lon, "cep_m": cep, "cov_m2": cov, "alt_m": alt})
-    _set(point, "__pydantic_fields_set__", fields)
+    _set(point, "__pydantic_fields_set__", set(fields))
     _set(point, "__pydantic_extra__", None)
     _set(point, "__pydantic_private__", None)
     if cov is not None:
@@ -424,25 +422,27 @@ def _point_of(loc: PointIn) -> PointLocation | None:
     return point
 
 
+_point_shapes: dict[tuple[bool, ...], frozenset[str]] = {}
+_shapes: dict[tuple[bool, ...], frozenset[str]] = {}
+_EARLIEST = EARLIEST_TIME
+
+
 class Checked(Struct, gc=False):
-    """A record msgspec decoded, with everything about it that does not depend on the time of validation
-    already checked and built (:func:`checked_records`); validation adds the future-time check."""
+    """A record msgspec decoded and the observation built from it (:func:`checked_records`): everything
+    that does not depend on the time of validation is checked; validation adds the future-time check."""
 
     record: RecordIn
-    when: datetime
-    location: PointLocation
-    source: Source
-    labels: tuple[str, ...]
-    attributes: dict[str, Any]
-    fields: frozenset[str]
+    observation: Observation
 
 
 def _checked(r: RecordIn) -> Checked | None:
     """The rules msgspec does not know that do not depend on ``now`` (patterns, a real date not before
-    2000, a usable covariance, portable attributes), and the parts built; None if one says no."""
-    if _time_ok(r.time) is None or (r.id is not UNSET and _id_ok(r.id) is None):
+    2000, a usable covariance, portable attributes), and the observation built; None if one says no."""
+    oid = r.id if type(r.id) is str else None  # else UNSET
+    if oid is not None and _id_ok(oid) is None:
         return None
-    if r.evidence_hash is not UNSET and _hash_ok(r.evidence_hash) is None:
+    evidence = r.evidence_hash if type(r.evidence_hash) is str else None
+    if evidence is not None and _hash_ok(evidence) is None:
         return None
     s = r.source
     source = _sources.get((s.id, s.type, s.org))
@@ -451,11 +451,13 @@ def _checked(r: RecordIn) -> Checked | None:
         if source is None:
             return None
     labels = (s.org,) if r.releasable_to is UNSET else _label_tuple(r.releasable_to, s.org)
-    if labels is None:
+    if labels is None or _time_ok(r.time) is None:
         return None
     try:
-        when = check_time_plausible(_fromiso(r.time).astimezone(UTC), _FAR_FUTURE, timedelta(0))
-    except (ValueError, PydanticCustomError):
+        when = _fromiso(r.time).astimezone(UTC)
+    except ValueError:
+        return None
+    if when < _EARLIEST:
         return None
     location = _point_of(r.location)
     if location is None:
@@ -469,65 +471,42 @@ def _checked(r: RecordIn) -> Checked | None:
             attributes = Observation._attributes_portable(r.attributes)
         except PydanticCustomError:
             return None
-    fields = _shape.get(_shape_key(r))
+    time_sd = r.time_uncertainty_s
+    reliability = r.reliability
+    credibility = r.credibility
+    key = (oid is None, time_sd is UNSET, reliability is UNSET, credibility is UNSET, r.releasable_to is UNSET, r.attributes is UNSET,
+           evidence is None)  # fmt: skip
+    fields = _shapes.get(key)
     if fields is None:
-        fields = _shape[_shape_key(r)] = frozenset(
-            ["time", "kind", "location", "source", *(name for name in _RECORD_OPTIONAL if getattr(r, name) is not UNSET)]
-        )
-    return Checked(r, when, location, source, labels, attributes, fields)
-
-
-def _shape_key(r: RecordIn) -> tuple[bool, ...]:
-    return (
-        r.id is UNSET,
-        r.time_uncertainty_s is UNSET,
-        r.reliability is UNSET,
-        r.credibility is UNSET,
-        r.releasable_to is UNSET,
-        r.attributes is UNSET,
-        r.evidence_hash is UNSET,
-    )
-
-
-_shape: dict[tuple[bool, ...], frozenset[str]] = {}
-
-
-def _built(c: Checked, latest: datetime) -> Observation | None:
-    """The observation of a checked record; None when its time is after ``latest`` (now + clock skew)."""
-    if c.when > latest:
-        return None
-    r = c.record
-    location = c.location
-    oid = None if r.id is UNSET else r.id
-    time_sd = None if r.time_uncertainty_s is UNSET else r.time_uncertainty_s
+        fields = _shapes[key] = frozenset(["time", "kind", "location", "source", *(n for n, u in zip(_RECORD_OPTIONAL, key, strict=True) if not u)])
     obs = _new(Observation)
     _set(
         obs,
         "__dict__",
         {
             "id": oid,
-            "time": c.when,
-            "time_uncertainty_s": time_sd,
+            "time": when,
+            "time_uncertainty_s": None if time_sd is UNSET else time_sd,
             "kind": r.kind,
             "location": location,
-            "source": c.source,
-            "reliability": Reliability.F if r.reliability is UNSET else r.reliability,
-            "credibility": Credibility.CANNOT_BE_JUDGED if r.credibility is UNSET else r.credibility,
-            "releasable_to": list(c.labels),
-            "attributes": c.attributes,
-            "evidence_hash": None if r.evidence_hash is UNSET else r.evidence_hash,
+            "source": source,
+            "reliability": Reliability.F if reliability is UNSET else reliability,
+            "credibility": Credibility.CANNOT_BE_JUDGED if credibility is UNSET else credibility,
+            "releasable_to": list(labels),
+            "attributes": attributes,
+            "evidence_hash": evidence,
             "assumed": None,
         },
     )
-    _set(obs, "__pydantic_fields_set__", set(c.fields))
+    _set(obs, "__pydantic_fields_set__", set(fields))
     _set(obs, "__pydantic_extra__", None)
     _set(obs, "__pydantic_private__", None)
-    if oid is None or time_sd is None or (location.cep_m is None and location.cov_m2 is None) or "origin" in c.attributes:
+    if oid is None or time_sd is UNSET or (location.cep_m is None and location.cov_m2 is None) or "origin" in attributes:
         try:
-            _normalise(obs)
+            _normalise(obs)  # content id and assumed uncertainties: the model's own code
         except PydanticCustomError:
             return None
-    return obs
+    return Checked(r, obs)
 
 
 def checked_records(data: bytes) -> list[Checked] | None:
@@ -576,16 +555,17 @@ def as_document(c: Checked) -> dict[str, Any]:
 
 
 def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[Observation | None]:
-    """:func:`fast_observation` of every record (records from :func:`checked_records` built directly);
-    a None leaves that record to pydantic. A checked record whose time is implausible ``now`` is replaced in
-    ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
+    """:func:`fast_observation` of every record (the observations of :func:`checked_records` taken as
+    built); a None leaves that record to pydantic. A checked record whose time is after ``now + skew`` is
+    replaced in ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
     out: list[Observation | None] = []
     latest = now + skew
     for i, record in enumerate(records):
         if type(record) is Checked:
-            built = _built(record, latest)
-            if built is None:
+            built: Observation | None = record.observation
+            if built.__dict__["time"] > latest:  # type: ignore[union-attr]
                 records[i] = as_document(record)
+                built = None
             out.append(built)
         else:
             out.append(fast_observation(record, now, skew))

@@ -3,8 +3,8 @@
 A CoT file or stream is a run of ``<event>…</event>`` documents (one per line, back to back, or inside a
 wrapper element). :class:`EventSplitter` cuts them apart on the bytes, with a size cap, so that each event
 is parsed as its own unit: one bad event is one rejection (``event[3] (byte 1234)``) and nothing of it is
-kept, while its neighbours are. Each unit is parsed with defusedxml with DTDs, entities and external
-references forbidden, then checked for nesting depth, so a billion-laughs or external-entity document is
+kept, while its neighbours are. Each unit is parsed by expat with defusedxml's protections (DTDs, entities and
+external references refused) and a nesting depth limit, so a billion-laughs or external-entity document is
 refused before it can expand.
 
 Mapping (the kind table is in docs/formats.md):
@@ -30,10 +30,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
+from xml.etree.ElementTree import Element, ParseError, SubElement
+from xml.parsers import expat
 
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-from defusedxml.ElementTree import DefusedXMLParser
 
 from truceline.domain.strict import parse_decimal
 from truceline.ingest.records import Record, Rejection
@@ -246,33 +246,106 @@ class _TooDeep(Exception):
     """Raised from inside the parser at the first element nested deeper than the limit."""
 
 
-class _DepthLimitedBuilder(TreeBuilder):
-    """The standard tree builder, refusing deep nesting while parsing rather than after building it all."""
+def _forbid_dtd(name: str, sysid: str | None, pubid: str | None, has_internal_subset: bool) -> None:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _forbid_entity(name: str, is_parameter: bool, value: str | None, base: str | None, sysid: str | None, pubid: str | None,
+                   notation: str | None) -> None:  # fmt: skip
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation)
+
+
+def _forbid_unparsed_entity(name: str, base: str | None, sysid: str | None, pubid: str | None, notation: str | None) -> None:
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation)
+
+
+def _forbid_external(context: str, base: str | None, sysid: str | None, pubid: str | None) -> int:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+
+_MAPPED = frozenset({"link", "contact", "truceline", "remarks"})  # the children of <detail> the mapping reads
+
+
+class _Event:
+    """Expat handlers that keep only what :func:`parse_event` reads: the root, its first ``<point>`` and
+    first ``<detail>``, and that detail's ``link``, ``contact``, ``truceline`` and ``remarks`` children (with
+    the remarks' text), as ElementTree would give them; the rest of the event is checked, never built."""
+
+    __slots__ = ("depth", "limit", "root", "detail", "remarks", "text")
 
     def __init__(self, limit: int) -> None:
-        super().__init__()
-        self._depth = 0
-        self._limit = limit
+        self.depth = 0
+        self.limit = limit
+        self.root: Element | None = None
+        self.detail: Element | None = None  # the first <detail>, while it is open
+        self.remarks: Element | None = None  # a <remarks> whose text is being read
+        self.text: list[str] = []
 
-    def start(self, tag: Any, attrs: Any) -> Element:
-        self._depth += 1
-        if self._depth > self._limit:
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        depth = self.depth = self.depth + 1
+        if depth > self.limit:
             raise _TooDeep
-        return super().start(tag, attrs)
+        if self.remarks is not None:
+            self._end_text()  # ElementTree's text is what comes before the first child
+        if depth == 1:
+            self.root = Element("{" + tag if "}" in tag else tag, attrs)
+        elif depth == 2:
+            root = self.root
+            assert root is not None
+            if (tag == "point" or tag == "detail") and root.find(tag) is None:
+                child = SubElement(root, tag, attrs)
+                if tag == "detail":
+                    self.detail = child
+        elif depth == 3 and self.detail is not None and tag in _MAPPED:
+            child = SubElement(self.detail, tag, attrs)
+            if tag == "remarks":
+                self.remarks = child
 
-    def end(self, tag: Any) -> Element:
-        self._depth -= 1
-        return super().end(tag)
+    def end(self, tag: str) -> None:
+        if self.remarks is not None:
+            self._end_text()
+        if self.depth == 2:
+            self.detail = None
+        self.depth -= 1
+
+    def data(self, text: str) -> None:
+        if self.remarks is not None:
+            self.text.append(text)
+
+    def _end_text(self) -> None:
+        assert self.remarks is not None
+        if self.text:
+            self.remarks.text = "".join(self.text)
+            self.text = []
+        self.remarks = None
 
 
 def _parse(data: bytes, max_depth: int) -> Element:
-    """defusedxml with DTDs, entity declarations and external references forbidden, depth-limited."""
-    # Depth cannot exceed the number of '<': small events skip the (slower) depth-counting builder.
-    builder = _DepthLimitedBuilder(max_depth) if data.count(b"<") > max_depth else TreeBuilder()
-    parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    parser.feed(data)
-    root: Element = parser.close()
-    return root
+    """Expat with defusedxml's protections (a DTD, an entity declaration or an external reference is refused
+    the moment expat reports it, before anything expands), depth-limited; the parts of the event the mapping
+    reads, as ElementTree elements. ElementTree built every element of the event through Python callbacks:
+    a fifth of CoT ingest (docs/performance.md). tests/test_cot_expat.py checks both give the same records
+    and rejections."""
+    parser = expat.ParserCreate(None, "}")  # ElementTree's namespace separator
+    event = _Event(max_depth)
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _forbid_dtd
+    parser.EntityDeclHandler = _forbid_entity
+    parser.UnparsedEntityDeclHandler = _forbid_unparsed_entity
+    parser.ExternalEntityRefHandler = _forbid_external
+    parser.StartElementHandler = event.start
+    parser.EndElementHandler = event.end
+    parser.CharacterDataHandler = event.data
+    try:
+        parser.Parse(data, False)
+        parser.Parse(b"", True)
+    except expat.error as exc:
+        error = ParseError(exc)
+        error.code = exc.code
+        error.position = exc.lineno, exc.offset
+        raise error from None
+    assert event.root is not None  # expat refuses a document without an element
+    return event.root
 
 
 def _clean_id(text: str) -> str:
