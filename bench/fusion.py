@@ -50,6 +50,7 @@ from truceline.eval.metrics import pairwise, truth_clusters
 from truceline.eval.report import EvalReport
 from truceline.fuse import Fuser, fuse_all
 from truceline.fuse.measurement import MeasurementModel, measure
+from truceline.fuse.native import compiled
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.locate import bearing_crlb, chan_tdoa, locate_tdoa, sound_speed, tdoa_crlb, triangulate
 from truceline.locate.enu import LocalFrame
@@ -274,6 +275,9 @@ def bench_speed(observations: list[Observation], count: int) -> None:
     from sklearn.cluster import DBSCAN
 
     data = list(replay(observations, count))
+    built = compiled()
+    engine = f"compiled with mypyc ({', '.join(built)})" if built else "interpreted (no build: scripts/build_native_fusion.py)"
+    print(f"speed   fusion engine: {engine}")
     rates = []
     for materialise in (False, True):
         fuser = Fuser()

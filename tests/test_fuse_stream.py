@@ -120,3 +120,32 @@ def test_time_shift_of_the_whole_stream_changes_nothing_but_times(sparse) -> Non
     shifted = [o.model_copy(update={"time": o.time + timedelta(days=30)}) for o in observations]
     a, b = fuse_all(observations), fuse_all(shifted)
     assert [i.observation_ids for i in a] == [i.observation_ids for i in b]
+
+
+def test_fusing_leaves_no_reference_cycles_and_restores_the_collector() -> None:
+    """``Fuser.add`` pauses the cyclic collector, which is sound only if the fuser leaves no cycles behind: with
+    the collector off, a stream with moves, bearings and clock re-associations, fused and dropped, must leave
+    nothing for a collection to find."""
+    import gc
+
+    from tests.test_fuse_differential import _nations
+
+    observations = _nations(posted=False)
+    gc.collect()
+    gc.disable()
+    try:
+        fuser = Fuser()
+        updates = []
+        for i in range(0, len(observations), 25):
+            updates += fuser.add(observations[i : i + 25])
+            assert not gc.isenabled()  # paused by the caller: left as it was
+        updates += fuser.flush()
+        assert fuser.stats.moves and fuser.stats.reassociations and any(u.action is UpdateAction.FINALISED for u in updates)
+        for update in updates:
+            assert update.incident is None or update.incident.observation_ids
+        del fuser, updates
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    Fuser().add(observations[:10])
+    assert gc.isenabled()

@@ -22,17 +22,18 @@ from truceline.domain.chi2 import chi2_ppf
 from truceline.domain.identity import observation_ref
 from truceline.domain.incident import Incident
 from truceline.domain.observation import BearingLocation, Observation
+from truceline.domain.observation_fast import collector_paused
 from truceline.fuse.bearings import best_crossing
 from truceline.fuse.clock import SourceClocks
 from truceline.fuse.conflict_fire import is_background_fire
 from truceline.fuse.index import SpaceTimeIndex
 from truceline.fuse.measurement import Measurement, measure
+from truceline.fuse.pending import PendingBearings
 from truceline.fuse.snapshot import Snapshot, summarise
 from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, incident_cost, leave_one_out, point_cost
 from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, UpdateAction
 from truceline.locate.enu import LocalFrame
 
-_PENDING_BUCKET_S = 60.0
 _EVICT_EVERY = 1024
 _REFIT_EVERY = 256  # measurements between re-estimates of the sensors' clock offsets
 _REFIT_ROUNDS = 3  # re-estimates after each re-association, while live times still move
@@ -65,10 +66,7 @@ class Fuser:
         self._reach: SpaceTimeIndex[Measurement] = SpaceTimeIndex()  # incident members, by their own gate extent
         self._by_obs: dict[str, Measurement] = {}
         self._heap: list[tuple[float, int, IncidentState]] = []
-        self._pending: dict[str, Measurement] = {}
-        self._buckets: dict[int, dict[str, Measurement]] = {}
-        self._pending_heap: list[tuple[float, int, str]] = []
-        self._pending_sd = 0.0
+        self._pending = PendingBearings()
         self._queue: deque[IncidentState] = deque()
         self._queued: set[str] = set()
         self._touched: dict[str, tuple[IncidentState, str | None]] = {}
@@ -81,7 +79,18 @@ class Fuser:
     # ------------------------------------------------------------------ public API
 
     def add(self, observations: Iterable[Observation]) -> list[IncidentUpdate]:
-        """Associate a batch of observations; return one update per incident it affected."""
+        """Associate a batch of observations; return one update per incident it affected.
+
+        The cyclic collector is paused meanwhile: association allocates a few long-lived containers per
+        observation, so the collector ran full collections over the whole heap every few hundred
+        observations (a quarter of the time, docs/performance.md), yet the fuser leaves no reference cycle
+        behind (a finalised incident's members are unlinked from it in :meth:`_emit`), so there is nothing
+        for it to find; reference counting frees what the fuser drops.
+        """
+        with collector_paused():
+            return self._add(observations)
+
+    def _add(self, observations: Iterable[Observation]) -> list[IncidentUpdate]:
         batch: list[Observation] = []
         seen: set[str] = set()
         for obs in observations:
@@ -126,6 +135,10 @@ class Fuser:
 
     def flush(self) -> list[IncidentUpdate]:
         """Finalise every live incident and drop unpaired bearings (end of stream)."""
+        with collector_paused():
+            return self._flush()
+
+    def _flush(self) -> list[IncidentUpdate]:
         self._drain(4 * len(self._queue) + 64)
         if self._since_refit:
             self._refit()
@@ -248,7 +261,7 @@ class Fuser:
             self._add_pending(m)
             return
         other, (ix, iy) = partner
-        self._remove_pending(other)
+        self._pending.remove(other)
         m.set_bearing_contribution(ix, iy)
         other.set_bearing_contribution(ix, iy)
         self._create([other, m])
@@ -477,53 +490,25 @@ class Fuser:
 
     # ------------------------------------------------------------------ bearings awaiting a partner
 
-    def _pending_near(self, t: float, vt: float) -> list[Measurement]:
-        span = self._g * (math.sqrt(vt) + self._pending_sd)
-        lo = math.floor((t - span) / _PENDING_BUCKET_S)
-        hi = math.floor((t + span) / _PENDING_BUCKET_S)
-        buckets = self._buckets
-        out: list[Measurement] = []
-        if hi - lo + 1 > len(buckets):
-            for key, held in buckets.items():
-                if lo <= key <= hi:
-                    out.extend(held.values())
-        else:
-            for key in range(lo, hi + 1):
-                bucket = buckets.get(key)
-                if bucket:
-                    out.extend(bucket.values())
-        return out
-
     def _add_pending(self, m: Measurement) -> None:
         m.incident = None
         self._reach.remove(m)
-        self._pending[m.id] = m
-        self._buckets.setdefault(math.floor(m.t / _PENDING_BUCKET_S), {})[m.id] = m
-        self._pending_sd = max(self._pending_sd, math.sqrt(m.vt))
         self._seq += 1
-        heapq.heappush(self._pending_heap, (m.t, self._seq, m.id))
-
-    def _remove_pending(self, m: Measurement) -> None:
-        del self._pending[m.id]
-        key = math.floor(m.t / _PENDING_BUCKET_S)
-        bucket = self._buckets[key]
-        del bucket[m.id]
-        if not bucket:
-            del self._buckets[key]
+        self._pending.add(m, self._seq)
 
     def _pair(self, m: Measurement) -> tuple[Measurement, tuple[float, float]] | None:
         """The pending bearing from another sensor that crosses ``m`` in front of both, closest in time."""
-        return best_crossing(m, self._pending_near(m.t, m.vt), self._gate1)
+        return best_crossing(m, self._pending.near(m.t, m.vt, self._g), self._gate1)
 
     def _attach_pending(self, inc: IncidentState) -> None:
         if not self._pending:
             return
-        for p in self._pending_near(inc.t, inc.vt):
+        for p in self._pending.near(inc.t, inc.vt, self._g):
             if not inc.alive or not (p.mask & inc.mask) or (p.exclusive and p.source in inc.sources):
                 continue
             d2, _ = bearing_cost(inc, p, self._g)
             if d2 <= self._gate2:
-                self._remove_pending(p)
+                self._pending.remove(p)
                 p.set_bearing_contribution(inc.x, inc.y)
                 inc.add(p)
                 self._index_member(p, inc)
@@ -548,15 +533,10 @@ class Fuser:
             self._clocks.record_evidence(inc.evidence())
             self._touched.pop(inc.id, None)
             self._stats.incidents_finalised += 1
-        pending = self._pending_heap
-        while pending and pending[0][0] < cutoff:
-            _, _, oid = heapq.heappop(pending)
-            waiting = self._pending.get(oid)
-            if waiting is not None:
-                self._remove_pending(waiting)
-                del self._by_obs[oid]
-                self._reach.remove(waiting)
-                self._stats.bearings_dropped += 1
+        for waiting in self._pending.expire(cutoff):
+            del self._by_obs[waiting.id]
+            self._reach.remove(waiting)
+            self._stats.bearings_dropped += 1
 
     # ------------------------------------------------------------------ output
 
@@ -580,6 +560,8 @@ class Fuser:
         for state, snap in zip(self._finalised, self._snapshots(self._finalised), strict=True):
             published.discard(state.id)
             updates.append(IncidentUpdate(UpdateAction.FINALISED, state.id, snap))
+            for m in state.members.values():
+                m.incident = None  # the only cycle the fuser makes (member ↔ incident): refcounting frees both
         self._touched = {}
         self._finalised = []
         return updates

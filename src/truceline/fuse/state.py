@@ -177,7 +177,7 @@ def leave_one_out(inc: IncidentState, m: Measurement) -> IncidentState | None:
     """The incident as it would be without ``m`` (a detached copy of the sums), or None if it has no position."""
     if len(inc.members) < 2:
         return None
-    other = IncidentState.__new__(IncidentState)
+    other = IncidentState("", 0)  # not ``__new__``: a class compiled by mypyc (fuse/native.py) has none to call
     other.lxx = inc.lxx - m.lxx
     other.lxy = inc.lxy - m.lxy
     other.lyy = inc.lyy - m.lyy
