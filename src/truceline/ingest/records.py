@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from truceline.domain.validated import ValidatedObservation
+
 
 class FormatError(ValueError):
     """The input as a whole cannot be read in the requested format (not a single bad record)."""
@@ -39,3 +41,12 @@ class Rejection:
         if self.value is not None:
             out["value"] = self.value
         return out
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A record a columnar decoder decoded and validated in one go (:mod:`truceline.ingest.firms_columns`):
+    the pipeline stores it as it is, without validating it again."""
+
+    where: str
+    observation: ValidatedObservation
