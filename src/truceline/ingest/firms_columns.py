@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import orjson
@@ -43,17 +43,16 @@ from truceline.ingest.firms import (
     _position,
     _record,
     _stamp,
+    decode_firms_bytes,
 )
 from truceline.ingest.records import Record, Rejection, Validated
-from truceline.ledger.canonical import _float_for_orjson, _for_orjson, canonical_json
+from truceline.ledger.canonical import _float_for_orjson, canonical_json
 
 #: Files up to this size are split in memory at once (a year of FIRMS over Ukraine is 4 MB); larger ones stream row by row.
 MAX_COLUMNAR_BYTES = 256 * 1024 * 1024
 #: Longer lines go the row way: this bounds a validated row's attributes far below the model's 56 KiB.
 _MAX_PLAIN_LINE = 4096
 _SPECIAL = re.compile('["\r\x00]')
-_DECIMAL_PATTERN = DECIMAL.pattern
-_DECIMAL_COLUMN = re.compile(f"(?:{_DECIMAL_PATTERN}\n)*{_DECIMAL_PATTERN}", re.ASCII)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _HHMM = re.compile(r"[0-9]{1,4}", re.ASCII)
 _MAX_VARIANCE = MAX_UNCERTAINTY_M**2
@@ -61,9 +60,8 @@ _PUBLIC = ("PUBLIC",)
 _PUBLIC_LIST = ["PUBLIC"]
 
 
-@dataclass(frozen=True)
-class Row:
-    """One non-blank data line: its number, and its cells when it is plain (no quotes, right width)."""
+class Row(NamedTuple):
+    """One non-blank data line: its number, and its cells when it is plain (no quotes, no stray line breaks)."""
 
     number: int
     line: str
@@ -74,21 +72,25 @@ def split_rows(text: str) -> tuple[str, list[Row]]:
     """The header line and every non-blank data line of ``text``, numbered as the row decoder numbers them
     (lines end at ``\\n`` only, as when a file is read line by line in binary)."""
     pieces = text.split("\n")
-    lines = [piece + "\n" for piece in pieces[:-1]]
-    if pieces[-1]:
-        lines.append(pieces[-1])
+    last = len(pieces) - 1  # pieces[last] is what follows the last newline: a line only if not empty
+    if last == 0:
+        return pieces[0], []
     limit = min(_MAX_PLAIN_LINE, csv.field_size_limit())
+    search = _SPECIAL.search
     rows: list[Row] = []
-    for number in range(2, len(lines) + 1):
-        line = lines[number - 1]
-        if not line.strip():
-            continue
-        body = line[:-1] if line.endswith("\n") else line
-        if body.endswith("\r"):
-            body = body[:-1]
-        plain = 0 < len(body) <= limit and _SPECIAL.search(body) is None
-        rows.append(Row(number, line, body.split(",") if plain else None))
-    return (lines[0] if lines else ""), rows
+    append = rows.append
+    for i in range(1, last + (1 if pieces[last] else 0)):
+        piece = pieces[i]
+        body = piece[:-1] if piece[-1:] == "\r" else piece
+        if 0 < len(body) <= limit and search(body) is None:
+            if body.isspace():
+                continue  # a blank line: the row decoder skips it
+            append(Row(i + 1, piece, body.split(",")))
+        else:
+            line = piece + "\n" if i < last else piece
+            if line.strip():
+                append(Row(i + 1, line, None))
+    return pieces[0] + "\n", rows
 
 
 def _numbers(column: tuple[str, ...], ok: np.ndarray, *, empty: float | None = None) -> np.ndarray:
@@ -96,7 +98,7 @@ def _numbers(column: tuple[str, ...], ok: np.ndarray, *, empty: float | None = N
 
     ``empty``: the value of an empty cell, when the column may be empty (NaN otherwise, and ``ok`` stays).
     """
-    if _DECIMAL_COLUMN.fullmatch("\n".join(column)) is not None:
+    if None not in map(DECIMAL.fullmatch, column):
         values = np.fromiter(map(float, column), dtype=np.float64, count=len(column))
     else:
         values = np.full(len(column), np.nan)
@@ -158,9 +160,9 @@ class FirmsColumns:
     width: int
     first_positions: tuple[int, int, int]  # where read_positions looks (the first column of each name)
     rows: list[Row]
-    ok: np.ndarray  # per row: every column check passed
-    lat: np.ndarray
-    lon: np.ndarray
+    ok: list[bool]  # per row: every column check passed
+    lat: list[float]  # per row: its latitude and longitude when ok (NaN otherwise)
+    lon: list[float]
     parts: list[tuple[Any, ...] | None]  # per row: (stamp, footprint, attributes) when ok
 
     def positions(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
@@ -204,9 +206,9 @@ def read_columns(text: str, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW)
         return None
     layout, width = _Layout(header), len(header)
     plain = [k for k, row in enumerate(rows) if row.cells is not None and len(row.cells) == width]
-    ok = np.zeros(len(rows), dtype=bool)
-    lat = np.full(len(rows), np.nan)
-    lon = np.full(len(rows), np.nan)
+    ok = [False] * len(rows)
+    lat = [math.nan] * len(rows)
+    lon = [math.nan] * len(rows)
     parts: list[tuple[Any, ...] | None] = [None] * len(rows)
     first = tuple(header.index(c) for c in REQUIRED_COLUMNS)
     table = FirmsColumns(layout, width, (first[0], first[1], first[2]), rows, ok, lat, lon, parts)
@@ -218,34 +220,34 @@ def read_columns(text: str, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW)
     with np.errstate(invalid="ignore"):
         good &= (lat_p >= -90.0) & (lat_p <= 90.0) & (lon_p >= -180.0) & (lon_p <= 180.0)
     n = len(plain)
-    scan = _numbers(columns[layout.scan], good, empty=_DEFAULT_PIXEL_KM) if layout.scan is not None else np.full(n, _DEFAULT_PIXEL_KM)
-    track = _numbers(columns[layout.track], good, empty=_DEFAULT_PIXEL_KM) if layout.track is not None else np.full(n, _DEFAULT_PIXEL_KM)
-    floats = [(name, columns[i], _numbers(columns[i], good, empty=math.nan)) for name, i in layout.floats]
+    scan = _numbers(columns[layout.scan], good, empty=_DEFAULT_PIXEL_KM).tolist() if layout.scan is not None else [_DEFAULT_PIXEL_KM] * n
+    track = _numbers(columns[layout.track], good, empty=_DEFAULT_PIXEL_KM).tolist() if layout.track is not None else [_DEFAULT_PIXEL_KM] * n
+    floats = [(name, columns[i], _numbers(columns[i], good, empty=math.nan).tolist()) for name, i in layout.floats]
     stamps = _Stamps(now + skew)
     footprints: dict[tuple[float, float], tuple[orjson.Fragment, float] | None] = {}
     days, times = columns[layout.date], columns[layout.time] if layout.time is not None else ("",) * n
     strings = [(name, columns[i]) for name, i in layout.strings]
     confidence = columns[layout.confidence] if layout.confidence is not None else None
-    for j, k in enumerate(plain):
-        if not good[j]:
-            continue
+    lat_list, lon_list = lat_p.tolist(), lon_p.tolist()
+    for j in np.flatnonzero(good).tolist():
         stamp = stamps(days[j], times[j])
-        pixel = (float(scan[j]), float(track[j]))
-        if pixel not in footprints:
-            footprints[pixel] = _footprint(*pixel)
-        footprint = footprints[pixel]
+        pixel = (scan[j], track[j])
+        footprint = footprints.get(pixel, False)
+        if footprint is False:
+            footprint = footprints[pixel] = _footprint(*pixel)
         if stamp is None or footprint is None:
             continue
         attributes: dict[str, Any] = {}
         for name, cells, values in floats:
             if cells[j] != "":
-                attributes[name] = float(values[j])
+                attributes[name] = values[j]
         for name, cells in strings:
             if cells[j].strip():
                 attributes[name] = cells[j].strip()
         if confidence is not None and (word := confidence[j].strip().lower()):
             attributes["confidence"] = _VIIRS_CONFIDENCE.get(word, word)
-        ok[k], lat[k], lon[k] = True, lat_p[j], lon_p[j]
+        k = plain[j]
+        ok[k], lat[k], lon[k] = True, lat_list[j], lon_list[j]
         parts[k] = (stamp, footprint, attributes)
     return table
 
@@ -272,10 +274,11 @@ def _validated(table: FirmsColumns, k: int, extra: Extra) -> ValidatedObservatio
     stamp, footprint, attributes = table.parts[k]  # type: ignore[misc]
     iso, text, uncertainty_s, when = stamp
     cov_fragment, sigma = footprint
-    lat, lon = float(table.lat[k]), float(table.lon[k])
+    lat, lon = table.lat[k], table.lon[k]
     key = f"{lat:.6f}|{lon:.6f}|{iso}|{attributes.get('satellite', '')}|{attributes.get('instrument', '')}"
     oid = "firms-" + hashlib.sha256(key.encode()).hexdigest()[:24]
-    canonical_attributes = _for_orjson(attributes) if attributes else {}
+    # The attributes hold floats (plain decimals, finite) and strings only: _for_orjson's conversion, inline.
+    canonical_attributes = {name: _float_for_orjson(v) if type(v) is float else v for name, v in attributes.items()}
     added = extra.canonical(k)
     if added is not None:
         canonical_attributes[extra.name] = orjson.Fragment(added)
@@ -333,3 +336,29 @@ def decode_columns(table: FirmsColumns, extra: Extra) -> Iterator[Record | Rejec
         if added is not None:
             value["attributes"] = {**value.get("attributes", {}), extra.name: added}
         yield Record(where, value)
+
+
+class _Nothing:
+    """No attribute added to any row."""
+
+    name = ""
+
+    def value(self, k: int) -> dict[str, Any] | None:
+        return None
+
+    def canonical(self, k: int) -> bytes | None:
+        return None
+
+
+def decode_firms_columns_bytes(data: bytes, now: datetime) -> Iterator[Record | Rejection | Validated]:
+    """:func:`~truceline.ingest.firms.decode_firms_bytes` through the columnar path (no analytic): what file
+    ingest does with a FIRMS file before its verdicts, for the formats benchmark."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    table = read_columns(text, now) if text is not None else None
+    if table is None:
+        yield from decode_firms_bytes(data)
+        return
+    yield from decode_columns(table, _Nothing())

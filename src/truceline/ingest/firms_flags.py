@@ -177,22 +177,26 @@ class _ColumnVerdicts:
     def __init__(self, rows: list[int], result: Any, label: str) -> None:
         self._position = dict(zip(rows, range(len(rows)), strict=True))
         self._verdict = verdict = _verdicts(result, label)
-        keys = np.stack(
-            [
-                result.flagged.astype(np.float64),
-                result.reason_code.astype(np.float64),
-                result.probability.astype(np.float64),
-                result.active_days.astype(np.float64),
-                result.expected_active_days.astype(np.float64),
-                result.season_factor.astype(np.float64),
-                result.war_affected_cell.astype(np.float64),
-            ],
-            axis=1,
-        ).reshape(len(rows), 7)
+        columns = (
+            result.flagged,
+            result.reason_code,
+            result.probability,
+            result.active_days,
+            result.expected_active_days,
+            result.season_factor,
+            result.war_affected_cell,
+        )
         # Detections with the same raw values get the same verdict (NaN never equals: such rows stay apart).
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        self._canonical = [canonical_json(verdict(int(i))) for i in first]
-        self._which = _values(inverse.reshape(-1).astype(np.int64))
+        distinct: dict[tuple[Any, ...], int] = {}
+        first: list[int] = []
+        which: list[int] = []
+        for i, key in enumerate(zip(*(column.tolist() for column in columns), strict=True)):
+            j = distinct.setdefault(key, len(first))
+            if j == len(first):
+                first.append(i)
+            which.append(j)
+        self._canonical = [canonical_json(verdict(i)) for i in first]
+        self._which = which
 
     def value(self, k: int) -> dict[str, Any] | None:
         """The verdict on row ``k``, or None when the analytic did not use that row."""

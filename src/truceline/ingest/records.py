@@ -8,7 +8,7 @@ into observations happens once, afterwards, in :mod:`truceline.ingest.validation
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from truceline.domain.validated import ValidatedObservation
 
@@ -43,8 +43,7 @@ class Rejection:
         return out
 
 
-@dataclass(frozen=True)
-class Validated:
+class Validated(NamedTuple):
     """A record a columnar decoder decoded and validated in one go (:mod:`truceline.ingest.firms_columns`):
     the pipeline stores it as it is, without validating it again."""
 

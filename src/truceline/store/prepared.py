@@ -115,15 +115,19 @@ def prepare_validated_batch(items: Sequence[ValidatedObservation], received_at: 
     received_iso = _iso(_from_us(received_us))
     pool = os.urandom(SALT_BYTES * len(items))
     out: list[PreparedObservation] = []
+    times: dict[datetime, int] = {}  # a file's rows share few distinct times
     for i, item in enumerate(items):
         canonical = item.canonical
         digest = _sha256(canonical).digest()
         salt = pool[i * SALT_BYTES : (i + 1) * SALT_BYTES]
         leaf = observation_leaf(commit_canonical(salt, canonical), received_iso)
         lat, lon = item.lat, item.lon
+        t_us = times.get(item.time)
+        if t_us is None:
+            t_us = times[item.time] = _us(item.time)
         columns = (
             item.id,
-            _us(item.time),
+            t_us,
             item.time_sd_s,
             item.kind,
             item.loc_type,
