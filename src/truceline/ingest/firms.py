@@ -180,6 +180,19 @@ def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
             yield Rejection(where, exc.field, str(exc))
 
 
+def _position(cells: list[str], i_lat: int, i_lon: int, i_date: int) -> tuple[float, float, str] | None:
+    """``(lat, lon, acq_date)`` of one row's cells when the three are sane, else None."""
+    try:
+        lat, lon = _cell_float(cells[i_lat]), _cell_float(cells[i_lon])
+        day = cells[i_date].strip()
+        date.fromisoformat(day)
+    except ValueError:
+        return None
+    if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
+        return lat, lon, day
+    return None
+
+
 def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, str]]:
     """``(where, lat, lon, acq_date)`` of every row whose three required cells are sane, nothing else.
 
@@ -194,14 +207,9 @@ def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, st
         cells = _cells(line, limit)
         if len(cells) != width:
             continue
-        try:
-            lat, lon = _cell_float(cells[i_lat]), _cell_float(cells[i_lon])
-            day = cells[i_date].strip()
-            date.fromisoformat(day)
-        except ValueError:
-            continue
-        if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
-            yield f"line {number}", lat, lon, day
+        found = _position(cells, i_lat, i_lon, i_date)
+        if found is not None:
+            yield f"line {number}", *found
 
 
 def decode_firms_bytes(data: bytes) -> Iterator[Record | Rejection]:

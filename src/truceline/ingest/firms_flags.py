@@ -30,7 +30,9 @@ from truceline.fuse.conflict_fire import (
     detect_conflict_fires,
 )
 from truceline.ingest.firms import read_positions
-from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.ingest.firms_columns import FirmsColumns, decode_columns
+from truceline.ingest.records import FormatError, Record, Rejection, Validated
+from truceline.ledger.canonical import canonical_json
 
 BUNDLED_BASELINE = "firms-ukraine-2021.csv.gz"
 
@@ -115,6 +117,29 @@ def _values(array: np.ndarray) -> memoryview:
     return memoryview(np.ascontiguousarray(array))  # type: ignore[arg-type]  # numpy's stubs do not declare ndarray a Buffer
 
 
+def _verdicts(result: Any, label: str) -> Callable[[int], dict[str, Any]]:
+    """The verdict on detection ``k`` of ``result`` as the attribute's value (plain Python values)."""
+    # Memoryviews give plain Python values per record (indexing numpy arrays costs more than all the rest),
+    # without a list of a file's length for the collector to walk; reasons go by their code.
+    flagged, codes, active_days = _values(result.flagged), _values(result.reason_code), _values(result.active_days)
+    probability, expected, season = _values(result.probability), _values(result.expected_active_days), _values(result.season_factor)
+    war_affected = _values(result.war_affected_cell)
+
+    def verdict(k: int) -> dict[str, Any]:
+        return {
+            "flagged": bool(flagged[k]),
+            "reason": REASONS[codes[k]],
+            "probability": float(f"{probability[k]:.4g}"),
+            "active_days": int(active_days[k]),
+            "expected_active_days": round(float(expected[k]), 3),
+            "season_factor": round(float(season[k]), 3),
+            "war_affected_cell": bool(war_affected[k]),
+            "baseline": label,
+        }
+
+    return verdict
+
+
 def annotate_conflict_fires(
     positions: Callable[[], Iterable[tuple[str, float, float, str]]],
     decode: Callable[[], Iterable[Record | Rejection]],
@@ -131,28 +156,65 @@ def annotate_conflict_fires(
     analysis.analysed = len(wheres)
     analysis.flagged = int(result.flagged.sum())
     analysis.baseline = baseline.label
+    verdict = _verdicts(result, baseline.label)
     verdicts = dict(zip(wheres, range(len(wheres)), strict=True))
     del wheres  # a long list the garbage collector would walk again and again while the file is ingested
-    # Memoryviews give plain Python values per record (indexing numpy arrays costs more than all the rest),
-    # without a list of a file's length for the collector to walk; reasons go by their code.
-    flagged, codes, active_days = _values(result.flagged), _values(result.reason_code), _values(result.active_days)
-    probability, expected, season = _values(result.probability), _values(result.expected_active_days), _values(result.season_factor)
-    war_affected, label = _values(result.war_affected_cell), baseline.label
     for item in decode():
         k = verdicts.get(item.where)
         if k is None or isinstance(item, Rejection):
             yield item
             continue
-        verdict = {
-            "flagged": bool(flagged[k]),
-            "reason": REASONS[codes[k]],
-            "probability": float(f"{probability[k]:.4g}"),
-            "active_days": int(active_days[k]),
-            "expected_active_days": round(float(expected[k]), 3),
-            "season_factor": round(float(season[k]), 3),
-            "war_affected_cell": bool(war_affected[k]),
-            "baseline": label,
-        }
         value = dict(item.value)
-        value["attributes"] = {**value.get("attributes", {}), CONFLICT_FIRE_ATTRIBUTE: verdict}
+        value["attributes"] = {**value.get("attributes", {}), CONFLICT_FIRE_ATTRIBUTE: verdict(k)}
         yield Record(item.where, value)
+
+
+class _ColumnVerdicts:
+    """The analytic's verdicts by row of a columnar file, each distinct verdict built and serialised once."""
+
+    name = CONFLICT_FIRE_ATTRIBUTE
+
+    def __init__(self, rows: list[int], result: Any, label: str) -> None:
+        self._position = dict(zip(rows, range(len(rows)), strict=True))
+        self._verdict = verdict = _verdicts(result, label)
+        columns = (
+            result.flagged,
+            result.reason_code,
+            result.probability,
+            result.active_days,
+            result.expected_active_days,
+            result.season_factor,
+            result.war_affected_cell,
+        )
+        # Detections with the same raw values get the same verdict (NaN never equals: such rows stay apart).
+        distinct: dict[tuple[Any, ...], int] = {}
+        first: list[int] = []
+        which: list[int] = []
+        for i, key in enumerate(zip(*(column.tolist() for column in columns), strict=True)):
+            j = distinct.setdefault(key, len(first))
+            if j == len(first):
+                first.append(i)
+            which.append(j)
+        self._canonical = [canonical_json(verdict(i)) for i in first]
+        self._which = which
+
+    def value(self, k: int) -> dict[str, Any] | None:
+        """The verdict on row ``k``, or None when the analytic did not use that row."""
+        i = self._position.get(k)
+        return None if i is None else self._verdict(i)
+
+    def canonical(self, k: int) -> bytes | None:
+        """The RFC 8785 bytes of :meth:`value`."""
+        i = self._position.get(k)
+        return None if i is None else self._canonical[self._which[i]]
+
+
+def annotate_columns(table: FirmsColumns, baseline: LabelledBaseline, analysis: FireAnalysis) -> Iterator[Record | Rejection | Validated]:
+    """:func:`annotate_conflict_fires` for a file read as columns (:mod:`truceline.ingest.firms_columns`):
+    the same positions, verdicts and records, from one parse of the file."""
+    rows, lat, lon, day = table.positions()
+    result = detect_conflict_fires(lat, lon, day, baseline.baseline)
+    analysis.analysed = len(rows)
+    analysis.flagged = int(result.flagged.sum())
+    analysis.baseline = baseline.label
+    return decode_columns(table, _ColumnVerdicts(rows, result, baseline.label))

@@ -9,22 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from truceline.ingest.acled import decode_acled, looks_like_acled
 from truceline.ingest.cot import CotOptions, decode_cot, looks_like_cot
 from truceline.ingest.firms import decode_firms, looks_like_firms, read_positions
-from truceline.ingest.firms_flags import FireAnalysis, annotate_conflict_fires, load_baseline
+from truceline.ingest.firms_columns import MAX_COLUMNAR_BYTES, read_columns
+from truceline.ingest.firms_flags import FireAnalysis, LabelledBaseline, annotate_columns, annotate_conflict_fires, load_baseline
 from truceline.ingest.format_names import FORMATS
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.klv import decode_klv, looks_like_klv
 from truceline.ingest.native import decode_json, decode_json_lines
-from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.ingest.records import FormatError, Record, Rejection, Validated
 from truceline.ingest.sensorthings import Owner, decode_sensorthings_document, load_json, looks_like_sensorthings
 from truceline.ingest.text import decode_text
 from truceline.ingest.validation import validate_batch, validation_context
-from truceline.store.ports import ObservationStore
+from truceline.store.ports import AddResult, ObservationStore
 
 #: Whole-document formats are parsed in memory; beyond this, JSON Lines is the way (one record per line).
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
@@ -146,7 +148,7 @@ def open_records(
     fire_baseline: Sequence[Path] = (),
     org: str | None = None,
     releasable_to: Sequence[str] = (),
-) -> tuple[str, Iterator[Record | Rejection], Callable[[], int], IO[bytes]]:
+) -> tuple[str, Iterator[Record | Rejection | Validated], Callable[[], int], IO[bytes]]:
     """Open a file for ingest: (format, record stream, byte position, handle to close).
 
     CoT and KLV carry no organisation: ``org`` (and ``releasable_to``, default the owner only) say whose
@@ -171,18 +173,10 @@ def open_records(
                     return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to)), _Position(handle), handle
                 handle.seek(0)
         if fmt == "jsonl":
-            records: Iterator[Record | Rejection] = decode_json_lines(handle)
+            records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle)
         elif fmt == "firms":
-
-            def positions() -> Iterator[tuple[str, float, float, str]]:
-                handle.seek(0)
-                return read_positions(_utf8_lines(handle))
-
-            def decode_from_start() -> Iterator[Record | Rejection]:
-                handle.seek(0)
-                return decode_firms(_utf8_lines(handle))
-
-            records = annotate_conflict_fires(positions, decode_from_start, load_baseline(fire_baseline), fires or FireAnalysis())
+            # The time bound of rows validated as columns is taken now, before validation's own ``now``: never looser.
+            records = _firms_records(path, handle, load_baseline(fire_baseline), fires or FireAnalysis(), datetime.now(UTC))
         elif fmt == "text":
             records = decode_text(handle.read())
         elif fmt == "json":
@@ -204,6 +198,36 @@ def open_records(
         handle.close()
         raise
     return fmt, records, _Position(handle), handle
+
+
+def _firms_records(
+    path: Path, handle: IO[bytes], baseline: LabelledBaseline, analysis: FireAnalysis, now: datetime
+) -> Iterator[Record | Rejection | Validated]:
+    """A FIRMS file with the analytic's verdicts: read once as columns when it can be, else row by row, twice.
+
+    Both ways give the same records, rejections and verdicts (:mod:`truceline.ingest.firms_columns`); a file
+    that is not UTF-8 goes the row way, which names the line.
+    """
+    if path.stat().st_size <= MAX_COLUMNAR_BYTES:
+        handle.seek(0)
+        try:
+            text = handle.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = None
+        table = read_columns(text, now) if text is not None else None
+        if table is not None:
+            yield from annotate_columns(table, baseline, analysis)
+            return
+
+    def positions() -> Iterator[tuple[str, float, float, str]]:
+        handle.seek(0)
+        return read_positions(_utf8_lines(handle))
+
+    def decode_from_start() -> Iterator[Record | Rejection]:
+        handle.seek(0)
+        return decode_firms(_utf8_lines(handle))
+
+    yield from annotate_conflict_fires(positions, decode_from_start, baseline, analysis)
 
 
 def _owner(org: str | None, releasable_to: Sequence[str]) -> Owner | None:
@@ -243,20 +267,30 @@ def _utf8_lines(handle: IO[bytes]) -> Iterator[str]:
 
 def ingest_records(
     store: ObservationStore,
-    records: Iterable[Record | Rejection],
+    records: Iterable[Record | Rejection | Validated],
     summary: IngestSummary,
     *,
     chunk_size: int = CHUNK_SIZE,
     on_chunk: Callable[[IngestSummary], None] | None = None,
 ) -> IngestSummary:
-    """Validate and store records chunk by chunk, filling ``summary``."""
+    """Validate and store records chunk by chunk, filling ``summary``.
+
+    :class:`Validated` items (rows a columnar decoder validated) are stored as they are, in their own
+    transaction of the chunk; the rest are validated here.
+    """
     context = validation_context()
     pending: list[Record] = []
+    ready: list[Validated] = []
 
     def reject(rejection: Rejection, new_record: bool = True) -> None:
         summary.rejected_count += new_record
         if len(summary.rejected) < _MAX_REJECTIONS_KEPT:
             summary.rejected.append(rejection)
+
+    def count(result: AddResult) -> None:
+        summary.stored += len(result.stored)
+        summary.duplicates += len(result.duplicates)
+        summary.conflicts.extend(result.conflicts)
 
     def flush() -> None:
         good, errors = validate_batch([r.value for r in pending], context)
@@ -265,11 +299,11 @@ def ingest_records(
             reject(Rejection(pending[error.index].where, error.field, error.message, error.value), error.index not in seen)
             seen.add(error.index)
         if good:
-            result = store.add_observations(good)
-            summary.stored += len(result.stored)
-            summary.duplicates += len(result.duplicates)
-            summary.conflicts.extend(result.conflicts)
+            count(store.add_observations(good))
+        if ready:
+            count(store.add_validated([item.observation for item in ready]))
         pending.clear()
+        ready.clear()
         if on_chunk is not None:
             on_chunk(summary)
 
@@ -278,9 +312,12 @@ def ingest_records(
         if isinstance(item, Rejection):
             reject(item)
             continue
-        pending.append(item)
-        if len(pending) >= chunk_size:
+        if isinstance(item, Validated):
+            ready.append(item)
+        else:
+            pending.append(item)
+        if len(pending) + len(ready) >= chunk_size:
             flush()
-    if pending or on_chunk is not None:
+    if pending or ready or on_chunk is not None:
         flush()
     return summary

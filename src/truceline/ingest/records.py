@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from truceline.domain.validated import ValidatedObservation
+
 
 class FormatError(ValueError):
     """The input as a whole cannot be read in the requested format (not a single bad record)."""
@@ -41,3 +43,11 @@ class Rejection:
         if self.value is not None:
             out["value"] = self.value
         return out
+
+
+class Validated(NamedTuple):
+    """A record a columnar decoder decoded and validated in one go (:mod:`truceline.ingest.firms_columns`):
+    the pipeline stores it as it is, without validating it again."""
+
+    where: str
+    observation: ValidatedObservation

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
+from truceline.domain.validated import ValidatedObservation
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,10 @@ class ObservationStore(Protocol):
     """Observation persistence: idempotent, atomic batches; everything accepted survives a crash."""
 
     def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult: ...
+
+    def add_validated(self, items: Sequence[ValidatedObservation], received_at: datetime | None = None) -> AddResult:
+        """:meth:`add_observations` for observations a columnar decoder validated (same rows, leaves and checks)."""
+        ...
 
     def get_observation(
         self, observation_id: str, reader: Principal | None = None, org: str | None = None

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from truceline.domain.observation import Observation
+from truceline.domain.validated import ValidatedObservation
 from truceline.ledger.commitment import SALT_BYTES, canonical_observation, commit_canonical, observation_leaf
 from truceline.store.grid import grid_cell
 from truceline.store.timecodes import _from_us, _iso, _us
@@ -102,6 +103,49 @@ def prepare_batch(observations: Sequence[Observation], received_at: datetime) ->
         prepare_observation(obs, received_us, received_iso, pool[i * SALT_BYTES : (i + 1) * SALT_BYTES])
         for i, obs in enumerate(observations)
     ]
+
+
+def prepare_validated_batch(items: Sequence[ValidatedObservation], received_at: datetime) -> list[PreparedObservation]:
+    """:func:`prepare_batch` for observations validated as columns: the same row, hash, salt and leaf.
+
+    The canonical document comes with the item (the decoder wrote it without a model object); everything
+    else is computed as :func:`prepare_observation` does.
+    """
+    received_us = _us(received_at)
+    received_iso = _iso(_from_us(received_us))
+    pool = os.urandom(SALT_BYTES * len(items))
+    out: list[PreparedObservation] = []
+    times: dict[datetime, int] = {}  # a file's rows share few distinct times
+    for i, item in enumerate(items):
+        canonical = item.canonical
+        digest = _sha256(canonical).digest()
+        salt = pool[i * SALT_BYTES : (i + 1) * SALT_BYTES]
+        leaf = observation_leaf(commit_canonical(salt, canonical), received_iso)
+        lat, lon = item.lat, item.lon
+        t_us = times.get(item.time)
+        if t_us is None:
+            t_us = times[item.time] = _us(item.time)
+        columns = (
+            item.id,
+            t_us,
+            item.time_sd_s,
+            item.kind,
+            item.loc_type,
+            lat,
+            lon,
+            item.sigma_m,
+            grid_cell(lat, lon),
+            item.source_id,
+            item.source_type,
+            item.org,
+            item.reliability,
+            item.credibility,
+            digest,
+            received_us,
+            canonical.decode(),
+        )
+        out.append(PreparedObservation(item.id, item.org, item.releasable_to, columns, digest, salt, leaf, _sha256(b"\x00" + leaf).digest()))
+    return out
 
 
 INSERT_OBSERVATION_SQL = (

@@ -19,9 +19,10 @@ import orjson
 
 from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
+from truceline.domain.validated import ValidatedObservation
 from truceline.store.grid import bbox_condition, cell_ranges
 from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
-from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_POSTED_SQL, PreparedObservation, prepare_batch
+from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_POSTED_SQL, PreparedObservation, prepare_batch, prepare_validated_batch
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
 from truceline.store.sqlite_schema import StoreError
@@ -84,6 +85,10 @@ class ObservationTables(SqliteBase):
     def add_observations(self, observations: Sequence[Observation], received_at: datetime | None = None) -> AddResult:
         """Insert a batch atomically; (organisation, id) pairs already stored are accepted and left unchanged."""
         return self.add_prepared(prepare_batch(observations, received_at or datetime.now(UTC)))
+
+    def add_validated(self, items: Sequence[ValidatedObservation], received_at: datetime | None = None) -> AddResult:
+        """:meth:`add_observations` for observations validated as columns (no model object per row)."""
+        return self.add_prepared(prepare_validated_batch(items, received_at or datetime.now(UTC)))
 
     def add_prepared(self, prepared: Sequence[PreparedObservation], posted_by: str | None = None) -> AddResult:
         """Insert observations prepared beforehand (see :func:`prepare_batch`) atomically; pairs of

@@ -1,0 +1,364 @@
+"""A FIRMS CSV read once, in bulk, and checked as columns; rows the column checks cannot vouch for go the row way.
+
+The row path (:func:`truceline.ingest.firms.decode_firms`, then the model) parses every cell with the
+strict decimal grammar, twice for the analytic's first pass, and builds a record, an ``Observation`` and
+its ``model_dump`` per row. Here the file is split once; each number column is checked as a whole against
+:data:`~truceline.domain.strict.DECIMAL` without surrounding whitespace (stricter than the row path, which
+strips first), converted by ``float`` as :func:`~truceline.domain.strict.parse_decimal` does, and held to
+the model's bounds (latitude, longitude, pixel footprint and covariance, time not before 2000 nor in the
+future). A row that passes every check becomes a :class:`~truceline.domain.validated.ValidatedObservation`
+(its document equal to the model's ``model_dump``). Any other row (spaces, quotes, a wrong column count,
+a bad cell, an implausible time) is decoded by the row decoder and validated by the model, so every
+rejection (line, field, message) is the one the row path gives. A file whose header repeats a name, that
+is not UTF-8, or that is larger than :data:`MAX_COLUMNAR_BYTES` is read the row way as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import orjson
+
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, EARLIEST_TIME, MAX_UNCERTAINTY_M
+from truceline.domain.strict import DECIMAL
+from truceline.domain.validated import ValidatedObservation
+from truceline.ingest.firms import (
+    _DEFAULT_PIXEL_KM,
+    _SQRT12,
+    _VIIRS_CONFIDENCE,
+    REQUIRED_COLUMNS,
+    SOURCE,
+    _CellError,
+    _cells,
+    _header,
+    _Layout,
+    _position,
+    _record,
+    _stamp,
+    decode_firms_bytes,
+)
+from truceline.ingest.records import Record, Rejection, Validated
+from truceline.ledger.canonical import _float_for_orjson, canonical_json
+
+#: Files up to this size are split in memory at once (a year of FIRMS over Ukraine is 4 MB); larger ones stream row by row.
+MAX_COLUMNAR_BYTES = 256 * 1024 * 1024
+#: Longer lines go the row way: this bounds a validated row's attributes far below the model's 56 KiB.
+_MAX_PLAIN_LINE = 4096
+_SPECIAL = re.compile('["\r\x00]')
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_HHMM = re.compile(r"[0-9]{1,4}", re.ASCII)
+_MAX_VARIANCE = MAX_UNCERTAINTY_M**2
+_PUBLIC = ("PUBLIC",)
+_PUBLIC_LIST = ["PUBLIC"]
+
+
+class Row(NamedTuple):
+    """One non-blank data line: its number, and its cells when it is plain (no quotes, no stray line breaks)."""
+
+    number: int
+    line: str
+    cells: list[str] | None
+
+
+def split_rows(text: str) -> tuple[str, list[Row]]:
+    """The header line and every non-blank data line of ``text``, numbered as the row decoder numbers them
+    (lines end at ``\\n`` only, as when a file is read line by line in binary)."""
+    pieces = text.split("\n")
+    last = len(pieces) - 1  # pieces[last] is what follows the last newline: a line only if not empty
+    if last == 0:
+        return pieces[0], []
+    limit = min(_MAX_PLAIN_LINE, csv.field_size_limit())
+    search = _SPECIAL.search
+    rows: list[Row] = []
+    append = rows.append
+    for i in range(1, last + (1 if pieces[last] else 0)):
+        piece = pieces[i]
+        body = piece[:-1] if piece[-1:] == "\r" else piece
+        if 0 < len(body) <= limit and search(body) is None:
+            if body.isspace():
+                continue  # a blank line: the row decoder skips it
+            append(Row(i + 1, piece, body.split(",")))
+        else:
+            line = piece + "\n" if i < last else piece
+            if line.strip():
+                append(Row(i + 1, line, None))
+    return pieces[0] + "\n", rows
+
+
+def _numbers(column: tuple[str, ...], ok: np.ndarray, *, empty: float | None = None) -> np.ndarray:
+    """A number column as float64 (NaN where a cell is not a plain decimal); clears ``ok`` there.
+
+    ``empty``: the value of an empty cell, when the column may be empty (NaN otherwise, and ``ok`` stays).
+    """
+    if None not in map(DECIMAL.fullmatch, column):
+        values = np.fromiter(map(float, column), dtype=np.float64, count=len(column))
+    else:
+        values = np.full(len(column), np.nan)
+        fullmatch = DECIMAL.fullmatch
+        for i, cell in enumerate(column):
+            if fullmatch(cell) is not None:
+                values[i] = float(cell)
+            elif cell == "" and empty is not None:
+                values[i] = empty
+            else:
+                ok[i] = False
+    ok &= ~np.isinf(values)  # a decimal beyond the double range: parse_decimal refuses it
+    return values
+
+
+class _Stamps:
+    """(ISO time, ``Z`` text, uncertainty, datetime) per distinct (acq_date, acq_time) pair; None when the
+    pair is not plainly valid (not ``YYYY-MM-DD`` and 1–4 digits, or before 2000, or after ``latest``)."""
+
+    def __init__(self, latest: datetime) -> None:
+        self.latest = latest
+        self.known: dict[tuple[str, str], tuple[str, str, float, datetime] | None] = {}
+
+    def __call__(self, day: str, hhmm: str) -> tuple[str, str, float, datetime] | None:
+        key = (day, hhmm)
+        if key in self.known:
+            return self.known[key]
+        value: tuple[str, str, float, datetime] | None = None
+        if _DATE.fullmatch(day) and (hhmm == "" or _HHMM.fullmatch(hhmm)):
+            try:
+                iso, text, uncertainty_s = _stamp(day, hhmm)
+            except _CellError:
+                pass
+            else:
+                when = datetime.fromisoformat(iso)
+                if EARLIEST_TIME <= when <= self.latest:
+                    value = (iso, text, uncertainty_s, when)
+        self.known[key] = value
+        return value
+
+
+def _footprint(scan: float, track: float) -> tuple[orjson.Fragment, float] | None:
+    """Covariance (as canonical JSON) and σ of a pixel footprint, as the row decoder and the model compute
+    them; None if the row decoder or the model would refuse it."""
+    if not (0 < scan <= 10 and 0 < track <= 10):
+        return None
+    sigma_e, sigma_n = scan * 1000 / _SQRT12, track * 1000 / _SQRT12
+    a, d = sigma_e**2, sigma_n**2
+    if not (a > 0 and d > 0 and a * d - 0.0 * 0.0 > 0) or max(a, d) > _MAX_VARIANCE:
+        return None
+    return orjson.Fragment(canonical_json([[a, 0.0], [0.0, d]])), math.sqrt((a + d) / 2.0)
+
+
+@dataclass
+class FirmsColumns:
+    """A FIRMS file split and checked: rows in file order, which are plainly valid, and their parts."""
+
+    layout: _Layout
+    width: int
+    first_positions: tuple[int, int, int]  # where read_positions looks (the first column of each name)
+    rows: list[Row]
+    ok: list[bool]  # per row: every column check passed
+    lat: list[float]  # per row: its latitude and longitude when ok (NaN otherwise)
+    lon: list[float]
+    parts: list[tuple[Any, ...] | None]  # per row: (stamp, footprint, attributes) when ok
+
+    def positions(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """Rows the analytic uses (those :func:`~truceline.ingest.firms.read_positions` yields), in order:
+        row indices, lat, lon, date."""
+        keep: list[int] = []
+        lats: list[float] = []
+        lons: list[float] = []
+        days: list[str] = []
+        limit = csv.field_size_limit()
+        i_lat, i_lon, i_date = self.first_positions
+        for k, row in enumerate(self.rows):
+            if self.ok[k]:
+                assert row.cells is not None
+                keep.append(k)
+                lats.append(self.lat[k])
+                lons.append(self.lon[k])
+                days.append(row.cells[i_date])
+                continue
+            cells = row.cells if row.cells is not None else _cells(row.line, limit)
+            if len(cells) != self.width:
+                continue
+            found = _position(cells, i_lat, i_lon, i_date)
+            if found is not None:
+                keep.append(k)
+                lats.append(found[0])
+                lons.append(found[1])
+                days.append(found[2])
+        return keep, np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64), np.asarray(days, dtype="datetime64[D]")
+
+
+def read_columns(text: str, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> FirmsColumns | None:
+    """``text`` (a whole FIRMS CSV) split and checked as columns; None when its header repeats a name.
+
+    ``now``: times after ``now + skew`` are left to the model (give a ``now`` no later than validation's).
+    Raises :class:`~truceline.ingest.records.FormatError` for a header that is not FIRMS, as the row decoder does.
+    """
+    header_line, rows = split_rows(text)
+    header = _header(header_line)
+    if len(set(header)) != len(header):
+        return None
+    layout, width = _Layout(header), len(header)
+    plain = [k for k, row in enumerate(rows) if row.cells is not None and len(row.cells) == width]
+    ok = [False] * len(rows)
+    lat = [math.nan] * len(rows)
+    lon = [math.nan] * len(rows)
+    parts: list[tuple[Any, ...] | None] = [None] * len(rows)
+    first = tuple(header.index(c) for c in REQUIRED_COLUMNS)
+    table = FirmsColumns(layout, width, (first[0], first[1], first[2]), rows, ok, lat, lon, parts)
+    if not plain:
+        return table
+    columns = list(zip(*(rows[k].cells for k in plain), strict=True))  # type: ignore[misc]
+    good = np.ones(len(plain), dtype=bool)
+    lat_p, lon_p = _numbers(columns[layout.lat], good), _numbers(columns[layout.lon], good)
+    with np.errstate(invalid="ignore"):
+        good &= (lat_p >= -90.0) & (lat_p <= 90.0) & (lon_p >= -180.0) & (lon_p <= 180.0)
+    n = len(plain)
+    scan = _numbers(columns[layout.scan], good, empty=_DEFAULT_PIXEL_KM).tolist() if layout.scan is not None else [_DEFAULT_PIXEL_KM] * n
+    track = _numbers(columns[layout.track], good, empty=_DEFAULT_PIXEL_KM).tolist() if layout.track is not None else [_DEFAULT_PIXEL_KM] * n
+    floats = [(name, columns[i], _numbers(columns[i], good, empty=math.nan).tolist()) for name, i in layout.floats]
+    stamps = _Stamps(now + skew)
+    footprints: dict[tuple[float, float], tuple[orjson.Fragment, float] | None] = {}
+    days, times = columns[layout.date], columns[layout.time] if layout.time is not None else ("",) * n
+    strings = [(name, columns[i]) for name, i in layout.strings]
+    confidence = columns[layout.confidence] if layout.confidence is not None else None
+    lat_list, lon_list = lat_p.tolist(), lon_p.tolist()
+    for j in np.flatnonzero(good).tolist():
+        stamp = stamps(days[j], times[j])
+        pixel = (scan[j], track[j])
+        footprint = footprints.get(pixel, False)
+        if footprint is False:
+            footprint = footprints[pixel] = _footprint(*pixel)
+        if stamp is None or footprint is None:
+            continue
+        attributes: dict[str, Any] = {}
+        for name, cells, values in floats:
+            if cells[j] != "":
+                attributes[name] = values[j]
+        for name, cells in strings:
+            if cells[j].strip():
+                attributes[name] = cells[j].strip()
+        if confidence is not None and (word := confidence[j].strip().lower()):
+            attributes["confidence"] = _VIIRS_CONFIDENCE.get(word, word)
+        k = plain[j]
+        ok[k], lat[k], lon[k] = True, lat_list[j], lon_list[j]
+        parts[k] = (stamp, footprint, attributes)
+    return table
+
+
+class Extra(Protocol):
+    """Attributes added to some rows (the analytic's verdict): the value, and its RFC 8785 bytes."""
+
+    name: str
+
+    def value(self, k: int) -> dict[str, Any] | None:
+        """The attribute of row ``k``, or None for none."""
+
+    def canonical(self, k: int) -> bytes | None:
+        """``canonical_json(self.value(k))``, or None."""
+
+
+def _validated(table: FirmsColumns, k: int, extra: Extra) -> ValidatedObservation:
+    """The observation of plainly valid row ``k``, with the ``extra`` attribute when it has one.
+
+    Its canonical bytes are ``canonical_json`` of the record the row decoder builds (the document the model
+    would dump): the same dict as :func:`~truceline.ledger.canonical._for_orjson` would make of it, with
+    pieces shared by many rows (covariance, verdict) serialised once as fragments.
+    """
+    stamp, footprint, attributes = table.parts[k]  # type: ignore[misc]
+    iso, text, uncertainty_s, when = stamp
+    cov_fragment, sigma = footprint
+    lat, lon = table.lat[k], table.lon[k]
+    key = f"{lat:.6f}|{lon:.6f}|{iso}|{attributes.get('satellite', '')}|{attributes.get('instrument', '')}"
+    oid = "firms-" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    # The attributes hold floats (plain decimals, finite) and strings only: _for_orjson's conversion, inline.
+    canonical_attributes = {name: _float_for_orjson(v) if type(v) is float else v for name, v in attributes.items()}
+    added = extra.canonical(k)
+    if added is not None:
+        canonical_attributes[extra.name] = orjson.Fragment(added)
+    document = {
+        "attributes": canonical_attributes,
+        "credibility": 2,
+        "id": oid,
+        "kind": "thermal",
+        "location": {"cov_m2": cov_fragment, "lat": _float_for_orjson(lat), "lon": _float_for_orjson(lon), "type": "point"},
+        "releasable_to": _PUBLIC_LIST,
+        "reliability": "B",
+        "source": SOURCE,
+        "time": text,
+        "time_uncertainty_s": _float_for_orjson(uncertainty_s),
+    }
+    return ValidatedObservation(
+        orjson.dumps(document, option=orjson.OPT_SORT_KEYS),
+        oid,
+        when,
+        uncertainty_s,
+        "thermal",
+        "point",
+        lat,
+        lon,
+        sigma,
+        SOURCE["id"],
+        SOURCE["type"],
+        SOURCE["org"],
+        "B",
+        2,
+        _PUBLIC,
+    )
+
+
+def decode_columns(table: FirmsColumns, extra: Extra) -> Iterator[Record | Rejection | Validated]:
+    """Every row of ``table`` in file order: plainly valid rows as :class:`Validated`, the rest as the row
+    decoder gives them; ``extra`` adds its attribute to the rows that have one (a Record's too)."""
+    limit = csv.field_size_limit()
+    layout, width = table.layout, table.width
+    for k, row in enumerate(table.rows):
+        where = f"line {row.number}"
+        if table.ok[k]:
+            yield Validated(where, _validated(table, k, extra))
+            continue
+        cells = row.cells if row.cells is not None else _cells(row.line, limit)
+        if len(cells) != width:
+            yield Rejection(where, "(row)", f"expected {width} columns, got {len(cells)}")
+            continue
+        try:
+            value = _record(cells, layout)
+        except _CellError as exc:
+            yield Rejection(where, exc.field, str(exc))
+            continue
+        added = extra.value(k)
+        if added is not None:
+            value["attributes"] = {**value.get("attributes", {}), extra.name: added}
+        yield Record(where, value)
+
+
+class _Nothing:
+    """No attribute added to any row."""
+
+    name = ""
+
+    def value(self, k: int) -> dict[str, Any] | None:
+        return None
+
+    def canonical(self, k: int) -> bytes | None:
+        return None
+
+
+def decode_firms_columns_bytes(data: bytes, now: datetime) -> Iterator[Record | Rejection | Validated]:
+    """:func:`~truceline.ingest.firms.decode_firms_bytes` through the columnar path (no analytic): what file
+    ingest does with a FIRMS file before its verdicts, for the formats benchmark."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    table = read_columns(text, now) if text is not None else None
+    if table is None:
+        yield from decode_firms_bytes(data)
+        return
+    yield from decode_columns(table, _Nothing())
