@@ -52,6 +52,7 @@ from truceline.text.evaluation import (
     Score,
     abstention_reason,
     ceiling,
+    derived_recall,
     evaluate,
     first_point,
     load_bellingcat,
@@ -207,6 +208,18 @@ def _print_theatre(geoparser: Geoparser) -> None:
                   f"{elsewhere} at a namesake elsewhere, {len(group) - at - elsewhere} unplaced)")
 
 
+def _print_derived() -> None:
+    """The Russian-form rules against the other Cyrillic names GeoNames records for Ukrainian places."""
+    import gzip
+
+    from truceline.text.gazetteer import GAZETTEER_FILE
+
+    path = Path(__file__).resolve().parents[1] / "src" / "truceline" / "data" / "gazetteer" / GAZETTEER_FILE
+    found, total = derived_recall(orjson.loads(gzip.decompress(path.read_bytes())))
+    print(f"Russian forms derived by rule           {found:>5,d}  (of {total:,} Ukrainian places with another recorded Cyrillic name: "
+          f"{found / total:.0%}; the rest are irregular, Belarusian, Crimean Tatar or former names)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure and print one line per figure."""
     parser = argparse.ArgumentParser(prog="truceline bench geoparse", description=__doc__.splitlines()[0])
@@ -276,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     _print_sentences(geoparser)
     _print_seeds(args.seeds, geoparser)
     _print_theatre(geoparser)
+    _print_derived()
     if not args.no_speed:
         startup_in, startup_wall = _startup_seconds()
         strings = [i.location for i in incidents]

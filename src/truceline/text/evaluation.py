@@ -311,3 +311,26 @@ def score_sentences(items: Sequence[tuple[str, Sequence[tuple[float, float]]]], 
             elif d > WRONG_KM:
                 wrong += 1
     return SentenceScore(len(items), expected, near, wrong, unplaced)
+
+
+def derived_recall(document: dict[str, Any]) -> tuple[int, int]:
+    """How many of the other Cyrillic names GeoNames records for Ukrainian places the Russian-form rules give.
+
+    ``document`` is the gazetteer file's content. A place counts when it has a one-word Cyrillic name whose
+    key differs from its Ukrainian name's (mostly the Russian name; also Belarusian, Crimean Tatar, former
+    names): found when one of :func:`russian_forms` of the Ukrainian name has that key. Returns (found, places).
+    """
+    from truceline.text.normalise import russian_forms, skeleton
+
+    found = total = 0
+    for row in document["places"]:
+        country, uk_name, cyrillic, codifier_only = row[3], row[9], row[12], row[13]
+        if country != "UA" or not uk_name or codifier_only:
+            continue
+        own = skeleton(uk_name)
+        others = {skeleton(c) for c in cyrillic if " " not in c and len(c) > 3} - {own}
+        if others:
+            total += 1
+            found += bool(others & {skeleton(f) for f in russian_forms(uk_name)})
+    return found, total
+
