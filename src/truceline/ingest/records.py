@@ -21,7 +21,7 @@ class Record(NamedTuple):
     """One decoded record in native observation shape; ``where`` is e.g. ``line 12`` or ``feature 3``
     (counted from 1; docs/formats.md#where-a-rejection-points).
 
-    A named tuple, immutable like a frozen dataclass but built at a third of its cost: every decoder makes
+    A named tuple, immutable like a frozen dataclass but built in under half its time: every decoder makes
     one per record (docs/performance.md)."""
 
     where: str
