@@ -7,7 +7,7 @@ its ``model_dump`` per row. Here the file is split once; each number column is c
 strips first), converted by ``float`` as :func:`~truceline.domain.strict.parse_decimal` does, and held to
 the model's bounds (latitude, longitude, pixel footprint and covariance, time not before 2000 nor in the
 future). A row that passes every check becomes a :class:`~truceline.domain.validated.ValidatedObservation`
-(its document equal to the model's ``model_dump``). Any other row (spaces, quotes, a wrong column count,
+(its canonical bytes those of the model's ``model_dump``). Any other row (spaces, quotes, a wrong column count,
 a bad cell, an implausible time) is decoded by the row decoder and validated by the model, so every
 rejection (line, field, message) is the one the row path gives. A file whose header repeats a name, that
 is not UTF-8, or that is larger than :data:`MAX_COLUMNAR_BYTES` is read the row way as a whole.
@@ -48,8 +48,9 @@ from truceline.ingest.firms import (
 from truceline.ingest.records import Record, Rejection, Validated
 from truceline.ledger.canonical import _float_for_orjson, canonical_json
 
-#: Files up to this size are split in memory at once (a year of FIRMS over Ukraine is 4 MB); larger ones stream row by row.
-MAX_COLUMNAR_BYTES = 256 * 1024 * 1024
+#: Files up to this size are split in memory at once (a year of FIRMS over Ukraine is 4 MB; a split row costs about
+#: 1 KB with its cells); larger ones stream row by row, in bounded memory, as before.
+MAX_COLUMNAR_BYTES = 32 * 1024 * 1024
 #: Longer lines go the row way: this bounds a validated row's attributes far below the model's 56 KiB.
 _MAX_PLAIN_LINE = 4096
 _SPECIAL = re.compile('["\r\x00]')
