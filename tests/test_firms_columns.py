@@ -200,6 +200,14 @@ def test_times_near_now_are_left_to_the_model(now: datetime, expected: int) -> N
     assert check_same(text, now) == expected
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_blank_and_long_lines_are_numbered_and_skipped_as_the_row_decoder_does(ending: str) -> None:
+    rows = [VIIRS_ROWS[0], "", " " * 5000, "\t", VIIRS_ROWS[1].replace(",N,VIIRS,", ",N" + "x" * 5000 + ",VIIRS,"), VIIRS_ROWS[2]]
+    text = ending.join([VIIRS_HEADER, *rows])
+    assert [row.number for row in split_rows(text)[1]] == [2, 6, 7]
+    assert check_same(text) == 2
+
+
 def test_a_header_repeating_a_name_is_read_the_row_way() -> None:
     assert read_columns("latitude,longitude,acq_date,latitude\n48.1,37.5,2023-04-01,49\n", NOW) is None
 

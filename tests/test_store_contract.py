@@ -322,3 +322,35 @@ def test_the_hub_s_node_register_counts_contacts(store: SqliteStore) -> None:
     register.record("k1", "UA", "node-ua", {"pending": 1})
     [node] = register.list()
     assert (node["key_id"], node["contacts"], node["pending"], node["sent"]) == ("k1", 2, 1, None)
+
+
+def test_rows_validated_as_columns_store_like_observations_and_pass_the_audit(store: SqliteStore, tmp_path: Path) -> None:
+    """FIRMS rows the columnar decoder validated (store.add_validated): the same documents and idempotence as
+    their observations through add_observations, with ledger leaves the audit accepts."""
+    import gzip
+
+    from truceline.ingest.firms_columns import decode_firms_columns_bytes
+    from truceline.ingest.records import Validated
+    from truceline.ledger.commitment import canonical_observation
+
+    demo = Path(__file__).parents[1] / "src" / "truceline" / "data" / "demo" / "firms-ukraine-2023-04-06.csv.gz"
+    lines = gzip.decompress(demo.read_bytes()).splitlines(keepends=True)[:41]
+    items = [item.observation for item in decode_firms_columns_bytes(b"".join(lines), datetime.now(UTC)) if isinstance(item, Validated)]
+    assert len(items) == 40
+    data_dir = tmp_path / "data"
+    load_or_create_key(data_dir, "truceline/contract")
+    first = store.add_validated(items[:30])
+    assert first.stored == [v.id for v in items[:30]]
+    again = store.add_validated(items[20:])
+    assert again.duplicates == [v.id for v in items[20:30]] and again.stored == [v.id for v in items[30:]]
+    settle(store)
+    models = []
+    for item in items:
+        stored = store.get_observation(item.id)
+        assert stored is not None and canonical_json(stored.document) == item.canonical
+        models.append(Observation.model_validate(stored.document, context=validation_context()))
+        assert canonical_observation(models[-1]) == item.canonical
+    assert store.add_observations(models[:5]).duplicates == [v.id for v in items[:5]]  # the same content hash
+    report = audit_store(store.reader(), data_dir)
+    assert report.ok, report.first_mismatch
+    assert report.observations == 40

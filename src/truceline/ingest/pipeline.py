@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from truceline.domain.observation_fast import collector_paused
 from truceline.ingest.acled import decode_acled, looks_like_acled
 from truceline.ingest.cot import CotOptions, decode_cot, looks_like_cot
 from truceline.ingest.firms import decode_firms, looks_like_firms, read_positions
@@ -301,7 +302,10 @@ def ingest_records(
         if good:
             count(store.add_observations(good))
         if ready:
-            count(store.add_validated([item.observation for item in ready]))
+            # Rows, leaves and their tuples, no cycles: a full pass of the collector here would walk every object
+            # of a file read as columns (its rows wait in memory) for nothing.
+            with collector_paused():
+                count(store.add_validated([item.observation for item in ready]))
         pending.clear()
         ready.clear()
         if on_chunk is not None:
