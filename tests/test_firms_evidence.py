@@ -201,3 +201,23 @@ def test_a_given_baseline_replaces_the_bundled_one(datasets: Path, tmp_path: Pat
     firms.write_text("latitude,longitude,acq_date\n48.1,37.7,2023-05-01\n", encoding="utf-8")
     summary = _ingest(tmp_path / "data", firms, extra=("--fire-baseline", str(baseline)))
     assert summary["files"][0]["conflict_fires"]["baseline"].startswith("base-2021.csv; 1 year (2021)")
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "field", "reason"),
+    [
+        # ISO 8601's basic and week forms: date.fromisoformat reads them since 3.11, numpy read 20230401 as the
+        # year 20,230,401 and the fire analytic asked for 55 GiB; FIRMS writes YYYY-MM-DD only
+        ("48.500000,37.500000,20230401", "acq_date", "not a valid YYYY-MM-DD date"),
+        ("48.500000,37.500000,2023-W13-6", "acq_date", "not a valid YYYY-MM-DD date"),
+        # a carriage return inside an unquoted cell: csv.reader raised for the whole file
+        ("48.500000\r,37.500000,2023-04-01", "(row)", "carriage return or line break inside an unquoted cell"),
+    ],
+)
+def test_a_malformed_row_is_rejected_alone_not_the_file(tmp_path: Path, bad_row: str, field: str, reason: str) -> None:
+    firms = tmp_path / "fires.csv"
+    firms.write_text(f"latitude,longitude,acq_date\n48.400000,37.400000,2023-04-01\n{bad_row}\n48.600000,37.600000,2023-04-02\n", newline="")
+    summary = _ingest(tmp_path / "data", firms)["files"][0]
+    assert summary["accepted"] == 2, summary
+    [rejection] = summary["rejected"]
+    assert rejection["where"] == "line 3" and rejection["field"] == field and reason in rejection["message"], rejection

@@ -28,16 +28,25 @@ _OPTIONAL_FLOATS = ("bright_ti4", "bright_ti5", "brightness", "bright_t31", "frp
 _NOON = time(12, tzinfo=UTC)
 _MAX_STAMPS = 100_000  # distinct (acq_date, acq_time) pairs remembered: a file holds few
 _SPECIAL = re.compile('["\r\n\x00]')
+_ACQ_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
 def _cells(line: str, limit: int) -> list[str]:
     """The cells of one CSV line, as ``next(csv.reader([line]), [])`` gives them (``limit``: the csv module's
-    field size limit). A line without quotes or stray line breaks is split directly, several times faster."""
+    field size limit). A line without quotes or stray line breaks is split directly, several times faster.
+
+    A line the csv module cannot read (a carriage return inside an unquoted cell, an unterminated quote)
+    raises :class:`_CellError` for the row: the row is rejected with the reason, not the whole file.
+    """
     body = line[:-1] if line.endswith("\n") else line
     if body.endswith("\r"):
         body = body[:-1]
     if not body or len(body) > limit or _SPECIAL.search(body):
-        return next(csv.reader([line]), [])
+        try:
+            return next(csv.reader([line]), [])
+        except csv.Error as exc:
+            reason = "a carriage return or line break inside an unquoted cell" if "new-line" in str(exc) else str(exc)
+            raise _CellError("(row)", f"not a readable CSV line: {reason}") from None
     return body.split(",")
 
 
@@ -73,12 +82,24 @@ def _cell_float(raw: str) -> float:
     return parse_decimal(raw.strip())
 
 
+def _acq_date(raw: str) -> date:
+    """An ``acq_date`` cell (spaces around allowed) as FIRMS writes it: YYYY-MM-DD, nothing else.
+
+    ``date.fromisoformat`` also takes ISO 8601's basic and week forms (``20230401``, ``2023-W13-6``) since
+    Python 3.11; numpy reads ``20230401`` as the year 20,230,401. Neither is FIRMS, so both are refused.
+    """
+    text = raw.strip()
+    try:
+        if not _ACQ_DATE.fullmatch(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _CellError("acq_date", f"{raw!r} is not a valid YYYY-MM-DD date") from None
+
+
 def _stamp(raw_day: str, raw_time: str) -> tuple[str, str, float]:
     """(ISO time, the same with ``Z``, uncertainty in s) of an ``acq_date`` and ``acq_time`` cell (or "")."""
-    try:
-        day = date.fromisoformat(raw_day.strip())
-    except ValueError:
-        raise _CellError("acq_date", f"{raw_day!r} is not a valid YYYY-MM-DD date") from None
+    day = _acq_date(raw_day)
     if raw_time.strip():
         try:
             when = datetime.combine(day, _acq_time(raw_time))
@@ -158,7 +179,10 @@ def _header(header_line: str) -> list[str]:
         raise FormatError(
             f"not a FIRMS CSV: the header must contain {', '.join(REQUIRED_COLUMNS)} (got {header_line.strip()[:120]!r})"
         )
-    return [c.strip().lower() for c in next(csv.reader([header_line]))]
+    try:
+        return [c.strip().lower() for c in next(csv.reader([header_line]))]
+    except csv.Error as exc:
+        raise FormatError(f"FIRMS CSV header is not a readable CSV line: {exc}") from None
 
 
 def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
@@ -169,8 +193,12 @@ def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
     for number, line in enumerate(iterator, start=2):
         if not line.strip():
             continue
-        cells = _cells(line, limit)
         where = f"line {number}"
+        try:
+            cells = _cells(line, limit)
+        except _CellError as exc:
+            yield Rejection(where, exc.field, str(exc))
+            continue
         if len(cells) != width:
             yield Rejection(where, "(row)", f"expected {width} columns, got {len(cells)}")
             continue
@@ -184,8 +212,7 @@ def _position(cells: list[str], i_lat: int, i_lon: int, i_date: int) -> tuple[fl
     """``(lat, lon, acq_date)`` of one row's cells when the three are sane, else None."""
     try:
         lat, lon = _cell_float(cells[i_lat]), _cell_float(cells[i_lon])
-        day = cells[i_date].strip()
-        date.fromisoformat(day)
+        day = _acq_date(cells[i_date]).isoformat()
     except ValueError:
         return None
     if -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0:
@@ -204,7 +231,10 @@ def read_positions(lines: Iterable[str]) -> Iterator[tuple[str, float, float, st
     i_lat, i_lon, i_date = (header.index(c) for c in REQUIRED_COLUMNS)
     width, limit = len(header), csv.field_size_limit()
     for number, line in enumerate(iterator, start=2):  # line by line, exactly as decode_firms numbers them
-        cells = _cells(line, limit)
+        try:
+            cells = _cells(line, limit)
+        except _CellError:
+            continue  # decode_firms rejects the row
         if len(cells) != width:
             continue
         found = _position(cells, i_lat, i_lon, i_date)

@@ -196,7 +196,10 @@ class FirmsColumns:
                 lons.append(self.lon[k])
                 days.append(row.cells[i_date])
                 continue
-            cells = row.cells if row.cells is not None else _cells(row.line, limit)
+            try:
+                cells = row.cells if row.cells is not None else _cells(row.line, limit)
+            except _CellError:
+                continue  # rejected by the row decoder
             if len(cells) != self.width:
                 continue
             found = _position(cells, i_lat, i_lon, i_date)
@@ -356,7 +359,11 @@ def _decode_block(table: FirmsColumns, extra: Extra, start: int) -> Iterator[Rec
         if table.ok[k]:
             yield Validated(where, _validated(table, k, extra))
             continue
-        cells = row.cells if row.cells is not None else _cells(row.line, limit)
+        try:
+            cells = row.cells if row.cells is not None else _cells(row.line, limit)
+        except _CellError as exc:
+            yield Rejection(where, exc.field, str(exc))
+            continue
         if len(cells) != width:
             yield Rejection(where, "(row)", f"expected {width} columns, got {len(cells)}")
             continue
