@@ -39,7 +39,7 @@ from pathlib import Path
 import pyModeS
 from pyModeS.util import crc
 
-from truceline.ingest.modes import ModeSDecoder, decode_avr, decode_beast, decode_modes_csv, decode_sbs
+from truceline.ingest.modes import decode_avr, decode_beast, decode_modes_csv, decode_sbs
 from truceline.ingest.modes_formats import TICKS_HZ
 from truceline.track.model import DecodeReport
 

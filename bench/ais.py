@@ -31,10 +31,10 @@ air and sea checks). Printed: messages decoded of those sent, points stored, the
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

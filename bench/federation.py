@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _docs(n: int) -> list[dict[str, Any]]:
-    t0 = datetime(2023, 4, 2, tzinfo=timezone.utc)
+    t0 = datetime(2023, 4, 2, tzinfo=UTC)
     return [
         {
             "id": f"bench-{i:07d}", "time": (t0 + timedelta(seconds=7 * i)).isoformat().replace("+00:00", "Z"), "kind": "explosion",

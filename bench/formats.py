@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from truceline.domain.observation_fast import collector_paused
@@ -45,7 +45,7 @@ from truceline.ingest.sensorthings import decode_sensorthings
 from truceline.ingest.validation import validate_batch, validation_context
 
 GOAL_RATIO = 0.5
-_START = datetime(2023, 4, 1, tzinfo=timezone.utc)
+_START = datetime(2023, 4, 1, tzinfo=UTC)
 _KINDS = ("explosion", "impact", "launch", "muzzle-flash", "flight", "thermal")
 
 
@@ -294,7 +294,7 @@ CASES: list[FormatCase] = [
         "firms-csv",
         gen_firms,
         bare_csv,
-        lambda data: decode_firms_columns_bytes(data, datetime.now(timezone.utc)),
+        lambda data: decode_firms_columns_bytes(data, datetime.now(UTC)),
         note=_FIRMS_NOTE,
     ),
     FormatCase("sensorthings", gen_sensorthings, bare_json, decode_sensorthings),

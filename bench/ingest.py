@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ SOURCES = (("ua-acoustic-1", "acoustic", "UA"), ("fr-radar-2", "radar", "FR"), (
 def make_observations(count: int, seed: int = 7) -> list[dict[str, Any]]:
     """Synthetic but valid observations spread over eastern Ukraine and the year 2023."""
     rng = random.Random(seed)
-    start = datetime(2023, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2023, 1, 1, tzinfo=UTC)
     out = []
     for i in range(count):
         sid, stype, org = SOURCES[i % len(SOURCES)]

@@ -75,9 +75,9 @@ def _records(geometry: Any, day: date, n: int, rng: np.random.Generator, prefix:
 
 def build(data_dir: Path, incidents: int, history: int, seed: int) -> tuple[Any, Any]:
     """A fused data dir for the bench; returns (store, ledger key)."""
-    from truceline.service.fusion import FusionWorker
     from truceline.api.routes_ledger import ensure_ledger_key
     from truceline.ingest.validation import validate_batch, validation_context
+    from truceline.service.fusion import FusionWorker
     from truceline.store.sqlite import open_store
     from truceline.verify.agreement_loader import load_demo_agreement
     from truceline.verify.geometry import geometry_for
