@@ -184,6 +184,17 @@ def _incident(iid: str, founder: tuple[str, str], lat: float = 48.1, lon: float 
     )
 
 
+def test_incident_members_are_found_per_organisation_or_by_id_alone_on_old_incidents(store: SqliteStore) -> None:
+    """Members are the named organisation's rows; an incident written before ids were per organisation (no
+    organisations) rests on every row with its ids."""
+    store.add_observations([obs(id="same"), obs(id="same", source={"id": "ru-s", "type": "monitor", "org": "RU"}, releasable_to=["RU"])])
+    old = _incident("inc-old", ("UA", "same")).model_copy(update={"observation_orgs": ()})
+    store.apply_incident_changes([(_incident("inc-ru", ("RU", "same")), False), (old, False)], [], cursor=2)
+    members = store.member_documents(["inc-ru", "inc-old"])
+    assert [d["source"]["org"] for d in members["inc-ru"]] == ["RU"]
+    assert sorted(d["source"]["org"] for d in members["inc-old"]) == ["RU", "UA"]
+
+
 def test_incidents_members_and_fusion_cursor(store: SqliteStore) -> None:
     store.add_observations([obs(id="m1", releasable_to=["COALITION"])])
     assert store.fusion_cursor() == 0

@@ -538,7 +538,7 @@ def checked_parts(r: RecordIn) -> Checked | None:
     return _checked(r)
 
 
-def checked_record(line: bytes) -> Checked | None:
+def checked_record(line: bytes | str) -> Checked | None:
     """One JSON Lines record through :func:`checked_records`' checks; None sends it the ordinary way."""
     try:
         return _checked(_decode_record(line))

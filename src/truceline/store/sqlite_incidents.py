@@ -71,11 +71,18 @@ class IncidentTables(SqliteBase):
         with self.transaction() as conn:
             if removed:
                 conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
-            rows, members = [], []
-            for incident, finalised in upserts:
-                rows.append(incident_row(incident, finalised, now))
-                # (org, id) pairs: ids are per organisation (org None only on incidents written before)
-                members.append((incident.id, orjson.dumps(incident.observation_refs()).decode()))
+            rows = [incident_row(incident, finalised, now) for incident, finalised in upserts]
+            # One row per supporting observation, found by (org, id) through the unique index: ids are per
+            # organisation (org None only on incidents written before; those are found by id alone).
+            by_org: list[tuple[str, str, str]] = []
+            by_id: list[tuple[str, str]] = []
+            for incident, _ in upserts:
+                iid = incident.id
+                for org, oid in incident.observation_refs():
+                    if org is None:
+                        by_id.append((iid, oid))
+                    else:
+                        by_org.append((iid, org, oid))
             conn.executemany(
                 "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
@@ -83,13 +90,10 @@ class IncidentTables(SqliteBase):
                 " finalised = excluded.finalised, updated_us = excluded.updated_us, doc = excluded.doc",
                 rows,
             )
-            conn.executemany("DELETE FROM incident_members WHERE incident_id = ?", [(m[0],) for m in members])
-            conn.executemany(
-                "INSERT INTO incident_members (incident_id, obs_seq) SELECT ?, o.seq FROM json_each(?) AS j"
-                " JOIN observations AS o ON o.id = json_extract(j.value, '$[1]')"
-                " AND (json_extract(j.value, '$[0]') IS NULL OR o.org = json_extract(j.value, '$[0]'))",
-                members,
-            )
+            conn.executemany("DELETE FROM incident_members WHERE incident_id = ?", [(row[0],) for row in rows])
+            conn.executemany("INSERT INTO incident_members (incident_id, obs_seq) SELECT ?1, seq FROM observations WHERE org = ?2 AND id = ?3", by_org)
+            if by_id:
+                conn.executemany("INSERT INTO incident_members (incident_id, obs_seq) SELECT ?1, seq FROM observations WHERE id = ?2", by_id)
             if cursor is not None:
                 conn.execute(
                     "INSERT INTO fusion_state VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
