@@ -185,6 +185,13 @@ def _header(header_line: str) -> list[str]:
         raise FormatError(f"FIRMS CSV header is not a readable CSV line: {exc}") from None
 
 
+def _width_checked(cells: list[str], width: int) -> list[str]:
+    """A data row's cells, or :class:`_CellError` for the row when it has not the header's ``width``."""
+    if len(cells) != width:
+        raise _CellError("(row)", f"expected {width} columns, got {len(cells)}")
+    return cells
+
+
 def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
     """Records of a FIRMS CSV; rows with bad cells are rejected with their line number, the rest kept."""
     iterator = iter(lines)
@@ -195,15 +202,7 @@ def decode_firms(lines: Iterable[str]) -> Iterator[Record | Rejection]:
             continue
         where = f"line {number}"
         try:
-            cells = _cells(line, limit)
-        except _CellError as exc:
-            yield Rejection(where, exc.field, str(exc))
-            continue
-        if len(cells) != width:
-            yield Rejection(where, "(row)", f"expected {width} columns, got {len(cells)}")
-            continue
-        try:
-            yield Record(where, _record(cells, layout))
+            yield Record(where, _record(_width_checked(_cells(line, limit), width), layout))
         except _CellError as exc:
             yield Rejection(where, exc.field, str(exc))
 

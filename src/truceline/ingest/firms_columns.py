@@ -45,6 +45,7 @@ from truceline.ingest.firms import (
     _position,
     _record,
     _stamp,
+    _width_checked,
     decode_firms_bytes,
 )
 from truceline.ingest.records import Record, Rejection, Validated
@@ -145,7 +146,7 @@ class _Stamps:
             try:
                 iso, text, uncertainty_s = _stamp(day, hhmm)
             except _CellError:
-                pass
+                value = None  # not a time the model takes: the row goes the row way, which words the refusal
             else:
                 when = datetime.fromisoformat(iso)
                 if EARLIEST_TIME <= when <= self.latest:
@@ -360,15 +361,7 @@ def _decode_block(table: FirmsColumns, extra: Extra, start: int) -> Iterator[Rec
             yield Validated(where, _validated(table, k, extra))
             continue
         try:
-            cells = row.cells if row.cells is not None else _cells(row.line, limit)
-        except _CellError as exc:
-            yield Rejection(where, exc.field, str(exc))
-            continue
-        if len(cells) != width:
-            yield Rejection(where, "(row)", f"expected {width} columns, got {len(cells)}")
-            continue
-        try:
-            value = _record(cells, layout)
+            value = _record(_width_checked(row.cells if row.cells is not None else _cells(row.line, limit), width), layout)
         except _CellError as exc:
             yield Rejection(where, exc.field, str(exc))
             continue

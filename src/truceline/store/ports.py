@@ -136,7 +136,6 @@ class ObservationStore(Protocol):
 
     def add_validated(self, items: Sequence[ValidatedObservation], received_at: datetime | None = None) -> AddResult:
         """:meth:`add_observations` for observations a columnar decoder validated (same rows, leaves and checks)."""
-        ...
 
     def get_observation(
         self, observation_id: str, reader: Principal | None = None, org: str | None = None
