@@ -135,3 +135,15 @@ def test_api_rejects_bad_parameters(api: Any) -> None:
     for params in ({"date": "yesterday"}, {"date": "2023-05-10", "format": "docx"}, {"date": "2023-05-10", "audience": "all"}, {}):
         response = client.get("/api/v1/reports/daily", params=params, headers=headers["press"])
         assert response.status_code == 422, params
+
+
+def test_cli_error_keeps_a_long_path_on_one_line(data_dir: Path, tmp_path: Path) -> None:
+    # An error naming a path longer than the terminal is one line (a log or a grep sees the whole path), also
+    # where the terminal is narrow: the CLI's error output is not wrapped.
+    out = tmp_path / ("a-directory-name-long-enough-to-pass-the-width-" * 3) / "r.md"
+    result = runner.invoke(
+        cli, ["report", "daily", "--data-dir", str(data_dir), "--date", "2023-05-10", "--out", str(out), "--format", "md"],
+        env={"COLUMNS": "40"},
+    )
+    assert result.exit_code == 2
+    assert f"cannot write {out}: directory {out.parent} does not exist" in result.output

@@ -49,7 +49,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 DEMO_DATA_DIR = Path("truceline-demo")
 
 #: The formats `ingest --format` takes (a Literal, so --help lists them and the parser checks them); the

@@ -40,7 +40,7 @@ def ensure_replica_admin_key(store: Any, data_dir: Path, store_url: str) -> tupl
     try:
         conn = psycopg.connect(store_url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        Console(stderr=True).print(f"error: cannot reach the store to decide on the admin key: {exc}", style="red", markup=False, highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"error: cannot reach the store to decide on the admin key: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (ADMIN_KEY_LOCK,))
@@ -82,7 +82,7 @@ def no_admin_file_notice(console: Console, path: Path) -> None:
 def refuse_fusion_flag(fusion: bool | None) -> None:
     """``--fusion`` makes no sense on a replica: fusion runs in `truceline worker`."""
     if fusion:
-        Console(stderr=True).print(
+        Console(stderr=True, soft_wrap=True).print(
             "error: an API replica (--store/--bus) never fuses: run `truceline worker --data-dir DIR --store URL --bus URL`",
             style="red", soft_wrap=True, markup=False, highlight=False,
         )

@@ -21,7 +21,7 @@ from truceline.cli_words import counted
 from truceline.report.audience import Audience, AudienceError, edition_reader
 
 app = typer.Typer(help="Export what an audience may see in other tools' formats.", no_args_is_help=True)
-_stderr = Console(stderr=True)
+_stderr = Console(stderr=True, soft_wrap=True)
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:

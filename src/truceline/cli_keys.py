@@ -24,7 +24,7 @@ from truceline.store.sqlite import StoreError
 
 __all__ = ["keys_app", "orgs_app"]
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organisations and the groups (e.g. COALITION) they belong to.", no_args_is_help=True)
 _KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"

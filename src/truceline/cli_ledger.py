@@ -86,7 +86,7 @@ def _ledger_connection(data_dir: Path, store_url: str | None, key: LedgerKey | N
             yield cast(sqlite3.Connection, conn)
             waiting = int(conn.execute("SELECT count(*) FROM ledger_queue").fetchone()[0])
         if waiting:
-            Console(stderr=True).print(f"{counted(waiting, 'record')} still waiting for the sequencer (not in this view of the log)")
+            Console(stderr=True, soft_wrap=True).print(f"{counted(waiting, 'record')} still waiting for the sequencer (not in this view of the log)")
     finally:
         store.close()
 

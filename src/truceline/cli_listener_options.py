@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9_-]{1,31}$")
 

@@ -22,7 +22,7 @@ from truceline.report.audience import Audience, AudienceError
 from truceline.report.formats import Format
 
 app = typer.Typer(name="report", help="Reports: the daily report on the ceasefire.", no_args_is_help=True, add_completion=False)
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:

@@ -31,7 +31,7 @@ BusUrl = Annotated[
 EXIT_USAGE = 2
 _STORE_SCHEMES = ("postgresql://", "postgres://")
 _BUS_SCHEMES = ("nats://", "tls://")
-_console = Console(stderr=True)
+_console = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:

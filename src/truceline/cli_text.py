@@ -20,7 +20,7 @@ from truceline.text.gazetteer import GazetteerError
 from truceline.text.geoparse import Geoparser, ResolvedPlace
 
 app = typer.Typer(add_completion=False)
-_stderr = Console(stderr=True)
+_stderr = Console(stderr=True, soft_wrap=True)
 
 
 def places_json(places: list[ResolvedPlace]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 Upstream = Annotated[
     str | None,
