@@ -42,14 +42,16 @@ def test_stages_cover_the_request_path(bench: ModuleType, tmp_path: Path) -> Non
 
 
 def test_process_tree_cpu_includes_children(bench: ModuleType) -> None:
-    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\nimport sys; sys.stdout.write('done'); sys.stdout.flush(); time.sleep(30)"
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\nimport sys; sys.stdout.write('done'); sys.stdout.flush(); time.sleep(30)"
     parent = subprocess.Popen(
         [sys.executable, "-c", f"import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', {burn!r}], stdout=subprocess.PIPE); c.stdout.read(4); print('ready', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE,
     )
     try:
         assert parent.stdout is not None and parent.stdout.readline().strip() == b"ready"
-        assert bench._tree_cpu_s(parent.pid) >= 0.3  # the child's busy loop, not only the idle parent
+        # The child's busy loop (0.6 s), not only the idle parent (~0.05 s): /proc counts in clock ticks, sampled,
+        # so the bound leaves room below what the child measured itself.
+        assert bench._tree_cpu_s(parent.pid) >= 0.4
         assert bench._tree_cpu_s(os.getpid()) > 0
     finally:
         parent.kill()
