@@ -162,6 +162,8 @@ def open_records(
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     handle = path.open("rb")
+    # Records validated while decoded are held to a time bound taken now, before validation's own ``now``: never looser.
+    decoded_at = datetime.now(UTC)
     try:
         if fmt == "auto":
             fmt = detect_format(path, handle.read(65536))
@@ -174,14 +176,13 @@ def open_records(
                     return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to)), _Position(handle), handle
                 handle.seek(0)
         if fmt == "jsonl":
-            records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle)
+            records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle, decoded_at)
         elif fmt == "firms":
-            # The time bound of rows validated as columns is taken now, before validation's own ``now``: never looser.
-            records = _firms_records(path, handle, load_baseline(fire_baseline), fires or FireAnalysis(), datetime.now(UTC))
+            records = _firms_records(path, handle, load_baseline(fire_baseline), fires or FireAnalysis(), decoded_at)
         elif fmt == "text":
             records = decode_text(handle.read())
         elif fmt == "json":
-            records = decode_json(_read_document(path, handle))
+            records = decode_json(_read_document(path, handle), decoded_at)
         elif fmt == "sensorthings":
             records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to))
         elif fmt == "cot":
@@ -194,7 +195,7 @@ def open_records(
             _check_utf8(handle)  # a wrong encoding refuses the whole file before anything is stored
             records = decode_acled(_utf8_lines(handle))
         else:
-            records = decode_geojson(_read_document(path, handle))
+            records = decode_geojson(_read_document(path, handle), decoded_at)
     except BaseException:
         handle.close()
         raise

@@ -1,0 +1,233 @@
+"""Plainly valid native records as the store takes them: file ingest's hot path for JSON documents.
+
+:mod:`truceline.domain.observation_fast` checks records msgspec decoded with a compiled schema (types,
+ranges, enumerations, unknown fields in C; patterns, time and attributes in Python) and builds the model's
+object, which the store then writes as canonical JSON. File ingest needs only that canonical document and
+the few columns the store indexes, as for FIRMS (:mod:`truceline.ingest.firms_columns`). A record that
+states everything (id, time uncertainty, a CEP; no ``attributes.origin``), so that nothing is assumed or
+derived, has them written straight from the checked values: the dict :func:`~truceline.ledger.commitment.
+canonical_from_fields` would make of its observation. Any other checked record has its observation built by
+the model's code as before and turned into the same item. A record whose time is after ``now + skew`` stays
+a :class:`~truceline.domain.observation_fast.Checked` record, so that validation words its refusal; a record
+the checks do not accept sends its whole document the ordinary way, so every rejection is pydantic's.
+tests/test_validated_json.py compares the stored bytes with the model's on generated, edge and mutated input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+import orjson
+from msgspec import UNSET, Struct
+
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, POINT_CEP_PER_SIGMA, Observation, Source
+from truceline.domain.observation_fast import (
+    Checked,
+    RecordIn,
+    checked_from_parts,
+    collector_paused,
+    decode_record,
+    decode_records,
+    record_parts,
+)
+from truceline.domain.validated import ValidatedObservation
+from truceline.ingest.records import Record, Validated
+from truceline.ledger.canonical import _Fallback, _float_for_orjson, _for_orjson, canonical_json
+from truceline.ledger.commitment import canonical_observation
+
+_SORTED_UTC = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
+_MAX_CACHED = 4096
+_source_docs: dict[int, tuple[Source, msgspec.Raw]] = {}
+_label_docs: dict[tuple[str, ...], msgspec.Raw] = {}
+_MsgspecErrors = (msgspec.ValidationError, msgspec.DecodeError)
+_dumps = orjson.dumps
+_new_tuple = tuple.__new__
+_Raw = msgspec.Raw
+#: Writes a document whose keys are already in RFC 8785 order (ASCII, sorted) and whose numbers went through
+#: :func:`_number`: its bytes are then ``canonical_json``'s. A third of orjson's time for these small
+#: documents (orjson starts every output in a fresh 1 KiB buffer).
+_encode = msgspec.json.Encoder().encode
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+class _Where(Struct, gc=False):
+    """A point's canonical members, in RFC 8785 order (UNSET members are left out)."""
+
+    alt_m: Any = UNSET
+    cep_m: Any = UNSET
+    lat: Any = UNSET
+    lon: Any = UNSET
+    type: str = "point"
+
+
+class _Document(Struct, gc=False):
+    """An observation's canonical members, in RFC 8785 order (UNSET members are left out): a Struct is built
+    and written faster than a dict."""
+
+    attributes: Any = UNSET
+    credibility: Any = UNSET
+    evidence_hash: Any = UNSET
+    id: Any = UNSET
+    kind: Any = UNSET
+    location: Any = UNSET
+    releasable_to: Any = UNSET
+    reliability: Any = UNSET
+    source: Any = UNSET
+    time: Any = UNSET
+    time_uncertainty_s: Any = UNSET
+
+
+_NO_ATTRIBUTES = _Raw(b"{}")
+
+
+def _number(value: float) -> Any:
+    """A finite double as msgspec must be given it to write it as RFC 8785 does: msgspec writes a
+    non-integral double from 1e-4 to 1e16 as its shortest repr, as orjson does, and everything
+    :func:`~truceline.ledger.canonical._float_for_orjson` turns into an int or a fragment comes as such."""
+    number = _float_for_orjson(value)
+    return _Raw(_dumps(number)) if type(number) is orjson.Fragment else number
+#: The model's defaults for an unstated reliability and credibility (F, 6), as they are stored.
+_RELIABILITY_DEFAULT: str = Observation.model_fields["reliability"].default._value_
+_CREDIBILITY_DEFAULT: int = Observation.model_fields["credibility"].default._value_
+
+
+def _source_doc(source: Source) -> msgspec.Raw:
+    """A source's canonical JSON, once per instance (:mod:`~truceline.domain.observation_fast` shares one
+    per distinct source; the entry holds the instance, so its id is not reused)."""
+    entry = _source_docs.get(id(source))
+    if entry is not None and entry[0] is source:
+        return entry[1]
+    fragment = msgspec.Raw(canonical_json({"id": source.id, "type": source.type._value_, "org": source.org}))
+    if len(_source_docs) >= _MAX_CACHED:
+        _source_docs.clear()
+    _source_docs[id(source)] = (source, fragment)
+    return fragment
+
+
+def _labels_doc(labels: tuple[str, ...]) -> msgspec.Raw:
+    fragment = _label_docs.get(labels)
+    if fragment is None:
+        fragment = msgspec.Raw(canonical_json(list(labels)))
+        if len(_label_docs) >= _MAX_CACHED:
+            _label_docs.clear()
+        _label_docs[labels] = fragment
+    return fragment
+
+
+def validated_of(observation: Observation) -> ValidatedObservation | None:
+    """The stored form of a validated observation located at a point (None for a bearing or an unresolved
+    place): the values :func:`~truceline.store.prepared.prepare_observation` takes from it."""
+    point = observation.point
+    sigma = observation.sigma_m
+    if point is None or sigma is None:
+        return None
+    source = observation.source
+    return ValidatedObservation(
+        canonical_observation(observation),
+        str(observation.id),
+        observation.time,
+        observation.time_sd_s,
+        observation.kind._value_,
+        observation.location.type,
+        point[0],
+        point[1],
+        sigma,
+        source.id,
+        source.type._value_,
+        source.org,
+        observation.reliability._value_,
+        int(observation.credibility),
+        tuple(observation.releasable_to),
+    )
+
+
+def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation | Checked | None:
+    """A checked record as the store takes it, or as a :class:`Checked` record when its time is after
+    ``latest`` (validation refuses it, in its words); None when the checks do not accept it."""
+    parts = record_parts(r)
+    if parts is None:
+        return None
+    oid, evidence, source, labels, when, attributes = parts
+    loc = r.location
+    cep, time_sd = loc.cep_m, r.time_uncertainty_s
+    if oid is not None and time_sd is not UNSET and cep is not UNSET and loc.cov_m2 is UNSET and "origin" not in attributes and when <= latest:
+        reliability = _RELIABILITY_DEFAULT if r.reliability is UNSET else r.reliability._value_
+        credibility = _CREDIBILITY_DEFAULT if r.credibility is UNSET else r.credibility._value_
+        kind = r.kind._value_
+        text = r.time
+        try:
+            document = _Document(
+                _Raw(_dumps(_for_orjson(attributes), option=_SORTED)) if attributes else _NO_ATTRIBUTES,
+                credibility,
+                UNSET if evidence is None else evidence,
+                oid,
+                kind,
+                _Where(UNSET if loc.alt_m is UNSET else _number(loc.alt_m), _number(cep), _number(loc.lat), _number(loc.lon)),
+                _labels_doc(labels),
+                reliability,
+                _source_doc(source),
+                # A UTC time as the model's dump and orjson write it (OPT_UTC_Z); given as exactly that (seconds,
+                # ``Z``; record_parts read it), it is written as given.
+                text if len(text) == 20 and text[19] == "Z" else _Raw(_dumps(when, option=_SORTED_UTC)),
+                _number(time_sd),
+            )
+            canonical = _encode(document)
+        except (_Fallback, orjson.JSONEncodeError):
+            pass  # an unusual attribute value: the model's object and its canonical route
+        else:
+            return _new_tuple(ValidatedObservation, (  # a NamedTuple's own __new__ is Python code; this runs per record
+                canonical, oid, when, time_sd, kind, "point", loc.lat, loc.lon, cep / POINT_CEP_PER_SIGMA, source.id,
+                source.type._value_, source.org, reliability, credibility, labels,
+            ))  # fmt: skip
+    checked = checked_from_parts(r, parts)
+    if checked is None or checked.observation.time > latest:
+        return checked
+    return validated_of(checked.observation) or checked
+
+
+def as_items(prefix: str, items: Sequence[ValidatedObservation | Checked]) -> list[Validated | Record]:
+    """``items`` numbered from 1 as ``{prefix} {n}``: :class:`Validated`, or :class:`Record` for a checked record.
+
+    Built with the cyclic collector paused (two small objects per record, no cycles), as the decoders of whole
+    documents build everything else; a NamedTuple's own ``__new__`` is Python code, so ``tuple.__new__``."""
+    with collector_paused():
+        return [
+            _new_tuple(Validated, (f"{prefix} {i}", item)) if type(item) is ValidatedObservation else Record(f"{prefix} {i}", item)
+            for i, item in enumerate(items, start=1)
+        ]
+
+
+def validated_all(records: Iterable[RecordIn], latest: datetime) -> list[ValidatedObservation | Checked] | None:
+    """:func:`validated_or_checked` of every record, or None as soon as one is not accepted."""
+    out: list[ValidatedObservation | Checked] = []
+    for r in records:
+        item = validated_or_checked(r, latest)
+        if item is None:
+            return None
+        out.append(item)
+    return out
+
+
+def validated_document(data: bytes, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[ValidatedObservation | Checked] | None:
+    """A native JSON document (one record or an array) decoded by msgspec and checked in one pass, when every
+    record in it is plainly valid; None sends it the ordinary way (orjson, then validation per record).
+
+    ``now``: give one no later than validation's, so that nothing is accepted here that validation refuses."""
+    with collector_paused():
+        try:
+            decoded = decode_records(data)
+        except _MsgspecErrors:
+            return None
+        return validated_all(decoded if isinstance(decoded, list) else [decoded], now + skew)
+
+
+def validated_line(line: bytes | str, latest: datetime) -> ValidatedObservation | Checked | None:
+    """One JSON Lines record through :func:`validated_or_checked`; None sends it the ordinary way."""
+    try:
+        return validated_or_checked(decode_record(line), latest)
+    except _MsgspecErrors:
+        return None
+
