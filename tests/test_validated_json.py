@@ -37,8 +37,8 @@ DECODERS: dict[str, Decoder] = {
 
 
 def _row(prepared: Any) -> tuple[Any, ...]:
-    """What the store keeps of a prepared observation, but the salt and what depends on it."""
-    return prepared.id, prepared.owner_org, prepared.labels, prepared.columns, prepared.doc_sha256
+    """What the store keeps of a prepared observation, but the salt and what depends on it (and each column's type)."""
+    return prepared.id, prepared.owner_org, prepared.labels, prepared.columns, prepared.doc_sha256, [type(c) for c in prepared.columns]
 
 
 def outcome(items: Iterable[Record | Rejection | Validated]) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]], int]:

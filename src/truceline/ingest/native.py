@@ -44,7 +44,12 @@ def decode_json(data: bytes, validate_at: datetime | None = None) -> Iterator[Re
     With ``validate_at`` (file ingest: a time no later than validation's ``now``), such a document's records
     come out as :class:`Validated`, ready for the store (:mod:`truceline.ingest.validated_json`).
     """
-    checked = checked_records(data) if validate_at is None else validated_document(data, validate_at)
+    if validate_at is not None:
+        validated = validated_document(data, validate_at)
+        if validated is not None:
+            yield from validated
+            return
+    checked = checked_records(data) if validate_at is None else None  # (the same checks said no just now)
     if checked is not None:
         yield from as_items("item", checked)
         return

@@ -35,7 +35,7 @@ from truceline.domain.observation_fast import (
 )
 from truceline.domain.validated import ValidatedObservation
 from truceline.ingest.records import Record, Validated
-from truceline.ledger.canonical import _Fallback, _float_for_orjson, _for_orjson, canonical_json
+from truceline.ledger.canonical import _SIMPLE_FLOAT_MAX, _SIMPLE_FLOAT_MIN, _Fallback, _float_for_orjson, _for_orjson, canonical_json
 from truceline.ledger.commitment import canonical_observation
 
 _SORTED_UTC = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
@@ -44,13 +44,13 @@ _source_docs: dict[int, tuple[Source, msgspec.Raw]] = {}
 _label_docs: dict[tuple[str, ...], msgspec.Raw] = {}
 _MsgspecErrors = (msgspec.ValidationError, msgspec.DecodeError)
 _dumps = orjson.dumps
-_new_tuple = tuple.__new__
 _Raw = msgspec.Raw
 #: Writes a document whose keys are already in RFC 8785 order (ASCII, sorted) and whose numbers went through
 #: :func:`_number`: its bytes are then ``canonical_json``'s. A third of orjson's time for these small
 #: documents (orjson starts every output in a fresh 1 KiB buffer).
 _encode = msgspec.json.Encoder().encode
 _SORTED = orjson.OPT_SORT_KEYS
+_LOW, _HIGH = _SIMPLE_FLOAT_MIN, _SIMPLE_FLOAT_MAX  # non-integral doubles here: their shortest repr, in both encoders
 
 
 class _Where(Struct, gc=False):
@@ -158,30 +158,40 @@ def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation 
         credibility = _CREDIBILITY_DEFAULT if r.credibility is UNSET else r.credibility._value_
         kind = r.kind._value_
         text = r.time
+        lat, lon = loc.lat, loc.lon
+        labels_doc = _label_docs.get(labels) or _labels_doc(labels)
+        source_entry = _source_docs.get(id(source))
+        source_doc = source_entry[1] if source_entry is not None and source_entry[0] is source else _source_doc(source)
         try:
+            # Numbers inline where msgspec writes them as RFC 8785 does (see _number): one call fewer per value.
             document = _Document(
                 _Raw(_dumps(_for_orjson(attributes), option=_SORTED)) if attributes else _NO_ATTRIBUTES,
                 credibility,
                 UNSET if evidence is None else evidence,
                 oid,
                 kind,
-                _Where(UNSET if loc.alt_m is UNSET else _number(loc.alt_m), _number(cep), _number(loc.lat), _number(loc.lon)),
-                _labels_doc(labels),
+                _Where(
+                    UNSET if loc.alt_m is UNSET else _number(loc.alt_m),
+                    cep if _LOW <= cep < _HIGH and not cep.is_integer() else _number(cep),
+                    lat if _LOW <= abs(lat) < _HIGH and not lat.is_integer() else _number(lat),
+                    lon if _LOW <= abs(lon) < _HIGH and not lon.is_integer() else _number(lon),
+                ),
+                labels_doc,
                 reliability,
-                _source_doc(source),
+                source_doc,
                 # A UTC time as the model's dump and orjson write it (OPT_UTC_Z); given as exactly that (seconds,
                 # ``Z``; record_parts read it), it is written as given.
                 text if len(text) == 20 and text[19] == "Z" else _Raw(_dumps(when, option=_SORTED_UTC)),
-                _number(time_sd),
+                time_sd if _LOW <= time_sd < _HIGH and not time_sd.is_integer() else _number(time_sd),
             )
             canonical = _encode(document)
         except (_Fallback, orjson.JSONEncodeError):
             pass  # an unusual attribute value: the model's object and its canonical route
         else:
-            return _new_tuple(ValidatedObservation, (  # a NamedTuple's own __new__ is Python code; this runs per record
-                canonical, oid, when, time_sd, kind, "point", loc.lat, loc.lon, cep / POINT_CEP_PER_SIGMA, source.id,
+            return ValidatedObservation(
+                canonical, oid, when, time_sd, kind, "point", lat, lon, cep / POINT_CEP_PER_SIGMA, source.id,
                 source.type._value_, source.org, reliability, credibility, labels,
-            ))  # fmt: skip
+            )  # fmt: skip
     checked = checked_from_parts(r, parts)
     if checked is None or checked.observation.time > latest:
         return checked
@@ -191,29 +201,34 @@ def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation 
 def as_items(prefix: str, items: Sequence[ValidatedObservation | Checked]) -> list[Validated | Record]:
     """``items`` numbered from 1 as ``{prefix} {n}``: :class:`Validated`, or :class:`Record` for a checked record.
 
-    Built with the cyclic collector paused (two small objects per record, no cycles), as the decoders of whole
-    documents build everything else; a NamedTuple's own ``__new__`` is Python code, so ``tuple.__new__``."""
+    Built with the cyclic collector paused (small objects, no cycles), as the decoders of whole documents
+    build everything else."""
     with collector_paused():
         return [
-            _new_tuple(Validated, (f"{prefix} {i}", item)) if type(item) is ValidatedObservation else Record(f"{prefix} {i}", item)
+            Validated(f"{prefix} {i}", item) if type(item) is ValidatedObservation else Record(f"{prefix} {i}", item)
             for i, item in enumerate(items, start=1)
         ]
 
 
-def validated_all(records: Iterable[RecordIn], latest: datetime) -> list[ValidatedObservation | Checked] | None:
-    """:func:`validated_or_checked` of every record, or None as soon as one is not accepted."""
-    out: list[ValidatedObservation | Checked] = []
-    for r in records:
-        item = validated_or_checked(r, latest)
+def validated_items(prefix: str, records: Iterable[RecordIn | None], latest: datetime) -> list[Validated | Record] | None:
+    """Every record as file ingest takes it (:func:`validated_or_checked`), numbered from 1 as ``{prefix} {n}``:
+    :class:`Validated`, or :class:`Record` for a future time; None as soon as one is not accepted (or is None:
+    the decoder could not map it). Call with the cyclic collector paused."""
+    out: list[Validated | Record] = []
+    append = out.append
+    for number, r in enumerate(records, start=1):
+        item = None if r is None else validated_or_checked(r, latest)
         if item is None:
             return None
-        out.append(item)
+        where = f"{prefix} {number}"
+        append(Validated(where, item) if type(item) is ValidatedObservation else Record(where, item))
     return out
 
 
-def validated_document(data: bytes, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[ValidatedObservation | Checked] | None:
+def validated_document(data: bytes, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[Validated | Record] | None:
     """A native JSON document (one record or an array) decoded by msgspec and checked in one pass, when every
-    record in it is plainly valid; None sends it the ordinary way (orjson, then validation per record).
+    record in it is plainly valid: ``item 1``, ``item 2``...; None sends it the ordinary way (orjson, then
+    validation per record).
 
     ``now``: give one no later than validation's, so that nothing is accepted here that validation refuses."""
     with collector_paused():
@@ -221,7 +236,9 @@ def validated_document(data: bytes, now: datetime, skew: timedelta = DEFAULT_CLO
             decoded = decode_records(data)
         except _MsgspecErrors:
             return None
-        return validated_all(decoded if isinstance(decoded, list) else [decoded], now + skew)
+        items = validated_items("item", decoded if isinstance(decoded, list) else [decoded], now + skew)
+        del decoded  # freed while paused: the collector's first pass afterwards would walk its lists for nothing
+        return items
 
 
 def validated_line(line: bytes | str, latest: datetime) -> ValidatedObservation | Checked | None:
