@@ -302,7 +302,7 @@ CASES: list[FormatCase] = [
         lambda data: decode_firms_columns_bytes(data, datetime.now(UTC)),
         note=_FIRMS_NOTE,
     ),
-    FormatCase("sensorthings", gen_sensorthings, bare_json, decode_sensorthings),
+    FormatCase("sensorthings", gen_sensorthings, bare_json, lambda data: decode_sensorthings(data, None, datetime.now(UTC)), note=_JSON_NOTE),
     FormatCase("acled-csv", gen_acled, bare_csv, decode_acled_bytes),
     FormatCase("cot-xml", gen_cot, bare_defusedxml, lambda data: decode_cot(data, CotOptions(org="UA"))),
     FormatCase(

@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from bench.formats import gen_geojson, gen_json_lines, gen_native_json
+from bench.formats import gen_geojson, gen_json_lines, gen_native_json, gen_sensorthings
 
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import FormatError, Record, Rejection, Validated
+from truceline.ingest.sensorthings import Owner, decode_sensorthings
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.prepared import prepare_batch, prepare_validated_batch
 
@@ -33,6 +34,7 @@ DECODERS: dict[str, Decoder] = {
     "json": lambda data, at: decode_json(data, at),
     "jsonl": lambda data, at: decode_json_lines(data.splitlines(), at),
     "geojson": lambda data, at: decode_geojson(data, at),
+    "sensorthings": lambda data, at: decode_sensorthings(data, Owner("UA"), at),
 }
 
 
@@ -155,7 +157,9 @@ def _as_feature(doc: dict[str, Any]) -> dict[str, Any]:
     return {"type": "Feature", "geometry": {"type": "Point", "coordinates": coords}, "properties": properties}
 
 
-@pytest.mark.parametrize(("fmt", "generate"), [("json", gen_native_json), ("jsonl", gen_json_lines), ("geojson", gen_geojson)])
+@pytest.mark.parametrize(
+    ("fmt", "generate"), [("json", gen_native_json), ("jsonl", gen_json_lines), ("geojson", gen_geojson), ("sensorthings", gen_sensorthings)]
+)
 def test_generated_files_store_the_same_rows(fmt: str, generate: Callable[[int, random.Random], bytes]) -> None:
     data = generate(500, random.Random(11))
     old, new = both(fmt, data)
@@ -243,3 +247,41 @@ def test_mutated_documents_store_and_refuse_the_same(seed: int) -> None:
         feature = features[rng.randrange(3)]
         feature["geometry"]["coordinates"] = copy.deepcopy(rng.choice([[37.0], [37.0, 48.0, 100.0], [37.0, "48"], [200.0, 48.0], [37.0, 48.0, 1e6]]))
     assert_same("geojson", _dumps({"type": "FeatureCollection", "features": features}))
+
+
+_STA_POOL: list[Any] = [
+    None, "", "UA", " UA", "ua", 2, 7, 0, "B", "b", "Z", ["COALITION"], ["PUBLIC", "COALITION"], ["bad label"], [], "radar",
+    "not-a-type", "2023-04-05T04:35:30Z", "2023-04-05T04:35:30Z/2023-04-05T04:36:30Z", "2023-04-05T04:36:30Z/2023-04-05T04:35:30Z",
+    "2023-04-05T04:35:30", "2099-01-01T00:00:00Z", "1999-01-01T00:00:00Z", "2023-04-05T04:35:30.5+02:00", 1.5, 150, -1, 1e7,
+    True, "explosion", "impact", "temperature", {"type": "Point", "coordinates": [36.9, 46.6, 120.0]},
+    {"type": "Point", "coordinates": [36.9]}, {"type": "Polygon", "coordinates": []}, {"type": "Point", "coordinates": [200.0, 46.6]},
+    {"a": {"b": [1, 2.5e-7]}}, "a" * 300, 2**60,
+]
+_STA_PATHS = [
+    ("phenomenonTime",), ("result",), ("resultTime",), ("@iot.id",), ("@iot.selfLink",), ("parameters", "kind"),
+    ("parameters", "cep_m"), ("parameters", "time_uncertainty_s"), ("FeatureOfInterest", "feature"), ("FeatureOfInterest",),
+    ("Datastream", "properties", "org"), ("Datastream", "properties", "reliability"), ("Datastream", "properties", "credibility"),
+    ("Datastream", "properties", "releasable_to"), ("Datastream", "properties", "source_type"), ("Datastream", "properties", "source_id"),
+    ("Datastream", "name"), ("Datastream", "unitOfMeasurement", "symbol"), ("Datastream", "Sensor", "name"),
+    ("Datastream", "ObservedProperty", "name"), ("Datastream", "Thing", "@iot.id"), ("Datastream", "Thing", "properties"),
+    ("FeatureOfInterest", "properties", "cep_m"),
+]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_mutated_sensorthings_store_and_refuse_the_same(seed: int) -> None:
+    rng = random.Random(seed)
+    doc = json.loads(gen_sensorthings(4, rng))
+    for _ in range(rng.choice((1, 2, 3))):
+        entity = doc["value"][rng.randrange(4)]
+        path = rng.choice(_STA_PATHS)
+        parent = entity
+        for key in path[:-1]:
+            if not isinstance(parent.get(key), dict):
+                parent[key] = {}
+            parent = parent[key]
+        if rng.random() < 0.2:
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = copy.deepcopy(rng.choice(_STA_POOL))
+    assert_same("sensorthings", _dumps(doc))

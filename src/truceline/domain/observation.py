@@ -400,6 +400,13 @@ def _assumed_for(
     return Assumed(rules=rules, **values) if values else None
 
 
+def assumed_for_point(source_type: str, kind: str, time_stated: bool, point_unstated: bool) -> Assumed | None:
+    """The ``assumed`` record :meth:`Observation._check_assumed` sets on a point observation under the current
+    rules when nothing else is unstated (no ``attributes.origin`` without its uncertainty): for decoders that
+    write the stored document without a model object (:mod:`truceline.ingest.validated_json`)."""
+    return _assumed_for(_defaults.rules_name(_defaults.CURRENT), source_type, kind, time_stated, point_unstated, False, False)
+
+
 class Observation(_Frozen):
     """One source's report of one thing at one time and place; immutable once accepted.
 

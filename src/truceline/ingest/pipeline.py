@@ -173,7 +173,7 @@ def open_records(
                 doc = load_json(data)
                 fmt = classify_json(doc)
                 if fmt == "sensorthings":
-                    return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to)), _Position(handle), handle
+                    return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to), decoded_at), _Position(handle), handle
                 handle.seek(0)
         if fmt == "jsonl":
             records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle, decoded_at)
@@ -184,7 +184,7 @@ def open_records(
         elif fmt == "json":
             records = decode_json(_read_document(path, handle), decoded_at)
         elif fmt == "sensorthings":
-            records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to))
+            records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to), decoded_at)
         elif fmt == "cot":
             options = CotOptions(org=_org_for(fmt, org), releasable_to=tuple(releasable_to))
             records = decode_cot(_read_document(path, handle), options)

@@ -23,7 +23,8 @@ import msgspec
 import orjson
 from msgspec import UNSET, Struct
 
-from truceline.domain.observation import DEFAULT_CLOCK_SKEW, POINT_CEP_PER_SIGMA, Observation, Source
+from truceline.domain.defaults import CEP_PER_SIGMA
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, POINT_CEP_PER_SIGMA, Assumed, Observation, Source, assumed_for_point
 from truceline.domain.observation_fast import (
     Checked,
     RecordIn,
@@ -36,7 +37,7 @@ from truceline.domain.observation_fast import (
 from truceline.domain.validated import ValidatedObservation
 from truceline.ingest.records import Record, Validated
 from truceline.ledger.canonical import _SIMPLE_FLOAT_MAX, _SIMPLE_FLOAT_MIN, _Fallback, _float_for_orjson, _for_orjson, canonical_json
-from truceline.ledger.commitment import canonical_observation
+from truceline.ledger.commitment import _assumed_doc, canonical_observation
 
 _SORTED_UTC = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
 _MAX_CACHED = 4096
@@ -67,6 +68,7 @@ class _Document(Struct, gc=False):
     """An observation's canonical members, in RFC 8785 order (UNSET members are left out): a Struct is built
     and written faster than a dict."""
 
+    assumed: Any = UNSET
     attributes: Any = UNSET
     credibility: Any = UNSET
     evidence_hash: Any = UNSET
@@ -81,6 +83,20 @@ class _Document(Struct, gc=False):
 
 
 _NO_ATTRIBUTES = _Raw(b"{}")
+_assumed_docs: dict[int, tuple[Assumed, msgspec.Raw]] = {}
+
+
+def _assumed_raw(assumed: Assumed) -> msgspec.Raw:
+    """An ``assumed`` record's canonical JSON, once per instance (the model shares one per combination; the
+    entry holds the instance, so its id is not reused)."""
+    entry = _assumed_docs.get(id(assumed))
+    if entry is not None and entry[0] is assumed:
+        return entry[1]
+    raw = _Raw(_dumps(_assumed_doc(assumed), option=_SORTED))
+    if len(_assumed_docs) >= _MAX_CACHED:
+        _assumed_docs.clear()
+    _assumed_docs[id(assumed)] = (assumed, raw)
+    return raw
 
 
 def _number(value: float) -> Any:
@@ -153,7 +169,14 @@ def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation 
     oid, evidence, source, labels, when, attributes = parts
     loc = r.location
     cep, time_sd = loc.cep_m, r.time_uncertainty_s
-    if oid is not None and time_sd is not UNSET and cep is not UNSET and loc.cov_m2 is UNSET and "origin" not in attributes and when <= latest:
+    direct = oid is not None and loc.cov_m2 is UNSET and "origin" not in attributes and when <= latest
+    assumed: Assumed | None = None
+    if direct and (time_sd is UNSET or cep is UNSET):  # unknown is not zero: the model's assumptions, its shared record
+        assumed = assumed_for_point(source.type._value_, r.kind._value_, time_sd is not UNSET, cep is UNSET)
+        direct = assumed is not None and (time_sd is not UNSET or assumed.time_uncertainty_s is not None) and (
+            cep is not UNSET or assumed.cep_m is not None
+        )  # else not what these rules say: the model's object and its route decide
+    if direct:
         reliability = _RELIABILITY_DEFAULT if r.reliability is UNSET else r.reliability._value_
         credibility = _CREDIBILITY_DEFAULT if r.credibility is UNSET else r.credibility._value_
         kind = r.kind._value_
@@ -165,6 +188,7 @@ def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation 
         try:
             # Numbers inline where msgspec writes them as RFC 8785 does (see _number): one call fewer per value.
             document = _Document(
+                UNSET if assumed is None else _assumed_raw(assumed),
                 _Raw(_dumps(_for_orjson(attributes), option=_SORTED)) if attributes else _NO_ATTRIBUTES,
                 credibility,
                 UNSET if evidence is None else evidence,
@@ -172,7 +196,7 @@ def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation 
                 kind,
                 _Where(
                     UNSET if loc.alt_m is UNSET else _number(loc.alt_m),
-                    cep if _LOW <= cep < _HIGH and not cep.is_integer() else _number(cep),
+                    UNSET if cep is UNSET else cep if _LOW <= cep < _HIGH and not cep.is_integer() else _number(cep),
                     lat if _LOW <= abs(lat) < _HIGH and not lat.is_integer() else _number(lat),
                     lon if _LOW <= abs(lon) < _HIGH and not lon.is_integer() else _number(lon),
                 ),
@@ -182,15 +206,16 @@ def validated_or_checked(r: RecordIn, latest: datetime) -> ValidatedObservation 
                 # A UTC time as the model's dump and orjson write it (OPT_UTC_Z); given as exactly that (seconds,
                 # ``Z``; record_parts read it), it is written as given.
                 text if len(text) == 20 and text[19] == "Z" else _Raw(_dumps(when, option=_SORTED_UTC)),
-                time_sd if _LOW <= time_sd < _HIGH and not time_sd.is_integer() else _number(time_sd),
+                UNSET if time_sd is UNSET else time_sd if _LOW <= time_sd < _HIGH and not time_sd.is_integer() else _number(time_sd),
             )
             canonical = _encode(document)
         except (_Fallback, orjson.JSONEncodeError):
             pass  # an unusual attribute value: the model's object and its canonical route
         else:
             return ValidatedObservation(
-                canonical, oid, when, time_sd, kind, "point", lat, lon, cep / POINT_CEP_PER_SIGMA, source.id,
-                source.type._value_, source.org, reliability, credibility, labels,
+                canonical, oid, when, assumed.time_uncertainty_s if time_sd is UNSET else time_sd, kind, "point", lat, lon,  # type: ignore[union-attr,arg-type]
+                assumed.cep_m / CEP_PER_SIGMA if cep is UNSET else cep / POINT_CEP_PER_SIGMA,  # type: ignore[union-attr,operator]
+                source.id, source.type._value_, source.org, reliability, credibility, labels,
             )  # fmt: skip
     checked = checked_from_parts(r, parts)
     if checked is None or checked.observation.time > latest:
