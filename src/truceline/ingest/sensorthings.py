@@ -271,9 +271,18 @@ def _instant(text: str, field: str) -> datetime:
 
 
 def _number(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         raise _Refused(field, f"expected a number, got {value!r}")
     return float(value)
+
+
+_NUMBER = (int, float)  # a tuple: isinstance with one is faster than with ``int | float``, the same answer
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (int or float, not bool)."""
+    t = type(value)
+    return t is float or t is int or (isinstance(value, _NUMBER) and not isinstance(value, bool))
 
 
 def _point(geometry: Any) -> tuple[float, float, float | None] | str:
@@ -284,7 +293,7 @@ def _point(geometry: Any) -> tuple[float, float, float | None] | str:
     if geometry.get("type") != "Point":
         return f"a {geometry.get('type') or 'missing'} geometry, not a Point"
     coords = geometry.get("coordinates")
-    if not isinstance(coords, list) or len(coords) not in (2, 3) or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
+    if not isinstance(coords, list) or len(coords) not in (2, 3) or not all(_is_number(c) for c in coords):
         return "Point coordinates must be [longitude, latitude] or [longitude, latitude, altitude]"
     return float(coords[0]), float(coords[1]), (float(coords[2]) if len(coords) == 3 else None)
 
@@ -409,7 +418,7 @@ def _observation_id(org: str, obs: dict[str, Any], datastream: dict[str, Any]) -
 
 def _attributes(obs: dict[str, Any], datastream: dict[str, Any], prop: dict[str, Any], sensor: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if "result" in obs and not isinstance(obs["result"], dict | list):
+    if "result" in obs and not isinstance(obs["result"], (dict, list)):
         out["result"] = obs["result"]
     unit = _dict(datastream.get("unitOfMeasurement")).get("symbol")
     if unit:
@@ -421,6 +430,6 @@ def _attributes(obs: dict[str, Any], datastream: dict[str, Any], prop: dict[str,
         ("datastream", datastream.get("name")),
         ("sta_id", obs.get("@iot.id")),
     ):
-        if isinstance(value, str | int) and not isinstance(value, bool):
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
             out[key] = value
     return out
