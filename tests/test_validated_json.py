@@ -15,6 +15,7 @@ import json
 import random
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +23,12 @@ from bench.formats import gen_geojson, gen_json_lines, gen_native_json, gen_sens
 
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
+from truceline.ingest.pipeline import IngestSummary, ingest_records, open_records
 from truceline.ingest.records import FormatError, Record, Rejection, Validated
 from truceline.ingest.sensorthings import Owner, decode_sensorthings
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.prepared import prepare_batch, prepare_validated_batch
+from truceline.store.sqlite import open_store
 
 NOW = datetime.now(UTC)  # validation compares times with now: the generators write 2023, edge cases 2099
 RECEIVED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -285,3 +288,24 @@ def test_mutated_sensorthings_store_and_refuse_the_same(seed: int) -> None:
         else:
             parent[path[-1]] = copy.deepcopy(rng.choice(_STA_POOL))
     assert_same("sensorthings", _dumps(doc))
+
+
+def test_a_chunk_is_stored_in_file_order_whatever_path_each_record_took(tmp_path: Path) -> None:
+    """Of two records with one id and other content, the first in the file is stored and the second is the
+    conflict, also when the second is left to the model (a space in its time) and the first came validated."""
+    first = _native(1)
+    second = _native(1, time="2023-04-02 03:16:00Z")
+    path = tmp_path / "two.jsonl"
+    path.write_bytes((json.dumps(first) + "\n" + json.dumps(second) + "\n").encode())
+    fmt, records, _, handle = open_records(path)
+    items = list(records)
+    assert [type(item) for item in items] == [Validated, Record]
+    store = open_store(tmp_path / "data")
+    try:
+        summary = ingest_records(store, items, IngestSummary(str(path), fmt))
+        assert (summary.stored, summary.conflicts) == (1, ["edge-0001"])
+        (kept,) = store.find_observations("edge-0001")
+        assert kept.document["time"] == "2023-04-02T03:15:00Z"
+    finally:
+        handle.close()
+        store.close()
