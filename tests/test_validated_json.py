@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 from bench.formats import gen_geojson, gen_json_lines, gen_native_json, gen_sensorthings
+from typer.testing import CliRunner
 
+from truceline.cli import app
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.pipeline import IngestSummary, ingest_records, open_records
@@ -309,3 +311,19 @@ def test_a_chunk_is_stored_in_file_order_whatever_path_each_record_took(tmp_path
     finally:
         handle.close()
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "generate"),
+    [("a.json", gen_native_json), ("a.jsonl", gen_json_lines), ("a.geojson", gen_geojson), ("a.sta.json", gen_sensorthings)],
+)
+def test_truceline_ingest_stores_validated_records_that_the_ledger_audit_accepts(tmp_path: Path, name: str, generate: Any) -> None:
+    path = tmp_path / name
+    path.write_bytes(generate(300, random.Random(3)))
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(app, ["ingest", "--data-dir", str(data_dir), "--org", "UA", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][0]["stored"] == 300
+    audit = CliRunner().invoke(app, ["ledger", "audit", "--data-dir", str(data_dir)])
+    assert audit.exit_code == 0, audit.output
+    assert "300 observations" in audit.output
