@@ -36,7 +36,15 @@ from truceline.domain.observation_fast import (
 )
 from truceline.domain.validated import ValidatedObservation
 from truceline.ingest.records import Record, Validated
-from truceline.ledger.canonical import _SIMPLE_FLOAT_MAX, _SIMPLE_FLOAT_MIN, _Fallback, _float_for_orjson, _for_orjson, canonical_json
+from truceline.ledger.canonical import (
+    _SIMPLE_FLOAT_MAX,
+    _SIMPLE_FLOAT_MIN,
+    MAX_SAFE_INTEGER,
+    _Fallback,
+    _float_for_orjson,
+    _for_orjson,
+    canonical_json,
+)
 from truceline.ledger.commitment import _assumed_doc, canonical_observation
 
 _SORTED_UTC = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z
@@ -51,6 +59,7 @@ _Raw = msgspec.Raw
 #: documents (orjson starts every output in a fresh 1 KiB buffer).
 _encode = msgspec.json.Encoder().encode
 _SORTED = orjson.OPT_SORT_KEYS
+_SAFE = float(MAX_SAFE_INTEGER)
 _LOW, _HIGH = _SIMPLE_FLOAT_MIN, _SIMPLE_FLOAT_MAX  # non-integral doubles here: their shortest repr, in both encoders
 
 
@@ -103,8 +112,14 @@ def _number(value: float) -> Any:
     """A finite double as msgspec must be given it to write it as RFC 8785 does: msgspec writes a
     non-integral double from 1e-4 to 1e16 as its shortest repr, as orjson does, and everything
     :func:`~truceline.ledger.canonical._float_for_orjson` turns into an int or a fragment comes as such."""
-    number = _float_for_orjson(value)
-    return _Raw(_dumps(number)) if type(number) is orjson.Fragment else number
+    if value.is_integer():  # _float_for_orjson's cases, inline (this runs for most numbers of most records)
+        if -_SAFE <= value <= _SAFE:
+            return int(value)
+    elif _LOW <= abs(value) < _HIGH:
+        return value
+    return _Raw(_dumps(_float_for_orjson(value)))  # beyond: the reference spelling, as a fragment
+
+
 #: The model's defaults for an unstated reliability and credibility (F, 6), as they are stored.
 _RELIABILITY_DEFAULT: str = Observation.model_fields["reliability"].default._value_
 _CREDIBILITY_DEFAULT: int = Observation.model_fields["credibility"].default._value_
