@@ -3,11 +3,11 @@
 :mod:`truceline.domain.observation_fast` checks records msgspec decoded with a compiled schema (types,
 ranges, enumerations, unknown fields in C; patterns, time and attributes in Python) and builds the model's
 object, which the store then writes as canonical JSON. File ingest needs only that canonical document and
-the few columns the store indexes, as for FIRMS (:mod:`truceline.ingest.firms_columns`). A record that
-states everything (id, time uncertainty, a CEP; no ``attributes.origin``), so that nothing is assumed or
-derived, has them written straight from the checked values: the dict :func:`~truceline.ledger.commitment.
-canonical_from_fields` would make of its observation. Any other checked record has its observation built by
-the model's code as before and turned into the same item. A record whose time is after ``now + skew`` stays
+the few columns the store indexes, as for FIRMS (:mod:`truceline.ingest.firms_columns`). A point record with
+an id, no covariance and no ``attributes.origin`` has them written straight from the checked values (what
+:func:`~truceline.ledger.commitment.canonical_from_fields` writes of its observation), an unstated time
+uncertainty or CEP with the model's own ``assumed`` record. Any other checked record has its observation
+built by the model's code as before and turned into the same item. A record whose time is after ``now + skew`` stays
 a :class:`~truceline.domain.observation_fast.Checked` record, so that validation words its refusal; a record
 the checks do not accept sends its whole document the ordinary way, so every rejection is pydantic's.
 tests/test_validated_json.py compares the stored bytes with the model's on generated, edge and mutated input.
