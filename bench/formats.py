@@ -286,10 +286,15 @@ _FIRMS_NOTE = (
     "the rest through the model; the conflict-fire analytic is not included"
 )
 
+_JSON_NOTE = (
+    "truceline = the decoder as truceline ingest calls it: plainly valid records come out validated with their canonical "
+    "JSON (ingest/validated_json.py, what the store takes), the rest through the model"
+)
+
 CASES: list[FormatCase] = [
-    FormatCase("native-json", gen_native_json, bare_json, decode_json),
-    FormatCase("json-lines", gen_json_lines, bare_json_lines, lambda data: decode_json_lines(data.splitlines())),
-    FormatCase("geojson", gen_geojson, bare_json, decode_geojson),
+    FormatCase("native-json", gen_native_json, bare_json, lambda data: decode_json(data, datetime.now(UTC)), note=_JSON_NOTE),
+    FormatCase("json-lines", gen_json_lines, bare_json_lines, lambda data: decode_json_lines(data.splitlines(), datetime.now(UTC)), note=_JSON_NOTE),
+    FormatCase("geojson", gen_geojson, bare_json, lambda data: decode_geojson(data, datetime.now(UTC)), note=_JSON_NOTE),
     FormatCase(
         "firms-csv",
         gen_firms,
@@ -297,7 +302,7 @@ CASES: list[FormatCase] = [
         lambda data: decode_firms_columns_bytes(data, datetime.now(UTC)),
         note=_FIRMS_NOTE,
     ),
-    FormatCase("sensorthings", gen_sensorthings, bare_json, decode_sensorthings),
+    FormatCase("sensorthings", gen_sensorthings, bare_json, lambda data: decode_sensorthings(data, None, datetime.now(UTC)), note=_JSON_NOTE),
     FormatCase("acled-csv", gen_acled, bare_csv, decode_acled_bytes),
     FormatCase("cot-xml", gen_cot, bare_defusedxml, lambda data: decode_cot(data, CotOptions(org="UA"))),
     FormatCase(

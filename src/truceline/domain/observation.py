@@ -41,6 +41,8 @@ from truceline.domain.strict import int_enum, time_input
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 #: Default allowance for sensor clocks running ahead of ours.
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+#: CEP / σ of a point's stated CEP (:meth:`PointLocation.sigma_m`), to 4 digits as it always was.
+POINT_CEP_PER_SIGMA = 1.1774
 MAX_TIME_UNCERTAINTY_S = 30 * 86400.0
 MAX_UNCERTAINTY_M = 1_000_000.0
 
@@ -169,7 +171,7 @@ class PointLocation(_Frozen):
     def sigma_m(self) -> float | None:
         """One-axis standard deviation in metres (circular approximation), if any uncertainty is given."""
         if self.cep_m is not None:
-            return self.cep_m / 1.1774  # CEP = sqrt(2 ln 2) σ for a circular normal
+            return self.cep_m / POINT_CEP_PER_SIGMA  # CEP = sqrt(2 ln 2) σ for a circular normal
         if self.cov_m2 is not None:
             return math.sqrt((self.cov_m2[0][0] + self.cov_m2[1][1]) / 2.0)
         return None
@@ -396,6 +398,13 @@ def _assumed_for(
         origin_unstated=origin_unstated,
     )
     return Assumed(rules=rules, **values) if values else None
+
+
+def assumed_for_point(source_type: str, kind: str, time_stated: bool, point_unstated: bool) -> Assumed | None:
+    """The ``assumed`` record :meth:`Observation._check_assumed` sets on a point observation under the current
+    rules when nothing else is unstated (no ``attributes.origin`` without its uncertainty): for decoders that
+    write the stored document without a model object (:mod:`truceline.ingest.validated_json`)."""
+    return _assumed_for(_defaults.rules_name(_defaults.CURRENT), source_type, kind, time_stated, point_unstated, False, False)
 
 
 class Observation(_Frozen):

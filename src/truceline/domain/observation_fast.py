@@ -385,8 +385,8 @@ class RecordIn(Struct, forbid_unknown_fields=True, gc=False):
     evidence_hash: str | UnsetType = UNSET  # pattern checked in _checked
 
 
-_decode_records = msgspec.json.Decoder(list[RecordIn] | RecordIn).decode
-_decode_record = msgspec.json.Decoder(RecordIn).decode
+decode_records = msgspec.json.Decoder(list[RecordIn] | RecordIn).decode  # a document: records or one
+decode_record = msgspec.json.Decoder(RecordIn).decode  # a JSON Lines line
 _RECORD_OPTIONAL = ("id", "time_uncertainty_s", "reliability", "credibility", "releasable_to", "attributes", "evidence_hash")
 _MsgspecError = msgspec.ValidationError
 
@@ -435,9 +435,21 @@ class Checked(Struct, gc=False):
     observation: Observation
 
 
+#: What :func:`record_parts` gives: id, evidence hash, source, labels, time (UTC) and attributes.
+Parts = tuple[str | None, str | None, Source, tuple[str, ...], datetime, dict[str, Any]]
+
+
 def _checked(r: RecordIn) -> Checked | None:
     """The rules msgspec does not know that do not depend on ``now`` (patterns, a real date not before
     2000, a usable covariance, portable attributes), and the observation built; None if one says no."""
+    parts = record_parts(r)
+    return None if parts is None else checked_from_parts(r, parts)
+
+
+def record_parts(r: RecordIn) -> Parts | None:
+    """:func:`_checked`'s rules but the location's, and the values they give; None if one says no. Shared
+    with file ingest, which writes a plainly valid record's canonical document from them without a model
+    object (:mod:`truceline.ingest.validated_json`)."""
     oid = r.id if type(r.id) is str else None  # else UNSET
     if oid is not None and _id_ok(oid) is None:
         return None
@@ -459,9 +471,6 @@ def _checked(r: RecordIn) -> Checked | None:
         return None
     if when < _EARLIEST:
         return None
-    location = _point_of(r.location)
-    if location is None:
-        return None
     attributes: dict[str, Any] = {}
     if r.attributes is not UNSET and r.attributes:
         for name in r.attributes:
@@ -471,6 +480,16 @@ def _checked(r: RecordIn) -> Checked | None:
             attributes = Observation._attributes_portable(r.attributes)
         except PydanticCustomError:
             return None
+    return oid, evidence, source, labels, when, attributes
+
+
+def checked_from_parts(r: RecordIn, parts: Parts) -> Checked | None:
+    """The observation of a record whose :func:`record_parts` passed, as pydantic builds it; None if its
+    location or what the model assumes says no."""
+    oid, evidence, source, labels, when, attributes = parts
+    location = _point_of(r.location)
+    if location is None:
+        return None
     time_sd = r.time_uncertainty_s
     reliability = r.reliability
     credibility = r.credibility
@@ -518,7 +537,7 @@ def checked_records(data: bytes) -> list[Checked] | None:
     record not plainly valid here (the first fails to decode, the second fails the attribute check)."""
     with collector_paused():
         try:
-            decoded = _decode_records(data)
+            decoded = decode_records(data)
         except (_MsgspecError, msgspec.DecodeError):
             return None
         out: list[Checked] = []
@@ -541,7 +560,7 @@ def checked_parts(r: RecordIn) -> Checked | None:
 def checked_record(line: bytes | str) -> Checked | None:
     """One JSON Lines record through :func:`checked_records`' checks; None sends it the ordinary way."""
     try:
-        return _checked(_decode_record(line))
+        return _checked(decode_record(line))
     except (_MsgspecError, msgspec.DecodeError):
         return None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -15,9 +16,10 @@ import orjson
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from truceline.domain.grading import Credibility, Reliability
-from truceline.domain.observation import MAX_TIME_UNCERTAINTY_S, MAX_UNCERTAINTY_M, ObservationKind
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, MAX_TIME_UNCERTAINTY_S, MAX_UNCERTAINTY_M, ObservationKind
 from truceline.domain.observation_fast import Checked, PointIn, RecordIn, SourceIn, checked_parts, collector_paused
-from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.ingest.records import FormatError, Record, Rejection, Validated
+from truceline.ingest.validated_json import as_items, validated_items
 
 _LOCATION_KEYS = ("cep_m", "cov_m2", "alt_m")
 
@@ -116,15 +118,21 @@ def _record_of(feature: _Feature | _SingleFeature) -> RecordIn | None:
     )  # fmt: skip
 
 
+def _features(data: bytes) -> list[_Feature] | list[_SingleFeature] | None:
+    try:
+        doc = _decode_document(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return doc.features if isinstance(doc, _Collection) else [doc]
+
+
 def _checked_features(data: bytes) -> list[Checked] | None:
     """Every feature of a document decoded and checked in one pass when all are plainly valid, else None."""
     with collector_paused():
-        try:
-            doc = _decode_document(data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        features = _features(data)
+        if features is None:
             return None
         out: list[Checked] = []
-        features: list[_Feature] | list[_SingleFeature] = doc.features if isinstance(doc, _Collection) else [doc]
         for feature in features:
             record = _record_of(feature)
             checked = checked_parts(record) if record is not None else None
@@ -134,16 +142,33 @@ def _checked_features(data: bytes) -> list[Checked] | None:
         return out
 
 
-def decode_geojson(data: bytes) -> Iterator[Record | Rejection]:
+def _validated_features(data: bytes, latest: datetime) -> list[Record | Validated] | None:
+    """:func:`_checked_features` as file ingest takes them (:func:`~truceline.ingest.validated_json.validated_items`)."""
+    with collector_paused():
+        features = _features(data)
+        if features is None:
+            return None
+        items = validated_items("feature", map(_record_of, features), latest)
+        del features  # freed while paused: the collector's next pass would walk its lists for nothing
+        return items
+
+
+def decode_geojson(data: bytes, validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
     """Records of a FeatureCollection (or a single Feature).
 
     A document whose every feature is plainly valid is decoded and checked in one pass by msgspec (the
     same mapping as below, see :mod:`truceline.domain.observation_fast`); any other is read by orjson.
+    With ``validate_at`` (file ingest: a time no later than validation's ``now``), such a document's
+    features come out as :class:`Validated`, ready for the store (:mod:`truceline.ingest.validated_json`).
     """
-    checked = _checked_features(data)
+    if validate_at is not None:
+        validated = _validated_features(data, validate_at + DEFAULT_CLOCK_SKEW)
+        if validated is not None:
+            yield from validated
+            return
+    checked = _checked_features(data) if validate_at is None else None  # (the same checks said no just now)
     if checked is not None:
-        for i, item in enumerate(checked, start=1):
-            yield Record(f"feature {i}", item)
+        yield from as_items("feature", checked)
         return
     try:
         with collector_paused():

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW
 from truceline.domain.observation_fast import checked_record, checked_records, collector_paused
-from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.domain.validated import ValidatedObservation
+from truceline.ingest.records import FormatError, Record, Rejection, Validated
+from truceline.ingest.validated_json import as_items, validated_document, validated_line
 
 
 def _non_finite(token: str) -> float:
@@ -32,16 +36,22 @@ def loads_non_finite(data: bytes) -> Any:
         raise ValueError(str(exc)) from None
 
 
-def decode_json(data: bytes) -> Iterator[Record | Rejection]:
+def decode_json(data: bytes, validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
     """Records of a JSON document holding one observation object or an array of them.
 
     A document whose every record is plainly valid is decoded and checked in one pass by msgspec
     (:func:`truceline.domain.observation_fast.checked_records`); any other is read by orjson as before.
+    With ``validate_at`` (file ingest: a time no later than validation's ``now``), such a document's records
+    come out as :class:`Validated`, ready for the store (:mod:`truceline.ingest.validated_json`).
     """
-    checked = checked_records(data)
+    if validate_at is not None:
+        validated = validated_document(data, validate_at)
+        if validated is not None:
+            yield from validated
+            return
+    checked = checked_records(data) if validate_at is None else None  # (the same checks said no just now)
     if checked is not None:
-        for i, item in enumerate(checked, start=1):
-            yield Record(f"item {i}", item)
+        yield from as_items("item", checked)
         return
     try:
         with collector_paused():
@@ -57,14 +67,18 @@ def decode_json(data: bytes) -> Iterator[Record | Rejection]:
         raise FormatError(f"expected a JSON object or array of objects, got {type(doc).__name__}")
 
 
-def decode_json_lines(lines: Iterable[bytes]) -> Iterator[Record | Rejection]:
-    """Records of JSON Lines; a bad line is a rejection of that line only. Blank lines are skipped."""
+def decode_json_lines(lines: Iterable[bytes], validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
+    """Records of JSON Lines; a bad line is a rejection of that line only. Blank lines are skipped.
+
+    ``validate_at`` as for :func:`decode_json`: plainly valid lines come out as :class:`Validated`."""
+    latest = None if validate_at is None else validate_at + DEFAULT_CLOCK_SKEW
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        checked = checked_record(line)
+        checked = checked_record(line) if latest is None else validated_line(line, latest)
         if checked is not None:
-            yield Record(f"line {number}", checked)
+            where = f"line {number}"
+            yield Validated(where, checked) if type(checked) is ValidatedObservation else Record(where, checked)
             continue
         try:
             yield Record(f"line {number}", orjson.loads(line))

@@ -162,6 +162,8 @@ def open_records(
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     handle = path.open("rb")
+    # Records validated while decoded are held to a time bound taken now, before validation's own ``now``: never looser.
+    decoded_at = datetime.now(UTC)
     try:
         if fmt == "auto":
             fmt = detect_format(path, handle.read(65536))
@@ -171,19 +173,18 @@ def open_records(
                 doc = load_json(data)
                 fmt = classify_json(doc)
                 if fmt == "sensorthings":
-                    return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to)), _Position(handle), handle
+                    return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to), decoded_at), _Position(handle), handle
                 handle.seek(0)
         if fmt == "jsonl":
-            records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle)
+            records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle, decoded_at)
         elif fmt == "firms":
-            # The time bound of rows validated as columns is taken now, before validation's own ``now``: never looser.
-            records = _firms_records(path, handle, load_baseline(fire_baseline), fires or FireAnalysis(), datetime.now(UTC))
+            records = _firms_records(path, handle, load_baseline(fire_baseline), fires or FireAnalysis(), decoded_at)
         elif fmt == "text":
             records = decode_text(handle.read())
         elif fmt == "json":
-            records = decode_json(_read_document(path, handle))
+            records = decode_json(_read_document(path, handle), decoded_at)
         elif fmt == "sensorthings":
-            records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to))
+            records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to), decoded_at)
         elif fmt == "cot":
             options = CotOptions(org=_org_for(fmt, org), releasable_to=tuple(releasable_to))
             records = decode_cot(_read_document(path, handle), options)
@@ -194,7 +195,7 @@ def open_records(
             _check_utf8(handle)  # a wrong encoding refuses the whole file before anything is stored
             records = decode_acled(_utf8_lines(handle))
         else:
-            records = decode_geojson(_read_document(path, handle))
+            records = decode_geojson(_read_document(path, handle), decoded_at)
     except BaseException:
         handle.close()
         raise
@@ -266,6 +267,28 @@ def _utf8_lines(handle: IO[bytes]) -> Iterator[str]:
             raise FormatError(f"line {number} is not UTF-8 (byte {exc.start} is {raw[exc.start]:#04x})") from exc
 
 
+def _runs(chunk: Sequence[Record | Validated], good: Sequence[Any], bad: set[int]) -> list[tuple[bool, list[Any]]]:
+    """The chunk's valid items in order, as runs of (validated?, items): ``good`` holds the observations of its
+    records in order but those at the ``bad`` record positions."""
+    built = iter(good)
+    runs: list[tuple[bool, list[Any]]] = []
+    position = 0
+    for item in chunk:
+        if isinstance(item, Validated):
+            value: Any = item.observation
+            validated = True
+        else:
+            position += 1
+            if position - 1 in bad:
+                continue
+            value, validated = next(built), False
+        if runs and runs[-1][0] is validated:
+            runs[-1][1].append(value)
+        else:
+            runs.append((validated, [value]))
+    return runs
+
+
 def ingest_records(
     store: ObservationStore,
     records: Iterable[Record | Rejection | Validated],
@@ -276,12 +299,12 @@ def ingest_records(
 ) -> IngestSummary:
     """Validate and store records chunk by chunk, filling ``summary``.
 
-    :class:`Validated` items (rows a columnar decoder validated) are stored as they are, in their own
-    transaction of the chunk; the rest are validated here.
+    :class:`Validated` items (records a decoder validated) are stored as they are; the rest are validated here.
+    A chunk is stored in file order, one call per run of either kind (one run in a file of one kind), so that
+    the ledger follows the file and, of two records with one id, the first is stored whatever path each took.
     """
     context = validation_context()
-    pending: list[Record] = []
-    ready: list[Validated] = []
+    chunk: list[Record | Validated] = []
 
     def reject(rejection: Rejection, new_record: bool = True) -> None:
         summary.rejected_count += new_record
@@ -294,20 +317,21 @@ def ingest_records(
         summary.conflicts.extend(result.conflicts)
 
     def flush() -> None:
+        pending = [item for item in chunk if not isinstance(item, Validated)]
         good, errors = validate_batch([r.value for r in pending], context)
         seen: set[int] = set()
         for error in errors:
             reject(Rejection(pending[error.index].where, error.field, error.message, error.value), error.index not in seen)
             seen.add(error.index)
-        if good:
-            count(store.add_observations(good))
-        if ready:
-            # Rows, leaves and their tuples, no cycles: a full pass of the collector here would walk every object
-            # of a file read as columns (its rows wait in memory) for nothing.
-            with collector_paused():
-                count(store.add_validated([item.observation for item in ready]))
-        pending.clear()
-        ready.clear()
+        for validated, run in _runs(chunk, good, seen):
+            if validated:
+                # Rows, leaves and their tuples, no cycles: a full pass of the collector here would walk every
+                # object of a file read as columns (its rows wait in memory) for nothing.
+                with collector_paused():
+                    count(store.add_validated(run))
+            else:
+                count(store.add_observations(run))
+        chunk.clear()
         if on_chunk is not None:
             on_chunk(summary)
 
@@ -316,12 +340,9 @@ def ingest_records(
         if isinstance(item, Rejection):
             reject(item)
             continue
-        if isinstance(item, Validated):
-            ready.append(item)
-        else:
-            pending.append(item)
-        if len(pending) + len(ready) >= chunk_size:
+        chunk.append(item)
+        if len(chunk) >= chunk_size:
             flush()
-    if pending or ready or on_chunk is not None:
+    if chunk or on_chunk is not None:
         flush()
     return summary

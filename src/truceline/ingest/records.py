@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from msgspec import Struct
+
 from truceline.domain.validated import ValidatedObservation
 
 
@@ -45,9 +47,10 @@ class Rejection:
         return out
 
 
-class Validated(NamedTuple):
-    """A record a columnar decoder decoded and validated in one go (:mod:`truceline.ingest.firms_columns`):
-    the pipeline stores it as it is, without validating it again."""
+class Validated(Struct, frozen=True, gc=False):
+    """A record a decoder decoded and validated in one go (:mod:`truceline.ingest.firms_columns`,
+    :mod:`truceline.ingest.validated_json`): the pipeline stores it as it is, without validating it again.
+    Not tracked by the cyclic collector, like :class:`~truceline.domain.validated.ValidatedObservation`."""
 
     where: str
     observation: ValidatedObservation

@@ -26,11 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 
-from truceline.domain.observation import ObservationKind, SourceType
-from truceline.domain.observation_fast import collector_paused
-from truceline.ingest.records import FormatError, Record, Rejection
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, ObservationKind, SourceType
+from truceline.domain.observation_fast import RecordIn, collector_paused
+from truceline.domain.validated import ValidatedObservation
+from truceline.ingest.records import FormatError, Record, Rejection, Validated
+from truceline.ingest.validated_json import validated_or_checked
 
 #: ObservedProperty names (normalised: lower case, ``_``/``-`` as spaces) that denote an event kind.
 PROPERTY_KINDS: dict[str, str] = {
@@ -110,45 +113,67 @@ class Owner:
     releasable_to: tuple[str, ...] = ()
 
 
-def decode_sensorthings(data: bytes, owner: Owner | None = None) -> Iterator[Record | Rejection]:
+def decode_sensorthings(data: bytes, owner: Owner | None = None, validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
     """Records of a SensorThings response; each Observation stands alone, its place is a JSON path."""
-    return decode_sensorthings_document(load_json(data), owner)
+    return decode_sensorthings_document(load_json(data), owner, validate_at)
 
 
-def decode_sensorthings_document(doc: Any, owner: Owner | None = None) -> Iterator[Record | Rejection]:
+def decode_sensorthings_document(doc: Any, owner: Owner | None = None, validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
     """Records of an already parsed SensorThings document; ``owner`` for entities without ``properties.org``.
 
     The whole document is mapped with the cyclic collector paused: a parsed document is hundreds of
     thousands of small containers, and each collection the mapping's allocations triggered walked them all
-    again (40% of the time, docs/performance.md). Mapping makes no cycles, so there is nothing to collect.
+    again (40% of the time, docs/performance.md). Mapping makes no cycles, so there is nothing to collect;
+    the document is let go before the records are handed out, for the same reason.
+
+    With ``validate_at`` (file ingest: a time no later than validation's ``now``), a mapped record that is
+    plainly valid comes out as :class:`Validated`, ready for the store (:func:`_validated`); any other stays
+    a record for the model, which words its refusal.
     """
+    latest = None if validate_at is None else validate_at + DEFAULT_CLOCK_SKEW
     with collector_paused():
-        items = list(_document(doc, owner))
+        items = list(_document(doc, owner, latest))
+        del doc
     yield from items
 
 
-def _document(doc: Any, owner: Owner | None) -> Iterator[Record | Rejection]:
+def _document(doc: Any, owner: Owner | None, latest: datetime | None) -> Iterator[Record | Rejection | Validated]:
     if not isinstance(doc, dict):
         raise FormatError(f"expected a SensorThings JSON object, got {type(doc).__name__}")
     if isinstance(doc.get("value"), list):
         for i, entity in enumerate(doc["value"]):
-            yield from _entity(f"$.value[{i}]", entity, None, None, owner)
+            yield from _entity(f"$.value[{i}]", entity, None, None, owner, latest)
         return
     if not looks_like_sensorthings(doc):
         raise FormatError("not a SensorThings document: expected {'value': [...]}, a Datastream with Observations, or an Observation")
-    yield from _entity("$", doc, None, None, owner)
+    yield from _entity("$", doc, None, None, owner, latest)
+
+
+_convert = msgspec.convert
+
+
+def _validated(record: dict[str, Any], latest: datetime) -> ValidatedObservation | None:
+    """A mapped record as the store takes it when it is plainly valid and not after ``latest``: converted to
+    the native schema by msgspec (types, ranges, enumerations, unknown fields, in C), then checked and
+    written as native JSON is (:func:`~truceline.ingest.validated_json.validated_or_checked`); else None."""
+    try:
+        item = validated_or_checked(_convert(record, RecordIn), latest)
+    except msgspec.ValidationError:
+        return None
+    return item if type(item) is ValidatedObservation else None
 
 
 def _entity(
-    where: str, entity: Any, datastream: dict[str, Any] | None, thing: dict[str, Any] | None, owner: Owner | None
-) -> Iterator[Record | Rejection]:
+    where: str, entity: Any, datastream: dict[str, Any] | None, thing: dict[str, Any] | None, owner: Owner | None,
+    latest: datetime | None = None,
+) -> Iterator[Record | Rejection | Validated]:
     """Observations of an Observation, Datastream or Thing entity (with what they inherit)."""
     if not isinstance(entity, dict):
         yield Rejection(where, "(entity)", f"expected a SensorThings entity object, got {type(entity).__name__}")
         return
     if isinstance(entity.get("Datastreams"), list):  # a Thing with expanded Datastreams
         for i, child in enumerate(entity["Datastreams"]):
-            yield from _entity(f"{where}.Datastreams[{i}]", child, None, entity, owner)
+            yield from _entity(f"{where}.Datastreams[{i}]", child, None, entity, owner, latest)
         return
     if "Observations" in entity:  # a Datastream with expanded Observations
         observations = entity["Observations"]
@@ -156,13 +181,16 @@ def _entity(
             yield Rejection(f"{where}.Observations", "Observations", "expected an array of Observations")
             return
         for i, child in enumerate(observations):
-            yield from _entity(f"{where}.Observations[{i}]", child, entity, thing, owner)
+            yield from _entity(f"{where}.Observations[{i}]", child, entity, thing, owner, latest)
         return
     if "phenomenonTime" in entity or "result" in entity:
         try:
-            yield Record(where, _observation(entity, datastream, thing, owner))
+            record = _observation(entity, datastream, thing, owner)
         except _Refused as exc:
             yield Rejection(where, exc.field, str(exc))
+            return
+        validated = None if latest is None else _validated(record, latest)
+        yield Record(where, record) if validated is None else Validated(where, validated)
         return
     if "Observations@iot.navigationLink" in entity:
         yield Rejection(where, "Observations", "Datastream without expanded Observations; request it with $expand=Observations")
@@ -243,9 +271,18 @@ def _instant(text: str, field: str) -> datetime:
 
 
 def _number(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         raise _Refused(field, f"expected a number, got {value!r}")
     return float(value)
+
+
+_NUMBER = (int, float)  # a tuple: isinstance with one is faster than with ``int | float``, the same answer
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (int or float, not bool)."""
+    t = type(value)
+    return t is float or t is int or (isinstance(value, _NUMBER) and not isinstance(value, bool))
 
 
 def _point(geometry: Any) -> tuple[float, float, float | None] | str:
@@ -256,7 +293,7 @@ def _point(geometry: Any) -> tuple[float, float, float | None] | str:
     if geometry.get("type") != "Point":
         return f"a {geometry.get('type') or 'missing'} geometry, not a Point"
     coords = geometry.get("coordinates")
-    if not isinstance(coords, list) or len(coords) not in (2, 3) or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coords):
+    if not isinstance(coords, list) or len(coords) not in (2, 3) or not all(_is_number(c) for c in coords):
         return "Point coordinates must be [longitude, latitude] or [longitude, latitude, altitude]"
     return float(coords[0]), float(coords[1]), (float(coords[2]) if len(coords) == 3 else None)
 
@@ -381,7 +418,7 @@ def _observation_id(org: str, obs: dict[str, Any], datastream: dict[str, Any]) -
 
 def _attributes(obs: dict[str, Any], datastream: dict[str, Any], prop: dict[str, Any], sensor: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if "result" in obs and not isinstance(obs["result"], dict | list):
+    if "result" in obs and not isinstance(obs["result"], (dict, list)):
         out["result"] = obs["result"]
     unit = _dict(datastream.get("unitOfMeasurement")).get("symbol")
     if unit:
@@ -393,6 +430,6 @@ def _attributes(obs: dict[str, Any], datastream: dict[str, Any], prop: dict[str,
         ("datastream", datastream.get("name")),
         ("sta_id", obs.get("@iot.id")),
     ):
-        if isinstance(value, str | int) and not isinstance(value, bool):
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
             out[key] = value
     return out

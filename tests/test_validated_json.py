@@ -1,0 +1,329 @@
+"""File ingest's validated JSON path against the model's: the same stored rows, byte for byte, and the same rejections.
+
+Old path: a decoder as before (records), validated by the model, prepared by the store from each
+``Observation``. New path: the decoder with ``validate_at`` (what ``truceline ingest`` does), whose plainly
+valid records come out as :class:`Validated` and are prepared from their canonical bytes. For generated
+files (the formats benchmark's generators), edge values and mutated documents, every record's stored row
+(canonical document, its hash, every query column, labels) and every rejection (where, field, message,
+value) must be the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.formats import gen_geojson, gen_json_lines, gen_native_json, gen_sensorthings
+from typer.testing import CliRunner
+
+from truceline.cli import app
+from truceline.ingest.geojson import decode_geojson
+from truceline.ingest.native import decode_json, decode_json_lines
+from truceline.ingest.pipeline import IngestSummary, ingest_records, open_records
+from truceline.ingest.records import FormatError, Record, Rejection, Validated
+from truceline.ingest.sensorthings import Owner, decode_sensorthings
+from truceline.ingest.validation import validate_batch, validation_context
+from truceline.store.prepared import prepare_batch, prepare_validated_batch
+from truceline.store.sqlite import open_store
+
+NOW = datetime.now(UTC)  # validation compares times with now: the generators write 2023, edge cases 2099
+RECEIVED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+Decoder = Callable[[bytes, datetime | None], Iterable[Record | Rejection | Validated]]
+DECODERS: dict[str, Decoder] = {
+    "json": lambda data, at: decode_json(data, at),
+    "jsonl": lambda data, at: decode_json_lines(data.splitlines(), at),
+    "geojson": lambda data, at: decode_geojson(data, at),
+    "sensorthings": lambda data, at: decode_sensorthings(data, Owner("UA"), at),
+}
+
+
+def _row(prepared: Any) -> tuple[Any, ...]:
+    """What the store keeps of a prepared observation, but the salt and what depends on it (and each column's type)."""
+    return prepared.id, prepared.owner_org, prepared.labels, prepared.columns, prepared.doc_sha256, [type(c) for c in prepared.columns]
+
+
+def outcome(items: Iterable[Record | Rejection | Validated]) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """(stored row per place, rejections, how many came validated) as file ingest would store and report them."""
+    stored: dict[str, tuple[Any, ...]] = {}
+    rejected: list[tuple[Any, ...]] = []
+    pending: list[Record] = []
+    validated = 0
+    for item in items:
+        if isinstance(item, Rejection):
+            rejected.append((item.where, item.field, item.message, item.value))
+        elif isinstance(item, Validated):
+            validated += 1
+            assert item.where not in stored
+            stored[item.where] = _row(prepare_validated_batch([item.observation], RECEIVED)[0])
+        else:
+            pending.append(item)
+    good, errors = validate_batch([r.value for r in pending], validation_context(NOW))
+    bad = {e.index for e in errors}
+    for record, observation in zip([r for i, r in enumerate(pending) if i not in bad], good, strict=True):
+        stored[record.where] = _row(prepare_batch([observation], RECEIVED)[0])
+    rejected += [(pending[e.index].where, e.field, e.message, e.value) for e in errors]
+    return stored, sorted(rejected, key=repr), validated
+
+
+def both(fmt: str, data: bytes) -> tuple[Any, Any]:
+    """The old path's and the new path's outcome of one input (or the FormatError text of each)."""
+
+    def run(at: datetime | None) -> Any:
+        try:
+            return outcome(DECODERS[fmt](data, at))
+        except FormatError as exc:
+            return f"FormatError: {exc}"
+
+    return run(None), run(NOW)
+
+
+def assert_same(fmt: str, data: bytes, *, validated: bool | None = None) -> None:
+    old, new = both(fmt, data)
+    if isinstance(old, str) or isinstance(new, str):
+        assert old == new
+        return
+    assert old[2] == 0  # the old path never validates while decoding
+    assert new[0] == old[0]
+    assert new[1] == old[1]
+    if validated is not None:
+        assert (new[2] > 0) is validated
+
+
+def _native(i: int, **change: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": f"edge-{i:04d}",
+        "time": "2023-04-02T03:15:00Z",
+        "time_uncertainty_s": 2.0,
+        "kind": "explosion",
+        "location": {"lat": 48.105, "lon": 37.712, "cep_m": 150},
+        "source": {"id": "ua-acoustic-17", "type": "acoustic", "org": "UA"},
+        "reliability": "B",
+        "credibility": 2,
+        "releasable_to": ["COALITION"],
+    }
+    for key, value in change.items():
+        if value is _DROP:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+_DROP = object()
+_ODD_FLOATS = [0.0, -0.0, 1.0, 150.0, 1e-7, 1.5e-5, 0.0001, 0.00012345, 1e15, 1e16 + 2, 1e21, 1.2345e22, 5e-324, 1 / 3, 9007199254740993.0]
+
+EDGES: list[dict[str, Any]] = [
+    _native(0),
+    _native(1, id=_DROP),  # content id
+    _native(2, time_uncertainty_s=_DROP),  # assumed time uncertainty
+    _native(3, location={"lat": 48.0, "lon": 37.0}),  # assumed CEP
+    _native(4, location={"lat": 48.1, "lon": 37.7, "cov_m2": [[400.0, 10.0], [10.0, 900]]}),
+    _native(5, location={"type": "point", "lat": -0.0, "lon": 0.0, "cep_m": 1e-5, "alt_m": 120}),
+    _native(6, location={"lat": 90, "lon": -180, "cep_m": 1_000_000, "alt_m": -500.0}),
+    _native(7, reliability=_DROP, credibility=_DROP, releasable_to=_DROP),
+    _native(8, releasable_to=["PUBLIC", "COALITION", "PUBLIC"]),
+    _native(9, releasable_to=[]),
+    _native(10, time="2023-04-02T05:15:00+02:00"),
+    _native(11, time="2023-04-02T03:15:00.123Z"),
+    _native(12, time="2023-04-02T03:15:00.000000Z"),
+    _native(13, time="2023-04-02T03:15:00-00:30"),
+    _native(14, time="2099-01-01T00:00:00Z"),  # in the future: refused by validation, in its words
+    _native(15, time="1999-12-31T23:59:59Z"),
+    _native(16, evidence_hash="sha256:" + "ab" * 32),
+    _native(17, attributes={"origin": {"lat": 48.2, "lon": 37.9}}),  # assumed origin CEP
+    _native(18, attributes={"origin": {"lat": 48.2, "lon": 37.9, "cep_m": 500}}),
+    _native(19, attributes={"note": "line\u2028sep \"quoted\" \\ \x7f é", "n": 2**53 - 1, "f": _ODD_FLOATS, "nested": {"b": [1, {"a": None}]}}),
+    _native(20, attributes={"\U0001f600": 1, "\ue000": 2, "z": 3}),  # keys whose UTF-16 order differs
+    _native(21, attributes={"big": 2**53 + 1}),
+    _native(22, source={"id": "ua-radar-1", "type": "RADAR", "org": "UA"}),
+    _native(23, source={"id": "osint-1", "type": "open-source", "org": "UA"}),
+    _native(24, time_uncertainty_s=0),
+    _native(25, time_uncertainty_s=30 * 86400),
+    _native(26, kind="thermal", location={"lat": 48.123456789012345, "lon": 37.1, "cep_m": 150.5}),
+    _native(27, time="2023-04-02T03:15:00+00:00"),
+    _native(28, credibility=6, reliability="F"),
+    _native(29, location={"lat": 48.1, "lon": 37.7, "cep_m": 10, "cov_m2": [[1, 0], [0, 1]]}),  # both: refused
+]
+EDGES += [_native(100 + i, location={"lat": 48.0, "lon": 37.0, "cep_m": abs(x) + 1e-9 if x == 0 else min(abs(x), 1e6)}) for i, x in enumerate(_ODD_FLOATS)]
+EDGES += [_native(200 + i, time_uncertainty_s=min(abs(x), 86400.0)) for i, x in enumerate(_ODD_FLOATS)]
+
+
+def _as_feature(doc: dict[str, Any]) -> dict[str, Any]:
+    properties = {k: v for k, v in doc.items() if k != "location"}
+    loc = doc["location"]
+    coords = [loc["lon"], loc["lat"]] + ([loc["alt_m"]] if "alt_m" in loc else [])
+    properties.update({k: loc[k] for k in ("cep_m", "cov_m2") if k in loc})
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": coords}, "properties": properties}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "generate"), [("json", gen_native_json), ("jsonl", gen_json_lines), ("geojson", gen_geojson), ("sensorthings", gen_sensorthings)]
+)
+def test_generated_files_store_the_same_rows(fmt: str, generate: Callable[[int, random.Random], bytes]) -> None:
+    data = generate(500, random.Random(11))
+    old, new = both(fmt, data)
+    assert len(new[0]) == 500 and new[2] == 500  # every record came validated
+    assert new[0] == old[0] and new[1] == old[1] == []
+
+
+@pytest.mark.parametrize("edge", range(len(EDGES)))
+def test_edge_values_store_the_same_rows(edge: int) -> None:
+    doc = EDGES[edge]
+    assert_same("json", json.dumps(doc).encode())
+    assert_same("json", json.dumps([_native(999), doc, _native(998)]).encode())
+    assert_same("jsonl", (json.dumps(doc) + "\n" + json.dumps(_native(997)) + "\n").encode())
+    if "location" in doc and "lat" in doc["location"]:
+        feature = _as_feature(doc)
+        assert_same("geojson", json.dumps({"type": "FeatureCollection", "features": [feature, _as_feature(_native(996))]}).encode())
+        assert_same("geojson", json.dumps(feature).encode())
+
+
+def test_plain_records_come_validated_and_others_as_before() -> None:
+    assert_same("json", json.dumps([_native(1), _native(2)]).encode(), validated=True)
+    assert_same("json", json.dumps([_native(1), _native(2, kind="nonsense")]).encode(), validated=False)
+    _, new = both("json", json.dumps([_native(14, time="2099-01-01T00:00:00Z")]).encode())
+    assert new[2] == 0 and new[1] and new[1][0][1] == "time"  # a future time stays a record: validation words it
+
+
+def test_a_time_bound_is_never_looser_than_validation() -> None:
+    soon = (NOW + timedelta(minutes=4)).isoformat().replace("+00:00", "Z")
+    data = json.dumps([_native(1, time=soon)]).encode()
+    items = list(decode_json(data, NOW - timedelta(minutes=2)))  # decoded with an earlier now: left to validation
+    assert [type(item) for item in items] == [Record]
+    assert [type(item) for item in decode_json(data, NOW)] == [Validated]
+
+
+_POOL: list[Any] = [
+    None, "", " x", "x ", "X", 0, -1, 1, 1.5, -91.0, 181, 1e300, True, False, [], {}, [1, 2], {"a": 1}, "NaN", "1e999",
+    "a" * 300, "2023-04-02T03:15:00", "2099-01-01T00:00:00Z", "2023-02-30T00:00:00Z", "2023-04-02 03:15:00Z",
+    "2023-04-02T03:15:00.1234567Z", "2023-04-02T03:15:60Z", "2023-04-02t03:15:00z", "explosion", "acoustic", "UA",
+    "COALITION", ["COALITION", " PUBLIC"], ["lower"], 2**64, -(2**63) - 1, 7, 6, "B", "Z", "sha256:" + "0" * 64,
+    "sha256:" + "G" * 64, "\ud800", "é", {"lat": 48.1, "lon": 37.7}, [[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [0.0, 1.0]],
+]
+_PATHS = [
+    ("id",), ("time",), ("time_uncertainty_s",), ("kind",), ("location",), ("location", "lat"), ("location", "lon"),
+    ("location", "cep_m"), ("location", "cov_m2"), ("location", "alt_m"), ("location", "type"), ("location", "name"),
+    ("source",), ("source", "id"), ("source", "type"), ("source", "org"), ("source", "extra"), ("reliability",),
+    ("credibility",), ("releasable_to",), ("attributes",), ("attributes", "origin"), ("attributes", "x"),
+    ("evidence_hash",), ("assumed",), ("unknown",),
+]
+
+
+def _mutate(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    doc = copy.deepcopy(doc)
+    for _ in range(rng.choice((1, 1, 2))):
+        path = rng.choice(_PATHS)
+        parent = doc
+        for key in path[:-1]:
+            if not isinstance(parent.get(key), dict):
+                parent[key] = {}
+            parent = parent[key]
+        if rng.random() < 0.2:
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = copy.deepcopy(rng.choice(_POOL))
+    return doc
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_mutated_documents_store_and_refuse_the_same(seed: int) -> None:
+    rng = random.Random(seed)
+    docs = [_native(i, time_uncertainty_s=rng.choice([2.0, _DROP]), id=rng.choice([f"m-{seed}-{i}", _DROP])) for i in range(3)]
+    docs[rng.randrange(3)] = _mutate(docs[rng.randrange(3)], rng)
+    assert_same("json", _dumps(docs))
+    assert_same("jsonl", b"\n".join(_dumps(d) for d in docs) + b"\n")
+    features = []
+    for d in docs:
+        try:
+            features.append(_as_feature(d))
+        except (KeyError, TypeError):
+            features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [37.0, 48.0]}, "properties": d})
+    if rng.random() < 0.3:
+        feature = features[rng.randrange(3)]
+        feature["geometry"]["coordinates"] = copy.deepcopy(rng.choice([[37.0], [37.0, 48.0, 100.0], [37.0, "48"], [200.0, 48.0], [37.0, 48.0, 1e6]]))
+    assert_same("geojson", _dumps({"type": "FeatureCollection", "features": features}))
+
+
+_STA_POOL: list[Any] = [
+    None, "", "UA", " UA", "ua", 2, 7, 0, "B", "b", "Z", ["COALITION"], ["PUBLIC", "COALITION"], ["bad label"], [], "radar",
+    "not-a-type", "2023-04-05T04:35:30Z", "2023-04-05T04:35:30Z/2023-04-05T04:36:30Z", "2023-04-05T04:36:30Z/2023-04-05T04:35:30Z",
+    "2023-04-05T04:35:30", "2099-01-01T00:00:00Z", "1999-01-01T00:00:00Z", "2023-04-05T04:35:30.5+02:00", 1.5, 150, -1, 1e7,
+    True, "explosion", "impact", "temperature", {"type": "Point", "coordinates": [36.9, 46.6, 120.0]},
+    {"type": "Point", "coordinates": [36.9]}, {"type": "Polygon", "coordinates": []}, {"type": "Point", "coordinates": [200.0, 46.6]},
+    {"a": {"b": [1, 2.5e-7]}}, "a" * 300, 2**60,
+]
+_STA_PATHS = [
+    ("phenomenonTime",), ("result",), ("resultTime",), ("@iot.id",), ("@iot.selfLink",), ("parameters", "kind"),
+    ("parameters", "cep_m"), ("parameters", "time_uncertainty_s"), ("FeatureOfInterest", "feature"), ("FeatureOfInterest",),
+    ("Datastream", "properties", "org"), ("Datastream", "properties", "reliability"), ("Datastream", "properties", "credibility"),
+    ("Datastream", "properties", "releasable_to"), ("Datastream", "properties", "source_type"), ("Datastream", "properties", "source_id"),
+    ("Datastream", "name"), ("Datastream", "unitOfMeasurement", "symbol"), ("Datastream", "Sensor", "name"),
+    ("Datastream", "ObservedProperty", "name"), ("Datastream", "Thing", "@iot.id"), ("Datastream", "Thing", "properties"),
+    ("FeatureOfInterest", "properties", "cep_m"),
+]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_mutated_sensorthings_store_and_refuse_the_same(seed: int) -> None:
+    rng = random.Random(seed)
+    doc = json.loads(gen_sensorthings(4, rng))
+    for _ in range(rng.choice((1, 2, 3))):
+        entity = doc["value"][rng.randrange(4)]
+        path = rng.choice(_STA_PATHS)
+        parent = entity
+        for key in path[:-1]:
+            if not isinstance(parent.get(key), dict):
+                parent[key] = {}
+            parent = parent[key]
+        if rng.random() < 0.2:
+            parent.pop(path[-1], None)
+        else:
+            parent[path[-1]] = copy.deepcopy(rng.choice(_STA_POOL))
+    assert_same("sensorthings", _dumps(doc))
+
+
+def test_a_chunk_is_stored_in_file_order_whatever_path_each_record_took(tmp_path: Path) -> None:
+    """Of two records with one id and other content, the first in the file is stored and the second is the
+    conflict, also when the second is left to the model (a space in its time) and the first came validated."""
+    first = _native(1)
+    second = _native(1, time="2023-04-02 03:16:00Z")
+    path = tmp_path / "two.jsonl"
+    path.write_bytes((json.dumps(first) + "\n" + json.dumps(second) + "\n").encode())
+    fmt, records, _, handle = open_records(path)
+    items = list(records)
+    assert [type(item) for item in items] == [Validated, Record]
+    store = open_store(tmp_path / "data")
+    try:
+        summary = ingest_records(store, items, IngestSummary(str(path), fmt))
+        assert (summary.stored, summary.conflicts) == (1, ["edge-0001"])
+        (kept,) = store.find_observations("edge-0001")
+        assert kept.document["time"] == "2023-04-02T03:15:00Z"
+    finally:
+        handle.close()
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "generate"),
+    [("a.json", gen_native_json), ("a.jsonl", gen_json_lines), ("a.geojson", gen_geojson), ("a.sta.json", gen_sensorthings)],
+)
+def test_truceline_ingest_stores_validated_records_that_the_ledger_audit_accepts(tmp_path: Path, name: str, generate: Any) -> None:
+    path = tmp_path / name
+    path.write_bytes(generate(300, random.Random(3)))
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(app, ["ingest", "--data-dir", str(data_dir), "--org", "UA", "--json", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"][0]["stored"] == 300
+    audit = CliRunner().invoke(app, ["ledger", "audit", "--data-dir", str(data_dir)])
+    assert audit.exit_code == 0, audit.output
+    assert "300 observations" in audit.output
