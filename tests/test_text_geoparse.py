@@ -124,8 +124,11 @@ def test_results_serialise_with_the_contract_fields() -> None:
 
 
 def test_thresholds_change_behaviour() -> None:
-    strict = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0))
+    strict = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0, fuzzy_transposed=101.0))
     assert first(strict.parse_location("Kramatorks")).lat is None
+    # "Kramatorks" is Kramatorsk with two letters swapped: that floor alone still finds it.
+    swaps = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0))
+    assert first(swaps.parse_location("Kramatorks")).name == first(parse_location("Kramatorsk")).name
 
 
 def test_a_place_geonames_lists_without_a_figure_counts_as_at_least_500_people() -> None:

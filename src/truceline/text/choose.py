@@ -91,7 +91,7 @@ class Chooser:
         if not found and is_cyrillic(name):
             found = self.gazetteer.inflected(name)
         if not found and fuzzy and fuzzy_allowed(name, self.thresholds):
-            found = self.gazetteer.fuzzy(name, self.thresholds.fuzzy_field)
+            found = self.gazetteer.fuzzy(name, self.thresholds.fuzzy_field) or self.gazetteer.transposed(name, self.thresholds.fuzzy_transposed)
         return found
 
     def choose(self, mention: str, found: Sequence[Candidate], context: Context, fuzzy_name: str | None = None) -> ResolvedPlace:

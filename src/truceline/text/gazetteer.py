@@ -318,6 +318,26 @@ class Gazetteer:
                         found[index] = score
         return [Candidate(self.places[i], TIER_FUZZY, s) for i, s in found.items()]
 
+    def transposed(self, name: str, cutoff: float) -> list[Candidate]:
+        """Places with a name of the same letters in another order (Enerdohar for Enerhodar), as near spellings.
+
+        Swapped letters are a typing slip that the similarity ratio punishes like two wrong letters (78 for
+        Enerdohar), below any safe cutoff; the same letters, first letter kept, are a far stronger sign, but
+        skeletons are short and merge letters, so a ratio of at least ``cutoff`` is still asked for.
+        """
+        found: dict[int, float] = {}
+        for key in skeleton_variants(name):
+            letters = sorted(key)
+            for match in self._buckets.get(key[0], ()) if key else ():
+                if len(match) == len(key) and match != key and sorted(match) == letters:
+                    score = fuzz.ratio(key, match)
+                    if score < cutoff:
+                        continue
+                    for index, _tier in self._keys[match]:
+                        if self.places[index].country in FUZZY_COUNTRIES and score > found.get(index, 0.0):
+                            found[index] = score
+        return [Candidate(self.places[i], TIER_FUZZY, s) for i, s in found.items()]
+
     def inflected(self, token: str) -> list[Candidate]:
         """Places named by an inflected Cyrillic word or name (в Харкові, у Києві, у Сумах, у Кривому Розі)."""
         # One tier for all: in running text the nominative is no likelier than a case form (у Харкові),

@@ -1,0 +1,25 @@
+"""Geoparsing that knows when it does not know: typing slips, districts of Russian border towns (issue 16)."""
+
+from __future__ import annotations
+
+from truceline.text.geoparse import ResolvedPlace, parse_location
+
+
+def first(places: list[ResolvedPlace]) -> ResolvedPlace:
+    assert places, "no place returned"
+    return places[0]
+
+
+def test_swapped_letters_find_the_place_as_a_near_spelling() -> None:
+    # "Enerdohar" (d and h swapped) scores 78 against Enerhodar, below the near-spelling cutoff of 84.
+    right = first(parse_location("Enerhodar"))
+    typo = first(parse_location("Enerdohar"))
+    assert typo.place_index == right.place_index and typo.match == "fuzzy"
+    assert (typo.lat, typo.lon) == (right.lat, right.lon)
+
+
+def test_the_same_letters_of_an_unrelated_name_are_not_taken() -> None:
+    # Birchytsi typed "Birchtysi": its skeleton has the letters of Bystrychi (Rivne Oblast, 291 km away),
+    # at a ratio below the floor for transposed letters: left unplaced rather than sent there.
+    place = first(parse_location("Birchtysi"))
+    assert place.lat is None and place.name != "Bystrychi"
