@@ -23,3 +23,13 @@ def test_the_same_letters_of_an_unrelated_name_are_not_taken() -> None:
     # at a ratio below the floor for transposed letters: left unplaced rather than sent there.
     place = first(parse_location("Birchtysi"))
     assert place.lat is None and place.name != "Bystrychi"
+
+
+def test_a_russian_border_town_named_as_a_district_is_placed_at_the_town() -> None:
+    # Before: "district not in the gazetteer" (only Ukrainian towns were looked at without a region named).
+    town = first(parse_location("Sudzha"))
+    place = first(parse_location("Sudzha district"))
+    assert place.kind == "district" and place.precision == 3 and place.place_index == town.place_index
+    assert place.admin1 == "Kursk Oblast"
+    # A Ukrainian town of the name still comes first: Izyum district is Izium's.
+    assert first(parse_location("Izyum district")).admin1 == "Kharkiv Oblast"

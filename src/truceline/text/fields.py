@@ -217,6 +217,9 @@ class FieldReader(Chooser):
         countries = context.countries or {"UA"} | {key.split("-")[0] for key in context.regions}
         towns = [c for c in found if c.place.country in countries and not c.place.codifier_only and c.tier != TIER_FUZZY or
                  (c.tier == TIER_FUZZY and c.place.country in countries and not c.place.codifier_only)]
+        if not towns and not context.countries and not context.regions:
+            # "Sudzha district", "Glushkovo district": a town of Russia's side of the border by its own name
+            towns = [c for c in found if c.place.country == "RU" and not c.place.codifier_only and c.tier == TIER_OFFICIAL]
         if context.regions:
             towns = [c for c in towns if c.place.region_key in context.regions] or ([] if context.hard_regions else towns)
         if not towns or all(c.tier == TIER_FUZZY for c in towns):
