@@ -33,3 +33,17 @@ def test_a_russian_border_town_named_as_a_district_is_placed_at_the_town() -> No
     assert place.admin1 == "Kursk Oblast"
     # A Ukrainian town of the name still comes first: Izyum district is Izium's.
     assert first(parse_location("Izyum district")).admin1 == "Kharkiv Oblast"
+
+
+def test_a_codifier_village_is_paired_with_a_geonames_point_only_when_the_pairing_is_clear() -> None:
+    from truceline.text.small_places import pair_villages
+
+    median = (47.25554, 35.70836)  # Robotyne's hromada median, 23 km from the village
+    assert pair_villages({"a": ("Robotyne", "26", median)}, set())["a"].name == "Robotyne"
+    assert pair_villages({"a": ("Robotyne", "26", (46.9, 35.4))}, set()) == {}  # farther than 40 km: an honest median instead
+    assert pair_villages({"a": ("Robotyne", "08", median)}, set()) == {}  # another oblast
+    # two villages of the name in the oblast, about as near: which one GeoNames has is not clear
+    assert pair_villages({"a": ("Robotyne", "26", median), "b": ("Robotyne", "26", (47.30, 35.75))}, set()) == {}
+    # a place already in the gazetteer is not given twice
+    only = pair_villages({"a": ("Robotyne", "26", median)}, set())["a"]
+    assert pair_villages({"a": ("Robotyne", "26", median)}, {only.geonameid}) == {}

