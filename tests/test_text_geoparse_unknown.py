@@ -47,3 +47,14 @@ def test_a_codifier_village_is_paired_with_a_geonames_point_only_when_the_pairin
     # a place already in the gazetteer is not given twice
     only = pair_villages({"a": ("Robotyne", "26", median)}, set())["a"]
     assert pair_villages({"a": ("Robotyne", "26", median)}, {only.geonameid}) == {}
+
+
+def test_a_small_listed_village_does_not_outweigh_a_codifier_village_of_unknown_size() -> None:
+    # Crimea's Kashtanove (GeoNames, 1,028 inhabitants) against Donetsk Oblast's (codifier, size unknown but
+    # below 500, on the line): 1,028 is not three times 500, so population does not decide and the line does.
+    # Before, 1,028 against an assumed 250 sent the name to Crimea, 466 km away.
+    place = first(parse_location("Kashtanove"))
+    assert place.admin1 == "Donetsk Oblast" and "line of contact" in (place.basis or "")
+    # With the oblast named, the listed village stays the one meant.
+    named = first(parse_location("Yakovlivka, Kharkiv region"))
+    assert named.admin1 == "Kharkiv Oblast" and named.population == 804
