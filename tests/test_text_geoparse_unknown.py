@@ -58,3 +58,12 @@ def test_a_small_listed_village_does_not_outweigh_a_codifier_village_of_unknown_
     # With the oblast named, the listed village stays the one meant.
     named = first(parse_location("Yakovlivka, Kharkiv region"))
     assert named.admin1 == "Kharkiv Oblast" and named.population == 804
+
+
+def test_chasiv_yar_in_its_case_forms_in_running_text() -> None:
+    # A possessive adjective declines on -ов- (Часів → Часового) and Яр is two letters: neither was undone.
+    from truceline.text.geoparse import geoparse
+
+    town = first(parse_location("Chasiv Yar"))
+    for text in ("Обстріл Торецька та Часового Яру.", "Удар по Часовому Яру.", "Бои у Часового Яра продолжаются."):
+        assert any(p.place_index == town.place_index for p in geoparse(text)), text

@@ -127,6 +127,7 @@ _WORD_ENDINGS = (
 )
 #: Ukrainian consonant alternation before -і (Новосілці ← Новосілка, Розі ← Ріг, Вільсі ← Вільха): undone.
 _ALTERNATION = {"ц": "к", "з": "г", "с": "х"}
+_POSSESSIVE = {"ов": "ів", "ев": "ів", "єв": "їв"}
 
 
 _WORD_ENDINGS_BY_LENGTH = tuple((n, frozenset(e for e in _WORD_ENDINGS if len(e) == n)) for n in (3, 2, 1))
@@ -145,7 +146,11 @@ def _phrase_stems(phrase: str) -> list[str]:
     options: list[set[str]] = []
     for word in phrase.split():
         stems = {_word_stem(lemma) for lemma in cyrillic_lemmas(word)} | {_word_stem(fold_cyrillic(word))}
+        if len(word) == 3 and word[-1] in _CYR_FINAL_VOWELS:  # a two-letter word declined: Яру, Яра ← Яр
+            stems.add(fold_cyrillic(word[:-1]))
         stems |= {s[:-1] + _ALTERNATION[s[-1]] for s in stems if s and s[-1] in _ALTERNATION}
+        # a possessive adjective in -ів/-їв declines on -ов-/-єв- (Часового Яру ← Часів Яр, Ясинового ← Ясинів)
+        stems |= {s[:-2] + _POSSESSIVE[s[-2:]] for s in stems if s[-2:] in _POSSESSIVE and len(s) >= 5}
         options.append(stems)
     keys = [""]
     for stems in options:
