@@ -67,3 +67,10 @@ def test_chasiv_yar_in_its_case_forms_in_running_text() -> None:
     town = first(parse_location("Chasiv Yar"))
     for text in ("Обстріл Торецька та Часового Яру.", "Удар по Часовому Яру.", "Бои у Часового Яра продолжаются."):
         assert any(p.place_index == town.place_index for p in geoparse(text)), text
+
+
+def test_german_tsch_is_the_ukrainian_ch() -> None:
+    # "sch" (German ш) was taken out of "tsch" (German ч) first: Tschassiw Jar had the key of Цасів Яр and
+    # the field fell back to its last word, Yar (two villages 466 km apart).
+    assert first(parse_location("Tschassiw Jar")).place_index == first(parse_location("Chasiv Yar")).place_index
+    assert first(parse_location("Tschuhujiw")).place_index == first(parse_location("Chuhuiv")).place_index
