@@ -74,3 +74,14 @@ def test_german_tsch_is_the_ukrainian_ch() -> None:
     # the field fell back to its last word, Yar (two villages 466 km apart).
     assert first(parse_location("Tschassiw Jar")).place_index == first(parse_location("Chasiv Yar")).place_index
     assert first(parse_location("Tschuhujiw")).place_index == first(parse_location("Chuhuiv")).place_index
+
+
+def test_a_village_named_after_its_district_comes_first() -> None:
+    # Before: the raion (its settlements' median, precision 3) came first because it was written first.
+    for text in ("Запорізька область, Пологівський район, с. Роботине", "Polohivskyi raion, Robotyne"):
+        place = first(parse_location(text))
+        assert place.name == "Robotyne" and place.precision == 1, text
+    assert first(parse_location("Izyum district, Borova village")).name == "Borova"
+    # not the town a district belongs to, nor a town outside the hromada named
+    assert first(parse_location("Komyshany district, Kherson")).kind == "district"
+    assert first(parse_location("Myrivska hromada, Nikopol")).kind == "district"

@@ -276,6 +276,19 @@ class FieldReader(Chooser):
         if len(resolved) < 2:
             return resolved
         first = resolved[0]
+        if first.resolved and first.kind == "district" and first.precision == 3:
+            # "Polohivskyi raion, Robotyne", "Izyum district, Borova village": the village in the district (not
+            # the town around a district: "Komyshany district, Kherson")
+            for i, other in enumerate(resolved[1:], start=1):
+                if not other.resolved or other.kind != "settlement" or (other.precision or 4) > 2:
+                    continue
+                if first.population:  # a town's district: a smaller place near the town
+                    inside = other.population < first.population and distance_km(
+                        first.lat or 0, first.lon or 0, other.lat or 0, other.lon or 0) <= self.thresholds.anchor_km
+                else:  # a raion or hromada of the codifier: a settlement of it ("Myrivska hromada, Nikopol" is not)
+                    inside = first.name in (other.raion, other.hromada)
+                if inside:
+                    return [other] + [p for j, p in enumerate(resolved) if j != i]
         if first.resolved and first.kind == "settlement":
             for i, other in enumerate(resolved[1:], start=1):
                 if other.kind == "district" and other.resolved and (other.precision or 4) <= 2:
