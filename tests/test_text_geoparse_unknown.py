@@ -85,3 +85,13 @@ def test_a_village_named_after_its_district_comes_first() -> None:
     # not the town a district belongs to, nor a town outside the hromada named
     assert first(parse_location("Komyshany district, Kherson")).kind == "district"
     assert first(parse_location("Myrivska hromada, Nikopol")).kind == "district"
+
+
+def test_russian_district_words_and_a_derived_form_outside_the_region_named() -> None:
+    # "р-н" and the Russian case forms района/районе are district words now: the field answered the oblast.
+    place = first(parse_location("Курская обл., Суджанский р-н, с. Свердликово"))
+    assert place.name == "Sudzha" and place.precision == 3
+    # Свердликово is the Russian form of Sverdlykove, Kirovohrad Oblast: the text names Kursk Oblast's
+    # Sudzha district, so that region does not vouch for a derived form lying elsewhere.
+    village = parse_location("Суджанский район, с. Свердликово")[1]
+    assert village.lat is None and village.name != "Sverdlykove"

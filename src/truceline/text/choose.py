@@ -104,13 +104,14 @@ class Chooser:
         pool = [c for c in found if c.place.lat is not None]
         if context.countries:
             pool = [c for c in pool if c.place.country in context.countries]
+        in_region = False  # every candidate left lies in a region the text names
         if context.regions:
             inside = [c for c in pool if c.place.region_key in context.regions]
             if not inside and fuzzy_name is not None and (context.hard_regions or not pool) and fuzzy_allowed(fuzzy_name, t):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if c.place.region_key in context.regions and c.place.lat is not None]
             if inside:
-                pool = inside
+                pool, in_region = inside, True
             elif context.hard_regions:
                 named = ", ".join(self._region_names(context.regions))
                 towns = [c for c in pool if c.tier == TIER_OFFICIAL and c.place.population >= t.distinct_town and c.place.country in THEATRE]
@@ -134,7 +135,7 @@ class Chooser:
         best_tier = min(c.tier for c in pool)
         lower = [c for c in pool if c.tier > best_tier]
         pool = [c for c in pool if c.tier == best_tier]
-        if best_tier == TIER_DERIVED and not context.regions:
+        if best_tier == TIER_DERIVED and not in_region:
             # A Russian report names the villages of the fighting in Russian; the Russian form of a village
             # far from it is as likely the name of a Russian village the gazetteer lacks (Sverdlikovo, Kursk
             # Oblast, is not Sverdlykove, Kirovohrad Oblast). A city is known by its Russian name anyway (Nikolaiv).
