@@ -95,3 +95,12 @@ def test_russian_district_words_and_a_derived_form_outside_the_region_named() ->
     # Sudzha district, so that region does not vouch for a derived form lying elsewhere.
     village = parse_location("Суджанский район, с. Свердликово")[1]
     assert village.lat is None and village.name != "Sverdlykove"
+
+
+def test_the_locative_of_names_in_ka_in_ukrainian_running_text() -> None:
+    # в Авдіївці, у Мар'їнці, по Шостці: к → ц before -і was undone only in names of several words.
+    from truceline.text.geoparse import geoparse
+
+    for text, name in (("Бої в Авдіївці тривають.", "Avdiivka"), ("Обстріл у Мар'їнці.", "Marinka"), ("Удар по Шостці Сумської області.", "Shostka")):
+        want = first(parse_location(name)).place_index
+        assert any(p.place_index == want for p in geoparse(text)), text

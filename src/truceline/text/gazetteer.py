@@ -163,7 +163,8 @@ def _phrase_stems(phrase: str) -> list[str]:
 def cyrillic_lemmas(token: str) -> list[str]:
     """Candidate dictionary forms of an inflected Cyrillic place name: Харкові → Харків, Києві → Київ.
 
-    Case endings are stripped and the Ukrainian о/е → і alternation of the last syllable undone; the
+    Case endings are stripped, the Ukrainian о/е → і alternation of the last syllable and the consonant
+    alternation before -і (Авдіївці ← Авдіївка) undone; the
     gazetteer also indexes names without their final vowel (Одеса → одес), so Одесі and Сумах match.
     """
     word = fold_cyrillic(token)
@@ -172,6 +173,8 @@ def cyrillic_lemmas(token: str) -> list[str]:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
             stem = word[: -len(ending)]
             out.append(stem)
+            if ending == "і" and stem[-1] in _ALTERNATION:  # в Авдіївці, Шостці, Ахтирці ← -ка: к→ц undone
+                out.append(stem[:-1] + _ALTERNATION[stem[-1]])
             for i in range(len(stem) - 1, max(len(stem) - 4, 0), -1):
                 if stem[i] in _ABLAUT:
                     out.append(stem[:i] + _ABLAUT[stem[i]] + stem[i + 1 :])
