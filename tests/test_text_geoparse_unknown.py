@@ -104,3 +104,11 @@ def test_the_locative_of_names_in_ka_in_ukrainian_running_text() -> None:
     for text, name in (("Бої в Авдіївці тривають.", "Avdiivka"), ("Обстріл у Мар'їнці.", "Marinka"), ("Удар по Шостці Сумської області.", "Shostka")):
         want = first(parse_location(name)).place_index
         assert any(p.place_index == want for p in geoparse(text)), text
+
+
+def test_a_bigger_town_is_no_part_of_the_city_beside_it() -> None:
+    # "Kramatorsk district" (the raion) beside Sloviansk was taken for a part of Sloviansk, since GeoNames has
+    # Kramatorsk as a point within 15 km: the answer was Kramatorsk, 12 km from Sloviansk.
+    place = first(parse_location("Sloviansk, Kramatorsk district"))
+    assert place.place_index == first(parse_location("Sloviansk")).place_index
+    assert first(parse_location("Kharkiv (Saltivka district)")).name == "Saltivka"

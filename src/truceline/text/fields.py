@@ -189,7 +189,8 @@ class FieldReader(Chooser):
                 return replace(city, mention=comp.text, name=f"{place.name}, {districts[0].name}", precision=2, kind="district",
                                match="context", note="city district without a point of its own: the city's point")
             if place.population >= t.big_city:  # a part of a big city that GeoNames has as a point: Saltivka
-                parts = [c for c in found if c.tier != TIER_FUZZY and not c.place.codifier_only and km(c.place, place) <= t.same_place_km]
+                parts = [c for c in found if c.tier != TIER_FUZZY and not c.place.codifier_only and km(c.place, place) <= t.same_place_km
+                         and c.place.population < place.population]  # Kramatorsk is no part of Sloviansk
                 if parts:
                     best = min(parts, key=lambda c: (c.tier, km(c.place, place)))
                     return replace(self._pick(comp.text, best, parts), kind="district")
