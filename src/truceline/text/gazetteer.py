@@ -290,6 +290,7 @@ class Gazetteer:
             if any(self.places[i].country in FUZZY_COUNTRIES for i, _ in entries):
                 buckets.setdefault(key[0], []).append(key)
         self._buckets = buckets
+        self._anagrams: dict[str, dict[str, list[str]]] = {}
 
     # -- places ---------------------------------------------------------------------------------------
 
@@ -335,9 +336,16 @@ class Gazetteer:
         """
         found: dict[int, float] = {}
         for key in skeleton_variants(name):
-            letters = sorted(key)
-            for match in self._buckets.get(key[0], ()) if key else ():
-                if len(match) == len(key) and match != key and sorted(match) == letters:
+            if not key:
+                continue
+            anagrams = self._anagrams.get(key[0])
+            if anagrams is None:  # built once per first letter, on first use: most runs never need it
+                anagrams = {}
+                for other in self._buckets.get(key[0], ()):
+                    anagrams.setdefault("".join(sorted(other)), []).append(other)
+                self._anagrams[key[0]] = anagrams
+            for match in anagrams.get("".join(sorted(key)), ()):
+                if match != key:
                     score = fuzz.ratio(key, match)
                     if score < cutoff:
                         continue
