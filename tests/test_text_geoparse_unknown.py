@@ -112,3 +112,11 @@ def test_a_bigger_town_is_no_part_of_the_city_beside_it() -> None:
     place = first(parse_location("Sloviansk, Kramatorsk district"))
     assert place.place_index == first(parse_location("Sloviansk")).place_index
     assert first(parse_location("Kharkiv (Saltivka district)")).name == "Saltivka"
+
+
+def test_namesake_hromadas_far_apart_go_by_the_line_and_border_prior() -> None:
+    # Хотінська громада: Sumy Oblast's, on the border, and Chernivtsi Oblast's (Khotyn). Before, the seat
+    # towns' populations decided and the answer was Khotyn, 666 km from the shelled border hromada.
+    for text in ("Khotinska hromada", "Хотінська громада", "Myropilska hromada"):
+        place = first(parse_location(text))
+        assert place.admin1 == "Sumy Oblast" and place.precision == 3 and "border" in (place.basis or ""), text

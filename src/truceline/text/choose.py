@@ -239,6 +239,12 @@ class Chooser:
             found = self._border_cache[place.index] = self.border_line.distance_km(place.lat or 0.0, place.lon or 0.0)
         return found
 
+    def _border_point_km(self, lat: float, lon: float) -> float:
+        """Distance of a point from the fought-over state border (infinite without a border prior)."""
+        if self.thresholds.border_km <= 0 or self.border_line is None:
+            return float("inf")
+        return self.border_line.distance_km(lat, lon)
+
     def _population(self, place: Place) -> int:
         """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
         if place.codifier_only:

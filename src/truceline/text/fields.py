@@ -195,6 +195,16 @@ class FieldReader(Chooser):
                     best = min(parts, key=lambda c: (c.tier, km(c.place, place)))
                     return replace(self._pick(comp.text, best, parts), kind="district")
         areas = [a for a in self.gazetteer.admin_areas(comp.text) if not context.regions or a.region_key in context.regions]
+        basis = None
+        if len(areas) > 1 and not all(distance_km(a.lat, a.lon, areas[0].lat, areas[0].lon) <= t.same_place_km for a in areas):
+            # Khotynska hromada: Sumy Oblast's on the border, or Chernivtsi Oblast's? The line and border prior
+            # of rule 5, as for settlements; undecided, the towns below are tried as before.
+            near = [a for a in areas if self.front_line.distance_km(a.lat, a.lon) <= t.front_km
+                    or self._border_point_km(a.lat, a.lon) <= t.border_km]
+            if near and len(near) < len(areas) and all(distance_km(a.lat, a.lon, near[0].lat, near[0].lon) <= t.same_place_km for a in near):
+                spread = max(distance_km(a.lat, a.lon, b.lat, b.lon) for a in areas for b in areas)
+                basis = f"{len(areas)} {near[0].kind}s of this name up to {spread:.0f} km apart; the only one near the line of contact or the border"
+                areas = near
         if areas and all(distance_km(a.lat, a.lon, areas[0].lat, areas[0].lon) <= t.same_place_km for a in areas):
             area = areas[0]
             region = self.gazetteer.regions.get(area.region_key)
@@ -202,6 +212,7 @@ class FieldReader(Chooser):
                 mention=comp.text, name=area.name, lat=area.lat, lon=area.lon, precision=3, country=area.country,
                 admin1=region.name if region else None, raion=area.raion if area.kind == "hromada" else area.name,
                 kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
+                basis=basis,
             )
         if not cities:  # "Desnianskyi district" alone: a district of which city?
             named = self.gazetteer.districts(comp.text)
