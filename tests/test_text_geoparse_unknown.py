@@ -120,3 +120,11 @@ def test_namesake_hromadas_far_apart_go_by_the_line_and_border_prior() -> None:
     for text in ("Khotinska hromada", "Хотінська громада", "Myropilska hromada"):
         place = first(parse_location(text))
         assert place.admin1 == "Sumy Oblast" and place.precision == 3 and "border" in (place.basis or ""), text
+
+
+def test_russian_names_of_the_occupied_parts_name_the_oblast() -> None:
+    # Before: "Donetsk People's Republic" was 'not in the gazetteer', and "DNR" did not narrow the namesakes.
+    assert first(parse_location("Donetsk People's Republic")).name == "Donetsk Oblast"
+    place = first(parse_location("Lisichansk, LPR"))
+    assert place.admin1 == "Luhansk Oblast" and place.precision == 1
+    assert first(parse_location("Novomikhailovka, DNR")).admin1 == "Donetsk Oblast"
