@@ -196,7 +196,8 @@ def _index_cyrillic(forms: list[str], index: int, single: dict[str, list[int]], 
 
 
 class Gazetteer:
-    """Indexes over the gazetteer file; immutable after construction and safe to share between threads."""
+    """Indexes over the gazetteer file; immutable after construction (but for the anagram index, filled on first
+    use: a race only builds a bucket twice) and safe to share between threads."""
 
     def __init__(self, document: dict[str, object]) -> None:
         if document.get("format") != FORMAT_VERSION:
