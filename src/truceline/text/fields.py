@@ -189,11 +189,22 @@ class FieldReader(Chooser):
                 return replace(city, mention=comp.text, name=f"{place.name}, {districts[0].name}", precision=2, kind="district",
                                match="context", note="city district without a point of its own: the city's point")
             if place.population >= t.big_city:  # a part of a big city that GeoNames has as a point: Saltivka
-                parts = [c for c in found if c.tier != TIER_FUZZY and not c.place.codifier_only and km(c.place, place) <= t.same_place_km]
+                parts = [c for c in found if c.tier != TIER_FUZZY and not c.place.codifier_only and km(c.place, place) <= t.same_place_km
+                         and c.place.population < place.population]  # Kramatorsk is no part of Sloviansk
                 if parts:
                     best = min(parts, key=lambda c: (c.tier, km(c.place, place)))
                     return replace(self._pick(comp.text, best, parts), kind="district")
         areas = [a for a in self.gazetteer.admin_areas(comp.text) if not context.regions or a.region_key in context.regions]
+        basis = None
+        if len(areas) > 1 and not all(distance_km(a.lat, a.lon, areas[0].lat, areas[0].lon) <= t.same_place_km for a in areas):
+            # Khotynska hromada: Sumy Oblast's on the border, or Chernivtsi Oblast's? The line and border prior
+            # of rule 5, as for settlements; undecided, the towns below are tried as before.
+            near = [a for a in areas if self.front_line.distance_km(a.lat, a.lon) <= t.front_km
+                    or self._border_point_km(a.lat, a.lon) <= t.border_km]
+            if near and len(near) < len(areas) and all(distance_km(a.lat, a.lon, near[0].lat, near[0].lon) <= t.same_place_km for a in near):
+                spread = max(distance_km(a.lat, a.lon, b.lat, b.lon) for a in areas for b in areas)
+                basis = f"{len(areas)} {near[0].kind}s of this name up to {spread:.0f} km apart; the only one near the line of contact or the border"
+                areas = near
         if areas and all(distance_km(a.lat, a.lon, areas[0].lat, areas[0].lon) <= t.same_place_km for a in areas):
             area = areas[0]
             region = self.gazetteer.regions.get(area.region_key)
@@ -201,6 +212,7 @@ class FieldReader(Chooser):
                 mention=comp.text, name=area.name, lat=area.lat, lon=area.lon, precision=3, country=area.country,
                 admin1=region.name if region else None, raion=area.raion if area.kind == "hromada" else area.name,
                 kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
+                basis=basis,
             )
         if not cities:  # "Desnianskyi district" alone: a district of which city?
             named = self.gazetteer.districts(comp.text)
@@ -217,6 +229,9 @@ class FieldReader(Chooser):
         countries = context.countries or {"UA"} | {key.split("-")[0] for key in context.regions}
         towns = [c for c in found if c.place.country in countries and not c.place.codifier_only and c.tier != TIER_FUZZY or
                  (c.tier == TIER_FUZZY and c.place.country in countries and not c.place.codifier_only)]
+        if not towns and not context.countries and not context.regions:
+            # "Sudzha district", "Glushkovo district": a town of Russia's side of the border by its own name
+            towns = [c for c in found if c.place.country == "RU" and not c.place.codifier_only and c.tier == TIER_OFFICIAL]
         if context.regions:
             towns = [c for c in towns if c.place.region_key in context.regions] or ([] if context.hard_regions else towns)
         if not towns or all(c.tier == TIER_FUZZY for c in towns):
@@ -273,6 +288,19 @@ class FieldReader(Chooser):
         if len(resolved) < 2:
             return resolved
         first = resolved[0]
+        if first.resolved and first.kind == "district" and first.precision == 3:
+            # "Polohivskyi raion, Robotyne", "Izyum district, Borova village": the village in the district (not
+            # the town around a district: "Komyshany district, Kherson")
+            for i, other in enumerate(resolved[1:], start=1):
+                if not other.resolved or other.kind != "settlement" or (other.precision or 4) > 2:
+                    continue
+                if first.population:  # a town's district: a smaller place near the town
+                    inside = other.population < first.population and distance_km(
+                        first.lat or 0, first.lon or 0, other.lat or 0, other.lon or 0) <= self.thresholds.anchor_km
+                else:  # a raion or hromada of the codifier: a settlement of it ("Myrivska hromada, Nikopol" is not)
+                    inside = first.name in (other.raion, other.hromada)
+                if inside:
+                    return [other] + [p for j, p in enumerate(resolved) if j != i]
         if first.resolved and first.kind == "settlement":
             for i, other in enumerate(resolved[1:], start=1):
                 if other.kind == "district" and other.resolved and (other.precision or 4) <= 2:

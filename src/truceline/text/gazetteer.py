@@ -127,6 +127,7 @@ _WORD_ENDINGS = (
 )
 #: Ukrainian consonant alternation before -і (Новосілці ← Новосілка, Розі ← Ріг, Вільсі ← Вільха): undone.
 _ALTERNATION = {"ц": "к", "з": "г", "с": "х"}
+_POSSESSIVE = {"ов": "ів", "ев": "ів", "єв": "їв"}
 
 
 _WORD_ENDINGS_BY_LENGTH = tuple((n, frozenset(e for e in _WORD_ENDINGS if len(e) == n)) for n in (3, 2, 1))
@@ -145,7 +146,11 @@ def _phrase_stems(phrase: str) -> list[str]:
     options: list[set[str]] = []
     for word in phrase.split():
         stems = {_word_stem(lemma) for lemma in cyrillic_lemmas(word)} | {_word_stem(fold_cyrillic(word))}
+        if len(word) == 3 and word[-1] in _CYR_FINAL_VOWELS:  # a two-letter word declined: Яру, Яра ← Яр
+            stems.add(fold_cyrillic(word[:-1]))
         stems |= {s[:-1] + _ALTERNATION[s[-1]] for s in stems if s and s[-1] in _ALTERNATION}
+        # a possessive adjective in -ів/-їв declines on -ов-/-єв- (Часового Яру ← Часів Яр, Ясинового ← Ясинів)
+        stems |= {s[:-2] + _POSSESSIVE[s[-2:]] for s in stems if s[-2:] in _POSSESSIVE and len(s) >= 5}
         options.append(stems)
     keys = [""]
     for stems in options:
@@ -158,7 +163,8 @@ def _phrase_stems(phrase: str) -> list[str]:
 def cyrillic_lemmas(token: str) -> list[str]:
     """Candidate dictionary forms of an inflected Cyrillic place name: Харкові → Харків, Києві → Київ.
 
-    Case endings are stripped and the Ukrainian о/е → і alternation of the last syllable undone; the
+    Case endings are stripped, the Ukrainian о/е → і alternation of the last syllable and the consonant
+    alternation before -і (Авдіївці ← Авдіївка) undone; the
     gazetteer also indexes names without their final vowel (Одеса → одес), so Одесі and Сумах match.
     """
     word = fold_cyrillic(token)
@@ -167,6 +173,8 @@ def cyrillic_lemmas(token: str) -> list[str]:
         if word.endswith(ending) and len(word) - len(ending) >= 3:
             stem = word[: -len(ending)]
             out.append(stem)
+            if ending == "і" and stem[-1] in _ALTERNATION:  # в Авдіївці, Шостці, Ахтирці ← -ка: к→ц undone
+                out.append(stem[:-1] + _ALTERNATION[stem[-1]])
             for i in range(len(stem) - 1, max(len(stem) - 4, 0), -1):
                 if stem[i] in _ABLAUT:
                     out.append(stem[:i] + _ABLAUT[stem[i]] + stem[i + 1 :])
@@ -188,7 +196,8 @@ def _index_cyrillic(forms: list[str], index: int, single: dict[str, list[int]], 
 
 
 class Gazetteer:
-    """Indexes over the gazetteer file; immutable after construction and safe to share between threads."""
+    """Indexes over the gazetteer file; immutable after construction (but for the anagram index, filled on first
+    use: a race only builds a bucket twice) and safe to share between threads."""
 
     def __init__(self, document: dict[str, object]) -> None:
         if document.get("format") != FORMAT_VERSION:
@@ -282,6 +291,7 @@ class Gazetteer:
             if any(self.places[i].country in FUZZY_COUNTRIES for i, _ in entries):
                 buckets.setdefault(key[0], []).append(key)
         self._buckets = buckets
+        self._anagrams: dict[str, dict[str, list[str]]] = {}
 
     # -- places ---------------------------------------------------------------------------------------
 
@@ -316,6 +326,33 @@ class Gazetteer:
                 for index, _tier in self._keys[match]:
                     if self.places[index].country in FUZZY_COUNTRIES and score > found.get(index, 0.0):
                         found[index] = score
+        return [Candidate(self.places[i], TIER_FUZZY, s) for i, s in found.items()]
+
+    def transposed(self, name: str, cutoff: float) -> list[Candidate]:
+        """Places with a name of the same letters in another order (Enerdohar for Enerhodar), as near spellings.
+
+        Swapped letters are a typing slip that the similarity ratio punishes like two wrong letters (78 for
+        Enerdohar), below any safe cutoff; the same letters, first letter kept, are a far stronger sign, but
+        skeletons are short and merge letters, so a ratio of at least ``cutoff`` is still asked for.
+        """
+        found: dict[int, float] = {}
+        for key in skeleton_variants(name):
+            if not key:
+                continue
+            anagrams = self._anagrams.get(key[0])
+            if anagrams is None:  # built once per first letter, on first use: most runs never need it
+                anagrams = {}
+                for other in self._buckets.get(key[0], ()):
+                    anagrams.setdefault("".join(sorted(other)), []).append(other)
+                self._anagrams[key[0]] = anagrams
+            for match in anagrams.get("".join(sorted(key)), ()):
+                if match != key:
+                    score = fuzz.ratio(key, match)
+                    if score < cutoff:
+                        continue
+                    for index, _tier in self._keys[match]:
+                        if self.places[index].country in FUZZY_COUNTRIES and score > found.get(index, 0.0):
+                            found[index] = score
         return [Candidate(self.places[i], TIER_FUZZY, s) for i, s in found.items()]
 
     def inflected(self, token: str) -> list[Candidate]:

@@ -21,7 +21,7 @@ import re
 import unicodedata
 
 #: Bump when :func:`canonical` or :func:`skeleton` change: keys stored in the gazetteer file carry it.
-KEY_VERSION = 3
+KEY_VERSION = 4
 
 _APOSTROPHES = "'’ʼ`´‘ʹʻ\u02bc\u2032"
 _DASHES = "-‐‑‒–—―"
@@ -62,7 +62,7 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _SKELETON_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
-        (r"schtsch|shch|sch|szcz", "s"),  # щ, or German/Polish ш
+        (r"schtsch|shch|(?<!t)sch|szcz", "s"),  # щ, or German/Polish ш (not the sch of German tsch: ч)
         (r"tsch|cz|kh|ch|gh|x", "h"),  # ч and х written as ch/tsch/cz and kh/ch/x
         (r"ts|tz", "c"),  # ц
         (r"zh|sh|sz|z", "s"),  # ж ш з с

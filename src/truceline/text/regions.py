@@ -101,7 +101,13 @@ BY_KATOTTG: dict[str, Region] = {r.katottg: r for r in REGIONS if r.katottg}
 #: Groups of regions that reports name as one (Donbas = Donetsk + Luhansk).
 GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "donbas": ("Donbas", ("UA-05", "UA-14")),
+    # Russia's names for the occupied parts of the two oblasts, as Russian sources write them: the oblast is meant
+    "dpr": ("Donetsk Oblast", ("UA-05",)),
+    "lpr": ("Luhansk Oblast", ("UA-14",)),
 }
 GROUP_NAMES: dict[str, str] = {
     "Donbas": "donbas", "Donbass": "donbas", "Donbass region": "donbas", "Донбас": "donbas", "Донбасс": "donbas",
+    "DPR": "dpr", "DNR": "dpr", "ДНР": "dpr", "Donetsk People's Republic": "dpr", "Donetsk People’s Republic": "dpr",
+    "LPR": "lpr", "LNR": "lpr", "ЛНР": "lpr", "Luhansk People's Republic": "lpr", "Lugansk People's Republic": "lpr",
+    "Luhansk People’s Republic": "lpr", "Lugansk People’s Republic": "lpr",
 }

@@ -16,6 +16,7 @@ from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
 from truceline.text.vocabulary import (
     CUE_WORDS,
+    DISTRICT_WORDS,
     NEAR_WORDS,
     QUALIFIER,
     REGION_BEFORE,
@@ -74,7 +75,8 @@ class TextScanner(Chooser):
                 if found:
                     before = tokens[i - 1] if i > 0 else None
                     after = tokens[i + length] if i + length < len(tokens) else None
-                    if self._person_like(text, span, before, after, sentence_starts):
+                    then = tokens[i + length + 1] if i + length + 1 < len(tokens) else None
+                    if self._person_like(text, span, before, after, sentence_starts, then):
                         break
                     joined = before is not None and not gap(text, [before, span[0]], allow_space=True)
                     cue = joined and before is not None and fold_cyrillic(before[0]) in CUE_WORDS
@@ -153,11 +155,15 @@ class TextScanner(Chooser):
         return out
 
     def _person_like(self, text: str, span: list[tuple[str, int, int]], before: tuple[str, int, int] | None,
-                     after: tuple[str, int, int] | None, sentence_starts: set[int]) -> bool:
-        """A name glued to another capitalised word is a person or an organisation: Wladimir Putin, Fox News."""
+                     after: tuple[str, int, int] | None, sentence_starts: set[int], then: tuple[str, int, int] | None = None) -> bool:
+        """A name glued to another capitalised word is a person or an organisation: Wladimir Putin, Fox News.
+
+        Not when that word qualifies a district or region word after it: "Тёткино Глушковского района".
+        """
         if after is not None and after[0][0].isupper() and not gap(text, [span[-1], after], allow_space=True):
             low = fold_cyrillic(after[0])
-            if low not in REGION_WORDS and low not in STOP and not self.gazetteer.exact(after[0]):
+            district = then is not None and fold_cyrillic(then[0]) in DISTRICT_WORDS | REGION_WORDS
+            if low not in REGION_WORDS and low not in STOP and not district and not self.gazetteer.exact(after[0]):
                 return True
         if before is not None and before[0][0].isupper() and before[1] not in sentence_starts and not gap(text, [before, span[0]], allow_space=True):
             low = fold_cyrillic(before[0])

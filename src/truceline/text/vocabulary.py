@@ -16,7 +16,7 @@ REGION_WORDS = frozenset(
 )
 REGION_BEFORE = frozenset(["region", "gebiet", "oblast", "provinz"])  # German order: "Gebiet Charkiw"
 DISTRICT_WORDS = frozenset(
-    ["district", "districts", "raion", "rayon", "microdistrict", "neighbourhood", "neighborhood", "quarter", "hromada", "community", "municipality", "territorial", "stadtteil", "bezirk", "район", "району", "районі", "мікрорайон", "микрорайон", "громада", "громади"]
+    ["district", "districts", "raion", "rayon", "microdistrict", "neighbourhood", "neighborhood", "quarter", "hromada", "community", "municipality", "territorial", "stadtteil", "bezirk", "район", "району", "районі", "района", "районе", "р-н", "р-ну", "р-ні", "мікрорайон", "микрорайон", "громада", "громади"]
 )
 CITY_PART_WORDS = frozenset(["district", "districts", "microdistrict", "neighbourhood", "neighborhood", "quarter", "stadtteil", "район", "районі", "мікрорайон", "микрорайон"])
 SETTLEMENT_WORDS = frozenset(

