@@ -14,6 +14,7 @@ from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, dista
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
+from truceline.text.units import Unit, unit_kind
 from truceline.text.vocabulary import (
     ALTERNATIVES,
     CITY_PART_WORDS,
@@ -99,15 +100,18 @@ class FieldReader(Chooser):
                 continue
             items.append(comp)
         items = [self._narrow(c) for c in items]
+        units = self._units_named(items, context)
+        context.units = list(units.values())
         found = [self.candidates(c.text, fuzzy=True) for c in items]
-        first = [self._resolve(c, f, context, []) for c, f in zip(items, found, strict=True)]
+        first = [self._resolve(c, f, context, [], units.get(i)) for i, (c, f) in enumerate(zip(items, found, strict=True))]
         final = []
         for i, (comp, f) in enumerate(zip(items, found, strict=True)):
             others = [p for j, p in enumerate(first) if j != i and p.resolved and p.kind in ("settlement", "district")]
-            local = Context(set(context.regions), context.hard_regions, set(context.countries), [(p.lat or 0.0, p.lon or 0.0) for p in others])
+            local = Context(set(context.regions), context.hard_regions, set(context.countries), [(p.lat or 0.0, p.lon or 0.0) for p in others],
+                            context.units)
             if not context.hard_regions:
                 local.regions |= {p.region_key for p in others if p.region_key}
-            final.append(self._resolve(comp, f, local, others))
+            final.append(self._resolve(comp, f, local, others, units.get(i)))
         if ALTERNATIVES.search(text):
             final = self._alternatives(final)
         ordered = self._order(final)
@@ -168,9 +172,27 @@ class FieldReader(Chooser):
             return True
         return skeleton(text) in REGION_ONLY
 
-    def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace]) -> ResolvedPlace:
+    def _units_named(self, items: list[_Component], context: Context) -> dict[int, Unit]:
+        """The raions and hromadas the field names, by item: each constrains the settlements it names."""
+        regions = context.regions if context.hard_regions else set()
+        out = {}
+        for i, comp in enumerate(items):
+            kind = unit_kind(comp.raw) if comp.kind == "district" else None
+            unit = self.units.named(comp.raw or comp.text, comp.text, kind, regions, self._adjective_towns) if kind else None
+            if unit is not None:
+                unit = self.units.nearest_to_fighting(unit, lambda p: min(self._front_km(p), self._border_km(p)))
+                out[i] = unit
+        return out
+
+    def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
-            return self._resolve_district(comp, found, context, others)
+            place = self._resolve_district(comp, found, context, others)
+            centre = unit.centre if unit is not None else None
+            if not place.resolved and centre is not None:  # Sudzha raion: Russia's raions have no outline here
+                chosen = self._pick(comp.text, Candidate(centre, TIER_OFFICIAL, 100.0), [], f"{comp.raw or comp.text} is named after this town")
+                return replace(chosen, precision=3, kind="district", note="raion named after this town: the town's point")
+            return place
+        context = replace(context, units=[u for u in context.units if u is not unit])
         place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
         if comp.dropped:
             why = f"'{comp.dropped}' is not part of the name"
