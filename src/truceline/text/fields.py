@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, distance_km
+from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, Place, distance_km
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
@@ -173,16 +173,32 @@ class FieldReader(Chooser):
         return skeleton(text) in REGION_ONLY
 
     def _units_named(self, items: list[_Component], context: Context) -> dict[int, Unit]:
-        """The raions and hromadas the field names, by item: each constrains the settlements it names."""
+        """The raions and hromadas the field names, by item: each constrains the settlements it names.
+
+        "District" and "район" also name parts of cities: such a part is no unit when the gazetteer knows a
+        city district of that name, the field names a city (Kharkiv, Shevchenkivskyi district), or the only
+        town of the name is in Russia far (over twice :attr:`Thresholds.front_km`) from the fighting.
+        """
         regions = context.regions if context.hard_regions else set()
+        city = any(c.place.population >= self.thresholds.district_city for comp in items if comp.kind == "settlement"
+                   for c in self.candidates(comp.text, fuzzy=False))
         out = {}
         for i, comp in enumerate(items):
             kind = unit_kind(comp.raw) if comp.kind == "district" else None
-            unit = self.units.named(comp.raw or comp.text, comp.text, kind, regions, self._adjective_towns) if kind else None
-            if unit is not None:
-                unit = self.units.nearest_to_fighting(unit, lambda p: min(self._front_km(p), self._border_km(p)))
-                out[i] = unit
+            if kind is None or comp.city_part and (city or self.gazetteer.districts(comp.text)):
+                continue
+            unit = self.units.named(comp.raw or comp.text, comp.text, kind, regions, self._adjective_towns)
+            if unit is None:
+                continue
+            unit = self.units.nearest_to_fighting(unit, self._fighting_km)
+            if comp.city_part and not unit.areas and min(self._fighting_km(t) for t in unit.towns) > 2 * self.thresholds.front_km:
+                continue  # "Suvorovskyi district": a city's district the gazetteer lacks, not a raion of Kaluga Oblast
+            out[i] = unit
         return out
+
+    def _fighting_km(self, place: Place) -> float:
+        """Distance from the line of contact or the fought-over border, whichever is nearer."""
+        return min(self._front_km(place), self._border_km(place))
 
     def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
