@@ -196,6 +196,21 @@ class FieldReader(Chooser):
             out[i] = unit
         return out
 
+    def _unit_point(self, comp: _Component, unit: Unit) -> ResolvedPlace:
+        """A unit the district reader did not place (Судженского района, Волноваського району): its point, precision 3."""
+        if unit.centre is not None:  # Sudzha raion: Russia's raions have no outline here
+            chosen = self._pick(comp.text, Candidate(unit.centre, TIER_OFFICIAL, 100.0), [], f"{comp.raw or comp.text} is named after this town")
+            return replace(chosen, precision=3, kind="district", note="raion named after this town: the town's point")
+        area = self.units.area(unit)
+        if area is None:
+            return unresolved(comp.text, "district not in the gazetteer")
+        region = self.gazetteer.regions.get(area.region_key)
+        return ResolvedPlace(
+            mention=comp.text, name=area.name, lat=area.lat, lon=area.lon, precision=3, country=area.country,
+            admin1=region.name if region else None, raion=area.raion if area.kind == "hromada" else area.name,
+            kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
+        )
+
     def _fighting_km(self, place: Place) -> float:
         """Distance from the line of contact or the fought-over border, whichever is nearer."""
         return min(self._front_km(place), self._border_km(place))
@@ -203,11 +218,7 @@ class FieldReader(Chooser):
     def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
             place = self._resolve_district(comp, found, context, others)
-            centre = unit.centre if unit is not None else None
-            if not place.resolved and centre is not None:  # Sudzha raion: Russia's raions have no outline here
-                chosen = self._pick(comp.text, Candidate(centre, TIER_OFFICIAL, 100.0), [], f"{comp.raw or comp.text} is named after this town")
-                return replace(chosen, precision=3, kind="district", note="raion named after this town: the town's point")
-            return place
+            return self._unit_point(comp, unit) if not place.resolved and unit is not None else place
         context = replace(context, units=[u for u in context.units if u is not unit])
         place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
         if comp.dropped:

@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
-from truceline.text.gazetteer import TIER_ALTERNATE, TIER_OFFICIAL, Candidate, Gazetteer, Place, distance_km
+from truceline.text.gazetteer import TIER_ALTERNATE, TIER_OFFICIAL, AdminArea, Candidate, Gazetteer, Place, distance_km
 from truceline.text.normalise import skeleton
 
 #: Radius of a unit known only by its centre town (km). Measured, not guessed: of the 473 incidents of 2024
@@ -54,7 +54,7 @@ def unit_kind(raw: str) -> str | None:
 
 
 def adjective_forms(name: str) -> list[str]:
-    """Nominative spellings of a unit adjective to derive its centre from: Судженского → sudsanski, Покровського → pokrovski."""
+    """Nominative spellings of an inflected unit adjective: Покровського → pokrovski, Шахівської → sahivska, Судженского → sudsanski."""
     words = name.split()
     if len(words) != 1:
         return []
@@ -62,7 +62,7 @@ def adjective_forms(name: str) -> list[str]:
     if match is None:
         return []
     stem, soft = match.groups()
-    out = [f"{stem}{soft}ki"]
+    out = [f"{stem}{soft}ki", f"{stem}{soft}ka"]  # a raion is masculine, a hromada feminine
     if stem.endswith("en") and len(stem) >= 5:  # Russian Судженский ← Суджа, as Sudzhansky
         out.append(f"{stem[:-2]}an{soft}ki")
     return out
@@ -99,7 +99,8 @@ class UnitIndex:
 
         ``adjective_towns`` derives centre towns from a raion adjective (Borivskyi → Borova).
         """
-        areas = [a for a in self.gazetteer.admin_areas(name) if a.kind == kind and (not regions or a.region_key in regions)]
+        named = [*self.gazetteer.admin_areas(name), *(a for form in adjective_forms(name) for a in self.gazetteer.admin_areas(form))]
+        areas = [a for a in dict.fromkeys(named) if a.kind == kind and (not regions or a.region_key in regions)]
         if areas:
             return Unit(label, kind, tuple(dict.fromkeys((a.region_key, a.name) for a in areas)))
         found = [c for c in self.gazetteer.exact(name) if c.tier <= TIER_ALTERNATE]
@@ -123,6 +124,14 @@ class UnitIndex:
         if not areas_of_towns and not russian:
             return None
         return Unit(label, kind, areas_of_towns, russian)
+
+    def area(self, unit: Unit) -> AdminArea | None:
+        """The one codifier raion or hromada a unit stands for, with its median point; None if several or none."""
+        if len(unit.areas) != 1 or unit.towns:
+            return None
+        region_key, label = unit.areas[0]
+        found = [a for a in self.gazetteer.admin_areas(label.rsplit(" ", 1)[0]) if a.name == label and a.region_key == region_key]
+        return found[0] if found else None
 
     def nearest_to_fighting(self, unit: Unit, distance: Callable[[Place], float]) -> Unit:
         """Of several Russian centres of the name, those nearest the line of contact or the border.
