@@ -72,6 +72,9 @@ def test_a_hromada_named_in_the_field_constrains_too() -> None:
     assert places[0].note == "no such place in Velykomykhailivka hromada, Synelnykove raion in the gazetteer"
     kept = first_point(parse_location("Novotoretske (Shakhove hromada), Pokrovsk raion"))
     assert kept.name == "Novotoretske" and kept.hromada == "Shakhivska hromada" and kept.raion == "Pokrovskyi raion"
+    # The hromada is read within the raion named beside it: the Malynivka of Polohy raion, not Kharkiv Oblast's bigger one.
+    village = first_point(parse_location("Liubymivka (Malynivka hromada), Polohy raion"))
+    assert village.name == "Liubymivka" and village.hromada == "Malynivska hromada" and village.raion == "Polohivskyi raion"
 
 
 def test_a_city_district_is_no_raion() -> None:

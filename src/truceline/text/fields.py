@@ -101,7 +101,7 @@ class FieldReader(Chooser):
             items.append(comp)
         items = [self._narrow(c) for c in items]
         units = self._units_named(items, context)
-        context.units = list(units.values())
+        context.units = [units[i] for i in sorted(units)]  # in the order the field names them
         found = [self.candidates(c.text, fuzzy=True) for c in items]
         first = [self._resolve(c, f, context, [], units.get(i)) for i, (c, f) in enumerate(zip(items, found, strict=True))]
         final = []
@@ -182,12 +182,14 @@ class FieldReader(Chooser):
         regions = context.regions if context.hard_regions else set()
         city = any(c.place.population >= self.thresholds.district_city for comp in items if comp.kind == "settlement"
                    for c in self.candidates(comp.text, fuzzy=False))
-        out = {}
-        for i, comp in enumerate(items):
-            kind = unit_kind(comp.raw) if comp.kind == "district" else None
+        out: dict[int, Unit] = {}
+        kinds = {i: unit_kind(comp.raw) if comp.kind == "district" else None for i, comp in enumerate(items)}
+        for i, comp in sorted(enumerate(items), key=lambda item: kinds[item[0]] == "hromada"):  # raions first: a hromada lies in one
+            kind = kinds[i]
             if kind is None or comp.city_part and (city or self.gazetteer.districts(comp.text)):
                 continue
-            unit = self.units.named(comp.raw or comp.text, comp.text, kind, regions, self._adjective_towns)
+            raions = [u for u in out.values() if u.kind == "raion"] if kind == "hromada" else []
+            unit = self.units.named(comp.raw or comp.text, comp.text, kind, regions, self._adjective_towns, raions)
             if unit is None:
                 continue
             unit = self.units.nearest_to_fighting(unit, self._fighting_km)

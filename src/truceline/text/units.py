@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from truceline.text.gazetteer import TIER_ALTERNATE, TIER_OFFICIAL, AdminArea, Candidate, Gazetteer, Place, distance_km
@@ -94,20 +94,23 @@ class UnitIndex:
         self._extents: dict[tuple[str, str, str], tuple[float, float, float]] | None = None
 
     def named(self, label: str, name: str, kind: str, regions: set[str],
-              adjective_towns: Callable[[str], list[Candidate]]) -> Unit | None:
+              adjective_towns: Callable[[str], list[Candidate]], inside: Sequence[Unit] = ()) -> Unit | None:
         """The unit ``name`` (the part without its unit word) stands for, within ``regions`` if any; None if unknown.
 
-        ``adjective_towns`` derives centre towns from a raion adjective (Borivskyi → Borova).
+        ``adjective_towns`` derives centre towns from a raion adjective (Borivskyi → Borova). ``inside``: units
+        the named one lies in (the raion named beside a hromada: Malynivka hromada of Polohy raion, not the
+        bigger Malynivka's of Kharkiv Oblast); when none of its readings lies there, None (the raion still holds).
         """
         named = [*self.gazetteer.admin_areas(name), *(a for form in adjective_forms(name) for a in self.gazetteer.admin_areas(form))]
         areas = [a for a in dict.fromkeys(named) if a.kind == kind and (not regions or a.region_key in regions)]
+        areas = [a for a in areas if all(a.kind == "hromada" and (a.region_key, a.raion) in u.areas for u in inside)]
         if areas:
             return Unit(label, kind, tuple(dict.fromkeys((a.region_key, a.name) for a in areas)))
         found = [c for c in self.gazetteer.exact(name) if c.tier <= TIER_ALTERNATE]
         if not found:
             found = [c for form in adjective_forms(name) for c in adjective_towns(form)]
         found = [c for c in found if not c.place.codifier_only and c.place.lat is not None and c.place.country in ("UA", "RU")
-                 and (not regions or c.place.region_key in regions)]
+                 and (not regions or c.place.region_key in regions) and self.contains_all(inside, c.place)]
         if any(c.tier == TIER_OFFICIAL for c in found):  # Pokrovsk is Engels' former name, and a town of its own
             found = [c for c in found if c.tier == TIER_OFFICIAL]
         towns = list({c.place.index: c.place for c in found}.values())
