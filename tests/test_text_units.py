@@ -90,3 +90,11 @@ def test_unit_words_and_adjective_forms() -> None:
     assert unit_kind("Шахівської громади") == "hromada" and unit_kind("Судженского района") == "raion"
     assert "sudsanski" in adjective_forms("Судженского") and "pokrovski" in adjective_forms("Покровського")
     assert "sahivska" in adjective_forms("Шахівської") and adjective_forms("Sudzha") == []
+
+
+def test_a_raion_named_after_a_city_is_an_area_not_a_part_of_the_village_beside_it() -> None:
+    # Donetsk lies 10 km from Makiivka, but "Donetsk raion" is the raion, not a district of Makiivka.
+    places = parse_location("Makiivka, Donetsk raion")
+    assert first_point(places).name == "Makiyivka"
+    raion = next(p for p in places if p.kind == "district")
+    assert raion.name == "Donetsk" and raion.precision == 3

@@ -220,7 +220,13 @@ class FieldReader(Chooser):
     def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
             place = self._resolve_district(comp, found, context, others)
-            return self._unit_point(comp, unit) if not place.resolved and unit is not None else place
+            if unit is None:
+                return place
+            if not place.resolved:
+                return self._unit_point(comp, unit)
+            if (place.precision or 3) < 3:  # Donetsk raion beside Makiivka is no part of Makiivka: a raion is an area
+                return replace(place, precision=3, note=f"{unit.kind} named after this town: the town's point")
+            return place
         context = replace(context, units=[u for u in context.units if u is not unit])
         place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
         if comp.dropped:
