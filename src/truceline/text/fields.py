@@ -202,7 +202,7 @@ class FieldReader(Chooser):
         """A unit the district reader did not place (Судженского района, Волноваського району): its point, precision 3."""
         if unit.centre is not None:  # Sudzha raion: Russia's raions have no outline here
             chosen = self._pick(comp.text, Candidate(unit.centre, TIER_OFFICIAL, 100.0), [], f"{comp.raw or comp.text} is named after this town")
-            return replace(chosen, precision=3, kind="district", note="raion named after this town: the town's point")
+            return replace(chosen, precision=3, kind="district", note=f"{unit.kind} named after this town: the town's point")
         area = self.units.area(unit)
         if area is None:
             return unresolved(comp.text, "district not in the gazetteer")
@@ -227,7 +227,6 @@ class FieldReader(Chooser):
             if (place.precision or 3) < 3:  # Donetsk raion beside Makiivka is no part of Makiivka: a raion is an area
                 return replace(place, precision=3, note=f"{unit.kind} named after this town: the town's point")
             return place
-        context = replace(context, units=[u for u in context.units if u is not unit])
         place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
         if comp.dropped:
             why = f"'{comp.dropped}' is not part of the name"
