@@ -27,6 +27,7 @@ from truceline.text.gazetteer import (
 from truceline.text.normalise import is_cyrillic
 from truceline.text.regions import GROUP_NAMES, GROUPS
 from truceline.text.resolved import DEFAULT_THRESHOLDS, MATCH, THEATRE, ResolvedPlace, Thresholds, fuzzy_allowed, km, nearest, unresolved
+from truceline.text.units import Unit, UnitIndex
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Context:
     hard_regions: bool = False
     countries: set[str] = field(default_factory=set)
     anchors: list[tuple[float, float]] = field(default_factory=list)
+    #: Raions and hromadas the text names: a candidate must lie in each (:mod:`truceline.text.units`).
+    units: list[Unit] = field(default_factory=list)
 
 
 
@@ -51,6 +54,8 @@ class Chooser:
         self.border_line = border_line or default_border_line()
         self._front_cache: dict[int, float] = {}
         self._border_cache: dict[int, float] = {}
+        #: Which raion or hromada a place lies in, for "Martynovka, Sudzha raion".
+        self.units = UnitIndex(self.gazetteer, dominance=thresholds.dominance)
 
     # -- regions --------------------------------------------------------------------------------------
 
@@ -104,6 +109,14 @@ class Chooser:
         pool = [c for c in found if c.place.lat is not None]
         if context.countries:
             pool = [c for c in pool if c.place.country in context.countries]
+        if context.units:  # "Martynovka, Sudzha raion": a Martynovka elsewhere is a namesake, not the place
+            inside = [c for c in pool if self.units.contains_all(context.units, c.place)]
+            if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
+                near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
+                inside = [c for c in near if self.units.contains_all(context.units, c.place)]
+            if not inside:
+                return unresolved(mention, f"no such place in {self.units.describe(context.units)} in the gazetteer")
+            pool = inside
         in_region = False  # every candidate left lies in a region the text names
         if context.regions:
             inside = [c for c in pool if c.place.region_key in context.regions]
@@ -121,6 +134,8 @@ class Chooser:
         if not pool:
             return unresolved(mention, "not in the gazetteer" if not found else "no place of this name in the country named")
         where = f"in {', '.join(self._region_names(context.regions))}, named in the text" if context.regions and len(pool) < len(found) else ""
+        if context.units and len(pool) < len(found):
+            where = f"in {self.units.describe(context.units)}, named in the text"
         if context.anchors:
             near_anchor = [c for c in pool if nearest(c.place, context.anchors) <= t.anchor_km]
             if near_anchor:

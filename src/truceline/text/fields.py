@@ -10,10 +10,11 @@ import re
 from dataclasses import dataclass, replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, distance_km
+from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, Place, distance_km
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
+from truceline.text.units import Unit, unit_kind
 from truceline.text.vocabulary import (
     ALTERNATIVES,
     CITY_PART_WORDS,
@@ -99,15 +100,18 @@ class FieldReader(Chooser):
                 continue
             items.append(comp)
         items = [self._narrow(c) for c in items]
+        units = self._units_named(items, context)
+        context.units = [units[i] for i in sorted(units)]  # in the order the field names them
         found = [self.candidates(c.text, fuzzy=True) for c in items]
-        first = [self._resolve(c, f, context, []) for c, f in zip(items, found, strict=True)]
+        first = [self._resolve(c, f, context, [], units.get(i)) for i, (c, f) in enumerate(zip(items, found, strict=True))]
         final = []
         for i, (comp, f) in enumerate(zip(items, found, strict=True)):
             others = [p for j, p in enumerate(first) if j != i and p.resolved and p.kind in ("settlement", "district")]
-            local = Context(set(context.regions), context.hard_regions, set(context.countries), [(p.lat or 0.0, p.lon or 0.0) for p in others])
+            local = Context(set(context.regions), context.hard_regions, set(context.countries), [(p.lat or 0.0, p.lon or 0.0) for p in others],
+                            context.units)
             if not context.hard_regions:
                 local.regions |= {p.region_key for p in others if p.region_key}
-            final.append(self._resolve(comp, f, local, others))
+            final.append(self._resolve(comp, f, local, others, units.get(i)))
         if ALTERNATIVES.search(text):
             final = self._alternatives(final)
         ordered = self._order(final)
@@ -168,9 +172,61 @@ class FieldReader(Chooser):
             return True
         return skeleton(text) in REGION_ONLY
 
-    def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace]) -> ResolvedPlace:
+    def _units_named(self, items: list[_Component], context: Context) -> dict[int, Unit]:
+        """The raions and hromadas the field names, by item: each constrains the settlements it names.
+
+        "District" and "район" also name parts of cities: such a part is no unit when the gazetteer knows a
+        city district of that name, the field names a city (Kharkiv, Shevchenkivskyi district), or the only
+        town of the name is in Russia far (over twice :attr:`Thresholds.front_km`) from the fighting.
+        """
+        regions = context.regions if context.hard_regions else set()
+        city = any(c.place.population >= self.thresholds.district_city for comp in items if comp.kind == "settlement"
+                   for c in self.candidates(comp.text, fuzzy=False))
+        out: dict[int, Unit] = {}
+        kinds = {i: unit_kind(comp.raw) if comp.kind == "district" else None for i, comp in enumerate(items)}
+        for i, comp in sorted(enumerate(items), key=lambda item: kinds[item[0]] == "hromada"):  # raions first: a hromada lies in one
+            kind = kinds[i]
+            if kind is None or comp.city_part and (city or self.gazetteer.districts(comp.text)):
+                continue
+            raions = [u for u in out.values() if u.kind == "raion"] if kind == "hromada" else []
+            unit = self.units.named(comp.raw or comp.text, comp.text, kind, regions, self._adjective_towns, raions)
+            if unit is None:
+                continue
+            unit = self.units.nearest_to_fighting(unit, self._fighting_km)
+            if comp.city_part and not unit.areas and min(self._fighting_km(t) for t in unit.towns) > 2 * self.thresholds.front_km:
+                continue  # "Suvorovskyi district": a city's district the gazetteer lacks, not a raion of Kaluga Oblast
+            out[i] = unit
+        return out
+
+    def _unit_point(self, comp: _Component, unit: Unit) -> ResolvedPlace:
+        """A unit the district reader did not place (Судженского района, Волноваського району): its point, precision 3."""
+        if unit.centre is not None:  # Sudzha raion: Russia's raions have no outline here
+            chosen = self._pick(comp.text, Candidate(unit.centre, TIER_OFFICIAL, 100.0), [], f"{comp.raw or comp.text} is named after this town")
+            return replace(chosen, precision=3, kind="district", note=f"{unit.kind} named after this town: the town's point")
+        area = self.units.area(unit)
+        if area is None:
+            return unresolved(comp.text, "district not in the gazetteer")
+        region = self.gazetteer.regions.get(area.region_key)
+        return ResolvedPlace(
+            mention=comp.text, name=area.name, lat=area.lat, lon=area.lon, precision=3, country=area.country,
+            admin1=region.name if region else None, raion=area.raion if area.kind == "hromada" else area.name,
+            kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
+        )
+
+    def _fighting_km(self, place: Place) -> float:
+        """Distance from the line of contact or the fought-over border, whichever is nearer."""
+        return min(self._front_km(place), self._border_km(place))
+
+    def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
-            return self._resolve_district(comp, found, context, others)
+            place = self._resolve_district(comp, found, context, others)
+            if unit is None:
+                return place
+            if not place.resolved:
+                return self._unit_point(comp, unit)
+            if (place.precision or 3) < 3:  # Donetsk raion beside Makiivka is no part of Makiivka: a raion is an area
+                return replace(place, precision=3, note=f"{unit.kind} named after this town: the town's point")
+            return place
         place = self.choose(comp.text, found, context, fuzzy_name=comp.text)
         if comp.dropped:
             why = f"'{comp.dropped}' is not part of the name"

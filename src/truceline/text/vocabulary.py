@@ -16,9 +16,9 @@ REGION_WORDS = frozenset(
 )
 REGION_BEFORE = frozenset(["region", "gebiet", "oblast", "provinz"])  # German order: "Gebiet Charkiw"
 DISTRICT_WORDS = frozenset(
-    ["district", "districts", "raion", "rayon", "microdistrict", "neighbourhood", "neighborhood", "quarter", "hromada", "community", "municipality", "territorial", "stadtteil", "bezirk", "район", "району", "районі", "района", "районе", "р-н", "р-ну", "р-ні", "мікрорайон", "микрорайон", "громада", "громади"]
+    ["district", "districts", "raion", "rayon", "microdistrict", "neighbourhood", "neighborhood", "quarter", "hromada", "community", "municipality", "territorial", "stadtteil", "bezirk", "район", "району", "районі", "района", "районе", "р-н", "р-ну", "р-ні", "мікрорайон", "микрорайон", "громада", "громади", "громаді"]
 )
-CITY_PART_WORDS = frozenset(["district", "districts", "microdistrict", "neighbourhood", "neighborhood", "quarter", "stadtteil", "район", "районі", "мікрорайон", "микрорайон"])
+CITY_PART_WORDS = frozenset(["district", "districts", "microdistrict", "neighbourhood", "neighborhood", "quarter", "stadtteil", "район", "районі", "района", "районе", "мікрорайон", "микрорайон"])
 SETTLEMENT_WORDS = frozenset(
     ["village", "villages", "city", "town", "settlement", "selo", "dorf", "stadt", "ort", "село", "селі", "села", "селище", "місто", "місті", "город", "поселок", "посёлок", "деревня", "смт"]
 )

@@ -1,0 +1,100 @@
+"""Raions and hromadas named in a location field constrain its places: never a far namesake (issue #16)."""
+
+from __future__ import annotations
+
+from truceline.text.gazetteer import distance_km
+from truceline.text.geoparse import ResolvedPlace, parse_location
+from truceline.text.units import adjective_forms, unit_kind
+
+# Points of the towns the tests name (GeoNames, rounded): what a right answer must lie near.
+SUDZHA = (51.19, 35.27)
+VOLNOVAKHA_RAION = (47.75, 37.04)
+
+
+def first_point(places: list[ResolvedPlace]) -> ResolvedPlace:
+    located = [p for p in places if p.lat is not None]
+    assert located, f"no point in {places}"
+    return located[0]
+
+
+def km(place: ResolvedPlace, point: tuple[float, float]) -> float:
+    assert place.lat is not None and place.lon is not None
+    return distance_km(place.lat, place.lon, *point)
+
+
+def test_a_russian_raion_rules_out_a_namesake_in_crimea() -> None:
+    # Martynovka of Sudzha raion is not in the gazetteer; the only Martynovka it has is in Crimea, 600 km off.
+    places = parse_location("Martynovka, Sudzha raion")
+    village = places[0]
+    assert village.mention == "Martynovka" and not village.resolved
+    assert village.note == "no such place in Sudzha raion in the gazetteer"
+    point = first_point(places)  # what is left is the raion, at its centre, as a district
+    assert point.name == "Sudzha" and point.precision == 3 and point.kind == "district" and km(point, SUDZHA) < 1
+
+
+def test_a_russian_raion_keeps_a_village_that_lies_in_it() -> None:
+    place = first_point(parse_location("Gornal, Sudzha raion"))
+    assert place.name.startswith("Gornal") and place.precision == 1 and place.country == "RU"
+    assert km(place, SUDZHA) < 40
+
+
+def test_a_russian_raion_in_russian_and_by_its_adjective() -> None:
+    for text in ("Мартыновка, Судженский район", "Мартыновка, Судженского района", "Martynovka, Sudzhansky raion"):
+        places = parse_location(text)
+        assert not places[0].resolved and places[0].note is not None and places[0].note.startswith("no such place in "), text
+        assert km(first_point(places), SUDZHA) < 1, text
+
+
+def test_several_russian_towns_of_the_raion_name_the_one_near_the_fighting_is_meant() -> None:
+    # Korenevo: a town of Kursk Oblast and a Korenyovo of Moscow Oblast; the raion of the fighting is Kursk's.
+    place = first_point(parse_location("Novoivanovka, Korenevo raion"))
+    assert place.name == "Korenevo" and place.admin1 is not None and "Kursk" in place.admin1
+
+
+def test_a_ukrainian_raion_picks_its_village_over_a_bigger_namesake_127_km_away() -> None:
+    # Yalta of Mariupol raion has 5,500 inhabitants; the Yalta of Volnovakha raion is a village the codifier has.
+    place = first_point(parse_location("Yalta, Volnovakha raion"))
+    assert place.name == "Yalta" and place.raion == "Volnovaskyi raion"
+    assert place.basis == "the only place of this name in Volnovakha raion, named in the text"
+    assert km(place, VOLNOVAKHA_RAION) < 60
+
+
+def test_a_ukrainian_raion_by_its_genitive_adjective() -> None:
+    places = parse_location("Ялта, Волноваського району")
+    assert places[0].raion == "Volnovaskyi raion"
+    raion = next(p for p in places if p.kind == "district")
+    assert raion.name == "Volnovaskyi raion" and raion.precision == 3
+
+
+def test_a_hromada_named_in_the_field_constrains_too() -> None:
+    places = parse_location("Stepove (Velykomykhailivka hromada), Synelnykove raion")
+    assert not places[0].resolved
+    assert places[0].note == "no such place in Velykomykhailivka hromada, Synelnykove raion in the gazetteer"
+    kept = first_point(parse_location("Novotoretske (Shakhove hromada), Pokrovsk raion"))
+    assert kept.name == "Novotoretske" and kept.hromada == "Shakhivska hromada" and kept.raion == "Pokrovskyi raion"
+    # The hromada is read within the raion named beside it: the Malynivka of Polohy raion, not Kharkiv Oblast's bigger one.
+    village = first_point(parse_location("Liubymivka (Malynivka hromada), Polohy raion"))
+    assert village.name == "Liubymivka" and village.hromada == "Malynivska hromada" and village.raion == "Polohivskyi raion"
+
+
+def test_a_city_district_is_no_raion() -> None:
+    # "district" also names a part of a city: the city named beside it answers, as before.
+    place = first_point(parse_location("Kharkiv city, Shevchenkivs'kyi district"))
+    assert place.name.startswith("Kharkiv") and place.precision == 2
+    # A Russian town far from the fighting (Suvorov, Kaluga Oblast) is not taken for a city district's namesake.
+    assert all(p.lat is None for p in parse_location("Suvorovs'kyi district"))
+
+
+def test_unit_words_and_adjective_forms() -> None:
+    assert unit_kind("Sudzha raion") == "raion" and unit_kind("Shakhove hromada") == "hromada" and unit_kind("Sudzha") is None
+    assert unit_kind("Шахівської громади") == "hromada" and unit_kind("Судженского района") == "raion"
+    assert "sudsanski" in adjective_forms("Судженского") and "pokrovski" in adjective_forms("Покровського")
+    assert "sahivska" in adjective_forms("Шахівської") and adjective_forms("Sudzha") == []
+
+
+def test_a_raion_named_after_a_city_is_an_area_not_a_part_of_the_village_beside_it() -> None:
+    # Donetsk lies 10 km from Makiivka, but "Donetsk raion" is the raion, not a district of Makiivka.
+    places = parse_location("Makiivka, Donetsk raion")
+    assert first_point(places).name == "Makiyivka"
+    raion = next(p for p in places if p.kind == "district")
+    assert raion.name == "Donetsk" and raion.precision == 3
