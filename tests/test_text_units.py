@@ -98,3 +98,16 @@ def test_a_raion_named_after_a_city_is_an_area_not_a_part_of_the_village_beside_
     assert first_point(places).name == "Makiyivka"
     raion = next(p for p in places if p.kind == "district")
     assert raion.name == "Donetsk" and raion.precision == 3
+
+
+def test_a_city_of_the_raions_oblast_names_the_oblast_and_keeps_its_point() -> None:
+    # "Borovsky raion (Kharkiv)": Borivskyi raion (centre Borova) lies in Kharkiv Oblast; Kharkiv, outside the
+    # raion, says which oblast, so it stays placed; and the raion is Borova's, not a Borovskiy of Tyumen Oblast.
+    places = parse_location("Borovsky raion (Kharkiv)")
+    raion = next(p for p in places if p.mention.startswith("Borovsky"))
+    assert raion.name == "Borova" and raion.country == "UA"
+    city = next(p for p in places if p.mention == "Kharkiv")
+    assert city.resolved and city.name == "Kharkiv" and city.precision == 1
+    # A city of another oblast is still no part of the raion named beside it.
+    yalta = next(p for p in parse_location("Yalta, Volnovakha raion") if p.mention == "Yalta")
+    assert not yalta.resolved or km(yalta, VOLNOVAKHA_RAION) < 60

@@ -114,6 +114,9 @@ class Chooser:
             if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if self.units.contains_all(context.units, c.place)]
+            if not inside:  # "Borovsky raion (Kharkiv)": a city of the unit's own oblast names the oblast
+                oblasts = self.units.region_keys(context.units)
+                inside = [c for c in pool if c.place.population >= t.district_city and c.place.region_key in oblasts]
             if not inside:
                 return unresolved(mention, f"no such place in {self.units.describe(context.units)} in the gazetteer")
             pool = inside

@@ -107,8 +107,8 @@ class UnitIndex:
         if areas:
             return Unit(label, kind, tuple(dict.fromkeys((a.region_key, a.name) for a in areas)))
         found = [c for c in self.gazetteer.exact(name) if c.tier <= TIER_ALTERNATE]
-        if not found:
-            found = [c for form in adjective_forms(name) for c in adjective_towns(form)]
+        if all(c.place.country != "UA" for c in found):  # Borovsky raion: Borova's (Borivskyi) as well as Russia's Borovskiy
+            found += [c for form in adjective_forms(name) for c in adjective_towns(form)]
         found = [c for c in found if not c.place.codifier_only and c.place.lat is not None and c.place.country in ("UA", "RU")
                  and (not regions or c.place.region_key in regions) and self.contains_all(inside, c.place)]
         if any(c.tier == TIER_OFFICIAL for c in found):  # Pokrovsk is Engels' former name, and a town of its own
@@ -140,8 +140,12 @@ class UnitIndex:
         """Of several Russian centres of the name, those nearest the line of contact or the border.
 
         Korenevo raion is Kursk Oblast's, not the Korenyovo of Moscow Oblast: a centre more than
-        ``2 * radius_km`` farther from the fighting than the nearest one is dropped.
+        ``2 * radius_km`` farther from the fighting than the nearest one is dropped. Beside a Ukrainian unit of
+        the name, whose towns are all near enough to count, a Russian centre must be as near as ``2 *
+        radius_km``: Borovsky raion is Borova's (Kharkiv Oblast), not a Borovskiy of Tyumen Oblast.
         """
+        if unit.areas and unit.towns:
+            return replace(unit, towns=tuple(t for t in unit.towns if distance(t) <= 2 * self.radius_km))
         if len(unit.towns) < 2:
             return unit
         far = {t.index: distance(t) for t in unit.towns}
@@ -180,6 +184,10 @@ class UnitIndex:
             and distance_km(town.lat or 0.0, town.lon or 0.0, place.lat, place.lon) <= self.radius_km
             for town in unit.towns
         )
+
+    def region_keys(self, units: Iterable[Unit]) -> set[str]:
+        """The oblasts the units lie in (their codifier areas' and centre towns')."""
+        return {key for u in units for key, _ in u.areas} | {t.region_key for u in units for t in u.towns if t.region_key}
 
     def contains_all(self, units: Iterable[Unit], place: Place) -> bool:
         """True when ``place`` lies in every unit."""
