@@ -172,7 +172,7 @@ class PreparedColumns(Sequence[PreparedObservation]):
     values in the same order.
     """
 
-    __slots__ = ("ids", "owner_orgs", "columns", "doc_sha256s", "salts", "leaves", "leaf_hashes", "label_values", "label_rows", "keys_json", "unique")
+    __slots__ = ("ids", "owner_orgs", "columns", "doc_sha256s", "salts", "leaves", "leaf_hashes", "label_values", "label_rows", "keys_json", "unique", "_rows")
 
     def __init__(self, items: Sequence[PreparedObservation]) -> None:
         n = len(items)
@@ -189,6 +189,7 @@ class PreparedColumns(Sequence[PreparedObservation]):
         keys = list(zip(orgs, ids, strict=True))
         self.keys_json: str = orjson.dumps(keys).decode()
         self.unique: bool = len(set(keys)) == n
+        self._rows: list[PreparedObservation] | None = None
 
     def insert_rows(self, first_seq: int, first_leaf: int, posted_by: str | None) -> Iterator[tuple[object, ...]]:
         """The ``INSERT_POSTED_SQL`` rows when every observation is new: numbered from ``first_seq``, leaves from
@@ -209,10 +210,17 @@ class PreparedColumns(Sequence[PreparedObservation]):
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _materialised(self) -> list[PreparedObservation]:
+        """The rows, made once on first use and kept: every pass yields the same objects, as a list's would
+        (the PostgreSQL store tells items apart by identity)."""
+        if self._rows is None:
+            rows = zip(*self.columns, strict=True) if self.ids else iter(())
+            fields = zip(self.ids, self.owner_orgs, self._labels(), rows, self.doc_sha256s, self.salts, self.leaves, self.leaf_hashes, strict=True)
+            self._rows = list(map(PreparedObservation._make, fields))
+        return self._rows
+
     def __iter__(self) -> Iterator[PreparedObservation]:
-        rows = zip(*self.columns, strict=True) if self.ids else iter(())
-        fields = zip(self.ids, self.owner_orgs, self._labels(), rows, self.doc_sha256s, self.salts, self.leaves, self.leaf_hashes, strict=True)
-        return map(PreparedObservation._make, fields)
+        return iter(self._materialised())
 
     @overload
     def __getitem__(self, index: int) -> PreparedObservation: ...
@@ -221,7 +229,7 @@ class PreparedColumns(Sequence[PreparedObservation]):
     def __getitem__(self, index: slice) -> PreparedColumns: ...
 
     def __getitem__(self, index: int | slice) -> PreparedObservation | PreparedColumns:
-        items = list(self)
+        items = self._materialised()
         return PreparedColumns(items[index]) if isinstance(index, slice) else items[index]
 
     def __eq__(self, other: object) -> bool:
@@ -235,14 +243,18 @@ class PreparedColumns(Sequence[PreparedObservation]):
         return f"PreparedColumns({len(self)} observations)"
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickle the lists themselves (C fast paths), not one object per observation."""
-        return _restore_columns, tuple(getattr(self, name) for name in self.__slots__)
+        """Pickle the lists themselves (C fast paths), not one object per observation (nor the rows if made)."""
+        return _restore_columns, tuple(getattr(self, name) for name in _PICKLED)
+
+
+_PICKLED = PreparedColumns.__slots__[:-1]  # all but the rows made on demand
 
 
 def _restore_columns(*state: Any) -> PreparedColumns:
     batch = PreparedColumns.__new__(PreparedColumns)
-    for name, value in zip(PreparedColumns.__slots__, state, strict=True):
+    for name, value in zip(_PICKLED, state, strict=True):
         object.__setattr__(batch, name, value)
+    batch._rows = None
     return batch
 
 
