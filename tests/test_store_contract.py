@@ -35,7 +35,7 @@ from truceline.service.track_intake import TrackOptions, ingest_track_file
 from truceline.store.nodes import NodeRegister
 from truceline.store.open import open_store_url
 from truceline.store.ports import BBox, IncidentQuery, ObservationQuery
-from truceline.store.prepared import prepare_batch
+from truceline.store.prepared import PreparedColumns, prepare_batch
 from truceline.store.sqlite import SqliteStore, StoreError
 from truceline.store.tracks import count_track_points, get_track, list_tracks, track_minute_evidence, track_points
 
@@ -365,3 +365,17 @@ def test_rows_validated_as_columns_store_like_observations_and_pass_the_audit(st
     report = audit_store(store.reader(), data_dir)
     assert report.ok, report.first_mismatch
     assert report.observations == 40
+
+
+def test_a_batch_as_columns_is_stored_as_the_same_batch_as_rows(store: SqliteStore) -> None:
+    """What the API's parser workers hand over (columns) gives the outcome the rows give, on every store:
+    new ones stored, a repeat within the batch and an id stored before counted as duplicates, other content
+    under a stored id as a conflict."""
+    first = PreparedColumns(prepare_batch([obs(id="c1"), obs(id="c2"), obs(id="c1")], datetime.now(UTC)))
+    result = store.add_prepared(first, posted_by=None)
+    assert (result.stored, result.duplicates, result.conflicts) == (["c1", "c2"], ["c1"], [])
+    again = PreparedColumns(prepare_batch([obs(id="c2"), obs(id="c3"), obs(id="c1", credibility=5)], datetime.now(UTC)))
+    result = store.add_prepared(again, posted_by=None)
+    assert (result.stored, result.duplicates, result.conflicts) == (["c3"], ["c2"], ["c1"])
+    settle(store)
+    assert sorted(item.id for item in store.list_observations(ObservationQuery()).items) == ["c1", "c2", "c3"]

@@ -60,6 +60,9 @@ else:
     IngestFormat = Literal[FORMATS + TRACK_FORMATS]
 _KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
+# `serve`'s thread switch interval (Python's default is 5 ms): the SQLite writer thread hands the interpreter lock
+# back and forth for every step, while fusion computes in a thread of the same process (docs/performance.md).
+SERVE_SWITCH_INTERVAL_S = 0.0005
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
 
 
@@ -148,7 +151,7 @@ def _run_server(
         application = create_app(
             Settings(
                 data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1),
-                cluster=cluster is not None, **listeners,
+                cluster=cluster is not None, switch_interval_s=SERVE_SWITCH_INTERVAL_S, **listeners,
             ),
             store,
             bus=bus,

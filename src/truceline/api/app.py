@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -63,6 +64,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     """
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        switch_interval = sys.getswitchinterval()
         if settings.fusion and app.state.fuser_lock is None:
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
@@ -87,8 +89,11 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             # (which the objects of each ingested batch trigger) instead of scanning it again each time.
             gc.collect()
             gc.freeze()
+            if settings.switch_interval_s is not None:
+                sys.setswitchinterval(settings.switch_interval_s)
             yield
         finally:
+            sys.setswitchinterval(switch_interval)
             if app.state.forwarder is not None:
                 await run_in_threadpool(app.state.forwarder.stop)
                 app.state.forwarder = None

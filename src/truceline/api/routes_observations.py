@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -76,7 +77,7 @@ def store_batch(request: Request, principal: Principal, observations: list[Obser
     return store_prepared(request, principal, prepare_batch(observations, datetime.now(UTC)))
 
 
-def store_prepared(request: Request, principal: Principal, items: list[PreparedObservation]) -> AddResult:
+def store_prepared(request: Request, principal: Principal, items: Sequence[PreparedObservation]) -> AddResult:
     """HTTP face of :func:`truceline.service.intake.accept_prepared`: a foreign organisation is a 403."""
     try:
         return accept_prepared(request.app.state, principal, items)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,19 +21,23 @@ from truceline.domain.observation_fast import checked_records
 from truceline.ingest.native import loads_non_finite
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.service.procs import orphan_free_pool, start_workers
-from truceline.store.sqlite import PreparedObservation, prepare_batch
+from truceline.store.prepared import PreparedColumns, PreparedObservation, prepare_batch
 
 MAX_ERRORS_LISTED = 1000
 
 
 @dataclass(frozen=True)
 class ParsedBatch:
-    """Either prepared observations (``status`` 0) or an HTTP status with its JSON payload."""
+    """Either prepared observations (``status`` 0) or an HTTP status with its JSON payload.
+
+    A parsed batch's ``items`` are :class:`~truceline.store.prepared.PreparedColumns`: one list per field,
+    which crosses back to the server with C-level pickling and lets the store insert without Python code per
+    row."""
 
     status: int = 0
     payload: dict[str, Any] = field(default_factory=dict)
     reason: str = ""  # metric label of a refusal
-    items: list[PreparedObservation] = field(default_factory=list)
+    items: Sequence[PreparedObservation] = field(default_factory=list)
 
 
 def parse_batch(body: bytes, received_at: datetime, clock_skew_s: float, max_items: int) -> ParsedBatch:
@@ -83,7 +88,7 @@ def _parsed(doc: Any, received_at: datetime, clock_skew_s: float, max_items: int
             "errors_total": len(errors),
         }
         return ParsedBatch(422, payload, "invalid")
-    return ParsedBatch(items=prepare_batch(observations, received_at))
+    return ParsedBatch(items=PreparedColumns(prepare_batch(observations, received_at)))
 
 
 def now() -> datetime:

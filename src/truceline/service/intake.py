@@ -11,6 +11,7 @@ fails the error propagates (the API answers 503) and the caller re-sends; the st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,22 +21,27 @@ from truceline.access.policy import Principal, may_write_for
 from truceline.bus.ports import Bus, Event
 from truceline.domain.observation import Observation
 from truceline.store.ports import AddResult
-from truceline.store.sqlite import PreparedObservation, prepare_batch
+from truceline.store.prepared import PreparedColumns, PreparedObservation, prepare_batch
 
 
 class ForeignOrganisation(PermissionError):
     """A batch holds observations of an organisation the submitter may not write for; nothing was stored."""
 
 
-def accept_prepared(state: Any, principal: Principal, items: list[PreparedObservation]) -> AddResult:
+def accept_prepared(state: Any, principal: Principal, items: Sequence[PreparedObservation]) -> AddResult:
     """Store prepared observations atomically for ``principal``, wake fusion, announce the new ones.
 
     ``state`` is the app's ``app.state`` (store, fusion worker, bus). Raises :class:`ForeignOrganisation`
     before storing anything if any item belongs to another organisation.
     """
+    # A parsed HTTP batch comes as columns: read them as such, not one PreparedObservation per item.
+    if isinstance(items, PreparedColumns):
+        orgs, ids = items.owner_orgs, items.ids
+    else:
+        orgs, ids = [item.owner_org for item in items], [item.id for item in items]
     # The rule depends on the organisation only: ask it once per distinct organisation, not per item.
-    refused = {org for org in {item.owner_org for item in items} if not may_write_for(principal, org)}
-    foreign = [(i, item.owner_org) for i, item in enumerate(items) if item.owner_org in refused] if refused else []
+    refused = {org for org in set(orgs) if not may_write_for(principal, org)}
+    foreign = [(i, org) for i, org in enumerate(orgs) if org in refused] if refused else []
     if foreign:
         listed = ", ".join(f"index {i} ({org})" for i, org in foreign[:20])
         raise ForeignOrganisation(
@@ -46,7 +52,8 @@ def accept_prepared(state: Any, principal: Principal, items: list[PreparedObserv
     conflicts = set(result.conflicts)
     # Committed; now durable on the bus too before anyone is told "accepted" (a no-op in the embedded server).
     # Duplicates are announced again: a re-post after a failed announcement must reach the workers.
-    bus.announce_stored([(item.owner_org, item.id) for item in items if item.id not in conflicts])
+    keys = list(zip(orgs, ids, strict=True))
+    bus.announce_stored([key for key in keys if key[1] not in conflicts] if conflicts else keys)
     if result.stored:
         state.fusion.notify()
         forwarder = getattr(state, "forwarder", None)

@@ -39,3 +39,7 @@ class Settings:
     adsb_feeds: tuple[str, ...] = ()  # dump1090/readsb feeds: HOST:PORT[/sbs|beast|avr]
     cluster: bool = False  # an API replica on PostgreSQL + NATS: no fusion, ledger appends or witness here (workers)
     witness_every_s: float = 5.0  # sign the log's head (if it grew) and copy it to DATA_DIR/ledger.witness this often
+    # The interpreter's thread switch interval while serving (None: leave Python's 5 ms). The writer thread
+    # gives up the interpreter lock for every SQLite step and waits to get it back; a thread that computes
+    # (fusion, parsing in-process) keeps it up to the interval each time (docs/performance.md).
+    switch_interval_s: float | None = None

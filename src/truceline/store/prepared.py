@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from itertools import repeat
+from typing import Any, NamedTuple, overload
+
+import orjson
 
 from truceline.domain.observation import Observation
 from truceline.domain.observation_fast import collector_paused
@@ -152,6 +155,107 @@ def _prepare_validated(items: Sequence[ValidatedObservation], received_at: datet
         )
         out.append(PreparedObservation(item.id, item.org, item.releasable_to, columns, digest, salt, leaf, _sha256(b"\x00" + leaf).digest()))
     return out
+
+
+_COLUMN_COUNT = 17  # len(PreparedObservation.columns)
+
+
+class PreparedColumns(Sequence[PreparedObservation]):
+    """A batch of prepared observations held column by column: what a parser process hands the server.
+
+    Why: as a list of row tuples a batch pickles with one Python ``__reduce__`` call per observation and
+    unpickles into ~3 tuples per observation; as one list per field it pickles with C fast paths only, and
+    the SQLite store builds its INSERT rows with ``zip`` (:meth:`insert_rows`), no Python code per row,
+    inside the write lock. The parser also writes the batch's (organisation, id) keys as JSON for the
+    store's existing-id lookup and says whether any key repeats. To every other consumer (the PostgreSQL
+    store, insert hooks, announcements) it is still a sequence of :class:`PreparedObservation`, the same
+    values in the same order.
+    """
+
+    __slots__ = ("ids", "owner_orgs", "columns", "doc_sha256s", "salts", "leaves", "leaf_hashes", "label_values", "label_rows", "keys_json", "unique", "_rows")
+
+    def __init__(self, items: Sequence[PreparedObservation]) -> None:
+        n = len(items)
+        ids, orgs, labels, rows, digests, salts, leaves, hashes = (list(c) for c in zip(*items, strict=True)) if n else ([] for _ in range(8))
+        self.ids: list[str] = ids
+        self.owner_orgs: list[str] = orgs
+        self.columns: tuple[list[object], ...] = tuple(list(c) for c in zip(*rows, strict=True)) if n else tuple([] for _ in range(_COLUMN_COUNT))
+        self.doc_sha256s: list[bytes] = digests
+        self.salts: list[bytes] = salts
+        self.leaves: list[bytes] = leaves
+        self.leaf_hashes: list[bytes] = hashes
+        self.label_values: list[str] = [label for group in labels for label in group]
+        self.label_rows: list[int] = [row for row, group in enumerate(labels) for _ in group]  # the row of each label
+        keys = list(zip(orgs, ids, strict=True))
+        self.keys_json: str = orjson.dumps(keys).decode()
+        self.unique: bool = len(set(keys)) == n
+        self._rows: list[PreparedObservation] | None = None
+
+    def insert_rows(self, first_seq: int, first_leaf: int, posted_by: str | None) -> Iterator[tuple[object, ...]]:
+        """The ``INSERT_POSTED_SQL`` rows when every observation is new: numbered from ``first_seq``, leaves from
+        ``first_leaf`` (what the row-by-row path writes for a batch without duplicates)."""
+        n = len(self.ids)
+        return zip(range(first_seq, first_seq + n), *self.columns, range(first_leaf, first_leaf + n), self.salts, repeat(posted_by, n), strict=True)
+
+    def label_pairs(self, first_seq: int) -> Iterator[tuple[str, int]]:
+        """The ``INSERT_LABEL_SQL`` rows (label, seq) when every observation is new, numbered from ``first_seq``."""
+        return zip(self.label_values, map(first_seq.__add__, self.label_rows), strict=True)
+
+    def _labels(self) -> list[tuple[str, ...]]:
+        grouped: list[list[str]] = [[] for _ in self.ids]
+        for label, row in zip(self.label_values, self.label_rows, strict=True):
+            grouped[row].append(label)
+        return [tuple(group) for group in grouped]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _materialised(self) -> list[PreparedObservation]:
+        """The rows, made once on first use and kept: every pass yields the same objects, as a list's would
+        (the PostgreSQL store tells items apart by identity)."""
+        if self._rows is None:
+            rows = zip(*self.columns, strict=True) if self.ids else iter(())
+            fields = zip(self.ids, self.owner_orgs, self._labels(), rows, self.doc_sha256s, self.salts, self.leaves, self.leaf_hashes, strict=True)
+            self._rows = list(map(PreparedObservation._make, fields))
+        return self._rows
+
+    def __iter__(self) -> Iterator[PreparedObservation]:
+        return iter(self._materialised())
+
+    @overload
+    def __getitem__(self, index: int) -> PreparedObservation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> PreparedColumns: ...
+
+    def __getitem__(self, index: int | slice) -> PreparedObservation | PreparedColumns:
+        items = self._materialised()
+        return PreparedColumns(items[index]) if isinstance(index, slice) else items[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable lists inside, like a list
+
+    def __repr__(self) -> str:
+        return f"PreparedColumns({len(self)} observations)"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle the lists themselves (C fast paths), not one object per observation (nor the rows if made)."""
+        return _restore_columns, tuple(getattr(self, name) for name in _PICKLED)
+
+
+_PICKLED = PreparedColumns.__slots__[:-1]  # all but the rows made on demand
+
+
+def _restore_columns(*state: Any) -> PreparedColumns:
+    batch = PreparedColumns.__new__(PreparedColumns)
+    for name, value in zip(_PICKLED, state, strict=True):
+        object.__setattr__(batch, name, value)
+    batch._rows = None
+    return batch
 
 
 INSERT_OBSERVATION_SQL = (

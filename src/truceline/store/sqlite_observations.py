@@ -22,7 +22,14 @@ from truceline.domain.observation import Observation
 from truceline.domain.validated import ValidatedObservation
 from truceline.store.grid import bbox_condition, cell_ranges
 from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
-from truceline.store.prepared import INSERT_LABEL_SQL, INSERT_POSTED_SQL, PreparedObservation, prepare_batch, prepare_validated_batch
+from truceline.store.prepared import (
+    INSERT_LABEL_SQL,
+    INSERT_POSTED_SQL,
+    PreparedColumns,
+    PreparedObservation,
+    prepare_batch,
+    prepare_validated_batch,
+)
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL, EXCLUDED_NOTE
 from truceline.store.sqlite_schema import StoreError
@@ -96,10 +103,11 @@ class ObservationTables(SqliteBase):
         assigned under the write lock. Another organisation's use of an id is never looked at.
         ``posted_by`` (the submitting key) is kept so that a key later revoked as compromised can have the
         observations it posted set aside (:mod:`truceline.domain.revocation`)."""
-        accepted = [item.id for item in prepared]
+        columns = prepared if isinstance(prepared, PreparedColumns) else None
+        accepted = list(columns.ids) if columns is not None else [item.id for item in prepared]
         if not prepared:
             return AddResult(accepted=[], stored=[], duplicates=[], conflicts=[])
-        keys_json = orjson.dumps([[item.owner_org, item.id] for item in prepared]).decode()
+        keys_json = columns.keys_json if columns is not None else orjson.dumps([[item.owner_org, item.id] for item in prepared]).decode()
         with self.transaction() as conn:
             next_seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM observations").fetchone()[0]
             next_leaf = self._log.size(conn)
@@ -111,6 +119,10 @@ class ObservationTables(SqliteBase):
                     (keys_json,),
                 )
             }
+            if columns is not None and columns.unique and not existing:
+                # All new (the usual batch): the rows come straight from the columns, no Python code per row.
+                self._insert_new_columns(conn, columns, posted_by, next_seq, next_leaf)
+                return AddResult(accepted=accepted, stored=list(columns.ids), duplicates=[], conflicts=[])
             rows: list[tuple[object, ...]] = []
             labels: list[tuple[str, int]] = []
             leaves: list[bytes] = []
@@ -142,6 +154,17 @@ class ObservationTables(SqliteBase):
             for hook in self._insert_hooks:
                 hook(conn, new)
         return AddResult(accepted=accepted, stored=stored, duplicates=duplicates, conflicts=conflicts)
+
+    def _insert_new_columns(self, conn: Any, batch: PreparedColumns, posted_by: str | None, next_seq: int, next_leaf: int) -> None:
+        """:meth:`add_prepared`'s writes for a batch whose observations are all new: the same rows, labels,
+        leaves and hooks as its row-by-row loop writes for such a batch."""
+        conn.executemany(INSERT_POSTED_SQL, batch.insert_rows(next_seq, next_leaf, posted_by))
+        conn.executemany(INSERT_LABEL_SQL, batch.label_pairs(next_seq))
+        self._log.append_many(conn, batch.leaves, batch.leaf_hashes)
+        if self._insert_hooks:
+            new = list(zip(range(next_seq, next_seq + len(batch)), batch, strict=True))
+            for hook in self._insert_hooks:
+                hook(conn, new)
 
     def find_observations(
         self, observation_id: str, reader: Principal | None = None, org: str | None = None
