@@ -215,19 +215,23 @@ _PATHS = [
 ]
 
 
+def _set_at(doc: dict[str, Any], path: tuple[str, ...], pool: list[Any], rng: random.Random) -> None:
+    """Drop the member at ``path`` (one time in five) or set it to a value of ``pool``, making parents as needed."""
+    parent = doc
+    for key in path[:-1]:
+        if not isinstance(parent.get(key), dict):
+            parent[key] = {}
+        parent = parent[key]
+    if rng.random() < 0.2:
+        parent.pop(path[-1], None)
+    else:
+        parent[path[-1]] = copy.deepcopy(rng.choice(pool))
+
+
 def _mutate(doc: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     for _ in range(rng.choice((1, 1, 2))):
-        path = rng.choice(_PATHS)
-        parent = doc
-        for key in path[:-1]:
-            if not isinstance(parent.get(key), dict):
-                parent[key] = {}
-            parent = parent[key]
-        if rng.random() < 0.2:
-            parent.pop(path[-1], None)
-        else:
-            parent[path[-1]] = copy.deepcopy(rng.choice(_POOL))
+        _set_at(doc, rng.choice(_PATHS), _POOL, rng)
     return doc
 
 
@@ -278,17 +282,7 @@ def test_mutated_sensorthings_store_and_refuse_the_same(seed: int) -> None:
     rng = random.Random(seed)
     doc = json.loads(gen_sensorthings(4, rng))
     for _ in range(rng.choice((1, 2, 3))):
-        entity = doc["value"][rng.randrange(4)]
-        path = rng.choice(_STA_PATHS)
-        parent = entity
-        for key in path[:-1]:
-            if not isinstance(parent.get(key), dict):
-                parent[key] = {}
-            parent = parent[key]
-        if rng.random() < 0.2:
-            parent.pop(path[-1], None)
-        else:
-            parent[path[-1]] = copy.deepcopy(rng.choice(_STA_POOL))
+        _set_at(doc["value"][rng.randrange(4)], rng.choice(_STA_PATHS), _STA_POOL, rng)
     assert_same("sensorthings", _dumps(doc))
 
 
