@@ -111,3 +111,13 @@ def test_a_city_of_the_raions_oblast_names_the_oblast_and_keeps_its_point() -> N
     # A city of another oblast is still no part of the raion named beside it.
     yalta = next(p for p in parse_location("Yalta, Volnovakha raion") if p.mention == "Yalta")
     assert not yalta.resolved or km(yalta, VOLNOVAKHA_RAION) < 60
+
+
+def test_a_village_linked_by_name_to_a_namesakes_unit_still_lies_in_the_raion_named() -> None:
+    # GeoNames' Zalizne by Toretsk (Bakhmut raion) is linked by its name to the codifier's Zalizne of Snizhne
+    # hromada (Horlivka raion); its point lies within Bakhmut raion's extent, so it is the village meant,
+    # not the raion's centre 27 km off.
+    toretsk = (48.40, 37.85)
+    for text in ("Zalizne, Bakhmut raion", "Zalizne, Bakhmutskyi raion"):
+        place = first_point(parse_location(text))
+        assert place.name == "Zalizne" and place.precision == 1 and km(place, toretsk) < 10

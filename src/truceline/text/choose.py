@@ -114,6 +114,8 @@ class Chooser:
             if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if self.units.contains_all(context.units, c.place)]
+            if not inside:  # a GeoNames point linked by name to a namesake's codifier entry, yet lying in the unit
+                inside = [c for c in pool if all(self.units.within_extent(u, c.place) for u in context.units)]
             if not inside:  # "Borovsky raion (Kharkiv)": a city of the unit's own oblast names the oblast
                 oblasts = self.units.region_keys(context.units)
                 inside = [c for c in pool if c.place.population >= t.district_city and c.place.region_key in oblasts]
