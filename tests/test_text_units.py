@@ -121,3 +121,15 @@ def test_a_village_linked_by_name_to_a_namesakes_unit_still_lies_in_the_raion_na
     for text in ("Zalizne, Bakhmut raion", "Zalizne, Bakhmutskyi raion"):
         place = first_point(parse_location(text))
         assert place.name == "Zalizne" and place.precision == 1 and km(place, toretsk) < 10
+
+
+def test_a_hromada_renamed_after_its_seat_is_the_hromada_its_village_lies_in() -> None:
+    # Kamianska hromada of Polohy raion is Bilmanka hromada since its seat was renamed; the codifier knows the
+    # village Bilmanka but no hromada of that name. The hromada named is Bilmanka's, and of the two Trudoves
+    # of the raion, 63 km apart, the one in it is meant, not neither.
+    bilmanka = (47.36, 36.52)
+    places = parse_location("Trudove (Bilmanka hromada), Polohy district")
+    village = places[0]
+    assert village.name == "Trudove" and village.hromada == "Kamianska hromada" and km(village, bilmanka) < 10
+    hromada = next(p for p in places if p.mention == "Bilmanka")
+    assert hromada.resolved and hromada.name == "Kamianska hromada"

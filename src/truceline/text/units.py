@@ -114,6 +114,12 @@ class UnitIndex:
         if any(c.tier == TIER_OFFICIAL for c in found):  # Pokrovsk is Engels' former name, and a town of its own
             found = [c for c in found if c.tier == TIER_OFFICIAL]
         towns = list({c.place.index: c.place for c in found}.values())
+        if not towns and kind == "hromada" and inside:
+            # A hromada renamed after its seat since the codifier (Bilmanka hromada, Kamianska until 2024): the
+            # hromada its village of the name in the raion named lies in.
+            seats = {(c.place.region_key, c.place.hromada) for c in self.gazetteer.exact(name)
+                     if c.tier <= TIER_ALTERNATE and c.place.country == "UA" and c.place.hromada and self.contains_all(inside, c.place)}
+            return Unit(label, kind, tuple(sorted(seats))) if seats else None
         if not towns:
             return None
         # A Ukrainian town's own raion or hromada is the unit (Volnovakha raion: the codifier's Volnovaskyi
