@@ -115,7 +115,7 @@ class Chooser:
             if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if self.units.contains_all(context.units, c.place)]
-            if not inside:  # a GeoNames point linked by name to a namesake's codifier entry, yet lying in the unit
+            if not inside:  # a GeoNames point linked to a namesake's unit, or across an oblast border, yet within the unit's extent
                 inside = [c for c in pool if all(self.units.within_extent(u, c.place) for u in context.units)]
             if not inside:  # "Borovsky raion (Kharkiv)": a city of the unit's own oblast names the oblast
                 oblasts = self.units.region_keys(context.units)

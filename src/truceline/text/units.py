@@ -193,15 +193,16 @@ class UnitIndex:
 
     def within_extent(self, unit: Unit, place: Place) -> bool:
         """True when a GeoNames point lies within the extent of one of the unit's codifier areas (plus the margin),
-        whatever unit its codifier link names: the link is made by name and may be a namesake's (Zalizne by
-        Toretsk, Bakhmut raion, is linked to the Zalizne of Snizhne hromada)."""
+        whatever unit or oblast its codifier link names: the link is made by name and may be a namesake's
+        (Zalizne by Toretsk, Bakhmut raion, is linked to the Zalizne of Snizhne hromada), and a volunteer may
+        name the raion across an oblast's border (Serebrianka of Donetsk Oblast, by the Serebrianka forest of
+        Siverskodonetsk raion, Luhansk Oblast). The chooser asks only when no candidate lies in the unit."""
         if place.lat is None or place.lon is None or place.precision != 1:
             return False
         for region_key, name in unit.areas:
-            if place.region_key == region_key:
-                lat, lon, extent = self._extent(unit.kind, region_key, name)
-                if distance_km(lat, lon, place.lat, place.lon) <= extent + EXTENT_MARGIN_KM:
-                    return True
+            lat, lon, extent = self._extent(unit.kind, region_key, name)
+            if distance_km(lat, lon, place.lat, place.lon) <= extent + EXTENT_MARGIN_KM:
+                return True
         return self.contains(replace(unit, areas=()), place)
 
     def region_keys(self, units: Iterable[Unit]) -> set[str]:
