@@ -138,7 +138,7 @@ def test_a_hromada_renamed_after_its_seat_is_the_hromada_its_village_lies_in() -
 def test_a_village_just_across_the_oblast_border_of_the_raion_named_is_taken_when_none_lies_inside() -> None:
     # The Serebrianka forest lies in Siverskodonetsk raion (Luhansk Oblast); the village Serebrianka beside it is
     # in Donetsk Oblast, within the raion's extent. With no Serebrianka inside the raion it is the place meant,
-    # not the raion's centre 25 km off; the Serebrianka of Crimea stays out.
+    # not the raion's centre 25 km off.
     forest = (48.96, 38.18)
     place = first_point(parse_location("Serebrianka forest, Siverskodonetskyi raion"))
     assert place.name == "Serebrianka" and place.precision == 1 and km(place, forest) < 10
