@@ -275,3 +275,12 @@ def test_a_russian_border_village_the_gazetteer_lacks_gives_its_oblast_not_a_nam
     assert place.kind == "region" and place.precision == 4 and place.admin1 == "Kursk Oblast"
     unplaced = [p for p in parse_location("Plekhovo, Kursk region") if p.lat is None]
     assert unplaced and "Kursk Oblast" in (unplaced[0].note or "")
+
+
+def test_a_hromadas_seat_without_a_figure_outweighs_a_village_at_its_hromadas_median() -> None:
+    # Two Kochubeivkas in Kherson Oblast: the seat of Kochubeivska hromada (GeoNames, no population figure) and
+    # a codifier-only village of Hornostaivska hromada 69 km off. A seat is assumed at least 1,000 strong (fewer
+    # than 5% of the seats with a figure are smaller), so it dominates the village and the line does not decide.
+    place = parse_location("Kochubeivka (Kherson region)")[0]
+    assert place.name == "Kochubeivka" and place.precision == 1 and place.hromada == "Kochubeivska hromada"
+    assert place.basis is not None and "assumed for a hromada's seat" in place.basis

@@ -111,3 +111,34 @@ def test_a_city_of_the_raions_oblast_names_the_oblast_and_keeps_its_point() -> N
     # A city of another oblast is still no part of the raion named beside it.
     yalta = next(p for p in parse_location("Yalta, Volnovakha raion") if p.mention == "Yalta")
     assert not yalta.resolved or km(yalta, VOLNOVAKHA_RAION) < 60
+
+
+def test_a_village_linked_by_name_to_a_namesakes_unit_still_lies_in_the_raion_named() -> None:
+    # GeoNames' Zalizne by Toretsk (Bakhmut raion) is linked by its name to the codifier's Zalizne of Snizhne
+    # hromada (Horlivka raion); its point lies within Bakhmut raion's extent, so it is the village meant,
+    # not the raion's centre 27 km off.
+    toretsk = (48.40, 37.85)
+    for text in ("Zalizne, Bakhmut raion", "Zalizne, Bakhmutskyi raion"):
+        place = first_point(parse_location(text))
+        assert place.name == "Zalizne" and place.precision == 1 and km(place, toretsk) < 10
+
+
+def test_a_hromada_renamed_after_its_seat_is_the_hromada_its_village_lies_in() -> None:
+    # Kamianska hromada of Polohy raion is Bilmanka hromada since its seat was renamed; the codifier knows the
+    # village Bilmanka but no hromada of that name. The hromada named is Bilmanka's, and of the two Trudoves
+    # of the raion, 63 km apart, the one in it is meant, not neither.
+    bilmanka = (47.36, 36.52)
+    places = parse_location("Trudove (Bilmanka hromada), Polohy district")
+    village = places[0]
+    assert village.name == "Trudove" and village.hromada == "Kamianska hromada" and km(village, bilmanka) < 10
+    hromada = next(p for p in places if p.mention == "Bilmanka")
+    assert hromada.resolved and hromada.name == "Kamianska hromada"
+
+
+def test_a_village_just_across_the_oblast_border_of_the_raion_named_is_taken_when_none_lies_inside() -> None:
+    # The Serebrianka forest lies in Siverskodonetsk raion (Luhansk Oblast); the village Serebrianka beside it is
+    # in Donetsk Oblast, within the raion's extent. With no Serebrianka inside the raion it is the place meant,
+    # not the raion's centre 25 km off.
+    forest = (48.96, 38.18)
+    place = first_point(parse_location("Serebrianka forest, Siverskodonetskyi raion"))
+    assert place.name == "Serebrianka" and place.precision == 1 and km(place, forest) < 10

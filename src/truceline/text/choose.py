@@ -10,6 +10,7 @@ A chosen candidate carries its ``basis``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -114,6 +115,8 @@ class Chooser:
             if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if self.units.contains_all(context.units, c.place)]
+            if not inside:  # a GeoNames point linked to a namesake's unit, or across an oblast border, yet within the unit's extent
+                inside = [c for c in pool if all(self.units.within_extent(u, c.place) for u in context.units)]
             if not inside:  # "Borovsky raion (Kharkiv)": a city of the unit's own oblast names the oblast
                 oblasts = self.units.region_keys(context.units)
                 inside = [c for c in pool if c.place.population >= t.district_city and c.place.region_key in oblasts]
@@ -195,7 +198,8 @@ class Chooser:
             if by_line.resolved:
                 return by_line
         if rivals:
-            basis = f"the most populous of {len(pool)} places of this name ({self._population(first.place):,} inhabitants, next {self._population(rivals[0].place):,})"
+            assumed = ", assumed for a hromada's seat" if not first.place.population and is_seat(first.place) else ""
+            basis = f"the most populous of {len(pool)} places of this name ({self._population(first.place):,} inhabitants{assumed}, next {self._population(rivals[0].place):,})"
         elif len(pool) > 1:
             basis = f"{len(pool)} entries of this name within {t.same_place_km:.0f} km: one place"
         else:
@@ -264,9 +268,12 @@ class Chooser:
         return self.border_line.distance_km(lat, lon)
 
     def _population(self, place: Place) -> int:
-        """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies."""
+        """Inhabitants for comparing namesakes: a place without a figure counts as the least its source implies
+        (a hromada's seat, more than GeoNames' floor)."""
         if place.codifier_only:
             return self.thresholds.unlisted_population
+        if not place.population and is_seat(place):
+            return self.thresholds.seat_population
         return place.population or self.thresholds.listed_population
 
     def _population_bound(self, place: Place, context: Context) -> int:
@@ -302,3 +309,11 @@ class Chooser:
     def _region_names(self, keys: Iterable[str]) -> list[str]:
         return sorted(self.gazetteer.regions[k].name for k in keys if k in self.gazetteer.regions)
 
+
+def is_seat(place: Place) -> bool:
+    """A settlement its hromada is named after (Kochubeivka, Kochubeivska hromada): the names share all but the
+    settlement's last two letters, as the gazetteer builder links seats."""
+    if not place.hromada:
+        return False
+    village, hromada = place.name.casefold(), place.hromada.casefold().rsplit(" ", 1)[0]
+    return len(os.path.commonprefix([village, hromada])) >= max(4, len(village) - 2)

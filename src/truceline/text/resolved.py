@@ -43,6 +43,9 @@ class Thresholds:
     #: Population assumed for a place GeoNames lists without a figure: its list holds places of ≥ 500
     #: inhabitants and seats of administrations, so such a place is at least as big as that.
     listed_population: int = 500
+    #: Population assumed for the seat its hromada is named after (Kochubeivka of Kochubeivska hromada) when
+    #: GeoNames gives no figure: of the 902 seats it gives one for, fewer than 5% have fewer (docs/text.md).
+    seat_population: int = 1_000
     #: A town this big whose official name is unique is taken even if the text names the wrong region.
     distinct_town: int = 10_000
     #: A city this big names a whole area: a smaller place named with it is the one meant.

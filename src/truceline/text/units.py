@@ -114,6 +114,12 @@ class UnitIndex:
         if any(c.tier == TIER_OFFICIAL for c in found):  # Pokrovsk is Engels' former name, and a town of its own
             found = [c for c in found if c.tier == TIER_OFFICIAL]
         towns = list({c.place.index: c.place for c in found}.values())
+        if not towns and kind == "hromada" and inside:
+            # A hromada renamed after its seat since the codifier (Bilmanka hromada, Kamianska until 2024): the
+            # hromada its village of the name in the raion named lies in.
+            seats = {(c.place.region_key, c.place.hromada) for c in self.gazetteer.exact(name)
+                     if c.tier <= TIER_ALTERNATE and c.place.country == "UA" and c.place.hromada and self.contains_all(inside, c.place)}
+            return Unit(label, kind, tuple(sorted(seats))) if seats else None
         if not towns:
             return None
         # A Ukrainian town's own raion or hromada is the unit (Volnovakha raion: the codifier's Volnovaskyi
@@ -184,6 +190,20 @@ class UnitIndex:
             and distance_km(town.lat or 0.0, town.lon or 0.0, place.lat, place.lon) <= self.radius_km
             for town in unit.towns
         )
+
+    def within_extent(self, unit: Unit, place: Place) -> bool:
+        """True when a GeoNames point lies within the extent of one of the unit's codifier areas (plus the margin),
+        whatever unit or oblast its codifier link names: the link is made by name and may be a namesake's
+        (Zalizne by Toretsk, Bakhmut raion, is linked to the Zalizne of Snizhne hromada), and a volunteer may
+        name the raion across an oblast's border (Serebrianka of Donetsk Oblast, by the Serebrianka forest of
+        Siverskodonetsk raion, Luhansk Oblast). The chooser asks only when no candidate lies in the unit."""
+        if place.lat is None or place.lon is None or place.precision != 1:
+            return False
+        for region_key, name in unit.areas:
+            lat, lon, extent = self._extent(unit.kind, region_key, name)
+            if distance_km(lat, lon, place.lat, place.lon) <= extent + EXTENT_MARGIN_KM:
+                return True
+        return self.contains(replace(unit, areas=()), place)
 
     def region_keys(self, units: Iterable[Unit]) -> set[str]:
         """The oblasts the units lie in (their codifier areas' and centre towns')."""
