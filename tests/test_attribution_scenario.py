@@ -9,11 +9,11 @@ from impact evidence alone, and most observed launches are linked to their own i
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.scripts import load_script
 
 from truceline.eval.attribution import score
 
@@ -22,11 +22,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "attribution.py"
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_attribution", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(BENCH, "bench_attribution")
 
 
 def test_attribution_scenario_over_http_meets_the_goals(bench: ModuleType, tmp_path: Path) -> None:

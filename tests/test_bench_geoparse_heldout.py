@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.scripts import REPO, load_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "geoparse_heldout.py"
-    spec = importlib.util.spec_from_file_location("bench_geoparse_heldout", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "bench" / "geoparse_heldout.py", "bench_geoparse_heldout")
 
 
 # Rows written for this test in the export's columns (points: GeoNames' towns, rounded).

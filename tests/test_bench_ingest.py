@@ -3,7 +3,6 @@ every stage, and the CPU reading of a process tree counts children."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sqlite3
 import subprocess
@@ -12,16 +11,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.scripts import REPO, load_script
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "ingest.py"
-    spec = importlib.util.spec_from_file_location("bench_ingest", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "bench" / "ingest.py", "bench_ingest")
 
 
 def test_raw_floor_writes_every_row_with_its_ledger(bench: ModuleType, tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib.util
 import json
 import random
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
+from tests.scripts import load_script
 
 from truceline.domain.grading import Credibility
 from truceline.domain.observation import _check_portable, _plainly_portable
@@ -33,11 +33,7 @@ HERE = Path(__file__).resolve().parent / "vectors" / "canonical_golden"
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_golden", HERE / "make_golden.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(HERE / "make_golden.py", "make_golden")
 
 
 golden_module = _load()

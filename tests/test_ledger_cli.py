@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
 import tarfile
@@ -10,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.scripts import REPO, load_script
 from typer.testing import CliRunner
 
 from truceline.cli_ledger import app
@@ -118,12 +118,7 @@ def test_export_errors_are_precise(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def bench_module() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "ledger.py"
-    spec = importlib.util.spec_from_file_location("bench_ledger", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "bench" / "ledger.py", "bench_ledger")
 
 
 def test_bench_prints_one_line_per_figure(bench_module: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:

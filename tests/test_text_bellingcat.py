@@ -6,10 +6,10 @@ margin: a change that makes the geoparser guess more or resolve less fails here.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from tests.scripts import REPO, load_script
 
 from truceline.text.evaluation import NaiveBaseline, ceiling, evaluate, first_point, load_bellingcat, named_points
 from truceline.text.gazetteer import distance_km
@@ -84,10 +84,7 @@ def test_far_off_points_are_rare_on_both_halves_and_the_ceiling_ratio_holds_on_d
 
 def test_the_bench_prints_the_figures_per_half_and_per_language(capsys, datasets: Path) -> None:  # type: ignore[no-untyped-def]
     data = datasets / "bellingcat-civilian-harm-2022-2023.json"
-    spec = importlib.util.spec_from_file_location("bench_geoparse", Path(__file__).resolve().parents[1] / "bench" / "geoparse.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script(REPO / "bench" / "geoparse.py", "bench_geoparse")
     assert bench.main(["--data", str(data), "--no-speed"]) == 0
     out = capsys.readouterr().out
     for group in ("all", "dev", "test", "en dev", "en test"):

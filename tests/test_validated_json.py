@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from bench.formats import gen_geojson, gen_json_lines, gen_native_json, gen_sensorthings
+from tests.conftest import native
 from typer.testing import CliRunner
 
 from truceline.cli import app
@@ -96,17 +97,7 @@ def assert_same(fmt: str, data: bytes, *, validated: bool | None = None) -> None
 
 
 def _native(i: int, **change: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "id": f"edge-{i:04d}",
-        "time": "2023-04-02T03:15:00Z",
-        "time_uncertainty_s": 2.0,
-        "kind": "explosion",
-        "location": {"lat": 48.105, "lon": 37.712, "cep_m": 150},
-        "source": {"id": "ua-acoustic-17", "type": "acoustic", "org": "UA"},
-        "reliability": "B",
-        "credibility": 2,
-        "releasable_to": ["COALITION"],
-    }
+    doc = native(id=f"edge-{i:04d}", time_uncertainty_s=2.0)
     for key, value in change.items():
         if value is _DROP:
             doc.pop(key, None)
