@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from tests.scripts import load_script
+from tests.script_modules import load_script
 
 from truceline.eval.attribution import score
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from tests.scripts import REPO, load_script
+from tests.script_modules import REPO, load_script
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import PydanticCustomError
-from tests.scripts import load_script
+from tests.script_modules import load_script
 
 from truceline.domain.grading import Credibility
 from truceline.domain.observation import _check_portable, _plainly_portable

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from tests.scripts import REPO, load_script
+from tests.script_modules import REPO, load_script
 from typer.testing import CliRunner
 
 from truceline.cli_ledger import app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.scripts import REPO, load_script
+from tests.script_modules import REPO, load_script
 
 from truceline.text.evaluation import NaiveBaseline, ceiling, evaluate, first_point, load_bellingcat, named_points
 from truceline.text.gazetteer import distance_km
