@@ -24,7 +24,7 @@ from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.klv import decode_klv, looks_like_klv
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.records import FormatError, Record, Rejection, Validated
-from truceline.ingest.sensorthings import Owner, decode_sensorthings_document, load_json, looks_like_sensorthings
+from truceline.ingest.sensorthings import Owner, decode_sensorthings, load_json, looks_like_sensorthings
 from truceline.ingest.text import decode_text
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.store.ports import AddResult, ObservationStore
@@ -173,7 +173,8 @@ def open_records(
                 doc = load_json(data)
                 fmt = classify_json(doc)
                 if fmt == "sensorthings":
-                    return fmt, decode_sensorthings_document(doc, _owner(org, releasable_to), decoded_at), _Position(handle), handle
+                    del doc  # decoded again from the bytes: the fast path maps each expanded Datastream once
+                    return fmt, decode_sensorthings(data, _owner(org, releasable_to), decoded_at), _Position(handle), handle
                 handle.seek(0)
         if fmt == "jsonl":
             records: Iterator[Record | Rejection | Validated] = decode_json_lines(handle, decoded_at)
@@ -184,7 +185,7 @@ def open_records(
         elif fmt == "json":
             records = decode_json(_read_document(path, handle), decoded_at)
         elif fmt == "sensorthings":
-            records = decode_sensorthings_document(load_json(_read_document(path, handle)), _owner(org, releasable_to), decoded_at)
+            records = decode_sensorthings(_read_document(path, handle), _owner(org, releasable_to), decoded_at)
         elif fmt == "cot":
             options = CotOptions(org=_org_for(fmt, org), releasable_to=tuple(releasable_to))
             records = decode_cot(_read_document(path, handle), options)
