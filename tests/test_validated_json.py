@@ -312,3 +312,205 @@ def test_truceline_ingest_stores_validated_records_that_the_ledger_audit_accepts
     audit = CliRunner().invoke(app, ["ledger", "audit", "--data-dir", str(data_dir)])
     assert audit.exit_code == 0, audit.output
     assert "300 observations" in audit.output
+
+
+# SensorThings' fast path (ingest/sensorthings_fast.py) maps each distinct expanded Datastream once and reuses it
+# for every Observation that repeats its bytes. These documents share Datastreams between Observations that
+# differ in everything of their own, repeat an @iot.id (or none) with other content, and differ only deep
+# inside a nested entity: a cache that let one Observation's or Datastream's data reach another would show
+# as a different stored row or refusal.
+
+
+def _stream(k: int, **change: Any) -> dict[str, Any]:
+    ds = json.loads(gen_sensorthings(4, random.Random(5)))["value"][k % 4]["Datastream"]
+    for path, value in change.items():
+        *parents, last = path.split("__")
+        parent = ds
+        for key in parents:
+            parent = parent.setdefault(key, {})
+        parent[last] = value
+    return ds
+
+
+def _obs(i: int, ds: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    obs: dict[str, Any] = {"@iot.id": i, "phenomenonTime": "2023-04-05T04:35:30Z", "result": 12.5, "Datastream": ds}
+    obs.update({k.replace("__", "."): v for k, v in fields.items() if v is not _DROP})
+    for k, v in fields.items():
+        if v is _DROP:
+            obs.pop(k, None)
+    return obs
+
+
+def _foi(lon: float, lat: float, *rest: float, **properties: Any) -> dict[str, Any]:
+    return {"name": "event", "feature": {"type": "Point", "coordinates": [lon, lat, *rest]}, "properties": properties}
+
+
+def _fast_items(data: bytes) -> list[Any] | None:
+    from truceline.ingest.sensorthings_fast import decode_fast
+
+    return decode_fast(data, Owner("UA"), NOW + timedelta(minutes=5))
+
+
+def _sta(*observations: dict[str, Any]) -> bytes:
+    return _dumps({"@iot.count": len(observations), "value": list(observations)})
+
+
+def test_sensorthings_observations_sharing_a_datastream_keep_their_own_values() -> None:
+    ds = _stream(0)
+    observations = [
+        _obs(1, ds, FeatureOfInterest=_foi(36.9, 46.6)),
+        _obs(2, ds, phenomenonTime="2023-05-01T10:00:00.250+02:00", result="impact", resultTime="2023-05-01T10:00:05Z",
+             FeatureOfInterest=_foi(37.5, 47.9, 120.0, cep_m=35)),  # fmt: skip
+        _obs(3, ds, phenomenonTime="2023-06-02T00:00:00Z", result=7, **{"@iot.selfLink": "https://sta.example/v1.1/Observations(3)"}),
+        _obs(4, ds, result=None, resultTime=1680669330, FeatureOfInterest=_foi(30.5, 50.45, cep_m=2.5)),
+        _obs("obs-5", ds, result=True, FeatureOfInterest={}),  # the Thing's location
+        _obs(6, ds, result="launch", FeatureOfInterest=_foi(36.0, 46.0, -20)),
+        _obs(7, ds, result=1e-7, FeatureOfInterest=_foi(36.123456789, 46.0000001)),
+        _obs(8, ds, result=_DROP, FeatureOfInterest=_foi(36.9, 46.6, cep_m=None)),
+    ]
+    data = _sta(*observations)
+    items = _fast_items(data)
+    assert items is not None and all(isinstance(item, Validated) for item in items)  # all on the fast path
+    old, new = both("sensorthings", data)
+    assert new[0] == old[0] and new[1] == old[1] == [] and new[2] == len(observations)
+    assert len({row[4] for row in new[0].values()}) == len(observations)  # every stored document differs
+    kinds = [json.loads(item.observation.canonical)["kind"] for item in items]
+    assert kinds == ["explosion", "impact", "explosion", "explosion", "explosion", "launch", "explosion", "explosion"]
+
+
+@pytest.mark.parametrize("same_id", ["@iot.id", "none"])
+def test_sensorthings_datastreams_with_one_id_and_other_content_are_not_confused(same_id: str) -> None:
+    variants = [
+        _stream(0),
+        _stream(0, properties__org="PL"),
+        _stream(0, properties__reliability="D", properties__credibility=5),
+        _stream(0, properties__releasable_to=["PUBLIC"]),
+        _stream(0, unitOfMeasurement__symbol="dB"),
+        _stream(0, name="array 0 renamed"),
+        _stream(0, Sensor__name="Seismic array", Sensor__description="geophone"),
+        _stream(0, ObservedProperty__name="Impact"),
+        _stream(0, Thing__properties={"source_id": "post-zero"}),
+        _stream(0, properties__source_type="radar"),
+        _stream(0, Thing__Locations=[{"location": {"type": "Point", "coordinates": [30.1, 50.2]}, "properties": {"cep_m": 12}}]),
+    ]
+    for ds in variants:
+        if same_id == "none":
+            ds.pop("@iot.id")
+            ds["Thing"].pop("@iot.id")
+    n = len(variants)
+    observations = [_obs(i, ds, FeatureOfInterest=({} if i % n % 2 else _foi(36.9, 46.6))) for i, ds in enumerate(variants * 2)]
+    data = _sta(*observations)
+    items = _fast_items(data)
+    assert items is not None and all(isinstance(item, Validated) for item in items)
+    old, new = both("sensorthings", data)
+    assert new[0] == old[0] and new[1] == old[1] == []
+    documents = [json.loads(item.observation.canonical) for item in items]
+    for i in range(n):  # the same Datastream twice: the same all but the Observation's own id
+        assert {k: v for k, v in documents[i].items() if k not in ("id", "attributes", "location")} == {
+            k: v for k, v in documents[i + n].items() if k not in ("id", "attributes", "location")
+        }
+    assert len({json.dumps({k: v for k, v in d.items() if k not in ("id", "attributes")}, sort_keys=True) for d in documents[:n]}) > 1
+
+
+@pytest.mark.parametrize(
+    "nested",
+    [
+        {"Thing__Locations": [{"location": {"type": "Point", "coordinates": [36.0, 47.0, 210.0]}}]},
+        {"Thing__Locations": [{"location": {"type": "Polygon", "coordinates": []}}]},  # refused where no feature
+        {"Thing__properties": {"org": "PL"}},
+        {"Thing__properties": {"org": "bad org"}},
+        {"Sensor__description": "weather station"},  # no source type: refused
+        {"Sensor__properties": {"source_id": "s-1", "source_type": "seismic"}},
+        {"ObservedProperty__definition": "https://example.org/def/impact"},
+        {"ObservedProperty__name": "Air temperature"},  # no event kind: refused unless the result names one
+        {"ObservedProperty": {}},
+        {"unitOfMeasurement__symbol": {"deep": [1, 2.5, None]}},
+        {"unitOfMeasurement__symbol": 2**53},  # not portable: refused
+        {"properties__releasable_to": ["bad label"]},
+        {"properties__credibility": True},
+        {"Thing__@iot.id": 2**60},
+    ],
+)
+def test_sensorthings_datastreams_differing_only_in_a_nested_entity(nested: dict[str, Any]) -> None:
+    plain, changed = _stream(1), _stream(1, **nested)
+    observations = []
+    for i in range(6):
+        ds = changed if i % 3 == 1 else plain
+        observations.append(_obs(i, ds, result=("impact" if i == 4 else 3.5), FeatureOfInterest=({} if i % 2 else _foi(36.5, 47.5))))
+    assert_same("sensorthings", _sta(*observations))
+
+
+_STA_OWN = [("phenomenonTime",), ("result",), ("resultTime",), ("@iot.id",), ("@iot.selfLink",), ("FeatureOfInterest", "feature"),
+            ("FeatureOfInterest",), ("FeatureOfInterest", "properties", "cep_m"), ("parameters", "kind"), ("Datastreams",),
+            ("Observations",)]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_mutated_sensorthings_with_shared_datastreams_store_and_refuse_the_same(seed: int) -> None:
+    """Eight Observations over two Datastreams (each repeated byte for byte), then mutations of one
+    Observation's own members or of one Observation's copy of its Datastream."""
+    rng = random.Random(1000 + seed)
+    doc = json.loads(gen_sensorthings(8, rng))
+    for i, obs in enumerate(doc["value"]):
+        obs["Datastream"] = copy.deepcopy(doc["value"][i % 2]["Datastream"])
+        if rng.random() < 0.3:
+            obs["FeatureOfInterest"] = {}
+    for _ in range(rng.choice((1, 2, 3))):
+        paths = _STA_OWN if rng.random() < 0.5 else _STA_PATHS
+        _set_at(doc["value"][rng.randrange(8)], rng.choice(paths), _STA_POOL, rng)
+    assert_same("sensorthings", _dumps(doc))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"value": [OBS], "@iot.nextLink": 1e400}',  # a number orjson refuses, where msgspec skips
+        '{"value": [OBS], "x": 1' + "0" * 400 + "}",
+        '{"value": [OBS], "x": "\xff"}',  # not UTF-8 where msgspec skips (bytes below)
+        '{"value": [OBS], "x": "\\ud800"}',
+        '{"value": [OBS], "x": ' + "[" * 990 + "]" * 990 + "}",  # deeper than msgspec reads
+        '{"value": [OBS], "x": 1E+308}',
+        '{"value": [OBS, {"Datastream": {"n": 1e999}, "phenomenonTime": "2023-04-05T04:35:30Z"}]}',
+        '{"value": [OBS], "value": [OBS, OBS]}',
+        '{"value": [{"phenomenonTime": "2023-04-05T04:35:30Z", "phenomenonTime": "2023-04-05T04:36:30Z", "Datastream": DS, "@iot.id": 9}]}',
+        '{"value": [{"Datastream": {"name": "x"}, "Datastream": DS, "@iot.id": 9, "phenomenonTime": "2023-04-05T04:35:30Z"}]}',
+        '{"value": [OBS, 5, OBS]}',
+        '{"value": [OBS, {"@iot.id": 9, "phenomenonTime": "2023-04-05T04:35:30Z/2023-04-05T04:37:30Z", "Datastream": DS}]}',
+        '{"value": [OBS, {"@iot.id": 9, "result": 3, "Datastream": DS}]}',
+        '{"value": [OBS, {"@iot.id": 9, "phenomenonTime": " 2023-04-05T04:35:30Z", "result": "a\\u2028b", "Datastream": DS}]}',
+        '{"value": [OBS, {"@iot.id": 18446744073709551616, "phenomenonTime": "2023-04-05T04:35:30Z", "Datastream": DS}]}',
+        '{"value": [OBS, {"@iot.id": 9, "phenomenonTime": "2023-04-05T04:35:30Z", "result": {"a": 1}, "Datastream": DS}]}',
+        '{"value": [OBS, {"phenomenonTime": "2023-04-05T04:35:30Z", "result": 2, "Datastream": DS}]}',  # no id: content hash
+        '{"value": [OBS, {"@iot.id": 9, "phenomenonTime": "2099-04-05T04:35:30Z", "Datastream": DS}]}',  # future
+        '{"value": [OBS, {"@iot.id": 9, "phenomenonTime": "2023-04-05T04:35:30Z", "result": "' + "x" * 1200 + '", "Datastream": DS}]}',
+        '{"value": [OBS, {"@iot.id": 9, "phenomenonTime": "2023-04-05T04:35:30Z", "result": "q\\"uo\\\\te", "Datastream": DS}]}',
+        '{"value": [OBS, {"Datastream": DS, "Observations": []}]}',
+        '{"value": []}',
+        '{"value": {}}',
+        "[OBS]",
+        "OBS",
+    ],
+)
+def test_sensorthings_documents_the_two_parsers_might_read_differently(text: str) -> None:
+    ds = json.dumps(_stream(2))
+    obs = json.dumps(_obs(1, _stream(2), FeatureOfInterest=_foi(36.9, 46.6)))
+    data = text.replace("OBS", obs).replace("DS", ds).encode("utf-8", "surrogateescape")
+    if "\xff" in text:
+        data = data.replace("\xff".encode(), b"\xff")
+    assert_same("sensorthings", data)
+
+
+def test_a_repeated_datastream_is_mapped_once() -> None:
+    """The point of the fast path: 40 Observations over 2 Datastreams map 2 Datastreams, not 40."""
+    from truceline.ingest import sensorthings_fast
+
+    seen: list[Any] = []
+    original = sensorthings_fast._stream
+    data = _sta(*[_obs(i, _stream(i % 2), FeatureOfInterest=_foi(36.9, 46.6)) for i in range(40)])
+    try:
+        sensorthings_fast._stream = lambda ds, owner: seen.append(ds) or original(ds, owner)  # type: ignore[assignment]
+        items = _fast_items(data)
+    finally:
+        sensorthings_fast._stream = original
+    assert items is not None and len(items) == 40 and all(isinstance(item, Validated) for item in items)
+    assert len(seen) == 2

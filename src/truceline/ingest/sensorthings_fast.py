@@ -131,7 +131,7 @@ class _Attributes(Struct, gc=False):
 
 _decode = msgspec.json.Decoder(_Response).decode
 _decode_raw = msgspec.json.Decoder(_RawResponse).decode
-_MsgspecErrors = (msgspec.ValidationError, msgspec.DecodeError)
+_MsgspecErrors = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)  # too deep for msgspec: orjson decides
 
 
 class _Stream:
