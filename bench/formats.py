@@ -19,6 +19,7 @@ bytes, the bare parser (returns how many records it saw) and the truceline decod
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import io
 import json
@@ -146,6 +147,21 @@ def gen_sensorthings(n: int, rng: random.Random) -> bytes:
             }
         )
     return json.dumps({"value": value}).encode()
+
+
+def gen_sensorthings_distinct(n: int, rng: random.Random) -> bytes:
+    """:func:`gen_sensorthings` with a Datastream (and Thing, at its own place) of its own for every Observation:
+    the worst case for the mapping once per distinct Datastream. A server's ``$expand=Datastream`` response
+    usually repeats a few Datastreams (each groups many Observations), as :func:`gen_sensorthings` does."""
+    doc = json.loads(gen_sensorthings(n, rng))
+    for i, obs in enumerate(doc["value"]):
+        lat, lon = _lat_lon(rng)
+        ds = copy.deepcopy(obs["Datastream"])
+        ds["@iot.id"], ds["name"] = 1000 + i, f"array {1000 + i} events"
+        ds["Thing"].update({"@iot.id": 1000 + i, "name": f"post {1000 + i}"})
+        ds["Thing"]["Locations"][0]["location"]["coordinates"] = [lon, lat]
+        obs["Datastream"] = ds
+    return json.dumps(doc).encode()
 
 
 def gen_acled(n: int, rng: random.Random) -> bytes:
@@ -291,6 +307,11 @@ _JSON_NOTE = (
     "JSON (ingest/validated_json.py, what the store takes), the rest through the model"
 )
 
+_STA_DISTINCT_NOTE = (
+    "every Observation with a Datastream of its own (the sensorthings row repeats 4, as a server's "
+    "$expand=Datastream response repeats its few Datastreams): each is mapped once, so here once per Observation"
+)
+
 CASES: list[FormatCase] = [
     FormatCase("native-json", gen_native_json, bare_json, lambda data: decode_json(data, datetime.now(UTC)), note=_JSON_NOTE),
     FormatCase("json-lines", gen_json_lines, bare_json_lines, lambda data: decode_json_lines(data.splitlines(), datetime.now(UTC)), note=_JSON_NOTE),
@@ -303,6 +324,13 @@ CASES: list[FormatCase] = [
         note=_FIRMS_NOTE,
     ),
     FormatCase("sensorthings", gen_sensorthings, bare_json, lambda data: decode_sensorthings(data, None, datetime.now(UTC)), note=_JSON_NOTE),
+    FormatCase(
+        "sensorthings-distinct",
+        gen_sensorthings_distinct,
+        bare_json,
+        lambda data: decode_sensorthings(data, None, datetime.now(UTC)),
+        note=_STA_DISTINCT_NOTE,
+    ),
     FormatCase("acled-csv", gen_acled, bare_csv, decode_acled_bytes),
     FormatCase("cot-xml", gen_cot, bare_defusedxml, lambda data: decode_cot(data, CotOptions(org="UA"))),
     FormatCase(

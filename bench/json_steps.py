@@ -3,8 +3,8 @@
     truceline bench json_steps [--records 20000] [--repeat 7]
     python bench/json_steps.py [...]
 
-For the formats benchmark's native JSON and SensorThings files (bench/formats.py's generators), one line per
-step: CPU microseconds per record, best of ``--repeat``, with the cyclic collector paused (as the decoders
+For the formats benchmark's native JSON and SensorThings files (bench/formats.py's generators; SensorThings
+also with a Datastream of its own per Observation), one line per step: CPU microseconds per record, best of ``--repeat``, with the cyclic collector paused (as the decoders
 run), next to ``json.loads`` of the same bytes (the floor ``truceline bench formats`` divides by).
 docs/performance.md ("Third round") reads these figures.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from truceline.domain.observation_fast import RecordIn, collector_paused, decode_records, record_parts
-from truceline.ingest import sensorthings
+from truceline.ingest import sensorthings, sensorthings_fast
 from truceline.ingest.validated_json import validated_document, validated_or_checked
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     n, repeat = args.records, args.repeat
     sys.path.insert(0, str(Path(__file__).parent))
-    from formats import gen_native_json, gen_sensorthings  # the formats benchmark's files
+    from formats import gen_native_json, gen_sensorthings, gen_sensorthings_distinct  # the formats benchmark's files
 
     latest = datetime.now(UTC) + timedelta(minutes=5)
 
@@ -73,7 +73,18 @@ def main(argv: list[str]) -> int:
     line("sensorthings", "msgspec.convert to RecordIn", lambda: [msgspec.convert(record, RecordIn) for record in mapped])
     line("sensorthings", "record_parts", lambda: [record_parts(r) for r in converted])
     line("sensorthings", "validated_or_checked (parts, document, item)", lambda: [validated_or_checked(r, latest) for r in converted])
+    line("sensorthings", "old path: orjson, mapping, checks (all of it)", lambda: list(
+        sensorthings.decode_sensorthings_document(sensorthings.load_json(sta), None, datetime.now(UTC))))  # fmt: skip
+    response = sensorthings_fast._decode(sta)
+    line("sensorthings", "fast path: number-shape scan", lambda: sensorthings_fast._may_overflow(sta))
+    line("sensorthings", "fast path: msgspec decode, Datastreams raw", lambda: sensorthings_fast._decode(sta))
+    streams = {bytes(o.datastream): sensorthings_fast._stream(msgspec.json.decode(o.datastream), None) for o in response.value}
+    line("sensorthings", "fast path: per Observation (_validated)", lambda: [
+        sensorthings_fast._validated(o, streams[bytes(o.datastream)], latest) for o in response.value])  # fmt: skip
     line("sensorthings", "decode_sensorthings (all of it)", lambda: list(sensorthings.decode_sensorthings(sta, None, datetime.now(UTC))))
+    distinct = gen_sensorthings_distinct(n, random.Random(7))
+    line("sta-distinct", "json.loads (the floor)", lambda: json.loads(distinct))
+    line("sta-distinct", "decode_sensorthings (all of it)", lambda: list(sensorthings.decode_sensorthings(distinct, None, datetime.now(UTC))))
     return 0
 
 

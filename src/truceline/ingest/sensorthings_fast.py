@@ -222,16 +222,16 @@ def _stream_attributes(stream: _Stream, ds: dict[str, Any], prop: dict[str, Any]
     for key, value in (("observed_property", prop.get("name")), ("sensor", sensor.get("name")), ("datastream", ds.get("name"))):
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             given[key] = value
-    if given:
+    written = {key: _attribute(value) for key, value in given.items()}  # short plain text, safe ints: as they are
+    if None in written.values():  # anything else: the model's checks, and written canonically
         try:
             Observation._attributes_portable(given)
         except PydanticCustomError:
             return False
         if len(orjson.dumps(given, option=orjson.OPT_NON_STR_KEYS)) > _STREAM_ATTRIBUTE_BYTES:
             return False
-    stream.attributes = tuple(  # type: ignore[assignment]
-        _Raw(canonical_json(given[key])) if key in given else UNSET for key in ("datastream", "observed_property", "sensor", "unit")
-    )
+        written = {key: _Raw(canonical_json(value)) if written[key] is None else written[key] for key, value in given.items()}
+    stream.attributes = tuple(written.get(key, UNSET) for key in ("datastream", "observed_property", "sensor", "unit"))  # type: ignore[assignment]
     return True
 
 
