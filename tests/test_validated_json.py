@@ -514,3 +514,20 @@ def test_a_repeated_datastream_is_mapped_once() -> None:
         sensorthings_fast._stream = original
     assert items is not None and len(items) == 40 and all(isinstance(item, Validated) for item in items)
     assert len(seen) == 2
+
+
+def test_sensorthings_owner_labels_reach_only_datastreams_without_their_own() -> None:
+    """``ingest --org UA --releasable-to ...``: Datastreams without ``properties.org`` take the owner and its
+    labels (unless they name labels), whichever Observation maps the Datastream first."""
+    owner = Owner("UA", ("PUBLIC", "COALITION"))
+    bare = _stream(3)
+    bare["properties"] = {}
+    labelled = _stream(3, properties={"releasable_to": ["NATO"]})
+    own_org = _stream(3, properties={"org": "PL"})
+    observations = [_obs(i, ds, FeatureOfInterest=_foi(36.9, 46.6)) for i, ds in enumerate([bare, labelled, own_org] * 3)]
+    data = _sta(*observations)
+    old = outcome(decode_sensorthings(data, owner, None))
+    new = outcome(decode_sensorthings(data, owner, NOW))
+    assert new[0] == old[0] and new[1] == old[1] == [] and new[2] == len(observations)
+    labels = [row[2] for row in new[0].values()]
+    assert {tuple(sorted(label)) for label in map(tuple, labels)} == {("COALITION", "PUBLIC"), ("NATO",), ("PL",)}
