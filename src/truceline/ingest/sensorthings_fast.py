@@ -415,11 +415,11 @@ def decode_fast(data: bytes, owner: sta.Owner | None, latest: datetime) -> list[
             if item is not None:
                 append(Validated(f"$.value[{i}]", item))
                 continue
-            if entities is None:
-                entities = _decode_raw(data).value
             try:
+                if entities is None:
+                    entities = _decode_raw(data).value  # each entity's own bytes, for the ordinary mapping
                 entity = orjson.loads(entities[i])
-            except orjson.JSONDecodeError:
+            except (*_MsgspecErrors, orjson.JSONDecodeError):
                 return None
             out.extend(sta._entity(f"$.value[{i}]", entity, None, None, owner, latest))
         del response, streams, entities
