@@ -244,7 +244,7 @@ def _leap_second(value: Any) -> Any:
     match = _LEAP_SECOND.match(value)
     if match is None:
         return value
-    base = datetime.fromisoformat(f"{match.group(1)}:59{match.group(3).replace('z', 'Z')}").astimezone(UTC)
+    base = utc_or_refused(datetime.fromisoformat(f"{match.group(1)}:59{match.group(3).replace('z', 'Z')}"), value)
     if (base.month, base.day, base.hour, base.minute) not in {(6, 30, 23, 59), (12, 31, 23, 59)}:
         raise PydanticCustomError(
             "leap_second",
@@ -257,7 +257,23 @@ def _leap_second(value: Any) -> Any:
 def _to_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise PydanticCustomError("timezone_aware", "time must carry a UTC offset (e.g. 'Z'), got a naive time")
-    return value.astimezone(UTC)
+    return utc_or_refused(value)
+
+
+def utc_or_refused(value: datetime, given: str | None = None) -> datetime:
+    """``value`` in UTC; a time whose offset carries it outside years 1-9999 (0001-01-01T00:30+01:00) is refused.
+
+    ``astimezone`` raises OverflowError there, which would otherwise escape validation as a crash. ``given`` is
+    the sender's text, quoted in the refusal when it differs from ``value`` (a leap second read as :59).
+    """
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "time_range",
+            "time {value} lies outside the years 1-9999 once converted to UTC",
+            {"value": given if given is not None else value.isoformat()},
+        ) from None
 
 
 UtcTime = Annotated[datetime, BeforeValidator(_leap_second), AfterValidator(_to_utc)]

@@ -251,7 +251,7 @@ def _time(value: Any, now: datetime, skew: timedelta) -> datetime | None:
         return None
     try:
         return check_time_plausible(_fromiso(value).astimezone(UTC), now, skew)
-    except (ValueError, PydanticCustomError):
+    except (ValueError, OverflowError, PydanticCustomError):
         return None
 
 
@@ -467,7 +467,7 @@ def record_parts(r: RecordIn) -> Parts | None:
         return None
     try:
         when = _fromiso(r.time).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     if when < _EARLIEST:
         return None

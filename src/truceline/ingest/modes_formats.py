@@ -363,6 +363,8 @@ class SbsStream:
             return self._second_utc + timedelta(microseconds=int(frac[1:].ljust(6, "0")))
         except (ValueError, IndexError):
             raise ValueError(f"fields 7-8 (date, time generated): {date} {clock!r} is not YYYY/MM/DD HH:MM:SS.fff") from None
+        except OverflowError:
+            raise ValueError(f"fields 7-8 (date, time generated): {date} {clock!r} lies outside the years 1-9999 in UTC") from None
 
     def feed(self, chunk: bytes, *, final: bool = False) -> DecodeReport:
         report = DecodeReport()

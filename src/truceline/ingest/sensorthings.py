@@ -277,7 +277,10 @@ def _instant(text: str, field: str) -> datetime:
         raise _Refused(field, f"{text!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise _Refused(field, f"{text!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise _Refused(field, f"{text!r} lies outside the years 1-9999 once converted to UTC") from None
 
 
 def _number(value: Any, field: str) -> float:
