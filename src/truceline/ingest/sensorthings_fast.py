@@ -276,7 +276,7 @@ def _validated(o: _Observation, stream: _Stream, latest: datetime) -> ValidatedO
         return None
     try:
         when = _fromiso(text).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # the ordinary way refuses an offset past year 1 or 9999 with its reason
         return None
     if when < EARLIEST_TIME or when > latest:
         return None
