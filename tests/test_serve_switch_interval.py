@@ -1,7 +1,9 @@
-"""`serve` shortens the interpreter's thread switch interval while the app runs, and gives the old one back."""
+"""`serve` shortens the interpreter's thread switch interval and raises the collector's first threshold while the app
+runs, and gives the old ones back."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from truceline import cli
 from truceline.api.app import create_app
-from truceline.service.settings import Settings
+from truceline.service.settings import GC_FIRST_THRESHOLD, Settings
 from truceline.store.sqlite import open_store
 
 
@@ -27,3 +29,21 @@ def test_the_app_runs_with_the_switch_interval_it_is_given_and_restores_the_old_
             assert sys.getswitchinterval() == before  # not given: left alone
     finally:
         store.close()
+
+
+def test_the_app_runs_with_the_first_collector_threshold_it_is_given_and_restores_the_old_one(tmp_path: Path) -> None:
+    """`serve` raises the collector's first threshold (fusion leaves its batch's objects to the first young
+    collection after it, and at 700 that collection comes again every few hundred objects); the old one comes back."""
+    before = gc.get_threshold()
+    store = open_store(tmp_path / "data")
+    try:
+        assert before[0] < GC_FIRST_THRESHOLD
+        with TestClient(create_app(Settings(data_dir=tmp_path / "data", fusion=False, gc_first_threshold=GC_FIRST_THRESHOLD), store)) as client:
+            assert client.get("/healthz").status_code == 200
+            assert gc.get_threshold() == (GC_FIRST_THRESHOLD, *before[1:])
+        assert gc.get_threshold() == before
+        with TestClient(create_app(Settings(data_dir=tmp_path / "data", fusion=False), store)):
+            assert gc.get_threshold() == before  # not given: left alone
+    finally:
+        store.close()
+

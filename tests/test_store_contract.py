@@ -21,9 +21,11 @@ from tests.conftest import native
 from truceline.access.policy import Principal, Role
 from truceline.cli_ledger_audit import audit_store
 from truceline.domain.agreement import canonical_json as agreement_canonical_json
+from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.domain.revocation import RevocationReason
+from truceline.fuse import Fuser
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.ledger.audit import check_commitment
 from truceline.ledger.bundle import export_bundle
@@ -211,6 +213,23 @@ def test_incidents_members_and_fusion_cursor(store: SqliteStore) -> None:
     store.apply_incident_changes([], ["inc-b"])
     assert store.list_incidents(IncidentQuery()) == []
     assert [orjson.loads(doc)["id"] for _, doc in store.observations_after(0, 10)] == ["m1"]
+
+
+def test_incidents_given_as_the_fuser_s_snapshots_are_stored_as_their_incidents(store: SqliteStore) -> None:
+    """The fusion runner hands the store snapshots (store/incident_rows.py): same row, document and members."""
+    store.add_observations([at(48.1, 37.7, id="s1"), at(48.1, 37.7, id="s1", source={"id": "ru-s", "type": "monitor", "org": "RU"}, releasable_to=["RU"])])
+    fuser = Fuser()
+    snapshot = next(u.snapshot for u in fuser.add(store_observations(store)) if u.snapshot is not None)
+    store.apply_incident_changes([(snapshot, True)], [], cursor=2)
+    assert store.list_incidents(IncidentQuery()) == [snapshot.to_incident()]
+    assert sorted(d["source"]["org"] for d in store.member_documents([snapshot.id])[snapshot.id]) == sorted(
+        org for org, _ in snapshot.to_incident().observation_refs()
+    )
+    assert store.fusion_cursor() == 2
+
+
+def store_observations(store: SqliteStore) -> list[Observation]:
+    return parse_documents([doc for _, doc in store.observations_after(0, 10)])
 
 
 def test_reviews_are_ledger_leaves_committing_to_the_decision(store: SqliteStore) -> None:

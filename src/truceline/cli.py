@@ -132,7 +132,7 @@ def _run_server(
     from truceline.api.auth import ensure_admin_key, read_admin_key
     from truceline.cli_cluster import ensure_replica_admin_key, no_admin_file_notice, replica_name, start_bus
     from truceline.cli_demo import announce_door, door_url
-    from truceline.service.settings import Settings
+    from truceline.service.settings import GC_FIRST_THRESHOLD, Settings
 
     bus = None
     try:
@@ -151,7 +151,8 @@ def _run_server(
         application = create_app(
             Settings(
                 data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1),
-                cluster=cluster is not None, switch_interval_s=SERVE_SWITCH_INTERVAL_S, **listeners,
+                cluster=cluster is not None, switch_interval_s=SERVE_SWITCH_INTERVAL_S,
+                gc_first_threshold=GC_FIRST_THRESHOLD, **listeners,
             ),
             store,
             bus=bus,

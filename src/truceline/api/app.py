@@ -65,6 +65,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         switch_interval = sys.getswitchinterval()
+        thresholds = gc.get_threshold()
         if settings.fusion and app.state.fuser_lock is None:
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
@@ -89,11 +90,14 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             # (which the objects of each ingested batch trigger) instead of scanning it again each time.
             gc.collect()
             gc.freeze()
+            if settings.gc_first_threshold is not None:
+                gc.set_threshold(settings.gc_first_threshold, *thresholds[1:])
             if settings.switch_interval_s is not None:
                 sys.setswitchinterval(settings.switch_interval_s)
             yield
         finally:
             sys.setswitchinterval(switch_interval)
+            gc.set_threshold(*thresholds)
             if app.state.forwarder is not None:
                 await run_in_threadpool(app.state.forwarder.stop)
                 app.state.forwarder = None

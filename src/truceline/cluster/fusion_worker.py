@@ -34,10 +34,10 @@ from truceline.cluster.lease import Fence, LeaseKeeper, LeaseTable
 from truceline.cluster.sectors import Sector, SectorGrid
 from truceline.domain.documents import parse_documents
 from truceline.domain.identity import observation_ref
-from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.fuse.updates import FuserConfig
 from truceline.service.fusion import FusionWorker
+from truceline.store.incident_rows import IncidentItem
 from truceline.store.ports import StoreUnavailable
 from truceline.store.postgres_incidents import LeaseLost
 
@@ -174,7 +174,7 @@ class SectorScope:
         self._owned[incident_id] = True
         return True
 
-    def apply(self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None) -> None:
+    def apply(self, upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None) -> None:
         """One transaction, fenced by the sector's lease; final and removed incidents leave the ownership cache."""
         self._store.apply_incident_changes(upserts, removed, cursor, sector=self.sector.name, fence=self.fence)
         for incident_id in removed:

@@ -21,6 +21,7 @@ from truceline.domain.observation_fast import checked_records
 from truceline.ingest.native import loads_non_finite
 from truceline.ingest.validation import validate_all_or_nothing, validation_context
 from truceline.service.procs import orphan_free_pool, start_workers
+from truceline.service.settings import GC_FIRST_THRESHOLD
 from truceline.store.prepared import PreparedColumns, PreparedObservation, prepare_batch
 
 MAX_ERRORS_LISTED = 1000
@@ -96,7 +97,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-_GC_FIRST_THRESHOLD = 50_000  # default 700: a 1,000-observation batch would trigger ~60 young collections
 _WARM_UP_BODY = orjson.dumps(
     {
         "id": "warm-up",
@@ -122,7 +122,7 @@ def warm_up() -> int:
     if parsed.status:
         raise RuntimeError(f"the parser refused its own warm-up observation: {parsed.payload}")
     gc.freeze()
-    gc.set_threshold(_GC_FIRST_THRESHOLD, 10, 10)
+    gc.set_threshold(GC_FIRST_THRESHOLD, 10, 10)
     return len(parsed.items)
 
 

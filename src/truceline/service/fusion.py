@@ -27,6 +27,7 @@ from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.fuse.fuser import Fuser
 from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
+from truceline.store.incident_rows import IncidentItem
 from truceline.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ class FusionScope(Protocol):
         """Whether an incident is this scope's to store (a sector keeps those founded in its core)."""
         ...
 
-    def apply(self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None) -> None:
-        """Store incidents, removals and the cursor in one transaction."""
+    def apply(self, upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None) -> None:
+        """Store incidents (domain objects or the fuser's snapshots), removals and the cursor in one transaction."""
         ...
 
 
@@ -110,7 +111,7 @@ class WholeStore:
         """All of them."""
         return True
 
-    def apply(self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None) -> None:
+    def apply(self, upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None) -> None:
         """One store transaction."""
         self._store.apply_incident_changes(upserts, removed, cursor)
 
@@ -203,19 +204,21 @@ class FusionWorker:
         return total
 
     def _persist(self, updates: list[IncidentUpdate], cursor: int | None) -> None:
-        upserts: list[tuple[Incident, bool]] = []
+        # The fuser's snapshots go to the store as they are: the store writes the incident's document from
+        # them (store/incident_rows.py), so an Incident is built only for announcements.
+        upserts: list[tuple[IncidentItem, bool]] = []
         removed: list[str] = []
         keeps = self._scope.keeps
         updates = [update for update in updates if keeps(update.incident_id)]
         for update in updates:
             if update.action is UpdateAction.REMOVED:
                 removed.append(update.incident_id)
-            elif update.incident is not None:
-                upserts.append((update.incident, update.action is UpdateAction.FINALISED))
+            elif update.snapshot is not None:
+                upserts.append((update.snapshot, update.action is UpdateAction.FINALISED))
         announce = self._bus is not None and self._bus.has_subscribers
         # Who could see an incident before the change (a removed one, or which observations a reader of part
         # of an updated one could read) is known only from its members as stored now, which the change rewrites.
-        changed = removed + [incident.id for incident, _ in upserts]
+        changed = removed + [item.id for item, _ in upserts]
         before = self._store.member_documents(changed) if announce and changed else {}
         self._scope.apply(upserts, removed, cursor)
         if announce:

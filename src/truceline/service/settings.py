@@ -8,6 +8,10 @@ from pathlib import Path
 
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW
 
+#: The collector's first threshold in the parser workers and the serving process (Python's default is 700): a
+#: 1,000-observation batch, or a batch fusion made with the collector paused, would trigger ~60 young collections.
+GC_FIRST_THRESHOLD = 50_000
+
 ADMIN_KEY_FILENAME = "admin.key"
 
 
@@ -43,3 +47,7 @@ class Settings:
     # gives up the interpreter lock for every SQLite step and waits to get it back; a thread that computes
     # (fusion, parsing in-process) keeps it up to the interval each time (docs/performance.md).
     switch_interval_s: float | None = None
+    # The collector's first threshold while serving (None: leave Python's 700). Fusion pauses the collector while
+    # it fuses a batch; the first young collection afterwards scans everything the batch left alive, and at 700
+    # that happens every few hundred objects again (docs/performance.md, "Fusion runner, fourth round").
+    gc_first_threshold: int | None = None

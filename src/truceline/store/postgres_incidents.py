@@ -15,12 +15,12 @@ from typing import Any
 
 import orjson
 
-from truceline.domain.incident import Incident
+from truceline.store.incident_rows import IncidentItem, incident_refs, incident_row
 from truceline.store.ports import BBox
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
 from truceline.store.postgres_observations import postgis_bbox
-from truceline.store.sqlite_incidents import IncidentTables, incident_row
+from truceline.store.sqlite_incidents import IncidentTables
 from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _us
@@ -140,7 +140,7 @@ class PgIncidentTables(IncidentTables, PgBase):
 
     def apply_incident_changes(
         self,
-        upserts: Sequence[tuple[Incident, bool]],
+        upserts: Sequence[tuple[IncidentItem, bool]],
         removed: Sequence[str],
         cursor: int | None = None,
         *,
@@ -169,7 +169,7 @@ class PgIncidentTables(IncidentTables, PgBase):
             if upserts:
                 ids = [incident.id for incident, _ in upserts]
                 conn.raw.execute("DELETE FROM incident_members WHERE incident_id = ANY(%s)", (ids,))
-                refs = [(incident.id, org, oid) for incident, _ in upserts for org, oid in incident.observation_refs()]
+                refs = [(incident.id, org, oid) for incident, _ in upserts for org, oid in incident_refs(incident)]
                 conn.raw.execute(
                     "INSERT INTO incident_members (incident_id, obs_seq) SELECT DISTINCT r.incident_id, i.seq"
                     " FROM unnest(%s::text[], %s::text[], %s::text[]) AS r(incident_id, org, id)"

@@ -15,27 +15,12 @@ from typing import Any
 import orjson
 
 from truceline.domain.incident import Incident
-from truceline.store.grid import bbox_condition, cell_ranges, grid_cell
+from truceline.store.grid import bbox_condition, cell_ranges
+from truceline.store.incident_rows import IncidentItem, incident_refs, incident_row
 from truceline.store.ports import BBox, IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.timecodes import _from_us, _us
-
-
-def incident_row(incident: Incident, finalised: bool, updated_us: int) -> tuple[Any, ...]:
-    """The ``incidents`` columns id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc."""
-    return (
-        incident.id,
-        _us(incident.time),
-        incident.kind,
-        incident.status,
-        incident.lat,
-        incident.lon,
-        grid_cell(incident.lat, incident.lon),
-        int(finalised),
-        updated_us,
-        incident.model_dump_json(),
-    )
 
 
 class IncidentTables(SqliteBase):
@@ -64,9 +49,10 @@ class IncidentTables(SqliteBase):
         return 0 if row is None else int(row[0])
 
     def apply_incident_changes(
-        self, upserts: Sequence[tuple[Incident, bool]], removed: Sequence[str], cursor: int | None = None
+        self, upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None = None
     ) -> None:
-        """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress."""
+        """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress. An
+        incident may be given as the fuser's snapshot (:mod:`truceline.store.incident_rows`)."""
         now = _us(datetime.now(UTC))
         with self.transaction() as conn:
             if removed:
@@ -78,7 +64,7 @@ class IncidentTables(SqliteBase):
             by_id: list[tuple[str, str]] = []
             for incident, _ in upserts:
                 iid = incident.id
-                for org, oid in incident.observation_refs():
+                for org, oid in incident_refs(incident):
                     if org is None:
                         by_id.append((iid, oid))
                     else:

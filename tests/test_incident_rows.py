@@ -1,0 +1,137 @@
+"""Incident rows written from the fuser's snapshots are the rows of the incidents built from them.
+
+The fusion runner hands the store :class:`Snapshot`\\ s, not pydantic ``Incident``\\ s
+(store/incident_rows.py); the stored document must be byte for byte ``Incident.model_dump_json()`` and the
+row and members the same, or every reader of the incidents table would see something else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from truceline.domain.incident import Incident, IncidentStatus
+from truceline.domain.observation import ObservationKind
+from truceline.fuse import Fuser
+from truceline.fuse.snapshot import Snapshot
+from truceline.ingest.validation import validate_batch, validation_context
+from truceline.service.fusion import FusionWorker
+from truceline.sim import load_scenario, observation_records, simulate
+from truceline.store.incident_rows import incident_refs, incident_row, snapshot_json
+from truceline.store.sqlite import SqliteStore
+
+
+def _fused(scenario: str) -> tuple[list[Snapshot], list[object]]:
+    observations, errors = validate_batch(observation_records(simulate(load_scenario(scenario))), validation_context())
+    assert not errors
+    fuser = Fuser()
+    updates = fuser.add(observations) + fuser.flush()
+    return [u.snapshot for u in updates if u.snapshot is not None], list(observations)
+
+
+def _same_row(snapshot: Snapshot) -> None:
+    incident = snapshot.to_incident()
+    assert snapshot_json(snapshot) == incident.model_dump_json()
+    assert incident_row(snapshot, True, 5) == incident_row(incident, True, 5)
+    assert incident_refs(snapshot) == incident.observation_refs()
+
+
+@pytest.mark.parametrize("scenario", ["sparse-day", "salvo-sector"])
+def test_rows_from_fused_snapshots_are_the_incidents_rows(scenario: str) -> None:
+    snapshots, _ = _fused(scenario)
+    assert snapshots
+    for snapshot in snapshots:
+        _same_row(snapshot)
+    if scenario == "salvo-sector":
+        assert any(s.origin is not None for s in snapshots), "launch origins must be covered"
+
+
+_FLOATS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, 1.0, 1e-7, 5e-324, 1e15, 1e16, 1e22, 1.5e300, 0.1, 123456789.123, 12345678901234567.0]),
+)
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    time_s=st.one_of(st.floats(-2e9, 4e9), st.sampled_from([0.0, 0.5, 1.000001, 1767225600.25, -0.000001])),
+    figures=st.tuples(_FLOATS, _FLOATS, _FLOATS, _FLOATS, _FLOATS),
+    lat=st.floats(-90, 90),
+    lon=st.floats(-180, 180),
+    origin=st.none() | st.tuples(st.floats(-90, 90), st.floats(-180, 180), _FLOATS),
+    refs=st.lists(st.sampled_from(["UA/a-1", "plain", "RU/ü/x", "x/", "/y", "OSCE/obs 9"]), min_size=1, max_size=4),
+    groups=st.lists(_TEXT, max_size=3),
+    attributes=st.dictionaries(_TEXT, _TEXT, max_size=3),
+    kind=st.sampled_from(list(ObservationKind)),
+    status=st.sampled_from(list(IncidentStatus)),
+    version=st.integers(0, 2**40),
+)
+def test_rows_match_on_edge_values(
+    time_s: float, figures: tuple[float, ...], lat: float, lon: float, origin: tuple[float, float, float] | None,
+    refs: list[str], groups: list[str], attributes: dict[str, str], kind: ObservationKind, status: IncidentStatus,
+    version: int,
+) -> None:  # fmt: skip
+    sd, sigma, corroboration, cxx, cxy = figures
+    snapshot = Snapshot(
+        id="inc-\u00e9\"\\\n", time_s=time_s, time_sd_s=sd, kind=kind, lat=lat, lon=lon, sigma_m=sigma, cov_m2=((cxx, cxy), (cxy, sd)),
+        origin=None if origin is None else (origin[0], origin[1], ((origin[2], 0.0), (0.0, origin[2]))),
+        observation_ids=tuple(refs), source_groups=tuple(groups), corroboration=corroboration, status=status,
+        version=version, attributes=attributes,
+    )  # fmt: skip
+    _same_row(snapshot)
+
+
+def test_the_store_writes_the_same_rows_and_members_from_snapshots(tmp_path: Path) -> None:
+    fused, observations = _fused("salvo-sector")
+    snapshots = list({s.id: s for s in fused}.values())  # the last state of each, as one batch of the runner
+    tables = []
+    for name, items in (("snap", snapshots), ("model", [s.to_incident() for s in snapshots])):
+        store = SqliteStore(tmp_path / f"{name}.db")
+        store.add_observations(observations)  # type: ignore[arg-type]
+        store.apply_incident_changes([(item, i % 2 == 0) for i, item in enumerate(items)], [], cursor=7)
+        reader = store.reader()
+        tables.append(
+            (
+                reader.execute("SELECT id, t_us, kind, status, lat, lon, cell, finalised, doc FROM incidents ORDER BY id").fetchall(),
+                reader.execute("SELECT incident_id, obs_seq FROM incident_members ORDER BY 1, 2").fetchall(),
+                store.fusion_cursor(),
+            )
+        )
+        store.close()
+    assert tables[0] == tables[1]
+    assert len(tables[0][0]) == len(snapshots) and tables[0][1]
+
+
+def test_the_runner_stores_snapshots_without_building_incidents_when_no_one_listens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, observations = _fused("sparse-day")
+    expected = Fuser()
+    want = {}
+    for update in expected.add(observations):  # type: ignore[arg-type]
+        if update.incident is not None:
+            want[update.incident_id] = update.incident
+        else:
+            want.pop(update.incident_id, None)
+    store = SqliteStore(tmp_path / "t.db")
+    store.add_observations(observations)  # type: ignore[arg-type]
+
+    def refuse(self: Snapshot) -> Incident:
+        raise AssertionError("an Incident was built to be stored")
+
+    monkeypatch.setattr(Snapshot, "to_incident", refuse)
+    worker = FusionWorker(store)
+    assert worker.run_until_idle() == len(observations)
+    docs = dict(store.reader().execute("SELECT id, doc FROM incidents").fetchall())
+    monkeypatch.undo()
+    assert docs.keys() == want.keys()
+    for incident_id, doc in docs.items():
+        assert doc == want[incident_id].model_dump_json()
+        assert Incident.model_validate_json(doc) == want[incident_id]
+    assert orjson.loads(next(iter(docs.values())))["observation_orgs"]
+    store.close()
