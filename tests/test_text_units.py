@@ -155,3 +155,20 @@ def test_the_raions_own_town_does_not_choose_among_the_raions_villages() -> None
     point = first_point(places)
     assert point.name == "Svatove" and point.precision == 3 and point.kind == "district"
 
+
+def test_a_village_at_its_hromadas_median_takes_its_own_point_linked_to_a_namesake() -> None:
+    # The codifier's Pryvillia of Lysychansk hromada (Siverskodonetsk raion) has no point but its hromada's
+    # median; GeoNames' Pryvillia by Lysychansk is linked by name to the Pryvillia of Bilovodsk hromada, 90 km
+    # off, yet lies in the raion named and nearer Lysychansk hromada's median than Bilovodsk hromada's.
+    place = first_point(parse_location("Pryvillia, Siverskodonetsk raion"))
+    assert place.name == "Pryvillia" and place.precision == 1 and place.hromada == "Lysychanska hromada"
+    assert km(place, (49.006, 38.299)) < 1 and "its codifier link names the namesake of Bilovodska hromada" in (place.basis or "")
+
+
+def test_a_geonames_point_in_its_own_linked_hromada_is_another_village_of_the_name() -> None:
+    # Bilohorivka of Lysychansk hromada (GeoNames, in it) is not Soledar hromada's Bilohorivka, Bakhmut raion,
+    # and Kalynivka seat of Kalynivka hromada, Fastiv raion, is not Bucha raion's (Kyiv Oblast has two
+    # Kalynivka hromadas: a hromada is compared by its raion too). Both stay at their hromada's median.
+    for field, hromada in (("Bilohorivka, Bakhmut raion", "Soledarska hromada"), ("Kalynivka, Bucha raion", "Makarivska hromada")):
+        place = first_point(parse_location(field))
+        assert place.precision == 3 and place.kind == "settlement" and place.hromada == hromada, field
