@@ -112,7 +112,7 @@ class Chooser:
             pool = [c for c in pool if c.place.country in context.countries]
         if context.units:  # "Martynovka, Sudzha raion": a Martynovka elsewhere is a namesake, not the place
             inside = [c for c in pool if self.units.contains_all(context.units, c.place)]
-            if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
+            if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, replace(t, fuzzy_min_length=t.fuzzy_unit_min_length)):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if self.units.contains_all(context.units, c.place)]
             if not inside:  # a GeoNames point linked to a namesake's unit, or across an oblast border, yet within the unit's extent
@@ -147,7 +147,7 @@ class Chooser:
         if not pool:
             return unresolved(mention, "not in the gazetteer" if not found else "no place of this name in the country named")
         where = f"in {', '.join(self._region_names(context.regions))}, named in the text" if context.regions and len(pool) < len(found) else ""
-        if context.units and len(pool) < len(found):
+        if context.units and (len(pool) < len(found) or any(c not in found for c in pool)):  # or a near spelling found in the unit
             where = f"in {self.units.describe(context.units)}, named in the text"
         if context.anchors:
             near_anchor = [c for c in pool if nearest(c.place, context.anchors) <= t.anchor_km]

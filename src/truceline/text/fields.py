@@ -199,11 +199,14 @@ class FieldReader(Chooser):
 
         "District" and "район" also name parts of cities: such a part is no unit when the gazetteer knows a
         city district of that name, the field names a city (Kharkiv, Shevchenkivskyi district), or the only
-        town of the name is in Russia far (over twice :attr:`Thresholds.front_km`) from the fighting.
+        town of the name is in Russia far (over twice :attr:`Thresholds.front_km`) from the fighting. A city counts when
+        named by its own name, not by an alternate one.
         """
         regions = context.regions if context.hard_regions else set()
-        city = any(c.place.population >= self.thresholds.district_city for comp in items if comp.kind == "settlement"
-                   for c in self.candidates(comp.text, fuzzy=False))
+        # by its own name: GeoNames gives Bobrov (Voronezh Oblast, 20,587) the alternate name Borov, and "Borov, Izyum
+        # district" names Borova of Izium raion
+        city = any(c.place.population >= self.thresholds.district_city and c.tier == TIER_OFFICIAL for comp in items
+                   if comp.kind == "settlement" for c in self.candidates(comp.text, fuzzy=False))
         out: dict[int, Unit] = {}
         kinds = {i: unit_kind(comp.raw) if comp.kind == "district" else None for i, comp in enumerate(items)}
         for i, comp in sorted(enumerate(items), key=lambda item: kinds[item[0]] == "hromada"):  # raions first: a hromada lies in one
