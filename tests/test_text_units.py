@@ -144,18 +144,6 @@ def test_a_village_just_across_the_oblast_border_of_the_raion_named_is_taken_whe
     assert place.name == "Serebrianka" and place.precision == 1 and km(place, forest) < 10
 
 
-def test_the_raions_own_town_does_not_choose_among_the_raions_villages() -> None:
-    # Svatove raion has two Andriivkas 16 km apart (Svatove and Kolomyichykha hromadas). The raion constrains
-    # them both in; its town, Svatove, is no place the field names beside the village, so being 4 km from it
-    # decides nothing: the village is left unplaced with why, and the raion answers.
-    places = parse_location("Andriivka, Svatove raion")
-    village = places[0]
-    assert village.mention == "Andriivka" and not village.resolved and village.kind == "ambiguous" and village.candidates == 2
-    assert "2 places of this name up to 16 km apart" in (village.note or "")
-    point = first_point(places)
-    assert point.name == "Svatove" and point.precision == 3 and point.kind == "district"
-
-
 def test_a_village_at_its_hromadas_median_takes_its_own_point_linked_to_a_namesake() -> None:
     # The codifier's Pryvillia of Lysychansk hromada (Siverskodonetsk raion) has no point but its hromada's
     # median; GeoNames' Pryvillia by Lysychansk is linked by name to the Pryvillia of Bilovodsk hromada, 90 km

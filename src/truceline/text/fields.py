@@ -110,11 +110,8 @@ class FieldReader(Chooser):
         final = []
         for i, (comp, f) in enumerate(zip(items, found, strict=True)):
             others = [p for j, p in enumerate(first) if j != i and p.resolved and p.kind in ("settlement", "district")]
-            # A raion or hromada the field names already constrains its settlements (context.units); its own point,
-            # the town it is named after, says nothing of which of its places is meant.
-            anchors = [(p.lat or 0.0, p.lon or 0.0) for j, p in enumerate(first) if j != i and j not in units and p.resolved
-                       and p.kind in ("settlement", "district")]
-            local = Context(set(context.regions), context.hard_regions, set(context.countries), anchors, context.units)
+            local = Context(set(context.regions), context.hard_regions, set(context.countries), [(p.lat or 0.0, p.lon or 0.0) for p in others],
+                            context.units)
             if not context.hard_regions:
                 local.regions |= {p.region_key for p in others if p.region_key}
             final.append(self._resolve(comp, f, local, others, units.get(i)))
