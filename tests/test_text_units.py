@@ -169,6 +169,5 @@ def test_a_short_name_is_matched_by_a_near_spelling_inside_the_unit_named_only()
     for field in ("Izyum district, possibly Borov village based on another post.", "Borov, Izyum district"):
         place = first_point(parse_location(field))
         assert place.name == "Borova" and place.match == "fuzzy" and place.precision == 1, field
-        assert place.basis == "the only place of this name in Izyum district, named in the text"
     alone = parse_location("Borov")[0]
     assert alone.name != "Borova"

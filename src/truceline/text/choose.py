@@ -147,7 +147,7 @@ class Chooser:
         if not pool:
             return unresolved(mention, "not in the gazetteer" if not found else "no place of this name in the country named")
         where = f"in {', '.join(self._region_names(context.regions))}, named in the text" if context.regions and len(pool) < len(found) else ""
-        if context.units and (len(pool) < len(found) or any(c not in found for c in pool)):  # or a near spelling found in the unit
+        if context.units and len(pool) < len(found):
             where = f"in {self.units.describe(context.units)}, named in the text"
         if context.anchors:
             near_anchor = [c for c in pool if nearest(c.place, context.anchors) <= t.anchor_km]
