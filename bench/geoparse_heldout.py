@@ -1,6 +1,6 @@
 """Geoparsing on a held-out set of 2024–25: WarSpotting volunteers' place strings against their geolocated points.
 
-    truceline bench geoparse_heldout WARSPOTTING_CSV [--sample 2000] [--misses 15]
+    truceline bench geoparse_heldout WARSPOTTING_CSV [--years 2024 2025] [--sample 2000] [--misses 15]
     python bench/geoparse_heldout.py WARSPOTTING_CSV [...]
 
 Why: Bellingcat's 2022–23 incidents (``truceline bench geoparse``) are the set the geoparser was developed on; issue
@@ -13,7 +13,8 @@ of github.com/lazar-bit/automated-warspotting-scraper at commit 29fba10203e1c2a7
 from the WarSpotting public API; data © WarSpotting.net volunteers); columns ``id``, ``date``,
 ``nearest_location``, ``latitude``, ``longitude``. Any file with those columns works.
 
-Rows dated 2024-01-01..2025-12-31 with a place string and a point in the theatre's box are kept, identical
+Rows dated 2024-01-01..2025-12-31 (``--years``: other calendar years instead, e.g. 2022 2023 as more
+development data, or a later year held out) with a place string and a point in the theatre's box are kept, identical
 (string, point) pairs once; ``--sample`` of them are taken evenly over (date, id). Scored as the Bellingcat bench
 is: the first resolved place of ``parse_location`` within 10 km (an unplaced string is a miss), > 100 km as a
 share of returned points, and the ceiling (an oracle picking the nearest place the string names). 2024 is the
@@ -33,13 +34,20 @@ from truceline.text.evaluation import Incident, Score, ceiling, first_point, sco
 from truceline.text.gazetteer import distance_km
 from truceline.text.geoparse import Geoparser
 
-FIRST_DAY, LAST_DAY = "2024-01-01", "2025-12-31"
+#: The held-out years by default: 2024 tuned on, 2025 looked at only at the end.
+YEARS = (2024, 2025)
+#: Years ``--years`` accepts: the war's years in the export, and later ones as they come.
+FIRST_YEAR, LAST_YEAR = 2022, 2100
 #: Points outside this box (lat, lon) are not of the theatre: a typo in a coordinate, not a geoparsing question.
 BOX = (40.0, 60.0, 20.0, 50.0)
 
 
-def read_incidents(path: Path, sample: int) -> list[Incident]:
-    """The 2024–25 incidents of a WarSpotting CSV with a place string and a point, deduplicated, sampled evenly."""
+def read_incidents(path: Path, sample: int, years: Sequence[int] = YEARS) -> list[Incident]:
+    """The incidents of ``years`` in a WarSpotting CSV with a place string and a point, deduplicated, sampled evenly.
+
+    Rows of other years are skipped before anything else is read of them.
+    """
+    wanted = {f"{year:04d}" for year in years}
     rows: list[tuple[str, int, Incident]] = []
     seen: set[tuple[str, float, float]] = set()
     with path.open(encoding="utf-8", newline="") as handle:
@@ -49,7 +57,7 @@ def read_incidents(path: Path, sample: int) -> list[Incident]:
             raise ValueError(f"{path}: not a WarSpotting export, missing column(s) {', '.join(sorted(missing))}")
         for row in reader:
             day, location = (row["date"] or "")[:10], (row["nearest_location"] or "").strip()
-            if not (FIRST_DAY <= day <= LAST_DAY) or not location:
+            if day[:4] not in wanted or len(day) < 10 or not location:
                 continue
             try:
                 lat, lon, ident = float(row["latitude"]), float(row["longitude"]), int(row["id"])
@@ -67,6 +75,17 @@ def read_incidents(path: Path, sample: int) -> list[Incident]:
     return [incident for _, _, incident in rows]
 
 
+def _years(text: str) -> int:
+    """A calendar year for ``--years``, refused with a precise message outside the range the export can hold."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a year: {text!r}") from None
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"year {year} outside {FIRST_YEAR}..{LAST_YEAR}")
+    return year
+
+
 def _line(label: str, result: Score, ceiling_hits: int) -> str:
     of_ceiling = f"{result.within_near / ceiling_hits:.3f}" if ceiling_hits else "-"
     return (f"{label:<10} n={result.total:>5}  within 10 km {100 * result.within_near_share:5.1f}%  ceiling "
@@ -77,23 +96,26 @@ def _line(label: str, result: Score, ceiling_hits: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("csv", type=Path, help="a WarSpotting export (warspotting_losses.csv)")
+    parser.add_argument("--years", type=_years, nargs="+", default=list(YEARS),
+                        help=f"calendar years of the rows scored (default: {' '.join(map(str, YEARS))}, the held-out years)")
     parser.add_argument("--sample", type=int, default=2000, help="incidents taken evenly over time (0: all)")
     parser.add_argument("--misses", type=int, default=15, help="misses to print, evenly spaced by distance")
     args = parser.parse_args(argv)
     try:
-        incidents = read_incidents(args.csv, args.sample)
+        years = sorted(set(args.years))
+        incidents = read_incidents(args.csv, args.sample, years)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if not incidents:
-        print(f"error: {args.csv} has no incident of {FIRST_DAY[:4]}–{LAST_DAY[:4]} with a place string and a point", file=sys.stderr)
+        print(f"error: {args.csv} has no incident of {', '.join(map(str, years))} with a place string and a point", file=sys.stderr)
         return 2
     geoparser = Geoparser()
     started = time.process_time()
     points = [first_point(geoparser.parse_location(incident.location)) for incident in incidents]
     seconds = time.process_time() - started
     oracle = ceiling(incidents, geoparser)
-    print(f"{len(incidents):,} incidents of {args.csv.name} ({FIRST_DAY}..{LAST_DAY}); {len(incidents) / max(seconds, 1e-9):,.0f} strings per CPU second")
+    print(f"{len(incidents):,} incidents of {args.csv.name} ({', '.join(map(str, years))}); {len(incidents) / max(seconds, 1e-9):,.0f} strings per CPU second")
     halves = {"all": list(range(len(incidents)))}
     for year in sorted({incident.date[:4] for incident in incidents}):
         halves[year] = [i for i, incident in enumerate(incidents) if incident.date.startswith(year)]

@@ -43,6 +43,33 @@ def test_keeps_the_2024_25_rows_with_a_string_and_a_point_once(bench: ModuleType
     assert len(bench.read_incidents(tmp_path / "ws.csv", sample=2)) == 2
 
 
+def test_years_chooses_the_rows_any_year_included(bench: ModuleType, tmp_path: Path) -> None:
+    rows = [*ROWS, ("8", "2026-01-05", "Kostiantynivka, Kramatorsk raion", "48.527", "37.707")]
+    path = _export(tmp_path / "ws.csv", rows)
+    assert [i.location for i in bench.read_incidents(path, sample=0, years=[2023])] == ["Bakhmut, Bakhmut raion"]
+    assert [i.date for i in bench.read_incidents(path, sample=0, years=[2026])] == ["2026-01-05"]
+    assert [i.date for i in bench.read_incidents(path, sample=0)] == ["2024-03-02", "2025-01-10", "2025-06-30"]  # 2026 only when asked
+
+
+def test_years_option_scores_only_those_years(bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main([str(_export(tmp_path / "ws.csv", ROWS)), "--years", "2023", "2024"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith(("all ", "2023 ", "2024 ", "2025 "))}
+    assert set(lines) == {"all", "2023", "2024"} and "n=    2" in lines["all"] and "(2023, 2024)" in out
+
+
+@pytest.mark.parametrize(("year", "message"), [("1999", "year 1999 outside 2022..2100"), ("20x4", "not a year: '20x4'")])
+def test_years_option_refuses_what_is_no_year(bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str], year: str, message: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        bench.main([str(_export(tmp_path / "ws.csv", ROWS)), "--years", year])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_no_row_of_the_years_asked_is_an_error(bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main([str(_export(tmp_path / "ws.csv", ROWS)), "--years", "2022"]) == 2
+    assert "has no incident of 2022 with a place string and a point" in capsys.readouterr().err
+
+
 def test_prints_each_year_against_its_ceiling(bench: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert bench.main([str(_export(tmp_path / "ws.csv", ROWS))]) == 0
     out = capsys.readouterr().out

@@ -284,3 +284,11 @@ def test_a_hromadas_seat_without_a_figure_outweighs_a_village_at_its_hromadas_me
     place = parse_location("Kochubeivka (Kherson region)")[0]
     assert place.name == "Kochubeivka" and place.precision == 1 and place.hromada == "Kochubeivska hromada"
     assert place.basis is not None and "assumed for a hromada's seat" in place.basis
+
+
+def test_a_facility_named_after_a_town_is_by_the_other_settlement_the_field_names() -> None:
+    # Kherson's airport is in Chornobaivka, 8 km from Kherson's point; alone, "Kherson airport" is still Kherson's.
+    place = first(parse_location("Kherson airport (Chornobaivka), Chornobaivka"))
+    assert place.name == "Chornobaivka" and near(place, 46.696, 32.545, 1)
+    assert first(parse_location("Kherson airport")).name == "Kherson"
+    assert first(parse_location("Hostomel airport, Hostomel")).name == "Hostomel"  # the same town named twice

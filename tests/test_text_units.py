@@ -142,3 +142,32 @@ def test_a_village_just_across_the_oblast_border_of_the_raion_named_is_taken_whe
     forest = (48.96, 38.18)
     place = first_point(parse_location("Serebrianka forest, Siverskodonetskyi raion"))
     assert place.name == "Serebrianka" and place.precision == 1 and km(place, forest) < 10
+
+
+def test_a_village_at_its_hromadas_median_takes_its_own_point_linked_to_a_namesake() -> None:
+    # The codifier's Pryvillia of Lysychansk hromada (Siverskodonetsk raion) has no point but its hromada's
+    # median; GeoNames' Pryvillia by Lysychansk is linked by name to the Pryvillia of Bilovodsk hromada, 90 km
+    # off, yet lies in the raion named and nearer Lysychansk hromada's median than Bilovodsk hromada's.
+    place = first_point(parse_location("Pryvillia, Siverskodonetsk raion"))
+    assert place.name == "Pryvillia" and place.precision == 1 and place.hromada == "Lysychanska hromada"
+    assert km(place, (49.006, 38.299)) < 1 and "its codifier link names the namesake of Bilovodska hromada" in (place.basis or "")
+
+
+def test_a_geonames_point_in_its_own_linked_hromada_is_another_village_of_the_name() -> None:
+    # Bilohorivka of Lysychansk hromada (GeoNames, in it) is not Soledar hromada's Bilohorivka, Bakhmut raion,
+    # and Kalynivka seat of Kalynivka hromada, Fastiv raion, is not Bucha raion's (Kyiv Oblast has two
+    # Kalynivka hromadas: a hromada is compared by its raion too). Both stay at their hromada's median.
+    for field, hromada in (("Bilohorivka, Bakhmut raion", "Soledarska hromada"), ("Kalynivka, Bucha raion", "Makarivska hromada")):
+        place = first_point(parse_location(field))
+        assert place.precision == 3 and place.kind == "settlement" and place.hromada == hromada, field
+
+
+def test_a_short_name_is_matched_by_a_near_spelling_inside_the_unit_named_only() -> None:
+    # "Borov" (five letters) gets no near spelling alone (Borov is not Bobrov); inside Izium raion, whose few
+    # villages leave little to mistake, it is Borova. GeoNames' alternate name Borov of Bobrov (Voronezh Oblast,
+    # 20,587) is no city the field names, so "Izyum district" stays a raion, not a part of that city.
+    for field in ("Izyum district, possibly Borov village based on another post.", "Borov, Izyum district"):
+        place = first_point(parse_location(field))
+        assert place.name == "Borova" and place.match == "fuzzy" and place.precision == 1, field
+    alone = parse_location("Borov")[0]
+    assert alone.name != "Borova"

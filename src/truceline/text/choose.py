@@ -112,7 +112,7 @@ class Chooser:
             pool = [c for c in pool if c.place.country in context.countries]
         if context.units:  # "Martynovka, Sudzha raion": a Martynovka elsewhere is a namesake, not the place
             inside = [c for c in pool if self.units.contains_all(context.units, c.place)]
-            if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, t):
+            if not inside and fuzzy_name is not None and fuzzy_allowed(fuzzy_name, replace(t, fuzzy_min_length=t.fuzzy_unit_min_length)):
                 near = self.gazetteer.fuzzy(fuzzy_name, t.fuzzy_field)
                 inside = [c for c in near if self.units.contains_all(context.units, c.place)]
             if not inside:  # a GeoNames point linked to a namesake's unit, or across an oblast border, yet within the unit's extent
@@ -122,6 +122,13 @@ class Chooser:
                 inside = [c for c in pool if c.place.population >= t.district_city and c.place.region_key in oblasts]
             if not inside:
                 return unresolved(mention, f"no such place in {self.units.describe(context.units)} in the gazetteer")
+            if len(inside) == 1:  # the codifier's village at its hromada's median, and its own GeoNames point linked elsewhere
+                village = inside[0].place
+                own = [c for c in pool if self.units.own_point_of(village, c.place, context.units)]
+                if len(own) == 1:
+                    basis = (f"the only GeoNames point of this name in {self.units.describe(context.units)}, named in the text: "
+                             f"the village of {village.hromada} (its codifier link names the namesake of {own[0].place.hromada})")
+                    return replace(self._pick(mention, own[0], inside, basis), raion=village.raion, hromada=village.hromada)
             pool = inside
         in_region = False  # every candidate left lies in a region the text names
         if context.regions:

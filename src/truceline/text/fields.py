@@ -20,6 +20,7 @@ from truceline.text.vocabulary import (
     CITY_PART_WORDS,
     COUNTRY_CODES,
     DISTRICT_WORDS,
+    FACILITY_WORDS,
     FIELD_NOISE,
     LOCATION_SPLIT,
     NEAR_WORDS,
@@ -39,6 +40,7 @@ class _Component:
     city_part: bool = False  # "district", "microdistrict": a part of a city rather than a raion
     raw: str = ""  # the part as written, for reporting the mention
     dropped: str = ""  # capitalised words before the name that are not part of it ("Beschuss Saporischschja")
+    facility: bool = False  # "Kherson airport": a facility named after the place, not necessarily in it
 
 
 def _classify(raw: str) -> _Component | None:
@@ -64,7 +66,8 @@ def _classify(raw: str) -> _Component | None:
     capitalised = [w for w in kept if w[0].isupper()]
     if capitalised and len(capitalised) < len(kept):
         kept = capitalised
-    return _Component(" ".join(kept), kept, kind, near, city_part, text)
+    facility = kind == "settlement" and any(w in FACILITY_WORDS for w in lowered)
+    return _Component(" ".join(kept), kept, kind, near, city_part, text, facility=facility)
 
 
 class FieldReader(Chooser):
@@ -114,12 +117,28 @@ class FieldReader(Chooser):
             final.append(self._resolve(comp, f, local, others, units.get(i)))
         if ALTERNATIVES.search(text):
             final = self._alternatives(final)
+        final = self._facilities_after(items, final)
         ordered = self._order(final)
         if any(p.resolved for p in ordered):
             return dedupe(ordered)
         if regions_seen:
             return regions_seen + ordered
         return ordered or [unresolved(text.strip(), "no place name found")]
+
+    def _facilities_after(self, items: list[_Component], resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
+        """A place that names a facility ("Kherson airport") goes after a settlement the field names otherwise
+        within :attr:`Thresholds.anchor_km` of it: the facility is by that settlement ("Kherson airport
+        (Chornobaivka)": the airport is in Chornobaivka, 8 km from Kherson's point)."""
+        if len(items) != len(resolved) or not any(c.facility for c in items):
+            return resolved
+        facilities = [p for c, p in zip(items, resolved, strict=True) if c.facility]
+        if not any(
+            not c.facility and p.resolved and p.kind == "settlement" and f.resolved
+            and distance_km(f.lat or 0.0, f.lon or 0.0, p.lat or 0.0, p.lon or 0.0) <= self.thresholds.anchor_km
+            for c, p in zip(items, resolved, strict=True) for f in facilities
+        ):
+            return resolved
+        return [p for c, p in zip(items, resolved, strict=True) if not c.facility] + facilities
 
     def _narrow(self, comp: _Component) -> _Component:
         """German capitalises nouns: "Beschuss Saporischschja" is shelling of Zaporizhzhia, not a place so named.
@@ -177,11 +196,14 @@ class FieldReader(Chooser):
 
         "District" and "район" also name parts of cities: such a part is no unit when the gazetteer knows a
         city district of that name, the field names a city (Kharkiv, Shevchenkivskyi district), or the only
-        town of the name is in Russia far (over twice :attr:`Thresholds.front_km`) from the fighting.
+        town of the name is in Russia far (over twice :attr:`Thresholds.front_km`) from the fighting. A city counts when
+        named by its own name, not by an alternate one.
         """
         regions = context.regions if context.hard_regions else set()
-        city = any(c.place.population >= self.thresholds.district_city for comp in items if comp.kind == "settlement"
-                   for c in self.candidates(comp.text, fuzzy=False))
+        # by its own name: GeoNames gives Bobrov (Voronezh Oblast, 20,587) the alternate name Borov, and "Borov, Izyum
+        # district" names Borova of Izium raion
+        city = any(c.place.population >= self.thresholds.district_city and c.tier == TIER_OFFICIAL for comp in items
+                   if comp.kind == "settlement" for c in self.candidates(comp.text, fuzzy=False))
         out: dict[int, Unit] = {}
         kinds = {i: unit_kind(comp.raw) if comp.kind == "district" else None for i, comp in enumerate(items)}
         for i, comp in sorted(enumerate(items), key=lambda item: kinds[item[0]] == "hromada"):  # raions first: a hromada lies in one

@@ -38,6 +38,9 @@ class Thresholds:
     fuzzy_window: float = 10.0
     #: Shortest name (letters of its skeleton) for which near spellings are tried at all.
     fuzzy_min_length: int = 7
+    #: The same within a raion or hromada the text names, whose few places leave a near spelling little to mistake
+    #: ("Borov", Izium raion: Borova; not Bobrov, Voronezh Oblast).
+    fuzzy_unit_min_length: int = 5
     #: Population assumed for a village only the codifier lists (GeoNames lists every place from 500).
     unlisted_population: int = 250
     #: Population assumed for a place GeoNames lists without a figure: its list holds places of ≥ 500

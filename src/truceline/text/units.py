@@ -35,6 +35,8 @@ TOWN_UNIT_KM = 40.0
 #: Slack around a codifier unit's extent for a place the codifier does not cover (km): GeoNames' point of
 #: a village may lie a little outside the hull of its neighbours.
 EXTENT_MARGIN_KM = 5.0
+#: The extent table's kind for a hromada keyed by its raion too ("Fastivskyi raion|Kalynivska hromada").
+_HROMADA_IN_RAION = "raion|hromada"
 _WORDS_RAION = frozenset(["raion", "rayon", "district", "район", "району", "района", "районі", "районе"])
 _WORDS_HROMADA = frozenset(["hromada", "community", "municipality", "громада", "громади", "громаді", "громаду"])
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -205,6 +207,26 @@ class UnitIndex:
                 return True
         return self.contains(replace(unit, areas=()), place)
 
+    def own_point_of(self, village: Place, other: Place, units: Iterable[Unit]) -> bool:
+        """True when ``other``, a GeoNames point of the same name, is more likely ``village``'s own point than a
+        namesake's: ``village`` is the codifier's, placed at its hromada's median (precision 3) for want of a
+        point, and ``other`` lies within that hromada's extent (plus the margin) and within each unit the text
+        names, nearer that hromada's median than the median of the hromada its own codifier link names: the link,
+        made by name, is a namesake's (Pryvillia by Lysychansk, Siverskodonetsk raion: the GeoNames point is
+        linked to the Pryvillia of Bilovodsk hromada, 90 km off). A GeoNames point that lies in its own linked
+        hromada is another village of the name (Bilohorivka of Lysychansk hromada is not Soledar's)."""
+        if not (village.codifier_only and village.precision == 3 and village.hromada) or other.precision != 1 or not other.hromada:
+            return False
+        if other.lat is None or other.lon is None or other.index == village.index:
+            return False
+        lat, lon, extent = self._extent(_HROMADA_IN_RAION, village.region_key, f"{village.raion}|{village.hromada}")
+        own_lat, own_lon, own_extent = self._extent(_HROMADA_IN_RAION, other.region_key, f"{other.raion}|{other.hromada}")
+        if extent < 0 or own_extent < 0:  # a hromada without a GeoNames point: nothing to compare
+            return False
+        here = distance_km(lat, lon, other.lat, other.lon)
+        return (here <= extent + EXTENT_MARGIN_KM and here < distance_km(own_lat, own_lon, other.lat, other.lon)
+                and all(self.within_extent(u, other) for u in units))
+
     def region_keys(self, units: Iterable[Unit]) -> set[str]:
         """The oblasts the units lie in (their codifier areas' and centre towns')."""
         return {key for u in units for key, _ in u.areas} | {t.region_key for u in units for t in u.towns if t.region_key}
@@ -224,7 +246,9 @@ class UnitIndex:
             for p in self.gazetteer.places:
                 if p.country != "UA" or p.precision != 1 or p.lat is None or p.lon is None:
                     continue
-                for k, label in (("raion", p.raion), ("hromada", p.hromada)):
+                # A hromada's name is unique in its raion, not always in its oblast (Kyiv Oblast has two Kalynivska)
+                in_raion = f"{p.raion}|{p.hromada}" if p.raion and p.hromada else None
+                for k, label in (("raion", p.raion), ("hromada", p.hromada), (_HROMADA_IN_RAION, in_raion)):
                     if label:
                         points.setdefault((k, p.region_key, label), []).append((p.lat, p.lon))
             extents = {}

@@ -29,6 +29,9 @@ VENUE_CUES = frozenset(["in", "im", "nach", "aus", "at", "to", "from", "into", "
 FIELD_NOISE = frozenset(
     ["the", "of", "in", "de", "und", "and", "or", "and/or", "to", "a", "an", "also", "mentioned", "possibly", "suspected", "based", "on", "another", "post", "one", "these", "three", "middle", "center", "centre", "central", "side", "end", "from", "road", "between", "area", "areas"]
 )
+#: A facility named after a town ("Kherson airport", "Azot factory"): it need not lie in that town, and another
+#: settlement the field names is where it is ("Kherson airport (Chornobaivka)").
+FACILITY_WORDS = frozenset(["airport", "airfield", "airbase", "aerodrome", "flughafen", "flugplatz", "аеропорт", "аэропорт", "аеродром", "аэродром"])
 ALTERNATIVES = re.compile(r"\s(?:or|oder|або|чи|или|либо)\s", re.IGNORECASE)
 LOCATION_SPLIT = re.compile(r"[,;()\[\]\n:/]|\s(?:and|or|und|oder|і|и|та|to|near|in the|of)\s", re.IGNORECASE)
 WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['’ʼ`\-](?=[^\W\d_]))*", re.UNICODE)
