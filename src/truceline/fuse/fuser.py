@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Final
 
 from truceline.domain.chi2 import chi2_ppf
 from truceline.domain.identity import observation_ref
@@ -34,9 +35,9 @@ from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, i
 from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, UpdateAction
 from truceline.locate.enu import LocalFrame
 
-_EVICT_EVERY = 1024
-_REFIT_EVERY = 256  # measurements between re-estimates of the sensors' clock offsets
-_REFIT_ROUNDS = 3  # re-estimates after each re-association, while live times still move
+_EVICT_EVERY: Final = 1024
+_REFIT_EVERY: Final = 256  # measurements between re-estimates of the sensors' clock offsets
+_REFIT_ROUNDS: Final = 3  # re-estimates after each re-association, while live times still move
 
 
 class Fuser:
@@ -382,7 +383,12 @@ class Fuser:
         if not inc.alive:
             return
         merge_gate = self._merge_gate
-        for j in dict.fromkeys(m.incident for m in near if m.incident is not None):
+        neighbours: dict[IncidentState, None] = {}  # in order of first appearance, each once
+        for m in near:
+            held = m.incident
+            if held is not None:
+                neighbours[held] = None
+        for j in neighbours:
             if j is inc or not (inc.alive and j.alive):
                 continue
             dt = j.t - inc.t

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Final
 
 from truceline.fuse.clock import Evidence, evidence
 from truceline.fuse.kinds import ANY
 from truceline.fuse.measurement import Measurement
 
 #: Condition number beyond which an information matrix holds no 2-D position (a lone bearing, parallel lines).
-_MAX_CONDITION = 1e8
+_MAX_CONDITION: Final = 1e8
 #: Largest 1-σ an incident position may have (the observation schema's own limit).
-MAX_SIGMA_M = 1_000_000.0
+MAX_SIGMA_M: Final = 1_000_000.0
 
-INF = math.inf
+INF: Final = math.inf
+_ANY: Final = ANY  # a static of this module when compiled, not an attribute of another module looked up per call
 
 
 class IncidentState:
@@ -50,7 +52,7 @@ class IncidentState:
     def _reset(self) -> None:
         self.lxx = self.lxy = self.lyy = self.ex = self.ey = 0.0
         self.tw = self.tz = 0.0
-        self.mask = ANY
+        self.mask = _ANY
         self.t_max = -INF
         self.member_vt = 0.0
 
@@ -219,7 +221,7 @@ def best_point(
     best_nll = INF
     mt, mvt, mx, my, mask = m.t, m.vt, m.x, m.y, m.mask
     cxx, cxy, cyy = m.cxx, m.cxy, m.cyy
-    exclusive, source, log = m.exclusive, m.source, math.log
+    exclusive, source = m.exclusive, m.source
     for inc in candidates:
         if inc is exclude or not (inc.mask & mask):
             continue
@@ -237,7 +239,7 @@ def best_point(
         dy = my - inc.y
         d2 = (syy * dx * dx - 2.0 * sxy * dx * dy + sxx * dy * dy) / det + dt * dt / st
         if d2 <= gate3:
-            nll = d2 + log(det * st)
+            nll = d2 + math.log(det * st)
             if nll < best_nll and nll < birth:
                 best, best_nll = inc, nll
     return best, best_nll
