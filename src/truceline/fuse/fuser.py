@@ -274,7 +274,7 @@ class Fuser:
         self._index_member(m, inc)
         self._placed(inc)
         det1 = inc.lxx * inc.lyy - inc.lxy * inc.lxy
-        moved2 = (inc.x - x0) ** 2 + (inc.y - y0) ** 2
+        moved2 = math.pow(inc.x - x0, 2.0) + math.pow(inc.y - y0, 2.0)  # ``** 2`` as C pow (not x·x), unboxed when compiled
         if det1 >= 16.0 * det0 or inc.tw >= 4.0 * tw0 or moved2 > s0 * s0:
             self._schedule(inc)
 

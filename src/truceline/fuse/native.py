@@ -17,7 +17,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 #: The modules the build compiles (``truceline.fuse.<name>``): the association engine and what it calls per observation.
-MODULES = ("bearings", "clock", "fuser", "index", "measurement", "pending", "snapshot", "state")
+MODULES = ("bearings", "clock", "corroboration", "fuser", "index", "measurement", "pending", "snapshot", "state")
 #: The build's record of its sources, beside them: ``{"module": "sha256 of its .py"}``.
 RECORD = "_native_build.json"
 
