@@ -111,6 +111,7 @@ class Fuser:
             self._stats.unlocated += len(unlocated)
             self._stats.malformed_origins += bad
             window = self.config.window_s
+            budget = self.config.recheck_budget
             for i, m in enumerate(measurements):
                 m.t = self._clocks.corrected(m)
                 if m.t > self._watermark:
@@ -122,7 +123,7 @@ class Fuser:
                     self._associate_bearing(m)
                 else:
                     self._associate_point(m)
-                self._drain(self.config.recheck_budget)
+                self._drain(budget)
                 self._since_refit += 1
                 if self._since_refit >= _REFIT_EVERY:
                     self._refit()
@@ -218,10 +219,12 @@ class Fuser:
             radius = g * (math.sqrt(rng * rng * m.bvar + m.bsvar) + inc.sigma_max)
             self._reach.put(m, inc.x, inc.y, radius, m.t, g * math.sqrt(m.vt))
         else:
-            self._reach.put(m, *self._extent(m))
+            x, y, radius, t, half = self._extent(m)  # not ``*``: compiled, a starred call goes through Python's calling convention
+            self._reach.put(m, x, y, radius, t, half)
 
     def _candidates(self, m: Measurement) -> list[IncidentState]:
-        return self._index.query(*self._extent(m))
+        x, y, radius, t, half = self._extent(m)
+        return self._index.query(x, y, radius, t, half)
 
     def _best(self, m: Measurement, exclude: IncidentState | None = None) -> tuple[IncidentState | None, float]:
         """The incident with the lowest NLL whose gate ``m`` passes, and that NLL."""
