@@ -1,4 +1,4 @@
-"""Compile fusion's association core with mypyc (optional; about three times the fuser's speed, identical decisions).
+"""Compile fusion's association core with mypyc (optional; about 2.5 times the fuser's speed, identical decisions).
 
     python scripts/build_native_fusion.py            # build: extension modules beside the sources
     python scripts/build_native_fusion.py --remove   # back to the interpreted sources
