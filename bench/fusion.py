@@ -21,6 +21,9 @@ speed    streaming observations per second on one core, replaying contact-line-w
          and without building the Incident objects of every update (each with the share of its CPU time spent in
          the cyclic garbage collector); DBSCAN's batch rate on the same rows as the baseline (with the share of
          it that is ``fuse.measurement``, the projection both share), and the ratio of the two (goal ≥ 0.80).
+fingerprint  (not run by default) SHA-256 over the full repr of every update the fuser publishes while
+         streaming the replayed week (``--fingerprint-observations``, batches of 1000, then ``flush``): a change
+         that should only make fusion faster must leave it unchanged, compiled or interpreted.
 memory   resident set size while streaming the week replayed (new ids, shifted a week at a time) up to each
          count given: flat means the sliding window bounds memory.
 Wall-clock figures depend on the machine and its load; quality and localization figures are deterministic.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import math
 import os
 import resource
@@ -320,6 +324,23 @@ def bench_speed(observations: list[Observation], count: int) -> None:
     print(f"speed   streaming fusion / DBSCAN batch                   {ratio:9.2f}  goal ≥{GOAL_RATIO_DBSCAN:.2f}: {status}")
 
 
+def bench_fingerprint(observations: list[Observation], count: int) -> str:
+    """SHA-256 (16 hex) over ``repr`` of every update (every field, floats in full) of the replayed week; printed."""
+    data = list(replay(observations, count))
+    fuser = Fuser()
+    digest = hashlib.sha256()
+    updates = 0
+    for i in range(0, len(data) + 1, 1000):
+        for update in fuser.add(data[i : i + 1000]) if i < len(data) else fuser.flush():
+            digest.update(repr(update).encode())
+            digest.update(b"\n")
+            updates += 1
+    built = compiled()
+    engine = "compiled" if built else "interpreted"
+    print(f"fingerprint  {digest.hexdigest()[:16]}  ({updates:,} updates of {len(data):,} observations, {engine})")
+    return digest.hexdigest()[:16]
+
+
 def bench_memory(observations: list[Observation], checkpoints: Sequence[int]) -> None:
     fuser = Fuser()
     marks = sorted(set(checkpoints))
@@ -350,10 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", default="sparse-day,salvo-sector,nations-sparse-day,nations-salvos,contact-line-week")
     parser.add_argument("--trials", type=int, default=1000, help="random geometries per localization figure")
     parser.add_argument("--speed-observations", type=int, default=100_000)
+    parser.add_argument("--fingerprint-observations", type=int, default=30_000)
     parser.add_argument("--rss-observations", type=int, nargs="+", default=[100_000, 1_000_000], help="checkpoints, e.g. 1000000 10000000")
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = sections - {"quality", "locate", "speed", "memory"}
+    unknown = sections - {"quality", "locate", "speed", "memory", "fingerprint"}
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     if args.seeds < 1 or args.trials < 10 or args.speed_observations < 1000 or min(args.rss_observations) < 1000:
@@ -366,8 +388,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_quality(["contact-line-week"], 1)
     if "locate" in sections:
         bench_locate(args.trials)
-    if sections & {"speed", "memory"}:
+    if sections & {"speed", "memory", "fingerprint"}:
         week, _ = scenario_data("contact-line-week")
+        if "fingerprint" in sections:
+            bench_fingerprint(week, args.fingerprint_observations)
         if "speed" in sections:
             bench_speed(week, args.speed_observations)
         if "memory" in sections:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Final
 
 from truceline.fuse.measurement import Measurement
 
 #: Lines closer to parallel than this cross too far along them to fix a point.
-MIN_CROSSING_SIN = math.sin(math.radians(3.0))
+MIN_CROSSING_SIN: Final = math.sin(math.radians(3.0))
 
 
 def best_crossing(m: Measurement, waiting: Iterable[Measurement], gate1: float) -> tuple[Measurement, tuple[float, float]] | None:

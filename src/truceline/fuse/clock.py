@@ -17,23 +17,24 @@ times cannot tell a shift common to all clocks, so the common clock is the senso
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import Final
 
 from truceline.fuse.measurement import Measurement
 
 #: Prior standard deviation of a sensor's clock offset (s): the shrinkage for sensors seen only a few times.
-PRIOR_SD_S = 60.0
+PRIOR_SD_S: Final = 60.0
 #: Residuals a sensor needs before any offset is applied to it.
-MIN_RESIDUALS = 3
+MIN_RESIDUALS: Final = 3
 #: An offset is applied only if it is this many standard errors (from its residuals' own scatter) from zero:
 #: mis-associated reports scatter widely and must not invent a clock error.
-SIGNIFICANCE = 1.0
+SIGNIFICANCE: Final = 1.0
 #: Live times move (and the window is re-associated) only for shifts above this many seconds as well: twice
 #: the clock agreement trusted between organisations (``MeasurementModel.min_time_sd_s``); an offset of a
 #: second or so on a sensor stating 1–2 s is noise, and chasing it would re-associate the window every refit.
-MIN_SHIFT_S = 2.0
+MIN_SHIFT_S: Final = 2.0
 #: Re-associate when an applied offset would move by more than this fraction of the sensor's time σ.
-SHIFT_FRACTION = 0.25
-_ITERATIONS = 2
+SHIFT_FRACTION: Final = 0.25
+_ITERATIONS: Final = 2
 
 
 def _estimated(m: Measurement) -> bool:
@@ -130,9 +131,8 @@ class SourceClocks:
         self.offsets = offsets
         limit = SHIFT_FRACTION * SHIFT_FRACTION
         floor = MIN_SHIFT_S**2
-        get = offsets.get
         for m in estimated:
-            shift = m.t0 - get(m.source, 0.0) - m.t
+            shift = m.t0 - offsets.get(m.source, 0.0) - m.t
             if shift * shift > floor and shift * shift > limit * m.vt:
                 return True
         return False
@@ -143,20 +143,19 @@ class SourceClocks:
 def _residuals(groups: Iterable[_Group], offsets: dict[str, float]) -> dict[str, tuple[float, float, float, int]]:
     """Per sensor: Σ w·r, Σ w, Σ w·r² and count of leave-one-out residuals r = raw time − the others' mean."""
     out: dict[str, tuple[float, float, float, int]] = {}
-    get = offsets.get
     for group in groups:
         total_w = 0.0
         total_wt = 0.0
         for source, t0, w in group:
             total_w += w
-            total_wt += w * (t0 - get(source, 0.0) if source is not None else t0)
+            total_wt += w * (t0 - offsets.get(source, 0.0) if source is not None else t0)
         for source, t0, w in group:
             if source is None:
                 continue
             rest = total_w - w
             if rest <= 1e-12 * total_w:
                 continue
-            r = t0 - (total_wt - w * (t0 - get(source, 0.0))) / rest
+            r = t0 - (total_wt - w * (t0 - offsets.get(source, 0.0))) / rest
             wr = 1.0 / (1.0 / w + 1.0 / rest)
             a, b, c, n = out.get(source, (0.0, 0.0, 0.0, 0))
             out[source] = (a + wr * r, b + wr, c + wr * r * r, n + 1)

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Final
 
 from truceline.domain.chi2 import chi2_ppf
 from truceline.domain.identity import observation_ref
@@ -34,9 +35,9 @@ from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, i
 from truceline.fuse.updates import FuserConfig, FuserStats, IncidentUpdate, UpdateAction
 from truceline.locate.enu import LocalFrame
 
-_EVICT_EVERY = 1024
-_REFIT_EVERY = 256  # measurements between re-estimates of the sensors' clock offsets
-_REFIT_ROUNDS = 3  # re-estimates after each re-association, while live times still move
+_EVICT_EVERY: Final = 1024
+_REFIT_EVERY: Final = 256  # measurements between re-estimates of the sensors' clock offsets
+_REFIT_ROUNDS: Final = 3  # re-estimates after each re-association, while live times still move
 
 
 class Fuser:
@@ -110,6 +111,7 @@ class Fuser:
             self._stats.unlocated += len(unlocated)
             self._stats.malformed_origins += bad
             window = self.config.window_s
+            budget = self.config.recheck_budget
             for i, m in enumerate(measurements):
                 m.t = self._clocks.corrected(m)
                 if m.t > self._watermark:
@@ -121,7 +123,7 @@ class Fuser:
                     self._associate_bearing(m)
                 else:
                     self._associate_point(m)
-                self._drain(self.config.recheck_budget)
+                self._drain(budget)
                 self._since_refit += 1
                 if self._since_refit >= _REFIT_EVERY:
                     self._refit()
@@ -217,10 +219,12 @@ class Fuser:
             radius = g * (math.sqrt(rng * rng * m.bvar + m.bsvar) + inc.sigma_max)
             self._reach.put(m, inc.x, inc.y, radius, m.t, g * math.sqrt(m.vt))
         else:
-            self._reach.put(m, *self._extent(m))
+            x, y, radius, t, half = self._extent(m)  # not ``*``: compiled, a starred call goes through Python's calling convention
+            self._reach.put(m, x, y, radius, t, half)
 
     def _candidates(self, m: Measurement) -> list[IncidentState]:
-        return self._index.query(*self._extent(m))
+        x, y, radius, t, half = self._extent(m)
+        return self._index.query(x, y, radius, t, half)
 
     def _best(self, m: Measurement, exclude: IncidentState | None = None) -> tuple[IncidentState | None, float]:
         """The incident with the lowest NLL whose gate ``m`` passes, and that NLL."""
@@ -273,7 +277,7 @@ class Fuser:
         self._index_member(m, inc)
         self._placed(inc)
         det1 = inc.lxx * inc.lyy - inc.lxy * inc.lxy
-        moved2 = (inc.x - x0) ** 2 + (inc.y - y0) ** 2
+        moved2 = math.pow(inc.x - x0, 2.0) + math.pow(inc.y - y0, 2.0)  # ``** 2`` as C pow (not x·x), unboxed when compiled
         if det1 >= 16.0 * det0 or inc.tw >= 4.0 * tw0 or moved2 > s0 * s0:
             self._schedule(inc)
 
@@ -382,7 +386,12 @@ class Fuser:
         if not inc.alive:
             return
         merge_gate = self._merge_gate
-        for j in dict.fromkeys(m.incident for m in near if m.incident is not None):
+        neighbours: dict[IncidentState, None] = {}  # in order of first appearance, each once
+        for m in near:
+            held = m.incident
+            if held is not None:
+                neighbours[held] = None
+        for j in neighbours:
             if j is inc or not (inc.alive and j.alive):
                 continue
             dt = j.t - inc.t

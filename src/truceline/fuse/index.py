@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 T = TypeVar("T", bound=Hashable)
 
-_MASK_XY = (1 << 20) - 1  # cells are keyed modulo 2**20 per axis (far beyond any theatre)
-_MASK_T = (1 << 16) - 1  # time buckets modulo 2**16 (far beyond any window)
-_SHIFT = 4  # coarse map: 16 × 16 × 16 cells
-_DIRECT = 16  # up to this many cells, look each up; beyond, walk the coarse map
+# ``Final`` and ``math.floor`` called as such (not through a local alias): compiled (fuse/native.py), mypyc
+# inlines the constants and the float primitives instead of looking up module attributes.
+_MASK_XY: Final = (1 << 20) - 1  # cells are keyed modulo 2**20 per axis (far beyond any theatre)
+_MASK_T: Final = (1 << 16) - 1  # time buckets modulo 2**16 (far beyond any window)
+_SHIFT: Final = 4  # coarse map: 16 × 16 × 16 cells
+_DIRECT: Final = 16  # up to this many cells, look each up; beyond, walk the coarse map
 
 Cell = tuple[int, int, int]
 
@@ -59,10 +61,9 @@ class SpaceTimeIndex(Generic[T]):
             if level == len(sizes):
                 raise ValueError(f"extent {radius:.0f} m / {half_width:.0f} s exceeds the top grid level")
         size, bucket_s = sizes[level], buckets[level]
-        floor = math.floor
-        i0, i1 = floor((x - radius) / size), floor((x + radius) / size)
-        j0, j1 = floor((y - radius) / size), floor((y + radius) / size)
-        k0, k1 = floor((t - half_width) / bucket_s), floor((t + half_width) / bucket_s)
+        i0, i1 = math.floor((x - radius) / size), math.floor((x + radius) / size)
+        j0, j1 = math.floor((y - radius) / size), math.floor((y + radius) / size)
+        k0, k1 = math.floor((t - half_width) / bucket_s), math.floor((t + half_width) / bucket_s)
         box = (level, i0, i1, j0, j1, k0, k1)
         where = self._where
         old = where.get(item)
@@ -125,26 +126,23 @@ class SpaceTimeIndex(Generic[T]):
     def query(self, x: float, y: float, radius: float, t: float, half_width: float) -> list[T]:
         """Items whose extent may meet the cylinder around ``(x, y, t)`` (each once, in a stable order)."""
         found: dict[T, None] = {}
-        update = found.update
-        floor = math.floor
         for level, table in enumerate(self._cells):
             if not table:
                 continue
             size, bucket_s = self._sizes[level], self._buckets[level]
-            i0, i1 = floor((x - radius) / size), floor((x + radius) / size)
-            j0, j1 = floor((y - radius) / size), floor((y + radius) / size)
-            k0, k1 = floor((t - half_width) / bucket_s), floor((t + half_width) / bucket_s)
+            i0, i1 = math.floor((x - radius) / size), math.floor((x + radius) / size)
+            j0, j1 = math.floor((y - radius) / size), math.floor((y + radius) / size)
+            k0, k1 = math.floor((t - half_width) / bucket_s), math.floor((t + half_width) / bucket_s)
             if (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) <= _DIRECT:
-                get = table.get
                 for i in range(i0, i1 + 1):
                     ki = (i & _MASK_XY) << 36
                     for j in range(j0, j1 + 1):
                         kij = ki | ((j & _MASK_XY) << 16)
                         for k in range(k0, k1 + 1):
-                            bucket = get(kij | (k & _MASK_T))
+                            bucket = table.get(kij | (k & _MASK_T))
                             if bucket is not None:
                                 if isinstance(bucket, dict):
-                                    update(bucket)
+                                    found.update(bucket)
                                 else:
                                     found[bucket] = None
                 continue
@@ -165,7 +163,7 @@ class SpaceTimeIndex(Generic[T]):
                     if i0 <= i <= i1 and j0 <= j <= j1 and k0 <= k <= k1:
                         bucket = table[key]
                         if isinstance(bucket, dict):
-                            update(bucket)
+                            found.update(bucket)
                         else:
                             found[bucket] = None
         return list(found)

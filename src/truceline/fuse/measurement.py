@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from truceline.domain.grading import evidence_weight
 from truceline.domain.identity import observation_ref
@@ -24,6 +24,9 @@ from truceline.domain.observation import (
 )
 from truceline.fuse.kinds import KIND_MASK
 from truceline.locate.enu import LocalFrame
+
+if TYPE_CHECKING:  # state.py imports this module; the type alone is needed here (and by mypyc, to compile access to it)
+    from truceline.fuse.state import IncidentState
 
 _CEP_TO_SIGMA = 1.0 / 1.1774  # CEP = sqrt(2 ln 2) σ for a circular normal
 
@@ -99,7 +102,7 @@ class Measurement:
     weight: float
     origin: tuple[float, float, float, float, float] | None
     facts: dict[str, str] | None
-    incident: Any
+    incident: IncidentState | None  # the incident holding it, None while unassigned or waiting (a bearing)
     lxx: float
     lxy: float
     lyy: float

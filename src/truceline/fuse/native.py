@@ -1,9 +1,10 @@
 """The association core compiled with mypyc, when built: which modules run compiled, and a guard against stale builds.
 
 ``scripts/build_native_fusion.py`` compiles fusion's hot modules (:data:`MODULES`, the same ``.py`` files,
-unchanged) into extension modules beside them, which Python then imports instead of the sources: the fuser
-runs about twice as fast with identical decisions (docs/performance.md; tests/test_fuse_differential.py
-holds either way). An extension built from an older source would silently run the old code, so each build
+written to compile well: precise types, ``Final`` constants, no starred calls or local function aliases in hot
+paths) into extension modules beside them, which Python then imports instead of the sources: the fuser runs
+about 2.5 times as fast with identical decisions (docs/performance.md; tests/test_fuse_differential.py holds
+either way). An extension built from an older source would silently run the old code, so each build
 records the SHA-256 of the sources it compiled, and importing :mod:`truceline.fuse` refuses a compiled
 module whose source has changed since. Without a build everything runs interpreted, as in CI.
 """
@@ -17,7 +18,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 #: The modules the build compiles (``truceline.fuse.<name>``): the association engine and what it calls per observation.
-MODULES = ("bearings", "clock", "fuser", "index", "measurement", "pending", "snapshot", "state")
+MODULES = ("bearings", "clock", "corroboration", "fuser", "index", "measurement", "pending", "snapshot", "state")
 #: The build's record of its sources, beside them: ``{"module": "sha256 of its .py"}``.
 RECORD = "_native_build.json"
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Final
 
 from truceline.fuse.measurement import Measurement
 
-_BUCKET_S = 60.0
+_BUCKET_S: Final = 60.0
 
 
 class PendingBearings:

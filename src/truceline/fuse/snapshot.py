@@ -131,8 +131,9 @@ def summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corr
             origins.append(None)
         tallies.append((groups, kind_weight))
     lat, lon = frame.to_geodetic(xs, ys)
-    angle = frame.north_angle(lat, lon).tolist()
-    lat_l, lon_l = lat.tolist(), lon.tolist()
+    angle: list[float] = frame.north_angle(lat, lon).tolist()  # typed: compiled, the loop below reads floats natively
+    lat_l: list[float] = lat.tolist()
+    lon_l: list[float] = lon.tolist()
     extra = len(states)
     out: list[Snapshot] = []
     for i, s in enumerate(states):
