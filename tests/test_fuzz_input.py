@@ -8,9 +8,22 @@ runs and their budgets are in docs/testing.md. Each hole found is pinned by a pl
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from tests.conftest import ApiClient
+from typer.testing import CliRunner
+
+from truceline.cli import app
 from truceline.ingest.ais import decode_ais
+from truceline.ingest.firms import decode_firms_bytes
+from truceline.ingest.firms_columns import decode_firms_columns_bytes
+from truceline.ingest.geojson import decode_geojson
+from truceline.ingest.native import loads_non_finite
+from truceline.ingest.records import FormatError
 
 RECEIVED = datetime(2023, 4, 2, 3, 15, tzinfo=UTC)
 AIS_TYPE_1 = b"!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5C"
@@ -22,3 +35,49 @@ def test_ais_line_with_non_ascii_bytes_is_refused_and_its_neighbours_kept() -> N
     report = decode_ais(data, "feed.aivdm", received_at=RECEIVED)
     assert report.messages == 2 and len(report.points) == 1
     assert report.rejected == [(1, "not ASCII: byte 0 of the line is 0xc3 (NMEA 0183 is ASCII)")]
+
+
+DEEP = b"[" * 3000 + b"]" * 3000
+
+
+@pytest.mark.parametrize("validate_at", [None, RECEIVED])
+def test_geojson_with_deep_nesting_in_the_type_is_malformed_json_not_a_recursion_error(validate_at: datetime | None) -> None:
+    # msgspec's fast path raised RecursionError out of decode_geojson; the ordinary way refuses the nesting.
+    data = b'{"type": ' + DEEP + b', "features": []}'
+    with pytest.raises(FormatError, match="depth limit exceeded"):
+        list(decode_geojson(data, validate_at))
+
+
+def test_firms_header_with_a_stray_quote_is_refused_on_both_paths() -> None:
+    # A plain split of the header finds acq_date, a CSV reader does not (the quote swallows the rest): both the
+    # columnar and the row path raised KeyError or ValueError instead of refusing the file.
+    data = b'latitude,longitude,",scan,acq_date\n48.1,",0.39,2023-04-01\n'
+    for decode in (lambda: list(decode_firms_bytes(data)), lambda: list(decode_firms_columns_bytes(data, RECEIVED))):
+        with pytest.raises(FormatError, match="no acq_date column"):
+            decode()
+
+
+@pytest.mark.parametrize(
+    "fmt, name, content", [("geojson", "deep.json", b'{"type": ' + DEEP + b"}"), ("auto", "fires.csv", b'latitude,longitude,",acq_date\n1,"\n')]
+)
+def test_cli_ingest_refuses_such_files_with_exit_2_and_a_message(tmp_path: Path, fmt: str, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = CliRunner().invoke(app, ["ingest", "--data-dir", str(tmp_path / "d"), "--format", fmt, "--json", str(path)])
+    assert result.exit_code == 2, result.output
+    (file,) = json.loads(result.stdout)["files"]
+    assert file["error"]
+
+
+@pytest.mark.parametrize("body", [b'"\\ud800"', b'[{"id": "\\ud800"}]', b'{"attributes": {"\\udc00": 1}}'])
+def test_http_batch_with_a_lone_surrogate_is_a_400_not_a_500(api: ApiClient, body: bytes) -> None:
+    # orjson refuses the escape; the second reading (for NaN) took it, and echoing it back in the 422 crashed.
+    response = api.client.post("/api/v1/observations", content=body, headers={**api.auth, "Content-Type": "application/json"})
+    assert response.status_code == 400 and "surrogate" in response.json()["detail"]
+    assert api.store.count_observations() == 0
+
+
+def test_second_reading_refuses_lone_surrogates_but_reads_nan() -> None:
+    assert math.isnan(loads_non_finite(b'{"lat": NaN, "note": "\\ud83d\\ude00"}')["lat"])
+    with pytest.raises(ValueError, match="lone surrogate"):
+        loads_non_finite(b'[{"a": ["\\ud800"]}]')
