@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from truceline.ingest.firms_columns import decode_firms_columns_bytes
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import loads_non_finite
 from truceline.ingest.records import FormatError
+from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 
 RECEIVED = datetime(2023, 4, 2, 3, 15, tzinfo=UTC)
 AIS_TYPE_1 = b"!AIVDM,1,1,,B,15M67FC000G?ufbE`FepT@3n00Sa,0*5C"
@@ -81,3 +83,37 @@ def test_second_reading_refuses_lone_surrogates_but_reads_nan() -> None:
     assert math.isnan(loads_non_finite(b'{"lat": NaN, "note": "\\ud83d\\ude00"}')["lat"])
     with pytest.raises(ValueError, match="lone surrogate"):
         loads_non_finite(b'[{"a": ["\\ud800"]}]')
+
+
+DEMO_AGREEMENT = resources.files("truceline.data.agreements").joinpath("isw-2023-03-04")
+
+
+def _agreement_with(line: str) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in DEMO_AGREEMENT.iterdir() if p.name.endswith((".yaml", ".geojson"))}
+    files["agreement.yaml"] = files["agreement.yaml"].replace(b"version: 1\n", line.encode() + b"\n", 1)
+    return files
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ("version: !!int 1e3", "int value '1e3' cannot be read"),
+        ("version: !!float x", "float value 'x' cannot be read"),
+        ("version: !!timestamp 2023-13-45", "timestamp value '2023-13-45' cannot be read"),
+        ("version: !!bool maybe", "bool value 'maybe' cannot be read"),
+        ("? [a, b]\n: 1\nversion: 1", "found a list as a key"),
+    ],
+)
+def test_agreement_yaml_with_an_unreadable_tagged_scalar_or_key_is_refused_with_its_line(line: str, reason: str) -> None:
+    # PyYAML's constructors raised ValueError, KeyError or TypeError (unhashable key) past the loader.
+    with pytest.raises(AgreementError) as caught:
+        load_agreement_files(_agreement_with(line))
+    (problem,) = caught.value.as_dicts()
+    assert problem["file"] == "agreement.yaml" and problem["where"].startswith("line 7,") and reason in problem["reason"]
+
+
+def test_agreement_upload_with_such_yaml_is_a_422_and_nothing_is_in_force(api: ApiClient) -> None:
+    files = {name: data.decode() for name, data in _agreement_with("version: !!int 1e3").items()}
+    response = api.client.put("/api/v1/agreement", json={"files": files}, headers=api.auth)
+    assert response.status_code == 422 and "cannot be read" in response.json()["problems"][0]["reason"]
+    assert api.client.get("/api/v1/agreement", headers=api.auth).status_code == 404
