@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+import orjson
 import pytest
 from tests.conftest import ApiClient
 from typer.testing import CliRunner
 
 from truceline.cli import app
+from truceline.cli_text import app as geoparse_app
 from truceline.ingest.ais import decode_ais
 from truceline.ingest.firms import decode_firms_bytes
 from truceline.ingest.firms_columns import decode_firms_columns_bytes
@@ -117,3 +119,17 @@ def test_agreement_upload_with_such_yaml_is_a_422_and_nothing_is_in_force(api: A
     response = api.client.put("/api/v1/agreement", json={"files": files}, headers=api.auth)
     assert response.status_code == 422 and "cannot be read" in response.json()["problems"][0]["reason"]
     assert api.client.get("/api/v1/agreement", headers=api.auth).status_code == 404
+
+
+def test_geoparse_stdin_line_that_is_not_utf8_stops_with_exit_2_naming_it() -> None:
+    # Bytes that are not UTF-8 were decoded as surrogates and silently dropped: "Kharkiv\xffAvdiivka" was
+    # geoparsed as another text than the one given.
+    result = CliRunner().invoke(geoparse_app, ["-"], input=b"Kyiv\nKharkiv \xff Avdiivka\nOdesa\n")
+    assert result.exit_code == 2
+    assert [orjson.loads(line)["places"][0]["name"] for line in result.stdout.splitlines()] == ["Kyiv"]
+    assert "line 2 of standard input is not UTF-8 (byte 8 is 0xff)" in result.stderr
+
+
+def test_geoparse_argument_with_bytes_that_are_not_utf8_is_refused() -> None:
+    result = CliRunner().invoke(geoparse_app, ["--json", "Kharkiv \udcff Avdiivka"])  # how Linux hands over byte 0xff
+    assert result.exit_code == 2 and "not UTF-8 (character 8 stands for byte 0xff)" in result.stderr
