@@ -26,7 +26,8 @@ from truceline.ingest.firms import decode_firms_bytes
 from truceline.ingest.firms_columns import decode_firms_columns_bytes
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import loads_non_finite
-from truceline.ingest.records import FormatError
+from truceline.ingest.records import FormatError, Rejection
+from truceline.ingest.text import decode_text
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 
 RECEIVED = datetime(2023, 4, 2, 3, 15, tzinfo=UTC)
@@ -133,3 +134,11 @@ def test_geoparse_stdin_line_that_is_not_utf8_stops_with_exit_2_naming_it() -> N
 def test_geoparse_argument_with_bytes_that_are_not_utf8_is_refused() -> None:
     result = CliRunner().invoke(geoparse_app, ["--json", "Kharkiv \udcff Avdiivka"])  # how Linux hands over byte 0xff
     assert result.exit_code == 2 and "not UTF-8 (character 8 stands for byte 0xff)" in result.stderr
+
+
+@pytest.mark.parametrize("credibility", ["٣", "²"])
+def test_text_report_credibility_in_other_digits_is_refused_not_read_or_crashed(credibility: str) -> None:
+    # str.isdigit() let "٣" through as credibility 3 (silently coerced) and "²" into int(), a ValueError.
+    data = f"Published-At: 2023-04-03T06:00:00Z\nSource-Id: s1\nOrg: PRESS\nCredibility: {credibility}\n\nShelling of Avdiivka wounded 3.\n"
+    (item,) = decode_text(data.encode())
+    assert isinstance(item, Rejection) and item.field == "credibility"
