@@ -5,13 +5,15 @@ A valid document of each format is mutated: JSON values replaced by values at th
 the calendar's ends with offsets of ±23:59, leap seconds), CSV and XML cells replaced by the same, and bytes
 of binary and line formats changed, cut or inserted. Whatever comes out, ingest must give records and
 rejections or refuse the file with :class:`FormatError`, and nothing else. Budgets are small and the examples
-derandomized so the suite is repeatable; docs/testing.md has the long exploratory runs and what they found.
+derandomized so the suite is repeatable; docs/formats.md#bad-input-and-fuzzing has the long exploratory runs and
+what they found.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,7 +32,12 @@ from truceline.service.track_intake import TrackOptions, ingest_track_file
 from truceline.store.sqlite import SqliteStore, open_store
 
 TESTS = Path(__file__).parent
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+#: The suite's budget: 40 derandomized examples per test. ``TRUCELINE_FUZZ_EXAMPLES=N`` runs N random ones instead
+#: (the exploratory runs of docs/formats.md#bad-input-and-fuzzing; pytest's ``--hypothesis-seed`` repeats one).
+EXPLORE = int(os.environ.get("TRUCELINE_FUZZ_EXAMPLES", "0"))
+FUZZ = settings(
+    max_examples=EXPLORE or 40, deadline=None, derandomize=not EXPLORE, database=None, suppress_health_check=list(HealthCheck)
+)
 
 JSON_EDGES = [
     "1e308", "-1e308", "1e999", "-0.0", "18446744073709551616", "-9223372036854775809", "1e-400", "NaN", "Infinity",
