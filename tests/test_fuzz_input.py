@@ -20,12 +20,13 @@ from typer.testing import CliRunner
 
 from truceline.cli import app
 from truceline.cli_text import app as geoparse_app
+from truceline.ingest.acled import decode_acled_bytes
 from truceline.ingest.ais import decode_ais
 from truceline.ingest.firms import decode_firms_bytes
 from truceline.ingest.firms_columns import decode_firms_columns_bytes
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import loads_non_finite
-from truceline.ingest.records import FormatError, Rejection
+from truceline.ingest.records import FormatError, Record, Rejection
 from truceline.ingest.text import decode_text
 from truceline.verify.agreement_loader import AgreementError, load_agreement_files
 
@@ -141,3 +142,35 @@ def test_text_report_credibility_in_other_digits_is_refused_not_read_or_crashed(
     data = f"Published-At: 2023-04-03T06:00:00Z\nSource-Id: s1\nOrg: PRESS\nCredibility: {credibility}\n\nShelling of Avdiivka wounded 3.\n"
     (item,) = decode_text(data.encode())
     assert isinstance(item, Rejection) and item.field == "credibility"
+
+
+HEADERS = "Published-At: 2023-04-03T06:00:00Z\nSource-Id: s1\nOrg: PRESS\n\n"
+
+
+@pytest.mark.parametrize("count", ["¹", "9" * 5000])
+def test_text_report_with_a_superscript_or_endless_number_is_read_without_it(count: str) -> None:
+    # int("¹") and int() of more than 4,300 digits raised ValueError out of the event counter.
+    items = list(decode_text(f"{HEADERS}Shelling of Avdiivka on Sunday: {count} wounded.\n".encode()))
+    assert items and all(isinstance(item, Record) for item in items)
+    assert all("injured" not in item.value.get("attributes", {}) for item in items if isinstance(item, Record))
+
+
+ACLED_ROW = (
+    "event_id_cnty,event_date,event_type,sub_event_type,actor1,actor2,admin1,admin2,admin3,location,latitude,longitude,geo_precision,"
+    "time_precision,source,notes,fatalities\nUKR1,2023-04-02,Explosions/Remote violence,Shelling/artillery/missile attack,R,C,Donetsk,"
+    "P,A,Avdiivka,48.1394,37.7497,1,1,U,x,{}\n"
+)
+
+
+@pytest.mark.parametrize("fatalities", ["٣", "²"])
+def test_acled_fatalities_in_other_digits_are_refused(fatalities: str) -> None:
+    # "٣" passed str.isdigit() and int() read it as 3; "²" passed it too and int() raised out of the decoder.
+    (item,) = decode_acled_bytes(ACLED_ROW.format(fatalities).encode())
+    assert isinstance(item, Rejection) and item.field == "fatalities" and "not a non-negative whole number" in item.message
+
+
+def test_firms_acq_time_in_other_digits_is_refused_on_both_paths() -> None:
+    data = "latitude,longitude,acq_date,acq_time\n48.1,37.5,2023-04-01,٠١١٣\n".encode()  # was read as 01:13
+    for items in (list(decode_firms_bytes(data)), list(decode_firms_columns_bytes(data, RECEIVED))):
+        (item,) = items
+        assert isinstance(item, Rejection) and item.field == "acq_time" and "is not an HHMM time" in item.message
