@@ -58,7 +58,7 @@ def looks_like_firms(header_line: str) -> bool:
 
 def _acq_time(raw: str) -> time:
     digits = raw.strip()
-    if not digits.isdigit() or len(digits) > 4:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 4:  # not "٠١١٣": int() would read it
         raise ValueError(f"{raw!r} is not an HHMM time")
     digits = digits.zfill(4)
     return time(int(digits[:2]), int(digits[2:]), tzinfo=UTC)
