@@ -174,3 +174,14 @@ def test_firms_acq_time_in_other_digits_is_refused_on_both_paths() -> None:
     for items in (list(decode_firms_bytes(data)), list(decode_firms_columns_bytes(data, RECEIVED))):
         (item,) = items
         assert isinstance(item, Rejection) and item.field == "acq_time" and "is not an HHMM time" in item.message
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [('{"node": "n1", "sent": 18446744073709551616}', "body.sent"), ('{"node": "n1", "oldest_pending_age_s": Infinity}', "body.oldest_pending_age_s")],
+)
+def test_node_report_beyond_the_store_or_infinite_is_a_422_and_nothing_is_recorded(api: ApiClient, body: str, field: str) -> None:
+    # 2**64 reached SQLite and raised OverflowError (a 500); Infinity was accepted as an age.
+    response = api.client.put("/api/v1/nodes/self", content=body, headers={**api.auth, "Content-Type": "application/json"})
+    assert response.status_code == 422 and [e["field"] for e in response.json()["errors"]] == [field]
+    assert api.client.get("/api/v1/nodes", headers=api.auth).json()["nodes"] == []
