@@ -44,10 +44,23 @@ def geoparse(
         raise typer.Exit(2) from None
     if text == "-":
         out = sys.stdout.buffer
-        for line in sys.stdin:
-            out.write(orjson.dumps(places_json(parser.geoparse(line.rstrip("\n")))) + b"\n")
+        for number, raw in enumerate(sys.stdin.buffer, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:  # stop: the output stays one line per input line
+                out.flush()
+                _stderr.print(f"[red]error:[/] line {number} of standard input is not UTF-8 (byte {exc.start} is {raw[exc.start]:#04x})")
+                raise typer.Exit(2) from None
+            out.write(orjson.dumps(places_json(parser.geoparse(line.rstrip("\r\n")))) + b"\n")
         out.flush()
         return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # an argument's bytes that are not UTF-8 arrive as lone surrogates
+        code = ord(text[exc.start])
+        what = f"stands for byte {code - 0xDC00:#04x}" if 0xDC80 <= code <= 0xDCFF else f"is a lone surrogate U+{code:04X}"
+        _stderr.print(f"[red]error:[/] the text is not UTF-8 (character {exc.start} {what})")
+        raise typer.Exit(2) from None
     places = parser.geoparse(text)
     if as_json:
         sys.stdout.write(orjson.dumps(places_json(places)).decode() + "\n")

@@ -86,14 +86,18 @@ async def coalition_picture(request: Request, principal: Annotated[Principal, De
     return json_response(picture)
 
 
+#: The largest count the store can hold (SQLite's INTEGER); a larger one is refused, not a 500.
+MAX_COUNT = 2**63 - 1
+
+
 class NodeReport(BaseModel):
-    """What a node says about itself on each contact."""
+    """What a node says about itself on each contact (counts up to :data:`MAX_COUNT`, a finite age)."""
 
     node: str = Field(min_length=1, max_length=200)
-    pending: int | None = Field(default=None, ge=0)
-    oldest_pending_age_s: float | None = Field(default=None, ge=0)
-    refused: int | None = Field(default=None, ge=0)
-    sent: int | None = Field(default=None, ge=0)
+    pending: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    oldest_pending_age_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    refused: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    sent: int | None = Field(default=None, ge=0, le=MAX_COUNT)
 
 
 @router.put("/nodes/self", summary="A national node reports its contact and outbox (keys that may write)")

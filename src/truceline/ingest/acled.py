@@ -162,7 +162,7 @@ def _record(row: dict[str, str]) -> dict[str, Any]:
     if kind is None:
         raise _CellError("event_type/sub_event_type", f"{row['event_type']!r} / {row['sub_event_type']!r} is not in the ACLED codebook")
     fatalities_raw = row["fatalities"].strip() or "0"
-    if not fatalities_raw.isdigit():
+    if not (fatalities_raw.isascii() and fatalities_raw.isdigit()):  # not "٣" (int() reads 3) nor "²" (int() raises)
         raise _CellError("fatalities", f"{row['fatalities']!r} is not a non-negative whole number")
     name = row["location"].strip()
     if not name:

@@ -137,6 +137,10 @@ class AisDecoder:
                 return
             sentence = line[m.start() :]  # a receiver's own prefix (timestamp, station) is skipped
         report.messages += 1
+        if not line.isascii():  # NMEA 0183 is ASCII: a receiver's prefix or tag block with other bytes is refused
+            at = next(i for i, byte in enumerate(line) if byte > 0x7F)
+            report.rejected.append((lineno, f"not ASCII: byte {at} of the line is {line[at]:#04x} (NMEA 0183 is ASCII)"))
+            return
         tail = _TRAILER.search(sentence)
         if tail is not None:  # receiver metadata after the checksum (AISHub, ORBCOMM: ",s36310,d-081,T59.0")
             sentence = sentence[: tail.start() + 3]

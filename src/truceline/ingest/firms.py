@@ -58,7 +58,7 @@ def looks_like_firms(header_line: str) -> bool:
 
 def _acq_time(raw: str) -> time:
     digits = raw.strip()
-    if not digits.isdigit() or len(digits) > 4:
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 4:  # not "٠١١٣": int() would read it
         raise ValueError(f"{raw!r} is not an HHMM time")
     digits = digits.zfill(4)
     return time(int(digits[:2]), int(digits[2:]), tzinfo=UTC)
@@ -180,9 +180,13 @@ def _header(header_line: str) -> list[str]:
             f"not a FIRMS CSV: the header must contain {', '.join(REQUIRED_COLUMNS)} (got {header_line.strip()[:120]!r})"
         )
     try:
-        return [c.strip().lower() for c in next(csv.reader([header_line]))]
+        names = [c.strip().lower() for c in next(csv.reader([header_line]))]
     except csv.Error as exc:
         raise FormatError(f"FIRMS CSV header is not a readable CSV line: {exc}") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:  # a quote in the header hides the names after it from a CSV reader, not from a plain split
+        raise FormatError(f"FIRMS CSV header read as CSV has no {', '.join(missing)} column (a stray quote?): {header_line.strip()[:120]!r}")
+    return names
 
 
 def _width_checked(cells: list[str], width: int) -> list[str]:

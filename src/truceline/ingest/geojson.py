@@ -121,7 +121,9 @@ def _record_of(feature: _Feature | _SingleFeature) -> RecordIn | None:
 def _features(data: bytes) -> list[_Feature] | list[_SingleFeature] | None:
     try:
         doc = _decode_document(data)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
+        # msgspec raises RecursionError on nesting past its depth limit (a "type": [[[[...]]]]); the ordinary
+        # way's orjson refuses such nesting as malformed JSON with its line and column (a FormatError).
         return None
     return doc.features if isinstance(doc, _Collection) else [doc]
 

@@ -31,9 +31,29 @@ def loads_non_finite(data: bytes) -> Any:
     it returns must still be refused, since orjson refused it (callers check; see api/batch_parser.py).
     """
     try:
-        return json.loads(data, parse_constant=_non_finite)
+        doc = json.loads(data, parse_constant=_non_finite)
     except (ValueError, RecursionError) as exc:
         raise ValueError(str(exc)) from None
+    _refuse_lone_surrogates(doc)
+    return doc
+
+
+def _refuse_lone_surrogates(doc: Any) -> None:
+    """ValueError if a string or key holds half of a UTF-16 pair (``"\\ud800"``): orjson refuses it, Python's
+    json does not, and such a string is not text (it cannot even be encoded to answer the sender)."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and not node.isascii():
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"string with a lone surrogate (U+{ord(node[exc.start]):04X}) is not text") from None
 
 
 def decode_json(data: bytes, validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:

@@ -82,7 +82,9 @@ def _header_report(text: str) -> dict[str, Any]:
         elif name == "releasable_to":
             doc[name] = [v.strip() for v in value.split(",") if v.strip()]
         elif name == "credibility":
-            doc[name] = int(value) if value.isdigit() else value
+            # ASCII digits only: str.isdigit() is also true of "٣" (int() makes it 3) and "²" (int() raises);
+            # anything else goes to validation as text, which refuses it naming the field.
+            doc[name] = int(value) if value.isascii() and value.isdigit() else value
         else:
             doc[name] = value
     doc["text"] = body

@@ -180,9 +180,8 @@ class EventMention:
 
 
 def _number(token: str) -> int | None:
-    if token.isdigit():
-        value = int(token)
-        return value if value < 100_000 else None
+    if token.isascii() and token.isdigit():  # not "¹" or "٣" (str.isdigit() says yes; int() raises or reads 3)
+        return int(token) if len(token.lstrip("0")) <= 5 else None  # below 100,000; int() of 4,301 digits raises
     return _NUMBER_WORDS.get(token.casefold().replace("’", "'"))
 
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import posixpath
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -64,11 +64,26 @@ class AgreementError(ValueError):
 class _UniqueKeyLoader(yaml.SafeLoader):
     """Safe YAML that refuses duplicate keys (PyYAML would silently keep the last one)."""
 
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's, but an explicitly tagged scalar it cannot read (``!!int 1e3``, ``!!timestamp 2023-13-45``)
+        is a YAML error with its place, not a bare ValueError or KeyError."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError, KeyError) as exc:  # KeyError: !!bool maybe
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.tag.removeprefix('tag:yaml.org,2002:')} value {node.value[:80]!r} cannot be read: {exc}",
+                node.start_mark) from None
+
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, f"found a {type(key).__name__} as a key", key_node.start_mark)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark)
