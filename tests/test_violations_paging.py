@@ -9,6 +9,7 @@ tiny so pages cross chunk boundaries and the equal-time block.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -149,6 +150,12 @@ def test_a_bad_cursor_is_refused_and_one_from_another_agreement_version_too(site
         response = site.client.get("/api/v1/violations", params={**DAY_PARAMS, "cursor": bad}, headers=site.press)
         assert response.status_code == 422 and "cursor" in response.json()["detail"], response.text
     cursor = site.page(limit=3)["next_cursor"]
+    _, incident_id, emitted, issued_for = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    for t_us in (10**18, -(10**18), 2**70, "1e400"):  # past year 9999 or before year 1: no time of any incident
+        raw = f'[{t_us if isinstance(t_us, str) else t_us},{orjson.dumps(incident_id).decode()},{emitted},"{issued_for}"]'
+        forged = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        response = site.client.get("/api/v1/violations", params={**DAY_PARAMS, "cursor": forged}, headers=site.press)
+        assert response.status_code == 422 and "cursor" in response.json()["detail"], (t_us, response.text)
     assert site.client.app.state.agreement.put(agreement_with_echo(3), "test") is not None
     stale = site.client.get("/api/v1/violations", params={**DAY_PARAMS, "cursor": cursor}, headers=site.press)
     assert stale.status_code == 409 and "agreement in force changed" in stale.json()["detail"]

@@ -179,6 +179,9 @@ SCAN_CHUNK = 5_000
 SCAN_CEILING = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+#: The cursor times a datetime can hold (years 1-9999): anything else was not issued here.
+_FIRST_US = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_LAST_US = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -208,9 +211,9 @@ def _decode_cursor(cursor: str, digest: str) -> _Position:
     try:
         t_us, incident_id, emitted, issued_for = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         position = _Position(int(t_us), str(incident_id), int(emitted))
-        if position.emitted < 0 or not isinstance(issued_for, str):
+        if position.emitted < 0 or not isinstance(issued_for, str) or not _FIRST_US <= position.t_us <= _LAST_US:
             raise ValueError(cursor)
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError) as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, f"cursor {cursor!r} is not a next_cursor this server issued for /violations"
         ) from exc
