@@ -314,6 +314,35 @@ def test_filters_and_time_change_the_counts(browser: Any, site: Site) -> None:
         page.context.close()
 
 
+def test_focus_in_the_detail_survives_violations_arriving_late(browser: Any, site: Site) -> None:
+    """Violations load after the page is ready. Arriving while a keyboard user reads an incident's detail, they
+    draw the detail again; the focus must stay in it (it fell back to the page: CI under load, 2026-12-06)."""
+    held: list[Any] = []
+    holding = [True]
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    # Violations are answered only once the detail is open.
+    page.route("**/api/v1/violations*", lambda route: held.append(route) if holding[0] else route.continue_())
+    try:
+        page.goto(f"{site.url}/#key={site.analyst}")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        page.locator("#incident-list button.incident").first.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#detail:not([hidden])")
+        assert page.evaluate("document.activeElement.id") == "detail-title"
+        page.wait_for_function("document.body.dataset.judged !== '1'")  # still waiting for the violations
+        while not held:
+            page.wait_for_timeout(50)
+        holding[0] = False
+        for route in held:
+            route.continue_()
+        page.wait_for_selector("body[data-judged='1']", timeout=30_000)
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert page.evaluate("document.activeElement.id") == "detail-title"
+    finally:
+        context.close()
+
+
 def test_keyboard_only_use_and_the_report_link(browser: Any, site: Site) -> None:
     requests: list[Any] = []
     page = open_page(browser, site, site.analyst, requests)

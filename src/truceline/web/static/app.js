@@ -295,6 +295,9 @@ function showDetail(id, { keepFocus = false } = {}) {
     return;
   }
   const violations = state.violationsLoaded || state.violations.has(id) ? state.violations.get(id) || [] : null;
+  // A re-render (violations arriving, a live update) replaces the panel's elements: a keyboard user's focus
+  // inside it would fall back to the page, so note where it was and put it back afterwards.
+  const focusedInside = keepFocus && panel.contains(document.activeElement) ? document.activeElement.id || "detail-title" : null;
   view.select(incident, engagementsOf(violations));
   view.restyle(state.incidents);
   panel.hidden = false;
@@ -307,6 +310,7 @@ function showDetail(id, { keepFocus = false } = {}) {
     close: closeDetail,
   });
   if (!keepFocus) $("detail-title").focus();
+  else if (focusedInside) ($(focusedInside) || $("detail-title")).focus();
 }
 
 /** The launch-to-impact links of an incident's violations, once each (several rules may list the same one). */
