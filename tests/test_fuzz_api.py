@@ -157,3 +157,46 @@ def test_agreement_upload_with_edge_yaml_values_never_fails_and_keeps_the_versio
 
     check()
     assert any(400 <= s < 500 for s in seen)  # the mutations reach the refusals, not only good bodies
+
+
+TIME_EDGES = [
+    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+23:59", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-23:59", "9999-12-31T23:30:00-01:00", "9999-12-31T23:59:60Z", "2016-12-31T23:59:60Z", "2023-02-29T00:00:00Z",
+    "2023-04-02T03:15:00", "2023-04-02T03:15:00+24:00", "2023-04-02T03:15:00.123456789Z", "٢٠٢٣-04-02T03:15:00Z", "1680405300",
+    "nan", "", "2023-04-02T03:15:00Z", "2023-04-01T00:00:00Z", "2023-04-03T00:00:00Z", "x" * 5000,
+]  # fmt: skip
+QUERY_EDGES: dict[str, list[str]] = {
+    "since": TIME_EDGES,
+    "until": TIME_EDGES,
+    "bbox": ["30,44,40,52", "-180,-90,180,90", "179,9,-179,11", "nan,1,2,3", "1e999,1,2,3", "١,٢,٣,٤", "1,2,3", "0,10,1,5", "-0.0,-0.0,0,0", ""],
+    "party": ["UA", "RU", "undetermined", "", "٣", "x" * 5000, "\x00"],
+    "rule": ["no-fly-znpp", "security-strip-fire", "", "x" * 5000, "%00"],
+    "limit": ["1", "0", "-1", "10001", "1000000", "18446744073709551616", "1e3", "nan", "٣", "1_0", " 1", ""],
+    "cursor": ["", "zzz", "AAAA", "W10", "WzEsMiwzLDRd", "W251bGwsbnVsbCxudWxsLG51bGxd", "\x00", "=" * 50],
+    "include_dismissed": ["true", "false", "1", "yes", "maybe", ""],
+    "include_excused": ["true", "false", "on", "2", ""],
+}  # fmt: skip
+
+
+def test_violations_query_at_the_edges_never_fails_with_an_agreement_and_incidents(api: ApiClient) -> None:
+    docs = [native(id=f"v{i}", time=f"2023-04-02T03:15:{i:02d}Z") for i in range(3)]
+    assert _json(api, "POST", "/api/v1/observations", json.dumps(docs)).status_code == 201
+    api.client.app.state.fusion.run_until_idle()  # type: ignore[attr-defined]
+    assert api.client.put("/api/v1/agreement", json={"files": AGREEMENT_FILES}, headers=api.auth).status_code == 201
+    page = api.client.get("/api/v1/violations", params={"limit": "1"}, headers=api.auth)
+    assert page.status_code == 200 and page.json()["features"], page.text[:300]  # judged incidents to page through
+    names = list(QUERY_EDGES)
+    seen: list[int] = []
+
+    @FUZZ
+    @given(st.lists(st.tuples(st.integers(0, len(names) - 1), st.integers(0, 10**6)), min_size=1, max_size=4))
+    def check(picks: list[tuple[int, int]]) -> None:
+        params = {names[n]: QUERY_EDGES[names[n]][v % len(QUERY_EDGES[names[n]])] for n, v in picks}
+        response = api.client.get("/api/v1/violations", params=params, headers=api.auth)
+        seen.append(response.status_code)
+        assert response.status_code < 500, (params, response.text[:500])
+        if response.status_code >= 400:
+            assert_precise_refusal(response.status_code, response.json())
+
+    check()
+    assert any(s == 200 for s in seen) and any(400 <= s < 500 for s in seen)
