@@ -122,6 +122,22 @@ def test_agreement_upload_with_such_yaml_is_a_422_and_nothing_is_in_force(api: A
     assert api.client.get("/api/v1/agreement", headers=api.auth).status_code == 404
 
 
+@pytest.mark.parametrize("line", ['version: "\\ud800"', 'name: "x\\udc00y"', '"\\ud83d": 1\nversion: 1'])
+def test_agreement_yaml_with_a_lone_surrogate_is_refused_with_its_line(line: str) -> None:
+    with pytest.raises(AgreementError) as caught:
+        load_agreement_files(_agreement_with(line))
+    (problem,) = caught.value.as_dicts()
+    assert problem["where"].startswith("line 7,") and "lone surrogate (U+D" in problem["reason"]
+
+
+def test_agreement_upload_with_a_lone_surrogate_is_a_422_not_a_500(api: ApiClient) -> None:
+    # Found by tests/test_fuzz_api.py at 200 examples: the refusal echoed the string and orjson could not encode it.
+    files = {name: data.decode() for name, data in _agreement_with('version: "\\ud800"').items()}
+    response = api.client.put("/api/v1/agreement", json={"files": files}, headers=api.auth)
+    assert response.status_code == 422 and "lone surrogate" in response.json()["problems"][0]["reason"]
+    assert api.client.get("/api/v1/agreement", headers=api.auth).status_code == 404
+
+
 def test_geoparse_stdin_line_that_is_not_utf8_stops_with_exit_2_naming_it() -> None:
     # Bytes that are not UTF-8 were decoded as surrogates and silently dropped: "Kharkiv\xffAvdiivka" was
     # geoparsed as another text than the one given.

@@ -210,7 +210,9 @@ def _encode_cursor(position: _Position, digest: str) -> str:
 def _decode_cursor(cursor: str, digest: str) -> _Position:
     try:
         t_us, incident_id, emitted, issued_for = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        position = _Position(int(t_us), str(incident_id), int(emitted))
+        if type(t_us) is not int or type(emitted) is not int:  # int() would read "١٢", 1.5 and true
+            raise TypeError(cursor)
+        position = _Position(t_us, str(incident_id), emitted)
         if position.emitted < 0 or not isinstance(issued_for, str) or not _FIRST_US <= position.t_us <= _LAST_US:
             raise ValueError(cursor)
     except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError) as exc:

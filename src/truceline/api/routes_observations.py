@@ -17,6 +17,7 @@ from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require, require_key
 from truceline.api.integrity import check_stored
 from truceline.domain.observation import Observation
+from truceline.domain.strict import parse_decimal
 from truceline.service import batch_parser
 from truceline.service.intake import ForeignOrganisation, accept_prepared
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
@@ -37,7 +38,7 @@ def json_response(payload: Any, status_code: int = 200, headers: dict[str, str] 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing with 413 as soon as it exceeds ``limit`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:  # not "²": int() raises
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -231,7 +232,7 @@ def parse_bbox(text: str) -> BBox:
     try:
         if len(parts) != 4:
             raise ValueError(f"bbox needs 4 comma-separated numbers, got {len(parts)}")
-        return BBox(*(float(p) for p in parts))
+        return BBox(*(parse_decimal(p) for p in parts))  # not float(): it reads "١", "1_0", " 2 "
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bad bbox {text!r}: {exc}") from None
 

@@ -41,8 +41,8 @@ PartyCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_-]{1,31}$", description
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="lower-case identifier")]
 WkbHex = Annotated[str, Field(pattern=r"^[0-9a-f]+$", min_length=10, description="WKB, little-endian, hex")]
 
-_QUANTITY = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]+(?:2|²)?)\s*$")
-_BARE_NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+_QUANTITY = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]+(?:2|²)?)\s*$", re.ASCII)
+_BARE_NUMBER = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$", re.ASCII)
 _LENGTH_UNITS = {"m": 1.0, "km": 1000.0}
 _AREA_UNITS = {"m2": 1.0, "m²": 1.0, "km2": 1e6, "km²": 1e6, "ha": 1e4}
 

@@ -48,7 +48,7 @@ MAX_UNCERTAINTY_M = 1_000_000.0
 
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}$"
 _LABEL_PATTERN = r"^[A-Z][A-Z0-9_-]{1,31}$"
-_LEAP_SECOND = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):60(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$")
+_LEAP_SECOND = re.compile(r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):60(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$", re.ASCII)
 
 
 class ObservationKind(StrEnum):

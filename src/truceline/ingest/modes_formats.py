@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from truceline.domain.strict import parse_decimal
 from truceline.ingest.modes import FPM_MPS, FT_M, KT_MPS, ModeSDecoder
 from truceline.ingest.records import FormatError
 from truceline.track.model import DecodeReport, TrackPoint
@@ -274,7 +275,7 @@ class ModesCsvStream:
                     continue
             t_col, m_col = self.cols
             try:
-                ts = float(fields[t_col].strip('" '))
+                ts = parse_decimal(fields[t_col].strip('" '))  # not float(): it reads "1_680_405_300", "nan", "inf"
             except (IndexError, ValueError):
                 _reject(report, number, f"time: column {t_col + 1} is not a UNIX time")
                 continue
@@ -299,7 +300,7 @@ class ModesCsvStream:
         t = next((low.index(c) for c in self._TIME_COLS if c in low), None)
         if t is None:
             try:
-                float(fields[0])
+                parse_decimal(fields[0])
             except ValueError:
                 raise FormatError(
                     f"{self.source or 'input'}: first row is neither UNIX time and hex message nor a header "
@@ -453,7 +454,7 @@ def sniff_modes_format(head: bytes) -> str | None:
     if any(c in names for c in ModesCsvStream._TIME_COLS) and any(c in names for c in ModesCsvStream._MSG_COLS):
         return "modes-csv"
     try:
-        float(names[0])
+        parse_decimal(names[0])
     except ValueError:
         return None
     return "modes-csv" if ModesCsvStream._message(names, 0) is not None else None
@@ -461,12 +462,9 @@ def sniff_modes_format(head: bytes) -> str | None:
 
 def _num(value: str, what: str) -> float:
     try:
-        x = float(value)
-    except ValueError:
-        raise ValueError(f"{what}: {value!r} is not a number") from None
-    if x != x or x in (float("inf"), float("-inf")):
-        raise ValueError(f"{what}: {value!r} is not a finite number")
-    return x
+        return parse_decimal(value)  # not float(): it reads "4_7.5" (the line is ASCII, checked before)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def _is_hex(s: str) -> bool:

@@ -67,10 +67,9 @@ def parse_feed_address(text: str, *, formats: tuple[str, ...] = ()) -> FeedAddre
         host, _, port_text = rest.rpartition(":")
     if not host or not port_text:
         raise ValueError(f"feed {text!r}: expected HOST:PORT")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"feed {text!r}: port {port_text!r} is not a number") from None
+    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:  # int() reads "٣٠٠٣", "+80", "8_0"
+        raise ValueError(f"feed {text!r}: port {port_text!r} is not a number (ASCII digits 1-65535)")
+    port = int(port_text)
     if not 0 < port < 65536:
         raise ValueError(f"feed {text!r}: port {port} out of range 1-65535")
     return FeedAddress(protocol, host, port, fmt)

@@ -47,6 +47,8 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         t_us, seq = raw.split(":")
+        if not (t_us.isascii() and t_us.isdigit() and seq.isascii() and seq.isdigit()):  # int() reads "١٢" and " 12"
+            raise ValueError(raw)
         return int(t_us), int(seq)
     except (ValueError, UnicodeDecodeError) as exc:
         raise StoreError(f"cursor {cursor!r} is not one this server issued") from exc

@@ -82,12 +82,12 @@ _RELATIVE_DAYS = {
 _REL = r"(?P<rel>the day before yesterday|the previous day|vorgestern|gestern|yesterday|позавчора|позавчера|вчора|учора|вчера|накануне|напередодні|am vortag|vom vortag|heute|today|сьогодні|сегодня)"
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern, re.IGNORECASE))
+    (kind, re.compile(pattern, re.IGNORECASE))  # digits are [0-9]: \d would also match "٣", which int() reads as 3
     for kind, pattern in (
-        ("iso", r"\b(?P<y>20\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b"),
-        ("dmy", r"\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>20\d\d)?(?!\d)"),
-        ("day_month", r"\b(?P<d>\d{1,2})\.?\s+" + _MONTH + r"(?:\s+(?P<y>20\d\d))?"),
-        ("month_day", r"\b" + _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?(?:\s+(?P<y>20\d\d))?\b"),
+        ("iso", r"\b(?P<y>20[0-9][0-9])-(?P<m>[0-9][0-9])-(?P<d>[0-9][0-9])\b"),
+        ("dmy", r"\b(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.(?P<y>20[0-9][0-9])?(?![0-9])"),
+        ("day_month", r"\b(?P<d>[0-9]{1,2})\.?\s+" + _MONTH + r"(?:\s+(?P<y>20[0-9][0-9]))?"),
+        ("month_day", r"\b" + _MONTH + r"\s+(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?,?(?:\s+(?P<y>20[0-9][0-9]))?\b"),
         ("night_to", r"\b(?:in der |in die )?nacht (?:zum|zu|auf den|auf) " + _WD),
         ("night_to", r"\b(?:overnight|the night|night) (?:into|to|before|leading into) " + _WD),
         ("night_to", r"(?:\bв |\bу |\bво )?ніч (?:на|проти) " + _WD),

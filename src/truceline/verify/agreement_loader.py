@@ -66,15 +66,23 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's, but an explicitly tagged scalar it cannot read (``!!int 1e3``, ``!!timestamp 2023-13-45``)
-        is a YAML error with its place, not a bare ValueError or KeyError."""
+        is a YAML error with its place, not a bare ValueError or KeyError; so is a string with a lone surrogate
+        (``"\\ud800"``), which is not text: echoed in the refusal, it made the JSON answer fail (a 500)."""
         try:
-            return super().construct_object(node, deep=deep)
+            value = super().construct_object(node, deep=deep)
         except (ValueError, OverflowError, KeyError) as exc:  # KeyError: !!bool maybe
             if not isinstance(node, yaml.ScalarNode):
                 raise
             raise yaml.constructor.ConstructorError(
                 None, None, f"{node.tag.removeprefix('tag:yaml.org,2002:')} value {node.value[:80]!r} cannot be read: {exc}",
                 node.start_mark) from None
+        if type(value) is str and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"string with a lone surrogate (U+{ord(value[exc.start]):04X}) is not text", node.start_mark) from None
+        return value
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

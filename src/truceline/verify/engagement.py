@@ -30,6 +30,7 @@ import numpy as np
 
 from truceline.domain.agreement import AttributionSettings
 from truceline.domain.geo import GEOD, normal_cdf
+from truceline.domain.strict import parse_decimal
 from truceline.domain.violation import (
     IMPACT_PHASE_KINDS,
     LAUNCH_PHASE_KINDS,
@@ -177,8 +178,9 @@ def _bearing_factor(launch: JudgedEvent, azimuth_deg: float, range_m: float, cro
     if raw is None:
         return 1.0, ""
     try:
-        reported = float(raw) % 360.0
-        sd = float(launch.attributes.get(FIRE_AZIMUTH_SD, DEFAULT_FIRE_AZIMUTH_SD_DEG))
+        reported = parse_decimal(raw) % 360.0  # not float(): "nan" would make the likelihood NaN, "٩٠" read as 90
+        sd_raw = launch.attributes.get(FIRE_AZIMUTH_SD)
+        sd = DEFAULT_FIRE_AZIMUTH_SD_DEG if sd_raw is None else parse_decimal(sd_raw)
     except ValueError:
         return 1.0, f"direction of fire {raw!r} unreadable, not used"
     sd_total = math.hypot(max(sd, 0.1), math.degrees(cross_sd_m / max(range_m, 1.0)))

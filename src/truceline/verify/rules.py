@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from truceline.domain.agreement import Agreement, Notification, Rule, Zone, ZoneKind
 from truceline.domain.geo import geodesic_distance
+from truceline.domain.strict import parse_decimal
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, Attribution, AttributionMethod, Engagement, JudgedEvent, Violation
 from truceline.verify.attribution import attribute_many
 from truceline.verify.engagement import ImpactLinks, attribute_by_link, engagement, link_impacts
@@ -54,7 +55,7 @@ def zone_conditions(zone: Zone, event: JudgedEvent) -> tuple[bool, str]:
         if raw is None:
             return True, f"inside no-fly zone {zone.id} (altitude not reported; the zone applies from {zone.altitude.min_m:g} to {zone.altitude.max_m:g} m)"
         try:
-            alt = float(raw)
+            alt = parse_decimal(raw)  # not float(): "nan" would put every altitude outside the band, "١٠٠" read as 100
         except ValueError:
             return True, f"inside no-fly zone {zone.id} (altitude {raw!r} unreadable, treated as unknown)"
         if not (zone.altitude.min_m <= alt <= zone.altitude.max_m):
