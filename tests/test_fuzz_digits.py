@@ -43,6 +43,11 @@ def test_observations_bbox_in_other_digits_is_a_422(api: ApiClient, bbox: str) -
     assert response.status_code == 422 and "is not a decimal number" in response.json()["detail"]
 
 
+def test_observations_bbox_with_spaces_after_its_commas_is_read(api: ApiClient) -> None:
+    response = api.client.get("/api/v1/observations", params={"bbox": "30, 44, 40, 52"}, headers=api.auth)
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize("declared", [b"\xb2", b"\xb9\xb2"])
 def test_body_with_a_superscript_content_length_is_read_not_crashed(declared: bytes) -> None:
     # Header bytes are latin-1: b"\xb2" is "²", whose isdigit() is true and int() raises ValueError (a 500).

@@ -232,7 +232,8 @@ def parse_bbox(text: str) -> BBox:
     try:
         if len(parts) != 4:
             raise ValueError(f"bbox needs 4 comma-separated numbers, got {len(parts)}")
-        return BBox(*(parse_decimal(p) for p in parts))  # not float(): it reads "١", "1_0", " 2 "
+        # Not float(): it reads "١", "1_0", "nan". Spaces around a comma are layout ("30, 44, 40, 52"), not a value.
+        return BBox(*(parse_decimal(p.strip(" ")) for p in parts))
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bad bbox {text!r}: {exc}") from None
 
