@@ -17,7 +17,7 @@ from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require, require_key
 from truceline.api.integrity import check_stored
 from truceline.domain.observation import Observation
-from truceline.domain.strict import parse_decimal
+from truceline.domain.strict import is_ascii_digits, parse_decimal
 from truceline.service import batch_parser
 from truceline.service.intake import ForeignOrganisation, accept_prepared
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
@@ -38,7 +38,7 @@ def json_response(payload: Any, status_code: int = 200, headers: dict[str, str] 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing with 413 as soon as it exceeds ``limit`` bytes (declared or streamed)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:  # not "²": int() raises
+    if declared is not None and is_ascii_digits(declared) and int(declared) > limit:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"request body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

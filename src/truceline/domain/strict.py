@@ -26,6 +26,14 @@ _ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", 
 E = TypeVar("E", bound=Enum)
 
 
+def is_ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more of 0-9 and nothing else, so that ``int(text)`` reads what a reader sees.
+
+    ``str.isdigit()`` alone also says yes to "٣" (``int()`` makes it 3) and "²" (``int()`` raises).
+    """
+    return text.isascii() and text.isdigit()
+
+
 def parse_decimal(text: str) -> float:
     """``text`` as a finite float, or ValueError saying why; the whole text must be :data:`DECIMAL`.
 

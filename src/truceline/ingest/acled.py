@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from truceline.domain.observation import PlacePrecision
-from truceline.domain.strict import parse_decimal
+from truceline.domain.strict import is_ascii_digits, parse_decimal
 from truceline.ingest.records import FormatError, Record, Rejection
 
 REQUIRED_COLUMNS = (
@@ -162,7 +162,7 @@ def _record(row: dict[str, str]) -> dict[str, Any]:
     if kind is None:
         raise _CellError("event_type/sub_event_type", f"{row['event_type']!r} / {row['sub_event_type']!r} is not in the ACLED codebook")
     fatalities_raw = row["fatalities"].strip() or "0"
-    if not (fatalities_raw.isascii() and fatalities_raw.isdigit()):  # not "٣" (int() reads 3) nor "²" (int() raises)
+    if not is_ascii_digits(fatalities_raw):
         raise _CellError("fatalities", f"{row['fatalities']!r} is not a non-negative whole number")
     name = row["location"].strip()
     if not name:

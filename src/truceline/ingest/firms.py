@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from truceline.domain.strict import parse_decimal
+from truceline.domain.strict import is_ascii_digits, parse_decimal
 from truceline.ingest.records import FormatError, Record, Rejection
 
 REQUIRED_COLUMNS = ("latitude", "longitude", "acq_date")
@@ -58,7 +58,7 @@ def looks_like_firms(header_line: str) -> bool:
 
 def _acq_time(raw: str) -> time:
     digits = raw.strip()
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 4:  # not "٠١١٣": int() would read it
+    if not is_ascii_digits(digits) or len(digits) > 4:
         raise ValueError(f"{raw!r} is not an HHMM time")
     digits = digits.zfill(4)
     return time(int(digits[:2]), int(digits[2:]), tzinfo=UTC)

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from truceline.domain.strict import is_ascii_digits
 from truceline.ingest.records import FormatError, Record, Rejection
 from truceline.text.reports import ReportError, ReportIn, extract
 
@@ -82,9 +83,8 @@ def _header_report(text: str) -> dict[str, Any]:
         elif name == "releasable_to":
             doc[name] = [v.strip() for v in value.split(",") if v.strip()]
         elif name == "credibility":
-            # ASCII digits only: str.isdigit() is also true of "٣" (int() makes it 3) and "²" (int() raises);
-            # anything else goes to validation as text, which refuses it naming the field.
-            doc[name] = int(value) if value.isascii() and value.isdigit() else value
+            # Anything but ASCII digits goes to validation as text, which refuses it naming the field.
+            doc[name] = int(value) if is_ascii_digits(value) else value
         else:
             doc[name] = value
     doc["text"] = body

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from truceline.domain.strict import is_ascii_digits
 from truceline.track.model import DecodeReport, StreamDecoder
 
 logger = logging.getLogger("truceline.feeds")
@@ -67,7 +68,7 @@ def parse_feed_address(text: str, *, formats: tuple[str, ...] = ()) -> FeedAddre
         host, _, port_text = rest.rpartition(":")
     if not host or not port_text:
         raise ValueError(f"feed {text!r}: expected HOST:PORT")
-    if not (port_text.isascii() and port_text.isdigit()) or len(port_text) > 5:  # int() reads "٣٠٠٣", "+80", "8_0"
+    if not is_ascii_digits(port_text) or len(port_text) > 5:  # int() would also read "+80" and "8_0"
         raise ValueError(f"feed {text!r}: port {port_text!r} is not a number (ASCII digits 1-65535)")
     port = int(port_text)
     if not 0 < port < 65536:

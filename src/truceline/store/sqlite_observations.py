@@ -19,6 +19,7 @@ import orjson
 
 from truceline.access.policy import Principal, is_coalition_staff
 from truceline.domain.observation import Observation
+from truceline.domain.strict import is_ascii_digits
 from truceline.domain.validated import ValidatedObservation
 from truceline.store.grid import bbox_condition, cell_ranges
 from truceline.store.ports import AddResult, ObservationQuery, Page, StoredObservation
@@ -47,7 +48,7 @@ def _decode_cursor(cursor: str) -> tuple[int, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         t_us, seq = raw.split(":")
-        if not (t_us.isascii() and t_us.isdigit() and seq.isascii() and seq.isdigit()):  # int() reads "١٢" and " 12"
+        if not (is_ascii_digits(t_us) and is_ascii_digits(seq)):  # int() would also read " 12"
             raise ValueError(raw)
         return int(t_us), int(seq)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from truceline.domain.strict import is_ascii_digits
+
 # --- text layout ------------------------------------------------------------------------------------------
 
 #: Site furniture: lines that start like this are not part of the report.
@@ -180,7 +182,7 @@ class EventMention:
 
 
 def _number(token: str) -> int | None:
-    if token.isascii() and token.isdigit():  # not "¹" or "٣" (str.isdigit() says yes; int() raises or reads 3)
+    if is_ascii_digits(token):
         return int(token) if len(token.lstrip("0")) <= 5 else None  # below 100,000; int() of 4,301 digits raises
     return _NUMBER_WORDS.get(token.casefold().replace("’", "'"))
 
