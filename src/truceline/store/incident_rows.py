@@ -65,30 +65,11 @@ def incident_row(item: IncidentItem, finalised: bool, updated_us: int) -> tuple[
     """The ``incidents`` columns id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc."""
     if isinstance(item, Snapshot):
         time = snapshot_time(item)
-        return (
-            item.id,
-            _us(time),
-            item.kind.value,
-            item.status.value,
-            item.lat,
-            item.lon,
-            grid_cell(item.lat, item.lon),
-            int(finalised),
-            updated_us,
-            snapshot_json(item, time),
-        )
-    return (
-        item.id,
-        _us(item.time),
-        item.kind,
-        item.status,
-        item.lat,
-        item.lon,
-        grid_cell(item.lat, item.lon),
-        int(finalised),
-        updated_us,
-        item.model_dump_json(),
-    )
+        kind, status, document = item.kind.value, item.status.value, snapshot_json(item, time)
+    else:
+        time, kind, status, document = item.time, item.kind, item.status, item.model_dump_json()
+    lat, lon = item.lat, item.lon
+    return item.id, _us(time), kind, status, lat, lon, grid_cell(lat, lon), int(finalised), updated_us, document
 
 
 def incident_refs(item: IncidentItem) -> list[tuple[str | None, str]]:
