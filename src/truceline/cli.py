@@ -29,6 +29,7 @@ from truceline.cli_fusion import app as fusion_app
 from truceline.cli_keys import keys_app, orgs_app
 from truceline.cli_ledger import app as ledger_app
 from truceline.cli_listener_options import check_code, cot_options, mqtt_options
+from truceline.cli_numbers import finite_float, plain_int
 from truceline.cli_report import app as report_app
 from truceline.cli_store import BusUrl, StoreUrl, check_urls, open_cli_store, refuse_cluster
 from truceline.cli_text import app as text_app
@@ -172,7 +173,7 @@ def _run_server(
 @app.command()
 def serve(
     data_dir: DataDir,
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port.", parser=plain_int)] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     agreement: Annotated[
         Path | None, typer.Option(help="Agreement YAML to put in force (kept as a new version if it differs).", dir_okay=False)
@@ -190,8 +191,8 @@ def serve(
     ] = None,
     mqtt_org: Annotated[str | None, typer.Option("--mqtt-org", help="The organisation MQTT messages are written for (required with --mqtt).")] = None,
     mqtt_topic: Annotated[str, typer.Option("--mqtt-topic", help="Topic filter to subscribe to.")] = "truceline/obs/#",
-    cot_tcp: Annotated[int | None, typer.Option("--cot-tcp", help="Also take Cursor-on-Target XML from TAK clients on this TCP port (on --host).")] = None,
-    cot_udp: Annotated[int | None, typer.Option("--cot-udp", help="Also take Cursor-on-Target XML datagrams on this UDP port (on --host).")] = None,
+    cot_tcp: Annotated[int | None, typer.Option("--cot-tcp", help="Also take Cursor-on-Target XML from TAK clients on this TCP port (on --host).", parser=plain_int)] = None,
+    cot_udp: Annotated[int | None, typer.Option("--cot-udp", help="Also take Cursor-on-Target XML datagrams on this UDP port (on --host).", parser=plain_int)] = None,
     cot_org: Annotated[
         str | None, typer.Option("--cot-org", help="The organisation CoT events are written for (required with --cot-tcp/--cot-udp).")
     ] = None,
@@ -257,7 +258,7 @@ def serve(
 def fuse(
     data_dir: DataDir,
     follow: Annotated[bool, typer.Option("--follow", help="Keep fusing new observations until interrupted.")] = False,
-    poll: Annotated[float, typer.Option(help="Seconds between looks for new observations with --follow.")] = 0.5,
+    poll: Annotated[float, typer.Option(help="Seconds between looks for new observations with --follow.", parser=finite_float)] = 0.5,
     store_url: StoreUrl = None,
     bus_url: BusUrl = None,
 ) -> None:
@@ -319,7 +320,7 @@ def _put_agreement(store: SqliteStore, path: Path, lock: FuserLock | None = None
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the demo keeps its data.")] = DEMO_DATA_DIR,
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port.", parser=plain_int)] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a web browser.")] = False,
     load_only: Annotated[bool, typer.Option("--load-only", help="Load the sample and exit without serving.")] = False,

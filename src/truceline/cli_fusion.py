@@ -16,6 +16,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from truceline.cli_numbers import finite_float, plain_int
 from truceline.cli_words import counted
 from truceline.eval.gates import DEFAULT_DISTANCE_GATE_M, DEFAULT_TIME_GATE_S
 from truceline.sim.scenario import PRESETS
@@ -41,7 +42,7 @@ def simulate_command(
         str, typer.Argument(help=f"Preset ({', '.join([*PRESETS, *NATIONS_PRESETS])}) or a scenario YAML file.")
     ] = "sparse-day",
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for truth.jsonl and observations.jsonl.")] = Path("sim-out"),
-    seed: Annotated[int | None, typer.Option("--seed", help="Override the scenario's random seed.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Override the scenario's random seed.", parser=plain_int)] = None,
     fuse: Annotated[bool, typer.Option("--fuse", help="Also fuse the observations (in arrival order) into incidents.jsonl.")] = False,
     posted: Annotated[
         bool,
@@ -133,8 +134,8 @@ def eval_command(
     observations: Annotated[
         Path | None, typer.Option("--observations", help="Observations for the oracle score (default: observations.jsonl beside TRUTH).")
     ] = None,
-    distance_gate_m: Annotated[float, typer.Option("--distance-gate-m", help="Matching gate in distance.")] = DEFAULT_DISTANCE_GATE_M,
-    time_gate_s: Annotated[float, typer.Option("--time-gate-s", help="Matching gate in time.")] = DEFAULT_TIME_GATE_S,
+    distance_gate_m: Annotated[float, typer.Option("--distance-gate-m", help="Matching gate in distance.", parser=finite_float)] = DEFAULT_DISTANCE_GATE_M,
+    time_gate_s: Annotated[float, typer.Option("--time-gate-s", help="Matching gate in time.", parser=finite_float)] = DEFAULT_TIME_GATE_S,
     as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON on stdout.")] = False,
 ) -> None:
     """Score incidents against ground truth: pairwise and incident P/R/F1, errors, duplicates, oracle."""

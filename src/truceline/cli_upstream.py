@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
+from truceline.cli_numbers import finite_float
+
 console = Console(stderr=True, soft_wrap=True)
 
 Upstream = Annotated[
@@ -22,11 +24,11 @@ UpstreamKey = Annotated[
 ]
 UpstreamAlertAfter = Annotated[
     float,
-    typer.Option("--upstream-alert-after", help="Alert (log, /metrics, page) when an observation has waited this many seconds for the hub.", rich_help_panel="National node"),
+    typer.Option("--upstream-alert-after", help="Alert (log, /metrics, page) when an observation has waited this many seconds for the hub.", rich_help_panel="National node", parser=finite_float),
 ]
 UpstreamPullEvery = Annotated[
     float,
-    typer.Option("--upstream-pull-every", help="Pull back the hub's incidents and violations released to this nation every this many seconds (0: never).", rich_help_panel="National node"),
+    typer.Option("--upstream-pull-every", help="Pull back the hub's incidents and violations released to this nation every this many seconds (0: never).", rich_help_panel="National node", parser=finite_float),
 ]
 NodeName = Annotated[
     str | None,

@@ -18,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from truceline.cli_numbers import finite_float
+
 __all__ = ["app"]
 
 app = typer.Typer(add_completion=False)
@@ -33,8 +35,8 @@ def worker_command(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Directory of the ledger signing key (shared by the cluster's workers).")],
     store_url: Annotated[str, typer.Option("--store", help="PostgreSQL URL of the cluster's store: postgresql://USER@HOST:PORT/DB.")],
     bus_url: Annotated[str | None, typer.Option("--bus", help="NATS URL for wake-ups and live events: nats://HOST:PORT.")] = None,
-    sector_deg: Annotated[float, typer.Option("--sector-deg", help="Fusion sector size in degrees (must divide 180).")] = 1.0,
-    halo_km: Annotated[float, typer.Option("--halo-km", help="Halo fused around each sector, ≥ the association reach.")] = 50.0,
+    sector_deg: Annotated[float, typer.Option("--sector-deg", help="Fusion sector size in degrees (must divide 180).", parser=finite_float)] = 1.0,
+    halo_km: Annotated[float, typer.Option("--halo-km", help="Halo fused around each sector, ≥ the association reach.", parser=finite_float)] = 50.0,
     die_with_parent: Annotated[bool, typer.Option(help="Exit when the process that started this one dies.")] = True,
 ) -> None:
     """Run the ledger sequencer and the sector fusion roles of a cluster until stopped."""

@@ -29,6 +29,7 @@ from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.agreement import Agreement
 from truceline.domain.incident import Incident, base_incident_id
 from truceline.domain.review import violation_candidates
+from truceline.domain.strict import PlainFloat, PlainInt
 from truceline.domain.violation import LAUNCH_PHASE_KINDS, Violation
 from truceline.service.tracks import track_violation_features
 from truceline.store.ports import IncidentQuery
@@ -116,7 +117,7 @@ def _strip_wkb(value: Any) -> Any:
 async def get_agreement(
     request: Request,
     principal: Reader,
-    simplify_m: Annotated[float, Query(ge=0, le=10_000, description="simplify lines to this tolerance")] = 100.0,
+    simplify_m: Annotated[PlainFloat, Query(ge=0, le=10_000, description="simplify lines to this tolerance")] = 100.0,
 ) -> Response:
     """Terms, version and digest, plus ``geojson`` (line of contact, controlled areas, zones)."""
     current = await run_in_threadpool(_in_force, request)
@@ -128,8 +129,8 @@ async def get_agreement(
 async def locate(
     request: Request,
     principal: Reader,
-    lat: Annotated[float, Query(ge=-90, le=90)],
-    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[PlainFloat, Query(ge=-90, le=90)],
+    lon: Annotated[PlainFloat, Query(ge=-180, le=180)],
 ) -> Response:
     """``{"controlled_by", "distance_to_contact_line_m", "zones"}`` (geodesic, WGS84)."""
     current = await run_in_threadpool(_in_force, request)
@@ -262,7 +263,7 @@ async def violations(
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
     party: Annotated[str | None, Query(description="party held responsible, or 'undetermined'")] = None,
     rule: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS, description="violations per page (not incidents)")] = 1000,
+    limit: Annotated[PlainInt, Query(ge=1, le=MAX_INCIDENTS, description="violations per page (not incidents)")] = 1000,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page (same filters)")] = None,
     include_dismissed: Annotated[
         bool, Query(description="also judge incidents analysts dismissed (coalition analysts and supervisors only)")

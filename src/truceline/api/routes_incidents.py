@@ -27,6 +27,7 @@ from truceline.api.auth import require
 from truceline.api.routes_observations import json_response, parse_bbox
 from truceline.domain.incident import Incident, IncidentStatus, base_incident_id
 from truceline.domain.review import Decision
+from truceline.domain.strict import PlainInt
 from truceline.service.fusion import incident_feature
 from truceline.store.ports import IncidentQuery
 
@@ -49,7 +50,7 @@ async def list_incidents(
     until: Annotated[datetime | None, Query(description="exclusive upper bound on incident time")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
     status_: Annotated[list[IncidentStatus] | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_INCIDENTS)] = 1000,
+    limit: Annotated[PlainInt, Query(ge=1, le=MAX_INCIDENTS)] = 1000,
 ) -> Response:
     """Each feature lists its supporting observation ids, independent sources, corroboration and uncertainty."""
     for name, value in (("since", since), ("until", until)):

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
 from truceline.api.routes_observations import json_response
+from truceline.domain.strict import PlainInt
 from truceline.ledger.canonical import parse_leaf
 from truceline.ledger.checkpoint import LedgerKey, existing_ledger_key
 from truceline.ledger.log import LogError
@@ -66,7 +67,7 @@ async def checkpoint(request: Request, principal: Reader) -> Response:
 
 @router.get("/inclusion", summary="Audit path of one leaf in the tree of a given size")
 async def inclusion(
-    request: Request, principal: Reader, index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]
+    request: Request, principal: Reader, index: Annotated[PlainInt, Query(ge=0)], size: Annotated[PlainInt, Query(ge=1)]
 ) -> Response:
     """RFC 9162 inclusion proof (base64 hashes, leaf first)."""
     try:
@@ -80,8 +81,8 @@ async def inclusion(
 async def consistency(
     request: Request,
     principal: Reader,
-    size1: Annotated[int, Query(alias="from", ge=1)],
-    size2: Annotated[int, Query(alias="to", ge=1)],
+    size1: Annotated[PlainInt, Query(alias="from", ge=1)],
+    size2: Annotated[PlainInt, Query(alias="to", ge=1)],
 ) -> Response:
     """RFC 9162 consistency proof; ``from`` must be at least 1 (every tree extends the empty one)."""
     try:
@@ -92,7 +93,7 @@ async def consistency(
 
 
 @router.get("/leaves/{index}", summary="One leaf: its exact bytes and their JSON reading")
-async def leaf(request: Request, principal: Reader, index: int) -> Response:
+async def leaf(request: Request, principal: Reader, index: PlainInt) -> Response:
     """Leaves hold commitments, never observation content, so they are readable by all."""
     try:
         data = await run_in_threadpool(request.app.state.store.ledger_leaf, index)

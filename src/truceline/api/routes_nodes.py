@@ -9,7 +9,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from truceline.access.policy import Permission, Principal, is_coalition_staff
@@ -91,8 +91,12 @@ MAX_COUNT = 2**63 - 1
 
 
 class NodeReport(BaseModel):
-    """What a node says about itself on each contact (counts up to :data:`MAX_COUNT`, a finite age)."""
+    """What a node says about itself on each contact (counts up to :data:`MAX_COUNT`, a finite age).
 
+    Strict: a count sent as ``"3"``, ``3.0`` or ``true`` is refused, not read as 3 or 1.
+    """
+
+    model_config = ConfigDict(strict=True)
     node: str = Field(min_length=1, max_length=200)
     pending: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     oldest_pending_age_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)

@@ -17,7 +17,7 @@ from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require, require_key
 from truceline.api.integrity import check_stored
 from truceline.domain.observation import Observation
-from truceline.domain.strict import is_ascii_digits, parse_decimal
+from truceline.domain.strict import PlainInt, is_ascii_digits, parse_decimal
 from truceline.service import batch_parser
 from truceline.service.intake import ForeignOrganisation, accept_prepared
 from truceline.store.ports import AddResult, BBox, ObservationQuery, StoredObservation
@@ -200,7 +200,7 @@ async def list_observations(
     kind: Annotated[list[str] | None, Query()] = None,
     source_type: Annotated[list[str] | None, Query()] = None,
     org: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    limit: Annotated[PlainInt, Query(ge=1, le=10_000)] = 100,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Response:
     """A page of observations; follow ``next_cursor`` for the rest."""

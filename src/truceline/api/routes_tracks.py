@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from truceline.access.policy import Permission, Principal
 from truceline.api.auth import require
 from truceline.api.routes_observations import json_response, parse_bbox
+from truceline.domain.strict import PlainInt
 from truceline.service.tracks import MAX_TRACK_POINTS, normalise_track_id, track_detail, tracks_collection
 from truceline.store.tracks import list_findings
 
@@ -30,7 +31,7 @@ async def list_tracks_route(
     kind: Annotated[Literal["aircraft", "vessel"] | None, Query(description="aircraft or vessel")] = None,
     since: Annotated[datetime | None, Query(description="Only tracks heard at or after this time")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat of the latest position")] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    limit: Annotated[PlainInt, Query(ge=1, le=100_000)] = 1000,
 ) -> Response:
     """Broadcast data (ADS-B, AIS) is readable by every key; ``state`` is what the transponder's identity says."""
     box = parse_bbox(bbox) if bbox else None
@@ -54,7 +55,7 @@ async def track_findings_route(
     track: Annotated[str | None, Query(description="only this track (vessel:<MMSI> or aircraft:<icao24>)")] = None,
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+    limit: Annotated[PlainInt, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:
     """Each finding has its ``basis``; violations carry the ``violation`` as ``GET /violations`` serves it."""
     track_id = normalise_track_id(track) if track else None
@@ -74,7 +75,7 @@ async def get_track_route(
     principal: Annotated[Principal, Depends(require(Permission.READ))],
     since: Annotated[datetime | None, Query()] = None,
     until: Annotated[datetime | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_TRACK_POINTS)] = MAX_TRACK_POINTS,
+    limit: Annotated[PlainInt, Query(ge=1, le=MAX_TRACK_POINTS)] = MAX_TRACK_POINTS,
 ) -> Response:
     """``track_id`` is ``vessel:<MMSI>``, ``aircraft:<icao24>``, or a bare 9-digit MMSI or 6-hex ICAO address."""
     normalised = normalise_track_id(track_id)

@@ -14,12 +14,15 @@ import math
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 #: A plain decimal number: optional sign, digits with an optional fraction, optional exponent. ASCII only.
 DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+#: A plain whole number written as text: optional sign and ASCII digits, nothing around them.
+INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 #: The start every accepted time string must have: a calendar date and hours:minutes (then seconds, offset).
 _ISO_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}", re.ASCII)
 
@@ -79,6 +82,29 @@ def time_input(value: Any) -> Any:
     raise PydanticCustomError(
         "iso_datetime", "time must be an ISO 8601 date-time string with an offset, e.g. 2023-04-02T03:15:00Z, got {got}", {"got": _kind(value)}
     )
+
+
+def _plain_integer_text(value: Any) -> Any:
+    """A query string's integer must be :data:`INTEGER`: lax mode also reads ``" 3"``, ``"1_0"`` and ``"3.0"``."""
+    if type(value) is str and INTEGER.fullmatch(value) is None:
+        raise PydanticCustomError("plain_integer", "expected a whole number in ASCII digits, got {got}", {"got": _kind(value)})
+    return value
+
+
+def _plain_decimal_text(value: Any) -> Any:
+    """A query string's number must be :data:`DECIMAL` and finite: lax mode also reads ``"1_0"``, ``" 3"``."""
+    if type(value) is not str:
+        return value
+    try:
+        return parse_decimal(value)
+    except ValueError as exc:
+        raise PydanticCustomError("plain_decimal", "{why}", {"why": str(exc)}) from None
+
+
+#: An integer read from text (a query string): :data:`INTEGER` only, then the usual bounds.
+PlainInt = Annotated[int, BeforeValidator(_plain_integer_text)]
+#: A number read from text (a query string): :func:`parse_decimal`'s grammar, finite, then the usual bounds.
+PlainFloat = Annotated[float, BeforeValidator(_plain_decimal_text)]
 
 
 def _coercible(value: Any) -> bool:
