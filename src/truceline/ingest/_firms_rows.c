@@ -9,12 +9,17 @@
  * built) and only ever stricter: a line this module cannot vouch for (any byte outside printable ASCII, a
  * quote, a wrong cell count, a cell that is not a plain decimal, a bad date, time or footprint, a time out of
  * bounds) is handed back as (k, number, start, end) for the Python row decoder, which words the refusal.
- * Files: this one the module (the spec Python gives, the loop over lines, the objects it returns);
- * _firms_row.c one line's checks, row id and canonical document; _jcs_number.c decimal cells and doubles as
- * float(), format() and RFC 8785 read and write them.
+ * Files (one translation unit, built from this one): this one the module (the spec Python gives, the loop
+ * over lines, the objects it returns); _firms_row.c one line's checks, row id and canonical document;
+ * _jcs_number.c decimal cells and doubles as float(), format() and RFC 8785 read and write them.
  * tests/test_firms_compiled.py checks bytes, ids and values against the Python serialiser and the model.
  */
 #include "_firms_rows.h"
+
+/* One translation unit: the other two files are included rather than compiled apart, so the compiler can
+ * inline the per-cell helpers across them (compiled apart, a row took 8% longer). */
+#include "_jcs_number.c"
+#include "_firms_row.c"
 
 #include <datetime.h>
 #include <math.h>
