@@ -37,6 +37,7 @@ from truceline.domain.observation_fast import collector_paused
 from truceline.ingest.acled import decode_acled_bytes
 from truceline.ingest.cot import CotOptions, decode_cot
 from truceline.ingest.firms_columns import decode_firms_columns_bytes
+from truceline.ingest.firms_compiled import BACKEND as FIRMS_BACKEND
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.klv import decode_klv
 from truceline.ingest.native import decode_json, decode_json_lines
@@ -297,9 +298,9 @@ _KLV_NOTE = (
 )
 
 _FIRMS_NOTE = (
-    "truceline = the file read once as columns (ingest/firms_columns.py), as truceline ingest reads FIRMS: "
-    "rows the column checks accept come out validated with their canonical JSON (what the store takes), "
-    "the rest through the model; the conflict-fire analytic is not included"
+    "truceline = the file read once as columns, as truceline ingest reads FIRMS: rows the checks accept come out "
+    "validated with their canonical JSON and id (what the store takes), the rest through the model; the conflict-fire "
+    f"analytic is not included; rows split, checked and serialised by: {'the compiled scanner (ingest/_firms_rows.c)' if FIRMS_BACKEND == 'c' else 'Python (ingest/firms_columns.py; the compiled scanner is not built)'}"
 )
 
 _JSON_NOTE = (

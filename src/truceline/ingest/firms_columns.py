@@ -23,18 +23,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import itemgetter
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 import numpy as np
 import orjson
 
-from truceline.domain.observation import DEFAULT_CLOCK_SKEW, EARLIEST_TIME, MAX_UNCERTAINTY_M
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW, EARLIEST_TIME
 from truceline.domain.observation_fast import collector_paused
 from truceline.domain.strict import DECIMAL
 from truceline.domain.validated import ValidatedObservation
 from truceline.ingest.firms import (
     _DEFAULT_PIXEL_KM,
-    _SQRT12,
     _VIIRS_CONFIDENCE,
     REQUIRED_COLUMNS,
     SOURCE,
@@ -48,29 +47,18 @@ from truceline.ingest.firms import (
     _width_checked,
     decode_firms_bytes,
 )
+from truceline.ingest.firms_compiled import MAX_PLAIN_LINE, CompiledColumns, Extra, Row, compiled_columns, footprint
+from truceline.ingest.firms_compiled import document as _document
 from truceline.ingest.records import Record, Rejection, Validated
-from truceline.ledger.canonical import _float_for_orjson, canonical_json
+from truceline.ledger.canonical import _float_for_orjson
 
 #: Files up to this size are split in memory at once (a year of FIRMS over Ukraine is 4 MB; a split row costs about
 #: 1 KB with its cells); larger ones stream row by row, in bounded memory, as before.
 MAX_COLUMNAR_BYTES = 32 * 1024 * 1024
-#: Longer lines go the row way: this bounds a validated row's attributes far below the model's 56 KiB.
-_MAX_PLAIN_LINE = 4096
 _SPECIAL = re.compile('["\r\x00]')
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _HHMM = re.compile(r"[0-9]{1,4}", re.ASCII)
-_MAX_VARIANCE = MAX_UNCERTAINTY_M**2
 _PUBLIC = ("PUBLIC",)
-_PUBLIC_JSON = orjson.Fragment(canonical_json(["PUBLIC"]))
-_SOURCE_JSON = orjson.Fragment(canonical_json(SOURCE))
-
-
-class Row(NamedTuple):
-    """One non-blank data line: its number, and its cells when it is plain (no quotes, no stray line breaks)."""
-
-    number: int
-    line: str
-    cells: list[str] | None
 
 
 def split_rows(text: str) -> tuple[str, list[Row]]:
@@ -80,7 +68,7 @@ def split_rows(text: str) -> tuple[str, list[Row]]:
     last = len(pieces) - 1  # pieces[last] is what follows the last newline: a line only if not empty
     if last == 0:
         return pieces[0], []
-    limit = min(_MAX_PLAIN_LINE, csv.field_size_limit())
+    limit = min(MAX_PLAIN_LINE, csv.field_size_limit())
     search = _SPECIAL.search
     rows: list[Row] = []
     append = rows.append
@@ -156,15 +144,9 @@ class _Stamps:
 
 
 def _footprint(scan: float, track: float) -> tuple[orjson.Fragment, float] | None:
-    """Covariance (as canonical JSON) and σ of a pixel footprint, as the row decoder and the model compute
-    them; None if the row decoder or the model would refuse it."""
-    if not (0 < scan <= 10 and 0 < track <= 10):
-        return None
-    sigma_e, sigma_n = scan * 1000 / _SQRT12, track * 1000 / _SQRT12
-    a, d = sigma_e**2, sigma_n**2
-    if not (a > 0 and d > 0 and a * d - 0.0 * 0.0 > 0) or max(a, d) > _MAX_VARIANCE:
-        return None
-    return orjson.Fragment(canonical_json([[a, 0.0], [0.0, d]])), math.sqrt((a + d) / 2.0)
+    """:func:`~truceline.ingest.firms_compiled.footprint` with the covariance as an orjson fragment."""
+    found = footprint(scan, track)
+    return None if found is None else (orjson.Fragment(found[0]), found[1])
 
 
 @dataclass
@@ -212,14 +194,20 @@ class FirmsColumns:
         return keep, np.asarray(lats, dtype=np.float64), np.asarray(lons, dtype=np.float64), np.asarray(days, dtype="datetime64[D]")
 
 
-def read_columns(text: str, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> FirmsColumns | None:
+def read_columns(text: str, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> FirmsColumns | CompiledColumns | None:
     """``text`` (a whole FIRMS CSV) split and checked as columns; None when its header repeats a name.
+
+    With the compiled scanner built and an ASCII text, the columns are those of
+    :func:`~truceline.ingest.firms_compiled.compiled_columns` (split and checked in C when decoded).
 
     ``now``: times after ``now + skew`` are left to the model (give a ``now`` no later than validation's).
     Raises :class:`~truceline.ingest.records.FormatError` for a header that is not FIRMS, as the row decoder does.
     The cyclic collector is paused meanwhile: splitting makes a few objects per row and no cycles, and with it
     on, its full passes over the growing lists took a third of the time.
     """
+    compiled = compiled_columns(text, now, skew)
+    if compiled is not None:
+        return compiled
     with collector_paused():
         return _read_columns(text, now, skew)
 
@@ -278,18 +266,6 @@ def _read_columns(text: str, now: datetime, skew: timedelta) -> FirmsColumns | N
     return table
 
 
-class Extra(Protocol):
-    """Attributes added to some rows (the analytic's verdict): the value, and its RFC 8785 bytes."""
-
-    name: str
-
-    def value(self, k: int) -> dict[str, Any] | None:
-        """The attribute of row ``k``, or None for none."""
-
-    def canonical(self, k: int) -> bytes | None:
-        """``canonical_json(self.value(k))``, or None."""
-
-
 def _validated(table: FirmsColumns, k: int, extra: Extra) -> ValidatedObservation:
     """The observation of plainly valid row ``k``, with the ``extra`` attribute when it has one.
 
@@ -308,18 +284,8 @@ def _validated(table: FirmsColumns, k: int, extra: Extra) -> ValidatedObservatio
     added = extra.canonical(k)
     if added is not None:
         canonical_attributes[extra.name] = orjson.Fragment(added)
-    document = {
-        "attributes": canonical_attributes,
-        "credibility": 2,
-        "id": oid,
-        "kind": "thermal",
-        "location": {"cov_m2": cov_fragment, "lat": _float_for_orjson(lat), "lon": _float_for_orjson(lon), "type": "point"},
-        "releasable_to": _PUBLIC_JSON,
-        "reliability": "B",
-        "source": _SOURCE_JSON,
-        "time": text,
-        "time_uncertainty_s": _float_for_orjson(uncertainty_s),
-    }
+    where = (cov_fragment, _float_for_orjson(lat), _float_for_orjson(lon))
+    document = _document(canonical_attributes, oid, *where, text, _float_for_orjson(uncertainty_s))
     return ValidatedObservation(
         orjson.dumps(document, option=orjson.OPT_SORT_KEYS),
         oid,
@@ -339,9 +305,12 @@ def _validated(table: FirmsColumns, k: int, extra: Extra) -> ValidatedObservatio
     )
 
 
-def decode_columns(table: FirmsColumns, extra: Extra) -> Iterator[Record | Rejection | Validated]:
+def decode_columns(table: FirmsColumns | CompiledColumns, extra: Extra) -> Iterator[Record | Rejection | Validated]:
     """Every row of ``table`` in file order: plainly valid rows as :class:`Validated`, the rest as the row
     decoder gives them; ``extra`` adds its attribute to the rows that have one (a Record's too)."""
+    if isinstance(table, CompiledColumns):
+        yield from table.decode(extra)
+        return
     for start in range(0, len(table.rows), _BLOCK):
         with collector_paused():  # a block's items are built with the collector off (no cycles), then handed out
             block = list(_decode_block(table, extra, start))

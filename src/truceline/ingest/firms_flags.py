@@ -31,6 +31,7 @@ from truceline.fuse.conflict_fire import (
 )
 from truceline.ingest.firms import read_positions
 from truceline.ingest.firms_columns import FirmsColumns, decode_columns
+from truceline.ingest.firms_compiled import CompiledColumns
 from truceline.ingest.records import FormatError, Record, Rejection, Validated
 from truceline.ledger.canonical import canonical_json
 
@@ -209,7 +210,7 @@ class _ColumnVerdicts:
         return None if i is None else self._canonical[self._which[i]]
 
 
-def annotate_columns(table: FirmsColumns, baseline: LabelledBaseline, analysis: FireAnalysis) -> Iterator[Record | Rejection | Validated]:
+def annotate_columns(table: FirmsColumns | CompiledColumns, baseline: LabelledBaseline, analysis: FireAnalysis) -> Iterator[Record | Rejection | Validated]:
     """:func:`annotate_conflict_fires` for a file read as columns (:mod:`truceline.ingest.firms_columns`):
     the same positions, verdicts and records, from one parse of the file."""
     rows, lat, lon, day = table.positions()
