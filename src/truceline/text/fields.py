@@ -115,6 +115,7 @@ class FieldReader(Chooser):
             if not context.hard_regions:
                 local.regions |= {p.region_key for p in others if p.region_key}
             final.append(self._resolve(comp, f, local, others, units.get(i)))
+        final = self._abroad_beside_theatre(final)
         if ALTERNATIVES.search(text):
             final = self._alternatives(final)
         final = self._facilities_after(items, final)
@@ -124,6 +125,19 @@ class FieldReader(Chooser):
         if regions_seen:
             return regions_seen + ordered
         return ordered or [unresolved(text.strip(), "no place name found")]
+
+    @staticmethod
+    def _abroad_beside_theatre(resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
+        """A place abroad known by the words only as another name of it is not meant when the field names a place
+        in Ukraine or Russia: "Azot" (a chemical plant in Siverskodonetsk) is an old name of Ashdod, 1,900 km off.
+        A place abroad by its own name ("Chisinau, Moldova") or a field naming nothing in the theatre is left as it is."""
+        if not any(p.resolved and p.country in THEATRE for p in resolved):
+            return resolved
+        return [
+            unresolved(p.mention, f"{p.name} ({p.country}) has this as another name; the field names places in Ukraine or Russia")
+            if p.resolved and p.country not in THEATRE and p.match == "alternate" else p
+            for p in resolved
+        ]
 
     def _facilities_after(self, items: list[_Component], resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
         """A place that names a facility ("Kherson airport") goes after a settlement the field names otherwise
