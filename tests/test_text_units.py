@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from truceline.text.gazetteer import distance_km
-from truceline.text.geoparse import ResolvedPlace, parse_location
+from truceline.text.geoparse import ResolvedPlace, geoparse, parse_location
 from truceline.text.units import adjective_forms, unit_kind
 
 # Points of the towns the tests name (GeoNames, rounded): what a right answer must lie near.
@@ -179,3 +179,15 @@ def test_a_village_at_its_hromadas_median_takes_an_unlinked_geonames_point_of_it
     place = first_point(parse_location("Verkhnosadove village (Bakhchysaraiskyi district)"))
     assert place.precision == 1 and km(place, (44.689, 33.702)) < 1
     assert "this point no codifier village" in (place.basis or "")
+
+
+def test_running_text_reads_the_raion_named_after_a_place_as_in_a_location_field() -> None:
+    # The only Martynovka the gazetteer has is in Crimea, 600 km from Sudzha raion: in running text it was placed
+    # there; now, as in a field, it is left unplaced with the reason.
+    places = geoparse("Ukrainian units held their positions near Martynovka in Sudzha raion, the brigade reported.")
+    village = next(p for p in places if p.mention == "Martynovka")
+    assert not village.resolved and village.note == "no such place in Sudzha raion in the gazetteer"
+    # A Ukrainian raion by its adjective: the Pryvillia of Siverskodonetsk raion, not the bigger one of Bilovodsk hromada.
+    places = geoparse("Ворог обстріляв село Привілля Сіверськодонецького району, повідомили в ОВА.")
+    village = next(p for p in places if p.mention == "Привілля")
+    assert village.hromada == "Lysychanska hromada" and km(village, (49.006, 38.299)) < 2

@@ -254,6 +254,10 @@ class Chooser:
         t = self.thresholds
         return self._front_km(place) <= t.front_km or self._border_km(place) <= t.border_km
 
+    def _fighting_km(self, place: Place) -> float:
+        """Distance from the line of contact or the fought-over border, whichever is nearer."""
+        return min(self._front_km(place), self._border_km(place))
+
     def _front_km(self, place: Place) -> float:
         """Distance of a place from the line of contact, computed once per place."""
         found = self._front_cache.get(place.index)

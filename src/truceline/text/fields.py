@@ -249,10 +249,6 @@ class FieldReader(Chooser):
             kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
         )
 
-    def _fighting_km(self, place: Place) -> float:
-        """Distance from the line of contact or the fought-over border, whichever is nearer."""
-        return min(self._front_km(place), self._border_km(place))
-
     def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
             place = self._resolve_district(comp, found, context, others)
