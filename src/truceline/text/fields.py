@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, Place, distance_km
+from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, distance_km
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
