@@ -128,7 +128,7 @@ def pair_russian_names(villages: dict[str, tuple[set[str], str, tuple[float, flo
     for ident, (keys, admin1, _lat, _lon) in places.items():
         for key in keys:
             by_key.setdefault((key, admin1), set()).add(ident)
-    pairs = []
+    pairs: list[tuple[float, str, str]] = []
     for code in sorted(villages):
         keys, admin1, anchor = villages[code]
         if anchor is not None:
