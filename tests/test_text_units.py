@@ -191,3 +191,12 @@ def test_running_text_reads_the_raion_named_after_a_place_as_in_a_location_field
     places = geoparse("Ворог обстріляв село Привілля Сіверськодонецького району, повідомили в ОВА.")
     village = next(p for p in places if p.mention == "Привілля")
     assert village.hromada == "Lysychanska hromada" and km(village, (49.006, 38.299)) < 2
+
+
+def test_a_raion_named_after_a_russian_town_answers_that_town_not_a_ukrainian_namesake_by_another_name() -> None:
+    # Borisovka (Belgorod Oblast) is the official name the unit is read as; Borysivka of Odesa Oblast has
+    # "Borisovka" only as its Russian name. The district used to answer the Odesa village, 700 km off.
+    places = parse_location("Khotmyzhsk (Borisovka raion)")
+    point = first_point(places)
+    assert point.name == "Borisovka" and point.country == "RU" and point.precision == 3
+    assert km(point, (50.599, 36.017)) < 1

@@ -256,6 +256,12 @@ class FieldReader(Chooser):
                 return place
             if not place.resolved:
                 return self._unit_point(comp, unit)
+            if place.place_index is not None and not self.units.contains(unit, self.gazetteer.places[place.place_index]):
+                # "Borisovka raion" is Belgorod Oblast's (Borisovka, its official name), not the Odesa Oblast village
+                # whose Russian name it is: the unit the constraint was read as answers, when it has a point.
+                own = self._unit_point(comp, unit)
+                if own.resolved:
+                    return own
             if (place.precision or 3) < 3:  # Donetsk raion beside Makiivka is no part of Makiivka: a raion is an area
                 return replace(place, precision=3, note=f"{unit.kind} named after this town: the town's point")
             return place
