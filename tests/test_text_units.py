@@ -200,3 +200,15 @@ def test_a_raion_named_after_a_russian_town_answers_that_town_not_a_ukrainian_na
     point = first_point(places)
     assert point.name == "Borisovka" and point.country == "RU" and point.precision == 3
     assert km(point, (50.599, 36.017)) < 1
+
+
+def test_a_raion_the_gazetteer_does_not_know_leaves_a_far_namesake_unplaced() -> None:
+    # Belovsk raion (Kursk Oblast, centre Belaya) is not in the gazetteer; the only Ozerki it has is a part of
+    # Saint Petersburg, 1,050 km from the border. Alone, the name still goes there; beside the unknown raion it is
+    # a guess and is left unplaced with the reason.
+    village = parse_location("Ozerki village (Belovsk rayon)")[0]
+    assert village.mention == "Ozerki" and not village.resolved
+    assert village.note is not None and village.note.startswith("Belovsk rayon is not in the gazetteer")
+    assert parse_location("Ozerki")[0].resolved
+    # Near the fighting the namesake stays: a Ukrainian village by the line, with a raion name nobody knows.
+    assert first_point(parse_location("Robotyne, Kvertivskyi raion")).name == "Robotyne"

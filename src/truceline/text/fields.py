@@ -116,6 +116,7 @@ class FieldReader(Chooser):
                 local.regions |= {p.region_key for p in others if p.region_key}
             final.append(self._resolve(comp, f, local, others, units.get(i)))
         final = self._abroad_beside_theatre(final)
+        final = self._beside_unknown_unit(items, final, context, units)
         if ALTERNATIVES.search(text):
             final = self._alternatives(final)
         final = self._facilities_after(items, final)
@@ -125,6 +126,26 @@ class FieldReader(Chooser):
         if regions_seen:
             return regions_seen + ordered
         return ordered or [unresolved(text.strip(), "no place name found")]
+
+    def _beside_unknown_unit(self, items: list[_Component], resolved: list[ResolvedPlace], context: Context,
+                             units: dict[int, Unit]) -> list[ResolvedPlace]:
+        """A raion or hromada the gazetteer does not know ("Ozerki, Belovsk raion": Belaya's raion, Kursk Oblast)
+        says the place is one the gazetteer is thin on; a namesake the name alone picks far from the line of contact
+        and the border (Ozerki, a part of Saint Petersburg, 1,050 km off) is then a guess, and is left unplaced
+        with the reason. Near the fighting, or in a region the field names, it stays."""
+        unknown = [c for i, c in enumerate(items) if i not in units and c.kind == "district" and unit_kind(c.raw) is not None
+                   and not c.city_part]
+        if not unknown or len(items) != len(resolved):
+            return resolved
+        out = []
+        for comp, place in zip(items, resolved, strict=True):
+            if (comp.kind == "settlement" and place.resolved and place.place_index is not None and place.region_key not in context.regions
+                    and not self._near_fighting(self.gazetteer.places[place.place_index])):
+                place = unresolved(place.mention, f"{unknown[0].raw or unknown[0].text} is not in the gazetteer, and {place.name} "
+                                                  f"({place.country}), which the name gives, lies far from the line of contact and the "
+                                                  "border: a place the gazetteer lacks may be meant")
+            out.append(place)
+        return out
 
     @staticmethod
     def _abroad_beside_theatre(resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
