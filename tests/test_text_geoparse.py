@@ -292,3 +292,14 @@ def test_a_facility_named_after_a_town_is_by_the_other_settlement_the_field_name
     assert place.name == "Chornobaivka" and near(place, 46.696, 32.545, 1)
     assert first(parse_location("Kherson airport")).name == "Kherson"
     assert first(parse_location("Hostomel airport, Hostomel")).name == "Hostomel"  # the same town named twice
+
+
+def test_a_place_abroad_by_another_name_is_not_meant_beside_a_place_of_the_theatre() -> None:
+    # "Azot" is Siverskodonetsk's chemical plant and an old name of Ashdod (Israel, 1,900 km off); the field names
+    # Siverskodonetsk, so the plant is a part of it, not Ashdod. Alone, or by its own name, the place abroad stays.
+    places = parse_location("Azot chemical plant; Sievierodonetsk")
+    located = [p for p in places if p.lat is not None]
+    assert located and located[0].name == "Siverskodonetsk" and near(located[0], 48.944, 38.488, 1)
+    assert all(p.country in ("UA", "RU") for p in located)
+    assert first(parse_location("Azot")).country == "IL"
+    assert first(parse_location("Ashdod, Kharkiv")).country == "IL"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from truceline.text.gazetteer import distance_km
 from truceline.text.geoparse import ResolvedPlace, parse_location
 
 
@@ -47,6 +48,29 @@ def test_a_codifier_village_is_paired_with_a_geonames_point_only_when_the_pairin
     # a place already in the gazetteer is not given twice
     only = pair_villages({"a": ("Robotyne", "26", median)}, set())["a"]
     assert pair_villages({"a": ("Robotyne", "26", median)}, {only.geonameid}) == {}
+
+
+def test_a_codifier_village_is_paired_with_a_geonames_place_of_its_russian_name_only_when_the_pairing_is_clear() -> None:
+    from truceline.text.normalise import russian_forms, skeleton, transliterate_ru
+    from truceline.text.small_places import pair_russian_names
+
+    forms = {skeleton(f) for f in russian_forms("Золоте")} | {skeleton(transliterate_ru(f)) for f in russian_forms("Золоте")}
+    assert skeleton("Zolotoye") in forms  # GeoNames names Crimea's villages in Russian
+    median = (45.30, 34.20)
+    near, rival = ({skeleton("Zolotoye")}, "11", 45.35, 34.25), ({skeleton("Zolotoye")}, "11", 45.25, 34.15)
+    assert pair_russian_names({"a": (forms, "11", median)}, {"g": near}) == {"a": "g"}
+    assert pair_russian_names({"a": (forms, "14", median)}, {"g": near}) == {}  # another oblast
+    assert pair_russian_names({"a": (forms, "11", (46.0, 35.0))}, {"g": near}) == {}  # farther than 40 km from the median
+    assert pair_russian_names({"a": (forms, "11", median)}, {"g": near, "h": rival}) == {}  # two places about as near
+
+
+def test_crimeas_villages_take_the_point_geonames_gives_under_their_russian_name() -> None:
+    # GeoNames lists Оленівка of Yevpatoriia raion as Olenevka (1,441 inhabitants), Томашівка of Dzhankoi raion as a
+    # small Russian-named place: the build pairs them now, and they are no longer at their hromada's (or raion's)
+    # median at precision 3.
+    for field, point in (("Olenivka village, Yevpatoriia district", (45.383, 32.533)), ("Tomashivka (Dzhankoiskyi raion)", (45.937, 34.113))):
+        place = first(parse_location(field))
+        assert place.precision == 1 and distance_km(place.lat or 0.0, place.lon or 0.0, *point) < 1, field
 
 
 def test_a_small_listed_village_does_not_outweigh_a_codifier_village_of_unknown_size() -> None:

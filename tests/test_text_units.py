@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from truceline.text.gazetteer import distance_km
-from truceline.text.geoparse import ResolvedPlace, parse_location
+from truceline.text.geoparse import ResolvedPlace, geoparse, parse_location
 from truceline.text.units import adjective_forms, unit_kind
 
 # Points of the towns the tests name (GeoNames, rounded): what a right answer must lie near.
@@ -171,3 +171,44 @@ def test_a_short_name_is_matched_by_a_near_spelling_inside_the_unit_named_only()
         assert place.name == "Borova" and place.match == "fuzzy" and place.precision == 1, field
     alone = parse_location("Borov")[0]
     assert alone.name != "Borova"
+
+
+def test_a_village_at_its_hromadas_median_takes_an_unlinked_geonames_point_of_its_name() -> None:
+    # GeoNames files Verkhnosadove under Sevastopol, the codifier under Bakhchysarai raion: the build linked the
+    # point to no village, and the codifier's village sat at its raion's median, 19 km off.
+    place = first_point(parse_location("Verkhnosadove village (Bakhchysaraiskyi district)"))
+    assert place.precision == 1 and km(place, (44.689, 33.702)) < 1
+    assert "this point no codifier village" in (place.basis or "")
+
+
+def test_running_text_reads_the_raion_named_after_a_place_as_in_a_location_field() -> None:
+    # The only Martynovka the gazetteer has is in Crimea, 600 km from Sudzha raion: in running text it was placed
+    # there; now, as in a field, it is left unplaced with the reason.
+    places = geoparse("Ukrainian units held their positions near Martynovka in Sudzha raion, the brigade reported.")
+    village = next(p for p in places if p.mention == "Martynovka")
+    assert not village.resolved and village.note == "no such place in Sudzha raion in the gazetteer"
+    # A Ukrainian raion by its adjective: the Pryvillia of Siverskodonetsk raion, not the bigger one of Bilovodsk hromada.
+    places = geoparse("Ворог обстріляв село Привілля Сіверськодонецького району, повідомили в ОВА.")
+    village = next(p for p in places if p.mention == "Привілля")
+    assert village.hromada == "Lysychanska hromada" and km(village, (49.006, 38.299)) < 2
+
+
+def test_a_raion_named_after_a_russian_town_answers_that_town_not_a_ukrainian_namesake_by_another_name() -> None:
+    # Borisovka (Belgorod Oblast) is the official name the unit is read as; Borysivka of Odesa Oblast has
+    # "Borisovka" only as its Russian name. The district used to answer the Odesa village, 700 km off.
+    places = parse_location("Khotmyzhsk (Borisovka raion)")
+    point = first_point(places)
+    assert point.name == "Borisovka" and point.country == "RU" and point.precision == 3
+    assert km(point, (50.599, 36.017)) < 1
+
+
+def test_a_raion_the_gazetteer_does_not_know_leaves_a_far_namesake_unplaced() -> None:
+    # Belovsk raion (Kursk Oblast, centre Belaya) is not in the gazetteer; the only Ozerki it has is a part of
+    # Saint Petersburg, 1,050 km from the border. Alone, the name still goes there; beside the unknown raion it is
+    # a guess and is left unplaced with the reason.
+    village = parse_location("Ozerki village (Belovsk rayon)")[0]
+    assert village.mention == "Ozerki" and not village.resolved
+    assert village.note is not None and village.note.startswith("Belovsk rayon is not in the gazetteer")
+    assert parse_location("Ozerki")[0].resolved
+    # Near the fighting the namesake stays: a Ukrainian village by the line, with a raion name nobody knows.
+    assert first_point(parse_location("Robotyne, Kvertivskyi raion")).name == "Robotyne"

@@ -43,7 +43,7 @@ from truceline.text.normalise import (
     transliterate_uk,
 )
 from truceline.text.regions import BY_KATOTTG, REGIONS
-from truceline.text.small_places import pair_villages, small_places
+from truceline.text.small_places import pair_russian_names, pair_villages, small_places
 
 FORMAT_VERSION = 3
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / "gazetteer.json.gz"
@@ -291,6 +291,12 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
         linked[code] = c
         taken.add(c)
     _link_remaining(groups, group_candidates, linked, taken, _area_points(linked, places, units), places, names)
+    areas = _area_points(linked, places, units)  # GeoNames' Russian names (Crimea's Olenevka for Оленівка), uncontested
+    left = {u.code: (_russian_keys(u.name), _region_of_katottg(u.oblast) or "",
+                     _median(areas.get(u.hromada or "") or []) or _median(areas.get(u.raion or "") or [])) for u in settlements if u.code not in linked}
+    free = {str(i): ({skeleton(n) for n in {p.name} | p.names0 | p.names1}, p.admin1, p.lat or 0.0, p.lon or 0.0)
+            for i, p in enumerate(places) if p.country == "UA" and i not in taken and p.lat is not None}
+    linked.update((code, int(i)) for code, i in pair_russian_names(left, free).items())
     unit_by_code = {u.code: u for u in units}
     for code, index in linked.items():
         unit = unit_by_code[code]
@@ -310,7 +316,7 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
     rest = [u for u in settlements if u.code not in linked and u.category != "K" and _region_of_katottg(u.oblast) is not None]
     medians = {u.code: _median(areas.get(u.hromada or "") or []) or _median(areas.get(u.raion or "") or []) for u in rest}
     exact = pair_villages({u.code: (transliterate_uk(u.name), _region_of_katottg(u.oblast) or "", medians[u.code]) for u in rest},
-                          {p.geonameid for p in places if p.geonameid})
+                          {p.geonameid for p in places if p.geonameid}, {u.code: _russian_keys(u.name) for u in rest})
     for unit in rest:
         admin1 = _region_of_katottg(unit.oblast) or ""
         point, precision = medians[unit.code], 3
@@ -458,6 +464,12 @@ def _keys(names: Iterable[str]) -> list[str]:
 
 def _cyr_forms(names: Iterable[str]) -> list[str]:
     return sorted({fold_cyrillic(n) for n in names if is_cyrillic(n)})
+
+
+def _russian_keys(uk_name: str) -> set[str]:
+    """Keys of the Russian forms of a Ukrainian name (:func:`russian_forms`), Cyrillic and romanised (Zolotoye)."""
+    forms = russian_forms(uk_name)
+    return set(_keys([*forms, *map(transliterate_ru, forms)]))
 
 
 def _derived(place: _Place) -> list[str]:

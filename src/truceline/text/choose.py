@@ -122,12 +122,14 @@ class Chooser:
                 inside = [c for c in pool if c.place.population >= t.district_city and c.place.region_key in oblasts]
             if not inside:
                 return unresolved(mention, f"no such place in {self.units.describe(context.units)} in the gazetteer")
-            if len(inside) == 1:  # the codifier's village at its hromada's median, and its own GeoNames point linked elsewhere
-                village = inside[0].place
+            medians = [c for c in inside if c.place.codifier_only and c.place.precision == 3]
+            if len(medians) == 1:  # the codifier's village at its hromada's median, and its own GeoNames point linked elsewhere or unlinked
+                village = medians[0].place
                 own = [c for c in pool if self.units.own_point_of(village, c.place, context.units)]
-                if len(own) == 1:
+                if len(own) == 1 and all(c is medians[0] or c.place.index == own[0].place.index for c in inside):
+                    link = f"link names the namesake of {own[0].place.hromada}" if own[0].place.hromada else "entry has no GeoNames point, and this point no codifier village"
                     basis = (f"the only GeoNames point of this name in {self.units.describe(context.units)}, named in the text: "
-                             f"the village of {village.hromada} (its codifier link names the namesake of {own[0].place.hromada})")
+                             f"the village of {village.hromada} (its codifier {link})")
                     return replace(self._pick(mention, own[0], inside, basis), raion=village.raion, hromada=village.hromada)
             pool = inside
         in_region = False  # every candidate left lies in a region the text names
@@ -251,6 +253,10 @@ class Chooser:
         """Within the line-of-contact or the border band of the priors."""
         t = self.thresholds
         return self._front_km(place) <= t.front_km or self._border_km(place) <= t.border_km
+
+    def _fighting_km(self, place: Place) -> float:
+        """Distance from the line of contact or the fought-over border, whichever is nearer."""
+        return min(self._front_km(place), self._border_km(place))
 
     def _front_km(self, place: Place) -> float:
         """Distance of a place from the line of contact, computed once per place."""

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from truceline.text.choose import Chooser, Context
-from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, Place, distance_km
+from truceline.text.gazetteer import TIER_FUZZY, TIER_OFFICIAL, Candidate, distance_km
 from truceline.text.normalise import skeleton
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import THEATRE, ResolvedPlace, dedupe, km, unresolved
@@ -115,6 +115,8 @@ class FieldReader(Chooser):
             if not context.hard_regions:
                 local.regions |= {p.region_key for p in others if p.region_key}
             final.append(self._resolve(comp, f, local, others, units.get(i)))
+        final = self._abroad_beside_theatre(final)
+        final = self._beside_unknown_unit(items, final, context, units)
         if ALTERNATIVES.search(text):
             final = self._alternatives(final)
         final = self._facilities_after(items, final)
@@ -124,6 +126,39 @@ class FieldReader(Chooser):
         if regions_seen:
             return regions_seen + ordered
         return ordered or [unresolved(text.strip(), "no place name found")]
+
+    def _beside_unknown_unit(self, items: list[_Component], resolved: list[ResolvedPlace], context: Context,
+                             units: dict[int, Unit]) -> list[ResolvedPlace]:
+        """A raion or hromada the gazetteer does not know ("Ozerki, Belovsk raion": Belaya's raion, Kursk Oblast)
+        says the place is one the gazetteer is thin on; a namesake the name alone picks far from the line of contact
+        and the border (Ozerki, a part of Saint Petersburg, 1,050 km off) is then a guess, and is left unplaced
+        with the reason. Near the fighting, or in a region the field names, it stays."""
+        unknown = [c for i, c in enumerate(items) if i not in units and c.kind == "district" and unit_kind(c.raw) is not None
+                   and not c.city_part]
+        if not unknown or len(items) != len(resolved):
+            return resolved
+        out = []
+        for comp, place in zip(items, resolved, strict=True):
+            if (comp.kind == "settlement" and place.resolved and place.place_index is not None and place.region_key not in context.regions
+                    and not self._near_fighting(self.gazetteer.places[place.place_index])):
+                place = unresolved(place.mention, f"{unknown[0].raw or unknown[0].text} is not in the gazetteer, and {place.name} "
+                                                  f"({place.country}), which the name gives, lies far from the line of contact and the "
+                                                  "border: a place the gazetteer lacks may be meant")
+            out.append(place)
+        return out
+
+    @staticmethod
+    def _abroad_beside_theatre(resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
+        """A place abroad known by the words only as another name of it is not meant when the field names a place
+        in Ukraine or Russia: "Azot" (a chemical plant in Siverskodonetsk) is an old name of Ashdod, 1,900 km off.
+        A place abroad by its own name ("Chisinau, Moldova") or a field naming nothing in the theatre is left as it is."""
+        if not any(p.resolved and p.country in THEATRE for p in resolved):
+            return resolved
+        return [
+            unresolved(p.mention, f"{p.name} ({p.country}) has this as another name; the field names places in Ukraine or Russia")
+            if p.resolved and p.country not in THEATRE and p.match == "alternate" else p
+            for p in resolved
+        ]
 
     def _facilities_after(self, items: list[_Component], resolved: list[ResolvedPlace]) -> list[ResolvedPlace]:
         """A place that names a facility ("Kherson airport") goes after a settlement the field names otherwise
@@ -235,10 +270,6 @@ class FieldReader(Chooser):
             kind="district", match="official", note=f"{area.kind}: median point of its settlements", region_key=area.region_key,
         )
 
-    def _fighting_km(self, place: Place) -> float:
-        """Distance from the line of contact or the fought-over border, whichever is nearer."""
-        return min(self._front_km(place), self._border_km(place))
-
     def _resolve(self, comp: _Component, found: list[Candidate], context: Context, others: list[ResolvedPlace], unit: Unit | None = None) -> ResolvedPlace:
         if comp.kind == "district":
             place = self._resolve_district(comp, found, context, others)
@@ -246,6 +277,12 @@ class FieldReader(Chooser):
                 return place
             if not place.resolved:
                 return self._unit_point(comp, unit)
+            if place.place_index is not None and not self.units.contains(unit, self.gazetteer.places[place.place_index]):
+                # "Borisovka raion" is Belgorod Oblast's (Borisovka, its official name), not the Odesa Oblast village
+                # whose Russian name it is: the unit the constraint was read as answers, when it has a point.
+                own = self._unit_point(comp, unit)
+                if own.resolved:
+                    return own
             if (place.precision or 3) < 3:  # Donetsk raion beside Makiivka is no part of Makiivka: a raion is an area
                 return replace(place, precision=3, note=f"{unit.kind} named after this town: the town's point")
             return place

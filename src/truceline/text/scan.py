@@ -14,6 +14,7 @@ from truceline.text.gazetteer import FUZZY_COUNTRIES, TIER_DERIVED, TIER_OFFICIA
 from truceline.text.normalise import fold_cyrillic, is_cyrillic
 from truceline.text.regions import GROUP_NAMES
 from truceline.text.resolved import ResolvedPlace
+from truceline.text.units import Unit, unit_kind
 from truceline.text.vocabulary import (
     CUE_WORDS,
     DISTRICT_WORDS,
@@ -25,6 +26,7 @@ from truceline.text.vocabulary import (
     SENTENCE_END,
     SETTLEMENT_WORDS,
     STOP,
+    UNIT_AFTER,
     VENUE_CUES,
     WORD,
     adjective_before_noun,
@@ -105,17 +107,38 @@ class TextScanner(Chooser):
                 qualified[owner] = {region.region_key}
             else:
                 kept_regions.append(region)
+        units = self._units_after(text, tokens, [(start, end) for start, end, *_ in out])
         context = Context(regions=region_keys)
         first = [
-            self.choose(phrase, found, Context(qualified[n], True) if n in qualified else Context())
+            self.choose(phrase, found, Context(qualified.get(n, set()), n in qualified, units=[units[n]] if n in units else []))
             for n, (_, _, phrase, found, _) in enumerate(out)
         ]
         context.anchors = [(p.lat or 0.0, p.lon or 0.0) for p in first if p.resolved and p.in_theatre and p.candidates == 1]
         resolved = []
         for n, ((start, end, phrase, found, _cue), initial) in enumerate(zip(out, first, strict=True)):
-            place = initial if n in qualified or (initial.resolved and initial.candidates == 1) else self.choose(phrase, found, context)
+            own = replace(context, units=[units[n]]) if n in units else context
+            place = initial if n in qualified or (initial.resolved and initial.candidates == 1) else self.choose(phrase, found, own)
             resolved.append(replace(place, start=start, end=end))
         return resolved + kept_regions
+
+    def _units_after(self, text: str, tokens: list[tuple[str, int, int]], spans: list[tuple[int, int]]) -> dict[int, Unit]:
+        """The raion or hromada named right after a mention ("Martynovka in Sudzha raion", "село Привілля
+        Сєвєродонецького району", "Oleksandrivka, Skadovsk raion"), by the mention's index: it constrains the
+        mention's namesakes as in a location field (:mod:`truceline.text.units`). A city's district of the name
+        ("Shevchenkivskyi district of Kharkiv") is no unit."""
+        out: dict[int, Unit] = {}
+        for j in range(1, len(tokens)):
+            kind = unit_kind(tokens[j][0]) if fold_cyrillic(tokens[j][0]) in DISTRICT_WORDS else None
+            name, start = tokens[j - 1][0], tokens[j - 1][1]
+            if kind is None or not name[0].isupper() or gap(text, tokens[j - 1 : j + 1], allow_space=True) or self.gazetteer.districts(name):
+                continue
+            owner = max((n for n, (_, end) in enumerate(spans) if end <= start and UNIT_AFTER.match(text[end:start])), default=None)
+            if owner is None or owner in out:
+                continue
+            unit = self.units.named(f"{name} {tokens[j][0]}", name, kind, set(), lambda _form: [])
+            if unit is not None:
+                out[owner] = self.units.nearest_to_fighting(unit, self._fighting_km)
+        return out
 
     @staticmethod
     def _report_word(tokens: list[tuple[str, int, int]], i: int) -> bool:

@@ -54,7 +54,8 @@ def small_places(country: str) -> Iterator[SmallPlace]:
             yield SmallPlace(geonameid, name, code[len(prefix):], int(population or 0), float(lat), float(lon))
 
 
-def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None]], known: set[str]) -> dict[str, SmallPlace]:
+def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None]], known: set[str],
+                  russian: dict[str, set[str]] | None = None) -> dict[str, SmallPlace]:
     """Give codifier villages the GeoNames point of their name, where the pairing is clear.
 
     ``villages``: code → (official name romanised, GeoNames admin1 code, hromada (else raion) median point);
@@ -63,7 +64,9 @@ def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None
     :data:`PAIR_RADIUS_KM` of the village's hromada median, and no other unpaired candidate on either side —
     another namesake village of the oblast, another place of the name — is within :data:`PAIR_MARGIN_KM` of
     being as close. Otherwise the village keeps its median point: a namesake's point is worse than an
-    honest district.
+    honest district. ``russian`` (code → keys of the Russian forms of the village's name): villages left
+    unpaired are then paired the same way with places left unpaired whose GeoNames name is one of those forms
+    (Crimea's places carry Russian names: Zolotoye for Золоте).
     """
     places: dict[tuple[str, str], list[SmallPlace]] = {}
     for place in small_places("UA"):
@@ -84,17 +87,51 @@ def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None
             for code in codes for anchor in [villages[code][2]] if anchor is not None for p in found
         )
         by_id = {p.geonameid: p for p in found}
-        used_codes: set[str] = set()
-        used_ids: set[str] = set()
-        for d, code, geonameid in pairs:
-            if d > PAIR_RADIUS_KM:
-                break
-            if code in used_codes or geonameid in used_ids:
-                continue
-            rivals = [e for e, c, g in pairs if (c == code) != (g == geonameid) and c not in used_codes and g not in used_ids]
-            if any(e < d + PAIR_MARGIN_KM for e in rivals):
-                continue
-            paired[code] = by_id[geonameid]
-            used_codes.add(code)
-            used_ids.add(geonameid)
+        paired.update((code, by_id[geonameid]) for code, geonameid in uncontested(pairs).items())
+    if russian:
+        taken = {p.geonameid for p in paired.values()}
+        free = {p.geonameid: p for found in places.values() for p in found if p.geonameid not in taken}
+        left = {code: (russian.get(code, set()), villages[code][1], villages[code][2]) for code in villages if code not in paired}
+        by_name = pair_russian_names(left, {g: ({skeleton(p.name)}, p.admin1, p.lat, p.lon) for g, p in free.items()})
+        paired.update((code, free[g]) for code, g in by_name.items())
     return paired
+
+
+def uncontested(pairs: list[tuple[float, str, str]]) -> dict[str, str]:
+    """Village code → place id, from (distance of the place from the village's median, code, id) sorted by distance:
+    nearest first, within :data:`PAIR_RADIUS_KM`, when no other pairing still open for either side is within
+    :data:`PAIR_MARGIN_KM` of being as close."""
+    paired: dict[str, str] = {}
+    used_ids: set[str] = set()
+    for d, code, ident in pairs:
+        if d > PAIR_RADIUS_KM:
+            break
+        if code in paired or ident in used_ids:
+            continue
+        rivals = [e for e, c, g in pairs if (c == code) != (g == ident) and c not in paired and g not in used_ids]
+        if any(e < d + PAIR_MARGIN_KM for e in rivals):
+            continue
+        paired[code] = ident
+        used_ids.add(ident)
+    return paired
+
+
+def pair_russian_names(villages: dict[str, tuple[set[str], str, tuple[float, float] | None]],
+                       places: dict[str, tuple[set[str], str, float, float]]) -> dict[str, str]:
+    """Pair codifier villages with GeoNames places that carry a Russian form of their name (Crimea: Olenevka for
+    Оленівка, Zolotoye for Золоте), under the rules of :func:`pair_villages`.
+
+    ``villages``: code → (keys of the Russian forms of its name, GeoNames admin1 code, hromada (else raion)
+    median); ``places``: id → (keys of its names, admin1, lat, lon), the Ukrainian places no village claims.
+    """
+    by_key: dict[tuple[str, str], set[str]] = {}
+    for ident, (keys, admin1, _lat, _lon) in places.items():
+        for key in keys:
+            by_key.setdefault((key, admin1), set()).add(ident)
+    pairs: list[tuple[float, str, str]] = []
+    for code in sorted(villages):
+        keys, admin1, anchor = villages[code]
+        if anchor is not None:
+            found = {i for k in keys for i in by_key.get((k, admin1), ())}
+            pairs.extend((distance_km(anchor[0], anchor[1], places[i][2], places[i][3]), code, i) for i in found)
+    return uncontested(sorted(pairs))

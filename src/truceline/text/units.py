@@ -214,18 +214,31 @@ class UnitIndex:
         names, nearer that hromada's median than the median of the hromada its own codifier link names: the link,
         made by name, is a namesake's (Pryvillia by Lysychansk, Siverskodonetsk raion: the GeoNames point is
         linked to the Pryvillia of Bilovodsk hromada, 90 km off). A GeoNames point that lies in its own linked
-        hromada is another village of the name (Bilohorivka of Lysychansk hromada is not Soledar's)."""
-        if not (village.codifier_only and village.precision == 3 and village.hromada) or other.precision != 1 or not other.hromada:
+        hromada is another village of the name (Bilohorivka of Lysychansk hromada is not Soledar's).
+
+        A Ukrainian GeoNames point with no codifier link at all (the build paired it with no village: GeoNames
+        files Verkhnosadove under Sevastopol, the codifier under Bakhchysarai raion) has no hromada of its own to
+        lie in: within the village's hromada's extent (its raion's when GeoNames places none of the hromada's
+        settlements by its codifier name, as in Crimea) and the units named, it is the village's point."""
+        if not (village.codifier_only and village.precision == 3 and village.hromada) or other.precision != 1:
             return False
         if other.lat is None or other.lon is None or other.index == village.index:
             return False
+        unlinked = other.country == "UA" and other.hromada is None and other.raion is None
+        if not (other.hromada or unlinked):
+            return False
         lat, lon, extent = self._extent(_HROMADA_IN_RAION, village.region_key, f"{village.raion}|{village.hromada}")
-        own_lat, own_lon, own_extent = self._extent(_HROMADA_IN_RAION, other.region_key, f"{other.raion}|{other.hromada}")
-        if extent < 0 or own_extent < 0:  # a hromada without a GeoNames point: nothing to compare
+        if extent < 0 and unlinked and village.raion:  # a hromada without a GeoNames point (Crimea's): its raion's
+            lat, lon, extent = self._extent("raion", village.region_key, village.raion)
+        if extent < 0:  # nothing to compare
             return False
         here = distance_km(lat, lon, other.lat, other.lon)
-        return (here <= extent + EXTENT_MARGIN_KM and here < distance_km(own_lat, own_lon, other.lat, other.lon)
-                and all(self.within_extent(u, other) for u in units))
+        if here > extent + EXTENT_MARGIN_KM or not all(self.within_extent(u, other) for u in units):
+            return False
+        if unlinked:
+            return True
+        own_lat, own_lon, own_extent = self._extent(_HROMADA_IN_RAION, other.region_key, f"{other.raion}|{other.hromada}")
+        return own_extent >= 0 and here < distance_km(own_lat, own_lon, other.lat, other.lon)
 
     def region_keys(self, units: Iterable[Unit]) -> set[str]:
         """The oblasts the units lie in (their codifier areas' and centre towns')."""

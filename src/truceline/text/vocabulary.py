@@ -25,6 +25,9 @@ SETTLEMENT_WORDS = frozenset(
 NEAR_WORDS = frozenset(["near", "outskirts", "nahe", "bei", "біля", "поблизу", "під", "около", "возле"])
 CUE_WORDS = NEAR_WORDS | SETTLEMENT_WORDS | frozenset(["in", "im", "at", "village", "of", "с", "сел", "м", "смт", "в", "у", "на"])
 QUALIFIER = re.compile(r"^\s*[,(]\s*$")
+#: Between a place and the raion or hromada named after it in running text: "Martynovka in Sudzha raion",
+#: "Oleksandrivka, Skadovsk raion", "Тёткино Глушковского района", "у Покровському районі" (the unit's words are its own).
+UNIT_AFTER = re.compile(r"^\s*(?:[,(]|(?:in|in the|of|of the|im|у|в|во))?\s*$", re.IGNORECASE)
 VENUE_CUES = frozenset(["in", "im", "nach", "aus", "at", "to", "from", "into", "в", "у", "до", "из", "з", "із", "во"])
 FIELD_NOISE = frozenset(
     ["the", "of", "in", "de", "und", "and", "or", "and/or", "to", "a", "an", "also", "mentioned", "possibly", "suspected", "based", "on", "another", "post", "one", "these", "three", "middle", "center", "centre", "central", "side", "end", "from", "road", "between", "area", "areas"]
