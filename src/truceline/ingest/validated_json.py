@@ -281,6 +281,27 @@ def validated_document(data: bytes, now: datetime, skew: timedelta = DEFAULT_CLO
         return items
 
 
+def validated_batch(data: bytes, latest: datetime) -> list[ValidatedObservation] | None:
+    """A native JSON body (one record or an array) as the store takes it, when every record in it is plainly
+    valid, located at a point and not after ``latest``: the HTTP batch's hot path, without a model object per
+    record (a third of the parser's time). None sends the body the ordinary way (the model's objects, then
+    validation, which alone words refusals); a batch is atomic, so one such record is enough."""
+    with collector_paused():
+        try:
+            decoded = decode_records(data)
+        except _MsgspecErrors:
+            return None
+        out: list[ValidatedObservation] = []
+        append = out.append
+        for r in decoded if isinstance(decoded, list) else [decoded]:
+            item = validated_or_checked(r, latest)
+            if type(item) is not ValidatedObservation:
+                return None
+            append(item)
+        del decoded  # freed while paused, as in validated_document
+        return out
+
+
 def validated_line(line: bytes | str, latest: datetime) -> ValidatedObservation | Checked | None:
     """One JSON Lines record through :func:`validated_or_checked`; None sends it the ordinary way."""
     try:
