@@ -280,30 +280,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--stages", action="store_true", help="also time each stage of the request path in-process")
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="only the raw floor and the ingest-only run over --connections (no 1-connection or fusing run)"
+    )
     args = parser.parse_args(argv)
     docs = make_observations(args.observations)
     with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
         workdir = Path(tmp)
         raw = bench_raw(docs, args.batch, workdir)
-        ingest_one = bench_http(docs, args.batch, workdir, 1, fusion=False)
+        ingest_one = None if args.ingest_only else bench_http(docs, args.batch, workdir, 1, fusion=False)
         ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=False)
-        with_fusion = bench_http(docs, args.batch, workdir, args.connections, fusion=True)
+        with_fusion = None if args.ingest_only else bench_http(docs, args.batch, workdir, args.connections, fusion=True)
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
     print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
     print(f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
-    print(f"HTTP POST, ingest only, 1 connection      {ingest_one:>10,.0f} obs/s  ({ingest_one / raw:.2f} of raw)")
+    if ingest_one is not None:
+        print(f"HTTP POST, ingest only, 1 connection      {ingest_one:>10,.0f} obs/s  ({ingest_one / raw:.2f} of raw)")
     print(
         f"HTTP POST, ingest only, {args.connections} connections     {ingest_many:>10,.0f} obs/s  ({ingest_many / raw:.2f} of raw;"
         f" goal >= {GOAL_OBS_PER_S:,} obs/s and >= {GOAL_RATIO:.2f} of raw)"
     )
-    print(f"HTTP POST, fusing in-process, {args.connections} conns   {with_fusion:>10,.0f} obs/s  ({with_fusion / raw:.2f} of raw)")
-    fused = FUSED[args.connections]
-    print(f"  same run, until all are fused           {fused:>10,.0f} obs/s  ({fused / raw:.2f} of raw)")
-    print(
-        f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only 1 conn "
-        f"{CPU_US['1-False']:.1f} µs, {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs,"
-        f" fusing {CPU_US[f'{args.connections}-True']:.1f} µs (until all are fused {CPU_US[f'{args.connections}-fused']:.1f} µs)"
-    )
+    if with_fusion is None:
+        print(f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs")
+    else:
+        print(f"HTTP POST, fusing in-process, {args.connections} conns   {with_fusion:>10,.0f} obs/s  ({with_fusion / raw:.2f} of raw)")
+        fused = FUSED[args.connections]
+        print(f"  same run, until all are fused           {fused:>10,.0f} obs/s  ({fused / raw:.2f} of raw)")
+        print(
+            f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only 1 conn "
+            f"{CPU_US['1-False']:.1f} µs, {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs,"
+            f" fusing {CPU_US[f'{args.connections}-True']:.1f} µs (until all are fused {CPU_US[f'{args.connections}-fused']:.1f} µs)"
+        )
     if stages:
         print(f"stages in-process, µs per observation (raw sqlite: {1e6 / raw:.1f}; HTTP, {args.connections} connections: {1e6 / ingest_many:.1f})")
         for name, seconds in stages.items():
