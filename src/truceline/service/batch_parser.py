@@ -13,8 +13,8 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import partial
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
