@@ -4,7 +4,6 @@ cross processes intact, the submitting key is stored with the row, parser worker
 from __future__ import annotations
 
 import asyncio
-import os
 import pickle
 import sqlite3
 import sys
@@ -160,28 +159,3 @@ def test_refusals_of_the_compiled_path_are_the_ordinary_ones() -> None:
         compiled = batch_parser.parse_batch(data, RECEIVED, 300.0, max_items)
         ordinary = batch_parser._parsed(orjson.loads(data), RECEIVED, 300.0, max_items)
         assert compiled.status in (413, 422) and (compiled.status, compiled.payload) == (ordinary.status, ordinary.payload)
-
-
-def _priority() -> int:
-    return os.getpriority(os.PRIO_PROCESS, 0)
-
-
-def test_parse_workers_run_the_given_steps_below_the_server(tmp_path: Path) -> None:
-    """The writer, ingest's serial stage, gets a core before the parse workers (docs/performance.md, "Fifth round")."""
-    from fastapi.testclient import TestClient
-
-    from truceline.api.app import create_app
-    from truceline.cli import SERVE_PARSE_WORKERS_NICE
-    from truceline.service.settings import Settings
-    from truceline.store.sqlite import open_store
-
-    assert SERVE_PARSE_WORKERS_NICE > 0
-    store = open_store(tmp_path / "data")
-    try:
-        settings = Settings(data_dir=tmp_path / "data", fusion=False, parse_workers=1, parse_workers_nice=3)
-        with TestClient(create_app(settings, store)) as client:
-            assert client.get("/healthz").status_code == 200
-            worker = client.app.state.parser_pool.submit(_priority).result(timeout=60)  # type: ignore[attr-defined]
-        assert worker == min(_priority() + 3, 19)
-    finally:
-        store.close()

@@ -63,9 +63,6 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the
 # `serve`'s thread switch interval (Python's default is 5 ms): the SQLite writer thread hands the interpreter lock
 # back and forth for every step, while fusion computes in a thread of the same process (docs/performance.md).
 SERVE_SWITCH_INTERVAL_S = 0.0005
-# `serve`'s parse workers run this many steps below the server (nice 5: a third of its share of a busy core), so
-# that the SQLite writer, ingest's serial stage, gets a core first (docs/performance.md, "Fifth round").
-SERVE_PARSE_WORKERS_NICE = 5
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
 
 
@@ -153,7 +150,7 @@ def _run_server(
             announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser, start_day)
         application = create_app(
             Settings(
-                data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1), parse_workers_nice=SERVE_PARSE_WORKERS_NICE,
+                data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1),
                 cluster=cluster is not None, switch_interval_s=SERVE_SWITCH_INTERVAL_S,
                 gc_first_threshold=GC_FIRST_THRESHOLD, **listeners,
             ),

@@ -71,7 +71,7 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
         if settings.parse_workers > 0:
             # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
-            app.state.parser_pool = await batch_parser.start_pool(settings.parse_workers, settings.parse_workers_nice)
+            app.state.parser_pool = await batch_parser.start_pool(settings.parse_workers)
         if not settings.cluster:  # in cluster mode the sequencer signs the heads it appends
             app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
             await run_in_threadpool(app.state.witness.start)

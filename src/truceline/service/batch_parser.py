@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,21 +117,14 @@ _WARM_UP_BODY = orjson.dumps(
 )
 
 
-def warm_up(nice: int = 0) -> int:
-    """Lower this worker's priority by ``nice`` steps, parse one observation (imports, schema and first-call
-    caches), then tune the collector for batches.
-
-    Why ``nice``: the server's writer (one thread, under the write lock) is the serial stage of ingest; on a busy
-    machine it waited for a core about as long as it ran, mostly behind the parser workers, which only need to
-    keep ahead of it (docs/performance.md, "Fifth round").
+def warm_up() -> int:
+    """Parse one observation (imports, schema and first-call caches), then tune the collector for batches.
 
     ``gc.freeze`` moves the imported modules' objects out of the collector's view: a full collection,
     which the many objects of a batch trigger, then scans only what the batches made. A batch makes tens of
     thousands of short-lived objects that reference counting frees; a higher first threshold stops the
     collector from scanning them again and again while they are still alive.
     """
-    if nice:
-        os.nice(nice)
     parsed = parse_batch(_WARM_UP_BODY, now(), 300.0, 1)
     if parsed.status:
         raise RuntimeError(f"the parser refused its own warm-up observation: {parsed.payload}")
@@ -142,14 +133,13 @@ def warm_up(nice: int = 0) -> int:
     return len(parsed.items)
 
 
-async def start_pool(workers: int, nice: int = 0) -> ProcessPoolExecutor:
-    """A pool of ``workers`` parser processes, started and warmed up before the first request arrives, each
-    ``nice`` steps below this process's priority (see :func:`warm_up`).
+async def start_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` parser processes, started and warmed up before the first request arrives.
 
     Must be awaited on the event loop's thread (the thread that spawns the workers must outlive them, see
     :mod:`truceline.service.procs`).
     """
     pool = orphan_free_pool(workers)
-    futures = start_workers(pool, workers, partial(warm_up, nice))
+    futures = start_workers(pool, workers, warm_up)
     await asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
     return pool

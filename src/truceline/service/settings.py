@@ -26,9 +26,6 @@ class Settings:
     max_page_size: int = 10_000
     fusion: bool = True  # run live fusion in a background thread
     parse_workers: int = 0  # processes that parse and prepare observation batches (0: in the server process)
-    # How many steps below the server's priority the parse workers run (0: the same). The writer is ingest's serial
-    # stage; on a busy machine it waited for a core behind the workers (docs/performance.md, "Fifth round").
-    parse_workers_nice: int = 0
     mqtt_url: str | None = None  # subscribe to a broker (mqtt://host:port) for native JSON from field sensors
     mqtt_org: str | None = None  # the one organisation the MQTT subscription writes for (required with mqtt_url)
     mqtt_topic: str = "truceline/obs/#"
