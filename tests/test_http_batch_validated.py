@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import native
 
 from truceline.ingest import validated_json
-from truceline.ledger.commitment import commit_canonical, observation_leaf
+from truceline.ledger.commitment import commit_canonical, observation_leaf, observation_leaf_parts
 from truceline.ledger.merkle import leaf_hash
 from truceline.service import batch_parser
 from truceline.store.prepared import PreparedColumns
@@ -107,3 +107,32 @@ def test_a_batch_of_ragged_columns_is_refused() -> None:
         PreparedColumns.from_columns(*args[:-1], batch.leaf_hashes[:-1])
     with pytest.raises(ValueError, match="17 row columns"):
         PreparedColumns.from_columns(*args[:3], batch.columns[:-1], *args[4:])
+
+
+@pytest.mark.parametrize("received_at", [RECEIVED_ISO, "2026-12-06T16:30:00Z", 'odd "time" \\ é \u2028'])
+def test_a_leaf_is_its_envelope_around_the_commitment(received_at: str) -> None:
+    head, tail = observation_leaf_parts(received_at)
+    for salt, canonical in ((b"\x00" * 16, b"{}"), (bytes(range(16)), b'{"id":"x"}')):
+        commitment = commit_canonical(salt, canonical)
+        assert head + commitment.removeprefix("sha256:").encode() + tail == observation_leaf(commitment, received_at)
+
+
+def test_times_given_as_orjson_writes_them_are_copied_into_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole seconds or six digits of microseconds (not all zero), then ``Z``: written as given; any other spelling
+    of the same moment is written by orjson, and every document is the model's."""
+    as_written = ["2023-04-02T03:15:00Z", "2023-04-02T03:15:00.000001Z", "2023-04-02T03:15:00.999999Z", "2023-04-02T03:15:00.120000Z"]
+    rewritten = ["2023-04-02T03:15:00.000000Z", "2023-04-02T03:15:00.12Z", "2023-04-02T05:15:00.5+02:00", "2023-04-02T03:15:00+00:00"]
+    body = orjson.dumps([_point(i, time=t) for i, t in enumerate(as_written + rewritten)])
+    ordinary = _ordinary(orjson.loads(body))
+    plain = validated_json._dumps
+    encoded: list[object] = []
+
+    def dumps(value: Any, *args: Any, **kwargs: Any) -> bytes:
+        if isinstance(value, datetime):
+            encoded.append(value)
+        return plain(value, *args, **kwargs)
+
+    monkeypatch.setattr(validated_json, "_dumps", dumps)
+    fast = _columns(batch_parser.parse_batch(body, RECEIVED, 300.0, 100))
+    assert list(fast.columns[-1]) == list(ordinary.columns[-1])  # the canonical documents
+    assert len(encoded) == len(rewritten)

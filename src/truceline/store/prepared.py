@@ -21,7 +21,7 @@ import orjson
 from truceline.domain.observation import Observation
 from truceline.domain.observation_fast import collector_paused
 from truceline.domain.validated import ValidatedObservation
-from truceline.ledger.commitment import SALT_BYTES, canonical_observation, commit_canonical, observation_leaf
+from truceline.ledger.commitment import SALT_BYTES, canonical_observation, commit_canonical, observation_leaf, observation_leaf_parts
 from truceline.store.grid import grid_cell
 from truceline.store.timecodes import _from_us, _iso, _us
 
@@ -309,7 +309,8 @@ def _validated_columns(items: Sequence[ValidatedObservation], received_at: datet
     salts = [pool[i : i + SALT_BYTES] for i in range(0, SALT_BYTES * n, SALT_BYTES)]
     canonicals = [item.canonical for item in items]
     digests = [_sha256(canonical).digest() for canonical in canonicals]
-    leaves = [observation_leaf(commit_canonical(salt, canonical), received_iso) for salt, canonical in zip(salts, canonicals, strict=True)]
+    head, tail = observation_leaf_parts(received_iso)  # each leaf is observation_leaf(commit_canonical(salt, canonical), ...)
+    leaves = [head + _sha256(salt + canonical).hexdigest().encode() + tail for salt, canonical in zip(salts, canonicals, strict=True)]
     times: dict[datetime, int] = {}  # a batch's rows share few distinct times
     t_us: list[int] = []
     for item in items:
