@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if stages:
         print(f"stages in-process, µs per observation (raw sqlite: {1e6 / raw:.1f}; HTTP, {args.connections} connections: {1e6 / ingest_many:.1f})")
         for name, seconds in stages.items():
-            print(f"  {name:<40} {seconds * 1e6:>8.1f} µs")
+            print(f"  {name:<48} {seconds * 1e6:>8.1f} µs")
     return 0
 
 
