@@ -30,7 +30,9 @@ def test_raw_floor_writes_every_row_with_its_ledger(bench: ModuleType, tmp_path:
 
 def test_stages_cover_the_request_path(bench: ModuleType, tmp_path: Path) -> None:
     stages = bench.bench_stages(bench.make_observations(250), 100, tmp_path)
-    assert set(stages) == {"parse and check (msgspec)", "validate", "prepare", "pickle to and from a worker", "store without ledger", "ledger append"}
+    assert set(stages) == {
+        "parse and check (msgspec, canonical documents)", "prepare (hashes, commitment, leaf)", "pickle to and from a worker", "store without ledger", "ledger append"
+    }
     assert all(seconds > 0 for seconds in stages.values())
     conn = sqlite3.connect(tmp_path / "stages.db")
     assert conn.execute("SELECT count(*) FROM observations").fetchone()[0] == 250

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import ApiClient
+from conftest import ApiClient, native
 from truceline.access.policy import Role
 
 
@@ -49,3 +49,26 @@ def test_status_tells_admins_and_supervisors_who_fuses(api: ApiClient) -> None:
         assert body["fusion"]["mode"] == "in-process"
         assert body["fusion"]["holder"]["pid"] == os.getpid()
         assert body["data_dir"] == str(api.data_dir)
+
+
+def test_requests_are_counted_by_route_template_and_status_without_a_streaming_middleware(api: ApiClient) -> None:
+    """The request counter and latency are kept by a plain ASGI middleware (no task group and memory streams per
+    request in the event loop's thread: docs/performance.md, "Fifth round"), by route template and status."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    assert not [m for m in api.client.app.user_middleware if m.cls is BaseHTTPMiddleware]  # type: ignore[attr-defined]
+    assert api.client.post("/api/v1/observations", headers=api.auth, json=native(id="m-1")).status_code == 201
+    assert api.client.post("/api/v1/observations", headers=api.auth, json=native(id="m-2", kind="rumour")).status_code == 422
+    assert api.client.get("/api/v1/observations/m-1", headers=api.auth).status_code == 200
+    assert api.client.get("/api/v1/observations/nothing", headers=api.auth).status_code == 404
+    assert api.client.get("/no/such/path").status_code == 404
+    text = api.client.get("/metrics", headers=api.auth).text
+    for method, route, status in (
+        ("POST", "/api/v1/observations", "201"),
+        ("POST", "/api/v1/observations", "422"),
+        ("GET", "/api/v1/observations/{observation_id}", "200"),
+        ("GET", "/api/v1/observations/{observation_id}", "404"),
+        ("GET", "unmatched", "404"),
+    ):
+        assert f'truceline_http_requests_total{{method="{method}",route="{route}",status="{status}"}} 1.0' in text
+    assert 'truceline_http_request_seconds_count{route="/api/v1/observations"} 2.0' in text

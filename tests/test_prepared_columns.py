@@ -148,3 +148,25 @@ def test_a_failing_column_write_stores_nothing(tmp_path: Path) -> None:
         assert all(rows == [] for rows in _tables(store).values())
     finally:
         store.close()
+
+
+def test_an_all_new_batch_is_not_looked_up_and_a_stored_key_sends_it_to_the_lookup(tmp_path: Path) -> None:
+    """The ``(org, id)`` unique index decides whether a batch of distinct keys is all new; a stored key undoes the
+    attempt (nothing of it stays) and the batch is looked up as before, with the same outcome and tables as rows."""
+    first = _rows(_docs(5))
+    mixed = _rows([*_docs(2, 5), {**_doc(1), "credibility": 3}, *_docs(2, 2)])  # 5, 6 new; 1 conflicts; 2, 3 stored
+    store, by_rows = SqliteStore(tmp_path / "columns.db"), SqliteStore(tmp_path / "rows.db")
+    statements: list[str] = []
+    store._writer.set_trace_callback(statements.append)
+    try:
+        assert store.add_prepared(PreparedColumns(first), posted_by="key-1").stored == [f"obs-{i}" for i in range(5)]
+        assert not [s for s in statements if "json_each" in s]  # no lookup
+        statements.clear()
+        result = store.add_prepared(PreparedColumns(mixed), posted_by="key-2")
+        assert (result.stored, result.conflicts, result.duplicates) == (["obs-5", "obs-6"], ["obs-1"], ["obs-2", "obs-3"])
+        assert "ROLLBACK TO all_new" in statements and [s for s in statements if "json_each" in s]
+        assert [by_rows.add_prepared(first, posted_by="key-1"), by_rows.add_prepared(mixed, posted_by="key-2")][1] == result
+        assert _tables(store) == _tables(by_rows)
+    finally:
+        store.close()
+        by_rows.close()

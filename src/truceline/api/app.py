@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import truceline
 from truceline.access.policy import Permission, Principal
@@ -226,16 +227,37 @@ def _fusion_health(app: FastAPI) -> dict[str, Any]:
 
 
 def _add_metrics_middleware(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    app.add_middleware(RequestMetrics)
+
+
+class RequestMetrics:
+    """Counts each HTTP request by method, route and status, and its latency up to the response's start.
+
+    A plain ASGI middleware, not ``@app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs the rest of
+    the app in a task group of its own and passes the body and the response through memory streams, per request,
+    in the event loop's thread, which every request and the SQLite writer share (docs/performance.md, "Fifth round").
+    A request whose handler raises an exception no handler answers is not counted, as before.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics: Metrics = request.app.state.metrics
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                metrics: Metrics = scope["app"].state.metrics
+                metrics.requests.labels(scope["method"], path, str(message["status"])).inc()
+                metrics.latency.labels(path).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, counted)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

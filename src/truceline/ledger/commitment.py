@@ -151,6 +151,17 @@ def observation_leaf(commitment_value: str, received_at: str) -> bytes:
     return orjson.dumps(envelope, option=_SORTED)
 
 
+def observation_leaf_parts(received_at: str) -> tuple[bytes, bytes]:
+    """The bytes of :func:`observation_leaf` before and after the commitment's 64 hex digits, for a batch received
+    at one moment: each leaf is then ``head + hexdigest + tail``, one concatenation instead of a dict and an
+    orjson call per observation (hex digits are written as they are, so the bytes are the same)."""
+    marker = "0" * 64
+    head, found, tail = observation_leaf("sha256:" + marker, received_at).partition(marker.encode())
+    if not found or marker.encode() in tail:  # pragma: no cover - a received_at of 64 zeros is no time
+        raise ValueError(f"cannot split the leaf envelope around the commitment for received_at {received_at!r}")
+    return head, tail
+
+
 def commit_canonical(salt: bytes, canonical: bytes) -> str:
     """:func:`commitment` for a document already in canonical bytes."""
     return "sha256:" + hashlib.sha256(salt + canonical).hexdigest()

@@ -11,6 +11,7 @@ into as an R*Tree, and exact filtering follows anyway), and a label table for re
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,8 @@ class ObservationTables(SqliteBase):
         with self.transaction() as conn:
             next_seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM observations").fetchone()[0]
             next_leaf = self._log.size(conn)
+            if columns is not None and columns.unique and self._insert_all_new(conn, columns, posted_by, next_seq, next_leaf):
+                return AddResult(accepted=accepted, stored=list(columns.ids), duplicates=[], conflicts=[])
             existing: dict[tuple[str, str], bytes] = {
                 (org, oid): digest
                 for org, oid, digest in conn.execute(
@@ -122,10 +125,6 @@ class ObservationTables(SqliteBase):
                     (keys_json,),
                 )
             }
-            if columns is not None and columns.unique and not existing:
-                # All new (the usual batch): the rows come straight from the columns, no Python code per row.
-                self._insert_new_columns(conn, columns, posted_by, next_seq, next_leaf)
-                return AddResult(accepted=accepted, stored=list(columns.ids), duplicates=[], conflicts=[])
             rows: list[tuple[object, ...]] = []
             labels: list[tuple[str, int]] = []
             leaves: list[bytes] = []
@@ -158,16 +157,27 @@ class ObservationTables(SqliteBase):
                 hook(conn, new)
         return AddResult(accepted=accepted, stored=stored, duplicates=duplicates, conflicts=conflicts)
 
-    def _insert_new_columns(self, conn: Any, batch: PreparedColumns, posted_by: str | None, next_seq: int, next_leaf: int) -> None:
-        """:meth:`add_prepared`'s writes for a batch whose observations are all new: the same rows, labels,
-        leaves and hooks as its row-by-row loop writes for such a batch."""
-        conn.executemany(INSERT_POSTED_SQL, batch.insert_rows(next_seq, next_leaf, posted_by))
+    def _insert_all_new(self, conn: Any, batch: PreparedColumns, posted_by: str | None, next_seq: int, next_leaf: int) -> bool:
+        """:meth:`add_prepared`'s writes for a batch of distinct keys, if none is stored yet (the usual batch): the
+        same rows, labels, leaves and hooks as its row-by-row loop writes for such a batch, straight from the
+        columns (no Python code per row). Whether a key is stored is left to the ``(org, id)`` unique index the
+        rows go through anyway, instead of looking the batch up first (~5 % of the writer's CPU per batch); if it
+        refuses one, nothing of the batch stays written and False sends it to the lookup."""
+        conn.execute("SAVEPOINT all_new")
+        try:
+            conn.executemany(INSERT_POSTED_SQL, batch.insert_rows(next_seq, next_leaf, posted_by))
+        except sqlite3.IntegrityError:  # a stored key (any other refusal comes again on the lookup's path)
+            conn.execute("ROLLBACK TO all_new")
+            conn.execute("RELEASE all_new")
+            return False
+        conn.execute("RELEASE all_new")
         conn.executemany(INSERT_LABEL_SQL, batch.label_pairs(next_seq))
         self._log.append_many(conn, batch.leaves, batch.leaf_hashes)
         if self._insert_hooks:
             new = list(zip(range(next_seq, next_seq + len(batch)), batch, strict=True))
             for hook in self._insert_hooks:
                 hook(conn, new)
+        return True
 
     def find_observations(
         self, observation_id: str, reader: Principal | None = None, org: str | None = None
