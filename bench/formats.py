@@ -34,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from truceline.domain.observation_fast import collector_paused
-from truceline.ingest.acled import decode_acled_bytes
+from truceline.ingest.acled_compiled import BACKEND as ACLED_BACKEND
+from truceline.ingest.acled_compiled import decode_acled_validated_bytes
 from truceline.ingest.cot import CotOptions, decode_cot
 from truceline.ingest.firms_columns import decode_firms_columns_bytes
 from truceline.ingest.firms_compiled import BACKEND as FIRMS_BACKEND
@@ -303,6 +304,12 @@ _FIRMS_NOTE = (
     f"analytic is not included; rows split, checked and serialised by: {'the compiled scanner (ingest/_firms_rows.c)' if FIRMS_BACKEND == 'c' else 'Python (ingest/firms_columns.py; the compiled scanner is not built)'}"
 )
 
+_ACLED_NOTE = (
+    "truceline = the decoder as truceline ingest calls it: csv.reader splits the rows, and rows the checks accept come out "
+    "validated with their canonical JSON, the rest through the row decoder and the model; rows checked and serialised by: "
+    f"{'the compiled checker (ingest/_acled_rows.c)' if ACLED_BACKEND == 'c' else 'Python (the row decoder; ingest/_acled_rows.c is not built)'}"
+)
+
 _JSON_NOTE = (
     "truceline = the decoder as truceline ingest calls it: plainly valid records come out validated with their canonical "
     "JSON (ingest/validated_json.py, what the store takes), the rest through the model"
@@ -332,7 +339,7 @@ CASES: list[FormatCase] = [
         lambda data: decode_sensorthings(data, None, datetime.now(UTC)),
         note=_STA_DISTINCT_NOTE,
     ),
-    FormatCase("acled-csv", gen_acled, bare_csv, decode_acled_bytes),
+    FormatCase("acled-csv", gen_acled, bare_csv, lambda data: decode_acled_validated_bytes(data, datetime.now(UTC)), note=_ACLED_NOTE),
     FormatCase("cot-xml", gen_cot, bare_defusedxml, lambda data: decode_cot(data, CotOptions(org="UA"))),
     FormatCase(
         "klv-st0601",

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from truceline.domain.observation_fast import collector_paused
-from truceline.ingest.acled import decode_acled, looks_like_acled
+from truceline.ingest.acled import looks_like_acled
+from truceline.ingest.acled_compiled import decode_acled_validated
 from truceline.ingest.cot import CotOptions, decode_cot, looks_like_cot
 from truceline.ingest.firms import decode_firms, looks_like_firms, read_positions
 from truceline.ingest.firms_columns import MAX_COLUMNAR_BYTES, read_columns
@@ -194,7 +195,7 @@ def open_records(
             records = decode_klv(_read_document(path, handle), org=owner, releasable_to=releasable_to, default_source_id=path.stem)
         elif fmt == "acled":
             _check_utf8(handle)  # a wrong encoding refuses the whole file before anything is stored
-            records = decode_acled(_utf8_lines(handle))
+            records = decode_acled_validated(_utf8_lines(handle), decoded_at)  # checked rows validated in C when built
         else:
             records = decode_geojson(_read_document(path, handle), decoded_at)
     except BaseException:
