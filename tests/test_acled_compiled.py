@@ -241,3 +241,11 @@ def test_place_lengths_are_counted_in_characters_with_the_admin_separators() -> 
             row("", "", "", "й" * 200), row("", "", "", "й" * 201), row(" x ", "", "y\u3000")]  # fmt: skip
     assert check_same(_csv(rows)) == 4
     assert [type(i).__name__ for i in decode_acled_validated_bytes(_csv(rows), NOW)] == ["Validated", "Record"] * 3 + ["Validated"]
+
+
+@compiled
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.text(st.sampled_from('ab ~"\\\x00\x01\x1f\x20\x21\x5b\x5d\x7f'), max_size=40),
+                 st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)))  # fmt: skip
+def test_any_text_is_written_as_canonical_json_writes_it(text: str) -> None:
+    assert acled_compiled._rows.string(text) == canonical_json(text)

@@ -15,6 +15,7 @@
 
 #include <datetime.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define N_COLS 18
@@ -42,6 +43,7 @@ typedef struct {
     Py_ssize_t unc_len[3];
     PyObject *days[DAY_SLOTS]; /* owned: datetimes of noon by day, for one scan call */
     PyObject *line_num_name;   /* owned */
+    PyObject *last_type, *last_sub, *last_kind; /* owned: the previous row's pair and its kind */
 } Spec;
 
 typedef struct {
@@ -90,6 +92,20 @@ put_string(Buf *b, PyObject *s, Py_ssize_t a, Py_ssize_t e)
         const char *p = (const char *)data;
         Py_ssize_t run = a;
         for (Py_ssize_t i = a; i < e; i++) {
+            /* eight bytes at a time while none is below 0x20, '"' or '\\' (ASCII: every byte < 0x80) */
+            while (e - i >= 8) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+                uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+                if (((w - ones * 0x20) | (q - ones) | (bs - ones)) & highs) {
+                    break; /* some byte may need escaping (a conservative test): look at them one by one */
+                }
+                i += 8;
+            }
+            if (i >= e) {
+                break;
+            }
             unsigned char c = (unsigned char)p[i];
             if (!needs_escape[c]) {
                 continue;
@@ -234,10 +250,30 @@ text_member(Buf *b, int *first, const char *key, PyObject *s)
     } while (0)
 #define PUT(buf, s, n) TRY(tl_buf_put((buf), (s), (n)) < 0 ? -1 : 1)
 
+static PyObject *lookup_kind(Spec *spec, PyObject *type, PyObject *sub);
+
 /* The observation kind of a row's event type pair (the Python callback decides and remembers): a borrowed str,
  * Py_None for a pair not in the codebook, NULL on error. */
 static PyObject *
 kind_of(Spec *spec, PyObject *type, PyObject *sub)
+{
+    /* the previous row's pair, compared by content before any hashing (rows of a file repeat few pairs) */
+    if (spec->last_kind != NULL && PyUnicode_GET_LENGTH(type) == PyUnicode_GET_LENGTH(spec->last_type) &&
+        PyUnicode_GET_LENGTH(sub) == PyUnicode_GET_LENGTH(spec->last_sub) && PyUnicode_Compare(type, spec->last_type) == 0 &&
+        PyUnicode_Compare(sub, spec->last_sub) == 0) {
+        return spec->last_kind;
+    }
+    PyObject *kind = lookup_kind(spec, type, sub);
+    if (kind != NULL) {
+        Py_XSETREF(spec->last_type, Py_NewRef(type));
+        Py_XSETREF(spec->last_sub, Py_NewRef(sub));
+        Py_XSETREF(spec->last_kind, Py_NewRef(kind));
+    }
+    return kind;
+}
+
+static PyObject *
+lookup_kind(Spec *spec, PyObject *type, PyObject *sub)
 {
     PyObject *subs = PyDict_GetItemWithError(spec->kinds, type);
     if (subs != NULL) {
@@ -500,10 +536,11 @@ build(Spec *spec, Py_ssize_t number, Buf *doc, Py_ssize_t id_at, Py_ssize_t id_l
     while (r > 0) {
         text[n++] = reversed[--r];
     }
-    where = PyUnicode_FromStringAndSize(text, n);
+    where = PyUnicode_New(n, 127);
     if (where == NULL) {
         goto done;
     }
+    memcpy(PyUnicode_DATA(where), text, (size_t)n);
     PyObject *pair[2] = {where, observation};
     out = PyObject_Vectorcall(spec->validated, pair, 2, NULL);
 done:
@@ -588,6 +625,9 @@ release(Spec *spec, Buf *doc)
         Py_CLEAR(spec->days[i]);
     }
     Py_CLEAR(spec->line_num_name);
+    Py_CLEAR(spec->last_type);
+    Py_CLEAR(spec->last_sub);
+    Py_CLEAR(spec->last_kind);
 }
 
 /* scan(reader, count, spec) -> (items, finished): up to count rows of the csv reader, each a Validated, or
