@@ -249,3 +249,10 @@ def test_place_lengths_are_counted_in_characters_with_the_admin_separators() -> 
                  st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)))  # fmt: skip
 def test_any_text_is_written_as_canonical_json_writes_it(text: str) -> None:
     assert acled_compiled._rows.string(text) == canonical_json(text)
+
+
+@compiled
+def test_coordinates_read_by_the_slow_conversion_are_floats_and_canonical_numbers() -> None:
+    cells = ["48.139400000000000000000001", "4.81394e1", "0.00000000000000000000000001", "-0", "90.000", "1e-30", "37.74970000000001"]
+    rows = [[f"U{i}", *GOOD[1:10], lat, lon, *GOOD[12:]] for i, lat in enumerate(cells) for lon in (cells[-1], "1" * 20 + "e-18")]
+    assert check_same(_csv(rows)) == len(rows)
