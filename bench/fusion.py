@@ -24,6 +24,12 @@ speed    streaming observations per second on one core, replaying contact-line-w
 fingerprint  (not run by default) SHA-256 over the full repr of every update the fuser publishes while
          streaming the replayed week (``--fingerprint-observations``, batches of 1000, then ``flush``): a change
          that should only make fusion faster must leave it unchanged, compiled or interpreted.
+order    (not run by default) how much the incidents depend on arrival order: one seed of each preset fused in
+         arrival order, in time order (time, then id), as four connections would store it (batches of
+         ``--order-batch`` in arrival order, the batches dealt to 4 connections and stored in a random
+         interleaving of the connections) and with small swaps (arrival order sorted on time plus a uniform
+         jitter of up to ``--order-jitter-s``), ``--order-runs`` random orders of each; pairwise co-membership
+         F1 of each order's incidents against arrival order's, and each against the truth (min–max).
 memory   resident set size while streaming the week replayed (new ids, shifted a week at a time) up to each
          count given: flat means the sliding window bounds memory.
 Wall-clock figures depend on the machine and its load; quality and localization figures are deterministic.
@@ -341,6 +347,73 @@ def bench_fingerprint(observations: list[Observation], count: int) -> str:
     return digest.hexdigest()[:16]
 
 
+def _deal(observations: Sequence[Observation], batch: int, rng: np.random.Generator) -> list[Observation]:
+    """Arrival order cut in batches, dealt round-robin to 4 connections whose posts interleave at random."""
+    batches = [list(observations[i : i + batch]) for i in range(0, len(observations), batch)]
+    queues = [batches[c::4] for c in range(4)]
+    out: list[Observation] = []
+    while any(queues):
+        ready = [q for q in queues if q]
+        out.extend(ready[int(rng.integers(len(ready)))].pop(0))
+    return out
+
+
+def _jittered(observations: Sequence[Observation], jitter_s: float, rng: np.random.Generator) -> list[Observation]:
+    """Time order with each observation's key moved by up to ``jitter_s``: neighbours a few seconds apart swap."""
+    keys = [o.time.timestamp() + float(rng.uniform(0.0, jitter_s)) for o in observations]
+    return [o for _, o in sorted(zip(keys, observations, strict=True), key=lambda pair: pair[0])]
+
+
+def _clusters(observations: Sequence[Observation], add_batch: int) -> dict[str, str]:
+    return {oid: incident.id for incident in fuse_all(observations, batch_size=add_batch) for oid in incident.observation_ids}
+
+
+def bench_order(presets: Sequence[str], runs: int, batch: int, jitter_s: float) -> None:
+    """Pairwise F1 between the incidents of one scenario fused in different arrival orders, and against truth:
+    all of it in one ``Fuser.add`` call, then streamed in calls of 50 observations."""
+    for name in presets:
+        for add_batch in (1_000_000, 50):
+            _order_rows(name, runs, batch, jitter_s, add_batch)
+
+
+def _order_rows(name: str, runs: int, batch: int, jitter_s: float, add_batch: int) -> None:
+    """One preset's rows: each kind of order against arrival order and against the truth."""
+    observations, truth = scenario_data(name)
+    truth_of = truth_clusters(truth.labels)
+    size = max(1, min(batch, len(observations) // 8))
+    rng = np.random.default_rng(20261206)
+    reference = _clusters(observations, add_batch)
+    calls = "one add call" if add_batch >= len(observations) else f"add calls of {add_batch}"
+
+    def score(clusters: dict[str, str], against: dict[str, str]) -> float:
+        return pairwise(clusters, {o: against.get(o, f"alone/{o}") for o in truth_of}).f1
+
+    orders: dict[str, list[list[Observation]]] = {
+        "time order (time, id)": [sorted(observations, key=lambda o: (o.time, o.source.org, str(o.id)))],
+        f"4 connections, batches of {size}": [_deal(observations, size, rng) for _ in range(runs)],
+        f"swaps within {jitter_s:g} s": [_jittered(observations, jitter_s, rng) for _ in range(runs)],
+    }
+    base = score(reference, truth_of)
+    print(f"order   {name:<18} arrival order                     vs truth {base:.4f}  ({len(observations):,} obs, {calls})")
+    for label, variants in orders.items():
+        fused_orders = [_clusters(v, add_batch) for v in variants]
+        agree = [score(c, reference) for c in fused_orders]
+        vs_truth = [score(c, truth_of) for c in fused_orders]
+        identical = sum(1 for c in fused_orders if _partition(c) == _partition(reference))
+        print(
+            f"order   {name:<18} {label:<33} vs arrival F1 {min(agree):.4f}–{max(agree):.4f} "
+            f"({identical}/{len(variants)} identical), vs truth {min(vs_truth):.4f}–{max(vs_truth):.4f}"
+        )
+    sys.stdout.flush()
+
+
+def _partition(clusters: dict[str, str]) -> set[frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    for oid, cluster in clusters.items():
+        groups.setdefault(cluster, set()).add(oid)
+    return {frozenset(g) for g in groups.values()}
+
+
 def bench_memory(observations: list[Observation], checkpoints: Sequence[int]) -> None:
     fuser = Fuser()
     marks = sorted(set(checkpoints))
@@ -372,10 +445,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=1000, help="random geometries per localization figure")
     parser.add_argument("--speed-observations", type=int, default=100_000)
     parser.add_argument("--fingerprint-observations", type=int, default=30_000)
+    parser.add_argument("--order-runs", type=int, default=4, help="random orders of each kind (section order)")
+    parser.add_argument("--order-batch", type=int, default=1000, help="observations per post (section order)")
+    parser.add_argument("--order-jitter-s", type=float, default=5.0, help="swap window in seconds (section order)")
     parser.add_argument("--rss-observations", type=int, nargs="+", default=[100_000, 1_000_000], help="checkpoints, e.g. 1000000 10000000")
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
-    unknown = sections - {"quality", "locate", "speed", "memory", "fingerprint"}
+    unknown = sections - {"quality", "locate", "speed", "memory", "fingerprint", "order"}
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     if args.seeds < 1 or args.trials < 10 or args.speed_observations < 1000 or min(args.rss_observations) < 1000:
@@ -386,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_quality([p for p in presets if p != "contact-line-week"], args.seeds)
         if "contact-line-week" in presets:
             bench_quality(["contact-line-week"], 1)
+    if "order" in sections:
+        bench_order([p.strip() for p in args.presets.split(",") if p.strip()], args.order_runs, args.order_batch, args.order_jitter_s)
     if "locate" in sections:
         bench_locate(args.trials)
     if sections & {"speed", "memory", "fingerprint"}:

@@ -40,6 +40,14 @@ _REFIT_EVERY: Final = 256  # measurements between re-estimates of the sensors' c
 _REFIT_ROUNDS: Final = 3  # re-estimates after each re-association, while live times still move
 
 
+def canonical(m: Measurement) -> tuple[bool, float, str]:
+    """The order a batch is associated in, whatever order it arrived in: exclusive sensors' reports (one per
+    event, precise) before the reports that may repeat themselves (people, satellites), each in reported
+    time, then id. Greedy association depends on order at the margins; within one ``add`` call it now does
+    not, and the precise reports found the incidents that coarse ones then join (docs/fusion.md#arrival-order)."""
+    return (not m.exclusive, m.t0, m.id)
+
+
 class Fuser:
     """Incremental association of observations into incidents; pure in-memory, no I/O.
 
@@ -108,6 +116,7 @@ class Fuser:
         if batch and self._ensure_frame(batch):
             assert self._frame is not None and self._epoch is not None
             measurements, unlocated, bad = measure(batch, self._frame, self._epoch, self.config.measurement)
+            measurements.sort(key=canonical)
             self._stats.unlocated += len(unlocated)
             self._stats.malformed_origins += bad
             window = self.config.window_s
@@ -182,7 +191,7 @@ class Fuser:
             self._epoch = math.floor(first / 86400.0) * 86400.0
         if self._frame is not None:
             return True
-        for obs in batch:
+        for obs in sorted(batch, key=lambda o: (o.time, o.source.org, str(o.id))):  # whatever the arrival order
             loc = obs.location
             if isinstance(loc, BearingLocation):
                 self._frame = LocalFrame(loc.sensor_lat, loc.sensor_lon)
@@ -471,11 +480,11 @@ class Fuser:
             self._reassociate()
 
     def _reassociate(self) -> None:
-        """Replay the live members in arrival order with their corrected times, as if the offsets had been known
+        """Replay the live members in canonical order with their corrected times, as if the offsets had been known
         on arrival. An incident founded by the same observation keeps its id; one that is gone points to the
         incident now holding its first member."""
         self._stats.reassociations += 1
-        members = [m for m in self._by_obs.values() if m.incident is not None]
+        members = sorted((m for m in self._by_obs.values() if m.incident is not None), key=canonical)
         holder = {inc.id: (inc, next(iter(inc.members.values()))) for inc in self._live.values()}
         for inc in list(self._live.values()):
             inc.members.clear()
