@@ -97,23 +97,10 @@ build(Spec *spec, Py_ssize_t number, Buf *doc, Py_ssize_t id_at, Py_ssize_t id_l
     if (observation == NULL) {
         goto done;
     }
-    char text[32] = "line ";
-    int n = 5;
-    char reversed[24];
-    int r = 0;
-    size_t u = (size_t)number;
-    do {
-        reversed[r++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    while (r > 0) {
-        text[n++] = reversed[--r];
-    }
-    where = PyUnicode_New(n, 127);
+    where = tl_line_where(number);
     if (where == NULL) {
         goto done;
     }
-    memcpy(PyUnicode_DATA(where), text, (size_t)n);
     PyObject *pair[2] = {where, observation};
     out = PyObject_Vectorcall(spec->validated, pair, 2, NULL);
 done:

@@ -139,19 +139,7 @@ build(Spec *spec, Py_ssize_t number, Buf *doc, Row *row)
     if (observation == NULL) {
         goto done;
     }
-    char text[32] = "line ";
-    int n = 5;
-    char reversed[24];
-    int r = 0;
-    size_t u = (size_t)number;
-    do {
-        reversed[r++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    while (r > 0) {
-        text[n++] = reversed[--r];
-    }
-    where = PyUnicode_FromStringAndSize(text, n);
+    where = tl_line_where(number);
     if (where == NULL) {
         goto done;
     }

@@ -50,4 +50,27 @@ TL_HIDDEN int tl_put_cell_number(Buf *b, const char *s, Py_ssize_t len);
 TL_HIDDEN int tl_read_double(const char *s, Py_ssize_t n, double *out);
 /* f"{v:.6f}" of a DECIMAL cell's value v into out (at least 400 bytes): its length, -1 on error. */
 TL_HIDDEN Py_ssize_t tl_put_fixed6(char *out, const char *s, Py_ssize_t n, double v);
+
+/* "line N", where a scanner's validated row came from (as the Python decoders word it); NULL on error. */
+static inline PyObject *
+tl_line_where(Py_ssize_t number)
+{
+    char text[32] = "line ";
+    int n = 5;
+    char reversed[24];
+    int r = 0;
+    size_t u = (size_t)number;
+    do {
+        reversed[r++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    while (r > 0) {
+        text[n++] = reversed[--r];
+    }
+    PyObject *where = PyUnicode_New(n, 127); /* ASCII: no UTF-8 decoding */
+    if (where != NULL) {
+        memcpy(PyUnicode_DATA(where), text, (size_t)n);
+    }
+    return where;
+}
 #endif
