@@ -99,6 +99,17 @@ class _CellError(ValueError):
         self.field = field
 
 
+def read_header(reader: Iterator[list[str]]) -> list[str]:
+    """The checked column names of the CSV rows ``reader`` yields first, or FormatError (line 1, or empty file)."""
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise FormatError(f"line 1: header is not valid CSV: {exc}") from exc
+    if header is None:
+        raise FormatError("empty file: no ACLED header")
+    return check_header(header)
+
+
 def check_header(header: list[str]) -> list[str]:
     """Normalised column names, or :class:`FormatError` naming every missing and unknown column."""
     names = [h.strip().lower() for h in header]
@@ -213,13 +224,7 @@ def decode_acled(lines: Iterable[str]) -> Iterator[Record | Rejection]:
     """
     numbered = _LineCounter(lines)
     reader = csv.reader(numbered)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise FormatError(f"line 1: header is not valid CSV: {exc}") from exc
-    if header is None:
-        raise FormatError("empty file: no ACLED header")
-    names = check_header(header)
+    names = read_header(reader)
     while True:
         start = numbered.count + 1
         try:

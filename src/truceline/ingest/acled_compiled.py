@@ -35,8 +35,8 @@ from truceline.ingest.acled import (
     TIME_PRECISION_S,
     _CellError,
     _record,
-    check_header,
     decode_acled,
+    read_header,
 )
 from truceline.ingest.records import FormatError, Record, Rejection, Validated
 from truceline.ledger.canonical import canonical_json
@@ -134,13 +134,7 @@ def decode_acled_validated(lines: Iterable[str], now: datetime, skew: timedelta 
         yield from decode_acled(lines)
         return
     reader = csv.reader(lines)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise FormatError(f"line 1: header is not valid CSV: {exc}") from exc
-    if header is None:
-        raise FormatError("empty file: no ACLED header")
-    names = check_header(header)
+    names = read_header(reader)
     spec = _spec(names, now, skew)
     finished = False
     while not finished:
