@@ -19,17 +19,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.paths_agree import assert_items_agree, with_model_outcomes
 
 from truceline.ingest import acled_compiled
 from truceline.ingest.acled import EVENT_KINDS, REQUIRED_COLUMNS, decode_acled_bytes
 from truceline.ingest.acled_compiled import decode_acled_validated, decode_acled_validated_bytes
-from truceline.ingest.records import Record, Rejection, Validated
+from truceline.ingest.records import Rejection, Validated
 from truceline.ingest.validated_json import validated_of
-from truceline.ingest.validation import validate_batch, validation_context
 from truceline.ledger.canonical import canonical_json
-from truceline.ledger.commitment import canonical_observation
-from truceline.store.prepared import prepare_observation, prepare_validated_batch
-from truceline.store.timecodes import _from_us, _iso, _us
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 RECEIVED = datetime(2026, 11, 22, 12, 0, 1, tzinfo=UTC)
@@ -38,15 +35,11 @@ compiled = pytest.mark.skipif(acled_compiled.BACKEND != "c", reason="the ACLED e
 
 def row_path(data: bytes, now: datetime) -> list[Any]:
     """Items of the row path, each Record paired with its Observation or the model's errors."""
-    items = list(decode_acled_bytes(data))
-    records = [item for item in items if isinstance(item, Record)]
-    good, errors = validate_batch([r.value for r in records], validation_context(now))
-    refused: dict[int, list[Any]] = {}
-    for error in errors:
-        refused.setdefault(error.index, []).append(error)
-    accepted = iter(good)
-    outcome = {id(r): refused[i] if i in refused else next(accepted) for i, r in enumerate(records)}
-    return [(item, outcome[id(item)]) if isinstance(item, Record) else item for item in items]
+    return with_model_outcomes(list(decode_acled_bytes(data)), now)
+
+
+def _same_as_model(item: Validated, observation: Any) -> None:
+    assert item.observation == validated_of(observation), item.where
 
 
 def check_same(data: bytes, now: datetime = NOW) -> int:
@@ -58,28 +51,7 @@ def check_same(data: bytes, now: datetime = NOW) -> int:
             list(decode_acled_validated_bytes(data, now))
         assert str(raised.value) == str(exc)
         return -1
-    items = list(decode_acled_validated_bytes(data, now))
-    assert [i.where for i in items] == [(e[0] if isinstance(e, tuple) else e).where for e in expected]
-    validated = [i for i in items if isinstance(i, Validated)]
-    prepared = iter(prepare_validated_batch([v.observation for v in validated], RECEIVED))
-    received_us = _us(RECEIVED)
-    received_iso = _iso(_from_us(received_us))
-    for item, want in zip(items, expected, strict=True):
-        if isinstance(item, Validated):
-            assert isinstance(want, tuple), f"{item.where}: validated in C, but the row path rejects it: {want}"
-            record, observation = want
-            assert not isinstance(observation, list), f"{item.where}: validated in C, but the model refuses it: {observation}"
-            assert item.observation.canonical == canonical_observation(observation), item.where
-            assert item.observation == validated_of(observation), item.where
-            mine = next(prepared)
-            theirs = prepare_observation(observation, received_us, received_iso, mine.salt)
-            assert mine == theirs, item.where
-            assert [type(x) for x in mine.columns] == [type(x) for x in theirs.columns], item.where
-        elif isinstance(item, Record):
-            assert isinstance(want, tuple) and item == want[0], item.where
-        else:
-            assert item == want, item.where
-    return len(validated)
+    return assert_items_agree(list(decode_acled_validated_bytes(data, now)), expected, RECEIVED, "in C", _same_as_model)
 
 
 def _bench_file(n: int) -> bytes:

@@ -19,17 +19,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.paths_agree import assert_items_agree, with_model_outcomes
 
 from truceline.ingest.firms import decode_firms, read_positions
 from truceline.ingest.firms_columns import read_columns, split_rows
 from truceline.ingest.firms_flags import FireAnalysis, annotate_columns, annotate_conflict_fires, load_baseline
 from truceline.ingest.pipeline import IngestSummary, ingest_records, open_records
-from truceline.ingest.records import Record, Validated
-from truceline.ingest.validation import validate_batch, validation_context
-from truceline.ledger.commitment import canonical_observation
-from truceline.store.prepared import prepare_observation, prepare_validated_batch
+from truceline.ingest.records import Validated
 from truceline.store.sqlite import open_store
-from truceline.store.timecodes import _from_us, _iso, _us
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DATA = Path(__file__).parent / "data"
@@ -52,14 +49,7 @@ def row_path(text: str, now: datetime = NOW) -> tuple[list[Any], FireAnalysis]:
     items = list(
         annotate_conflict_fires(lambda: read_positions(io.StringIO(text)), lambda: decode_firms(io.StringIO(text)), BASELINE, analysis)
     )
-    records = [item for item in items if isinstance(item, Record)]
-    good, errors = validate_batch([r.value for r in records], validation_context(now))
-    refused: dict[int, list[Any]] = {}
-    for error in errors:
-        refused.setdefault(error.index, []).append(error)
-    accepted = iter(good)
-    outcome = {id(r): refused[i] if i in refused else next(accepted) for i, r in enumerate(records)}
-    return [(item, outcome[id(item)]) if isinstance(item, Record) else item for item in items], analysis
+    return with_model_outcomes(items, now), analysis
 
 
 def column_path(text: str, now: datetime = NOW) -> tuple[list[Any], FireAnalysis] | None:
@@ -85,30 +75,14 @@ def check_same(text: str, now: datetime = NOW) -> int:
         return 0
     items, analysis = got
     assert analysis == expected_analysis
-    assert [i.where for i in items] == [(e[0] if isinstance(e, tuple) else e).where for e in expected]
-    validated = [i for i in items if isinstance(i, Validated)]
-    prepared = iter(prepare_validated_batch([v.observation for v in validated], RECEIVED))
-    received_us = _us(RECEIVED)
-    received_iso = _iso(_from_us(received_us))
-    for item, want in zip(items, expected, strict=True):
-        if isinstance(item, Validated):
-            assert isinstance(want, tuple), f"{item.where}: validated as a column, but the row path rejects it: {want}"
-            record, observation = want
-            assert not isinstance(observation, list), f"{item.where}: validated as a column, but the model refuses it: {observation}"
-            v = item.observation
-            assert v.canonical == canonical_observation(observation), item.where
-            assert (v.id, v.time, v.time_sd_s, v.sigma_m, (v.lat, v.lon)) == (
-                observation.id, observation.time, observation.time_sd_s, observation.sigma_m, observation.point,
-            )
-            mine = next(prepared)
-            theirs = prepare_observation(observation, received_us, received_iso, mine.salt)
-            assert mine == theirs, item.where
-            assert [type(x) for x in mine.columns] == [type(x) for x in theirs.columns], item.where
-        elif isinstance(item, Record):
-            assert isinstance(want, tuple) and item == want[0], item.where
-        else:
-            assert item == want, item.where
-    return len(validated)
+    return assert_items_agree(items, expected, RECEIVED, "as a column", _same_fields)
+
+
+def _same_fields(item: Validated, observation: Any) -> None:
+    v = item.observation
+    assert (v.id, v.time, v.time_sd_s, v.sigma_m, (v.lat, v.lon)) == (
+        observation.id, observation.time, observation.time_sd_s, observation.sigma_m, observation.point,
+    ), item.where
 
 
 def _real(path: Path, every: int = 1) -> str:
