@@ -73,7 +73,7 @@ build(Spec *spec, Py_ssize_t number, Buf *doc, Py_ssize_t id_at, Py_ssize_t id_l
       const int *ymd, PyObject *kind)
 {
     PyObject *args[15] = {NULL};
-    PyObject *c = spec->consts, *out = NULL, *observation = NULL, *where = NULL;
+    PyObject *c = spec->consts, *out = NULL;
     args[0] = PyBytes_FromStringAndSize(doc->p, doc->n);
     args[1] = PyUnicode_New(6 + id_len, 127); /* "acled-" + the event id, checked ASCII */
     if (args[1] != NULL) {
@@ -93,19 +93,8 @@ build(Spec *spec, Py_ssize_t number, Buf *doc, Py_ssize_t id_at, Py_ssize_t id_l
     for (int i = 0; i < 6; i++) {
         args[9 + i] = PyTuple_GET_ITEM(c, 2 + i);
     }
-    observation = PyObject_Vectorcall(spec->observation, args, 15, NULL);
-    if (observation == NULL) {
-        goto done;
-    }
-    where = tl_line_where(number);
-    if (where == NULL) {
-        goto done;
-    }
-    PyObject *pair[2] = {where, observation};
-    out = PyObject_Vectorcall(spec->validated, pair, 2, NULL);
+    out = tl_validated_row(spec->validated, spec->observation, args, number);
 done:
-    Py_XDECREF(where);
-    Py_XDECREF(observation);
     Py_XDECREF(args[0]);
     Py_XDECREF(args[1]);
     Py_XDECREF(args[2]);

@@ -116,7 +116,7 @@ static PyObject *
 build(Spec *spec, Py_ssize_t number, Buf *doc, Row *row)
 {
     PyObject *args[15] = {NULL};
-    PyObject *c = spec->consts, *out = NULL, *observation = NULL, *where = NULL;
+    PyObject *c = spec->consts, *out = NULL;
     args[0] = PyBytes_FromStringAndSize(doc->p, doc->n);
     args[1] = PyUnicode_FromStringAndSize(row->id, 30);
     args[2] = PyDateTimeAPI->DateTime_FromDateAndTime(row->stamp.year, row->stamp.month, row->stamp.day, row->stamp.hour,
@@ -135,19 +135,8 @@ build(Spec *spec, Py_ssize_t number, Buf *doc, Row *row)
     for (int i = 0; i < 6; i++) {
         args[9 + i] = PyTuple_GET_ITEM(c, 2 + i);
     }
-    observation = PyObject_Vectorcall(spec->observation, args, 15, NULL);
-    if (observation == NULL) {
-        goto done;
-    }
-    where = tl_line_where(number);
-    if (where == NULL) {
-        goto done;
-    }
-    PyObject *pair[2] = {where, observation};
-    out = PyObject_Vectorcall(spec->validated, pair, 2, NULL);
+    out = tl_validated_row(spec->validated, spec->observation, args, number);
 done:
-    Py_XDECREF(where);
-    Py_XDECREF(observation);
     for (int i = 0; i < 9; i++) {
         if (i != 4 && i != 5) {
             Py_XDECREF(args[i]);

@@ -73,4 +73,23 @@ tl_line_where(Py_ssize_t number)
     }
     return where;
 }
+/* validated_type("line N", observation_type(*args)): the object a scanner hands the store for one row it
+ * vouches for (args: the 15 fields of ValidatedObservation, borrowed); NULL with the error set. */
+static inline PyObject *
+tl_validated_row(PyObject *validated_type, PyObject *observation_type, PyObject *const *args, Py_ssize_t number)
+{
+    PyObject *observation = PyObject_Vectorcall(observation_type, args, 15, NULL);
+    if (observation == NULL) {
+        return NULL;
+    }
+    PyObject *where = tl_line_where(number);
+    PyObject *out = NULL;
+    if (where != NULL) {
+        PyObject *pair[2] = {where, observation};
+        out = PyObject_Vectorcall(validated_type, pair, 2, NULL);
+        Py_DECREF(where);
+    }
+    Py_DECREF(observation);
+    return out;
+}
 #endif
