@@ -58,7 +58,7 @@ from truceline.eval import evaluate, fused, parse_truth
 from truceline.eval.data import Truth
 from truceline.eval.metrics import pairwise, truth_clusters
 from truceline.eval.report import EvalReport
-from truceline.fuse import Fuser, fuse_all
+from truceline.fuse import Fuser, fuse_all, native
 from truceline.fuse.measurement import MeasurementModel, measure
 from truceline.fuse.native import compiled
 from truceline.ingest.validation import validate_batch, validation_context
@@ -286,7 +286,7 @@ def bench_speed(observations: list[Observation], count: int) -> None:
 
     data = list(replay(observations, count))
     built = compiled()
-    engine = f"compiled with mypyc ({', '.join(built)})" if built else "interpreted (no build: scripts/build_native_fusion.py)"
+    engine = f"compiled with mypyc ({', '.join(built)})" if built else f"interpreted ({native.interpreted_because or 'sources'})"
     print(f"speed   fusion engine: {engine}")
     rates = []
     for materialise in (False, True):

@@ -1,40 +1,45 @@
-"""Compile fusion's association core with mypyc (optional; about 2.5 times the fuser's speed, identical decisions).
+"""Rebuild (or remove) fusion's compiled core in place: what ``pip install -e .`` builds, after an edit.
 
     python scripts/build_native_fusion.py            # build: extension modules beside the sources
     python scripts/build_native_fusion.py --remove   # back to the interpreted sources
 
-The modules of ``truceline.fuse.native.MODULES`` are compiled from their sources (written to compile well:
-precise types, ``Final`` constants, no local aliases of functions in hot loops; mypyc ships with mypy, a test
-dependency, and needs a C compiler and Python's headers). A failed build leaves nothing behind. The
-extensions land in ``src/truceline/fuse/`` (not committed: ``*.so`` is ignored), with ``_native_build.json`` recording the SHA-256 of each source, so
-that importing ``truceline.fuse`` refuses a build older than its sources instead of running old code.
-Takes 35–75 s on two cores. Check it with ``pytest tests/test_fuse_differential.py``, which then runs
-the compiled code, and see ``truceline.fuse.native.compiled()``.
+``pip install`` compiles the modules of ``truceline.fuse.native.MODULES`` with mypyc (setup.py). An edited
+module makes that build stale: ``truceline.fuse`` then warns and runs every module of the core interpreted
+until this script (or a new ``pip install -e .``) rebuilds it. Needs mypy (a test dependency), numpy, a C
+compiler and Python's headers; takes 30–75 s on two cores. A failed build leaves nothing behind. Check it with
+``pytest tests/test_fuse_differential.py`` and see ``truceline.fuse.native.compiled()``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
+import subprocess
 import sys
-import tempfile
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parent.parent / "src"
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src"
 FUSE = SRC / "truceline" / "fuse"
 GROUP = "truceline_fuse_native"  # the shared library of the build: src/truceline_fuse_native__mypyc*.so
+RECORD = "_native_build.json"
 
 
 def _modules() -> tuple[str, ...]:
-    # Read MODULES without importing truceline.fuse (whose build check would refuse a stale build).
+    # Read MODULES without importing truceline.fuse (whose engine choice would warn about a stale build).
     namespace: dict[str, object] = {"__file__": str(FUSE / "native.py"), "__name__": "truceline_fuse_native_modules"}
     exec(compile((FUSE / "native.py").read_text(encoding="utf-8"), "native.py", "exec"), namespace)
     modules = namespace["MODULES"]
     assert isinstance(modules, tuple)
     return modules
+
+
+def built() -> list[Path]:
+    """The files of the build present now: extensions, shared library, record."""
+    candidates = [FUSE / f"{name}{suffix}" for name in _modules() for suffix in EXTENSION_SUFFIXES]
+    candidates += [p for p in SRC.iterdir() if p.name.startswith(f"{GROUP}__mypyc")]
+    candidates.append(FUSE / RECORD)
+    return [path for path in candidates if path.exists()]
 
 
 def remove() -> list[Path]:
@@ -46,44 +51,18 @@ def remove() -> list[Path]:
 
 
 def build() -> list[Path]:
-    """Compile the modules in place and record their sources' digests; return the files written."""
-    from mypyc.build import mypycify
-    from setuptools import setup
+    """Compile in place through setup.py (the same build as ``pip install``); return the files written."""
+    import setuptools
 
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        raise SystemExit(f"setuptools {setuptools.__version__} cannot read pyproject.toml's ext-modules: pip install 'setuptools>=77'")
     remove()
-    names = _modules()
-    paths = [f"truceline/fuse/{name}.py" for name in names]
-    digests = {}
-    for name in names:
-        digests[name] = hashlib.sha256((FUSE / f"{name}.py").read_bytes()).hexdigest()
-    with tempfile.TemporaryDirectory(prefix="truceline-mypyc-") as tmp:
-        cwd = os.getcwd()
-        os.chdir(SRC)
-        try:
-            extensions = mypycify(paths, opt_level="3", group_name=GROUP, target_dir=str(Path(tmp) / "c"))
-            setup(
-                name="truceline-native-fusion",
-                ext_modules=extensions,
-                script_args=["build_ext", "--inplace", "--build-temp", str(Path(tmp) / "temp"), "--build-lib", str(Path(tmp) / "lib")],
-            )
-        except BaseException:
-            remove()  # no half build (extensions without the record would be refused at import)
-            raise
-        finally:
-            os.chdir(cwd)
-    if any(digests[name] != hashlib.sha256((FUSE / f"{name}.py").read_bytes()).hexdigest() for name in names):
+    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=ROOT, check=True)
+    files = built()
+    if not (FUSE / RECORD).exists():
         remove()
-        raise SystemExit("a source changed during the build; nothing installed, build again")
-    (FUSE / "_native_build.json").write_text(json.dumps(digests, indent=1) + "\n", encoding="utf-8")
-    return built()
-
-
-def built() -> list[Path]:
-    """The files of the build present now: extensions, shared library, record."""
-    candidates = [FUSE / f"{name}{suffix}" for name in _modules() for suffix in EXTENSION_SUFFIXES]
-    candidates += [p for p in SRC.iterdir() if p.name.startswith(f"{GROUP}__mypyc")]
-    candidates.append(FUSE / "_native_build.json")
-    return [path for path in candidates if path.exists()]
+        raise SystemExit("the fusion core was not compiled (see the messages above); it runs interpreted")
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

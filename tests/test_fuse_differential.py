@@ -17,6 +17,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -25,6 +28,7 @@ import pytest
 
 from truceline.domain.observation import Observation
 from truceline.fuse import Fuser, FuserStats, IncidentUpdate
+from truceline.fuse.native import ENGINE_ENV, compiled
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.sim.senders import NATIONS_PRESETS, as_posted, nations_scenario
 
@@ -110,3 +114,26 @@ def test_updates_are_those_of_the_fuser_before_the_speed_work(name: str) -> None
     make, batch = CASES[name]
     digest, count, stats = fingerprint(make(), batch)
     assert (digest, count, stats.moves, stats.merges, stats.reassociations) == EXPECTED[name]
+
+
+def test_the_interpreted_sources_decide_as_the_compiled_core() -> None:
+    """Where the core runs compiled (an install with a compiler), the test above checks the compiled code; the
+    same cases then run from the sources in a fresh interpreter, so CI checks both engines."""
+    if not compiled():
+        pytest.skip("this process runs the interpreted sources: the test above is theirs")
+    root = Path(__file__).resolve().parent.parent
+    script = (
+        "import json, tests.test_fuse_differential as t\n"
+        "out = {}\n"
+        "for name, (make, batch) in sorted(t.CASES.items()):\n"
+        "    digest, count, stats = t.fingerprint(make(), batch)\n"
+        "    out[name] = [digest, count, stats.moves, stats.merges, stats.reassociations]\n"
+        "import truceline.fuse.native as n\n"
+        "print(json.dumps({'compiled': n.compiled(), 'cases': out}))\n"
+    )
+    env = {**os.environ, ENGINE_ENV: "interpreted"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["compiled"] == []
+    assert {name: tuple(v) for name, v in result["cases"].items()} == EXPECTED

@@ -1,10 +1,10 @@
 """Fusion: incremental spatio-temporal association of observations into incidents, with corroboration."""
 
-from truceline.fuse.native import check_build
+from truceline.fuse.native import select_engine
 
-check_build()  # before any compiled module (fuse/native.py) can be imported
+select_engine()  # before any compiled module can be imported: compiled, or the sources if the build is stale (fuse/native.py)
 
-from truceline.fuse.batch import fuse_all  # noqa: E402 - after the build check
+from truceline.fuse.batch import fuse_all  # noqa: E402 - after the engine is chosen
 from truceline.fuse.corroboration import corroboration_score  # noqa: E402
 from truceline.fuse.fuser import Fuser  # noqa: E402
 from truceline.fuse.measurement import MeasurementModel  # noqa: E402
