@@ -1,13 +1,17 @@
-"""The space-time index never misses an overlapping item (property test against brute force)."""
+"""The space-time index never misses an overlapping item (property test against brute force), in Python and in C."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truceline.fuse.index import SpaceTimeIndex
+from truceline.fuse import grid
+from truceline.fuse.index import PySpaceTimeIndex
+
+IMPLEMENTATIONS = [PySpaceTimeIndex] + ([grid.SpaceTimeIndex] if grid.backend() == "c" else [])
 
 coord = st.floats(-50_000, 50_000, allow_nan=False)
 radius = st.floats(1.0, 40_000, allow_nan=False)
@@ -20,10 +24,11 @@ def overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return math.hypot(a[0] - b[0], a[1] - b[1]) <= a[2] + b[2] and abs(a[3] - b[3]) <= a[4] + b[4]
 
 
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS, ids=lambda c: c.__module__)
 @settings(max_examples=150, deadline=None)
 @given(st.lists(item, min_size=1, max_size=40), st.lists(item, min_size=1, max_size=10), st.data())
-def test_query_returns_every_overlapping_item(items: list, queries: list, data: st.DataObject) -> None:
-    index: SpaceTimeIndex[int] = SpaceTimeIndex()
+def test_query_returns_every_overlapping_item(implementation: type, items: list, queries: list, data: st.DataObject) -> None:
+    index = implementation()
     for k, it in enumerate(items):
         index.put(k, *it)
     removed = set(data.draw(st.sets(st.integers(0, len(items) - 1), max_size=len(items) // 2)))
