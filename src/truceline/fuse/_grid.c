@@ -797,7 +797,7 @@ static PyObject *grid_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (cell && bucket && factor && levels && check_positive(cell, zero, Py_LE, &bad) == 0 && (bad || check_positive(bucket, zero, Py_LE, &bad) == 0) &&
         (bad || check_positive(factor, one, Py_LE, &bad) == 0) && (bad || check_positive(levels, one, Py_LT, &bad) == 0)) {
         if (bad)
-            PyErr_Format(PyExc_ValueError, "need positive base sizes, factor > 1, levels \xe2\x89\xa5 1; got %S, %S, %S, %S", cell, bucket, factor, levels);
+            PyErr_Format(PyExc_ValueError, "need positive base sizes, factor > 1, levels %s 1; got %S, %S, %S, %S", "\xe2\x89\xa5", cell, bucket, factor, levels);
         else if ((n = PyNumber_AsSsize_t(levels, PyExc_OverflowError)) != -1 && as_double(cell, &c) == 0 &&
                  as_double(bucket, &b) == 0 && as_double(factor, &f) == 0 && (g = (Grid *)type->tp_alloc(type, 0)) != NULL) {
             g->levels = n;
