@@ -8,10 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from truceline.fuse import grid
 from truceline.fuse.index import PySpaceTimeIndex
 
-IMPLEMENTATIONS = [PySpaceTimeIndex] + ([grid.SpaceTimeIndex] if grid.backend() == "c" else [])
+try:
+    from truceline.fuse._grid import SpaceTimeIndex  # type: ignore[import-not-found]  # the C twin, when built
+except ImportError:
+    IMPLEMENTATIONS: list[type] = [PySpaceTimeIndex]
+else:
+    IMPLEMENTATIONS = [PySpaceTimeIndex, SpaceTimeIndex]
 
 coord = st.floats(-50_000, 50_000, allow_nan=False)
 radius = st.floats(1.0, 40_000, allow_nan=False)
