@@ -61,15 +61,12 @@ typedef struct {
 static char LIVE; /* ptr of a live coarse-group entry (its value is the cell) */
 
 static Py_ssize_t imap_slot(const IMap *m, int64_t key) {
-    if (m->live == 0)
-        return -1;
+    if (m->live == 0) return -1;
     size_t i = mix((uint64_t)key) & m->mask;
     for (;;) {
         Py_ssize_t s = m->slots[i];
-        if (s == EMPTY)
-            return -1;
-        if (s >= 0 && m->ents[s].key == key)
-            return (Py_ssize_t)i;
+        if (s == EMPTY) return -1;
+        if (s >= 0 && m->ents[s].key == key) return (Py_ssize_t)i;
         i = (i + 1) & m->mask;
     }
 }
@@ -87,8 +84,7 @@ static void imap_del_slot(IMap *m, Py_ssize_t slot) {
 
 static int imap_resize(IMap *m, Py_ssize_t need) { /* live entries compacted, in order, with room for need */
     Py_ssize_t cap = 4;
-    while (cap < need)
-        cap <<= 1;
+    while (cap < need) cap <<= 1;
     size_t nslots = (size_t)cap * 2;
     Ent *ents = PyMem_Malloc((size_t)cap * sizeof(Ent));
     Py_ssize_t *slots = PyMem_Malloc(nslots * sizeof(Py_ssize_t));
@@ -101,12 +97,10 @@ static int imap_resize(IMap *m, Py_ssize_t need) { /* live entries compacted, in
     memset(slots, 0xff, nslots * sizeof(Py_ssize_t)); /* EMPTY */
     Py_ssize_t n = 0;
     for (Py_ssize_t s = 0; s < m->used; s++) {
-        if (m->ents[s].ptr == NULL)
-            continue;
+        if (m->ents[s].ptr == NULL) continue;
         ents[n] = m->ents[s];
         size_t i = mix((uint64_t)ents[n].key) & (nslots - 1);
-        while (slots[i] != EMPTY)
-            i = (i + 1) & (nslots - 1);
+        while (slots[i] != EMPTY) i = (i + 1) & (nslots - 1);
         slots[i] = n++;
     }
     PyMem_Free(m->ents);
@@ -120,11 +114,9 @@ static int imap_resize(IMap *m, Py_ssize_t need) { /* live entries compacted, in
 }
 
 static Ent *imap_append(IMap *m, int64_t key) { /* a new entry for an absent key, last in the order */
-    if (m->used == m->cap && imap_resize(m, (m->live + 1) * 2) < 0)
-        return NULL;
+    if (m->used == m->cap && imap_resize(m, (m->live + 1) * 2) < 0) return NULL;
     size_t i = mix((uint64_t)key) & m->mask;
-    while (m->slots[i] >= 0)
-        i = (i + 1) & m->mask;
+    while (m->slots[i] >= 0) i = (i + 1) & m->mask;
     m->slots[i] = m->used;
     Ent *e = &m->ents[m->used++];
     e->key = key;
@@ -189,8 +181,7 @@ static int reserve(Grid *g, const int64_t *b) { /* room for the releases of disc
         n += (Py_ssize_t)((b[2] - b[1] + 1) * (b[4] - b[3] + 1) * (b[6] - b[5] + 1));
     if (n > g->deadcap) {
         PyObject **dead = PyMem_Realloc(g->dead, (size_t)n * sizeof(PyObject *));
-        if (dead == NULL)
-            return PyErr_NoMemory(), -1;
+        if (dead == NULL) return PyErr_NoMemory(), -1;
         g->dead = dead;
         g->deadcap = n;
     }
@@ -206,10 +197,8 @@ static void leave(Grid *g) {
 }
 
 static inline int same(PyObject *stored, Py_hash_t sh, PyObject *o, Py_hash_t h) { /* as a dict: 1, 0 or -1 */
-    if (stored == o)
-        return 1;
-    if (sh != h)
-        return 0;
+    if (stored == o) return 1;
+    if (sh != h) return 0;
     Py_INCREF(stored);
     int eq = PyObject_RichCompareBool(stored, o, Py_EQ);
     Py_DECREF(stored);
@@ -217,16 +206,13 @@ static inline int same(PyObject *stored, Py_hash_t sh, PyObject *o, Py_hash_t h)
 }
 
 static Py_ssize_t where_find(Grid *g, PyObject *item, Py_hash_t h) { /* slot, -1 absent, -2 error */
-    if (g->where == NULL)
-        return -1;
+    if (g->where == NULL) return -1;
     for (size_t i = mix((uint64_t)h) & g->wmask;; i = (i + 1) & g->wmask) {
         WEnt *e = &g->where[i];
-        if (e->o == NULL)
-            return -1;
+        if (e->o == NULL) return -1;
         if (e->o != W_DUMMY) {
             int eq = same(e->o, e->h, item, h);
-            if (eq != 0)
-                return eq < 0 ? -2 : (Py_ssize_t)i;
+            if (eq != 0) return eq < 0 ? -2 : (Py_ssize_t)i;
         }
     }
 }
@@ -235,20 +221,14 @@ static int where_insert(Grid *g, PyObject *item, Py_hash_t h, const int64_t *box
     size_t size = g->where ? g->wmask + 1 : 0;
     if ((size_t)(g->wfill + 1) * 3 >= size * 2) {
         size_t n = 8;
-        while (n < (size_t)(g->wlive + 1) * 3)
-            n <<= 1;
+        while (n < (size_t)(g->wlive + 1) * 3) n <<= 1;
         WEnt *w = PyMem_Calloc(n, sizeof(WEnt));
-        if (w == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        if (w == NULL) return PyErr_NoMemory(), -1;
         for (size_t s = 0; s < size; s++) {
             WEnt *e = &g->where[s];
-            if (e->o == NULL || e->o == W_DUMMY)
-                continue;
+            if (e->o == NULL || e->o == W_DUMMY) continue;
             size_t i = mix((uint64_t)e->h) & (n - 1);
-            while (w[i].o != NULL)
-                i = (i + 1) & (n - 1);
+            while (w[i].o != NULL) i = (i + 1) & (n - 1);
             w[i] = *e;
         }
         PyMem_Free(g->where);
@@ -257,10 +237,8 @@ static int where_insert(Grid *g, PyObject *item, Py_hash_t h, const int64_t *box
         g->wfill = g->wlive;
     }
     size_t i = mix((uint64_t)h) & g->wmask;
-    while (g->where[i].o != NULL && g->where[i].o != W_DUMMY)
-        i = (i + 1) & g->wmask;
-    if (g->where[i].o == NULL)
-        g->wfill++;
+    while (g->where[i].o != NULL && g->where[i].o != W_DUMMY) i = (i + 1) & g->wmask;
+    if (g->where[i].o == NULL) g->wfill++;
     Py_INCREF(item);
     g->where[i].o = item;
     g->where[i].h = h;
@@ -270,8 +248,7 @@ static int where_insert(Grid *g, PyObject *item, Py_hash_t h, const int64_t *box
 }
 
 static int key_error(PyObject *key) { /* KeyError(key), as `del d[key]` raises it; steals key */
-    if (key == NULL)
-        return -1;
+    if (key == NULL) return -1;
     PyObject *exc = PyObject_CallOneArg(PyExc_KeyError, key);
     Py_DECREF(key);
     if (exc != NULL) {
@@ -285,8 +262,7 @@ static Py_ssize_t bucket_index(Ent *e, PyObject *item, Py_hash_t h) { /* positio
     Obj *v = e->ptr;
     for (Py_ssize_t x = 0; x < e->u.b.n; x++) {
         int eq = same(v[x].o, v[x].h, item, h);
-        if (eq != 0)
-            return eq < 0 ? -2 : x;
+        if (eq != 0) return eq < 0 ? -2 : x;
     }
     return -1;
 }
@@ -294,10 +270,7 @@ static Py_ssize_t bucket_index(Ent *e, PyObject *item, Py_hash_t h) { /* positio
 static int bucket_push(Ent *e, PyObject *o, Py_hash_t h) { /* append to a dict bucket (o absent) */
     if (e->u.b.n == e->u.b.cap) {
         Obj *v = PyMem_Realloc(e->ptr, (size_t)e->u.b.cap * 2 * sizeof(Obj));
-        if (v == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
+        if (v == NULL) return PyErr_NoMemory(), -1;
         e->ptr = v;
         e->u.b.cap *= 2;
     }
@@ -319,23 +292,19 @@ static int register_cells(Grid *g, PyObject *item, Py_hash_t h, const int64_t *b
                 if (e == NULL) {
                     Ent *c = imap_get(coarse, cell_key(i >> SHIFT, j >> SHIFT, k >> SHIFT)), *ge;
                     IMap *group = c ? c->ptr : NULL;
-                    if (c == NULL && (group = PyMem_Calloc(1, sizeof(IMap))) == NULL)
-                        return PyErr_NoMemory(), -1;
-                    if ((e = imap_append(table, key)) == NULL)
-                        goto fail;
+                    if (c == NULL && (group = PyMem_Calloc(1, sizeof(IMap))) == NULL) return PyErr_NoMemory(), -1;
+                    if ((e = imap_append(table, key)) == NULL) goto fail;
                     Py_INCREF(item);
                     e->ptr = item;
                     e->u.b.h = h;
                     e->u.b.n = 1;
                     e->u.b.cap = 0;
                     ge = c ? imap_get(group, key) : NULL; /* present only after an earlier KeyError */
-                    if (ge == NULL && (ge = imap_append(group, key)) == NULL)
-                        goto fail;
+                    if (ge == NULL && (ge = imap_append(group, key)) == NULL) goto fail;
                     ge->ptr = &LIVE;
                     ge->u.cell.i = i, ge->u.cell.j = j, ge->u.cell.k = k;
                     if (c == NULL) {
-                        if ((c = imap_append(coarse, cell_key(i >> SHIFT, j >> SHIFT, k >> SHIFT))) == NULL)
-                            goto fail;
+                        if ((c = imap_append(coarse, cell_key(i >> SHIFT, j >> SHIFT, k >> SHIFT))) == NULL) goto fail;
                         c->ptr = group;
                     }
                     continue;
@@ -348,21 +317,18 @@ static int register_cells(Grid *g, PyObject *item, Py_hash_t h, const int64_t *b
                 }
                 if (e->u.b.cap > 0) { /* bucket[item] = None */
                     Py_ssize_t x = bucket_index(e, item, h);
-                    if (x == -2 || (x == -1 && bucket_push(e, item, h) < 0))
-                        return -1;
+                    if (x == -2 || (x == -1 && bucket_push(e, item, h) < 0)) return -1;
                     continue;
                 }
                 int eq = same(e->ptr, e->u.b.h, item, h); /* {bare: None, item: None} */
                 Obj *v = eq < 0 ? NULL : PyMem_Malloc(2 * sizeof(Obj));
-                if (v == NULL)
-                    return eq < 0 ? -1 : (PyErr_NoMemory(), -1);
+                if (v == NULL) return eq < 0 ? -1 : (PyErr_NoMemory(), -1);
                 v[0].o = e->ptr;
                 v[0].h = e->u.b.h;
                 e->ptr = v;
                 e->u.b.n = 1;
                 e->u.b.cap = 2;
-                if (!eq && bucket_push(e, item, h) < 0)
-                    return -1;
+                if (!eq && bucket_push(e, item, h) < 0) return -1;
             }
     return 0;
 }
@@ -374,13 +340,11 @@ static int discard(Grid *g, PyObject *item, Py_hash_t h, const int64_t *b) {
             for (int64_t k = b[5]; k <= b[6]; k++) {
                 int64_t key = cell_key(i, j, k);
                 Py_ssize_t slot = imap_slot(table, key);
-                if (slot < 0)
-                    return key_error(PyLong_FromLongLong(key));
+                if (slot < 0) return key_error(PyLong_FromLongLong(key));
                 Ent *e = &table->ents[table->slots[slot]];
                 if (e->u.b.cap > 0) {
                     Py_ssize_t x = bucket_index(e, item, h);
-                    if (x < 0)
-                        return x == -2 ? -1 : (Py_INCREF(item), key_error(item));
+                    if (x < 0) return x == -2 ? -1 : (Py_INCREF(item), key_error(item));
                     Obj *v = e->ptr;
                     g->dead[g->ndead++] = v[x].o;
                     memmove(v + x, v + x + 1, (size_t)(e->u.b.n - x - 1) * sizeof(Obj));
@@ -396,12 +360,10 @@ static int discard(Grid *g, PyObject *item, Py_hash_t h, const int64_t *b) {
                 imap_del_slot(table, slot);
                 int64_t ckey = cell_key(i >> SHIFT, j >> SHIFT, k >> SHIFT);
                 Py_ssize_t cs = imap_slot(coarse, ckey);
-                if (cs < 0)
-                    return key_error(PyLong_FromLongLong(ckey));
+                if (cs < 0) return key_error(PyLong_FromLongLong(ckey));
                 IMap *group = coarse->ents[coarse->slots[cs]].ptr;
                 Py_ssize_t gs = imap_slot(group, key);
-                if (gs < 0)
-                    return key_error(PyLong_FromLongLong(key));
+                if (gs < 0) return key_error(PyLong_FromLongLong(key));
                 imap_del_slot(group, gs);
                 if (group->live == 0) {
                     imap_free(group);
@@ -450,8 +412,7 @@ static int beyond(Grid *g, const double *a) {
 
 static int at_most(int64_t a, int64_t b, int64_t c, int64_t limit) { /* Python's a * b * c <= limit */
     __int128 ab = (__int128)a * b, abc;
-    if (__builtin_mul_overflow(ab, (__int128)c, &abc))
-        return (ab < 0) != (c < 0);
+    if (__builtin_mul_overflow(ab, (__int128)c, &abc)) return (ab < 0) != (c < 0);
     return abc <= limit;
 }
 
@@ -460,23 +421,18 @@ static int gather(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, co
                   const char *fn, PyObject **out) {
     if (nargs > n)
         return PyErr_Format(PyExc_TypeError, "%s() takes %zd positional arguments but %zd were given", fn, n, nargs), -1;
-    for (Py_ssize_t x = 0; x < n; x++)
-        out[x] = x < nargs ? args[x] : NULL;
+    for (Py_ssize_t x = 0; x < n; x++) out[x] = x < nargs ? args[x] : NULL;
     Py_ssize_t nk = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t w = 0; w < nk; w++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, w);
         Py_ssize_t x = 0;
-        while (x < n && PyUnicode_CompareWithASCIIString(name, names[x]) != 0)
-            x++;
-        if (x == n)
-            return PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, name), -1;
-        if (out[x] != NULL)
-            return PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[x]), -1;
+        while (x < n && PyUnicode_CompareWithASCIIString(name, names[x]) != 0) x++;
+        if (x == n) return PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn, name), -1;
+        if (out[x] != NULL) return PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[x]), -1;
         out[x] = args[nargs + w];
     }
     for (Py_ssize_t x = 0; x < n; x++)
-        if (out[x] == NULL)
-            return PyErr_Format(PyExc_TypeError, "%s() missing required argument: '%s'", fn, names[x]), -1;
+        if (out[x] == NULL) return PyErr_Format(PyExc_TypeError, "%s() missing required argument: '%s'", fn, names[x]), -1;
     return 0;
 }
 
@@ -514,12 +470,10 @@ static PyObject *grid_put(Grid *g, PyObject *const *args, Py_ssize_t nargs, PyOb
         return NULL;
     PyObject *item = o[0];
     Py_hash_t h = PyObject_Hash(item);
-    if (h == -1 || enter(g) < 0)
-        return NULL;
+    if (h == -1 || enter(g) < 0) return NULL;
     int rc = 0;
     Py_ssize_t slot = where_find(g, item, h);
-    if (slot == -2)
-        rc = -1;
+    if (slot == -2) rc = -1;
     else if (slot >= 0) {
         if (memcmp(g->where[slot].box, box, sizeof(box)) != 0) {
             int64_t old[7];
@@ -532,23 +486,19 @@ static PyObject *grid_put(Grid *g, PyObject *const *args, Py_ssize_t nargs, PyOb
         }
     } else {
         rc = where_insert(g, item, h, box);
-        if (rc == 0)
-            rc = register_cells(g, item, h, box);
+        if (rc == 0) rc = register_cells(g, item, h, box);
     }
     leave(g);
-    if (rc < 0)
-        return NULL;
+    if (rc < 0) return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *grid_remove(Grid *g, PyObject *item) {
     Py_hash_t h = PyObject_Hash(item);
-    if (h == -1 || enter(g) < 0)
-        return NULL;
+    if (h == -1 || enter(g) < 0) return NULL;
     int rc = 0;
     Py_ssize_t slot = where_find(g, item, h);
-    if (slot == -2)
-        rc = -1;
+    if (slot == -2) rc = -1;
     else if (slot >= 0) {
         WEnt *e = &g->where[slot];
         int64_t old[7];
@@ -563,8 +513,7 @@ static PyObject *grid_remove(Grid *g, PyObject *item) {
         rc = discard(g, item, h, old);
     }
     leave(g);
-    if (rc < 0)
-        return NULL;
+    if (rc < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -573,18 +522,15 @@ static int found_add(Grid *g, PyObject *o, Py_hash_t h) { /* found[o] = None; 0 
         size_t n = (g->fmask + 1) * 2;
         FEnt *f = PyMem_Calloc(n, sizeof(FEnt));
         PyObject **out = PyMem_Realloc(g->out, n / 2 * sizeof(PyObject *));
-        if (out != NULL)
-            g->out = out;
+        if (out != NULL) g->out = out;
         if (f == NULL || out == NULL) {
             PyMem_Free(f);
             return PyErr_NoMemory(), -1;
         }
         for (size_t s = 0; s <= g->fmask; s++) {
-            if (g->found[s].gen != g->gen)
-                continue;
+            if (g->found[s].gen != g->gen) continue;
             size_t i = mix((uint64_t)g->found[s].h) & (n - 1);
-            while (f[i].gen == g->gen)
-                i = (i + 1) & (n - 1);
+            while (f[i].gen == g->gen) i = (i + 1) & (n - 1);
             f[i] = g->found[s];
         }
         PyMem_Free(g->found);
@@ -599,33 +545,27 @@ static int found_add(Grid *g, PyObject *o, Py_hash_t h) { /* found[o] = None; 0 
             return 0;
         }
         int eq = same(f->o, f->h, o, h);
-        if (eq != 0)
-            return eq < 0 ? -1 : 0;
+        if (eq != 0) return eq < 0 ? -1 : 0;
     }
 }
 
 static int found_bucket(Grid *g, const Ent *e) { /* found.update(bucket) or found[bucket] = None */
-    if (e->u.b.cap == 0)
-        return found_add(g, e->ptr, e->u.b.h);
+    if (e->u.b.cap == 0) return found_add(g, e->ptr, e->u.b.h);
     const Obj *v = e->ptr;
     for (Py_ssize_t x = 0; x < e->u.b.n; x++)
-        if (found_add(g, v[x].o, v[x].h) < 0)
-            return -1;
+        if (found_add(g, v[x].o, v[x].h) < 0) return -1;
     return 0;
 }
 
 static int walk_group(Grid *g, const IMap *table, const IMap *group, const int64_t *b) {
     for (Py_ssize_t s = 0; s < group->used; s++) {
         const Ent *ge = &group->ents[s];
-        if (ge->ptr == NULL)
-            continue;
+        if (ge->ptr == NULL) continue;
         int64_t i = ge->u.cell.i, j = ge->u.cell.j, k = ge->u.cell.k;
         if (b[1] <= i && i <= b[2] && b[3] <= j && j <= b[4] && b[5] <= k && k <= b[6]) {
             const Ent *e = imap_get(table, ge->key);
-            if (e == NULL)
-                return key_error(PyLong_FromLongLong(ge->key));
-            if (found_bucket(g, e) < 0)
-                return -1;
+            if (e == NULL) return key_error(PyLong_FromLongLong(ge->key));
+            if (found_bucket(g, e) < 0) return -1;
         }
     }
     return 0;
@@ -634,15 +574,13 @@ static int walk_group(Grid *g, const IMap *table, const IMap *group, const int64
 static int query_level(Grid *g, Py_ssize_t level, const double *a) {
     const IMap *table = &g->cells[level], *coarse = &g->coarse[level];
     int64_t b[7];
-    if (box_at(g, level, a, b) < 0)
-        return -1;
+    if (box_at(g, level, a, b) < 0) return -1;
     if (at_most(b[2] - b[1] + 1, b[4] - b[3] + 1, b[6] - b[5] + 1, DIRECT)) {
         for (int64_t i = b[1]; i <= b[2]; i++)
             for (int64_t j = b[3]; j <= b[4]; j++)
                 for (int64_t k = b[5]; k <= b[6]; k++) {
                     const Ent *e = imap_get(table, cell_key(i, j, k));
-                    if (e != NULL && found_bucket(g, e) < 0)
-                        return -1;
+                    if (e != NULL && found_bucket(g, e) < 0) return -1;
                 }
         return 0;
     }
@@ -653,36 +591,29 @@ static int query_level(Grid *g, Py_ssize_t level, const double *a) {
             for (int64_t cj = cj0; cj <= cj1; cj++)
                 for (int64_t ck = ck0; ck <= ck1; ck++) {
                     const Ent *c = imap_get(coarse, cell_key(ci, cj, ck));
-                    if (c != NULL && ((IMap *)c->ptr)->live > 0 && walk_group(g, table, c->ptr, b) < 0)
-                        return -1;
+                    if (c != NULL && ((IMap *)c->ptr)->live > 0 && walk_group(g, table, c->ptr, b) < 0) return -1;
                 }
         return 0;
     }
     for (Py_ssize_t s = 0; s < coarse->used; s++) /* list(coarse.values()): insertion order */
-        if (coarse->ents[s].ptr != NULL && walk_group(g, table, coarse->ents[s].ptr, b) < 0)
-            return -1;
+        if (coarse->ents[s].ptr != NULL && walk_group(g, table, coarse->ents[s].ptr, b) < 0) return -1;
     return 0;
 }
 
 static PyObject *grid_query(Grid *g, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     PyObject *o[5];
     double a[5];
-    if (gather(args, nargs, kwnames, QUERY_ARGS, 5, "query", o) < 0)
-        return NULL;
+    if (gather(args, nargs, kwnames, QUERY_ARGS, 5, "query", o) < 0) return NULL;
     for (int x = 0; x < 5; x++)
-        if (as_double(o[x], &a[x]) < 0)
-            return NULL;
-    if (beyond(g, a) < 0 || enter(g) < 0)
-        return NULL;
+        if (as_double(o[x], &a[x]) < 0) return NULL;
+    if (beyond(g, a) < 0 || enter(g) < 0) return NULL;
     g->gen++;
     g->fcount = 0;
     int rc = 0;
     for (Py_ssize_t level = 0; level < g->levels && rc == 0; level++)
-        if (g->cells[level].live > 0)
-            rc = query_level(g, level, a);
+        if (g->cells[level].live > 0) rc = query_level(g, level, a);
     PyObject *list = rc < 0 ? NULL : PyList_New(g->fcount);
-    for (Py_ssize_t x = 0; list != NULL && x < g->fcount; x++)
-        PyList_SET_ITEM(list, x, Py_NewRef(g->out[x]));
+    for (Py_ssize_t x = 0; list != NULL && x < g->fcount; x++) PyList_SET_ITEM(list, x, Py_NewRef(g->out[x]));
     leave(g);
     return list;
 }
@@ -691,8 +622,7 @@ static Py_ssize_t grid_len(Grid *g) { return g->wlive; }
 
 static int grid_contains(Grid *g, PyObject *item) {
     Py_hash_t h = PyObject_Hash(item);
-    if (h == -1 || enter(g) < 0)
-        return -1;
+    if (h == -1 || enter(g) < 0) return -1;
     Py_ssize_t slot = where_find(g, item, h);
     leave(g);
     return slot == -2 ? -1 : slot >= 0;
@@ -700,20 +630,16 @@ static int grid_contains(Grid *g, PyObject *item) {
 
 static int grid_traverse(Grid *g, visitproc visit, void *arg) {
     for (size_t s = 0; g->where != NULL && s <= g->wmask; s++)
-        if (g->where[s].o != NULL && g->where[s].o != W_DUMMY)
-            Py_VISIT(g->where[s].o);
+        if (g->where[s].o != NULL && g->where[s].o != W_DUMMY) Py_VISIT(g->where[s].o);
     for (Py_ssize_t level = 0; g->cells != NULL && level < g->levels; level++) {
         const IMap *t = &g->cells[level];
         for (Py_ssize_t s = 0; s < t->used; s++) {
             const Ent *e = &t->ents[s];
-            if (e->ptr != NULL && e->u.b.cap == 0)
-                Py_VISIT((PyObject *)e->ptr);
-            for (Py_ssize_t x = 0; e->ptr != NULL && e->u.b.cap > 0 && x < e->u.b.n; x++)
-                Py_VISIT(((Obj *)e->ptr)[x].o);
+            if (e->ptr != NULL && e->u.b.cap == 0) Py_VISIT((PyObject *)e->ptr);
+            for (Py_ssize_t x = 0; e->ptr != NULL && e->u.b.cap > 0 && x < e->u.b.n; x++) Py_VISIT(((Obj *)e->ptr)[x].o);
         }
     }
-    for (Py_ssize_t x = 0; x < g->ndead; x++)
-        Py_VISIT(g->dead[x]);
+    for (Py_ssize_t x = 0; x < g->ndead; x++) Py_VISIT(g->dead[x]);
     return 0;
 }
 
@@ -725,8 +651,7 @@ static int grid_clear(Grid *g) { /* detach everything first: a finaliser run by 
         return 0; /* out of memory: keep everything (released at deallocation) */
     g->cells = levels > 0 ? fresh : NULL;
     g->coarse = levels > 0 ? fresh + levels : NULL;
-    if (levels == 0)
-        PyMem_Free(fresh);
+    if (levels == 0) PyMem_Free(fresh);
     g->where = NULL;
     g->wlive = g->wfill = 0;
     for (Py_ssize_t level = 0; level < levels; level++) {
@@ -738,26 +663,22 @@ static int grid_clear(Grid *g) { /* detach everything first: a finaliser run by 
         imap_free(&coarse[level]);
     }
     for (Py_ssize_t s = 0; s < nwhere; s++)
-        if (where[s].o != NULL && where[s].o != W_DUMMY)
-            Py_DECREF(where[s].o);
+        if (where[s].o != NULL && where[s].o != W_DUMMY) Py_DECREF(where[s].o);
     PyMem_Free(where);
     for (Py_ssize_t level = 0; level < levels; level++) {
         IMap *t = &cells[level];
         for (Py_ssize_t s = 0; s < t->used; s++) {
             Ent *e = &t->ents[s];
-            if (e->ptr != NULL && e->u.b.cap == 0)
-                Py_DECREF((PyObject *)e->ptr);
+            if (e->ptr != NULL && e->u.b.cap == 0) Py_DECREF((PyObject *)e->ptr);
             else if (e->ptr != NULL) {
-                for (Py_ssize_t x = 0; x < e->u.b.n; x++)
-                    Py_DECREF(((Obj *)e->ptr)[x].o);
+                for (Py_ssize_t x = 0; x < e->u.b.n; x++) Py_DECREF(((Obj *)e->ptr)[x].o);
                 PyMem_Free(e->ptr);
             }
         }
         imap_free(t);
     }
     PyMem_Free(cells); /* cells and coarse are one allocation */
-    if (!g->busy)
-        leave(g);
+    if (!g->busy) leave(g);
     return 0;
 }
 
@@ -775,8 +696,7 @@ static void grid_dealloc(Grid *g) {
 
 static int check_positive(PyObject *v, PyObject *bound, int op, int *bad) { /* *bad |= (v op bound) */
     int r = PyObject_RichCompareBool(v, bound, op);
-    if (r < 0)
-        return -1;
+    if (r < 0) return -1;
     *bad |= r;
     return 0;
 }
@@ -830,8 +750,7 @@ static PyObject *grid_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             }
         }
     }
-    for (int x = 0; x < 4; x++)
-        Py_XDECREF(owned[x]);
+    for (int x = 0; x < 4; x++) Py_XDECREF(owned[x]);
 done:
     Py_XDECREF(zero);
     Py_XDECREF(one);
@@ -869,10 +788,8 @@ static struct PyModuleDef grid_module = {
 };
 
 PyMODINIT_FUNC PyInit__grid(void) {
-    if (PyType_Ready(&GridType) < 0)
-        return NULL;
+    if (PyType_Ready(&GridType) < 0) return NULL;
     PyObject *m = PyModule_Create(&grid_module);
-    if (m != NULL && PyModule_AddObjectRef(m, "SpaceTimeIndex", (PyObject *)&GridType) < 0)
-        Py_CLEAR(m);
+    if (m != NULL && PyModule_AddObjectRef(m, "SpaceTimeIndex", (PyObject *)&GridType) < 0) Py_CLEAR(m);
     return m;
 }
