@@ -306,6 +306,22 @@ def test_a_long_loop_does_not_grow_memory() -> None:
         tracemalloc.stop()
 
 
+def test_an_item_that_uses_the_index_from_its_eq_gets_an_error_not_a_crash() -> None:
+    index = C()
+
+    class Meddler(Clash):
+        def __eq__(self, other: object) -> bool:
+            index.put(Token(9), 0.0, 0.0, 10.0, 0.0, 1.0)  # would resize the tables being probed
+            return super().__eq__(other)
+
+        __hash__ = Clash.__hash__
+
+    index.put(Meddler(1), 0.0, 0.0, 10.0, 0.0, 1.0)
+    with pytest.raises(RuntimeError, match="from inside one of its own calls"):
+        index.put(Meddler(2), 0.0, 0.0, 10.0, 0.0, 1.0)  # same hash: compared with the first
+    assert len(index) == 1 and index.query(0.0, 0.0, 10.0, 0.0, 1.0)[0].n == 1
+
+
 @pytest.mark.parametrize("name", ["salvo-sector", "sparse-day"])
 def test_the_fuser_decides_the_same_on_the_python_grid(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grid, "SpaceTimeIndex", PySpaceTimeIndex)
