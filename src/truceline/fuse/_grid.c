@@ -251,10 +251,7 @@ static int key_error(PyObject *key) { /* KeyError(key), as `del d[key]` raises i
     if (key == NULL) return -1;
     PyObject *exc = PyObject_CallOneArg(PyExc_KeyError, key);
     Py_DECREF(key);
-    if (exc != NULL) {
-        PyErr_SetObject(PyExc_KeyError, exc);
-        Py_DECREF(exc);
-    }
+    if (exc != NULL) { PyErr_SetObject(PyExc_KeyError, exc); Py_DECREF(exc); }
     return -1;
 }
 
@@ -309,10 +306,7 @@ static int register_cells(Grid *g, PyObject *item, Py_hash_t h, const int64_t *b
                     }
                     continue;
                 fail:
-                    if (c == NULL) {
-                        imap_free(group);
-                        PyMem_Free(group);
-                    }
+                    if (c == NULL) { imap_free(group); PyMem_Free(group); }
                     return -1;
                 }
                 if (e->u.b.cap > 0) { /* bucket[item] = None */
@@ -365,24 +359,14 @@ static int discard(Grid *g, PyObject *item, Py_hash_t h, const int64_t *b) {
                 Py_ssize_t gs = imap_slot(group, key);
                 if (gs < 0) return key_error(PyLong_FromLongLong(key));
                 imap_del_slot(group, gs);
-                if (group->live == 0) {
-                    imap_free(group);
-                    PyMem_Free(group);
-                    imap_del_slot(coarse, cs);
-                }
+                if (group->live == 0) { imap_free(group); PyMem_Free(group); imap_del_slot(coarse, cs); }
             }
     return 0;
 }
 
 static int floor_cell(double q, int64_t *out) { /* math.floor's errors, then an int64 */
-    if (isnan(q)) {
-        PyErr_SetString(PyExc_ValueError, "cannot convert float NaN to integer");
-        return -1;
-    }
-    if (isinf(q)) {
-        PyErr_SetString(PyExc_OverflowError, "cannot convert float infinity to integer");
-        return -1;
-    }
+    if (isnan(q)) { PyErr_SetString(PyExc_ValueError, "cannot convert float NaN to integer"); return -1; }
+    if (isinf(q)) { PyErr_SetString(PyExc_OverflowError, "cannot convert float infinity to integer"); return -1; }
     double f = floor(q);
     if (!(f > -4 * SPAN && f < 4 * SPAN)) { /* unreachable past the BEYOND check; kept for int64 safety */
         PyErr_SetString(PyExc_OverflowError, BEYOND);
@@ -437,10 +421,7 @@ static int gather(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, co
 }
 
 static inline int as_double(PyObject *o, double *d) {
-    if (PyFloat_CheckExact(o)) {
-        *d = PyFloat_AS_DOUBLE(o);
-        return 0;
-    }
+    if (PyFloat_CheckExact(o)) { *d = PyFloat_AS_DOUBLE(o); return 0; }
     *d = PyFloat_AsDouble(o);
     return *d == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
@@ -503,10 +484,7 @@ static PyObject *grid_remove(Grid *g, PyObject *item) {
         WEnt *e = &g->where[slot];
         int64_t old[7];
         memcpy(old, e->box, sizeof(old));
-        if (reserve(g, old) < 0) {
-            leave(g);
-            return NULL;
-        }
+        if (reserve(g, old) < 0) { leave(g); return NULL; }
         g->dead[g->ndead++] = e->o;
         e->o = W_DUMMY;
         g->wlive--;
@@ -523,10 +501,7 @@ static int found_add(Grid *g, PyObject *o, Py_hash_t h) { /* found[o] = None; 0 
         FEnt *f = PyMem_Calloc(n, sizeof(FEnt));
         PyObject **out = PyMem_Realloc(g->out, n / 2 * sizeof(PyObject *));
         if (out != NULL) g->out = out;
-        if (f == NULL || out == NULL) {
-            PyMem_Free(f);
-            return PyErr_NoMemory(), -1;
-        }
+        if (f == NULL || out == NULL) { PyMem_Free(f); return PyErr_NoMemory(), -1; }
         for (size_t s = 0; s <= g->fmask; s++) {
             if (g->found[s].gen != g->gen) continue;
             size_t i = mix((uint64_t)g->found[s].h) & (n - 1);
@@ -539,11 +514,7 @@ static int found_add(Grid *g, PyObject *o, Py_hash_t h) { /* found[o] = None; 0 
     }
     for (size_t i = mix((uint64_t)h) & g->fmask;; i = (i + 1) & g->fmask) {
         FEnt *f = &g->found[i];
-        if (f->gen != g->gen) {
-            f->o = o, f->h = h, f->gen = g->gen;
-            g->out[g->fcount++] = o;
-            return 0;
-        }
+        if (f->gen != g->gen) { f->o = o, f->h = h, f->gen = g->gen; g->out[g->fcount++] = o; return 0; }
         int eq = same(f->o, f->h, o, h);
         if (eq != 0) return eq < 0 ? -1 : 0;
     }
@@ -743,10 +714,7 @@ static PyObject *grid_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
                     g->sizes[i] = c * p;
                     g->buckets[i] = b * p;
                 }
-                if (g != NULL) {
-                    g->reach_xy = SPAN * c;
-                    g->reach_t = SPAN * b;
-                }
+                if (g != NULL) { g->reach_xy = SPAN * c; g->reach_t = SPAN * b; }
             }
         }
     }
