@@ -59,6 +59,7 @@ from truceline.eval.data import Truth
 from truceline.eval.metrics import pairwise, truth_clusters
 from truceline.eval.report import EvalReport
 from truceline.fuse import Fuser, fuse_all, native
+from truceline.fuse.grid import backend as grid_backend
 from truceline.fuse.measurement import MeasurementModel, measure
 from truceline.fuse.native import compiled
 from truceline.ingest.validation import validate_batch, validation_context
@@ -287,7 +288,7 @@ def bench_speed(observations: list[Observation], count: int) -> None:
     data = list(replay(observations, count))
     built = compiled()
     engine = f"compiled with mypyc ({', '.join(built)})" if built else f"interpreted ({native.interpreted_because or 'sources'})"
-    print(f"speed   fusion engine: {engine}")
+    print(f"speed   fusion engine: {engine}; space-time grid: {grid_backend()} (fuse/grid.py)")
     rates = []
     for materialise in (False, True):
         fuser = Fuser()
@@ -342,7 +343,7 @@ def bench_fingerprint(observations: list[Observation], count: int) -> str:
             digest.update(b"\n")
             updates += 1
     built = compiled()
-    engine = "compiled" if built else "interpreted"
+    engine = f"{'compiled' if built else 'interpreted'}, {grid_backend()} grid"
     print(f"fingerprint  {digest.hexdigest()[:16]}  ({updates:,} updates of {len(data):,} observations, {engine})")
     return digest.hexdigest()[:16]
 

@@ -115,6 +115,18 @@ def test_observations_older_than_the_window_are_still_kept() -> None:
     assert fuser.stats.late == 1
 
 
+@pytest.mark.parametrize("apart_s", [2**16 * 120.0, 2**16 * 120.0 + 60.0], ids=["91-days", "91-days-and-a-minute"])
+def test_a_report_91_days_from_a_live_incident_at_the_same_place_is_fused(apart_s: float) -> None:
+    """The grid keyed time buckets modulo 2**16 (91 days): a report that far from a live incident's time at the same
+    place shared its cell key, and removing both raised KeyError in every later ``add`` (fusion stalled)."""
+    fuser = Fuser(FuserConfig(origin=(48.0, 37.8)))
+    updates = fuser.add([point("then", 0.0, 0.0, 30.0), point("now", 0.0, 0.0, 30.0 + apart_s)])
+    updates += fuser.add([point("later", 5_000.0, 0.0, 30.0 + apart_s + 10.0)])
+    updates += fuser.flush()
+    finalised = sorted(u.incident.observation_ids for u in updates if u.action is UpdateAction.FINALISED)
+    assert finalised == [("later",), ("now",), ("then",)]
+
+
 def test_time_shift_of_the_whole_stream_changes_nothing_but_times(sparse) -> None:
     observations, _ = sparse
     shifted = [o.model_copy(update={"time": o.time + timedelta(days=30)}) for o in observations]

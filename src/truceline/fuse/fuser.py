@@ -27,7 +27,7 @@ from truceline.domain.observation_fast import collector_paused
 from truceline.fuse.bearings import best_crossing
 from truceline.fuse.clock import SourceClocks
 from truceline.fuse.conflict_fire import is_background_fire
-from truceline.fuse.index import SpaceTimeIndex
+from truceline.fuse.grid import Grid, new_grid
 from truceline.fuse.measurement import Measurement, measure
 from truceline.fuse.pending import PendingBearings
 from truceline.fuse.snapshot import Snapshot, summarise
@@ -71,8 +71,8 @@ class Fuser:
         self._watermark = -INF
         self._seq = 0
         self._live: dict[str, IncidentState] = {}
-        self._index: SpaceTimeIndex[IncidentState] = SpaceTimeIndex()  # incidents, by their own gate extent
-        self._reach: SpaceTimeIndex[Measurement] = SpaceTimeIndex()  # incident members, by their own gate extent
+        self._index: Grid[IncidentState] = new_grid()  # incidents, by their own gate extent
+        self._reach: Grid[Measurement] = new_grid()  # incident members, by their own gate extent
         self._by_obs: dict[str, Measurement] = {}
         self._heap: list[tuple[float, int, IncidentState]] = []
         self._pending = PendingBearings()
@@ -490,7 +490,7 @@ class Fuser:
             inc.members.clear()
             inc.sources.clear()
             self._kill(inc, None)
-        self._index, self._reach = SpaceTimeIndex(), SpaceTimeIndex()
+        self._index, self._reach = new_grid(), new_grid()
         self._queue.clear()
         self._queued.clear()
         for m in members:

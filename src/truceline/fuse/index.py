@@ -7,6 +7,9 @@ the first level whose cell and time bucket hold its extent, registered in the (a
 overlaps; a query reads, on each occupied level, the cells its own box overlaps, or walks a 16×-coarser map
 of occupied cells when its box is large. Buckets are insertion-ordered, so results (and fusion) are
 deterministic.
+
+This class is the reference: ``_grid.c`` is its C twin (the same results in the same order, which fusion's
+ties depend on), and :mod:`truceline.fuse.grid` picks the one fusion uses.
 """
 
 from __future__ import annotations
@@ -19,22 +22,32 @@ T = TypeVar("T", bound=Hashable)
 
 # ``Final`` and ``math.floor`` called as such (not through a local alias): compiled (fuse/native.py), mypyc
 # inlines the constants and the float primitives instead of looking up module attributes.
-_MASK_XY: Final = (1 << 20) - 1  # cells are keyed modulo 2**20 per axis (far beyond any theatre)
-_MASK_T: Final = (1 << 16) - 1  # time buckets modulo 2**16 (far beyond any window)
+# Cells are keyed modulo 2**19 per axis (2**19 finest cells: 1 million km, beyond any frame on Earth) and time
+# buckets modulo 2**25 (127 years of finest buckets: longer than observations' valid times, 2000 to now), in 63
+# bits. Two live items whose keys alias would corrupt the grid (a KeyError on removal), and items live as long
+# as late reports keep them (the window evicts by event time): 2**16 buckets (91 days) were once reachable.
+_MASK_XY: Final = (1 << 19) - 1
+_MASK_T: Final = (1 << 25) - 1
+_SHIFT_I: Final = 44
+_SHIFT_J: Final = 25
 _SHIFT: Final = 4  # coarse map: 16 × 16 × 16 cells
 _DIRECT: Final = 16  # up to this many cells, look each up; beyond, walk the coarse map
+# Coordinates whose cells would lie beyond 2**60 finest cells (or buckets) from the origin are refused, so that
+# cell indices fit the C twin's int64 with room to spare (here they would be big ints, equally meaningless).
+_SPAN: Final = 2.0**60
+_BEYOND: Final = "coordinates beyond 2**60 cells or buckets of the finest level from the origin"
 
 Cell = tuple[int, int, int]
 
 
 def _key(i: int, j: int, k: int) -> int:
-    return ((i & _MASK_XY) << 36) | ((j & _MASK_XY) << 16) | (k & _MASK_T)
+    return ((i & _MASK_XY) << _SHIFT_I) | ((j & _MASK_XY) << _SHIFT_J) | (k & _MASK_T)
 
 
-class SpaceTimeIndex(Generic[T]):
+class PySpaceTimeIndex(Generic[T]):
     """:meth:`query` returns every item whose cylinder may meet the query's (a superset: callers test exactly)."""
 
-    __slots__ = ("_buckets", "_cells", "_coarse", "_sizes", "_where")
+    __slots__ = ("_buckets", "_cells", "_coarse", "_reach_t", "_reach_xy", "_sizes", "_where")
 
     def __init__(self, base_cell_m: float = 2_000.0, base_bucket_s: float = 120.0, factor: float = 8.0, levels: int = 7) -> None:
         """Level ``k`` has cells of ``base_cell_m · factor**k`` and buckets of ``base_bucket_s · factor**k``."""
@@ -45,6 +58,8 @@ class SpaceTimeIndex(Generic[T]):
         self._cells: list[dict[int, T | dict[T, None]]] = [{} for _ in range(levels)]
         self._coarse: list[dict[int, dict[int, Cell]]] = [{} for _ in range(levels)]
         self._where: dict[T, tuple[int, int, int, int, int, int, int]] = {}
+        self._reach_xy: float = _SPAN * base_cell_m
+        self._reach_t: float = _SPAN * base_bucket_s
 
     def __len__(self) -> int:
         return len(self._where)
@@ -60,6 +75,8 @@ class SpaceTimeIndex(Generic[T]):
             level += 1
             if level == len(sizes):
                 raise ValueError(f"extent {radius:.0f} m / {half_width:.0f} s exceeds the top grid level")
+        if abs(x) + abs(radius) > self._reach_xy or abs(y) + abs(radius) > self._reach_xy or abs(t) + abs(half_width) > self._reach_t:
+            raise OverflowError(_BEYOND)  # NaN passes: math.floor raises ValueError for it
         size, bucket_s = sizes[level], buckets[level]
         i0, i1 = math.floor((x - radius) / size), math.floor((x + radius) / size)
         j0, j1 = math.floor((y - radius) / size), math.floor((y + radius) / size)
@@ -75,9 +92,9 @@ class SpaceTimeIndex(Generic[T]):
         table = self._cells[level]
         coarse = self._coarse[level]
         for i in range(i0, i1 + 1):
-            ki = (i & _MASK_XY) << 36
+            ki = (i & _MASK_XY) << _SHIFT_I
             for j in range(j0, j1 + 1):
-                kij = ki | ((j & _MASK_XY) << 16)
+                kij = ki | ((j & _MASK_XY) << _SHIFT_J)
                 for k in range(k0, k1 + 1):
                     key = kij | (k & _MASK_T)
                     bucket = table.get(key)
@@ -105,9 +122,9 @@ class SpaceTimeIndex(Generic[T]):
         table = self._cells[level]
         coarse = self._coarse[level]
         for i in range(i0, i1 + 1):
-            ki = (i & _MASK_XY) << 36
+            ki = (i & _MASK_XY) << _SHIFT_I
             for j in range(j0, j1 + 1):
-                kij = ki | ((j & _MASK_XY) << 16)
+                kij = ki | ((j & _MASK_XY) << _SHIFT_J)
                 for k in range(k0, k1 + 1):
                     key = kij | (k & _MASK_T)
                     bucket = table[key]
@@ -125,6 +142,8 @@ class SpaceTimeIndex(Generic[T]):
 
     def query(self, x: float, y: float, radius: float, t: float, half_width: float) -> list[T]:
         """Items whose extent may meet the cylinder around ``(x, y, t)`` (each once, in a stable order)."""
+        if abs(x) + abs(radius) > self._reach_xy or abs(y) + abs(radius) > self._reach_xy or abs(t) + abs(half_width) > self._reach_t:
+            raise OverflowError(_BEYOND)
         found: dict[T, None] = {}
         for level, table in enumerate(self._cells):
             if not table:
@@ -135,9 +154,9 @@ class SpaceTimeIndex(Generic[T]):
             k0, k1 = math.floor((t - half_width) / bucket_s), math.floor((t + half_width) / bucket_s)
             if (i1 - i0 + 1) * (j1 - j0 + 1) * (k1 - k0 + 1) <= _DIRECT:
                 for i in range(i0, i1 + 1):
-                    ki = (i & _MASK_XY) << 36
+                    ki = (i & _MASK_XY) << _SHIFT_I
                     for j in range(j0, j1 + 1):
-                        kij = ki | ((j & _MASK_XY) << 16)
+                        kij = ki | ((j & _MASK_XY) << _SHIFT_J)
                         for k in range(k0, k1 + 1):
                             bucket = table.get(kij | (k & _MASK_T))
                             if bucket is not None:
