@@ -48,6 +48,7 @@ def test_status_tells_admins_and_supervisors_who_fuses(api: ApiClient) -> None:
         body = api.client.get("/api/v1/status", headers=headers).json()
         assert body["fusion"]["mode"] == "in-process"
         assert body["fusion"]["holder"]["pid"] == os.getpid()
+        assert body["fusion"]["errors"] == 0 and body["fusion"]["last_error"] is None  # failed fusion steps (service/fusion.py)
         assert body["data_dir"] == str(api.data_dir)
 
 

@@ -221,7 +221,8 @@ def _fusion_health(app: FastAPI) -> dict[str, Any]:
         return {"mode": "cluster", "detail": "`truceline worker` processes fuse, sector by sector"}
     lock: FuserLock | None = app.state.fuser_lock
     if lock is not None:
-        return {"mode": "in-process", "holder": lock.holder.as_dict()}
+        worker: FusionWorker = app.state.fusion
+        return {"mode": "in-process", "holder": lock.holder.as_dict(), "errors": worker.errors, "last_error": worker.last_error}
     holder = fuser_holder(app.state.settings.data_dir)
     return {"mode": "off"} if holder is None else {"mode": "external", "holder": holder.as_dict()}
 

@@ -119,6 +119,8 @@ class WholeStore:
 class FusionWorker:
     """Runs fusion over newly stored observations, in a background thread or on demand."""
 
+    RETRY_MAX_S = 60.0  # the longest wait between retries of a step that keeps failing
+
     def __init__(
         self, store: SqliteStore, bus: Bus | None = None, config: FuserConfig | None = None, scope: FusionScope | None = None
     ) -> None:
@@ -132,6 +134,8 @@ class FusionWorker:
         self._thread: threading.Thread | None = None
         self._recovered = False
         self.errors = 0
+        self.last_error: str | None = None
+        self.retry_s = 1.0  # the first retry's wait after a failed step; doubled per failure in a row
 
     # -- life cycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -152,15 +156,28 @@ class FusionWorker:
         self._wake.set()
 
     def _loop(self) -> None:
+        failures = 0  # in a row: each waits twice as long before the retry, up to RETRY_MAX_S
         while not self._stop.is_set():
             self._wake.wait(timeout=5.0)
             self._wake.clear()
             try:
                 while not self._stop.is_set() and self.step():
-                    continue  # step() fuses one batch; keep going until the store has nothing new
-            except Exception:  # keep serving; the cursor was not advanced, the batch is retried
+                    failures = 0  # step() fuses one batch; keep going until the store has nothing new
+            except Exception as exc:  # keep serving; the cursor was not advanced, the batch is fused again
                 self.errors += 1
-                log.exception("fusion step failed")
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                failures += 1
+                log.exception("fusion step failed (%d in a row); recovering from the committed cursor", failures)
+                self._restart()
+                self._stop.wait(min(self.RETRY_MAX_S, self.retry_s * 2.0 ** (failures - 1)))
+
+    def _restart(self) -> None:
+        """A fresh fuser, rebuilt from the store at the next step (:meth:`recover`): the failed one may hold part
+        of a batch that was never committed, or state the failure left half changed (the cluster's sector workers
+        do the same)."""
+        with self._lock:
+            self._fuser = Fuser(self._fuser.config)
+            self._recovered = False
 
     # -- work --------------------------------------------------------------------------------------
     def recover(self) -> None:
