@@ -13,32 +13,33 @@ compiler and Python's headers; takes 30–75 s on two cores. A failed build leav
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 FUSE = SRC / "truceline" / "fuse"
-GROUP = "truceline_fuse_native"  # the shared library of the build: src/truceline_fuse_native__mypyc*.so
-RECORD = "_native_build.json"
 
 
-def _modules() -> tuple[str, ...]:
-    # Read MODULES without importing truceline.fuse (whose engine choice would warn about a stale build).
-    namespace: dict[str, object] = {"__file__": str(FUSE / "native.py"), "__name__": "truceline_fuse_native_modules"}
-    exec(compile((FUSE / "native.py").read_text(encoding="utf-8"), "native.py", "exec"), namespace)
-    modules = namespace["MODULES"]
-    assert isinstance(modules, tuple)
-    return modules
+def _native() -> ModuleType:
+    """fuse/native.py by path, as setup.py loads it: importing truceline.fuse would warn about a stale build."""
+    spec = importlib.util.spec_from_file_location("truceline_fuse_native_build", FUSE / "native.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def built() -> list[Path]:
     """The files of the build present now: extensions, shared library, record."""
-    candidates = [FUSE / f"{name}{suffix}" for name in _modules() for suffix in EXTENSION_SUFFIXES]
-    candidates += [p for p in SRC.iterdir() if p.name.startswith(f"{GROUP}__mypyc")]
-    candidates.append(FUSE / RECORD)
+    native = _native()
+    candidates = [FUSE / f"{name}{suffix}" for name in native.MODULES for suffix in EXTENSION_SUFFIXES]
+    candidates += [p for p in SRC.iterdir() if p.name.startswith(f"{native.GROUP}__mypyc")]
+    candidates.append(FUSE / native.RECORD)
     return [path for path in candidates if path.exists()]
 
 
@@ -59,7 +60,7 @@ def build() -> list[Path]:
     remove()
     subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=ROOT, check=True)
     files = built()
-    if not (FUSE / RECORD).exists():
+    if not (FUSE / _native().RECORD).exists():
         remove()
         raise SystemExit("the fusion core was not compiled (see the messages above); it runs interpreted")
     return files
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"removed {path}")
         return 0
     build()
-    print(f"built {', '.join(_modules())} in {FUSE}")
+    print(f"built {', '.join(_native().MODULES)} in {FUSE}")
     return 0
 
 
