@@ -28,6 +28,36 @@ def test_raw_floor_writes_every_row_with_its_ledger(bench: ModuleType, tmp_path:
     assert bench.CPU_US["raw"] > 0
 
 
+def test_fused_floor_writes_what_fusion_stored(bench: ModuleType, tmp_path: Path) -> None:
+    """The floor of a fusing server replays the very incident and membership rows a fusing run left."""
+    from truceline.ingest.validation import validate_batch, validation_context
+    from truceline.service.fusion import FusionWorker
+    from truceline.store.sqlite import SqliteStore
+
+    docs = bench.make_observations(250)
+    observations, errors = validate_batch(docs, validation_context())
+    assert not errors
+    fused_dir = tmp_path / "fused"
+    fused_dir.mkdir()
+    store = SqliteStore(fused_dir / "truceline.db")
+    store.add_observations(observations)
+    FusionWorker(store).run_until_idle()
+    store.close()
+    incidents, members = bench._fused_rows(fused_dir / "truceline.db")
+    assert len(incidents) > 0 and len(members) == 250
+    shares = bench._fused_shares((incidents, members), 250, 100)
+    assert len(shares) == 3 and sum(len(m) for _, m in shares) == 250 and sum(len(i) for i, _ in shares) == len(incidents)
+    assert all(seq <= 100 * (k + 1) for k, (_, share) in enumerate(shares) for _, seq in share)
+
+    assert bench.bench_raw(docs, 100, tmp_path, (incidents, members)) > 0
+    conn = sqlite3.connect(tmp_path / "raw-fused.db")
+    assert conn.execute("SELECT count(*) FROM observations").fetchone()[0] == 250
+    stored = conn.execute("SELECT id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc FROM incidents ORDER BY id").fetchall()
+    assert stored == sorted(incidents)
+    assert sorted(conn.execute("SELECT incident_id, obs_seq FROM incident_members").fetchall()) == sorted(members)
+    assert bench.CPU_US["raw-fused"] > 0
+
+
 def test_stages_cover_the_request_path(bench: ModuleType, tmp_path: Path) -> None:
     stages = bench.bench_stages(bench.make_observations(250), 100, tmp_path)
     assert set(stages) == {

@@ -22,6 +22,13 @@ from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.timecodes import _from_us, _us
 
+#: The upsert of one ``incidents`` row (:func:`~truceline.store.incident_rows.incident_row`'s columns).
+UPSERT_INCIDENT_SQL = (
+    "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
+    " status = excluded.status, lat = excluded.lat, lon = excluded.lon, cell = excluded.cell,"
+    " finalised = excluded.finalised, updated_us = excluded.updated_us, doc = excluded.doc"
+)
 
 class IncidentTables(SqliteBase):
     """Incidents, incident membership and fusion progress."""
@@ -69,13 +76,7 @@ class IncidentTables(SqliteBase):
                         by_id.append((iid, oid))
                     else:
                         by_org.append((iid, org, oid))
-            conn.executemany(
-                "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
-                " status = excluded.status, lat = excluded.lat, lon = excluded.lon, cell = excluded.cell,"
-                " finalised = excluded.finalised, updated_us = excluded.updated_us, doc = excluded.doc",
-                rows,
-            )
+            conn.executemany(UPSERT_INCIDENT_SQL, rows)
             # Each as one statement over a JSON array (one step, not one per row: fusion writes thousands of
             # incidents per batch, and each step hands the interpreter lock to the server's other threads).
             conn.execute("DELETE FROM incident_members WHERE incident_id IN (SELECT value FROM json_each(?))", (orjson.dumps([row[0] for row in rows]).decode(),))
