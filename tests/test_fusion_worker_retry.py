@@ -8,6 +8,7 @@ fuser that recovers from the committed cursor, after a wait that doubles per fai
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,5 +78,34 @@ def test_a_failed_step_is_fused_again_from_the_committed_cursor(tmp_path: Path) 
     assert _incidents(store) == _incidents(reference)
     assert isinstance(worker._fuser, Fuser)  # the failed one was dropped
     assert worker._fuser.stats.observations == len(observations) and worker._fuser.stats.duplicates == 0
+    store.close()
+    reference.close()
+
+
+def test_fuse_follow_retries_a_failed_step_instead_of_exiting(tmp_path: Path) -> None:
+    """``truceline fuse --follow`` (:meth:`FusionWorker.follow`) used to end on the first failed step."""
+    observations, errors = validate_batch(observation_records(simulate(load_scenario("sparse-day"))), validation_context())
+    assert not errors
+    reference = _stored(tmp_path / "reference.db", observations)
+    FusionWorker(reference).run_until_idle()
+
+    store = _stored(tmp_path / "t.db", observations)
+    last = store.reader().execute("SELECT max(seq) FROM observations").fetchone()[0]
+    worker = FusionWorker(store)
+    worker.retry_s = 0.05
+    worker._fuser = FailsOnce()  # type: ignore[assignment]
+    follower = threading.Thread(target=worker.follow, args=(0.02,))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 60
+        while store.fusion_cursor() < last and time.monotonic() < deadline and follower.is_alive():
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        follower.join(timeout=30)
+    assert not follower.is_alive()
+    assert worker.errors == 1 and store.fusion_cursor() == last
+    assert worker.read == len(observations)  # a failed step counts nothing: each observation is counted once, when fused
+    assert _incidents(store) == _incidents(reference)
     store.close()
     reference.close()

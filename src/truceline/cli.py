@@ -267,8 +267,6 @@ def fuse(
     One fuser per data dir: while another `fuse` or a server fusing in-process works on DATA_DIR this exits
     with status 3, naming it, and changes nothing. Live incident events reach /stream only with in-server fusion.
     """
-    import time
-
     from truceline.service.fusion import FusionWorker
 
     check_urls(store_url, bus_url)
@@ -282,11 +280,10 @@ def fuse(
             task = progress.add_task("fusion", total=None)
             total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
         console.print(f"fused {counted(total, 'observation')}; cursor at {store.fusion_cursor():,}")
-        while follow:
-            time.sleep(poll)
-            total += worker.run_until_idle()
+        if follow:  # a failed step is logged and fused again from a fresh fuser, as in the server
+            worker.follow(poll)
     except KeyboardInterrupt:
-        console.print(f"stopped after {counted(total, 'observation')}")
+        console.print(f"stopped after {counted(worker.read, 'observation')}")
     finally:
         store.close()
         if lock is not None:

@@ -136,6 +136,7 @@ class FusionWorker:
         self.errors = 0
         self.last_error: str | None = None
         self.retry_s = 1.0  # the first retry's wait after a failed step; doubled per failure in a row
+        self.read = 0  # observations read from the store by the steps so far
 
     # -- life cycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -155,10 +156,16 @@ class FusionWorker:
         """New observations were stored: fuse them soon."""
         self._wake.set()
 
-    def _loop(self) -> None:
+    def follow(self, poll_s: float) -> None:
+        """Keep fusing in the calling thread (``truceline fuse --follow``) until :meth:`stop` or an interrupt,
+        looking for new observations every ``poll_s`` seconds; a failed step is retried as the server's own
+        fusion thread retries it (:attr:`read` counts what was read)."""
+        self._loop(poll_s)
+
+    def _loop(self, poll_s: float = 5.0) -> None:
         failures = 0  # in a row: each waits twice as long before the retry, up to RETRY_MAX_S
         while not self._stop.is_set():
-            self._wake.wait(timeout=5.0)
+            self._wake.wait(timeout=poll_s)
             self._wake.clear()
             try:
                 while not self._stop.is_set() and self.step():
@@ -209,6 +216,7 @@ class FusionWorker:
                 self._persist(self._fuser.add(observations), moved_to)
             else:  # read past observations that are not this scope's: only the cursor moves
                 self._scope.apply([], [], moved_to)
+            self.read += len(observations)
             return max(1, len(observations))
 
     def run_until_idle(self, progress: Callable[[int], None] | None = None) -> int:
