@@ -21,7 +21,7 @@ from truceline.fuse.snapshot import Snapshot
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.service.fusion import FusionWorker
 from truceline.sim import load_scenario, observation_records, simulate
-from truceline.store.incident_rows import incident_refs, incident_row, snapshot_json
+from truceline.store.incident_rows import incident_refs, incident_row, incident_rows, snapshot_json
 from truceline.store.sqlite import SqliteStore
 
 
@@ -38,6 +38,10 @@ def _same_row(snapshot: Snapshot) -> None:
     assert snapshot_json(snapshot) == incident.model_dump_json()
     assert incident_row(snapshot, True, 5) == incident_row(incident, True, 5)
     assert incident_refs(snapshot) == incident.observation_refs()
+    # The stores' one pass over a batch (each snapshot's references split once) gives the same rows and members.
+    rows, members = incident_rows([(snapshot, True), (incident, False)], 5)
+    assert rows == [incident_row(incident, True, 5), incident_row(incident, False, 5)]
+    assert members == [(incident.id, org, oid) for org, oid in incident.observation_refs()] * 2
 
 
 @pytest.mark.parametrize("scenario", ["sparse-day", "salvo-sector"])

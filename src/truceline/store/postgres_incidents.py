@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from truceline.store.incident_rows import IncidentItem, incident_refs, incident_row
+from truceline.store.incident_rows import IncidentItem, incident_rows
 from truceline.store.ports import BBox
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
@@ -157,7 +157,8 @@ class PgIncidentTables(IncidentTables, PgBase):
             check_fence(conn, fence)
             if removed:
                 conn.raw.execute("DELETE FROM incidents WHERE id = ANY(%s)", (list(removed),))
-            rows = [(*incident_row(incident, finalised, now), sector) for incident, finalised in upserts]
+            rows, refs = incident_rows(upserts, now)
+            rows = [(*row, sector) for row in rows]
             conn.executemany(
                 "INSERT INTO incidents (id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc, sector)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET t_us = excluded.t_us, kind = excluded.kind,"
@@ -169,7 +170,6 @@ class PgIncidentTables(IncidentTables, PgBase):
             if upserts:
                 ids = [incident.id for incident, _ in upserts]
                 conn.raw.execute("DELETE FROM incident_members WHERE incident_id = ANY(%s)", (ids,))
-                refs = [(incident.id, org, oid) for incident, _ in upserts for org, oid in incident_refs(incident)]
                 conn.raw.execute(
                     "INSERT INTO incident_members (incident_id, obs_seq) SELECT DISTINCT r.incident_id, i.seq"
                     " FROM unnest(%s::text[], %s::text[], %s::text[]) AS r(incident_id, org, id)"

@@ -16,7 +16,7 @@ import orjson
 
 from truceline.domain.incident import Incident
 from truceline.store.grid import bbox_condition, cell_ranges
-from truceline.store.incident_rows import IncidentItem, incident_refs, incident_row
+from truceline.store.incident_rows import IncidentItem, incident_rows
 from truceline.store.ports import BBox, IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL
@@ -64,27 +64,20 @@ class IncidentTables(SqliteBase):
         with self.transaction() as conn:
             if removed:
                 conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
-            rows = [incident_row(incident, finalised, now) for incident, finalised in upserts]
-            # One row per supporting observation, found by (org, id) through the unique index: ids are per
-            # organisation (org None only on incidents written before; those are found by id alone).
-            by_org: list[tuple[str, str, str]] = []
-            by_id: list[tuple[str, str]] = []
-            for incident, _ in upserts:
-                iid = incident.id
-                for org, oid in incident_refs(incident):
-                    if org is None:
-                        by_id.append((iid, oid))
-                    else:
-                        by_org.append((iid, org, oid))
+            rows, members = incident_rows(upserts, now)
             conn.executemany(UPSERT_INCIDENT_SQL, rows)
             # Each as one statement over a JSON array (one step, not one per row: fusion writes thousands of
             # incidents per batch, and each step hands the interpreter lock to the server's other threads).
+            # One row per supporting observation, found by (org, id) through the unique index: ids are per
+            # organisation. A member without one (incidents written before) matches no org here (``= NULL``)
+            # and is found by id alone below.
             conn.execute("DELETE FROM incident_members WHERE incident_id IN (SELECT value FROM json_each(?))", (orjson.dumps([row[0] for row in rows]).decode(),))
             conn.execute(
                 "INSERT INTO incident_members (incident_id, obs_seq) SELECT j.value ->> 0, o.seq FROM json_each(?) AS j"
                 " JOIN observations AS o ON o.org = j.value ->> 1 AND o.id = j.value ->> 2",
-                (orjson.dumps(by_org).decode(),),
+                (orjson.dumps(members).decode(),),
             )
+            by_id = [(iid, oid) for iid, org, oid in members if org is None]
             if by_id:
                 conn.executemany("INSERT INTO incident_members (incident_id, obs_seq) SELECT ?1, seq FROM observations WHERE id = ?2", by_id)
             if cursor is not None:
