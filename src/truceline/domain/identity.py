@@ -22,9 +22,24 @@ def split_ref(ref: str) -> tuple[str | None, str]:
     """(organisation, id) of a qualified name; (None, ref) for a plain id (as incidents written before
     ids were per organisation, or files from other tools, carry)."""
     org, sep, rest = ref.partition("/")
-    if sep and rest and _ORG.match(org):
+    if sep and rest and (org in _valid_orgs or _valid_org(org)):
         return org, rest
     return None, ref
+
+
+#: Codes :data:`_ORG` has matched: a deployment has a handful, and the stores split every reference of every
+#: incident fusion publishes (a set lookup is half the match).
+_valid_orgs: set[str] = set()
+_MAX_REMEMBERED = 4096
+
+
+def _valid_org(org: str) -> bool:
+    if _ORG.match(org) is None:
+        return False
+    if len(_valid_orgs) >= _MAX_REMEMBERED:
+        _valid_orgs.clear()
+    _valid_orgs.add(org)
+    return True
 
 
 def local_id(ref: str) -> str:
