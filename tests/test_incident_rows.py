@@ -7,6 +7,7 @@ row and members the same, or every reader of the incidents table would see somet
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from truceline.domain.identity import split_ref
 from truceline.domain.incident import Incident, IncidentStatus
 from truceline.domain.observation import ObservationKind
 from truceline.fuse import Fuser
@@ -139,3 +141,13 @@ def test_the_runner_stores_snapshots_without_building_incidents_when_no_one_list
         assert Incident.model_validate_json(doc) == want[incident_id]
     assert orjson.loads(next(iter(docs.values())))["observation_orgs"]
     store.close()
+
+
+@pytest.mark.parametrize("ref", ["UA/a-1", "UA/a/b", "OSCE/obs 9", "plain", "x/", "/y", "U/1", "ua/1", "UA\n/1", "UA-_9/1", "A" * 33 + "/1"])
+def test_split_ref_remembers_only_what_the_pattern_matched(ref: str) -> None:
+    """split_ref remembers organisation codes it has matched; asked twice (the second from memory) it
+    gives what the pattern alone gives."""
+    org, sep, rest = ref.partition("/")
+    want = (org, rest) if sep and rest and re.match(r"^[A-Z][A-Z0-9_-]{1,31}$", org) else (None, ref)
+    assert split_ref(ref) == want
+    assert split_ref(ref) == want
