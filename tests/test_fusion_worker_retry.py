@@ -8,11 +8,14 @@ fuser that recovers from the committed cursor, after a wait that doubles per fai
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from truceline.domain.observation import Observation
 from truceline.fuse import Fuser
@@ -109,3 +112,25 @@ def test_fuse_follow_retries_a_failed_step_instead_of_exiting(tmp_path: Path) ->
     assert _incidents(store) == _incidents(reference)
     store.close()
     reference.close()
+
+
+def test_a_step_runs_without_the_collector_and_gives_it_back_even_when_it_fails(tmp_path: Path) -> None:
+    """A step pauses the cyclic collector for the whole batch (service/fusion.py) and turns it back on
+    afterwards, after a failure too."""
+    observations, errors = validate_batch(observation_records(simulate(load_scenario("sparse-day"))), validation_context())
+    assert not errors
+    worker = FusionWorker(_stored(tmp_path / "t.db", observations))
+    seen: list[bool] = []
+
+    class Watching(FailsOnce):
+        def add(self, observations: Iterable[Observation]) -> list[IncidentUpdate]:
+            seen.append(gc.isenabled())
+            return super().add(observations)
+
+    worker._fuser = Watching()  # type: ignore[assignment]
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="injected"):
+        worker.step()
+    assert gc.isenabled()
+    assert worker.step() > 0
+    assert gc.isenabled() and seen == [False, False]
