@@ -50,19 +50,20 @@ def _significant(wr: float, w: float, wr2: float, n: int) -> bool:
     return mean * mean * n > SIGNIFICANCE * SIGNIFICANCE * scatter
 
 
-#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
-_Group = list[tuple[str | None, float, float]]
+class _Group:
+    """One incident's members as the fit needs them, as parallel lists the fit reads natively: each member's
+    sensor id (:class:`SourceClocks`' integer for it, -1 if not estimated), raw time and 1/variance."""
+
+    __slots__ = ("ids", "ts", "ws")
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.ts: list[float] = []
+        self.ws: list[float] = []
+
+
 #: What one incident can say about clocks: its estimated members, and its group when it has ≥ 2 members.
 Evidence = tuple[list[Measurement], _Group | None]
-
-
-def evidence(members: Collection[Measurement]) -> Evidence:
-    """An incident's clock evidence; it depends only on which measurements are members (their raw times,
-    variances and sensors never change), so it can be kept until the membership changes."""
-    mine = [m for m in members if m.exclusive and not m.bearing]
-    if not mine or len(members) < 2:
-        return mine, None
-    return mine, [(m.source if m.exclusive and not m.bearing else None, m.t0, 1.0 / m.vt) for m in members]
 
 
 class _Sums:
@@ -94,19 +95,6 @@ class _Sums:
         self.order = []
 
 
-class _Flat:
-    """Incident groups flattened for the fit: per member its sensor's id (-1 if not estimated), raw time and
-    1/variance; ``ends[k]`` is where group k stops."""
-
-    __slots__ = ("ends", "ids", "ts", "ws")
-
-    def __init__(self) -> None:
-        self.ids: list[int] = []
-        self.ts: list[float] = []
-        self.ws: list[float] = []
-        self.ends: list[int] = []
-
-
 class SourceClocks:
     """Offsets (s, reported time minus true time) per sensor id, and the evidence of finalised incidents.
 
@@ -130,7 +118,7 @@ class SourceClocks:
 
     def record(self, members: Collection[Measurement]) -> None:
         """Keep what a finalised incident says about its sensors' clocks (its residuals at the current offsets)."""
-        self.record_evidence(evidence(members))
+        self.record_evidence(self.evidence(members))
 
     def record_evidence(self, incident: Evidence) -> None:
         """:meth:`record` from the incident's :func:`evidence`."""
@@ -139,7 +127,7 @@ class SourceClocks:
             return
         sums = self._scratch
         sums.clear()
-        _residuals(self._flatten([group]), self._off, sums)
+        _residuals([group], self._off, sums)
         history = self._history
         for i in sums.order:
             if history.n[i] == 0:
@@ -157,7 +145,7 @@ class SourceClocks:
         change no gate decision worth a re-association of the window. New measurements get the new offsets
         either way.
         """
-        return self.refit_evidence([evidence(members) for members in incidents])
+        return self.refit_evidence([self.evidence(members) for members in incidents])
 
     def refit_evidence(self, incidents: Iterable[Evidence]) -> bool:
         """:meth:`refit` from each live incident's :func:`evidence`, which a caller may keep while the incident's
@@ -168,7 +156,6 @@ class SourceClocks:
             estimated.extend(mine)
             if group is not None:
                 groups.append(group)
-        flat = self._flatten(groups)
         off = self._off
         applied = [self._ids[s] for s in self.offsets]
         history = self._history
@@ -176,7 +163,7 @@ class SourceClocks:
         prior = 1.0 / (PRIOR_SD_S * PRIOR_SD_S)
         for final in [False] * _ITERATIONS + [True]:
             sums.clear()
-            _residuals(flat, off, sums)
+            _residuals(groups, off, sums)
             for i in history.order:  # the history's sensors not seen live come last, as they were recorded
                 if sums.n[i] == 0:
                     sums.order.append(i)
@@ -212,42 +199,45 @@ class SourceClocks:
                 return True
         return False
 
-    def _flatten(self, groups: list[_Group]) -> _Flat:
-        """The groups with each sensor as its id (given here on first sight)."""
-        flat = _Flat()
-        ids = self._ids
-        for group in groups:
-            for source, t0, w in group:
-                i = -1
-                if source is not None:
-                    i = ids.get(source, -1)
-                    if i < 0:
-                        i = ids[source] = len(self._names)
-                        self._names.append(source)
-                        self._off.append(0.0)
-                        self._history.grow()
-                        self._scratch.grow()
-                flat.ids.append(i)
-                flat.ts.append(t0)
-                flat.ws.append(w)
-            flat.ends.append(len(flat.ids))
-        return flat
+    def evidence(self, members: Collection[Measurement]) -> Evidence:
+        """An incident's clock evidence; it depends only on which measurements are members (their raw times,
+        variances and sensors never change), so it can be kept until the membership changes."""
+        mine = [m for m in members if m.exclusive and not m.bearing]
+        if not mine or len(members) < 2:
+            return mine, None
+        group = _Group()
+        for m in members:
+            group.ids.append(self._id(m.source) if m.exclusive and not m.bearing else -1)
+            group.ts.append(m.t0)
+            group.ws.append(1.0 / m.vt)
+        return mine, group
+
+    def _id(self, source: str) -> int:
+        """The sensor's integer id, given on first sight."""
+        i = self._ids.get(source, -1)
+        if i < 0:
+            i = self._ids[source] = len(self._names)
+            self._names.append(source)
+            self._off.append(0.0)
+            self._history.grow()
+            self._scratch.grow()
+        return i
 
 
-def _residuals(flat: _Flat, offsets: list[float], out: _Sums) -> None:
+def _residuals(groups: list[_Group], offsets: list[float], out: _Sums) -> None:
     """Add to ``out`` per sensor Σ w·r, Σ w, Σ w·r² and count of leave-one-out residuals r = raw time − the
     others' mean (times on the common clock, ``offsets`` by sensor id)."""
-    ids, ts, ws = flat.ids, flat.ts, flat.ws
-    start = 0
-    for end in flat.ends:
+    for group in groups:
+        ids, ts, ws = group.ids, group.ts, group.ws
+        size = len(ids)
         total_w = 0.0
         total_wt = 0.0
-        for j in range(start, end):
+        for j in range(size):
             w = ws[j]
             i = ids[j]
             total_w += w
             total_wt += w * (ts[j] - offsets[i] if i >= 0 else ts[j])
-        for j in range(start, end):
+        for j in range(size):
             i = ids[j]
             if i < 0:
                 continue
@@ -264,4 +254,3 @@ def _residuals(flat: _Flat, offsets: list[float], out: _Sums) -> None:
             out.w[i] = out.w[i] + wr
             out.wr2[i] = out.wr2[i] + wr * r * r
             out.n[i] = out.n[i] + 1
-        start = end
