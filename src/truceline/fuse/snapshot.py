@@ -254,12 +254,21 @@ def merge_facts(state: IncidentState) -> dict[str, str]:
 
 def pick_kind(weights: dict[ObservationKind, float]) -> ObservationKind:
     """The best-supported specific kind, else the best-supported generic one (ties: alphabetical)."""
+    # The order of the keys (specific, weight, name), compared one by one: the name (an enum property, Python
+    # code to read) is read only on a tie, which is rare.
     best: ObservationKind | None = None
-    best_key = (False, -1.0, "")
+    best_specific = False
+    best_weight = -1.0
     for kind, weight in weights.items():
-        key = (kind not in GENERIC_KINDS, weight, kind.value)
-        if key > best_key:
-            best, best_key = kind, key
+        specific = kind not in GENERIC_KINDS
+        if specific != best_specific:
+            better = specific
+        elif weight != best_weight:
+            better = weight > best_weight
+        else:
+            better = best is None or kind.value > best.value
+        if better:
+            best, best_specific, best_weight = kind, specific, weight
     assert best is not None, "an incident has at least one member"
     return best
 
