@@ -50,33 +50,67 @@ def _significant(wr: float, w: float, wr2: float, n: int) -> bool:
     return mean * mean * n > SIGNIFICANCE * SIGNIFICANCE * scatter
 
 
-#: One incident's members as the fit needs them: (sensor id or None if not estimated, raw time, 1/variance).
-_Group = list[tuple[str | None, float, float]]
+class _Group:
+    """One incident's members as the fit needs them, as parallel lists the fit reads natively: each member's
+    sensor id (:class:`SourceClocks`' integer for it, -1 if not estimated), raw time and 1/variance."""
+
+    __slots__ = ("ids", "ts", "ws")
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.ts: list[float] = []
+        self.ws: list[float] = []
+
+
 #: What one incident can say about clocks: its estimated members, and its group when it has ≥ 2 members.
 Evidence = tuple[list[Measurement], _Group | None]
 
 
-def evidence(members: Collection[Measurement]) -> Evidence:
-    """An incident's clock evidence; it depends only on which measurements are members (their raw times,
-    variances and sensors never change), so it can be kept until the membership changes."""
-    mine = [m for m in members if m.exclusive and not m.bearing]
-    if not mine or len(members) < 2:
-        return mine, None
-    return mine, [(m.source if m.exclusive and not m.bearing else None, m.t0, 1.0 / m.vt) for m in members]
+class _Sums:
+    """Per sensor (by integer id): Σ w·r, Σ w, Σ w·r² and count of residuals, and the ids in the order they were
+    first summed. Lists indexed by id, not a dict of tuples: the fit's passes read and add in place, natively,
+    instead of hashing a sensor id and allocating a tuple per residual; :meth:`clear` touches only what was summed."""
+
+    __slots__ = ("n", "order", "w", "wr", "wr2")
+
+    def __init__(self) -> None:
+        self.wr: list[float] = []
+        self.w: list[float] = []
+        self.wr2: list[float] = []
+        self.n: list[int] = []
+        self.order: list[int] = []
+
+    def grow(self) -> None:
+        self.wr.append(0.0)
+        self.w.append(0.0)
+        self.wr2.append(0.0)
+        self.n.append(0)
+
+    def clear(self) -> None:
+        for i in self.order:
+            self.wr[i] = 0.0
+            self.w[i] = 0.0
+            self.wr2[i] = 0.0
+            self.n[i] = 0
+        self.order = []
 
 
 class SourceClocks:
     """Offsets (s, reported time minus true time) per sensor id, and the evidence of finalised incidents.
 
-    Memory is four numbers per sensor ever seen: a sensor's clock is the same for as long as it reports, so
-    what finalised incidents said about it is kept as sums.
+    Memory is a few numbers per sensor ever seen: a sensor's clock is the same for as long as it reports, so
+    what finalised incidents said about it is kept as sums (indexed by an integer id given on first sight).
     """
 
-    __slots__ = ("_history", "offsets")
+    __slots__ = ("_history", "_ids", "_names", "_off", "_scratch", "offsets")
 
     def __init__(self) -> None:
         self.offsets: dict[str, float] = {}
-        self._history: dict[str, tuple[float, float, float, int]] = {}  # Σ w·r, Σ w, Σ w·r², count
+        self._ids: dict[str, int] = {}
+        self._names: list[str] = []
+        self._off: list[float] = []  # self.offsets by id, 0.0 where none is applied
+        self._history = _Sums()  # finalised incidents' residuals
+        self._scratch = _Sums()  # one fit pass's (or one finalised incident's) residuals
 
     def corrected(self, m: Measurement) -> float:
         """The measurement's time on the common clock: raw time minus its sensor's applied offset."""
@@ -84,16 +118,24 @@ class SourceClocks:
 
     def record(self, members: Collection[Measurement]) -> None:
         """Keep what a finalised incident says about its sensors' clocks (its residuals at the current offsets)."""
-        self.record_evidence(evidence(members))
+        self.record_evidence(self.evidence(members))
 
     def record_evidence(self, incident: Evidence) -> None:
         """:meth:`record` from the incident's :func:`evidence`."""
         group = incident[1]
         if group is None:
             return
-        for source, sums in _residuals([group], self.offsets).items():
-            old = self._history.get(source, (0.0, 0.0, 0.0, 0))
-            self._history[source] = (old[0] + sums[0], old[1] + sums[1], old[2] + sums[2], old[3] + sums[3])
+        sums = self._scratch
+        sums.clear()
+        _residuals([group], self._off, sums)
+        history = self._history
+        for i in sums.order:
+            if history.n[i] == 0:
+                history.order.append(i)
+            history.wr[i] = history.wr[i] + sums.wr[i]
+            history.w[i] = history.w[i] + sums.w[i]
+            history.wr2[i] = history.wr2[i] + sums.wr2[i]
+            history.n[i] = history.n[i] + sums.n[i]
 
     def refit(self, incidents: Iterable[Collection[Measurement]]) -> bool:
         """Re-estimate the offsets from the live incidents and the history; True if a live time should move.
@@ -103,7 +145,7 @@ class SourceClocks:
         change no gate decision worth a re-association of the window. New measurements get the new offsets
         either way.
         """
-        return self.refit_evidence([evidence(members) for members in incidents])
+        return self.refit_evidence([self.evidence(members) for members in incidents])
 
     def refit_evidence(self, incidents: Iterable[Evidence]) -> bool:
         """:meth:`refit` from each live incident's :func:`evidence`, which a caller may keep while the incident's
@@ -114,20 +156,40 @@ class SourceClocks:
             estimated.extend(mine)
             if group is not None:
                 groups.append(group)
-        offsets = dict(self.offsets)
+        off = self._off
+        applied = [self._ids[s] for s in self.offsets]
+        history = self._history
+        sums = self._scratch
         prior = 1.0 / (PRIOR_SD_S * PRIOR_SD_S)
         for final in [False] * _ITERATIONS + [True]:
-            sums = _residuals(groups, offsets)
-            for source, old in self._history.items():
-                new = sums.get(source, (0.0, 0.0, 0.0, 0))
-                sums[source] = (old[0] + new[0], old[1] + new[1], old[2] + new[2], old[3] + new[3])
+            sums.clear()
+            _residuals(groups, off, sums)
+            for i in history.order:  # the history's sensors not seen live come last, as they were recorded
+                if sums.n[i] == 0:
+                    sums.order.append(i)
+                sums.wr[i] = history.wr[i] + sums.wr[i]
+                sums.w[i] = history.w[i] + sums.w[i]
+                sums.wr2[i] = history.wr2[i] + sums.wr2[i]
+                sums.n[i] = history.n[i] + sums.n[i]
             # The fit itself uses every sensor seen enough; only the last pass, whose residuals are taken
             # with everyone's offsets removed, judges which offsets stand out of their scatter.
-            keep = _significant if final else lambda wr, w, wr2, n: n >= MIN_RESIDUALS
-            fitted = {s: (wr / (w + prior), w) for s, (wr, w, wr2, n) in sums.items() if keep(wr, w, wr2, n)}
-            total = sum(w for _, w in fitted.values())
-            common = sum(o * w for o, w in fitted.values()) / total if total > 0 else 0.0
-            offsets = {s: o - common for s, (o, _) in fitted.items()}
+            fitted: list[int] = []
+            total = 0.0
+            common = 0.0
+            for i in sums.order:
+                wr, w, n = sums.wr[i], sums.w[i], sums.n[i]
+                if _significant(wr, w, sums.wr2[i], n) if final else n >= MIN_RESIDUALS:
+                    fitted.append(i)
+                    total += w
+            for i in fitted:
+                common += sums.wr[i] / (sums.w[i] + prior) * sums.w[i]
+            common = common / total if total > 0 else 0.0
+            for i in applied:
+                off[i] = 0.0
+            for i in fitted:
+                off[i] = sums.wr[i] / (sums.w[i] + prior) - common
+            applied = fitted
+        offsets = {self._names[i]: off[i] for i in applied}
         self.offsets = offsets
         limit = SHIFT_FRACTION * SHIFT_FRACTION
         floor = MIN_SHIFT_S**2
@@ -137,26 +199,58 @@ class SourceClocks:
                 return True
         return False
 
+    def evidence(self, members: Collection[Measurement]) -> Evidence:
+        """An incident's clock evidence; it depends only on which measurements are members (their raw times,
+        variances and sensors never change), so it can be kept until the membership changes."""
+        mine = [m for m in members if m.exclusive and not m.bearing]
+        if not mine or len(members) < 2:
+            return mine, None
+        group = _Group()
+        for m in members:
+            group.ids.append(self._id(m.source) if m.exclusive and not m.bearing else -1)
+            group.ts.append(m.t0)
+            group.ws.append(1.0 / m.vt)
+        return mine, group
+
+    def _id(self, source: str) -> int:
+        """The sensor's integer id, given on first sight."""
+        i = self._ids.get(source, -1)
+        if i < 0:
+            i = self._ids[source] = len(self._names)
+            self._names.append(source)
+            self._off.append(0.0)
+            self._history.grow()
+            self._scratch.grow()
+        return i
 
 
-
-def _residuals(groups: Iterable[_Group], offsets: dict[str, float]) -> dict[str, tuple[float, float, float, int]]:
-    """Per sensor: Σ w·r, Σ w, Σ w·r² and count of leave-one-out residuals r = raw time − the others' mean."""
-    out: dict[str, tuple[float, float, float, int]] = {}
+def _residuals(groups: list[_Group], offsets: list[float], out: _Sums) -> None:
+    """Add to ``out`` per sensor Σ w·r, Σ w, Σ w·r² and count of leave-one-out residuals r = raw time − the
+    others' mean (times on the common clock, ``offsets`` by sensor id)."""
     for group in groups:
+        ids, ts, ws = group.ids, group.ts, group.ws
+        size = len(ids)
         total_w = 0.0
         total_wt = 0.0
-        for source, t0, w in group:
+        for j in range(size):
+            w = ws[j]
+            i = ids[j]
             total_w += w
-            total_wt += w * (t0 - offsets.get(source, 0.0) if source is not None else t0)
-        for source, t0, w in group:
-            if source is None:
+            total_wt += w * (ts[j] - offsets[i] if i >= 0 else ts[j])
+        for j in range(size):
+            i = ids[j]
+            if i < 0:
                 continue
+            w = ws[j]
             rest = total_w - w
             if rest <= 1e-12 * total_w:
                 continue
-            r = t0 - (total_wt - w * (t0 - offsets.get(source, 0.0))) / rest
+            t0 = ts[j]
+            r = t0 - (total_wt - w * (t0 - offsets[i])) / rest
             wr = 1.0 / (1.0 / w + 1.0 / rest)
-            a, b, c, n = out.get(source, (0.0, 0.0, 0.0, 0))
-            out[source] = (a + wr * r, b + wr, c + wr * r * r, n + 1)
-    return out
+            if out.n[i] == 0:
+                out.order.append(i)
+            out.wr[i] = out.wr[i] + wr * r
+            out.w[i] = out.w[i] + wr
+            out.wr2[i] = out.wr2[i] + wr * r * r
+            out.n[i] = out.n[i] + 1

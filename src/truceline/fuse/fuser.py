@@ -475,7 +475,7 @@ class Fuser:
         """Re-estimate sensors' clock offsets (fuse/clock.py); while live times move, re-associate with them."""
         self._since_refit = 0
         for _ in range(_REFIT_ROUNDS):
-            if not self._clocks.refit_evidence(inc.evidence() for inc in self._live.values()):
+            if not self._clocks.refit_evidence(inc.evidence(self._clocks) for inc in self._live.values()):
                 return
             self._reassociate()
 
@@ -548,7 +548,7 @@ class Fuser:
                 del self._by_obs[oid]
                 self._reach.remove(m)
             self._finalised.append(inc)
-            self._clocks.record_evidence(inc.evidence())
+            self._clocks.record_evidence(inc.evidence(self._clocks))
             self._touched.pop(inc.id, None)
             self._stats.incidents_finalised += 1
         for waiting in self._pending.expire(cutoff):
@@ -589,4 +589,3 @@ class Fuser:
             return []
         assert self._frame is not None and self._epoch is not None
         return summarise(states, self._frame, self._epoch, self.config.corroboration_threshold)
-

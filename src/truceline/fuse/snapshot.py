@@ -8,8 +8,8 @@ because a streaming consumer may need only some of them and building one costs m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from truceline.domain.identity import local_id, split_ref
 from truceline.domain.incident import Incident, IncidentStatus, Origin
@@ -23,25 +23,73 @@ from truceline.locate.enu import LocalFrame
 Cov = tuple[tuple[float, float], tuple[float, float]]
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every figure of an incident at one moment, in published units (degrees, metres, seconds)."""
+    """Every figure of an incident at one moment, in published units (degrees, metres, seconds).
 
-    id: str
-    time_s: float  # POSIX seconds
-    time_sd_s: float
-    kind: ObservationKind
-    lat: float
-    lon: float
-    sigma_m: float
-    cov_m2: Cov
-    origin: tuple[float, float, Cov] | None
-    observation_ids: tuple[str, ...]  # "ORG/id", fusion's keys
-    source_groups: tuple[str, ...]
-    corroboration: float
-    status: IncidentStatus
-    version: int
-    attributes: dict[str, str]
+    Immutable, with a frozen dataclass's repr, equality and hash (fields in this order), but written out as a
+    plain class: mypyc compiles its ``__init__`` to native stores and its ``Final`` fields to read-only
+    attributes, where a frozen dataclass's generated ``__init__`` called ``object.__setattr__`` per field
+    (a fifth of :func:`summarise`, which runs for every update).
+    """
+
+    def __init__(
+        self,
+        id: str,
+        time_s: float,  # POSIX seconds
+        time_sd_s: float,
+        kind: ObservationKind,
+        lat: float,
+        lon: float,
+        sigma_m: float,
+        cov_m2: Cov,
+        origin: tuple[float, float, Cov] | None,
+        observation_ids: tuple[str, ...],  # "ORG/id", fusion's keys
+        source_groups: tuple[str, ...],
+        corroboration: float,
+        status: IncidentStatus,
+        version: int,
+        attributes: dict[str, str],
+    ) -> None:
+        self.id: Final = id
+        self.time_s: Final = time_s
+        self.time_sd_s: Final = time_sd_s
+        self.kind: Final = kind
+        self.lat: Final = lat
+        self.lon: Final = lon
+        self.sigma_m: Final = sigma_m
+        self.cov_m2: Final = cov_m2
+        self.origin: Final = origin
+        self.observation_ids: Final = observation_ids
+        self.source_groups: Final = source_groups
+        self.corroboration: Final = corroboration
+        self.status: Final = status
+        self.version: Final = version
+        self.attributes: Final = attributes
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.id, self.time_s, self.time_sd_s, self.kind, self.lat, self.lon, self.sigma_m, self.cov_m2,
+            self.origin, self.observation_ids, self.source_groups, self.corroboration, self.status, self.version,
+            self.attributes,
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"Snapshot(id={self.id!r}, time_s={self.time_s!r}, time_sd_s={self.time_sd_s!r}, kind={self.kind!r}, "
+            f"lat={self.lat!r}, lon={self.lon!r}, sigma_m={self.sigma_m!r}, cov_m2={self.cov_m2!r}, "
+            f"origin={self.origin!r}, observation_ids={self.observation_ids!r}, source_groups={self.source_groups!r}, "
+            f"corroboration={self.corroboration!r}, status={self.status!r}, version={self.version!r}, "
+            f"attributes={self.attributes!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Snapshot)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
     def to_incident(self) -> Incident:
         """The domain object, built without re-validation (every field is produced in range here) and without
@@ -206,12 +254,21 @@ def merge_facts(state: IncidentState) -> dict[str, str]:
 
 def pick_kind(weights: dict[ObservationKind, float]) -> ObservationKind:
     """The best-supported specific kind, else the best-supported generic one (ties: alphabetical)."""
+    # The order of the keys (specific, weight, name), compared one by one: the name (an enum property, Python
+    # code to read) is read only on a tie, which is rare.
     best: ObservationKind | None = None
-    best_key = (False, -1.0, "")
+    best_specific = False
+    best_weight = -1.0
     for kind, weight in weights.items():
-        key = (kind not in GENERIC_KINDS, weight, kind.value)
-        if key > best_key:
-            best, best_key = kind, key
+        specific = kind not in GENERIC_KINDS
+        if specific != best_specific:
+            better = specific
+        elif weight != best_weight:
+            better = weight > best_weight
+        else:
+            better = best is None or kind.value > best.value
+        if better:
+            best, best_specific, best_weight = kind, specific, weight
     assert best is not None, "an incident has at least one member"
     return best
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from truceline.fuse.clock import Evidence, evidence
+from truceline.fuse.clock import Evidence, SourceClocks
 from truceline.fuse.kinds import ANY
 from truceline.fuse.measurement import Measurement
 
@@ -42,7 +42,7 @@ class IncidentState:
         self.alive = True
         self.version = 0
         self.pushed_t = -INF
-        self.clock_evidence: Evidence | None = None  # fuse.clock.evidence of the members, kept until they change
+        self.clock_evidence: Evidence | None = None  # SourceClocks.evidence of the members, kept until they change
         self._reset()
         self.x = self.y = self.t = 0.0
         self.pxx = self.pyy = self.sigma_max = self.vt = INF
@@ -80,11 +80,11 @@ class IncidentState:
         self._accumulate(m)
         return self.solve()
 
-    def evidence(self) -> Evidence:
-        """What the members say about sensors' clocks (:func:`truceline.fuse.clock.evidence`), kept until they change."""
+    def evidence(self, clocks: SourceClocks) -> Evidence:
+        """What the members say about sensors' clocks (:meth:`truceline.fuse.clock.SourceClocks.evidence`), kept until they change."""
         kept = self.clock_evidence
         if kept is None:
-            kept = self.clock_evidence = evidence(self.members.values())
+            kept = self.clock_evidence = clocks.evidence(self.members.values())
         return kept
 
     def solve(self) -> bool:
