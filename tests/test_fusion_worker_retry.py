@@ -56,17 +56,22 @@ def _incidents(store: SqliteStore) -> dict[str, tuple[int, str]]:
     return {iid: (finalised, doc) for iid, finalised, doc in rows}
 
 
-def test_a_failed_step_is_fused_again_from_the_committed_cursor(tmp_path: Path) -> None:
+def _failing_once(tmp_path: Path) -> tuple[list[Observation], SqliteStore, SqliteStore, FusionWorker]:
+    """A day's observations, a store fused cleanly from them, and a second store whose worker's fuser fails once."""
     observations, errors = validate_batch(observation_records(simulate(load_scenario("sparse-day"))), validation_context())
     assert not errors and len(observations) > 100
     reference = _stored(tmp_path / "reference.db", observations)
     FusionWorker(reference).run_until_idle()
-
     store = _stored(tmp_path / "t.db", observations)
-    last = store.reader().execute("SELECT max(seq) FROM observations").fetchone()[0]
     worker = FusionWorker(store)
     worker.retry_s = 0.05
     worker._fuser = FailsOnce()  # type: ignore[assignment]
+    return observations, reference, store, worker
+
+
+def test_a_failed_step_is_fused_again_from_the_committed_cursor(tmp_path: Path) -> None:
+    observations, reference, store, worker = _failing_once(tmp_path)
+    last = store.reader().execute("SELECT max(seq) FROM observations").fetchone()[0]
     worker.start()
     try:
         deadline = time.monotonic() + 60
@@ -87,16 +92,8 @@ def test_a_failed_step_is_fused_again_from_the_committed_cursor(tmp_path: Path) 
 
 def test_fuse_follow_retries_a_failed_step_instead_of_exiting(tmp_path: Path) -> None:
     """``truceline fuse --follow`` (:meth:`FusionWorker.follow`) used to end on the first failed step."""
-    observations, errors = validate_batch(observation_records(simulate(load_scenario("sparse-day"))), validation_context())
-    assert not errors
-    reference = _stored(tmp_path / "reference.db", observations)
-    FusionWorker(reference).run_until_idle()
-
-    store = _stored(tmp_path / "t.db", observations)
+    observations, reference, store, worker = _failing_once(tmp_path)
     last = store.reader().execute("SELECT max(seq) FROM observations").fetchone()[0]
-    worker = FusionWorker(store)
-    worker.retry_s = 0.05
-    worker._fuser = FailsOnce()  # type: ignore[assignment]
     follower = threading.Thread(target=worker.follow, args=(0.02,))
     follower.start()
     try:

@@ -94,6 +94,16 @@ class _Sums:
             self.n[i] = 0
         self.order = []
 
+    def add(self, other: _Sums) -> None:
+        """Add ``other``'s sums into these, sensor by sensor in ``other``'s order; a sensor new here goes last."""
+        for i in other.order:
+            if self.n[i] == 0:
+                self.order.append(i)
+            self.wr[i] = self.wr[i] + other.wr[i]  # IEEE addition commutes exactly: either side's sums first is the same
+            self.w[i] = self.w[i] + other.w[i]
+            self.wr2[i] = self.wr2[i] + other.wr2[i]
+            self.n[i] = self.n[i] + other.n[i]
+
 
 class SourceClocks:
     """Offsets (s, reported time minus true time) per sensor id, and the evidence of finalised incidents.
@@ -128,14 +138,7 @@ class SourceClocks:
         sums = self._scratch
         sums.clear()
         _residuals([group], self._off, sums)
-        history = self._history
-        for i in sums.order:
-            if history.n[i] == 0:
-                history.order.append(i)
-            history.wr[i] = history.wr[i] + sums.wr[i]
-            history.w[i] = history.w[i] + sums.w[i]
-            history.wr2[i] = history.wr2[i] + sums.wr2[i]
-            history.n[i] = history.n[i] + sums.n[i]
+        self._history.add(sums)
 
     def refit(self, incidents: Iterable[Collection[Measurement]]) -> bool:
         """Re-estimate the offsets from the live incidents and the history; True if a live time should move.
@@ -164,13 +167,7 @@ class SourceClocks:
         for final in [False] * _ITERATIONS + [True]:
             sums.clear()
             _residuals(groups, off, sums)
-            for i in history.order:  # the history's sensors not seen live come last, as they were recorded
-                if sums.n[i] == 0:
-                    sums.order.append(i)
-                sums.wr[i] = history.wr[i] + sums.wr[i]
-                sums.w[i] = history.w[i] + sums.w[i]
-                sums.wr2[i] = history.wr2[i] + sums.wr2[i]
-                sums.n[i] = history.n[i] + sums.n[i]
+            sums.add(history)  # the history's sensors not seen live come last, as they were recorded
             # The fit itself uses every sensor seen enough; only the last pass, whose residuals are taken
             # with everyone's offsets removed, judges which offsets stand out of their scatter.
             fitted: list[int] = []
