@@ -45,3 +45,45 @@ def test_incidents_from_snapshots_equal_model_construct(scenario: str) -> None:
         assert got.model_dump_json() == want.model_dump_json() and got == want
     if scenario == "salvo-sector":
         assert any(s.origin is not None for s in snapshots), "launch origins must be covered"
+
+
+_IMMUTABLE_CHECK = """
+from truceline.fuse import native
+from truceline.fuse.snapshot import Snapshot
+from truceline.domain.incident import IncidentStatus
+from truceline.domain.observation import ObservationKind
+s = Snapshot("i", 1.0, 2.0, ObservationKind.EXPLOSION, 48.0, 37.0, 50.0, ((1.0, 0.0), (0.0, 1.0)), None, ("UA/a",), ("UA",),
+             0.5, IncidentStatus.DETECTED, 1, {})
+refused = []
+for name, value in (("lat", 0.0), ("version", 2), ("extra", 1)):
+    try:
+        setattr(s, name, value)
+    except AttributeError:
+        refused.append(name)
+try:
+    del s.lat
+except AttributeError:
+    refused.append("del")
+print(not native.interpreted_because and bool(native.compiled()), refused, s.lat, s.version)
+"""
+
+
+@pytest.mark.parametrize("engine", ["this process's", "interpreted"])
+def test_snapshot_fields_are_read_only_in_either_engine(engine: str) -> None:
+    """The frozen dataclass refused assignments and deletions at run time; the plain class (compiled natively for
+    speed) refuses them compiled and interpreted alike, and builds every field once."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    if engine == "interpreted":
+        env["TRUCELINE_FUSION_ENGINE"] = "interpreted"
+    done = subprocess.run([sys.executable, "-c", _IMMUTABLE_CHECK], env=env, capture_output=True, text=True, timeout=120, check=False,
+                          cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    compiled, _, rest = done.stdout.strip().partition(" ")
+    assert rest == "['lat', 'version', 'extra', 'del'] 48.0 1", done.stdout
+    if engine == "interpreted":
+        assert compiled == "False", done.stdout

@@ -66,6 +66,16 @@ class Snapshot:
         self.version: Final = version
         self.attributes: Final = attributes
 
+    def __setattr__(self, name: str, value: object) -> None:
+        """Each field is set once, in ``__init__``, and never again, in either engine (as the frozen dataclass did).
+        Compiled, ``__init__`` stores natively and never comes here; interpreted, it comes here once per field."""
+        if name not in _FIELDS or hasattr(self, name):
+            raise AttributeError(f"cannot assign to field {name!r}: a Snapshot is immutable")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a Snapshot is immutable")
+
     def _fields(self) -> tuple[object, ...]:
         return (
             self.id, self.time_s, self.time_sd_s, self.kind, self.lat, self.lon, self.sigma_m, self.cov_m2,
@@ -136,6 +146,10 @@ class Snapshot:
         return incident
 
 
+_FIELDS: Final = frozenset(
+    ("id", "time_s", "time_sd_s", "kind", "lat", "lon", "sigma_m", "cov_m2", "origin", "observation_ids", "source_groups",
+     "corroboration", "status", "version", "attributes")
+)  # fmt: skip
 _new = object.__new__
 _set = object.__setattr__
 _fromtimestamp = datetime.fromtimestamp
