@@ -119,6 +119,8 @@ CPU_US: dict[str, float] = {}
 """Server CPU µs per observation of each HTTP run (filled by :func:`bench_http`)."""
 FUSED: dict[int, float] = {}
 """Observations per second of a fusing run counted until the last one is fused, by connections."""
+FUSED_BESIDE: dict[int, float] = {}
+"""The same with `truceline fuse --follow` fusing in a process of its own beside an ingest-only server."""
 FUSED_ROWS: dict[int, FusedRows] = {}
 """What each fusing run's fusion stored (incident and membership rows), by connections: the fused floor replays it."""
 
@@ -140,24 +142,48 @@ def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_
     raise RuntimeError("fusion did not catch up in time")
 
 
-def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: bool) -> float:
+def _wait_following(fuser: subprocess.Popen[bytes]) -> None:
+    """Until `truceline fuse --follow` has fused what was stored (nothing yet) and says so: it then polls, so
+    the timed run does not include its start."""
+    assert fuser.stderr is not None
+    for line in fuser.stderr:
+        if b"cursor at" in line:
+            threading.Thread(target=fuser.stderr.read, daemon=True).start()  # keep the pipe drained (a logged retry)
+            return
+    raise RuntimeError(f"truceline fuse exited with {fuser.wait()}")
+
+
+def bench_http(
+    docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: bool, beside: bool = False
+) -> float:
     """Observations per second through a real server; ``connections`` clients send batches concurrently.
 
     With ``fusion`` the server also fuses what it accepts (the default); without, it only ingests (as when
     `truceline fuse` runs in a process of its own). Also records the server's CPU time per observation
     in :data:`CPU_US`; a fusing run also waits until fusion has caught up and records that rate in
-    :data:`FUSED` (fusion runs behind the answered POSTs, so the POST rate alone hides its backlog)."""
-    data_dir = workdir / f"http-{connections}-{fusion}"
+    :data:`FUSED` (fusion runs behind the answered POSTs, so the POST rate alone hides its backlog).
+    With ``beside`` (and ``fusion``), the server only ingests and `truceline fuse --follow` fuses in a
+    process of its own on the same data dir (both cores, two SQLite writers): rate in :data:`FUSED_BESIDE`."""
+    data_dir = workdir / f"http-{connections}-{fusion}{'-beside' if beside else ''}"
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)]
-        + ([] if fusion else ["--no-fusion"]),
+        + ([] if fusion and not beside else ["--no-fusion"]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    fuser: subprocess.Popen[bytes] | None = None
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, process)
+        if fusion and beside:
+            fuser = subprocess.Popen(
+                [sys.executable, "-m", "truceline.cli", "fuse", "--data-dir", str(data_dir), "--follow", "--poll", "0.05"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,  # its messages: read until its first pass is done; it says nothing more while following
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its lines as printed, not when a pipe buffer fills
+            )
+            _wait_following(fuser)
         key = (data_dir / "admin.key").read_text().strip()
         bodies = [orjson.dumps(docs[i : i + batch]) for i in range(0, len(docs), batch)]
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -175,22 +201,34 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
                     if response.status_code != 201:
                         raise RuntimeError(f"server answered {response.status_code}: {response.text[:300]}")
 
-        cpu_before = _tree_cpu_s(process.pid)
+        pids = [process.pid] + ([fuser.pid] if fuser is not None else [])
+        cpu_before = sum(_tree_cpu_s(pid) for pid in pids)
         started = time.perf_counter()
         with ThreadPoolExecutor(connections) as pool:
             for future in [pool.submit(sender) for _ in range(connections)]:
                 future.result()
         elapsed = time.perf_counter() - started
-        CPU_US[f"{connections}-{fusion}"] = (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
+        if beside:
+            CPU_US[f"{connections}-beside"] = (sum(_tree_cpu_s(pid) for pid in pids) - cpu_before) / len(docs) * 1e6
+        else:
+            CPU_US[f"{connections}-{fusion}"] = (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
         if fusion:  # the POSTs are answered before fusion is done: also time until every observation is fused
-            _wait_fused(data_dir / "truceline.db", len(docs), process)
-            FUSED[connections] = len(docs) / (time.perf_counter() - started)
-            CPU_US[f"{connections}-fused"] = (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
-            FUSED_ROWS[connections] = _fused_rows(data_dir / "truceline.db")
+            _wait_fused(data_dir / "truceline.db", len(docs), fuser or process)
+            rate = len(docs) / (time.perf_counter() - started)
+            cpu_us = (sum(_tree_cpu_s(pid) for pid in pids) - cpu_before) / len(docs) * 1e6
+            if beside:
+                FUSED_BESIDE[connections] = rate
+                CPU_US[f"{connections}-beside-fused"] = cpu_us
+            else:
+                FUSED[connections] = rate
+                CPU_US[f"{connections}-fused"] = cpu_us
+                FUSED_ROWS[connections] = _fused_rows(data_dir / "truceline.db")
         return len(docs) / elapsed
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        for child in [fuser, process]:
+            if child is not None:
+                child.terminate()
+                child.wait(timeout=30)
 
 
 def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path, fused: FusedRows | None = None) -> float:
@@ -341,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         ingest_one = None if args.ingest_only else bench_http(docs, args.batch, workdir, 1, fusion=False)
         ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=False)
         with_fusion = None if args.ingest_only else bench_http(docs, args.batch, workdir, args.connections, fusion=True)
+        beside = None if args.ingest_only else bench_http(docs, args.batch, workdir, args.connections, fusion=True, beside=True)
         raw_fused = None if with_fusion is None else bench_raw(docs, args.batch, workdir, FUSED_ROWS[args.connections])
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
     print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
@@ -364,10 +403,18 @@ def main(argv: list[str] | None = None) -> int:
             f" of the {len(incidents):,} incident and {len(members):,} membership rows the fusing run stored, same commits)"
         )
         print(f"  until all are fused / that floor        {fused / raw_fused:>10.2f}")
+        assert beside is not None
+        fused_beside = FUSED_BESIDE[args.connections]
+        print(
+            f"HTTP POST, `truceline fuse` beside, {args.connections} conns {beside:>10,.0f} obs/s  ({beside / raw:.2f} of raw; the server only ingests,"
+            " a `fuse --follow` process fuses: two processes, two SQLite writers)"
+        )
+        print(f"  same run, until all are fused           {fused_beside:>10,.0f} obs/s  ({fused_beside / raw:.2f} of raw)")
         print(
             f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only 1 conn "
             f"{CPU_US['1-False']:.1f} µs, {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs,"
             f" fusing {CPU_US[f'{args.connections}-True']:.1f} µs (until all are fused {CPU_US[f'{args.connections}-fused']:.1f} µs);"
+            f" with `fuse` beside (both processes) until all are fused {CPU_US[f'{args.connections}-beside-fused']:.1f} µs;"
             f" raw with fusion's rows {CPU_US['raw-fused']:.1f} µs"
         )
     if stages:

@@ -83,3 +83,29 @@ def test_process_tree_cpu_includes_children(bench: ModuleType) -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_fusion_beside_the_server_fuses_everything_and_leaves_no_process(bench: ModuleType, tmp_path: Path) -> None:
+    """The run with `truceline fuse --follow` beside an ingest-only server: every observation fused by the
+    second process (its cursor and memberships in the shared database), its rate recorded, both processes gone."""
+    docs = bench.make_observations(300)
+    assert bench.bench_http(docs, 100, tmp_path, 2, fusion=True, beside=True) > 0
+    assert bench.FUSED_BESIDE[2] > 0 and bench.CPU_US["2-beside-fused"] > 0
+    data_dir = tmp_path / "http-2-True-beside"
+    conn = sqlite3.connect(data_dir / "truceline.db")
+    assert conn.execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()[0] == 300
+    assert conn.execute("SELECT count(*) FROM incident_members").fetchone()[0] == 300
+    assert _processes_naming(str(data_dir)) == []
