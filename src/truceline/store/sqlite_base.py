@@ -41,7 +41,7 @@ def begin_immediate(conn: sqlite3.Connection, wait_s: float = WRITE_WAIT_S) -> N
 
     SQLite's own busy handler sleeps 1, 2, 5, … then 100 ms between tries, so a writer that finds the database
     busy (a `truceline fuse` process committing a batch beside `serve`) sleeps on long after the other's commit:
-    with fusion in a process of its own, the two processes lost a third of their rate to those sleeps
+    with fusion in a process of its own, the pair fused about a fifth slower on average in the runs measured
     (docs/performance.md). Here the connection tries without waiting and sleeps 0.2 ms doubling to 2 ms.
     After ``wait_s`` the error is SQLite's own ("database is locked"), as with its busy timeout.
     """
