@@ -208,20 +208,16 @@ def bench_http(
             for future in [pool.submit(sender) for _ in range(connections)]:
                 future.result()
         elapsed = time.perf_counter() - started
-        if beside:
-            CPU_US[f"{connections}-beside"] = (sum(_tree_cpu_s(pid) for pid in pids) - cpu_before) / len(docs) * 1e6
-        else:
-            CPU_US[f"{connections}-{fusion}"] = (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
+
+        def cpu_us() -> float:
+            return (sum(_tree_cpu_s(pid) for pid in pids) - cpu_before) / len(docs) * 1e6
+
+        CPU_US[f"{connections}-{'beside' if beside else fusion}"] = cpu_us()
         if fusion:  # the POSTs are answered before fusion is done: also time until every observation is fused
             _wait_fused(data_dir / "truceline.db", len(docs), fuser or process)
-            rate = len(docs) / (time.perf_counter() - started)
-            cpu_us = (sum(_tree_cpu_s(pid) for pid in pids) - cpu_before) / len(docs) * 1e6
-            if beside:
-                FUSED_BESIDE[connections] = rate
-                CPU_US[f"{connections}-beside-fused"] = cpu_us
-            else:
-                FUSED[connections] = rate
-                CPU_US[f"{connections}-fused"] = cpu_us
+            (FUSED_BESIDE if beside else FUSED)[connections] = len(docs) / (time.perf_counter() - started)
+            CPU_US[f"{connections}-{'beside-' if beside else ''}fused"] = cpu_us()
+            if not beside:
                 FUSED_ROWS[connections] = _fused_rows(data_dir / "truceline.db")
         return len(docs) / elapsed
     finally:
