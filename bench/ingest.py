@@ -117,12 +117,12 @@ FusedRows = tuple[list[tuple[Any, ...]], list[tuple[str, int]]]
 
 CPU_US: dict[str, float] = {}
 """Server CPU µs per observation of each HTTP run (filled by :func:`bench_http`)."""
-FUSED: dict[int, float] = {}
-"""Observations per second of a fusing run counted until the last one is fused, by connections."""
-FUSED_BESIDE: dict[int, float] = {}
-"""The same with `truceline fuse --follow` fusing in a process of its own beside an ingest-only server."""
+FUSED: dict[str, float] = {}
+"""Observations per second of a fusing run counted until the last one is fused, by where the server fuses
+(``process``: the child process `serve` supervises, its default; ``thread``: ``--fusion-in thread``)."""
 FUSED_ROWS: dict[int, FusedRows] = {}
 """What each fusing run's fusion stored (incident and membership rows), by connections: the fused floor replays it."""
+FUSION_IN = ("process", "thread")
 
 
 def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_s: float = 600.0) -> None:
@@ -142,48 +142,25 @@ def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_
     raise RuntimeError("fusion did not catch up in time")
 
 
-def _wait_following(fuser: subprocess.Popen[bytes]) -> None:
-    """Until `truceline fuse --follow` has fused what was stored (nothing yet) and says so: it then polls, so
-    the timed run does not include its start."""
-    assert fuser.stderr is not None
-    for line in fuser.stderr:
-        if b"cursor at" in line:
-            threading.Thread(target=fuser.stderr.read, daemon=True).start()  # keep the pipe drained (a logged retry)
-            return
-    raise RuntimeError(f"truceline fuse exited with {fuser.wait()}")
-
-
-def bench_http(
-    docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: bool, beside: bool = False
-) -> float:
+def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: str | None) -> float:
     """Observations per second through a real server; ``connections`` clients send batches concurrently.
 
-    With ``fusion`` the server also fuses what it accepts (the default); without, it only ingests (as when
-    `truceline fuse` runs in a process of its own). Also records the server's CPU time per observation
+    ``fusion`` says where the server fuses what it accepts: ``"process"`` (its default, a child process it
+    supervises), ``"thread"`` (``--fusion-in thread``), or None: it only ingests (``--no-fusion``, as when
+    `truceline fuse` runs beside it). Also records the server's CPU time per observation (all its processes)
     in :data:`CPU_US`; a fusing run also waits until fusion has caught up and records that rate in
-    :data:`FUSED` (fusion runs behind the answered POSTs, so the POST rate alone hides its backlog).
-    With ``beside`` (and ``fusion``), the server only ingests and `truceline fuse --follow` fuses in a
-    process of its own on the same data dir (both cores, two SQLite writers): rate in :data:`FUSED_BESIDE`."""
-    data_dir = workdir / f"http-{connections}-{fusion}{'-beside' if beside else ''}"
+    :data:`FUSED` (fusion runs behind the answered POSTs, so the POST rate alone hides its backlog)."""
+    data_dir = workdir / f"http-{connections}-{fusion or 'ingest'}"
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)]
-        + ([] if fusion and not beside else ["--no-fusion"]),
+        + (["--no-fusion"] if fusion is None else ["--fusion-in", fusion]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    fuser: subprocess.Popen[bytes] | None = None
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, process)
-        if fusion and beside:
-            fuser = subprocess.Popen(
-                [sys.executable, "-m", "truceline.cli", "fuse", "--data-dir", str(data_dir), "--follow", "--poll", "0.05"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,  # its messages: read until its first pass is done; it says nothing more while following
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its lines as printed, not when a pipe buffer fills
-            )
-            _wait_following(fuser)
         key = (data_dir / "admin.key").read_text().strip()
         bodies = [orjson.dumps(docs[i : i + batch]) for i in range(0, len(docs), batch)]
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -201,8 +178,7 @@ def bench_http(
                     if response.status_code != 201:
                         raise RuntimeError(f"server answered {response.status_code}: {response.text[:300]}")
 
-        pids = [process.pid] + ([fuser.pid] if fuser is not None else [])
-        cpu_before = sum(_tree_cpu_s(pid) for pid in pids)
+        cpu_before = _tree_cpu_s(process.pid)
         started = time.perf_counter()
         with ThreadPoolExecutor(connections) as pool:
             for future in [pool.submit(sender) for _ in range(connections)]:
@@ -210,21 +186,19 @@ def bench_http(
         elapsed = time.perf_counter() - started
 
         def cpu_us() -> float:
-            return (sum(_tree_cpu_s(pid) for pid in pids) - cpu_before) / len(docs) * 1e6
+            return (_tree_cpu_s(process.pid) - cpu_before) / len(docs) * 1e6
 
-        CPU_US[f"{connections}-{'beside' if beside else fusion}"] = cpu_us()
-        if fusion:  # the POSTs are answered before fusion is done: also time until every observation is fused
-            _wait_fused(data_dir / "truceline.db", len(docs), fuser or process)
-            (FUSED_BESIDE if beside else FUSED)[connections] = len(docs) / (time.perf_counter() - started)
-            CPU_US[f"{connections}-{'beside-' if beside else ''}fused"] = cpu_us()
-            if not beside:
+        CPU_US[f"{connections}-{fusion or 'ingest'}"] = cpu_us()
+        if fusion is not None:  # the POSTs are answered before fusion is done: also time until every observation is fused
+            _wait_fused(data_dir / "truceline.db", len(docs), process)
+            FUSED[fusion] = len(docs) / (time.perf_counter() - started)
+            CPU_US[f"{connections}-{fusion}-fused"] = cpu_us()
+            if fusion == "process":
                 FUSED_ROWS[connections] = _fused_rows(data_dir / "truceline.db")
         return len(docs) / elapsed
     finally:
-        for child in [fuser, process]:
-            if child is not None:
-                child.terminate()
-                child.wait(timeout=30)
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path, fused: FusedRows | None = None) -> float:
@@ -372,45 +346,39 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
         workdir = Path(tmp)
         raw = bench_raw(docs, args.batch, workdir)
-        ingest_one = None if args.ingest_only else bench_http(docs, args.batch, workdir, 1, fusion=False)
-        ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=False)
-        with_fusion = None if args.ingest_only else bench_http(docs, args.batch, workdir, args.connections, fusion=True)
-        beside = None if args.ingest_only else bench_http(docs, args.batch, workdir, args.connections, fusion=True, beside=True)
-        raw_fused = None if with_fusion is None else bench_raw(docs, args.batch, workdir, FUSED_ROWS[args.connections])
+        ingest_one = None if args.ingest_only else bench_http(docs, args.batch, workdir, 1, fusion=None)
+        ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=None)
+        fusing = {} if args.ingest_only else {where: bench_http(docs, args.batch, workdir, args.connections, fusion=where) for where in FUSION_IN}
+        raw_fused = None if not fusing else bench_raw(docs, args.batch, workdir, FUSED_ROWS[args.connections])
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
+    c = args.connections
     print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
     print(f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
     if ingest_one is not None:
         print(f"HTTP POST, ingest only, 1 connection      {ingest_one:>10,.0f} obs/s  ({ingest_one / raw:.2f} of raw)")
     print(
-        f"HTTP POST, ingest only, {args.connections} connections     {ingest_many:>10,.0f} obs/s  ({ingest_many / raw:.2f} of raw;"
+        f"HTTP POST, ingest only, {c} connections     {ingest_many:>10,.0f} obs/s  ({ingest_many / raw:.2f} of raw;"
         f" goal >= {GOAL_OBS_PER_S:,} obs/s and >= {GOAL_RATIO:.2f} of raw)"
     )
-    if with_fusion is None:
-        print(f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs")
+    cpu = f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only"
+    if not fusing:
+        print(f"{cpu} {c} conns {CPU_US[f'{c}-ingest']:.1f} µs")
     else:
-        print(f"HTTP POST, fusing in-process, {args.connections} conns   {with_fusion:>10,.0f} obs/s  ({with_fusion / raw:.2f} of raw)")
-        fused = FUSED[args.connections]
-        print(f"  same run, until all are fused           {fused:>10,.0f} obs/s  ({fused / raw:.2f} of raw; goal >= {GOAL_RATIO_FUSED:.2f} of raw)")
+        for where, label in (("process", "fusing (its fusion process)"), ("thread", "fusing in a thread (--fusion-in thread)")):
+            print(f"HTTP POST, {label}, {c} conns".ljust(42) + f"{fusing[where]:>10,.0f} obs/s  ({fusing[where] / raw:.2f} of raw)")
+            goal = f"; goal >= {GOAL_RATIO_FUSED:.2f} of raw" if where == "process" else ""
+            print(f"  same run, until all are fused           {FUSED[where]:>10,.0f} obs/s  ({FUSED[where] / raw:.2f} of raw{goal})")
         assert raw_fused is not None
-        incidents, members = FUSED_ROWS[args.connections]
+        incidents, members = FUSED_ROWS[c]
         print(
             f"raw sqlite, with fusion's rows too          {raw_fused:>10,.0f} obs/s  ({raw_fused / raw:.2f} of raw: the same batches, each with its share"
             f" of the {len(incidents):,} incident and {len(members):,} membership rows the fusing run stored, same commits)"
         )
-        print(f"  until all are fused / that floor        {fused / raw_fused:>10.2f}")
-        assert beside is not None
-        fused_beside = FUSED_BESIDE[args.connections]
+        print(f"  until all are fused (process) / that floor {FUSED['process'] / raw_fused:>7.2f}")
         print(
-            f"HTTP POST, `truceline fuse` beside, {args.connections} conns {beside:>10,.0f} obs/s  ({beside / raw:.2f} of raw; the server only ingests,"
-            " a `fuse --follow` process fuses: two processes, two SQLite writers)"
-        )
-        print(f"  same run, until all are fused           {fused_beside:>10,.0f} obs/s  ({fused_beside / raw:.2f} of raw)")
-        print(
-            f"CPU per observation: raw {CPU_US['raw']:.1f} µs; server (all its processes), ingest only 1 conn "
-            f"{CPU_US['1-False']:.1f} µs, {args.connections} conns {CPU_US[f'{args.connections}-False']:.1f} µs,"
-            f" fusing {CPU_US[f'{args.connections}-True']:.1f} µs (until all are fused {CPU_US[f'{args.connections}-fused']:.1f} µs);"
-            f" with `fuse` beside (both processes) until all are fused {CPU_US[f'{args.connections}-beside-fused']:.1f} µs;"
+            f"{cpu} 1 conn {CPU_US['1-ingest']:.1f} µs, {c} conns {CPU_US[f'{c}-ingest']:.1f} µs;"
+            f" fusing in its process {CPU_US[f'{c}-process']:.1f} µs (until all are fused {CPU_US[f'{c}-process-fused']:.1f} µs),"
+            f" in a thread {CPU_US[f'{c}-thread']:.1f} µs (until all are fused {CPU_US[f'{c}-thread-fused']:.1f} µs);"
             f" raw with fusion's rows {CPU_US['raw-fused']:.1f} µs"
         )
     if stages:

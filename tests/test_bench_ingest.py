@@ -98,14 +98,18 @@ def _processes_naming(text: str) -> list[int]:
     return found
 
 
-def test_fusion_beside_the_server_fuses_everything_and_leaves_no_process(bench: ModuleType, tmp_path: Path) -> None:
-    """The run with `truceline fuse --follow` beside an ingest-only server: every observation fused by the
-    second process (its cursor and memberships in the shared database), its rate recorded, both processes gone."""
+@pytest.mark.parametrize("fusion_in", ["process", "thread"])
+def test_a_fusing_run_fuses_everything_and_leaves_no_process(bench: ModuleType, tmp_path: Path, fusion_in: str) -> None:
+    """A fusing run through a real server, fusing in its child process or in a thread: timed until every
+    observation is fused (the cursor and memberships in its database), both rates recorded, no process left
+    (the server's fusion process names the data dir on its command line)."""
     docs = bench.make_observations(300)
-    assert bench.bench_http(docs, 100, tmp_path, 2, fusion=True, beside=True) > 0
-    assert bench.FUSED_BESIDE[2] > 0 and bench.CPU_US["2-beside-fused"] > 0
-    data_dir = tmp_path / "http-2-True-beside"
+    assert bench.bench_http(docs, 100, tmp_path, 2, fusion=fusion_in) > 0
+    assert bench.FUSED[fusion_in] > 0 and bench.CPU_US[f"2-{fusion_in}-fused"] >= bench.CPU_US[f"2-{fusion_in}"] > 0
+    data_dir = tmp_path / f"http-2-{fusion_in}"
     conn = sqlite3.connect(data_dir / "truceline.db")
     assert conn.execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()[0] == 300
     assert conn.execute("SELECT count(*) FROM incident_members").fetchone()[0] == 300
     assert _processes_naming(str(data_dir)) == []
+    if fusion_in == "process":
+        assert len(bench.FUSED_ROWS[2][1]) == 300

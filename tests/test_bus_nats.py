@@ -14,7 +14,8 @@ import pytest
 
 from truceline.access.policy import Principal, Role, reader_labels
 from truceline.api.routes_stream import view_for
-from truceline.bus.nats import STREAM, BusUnavailable, NatsBus, decode_event, encode_event
+from truceline.bus.codec import decode_event, encode_event
+from truceline.bus.nats import STREAM, BusUnavailable, NatsBus
 from truceline.bus.ports import Event
 
 SECRET = Event(

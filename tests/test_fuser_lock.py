@@ -156,7 +156,7 @@ def test_fuse_refuses_while_a_server_fuses_in_process(tmp_path: Path) -> None:
     server = start_server(data_dir)
     try:
         health = status_of(server)
-        assert health["fusion"]["mode"] == "in-process" and health["fusion"]["holder"]["pid"] == server.process.pid
+        assert health["fusion"]["mode"] == "child-process" and health["fusion"]["holder"]["pid"] == server.process.pid
         refused = run_cli("fuse", "--data-dir", str(data_dir))
         assert refused.returncode == EXIT_FUSER_BUSY, refused.stderr
         assert f"pid {server.process.pid} (`truceline serve --data-dir {data_dir}" in refused.stderr

@@ -1,4 +1,4 @@
-"""No process truceline starts outlives it: ``kill -9`` of ``serve`` ends its parser pool and resource tracker.
+"""No process truceline starts outlives it: ``kill -9`` of ``serve`` ends its parser pool, fusion process and resource tracker.
 
 Before issue 20 the parser worker and multiprocessing's resource tracker (~190 MB) stayed alive under PID 1.
 Real processes throughout: the children are found through /proc before the kill, as an operator would.
@@ -56,7 +56,7 @@ def _cmdline(pid: int) -> str:
 
 
 def test_kill_9_of_serve_leaves_no_child_alive(tmp_path: Path) -> None:
-    _kill_9_leaves_no_child(start_server(tmp_path / "data"))
+    _kill_9_leaves_no_child(start_server(tmp_path / "data"), fusion_process=True)
 
 
 def test_kill_9_of_an_api_replica_leaves_no_child_alive(tmp_path: Path, pg_dsn: str, nats: Any) -> None:
@@ -69,7 +69,7 @@ def test_kill_9_of_an_api_replica_leaves_no_child_alive(tmp_path: Path, pg_dsn: 
         terminate_connections(pg_dsn)
 
 
-def _kill_9_leaves_no_child(server: LiveServer) -> None:
+def _kill_9_leaves_no_child(server: LiveServer, fusion_process: bool = False) -> None:
     try:
         batch = [native(id=f"orphan-{i}") for i in range(20)]
         response = httpx.post(server.url + "/api/v1/observations", json=batch,
@@ -79,6 +79,7 @@ def _kill_9_leaves_no_child(server: LiveServer) -> None:
         commands = {pid: _cmdline(pid) for pid in children}
         assert any("multiprocessing" in c and "spawn_main" in c for c in commands.values()), commands  # the parser
         assert any("resource_tracker" in c for c in commands.values()), commands
+        assert any("truceline.service.fusion_process" in c for c in commands.values()) == fusion_process, commands
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=30)
         deadline = time.monotonic() + 10

@@ -64,6 +64,7 @@ DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the
 # `serve`'s thread switch interval (Python's default is 5 ms): the SQLite writer thread hands the interpreter lock
 # back and forth for every step, while fusion computes in a thread of the same process (docs/performance.md).
 SERVE_SWITCH_INTERVAL_S = 0.0005
+FusionIn = Literal["process", "thread"]
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
 
 
@@ -120,9 +121,10 @@ def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
 
 def _run_server(
     data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None,
-    start_day: str | None = None, cluster: tuple[str, str] | None = None, **listeners: Any,
+    start_day: str | None = None, cluster: tuple[str, str] | None = None, fusion_in: str = "process", **listeners: Any,
 ) -> None:
-    """Serve until interrupted; fuse in-process exactly when this process holds ``fuser_lock``.
+    """Serve until interrupted; fuse exactly when this process holds ``fuser_lock``, in a child process
+    (``fusion_in="process"``) or in a thread of this one (``"thread"``).
 
     ``start_day`` (YYYY-MM-DD): the day the page should open on (the demo's suggested day). ``cluster``:
     (store URL, bus URL) of an API replica (see :mod:`truceline.cli_cluster`).
@@ -151,7 +153,7 @@ def _run_server(
             announce_door(door_url(host, port, read_admin_key(data_dir)), key_path, open_browser, start_day)
         application = create_app(
             Settings(
-                data_dir=data_dir, fusion=fuser_lock is not None, parse_workers=min(2, os.cpu_count() or 1),
+                data_dir=data_dir, fusion=fuser_lock is not None, fusion_process=fusion_in == "process", parse_workers=min(2, os.cpu_count() or 1),
                 cluster=cluster is not None, switch_interval_s=SERVE_SWITCH_INTERVAL_S,
                 gc_first_threshold=GC_FIRST_THRESHOLD, **listeners,
             ),
@@ -186,6 +188,14 @@ def serve(
             " Default: fuse unless `truceline fuse` (or another server) already does.",
         ),
     ] = None,
+    fusion_in: Annotated[
+        FusionIn,
+        typer.Option(
+            "--fusion-in",
+            help="Where the server fuses: in a child process it supervises (a core of its own; it restarts it if it dies)"
+            " or in a thread of the server process (one core for both, one process less).",
+        ),
+    ] = "process",
     mqtt: Annotated[
         str | None, typer.Option("--mqtt", help="Also take native JSON from an MQTT broker, e.g. mqtt://127.0.0.1:1883 (QoS 1, persistent session).")
     ] = None,
@@ -250,7 +260,7 @@ def serve(
 
     _run_server(
         data_dir, store, host, port, open_browser=not no_browser and attached_to_terminal(), fuser_lock=lock,
-        cluster=(store_url, bus_url) if store_url and bus_url else None, **listeners,
+        cluster=(store_url, bus_url) if store_url and bus_url else None, fusion_in=fusion_in, **listeners,
     )
 
 

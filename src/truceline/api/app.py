@@ -46,6 +46,7 @@ from truceline.ledger.witness import WitnessWriter
 from truceline.service import batch_parser
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 from truceline.service.fusion import FusionWorker
+from truceline.service.fusion_process import FusionProcess
 from truceline.service.listeners import cot_listener_for
 from truceline.service.live_tracks import FeedCollector, LiveTracks
 from truceline.service.settings import Settings
@@ -133,7 +134,10 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
     app.state.bus = bus or InProcessBus()
     # A replica never creates the ledger key: the sequencer (a worker) does, in the shared data dir.
     app.state.ledger_key = existing_ledger_key(settings.data_dir) if settings.cluster else ensure_ledger_key(settings.data_dir)
-    app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
+    if settings.fusion and settings.fusion_process:
+        app.state.fusion = FusionProcess(settings.data_dir, store, app.state.bus)  # type: ignore[arg-type]
+    else:
+        app.state.fusion = FusionWorker(store, app.state.bus)  # type: ignore[arg-type]
     app.state.agreement = routes_agreement.AgreementHolder(store)  # type: ignore[arg-type]
     app.state.live_tracks = LiveTracks(store, ais=settings.ais_feeds, adsb=settings.adsb_feeds, in_force=app.state.agreement.get)
     app.state.metrics.registry.register(FeedCollector(app.state.live_tracks))
@@ -221,8 +225,11 @@ def _fusion_health(app: FastAPI) -> dict[str, Any]:
         return {"mode": "cluster", "detail": "`truceline worker` processes fuse, sector by sector"}
     lock: FuserLock | None = app.state.fuser_lock
     if lock is not None:
-        worker: FusionWorker = app.state.fusion
-        return {"mode": "in-process", "holder": lock.holder.as_dict(), "errors": worker.errors, "last_error": worker.last_error}
+        worker: FusionWorker | FusionProcess = app.state.fusion
+        health: dict[str, Any] = {"mode": "in-process", "holder": lock.holder.as_dict(), "errors": worker.errors, "last_error": worker.last_error}
+        if isinstance(worker, FusionProcess):  # the server holds the lock; its child fuses
+            health.update(mode="child-process", process={"pid": worker.pid, "restarts": worker.restarts})
+        return health
     holder = fuser_holder(app.state.settings.data_dir)
     return {"mode": "off"} if holder is None else {"mode": "external", "holder": holder.as_dict()}
 

@@ -31,10 +31,11 @@ from typing import Any, TypeVar
 
 import orjson
 
+from truceline.bus.codec import encode_event, event_from
 from truceline.bus.inproc import DEFAULT_QUEUE_SIZE, InProcessBus, InProcessSubscription
-from truceline.bus.ports import Event, Evidence
+from truceline.bus.ports import Event
 
-__all__ = ["BusUnavailable", "NatsBus", "decode_event", "encode_event"]
+__all__ = ["BusUnavailable", "NatsBus"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,51 +56,6 @@ OUTBOX_LIMIT = 100_000  # events queued for NATS at most; beyond, the oldest are
 
 class BusUnavailable(RuntimeError):
     """NATS could not be reached or did not confirm in time; whatever waited for it must not be acknowledged."""
-
-
-def _evidence_out(evidence: Evidence) -> list[Any]:
-    return [[owner, list(labels)] for owner, labels in evidence]
-
-
-def _evidence_in(value: Any) -> Evidence:
-    return tuple((str(owner), tuple(str(label) for label in labels)) for owner, labels in value)
-
-
-def _event_dict(event: Event) -> dict[str, Any]:
-    return {
-        "topic": event.topic,
-        "data": event.data,
-        "owner_org": event.owner_org,
-        "releasable_to": list(event.releasable_to),
-        "evidence": _evidence_out(event.evidence),
-        "any_evidence": event.any_evidence,
-        "guarded": [[name, _evidence_out(evidence)] for name, evidence in event.guarded],
-        "partial": None if event.partial is None else _event_dict(event.partial),
-    }
-
-
-def _event_from(value: dict[str, Any]) -> Event:
-    partial = value.get("partial")
-    return Event(
-        topic=str(value["topic"]),
-        data=dict(value["data"]),
-        owner_org=str(value["owner_org"]),
-        releasable_to=tuple(str(label) for label in value.get("releasable_to", ())),
-        evidence=_evidence_in(value.get("evidence", ())),
-        any_evidence=bool(value.get("any_evidence", False)),
-        guarded=tuple((str(name), _evidence_in(evidence)) for name, evidence in value.get("guarded", ())),
-        partial=None if partial is None else _event_from(partial),
-    )
-
-
-def encode_event(event: Event) -> bytes:
-    """The event with every field that decides who may read it, as JSON."""
-    return orjson.dumps(_event_dict(event))
-
-
-def decode_event(payload: bytes) -> Event:
-    """Inverse of :func:`encode_event` (tuples restored, so the event equals the one published)."""
-    return _event_from(orjson.loads(payload))
 
 
 def announcement_id(pairs: Sequence[tuple[str, str]]) -> str:
@@ -294,7 +250,7 @@ class NatsBus:
         if headers.get(ORIGIN_HEADER) == self.origin:
             return  # our own events, already delivered locally
         try:
-            events = [_event_from(item) for item in orjson.loads(msg.data)]
+            events = [event_from(item) for item in orjson.loads(msg.data)]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("dropped a malformed event message on %s: %s", msg.subject, exc)
             return

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from truceline.bus.ports import Bus, Event, Evidence
+from truceline.bus.ports import Event, Evidence
 from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
@@ -117,13 +117,26 @@ class WholeStore:
         self._store.apply_incident_changes(upserts, removed, cursor)
 
 
+class EventSink(Protocol):
+    """Where fusion's events go: the server's bus, or the pipe from a fusion process to its server."""
+
+    @property
+    def has_subscribers(self) -> bool:
+        """Whether anyone reads events now (they are computed only then)."""
+        ...
+
+    def publish(self, event: Event) -> None:
+        """Deliver one event; never blocks on a slow reader."""
+        ...
+
+
 class FusionWorker:
     """Runs fusion over newly stored observations, in a background thread or on demand."""
 
     RETRY_MAX_S = 60.0  # the longest wait between retries of a step that keeps failing
 
     def __init__(
-        self, store: SqliteStore, bus: Bus | None = None, config: FuserConfig | None = None, scope: FusionScope | None = None
+        self, store: SqliteStore, bus: EventSink | None = None, config: FuserConfig | None = None, scope: FusionScope | None = None
     ) -> None:
         self._store = store
         self._scope: FusionScope = scope if scope is not None else WholeStore(store)
@@ -257,15 +270,8 @@ class FusionWorker:
             self._announce(updates, before)
 
     def announce_review(self, incident_id: str, feature: dict[str, Any]) -> None:
-        """Tell live readers that a review changed an incident: ``incident`` (the outcome) to readers who may
-        see all its evidence, ``incident.changed`` to those who may see part of it (a review changes every
-        reader's view, partial views included)."""
-        if self._bus is None or not self._bus.has_subscribers:
-            return
-        evidence = _evidence(self._store.member_documents([incident_id]).get(incident_id, []))
-        feature["properties"]["action"] = "reviewed"
-        changed = Event("incident.changed", {"id": incident_id}, owner_org="", evidence=evidence, any_evidence=True)
-        self._bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=evidence, partial=changed))
+        """:func:`announce_review` on this worker's store and bus."""
+        announce_review(self._store, self._bus, incident_id, feature)
 
     def _announce(self, updates: list[IncidentUpdate], before: dict[str, list[dict[str, Any]]]) -> None:
         """Publish every change: upserts first, then the incidents fusion removed (so ``into`` is known)."""
@@ -282,6 +288,18 @@ class FusionWorker:
             self._bus.publish(_incident_event(feature, before.get(update.incident_id, []), after))
         for incident_id in successor:
             self._bus.publish(_removal_event(incident_id, _survivor(incident_id, successor), before, evidence))
+
+
+def announce_review(store: SqliteStore, bus: EventSink | None, incident_id: str, feature: dict[str, Any]) -> None:
+    """Tell live readers that a review changed an incident: ``incident`` (the outcome) to readers who may
+    see all its evidence, ``incident.changed`` to those who may see part of it (a review changes every
+    reader's view, partial views included)."""
+    if bus is None or not bus.has_subscribers:
+        return
+    evidence = _evidence(store.member_documents([incident_id]).get(incident_id, []))
+    feature["properties"]["action"] = "reviewed"
+    changed = Event("incident.changed", {"id": incident_id}, owner_org="", evidence=evidence, any_evidence=True)
+    bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=evidence, partial=changed))
 
 
 def _evidence(docs: list[dict[str, Any]]) -> Evidence:

@@ -24,7 +24,8 @@ class Settings:
     max_batch_items: int = 10_000
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW
     max_page_size: int = 10_000
-    fusion: bool = True  # run live fusion in a background thread
+    fusion: bool = True  # run live fusion
+    fusion_process: bool = False  # fuse in a child process (service/fusion_process.py) instead of a thread of this one
     parse_workers: int = 0  # processes that parse and prepare observation batches (0: in the server process)
     mqtt_url: str | None = None  # subscribe to a broker (mqtt://host:port) for native JSON from field sensors
     mqtt_org: str | None = None  # the one organisation the MQTT subscription writes for (required with mqtt_url)
