@@ -131,7 +131,7 @@ def test_serve_beside_a_running_fuse_serves_without_fusing_and_serve_fusion_refu
         assert status_of(server)["fusion"] == {"mode": "off"}
     finally:
         output = stop(server)
-    assert f"pid {follower.pid}" in output and "Serving without in-process fusion" in output
+    assert f"pid {follower.pid}" in output and "Serving without fusion of its own" in output
 
 
 def status_of(server: LiveServer) -> dict[str, object]:

@@ -62,7 +62,8 @@ else:
 _KEY_ROLES = "[" + "|".join(r.value for r in Role if r is not Role.ADMIN) + "]"
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Directory holding the database and keys (created if missing).")]
 # `serve`'s thread switch interval (Python's default is 5 ms): the SQLite writer thread hands the interpreter lock
-# back and forth for every step, while fusion computes in a thread of the same process (docs/performance.md).
+# back and forth for every step, while the request path (and, with `--fusion-in thread`, fusion) computes in other
+# threads of the same process (docs/performance.md).
 SERVE_SWITCH_INTERVAL_S = 0.0005
 FusionIn = Literal["process", "thread"]
 EXIT_FUSER_BUSY = 3  # another process already fuses the data dir; nothing was changed
@@ -184,7 +185,7 @@ def serve(
         bool | None,
         typer.Option(
             "--fusion/--no-fusion",
-            help="Fuse in this process (--fusion: or exit 3 if another fuser works on DATA_DIR); --no-fusion: never."
+            help="Fuse what the server accepts (--fusion: or exit 3 if another fuser works on DATA_DIR); --no-fusion: never."
             " Default: fuse unless `truceline fuse` (or another server) already does.",
         ),
     ] = None,
@@ -250,7 +251,7 @@ def serve(
         hint = (
             "Stop it first, or serve beside it with --no-fusion."
             if fusion
-            else "Serving without in-process fusion (see GET /api/v1/status); /stream carries no incident events."
+            else "Serving without fusion of its own (see GET /api/v1/status); /stream carries no incident events."
         )
         lock = _claim_fusion(data_dir, required=bool(fusion), hint=hint)
     store = _open(data_dir, lock, store_url)
@@ -274,7 +275,7 @@ def fuse(
 ) -> None:
     """Fuse the observations of DATA_DIR not yet fused, in a process of its own (beside `serve`).
 
-    One fuser per data dir: while another `fuse` or a server fusing in-process works on DATA_DIR this exits
+    One fuser per data dir: while another `fuse` or a fusing server works on DATA_DIR this exits
     with status 3, naming it, and changes nothing. Live incident events reach /stream only with in-server fusion.
     """
     from truceline.service.fusion import FusionWorker
