@@ -278,7 +278,7 @@ def fuse(
     One fuser per data dir: while another `fuse` or a fusing server works on DATA_DIR this exits
     with status 3, naming it, and changes nothing. Live incident events reach /stream only with in-server fusion.
     """
-    from truceline.service.fusion import FusionWorker
+    from truceline.service.fusion import FusionWorker, settle_collector
 
     check_urls(store_url, bus_url)
     refuse_cluster(store_url, "fuse", "on a shared store `truceline worker` fuses, sector by sector, under leases")
@@ -287,6 +287,8 @@ def fuse(
     worker = FusionWorker(store)
     total = 0
     try:
+        worker.recover()
+        settle_collector()
         with _progress(console) as progress:
             task = progress.add_task("fusion", total=None)
             total = worker.run_until_idle(lambda n: progress.update(task, completed=n))

@@ -26,7 +26,6 @@ keeps dying, from the committed cursor, so no stored observation is lost or fuse
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import subprocess
@@ -41,8 +40,7 @@ import orjson
 from truceline.bus.codec import event_dict, event_from
 from truceline.bus.ports import Bus, Event
 from truceline.service.fuser_lock import fuser_holder
-from truceline.service.fusion import FusionWorker, announce_review
-from truceline.service.settings import GC_FIRST_THRESHOLD
+from truceline.service.fusion import FusionWorker, announce_review, settle_collector
 from truceline.store.sqlite import SqliteStore
 
 __all__ = ["FusionProcess", "FusionProcessFailed", "main"]
@@ -276,11 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             link.send({"failed": f"rebuilding the open incidents failed: {type(exc).__name__}: {exc}"})
             return 1
         link.send({"ready": store.fusion_cursor()})
-        # As the server does once started: what lives as long as the process (modules, the rebuilt incidents)
-        # leaves the collector's view, and the young collections after each fused batch come 70× less often.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
+        settle_collector()
         done = threading.Event()
         threading.Thread(target=_read_server, args=(sys.stdin.buffer, link, worker), name="server-link", daemon=True).start()
         reporter = threading.Thread(target=_report, args=(link, worker, done), name="status", daemon=True)
