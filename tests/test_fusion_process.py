@@ -192,3 +192,28 @@ def test_a_server_whose_fusion_process_cannot_start_does_not_serve(tmp_path: Pat
         assert process.pid is None
     finally:
         store.close()
+
+
+def test_a_stuck_fusion_process_is_killed_and_replaced(tmp_path: Path) -> None:
+    """A child that stops speaking (here: SIGSTOP) is killed after the silent limit and another takes over."""
+    from truceline.bus.inproc import InProcessBus
+    from truceline.service.fusion_process import FusionProcess
+    from truceline.store.sqlite import open_store
+
+    data_dir = tmp_path / "data"
+    store = open_store(data_dir)
+    lock = FuserLock.acquire(data_dir, "this test, as the server")
+    process = FusionProcess(data_dir, store, InProcessBus(), silent_limit_s=2.0)
+    try:
+        process.start()
+        stuck = process.pid
+        assert stuck is not None
+        os.kill(stuck, signal.SIGSTOP)
+        eventually("a new fusion process", lambda: process.restarts == 1 and process.pid not in (None, stuck))
+        assert process.errors >= 1 and process.last_error is not None and "silent for 2 s and was killed" in process.last_error
+        assert not Path(f"/proc/{stuck}").exists()  # killed and reaped before the next one started
+    finally:
+        process.stop()
+        lock.release()
+        store.close()
+    assert process.pid is None

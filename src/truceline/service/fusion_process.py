@@ -20,7 +20,9 @@ own bus unchanged, and its status (failed steps, the last error, observations re
 Life cycle: the server stops the child by closing its stdin (the child finishes and commits its batch, then
 exits); a server killed with ``kill -9`` takes the child with it; a child that dies (``kill -9``, a crash) is
 counted as an error, named in ``GET /api/v1/status``, and started again after 1 s, doubling to 60 s while it
-keeps dying, from the committed cursor, so no stored observation is lost or fused twice.
+keeps dying, from the committed cursor, so no stored observation is lost or fused twice. A child that is
+alive but says nothing for two minutes (its status comes every second from a thread of its own) is stuck:
+it is killed and replaced the same way.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ STOP_WAIT_S = 30.0  # a stopping child's last batch; then it is killed (the batc
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 HEALTHY_AFTER_S = 60.0  # a child that lived this long resets the doubling of the restart wait
+SILENT_LIMIT_S = 120.0  # a ready child that sends nothing (not even its status) this long is stuck: killed, restarted
 
 
 class FusionProcessFailed(RuntimeError):
@@ -64,8 +67,9 @@ class FusionProcess:
     :class:`~truceline.service.fusion.FusionWorker` to the app (``start``, ``stop``, ``notify``,
     ``announce_review``, ``errors``, ``last_error``)."""
 
-    def __init__(self, data_dir: Path, store: SqliteStore, bus: Bus) -> None:
+    def __init__(self, data_dir: Path, store: SqliteStore, bus: Bus, silent_limit_s: float = SILENT_LIMIT_S) -> None:
         self._data_dir = data_dir
+        self._silent_limit_s = silent_limit_s
         self._store = store
         self._bus = bus
         self.errors = 0  # failed steps reported by the child, plus children that died
@@ -80,6 +84,9 @@ class FusionProcess:
         self._ready = threading.Event()
         self._start_error: str | None = None
         self._thread: threading.Thread | None = None
+        self._heard = 0.0  # monotonic time of the current child's last line
+        self._child_ready = False  # the current child has rebuilt its incidents (only then must it speak every second)
+        self._killed_silent = False
 
     @property
     def pid(self) -> int | None:
@@ -92,6 +99,7 @@ class FusionProcess:
         """Start the child and wait until it has rebuilt the open incidents (or raise :class:`FusionProcessFailed`)."""
         self._thread = threading.Thread(target=self._supervise, name="truceline-fusion-supervisor", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._watch, name="truceline-fusion-watchdog", daemon=True).start()
         self._ready.wait()
         if self._start_error is not None:
             self.stop()
@@ -141,6 +149,7 @@ class FusionProcess:
                 pass  # the child is gone: the supervisor sees it end and starts another
 
     def _receive(self, line: bytes) -> None:
+        self._heard = time.monotonic()
         try:
             message = orjson.loads(line)
             if "event" in message:
@@ -155,6 +164,7 @@ class FusionProcess:
                 self.read = int(status["read"])
                 self._send(b"")  # sync the readers' flag, also when nothing is being stored
             elif "ready" in message:
+                self._child_ready = True
                 self._ready.set()
             elif "failed" in message:
                 self.last_error = str(message["failed"])
@@ -173,13 +183,24 @@ class FusionProcess:
                 self._start_error = self.last_error or f"exit status {code}"
                 break
             self.errors += 1
-            self.last_error = f"the fusion process ended unexpectedly (exit status {code}); restarting it from the committed cursor"
+            why = f"was silent for {self._silent_limit_s:.0f} s and was killed" if self._killed_silent else f"ended unexpectedly (exit status {code})"
+            self.last_error = f"the fusion process {why}; restarting it from the committed cursor"
             log.error("%s", self.last_error)
             failures = 1 if time.monotonic() - started >= HEALTHY_AFTER_S else failures + 1
             if self._stopping.wait(min(RETRY_MAX_S, RETRY_FIRST_S * 2.0 ** (failures - 1))):
                 break
             self.restarts += 1
         self._ready.set()
+
+    def _watch(self) -> None:
+        """Kill a ready child that has said nothing for :data:`SILENT_LIMIT_S` (its status comes every second, from
+        a thread of its own): it is stuck, and the supervisor starts another from the committed cursor."""
+        while not self._stopping.wait(min(5.0, self._silent_limit_s / 4)):
+            proc, silent = self._proc, time.monotonic() - self._heard
+            if proc is not None and proc.returncode is None and self._child_ready and silent > self._silent_limit_s:
+                log.error("the fusion process %d has been silent for %.0f s; killing it", proc.pid, silent)
+                self._killed_silent = True
+                proc.kill()
 
     def _run_child(self) -> int:
         """One child from start to end, in this (the supervising) thread; returns its exit status."""
@@ -189,6 +210,7 @@ class FusionProcess:
         os.set_blocking(proc.stdin.fileno(), False)  # a wake never blocks a request
         with self._send_lock:
             self._proc, self._told_subscribed, self._child_errors, self.read = proc, None, 0, 0
+            self._heard, self._child_ready, self._killed_silent = time.monotonic(), False, False
         if self._stopping.is_set():  # stop() ran before the child was known: end it at once
             proc.stdin.close()
         self._send(b"")
