@@ -108,6 +108,25 @@ def test_a_killed_fusion_process_is_replaced_and_a_killed_server_takes_it_along(
             server.process.wait(timeout=30)
 
 
+def test_a_new_reader_gets_the_events_of_what_is_fused_without_a_post(tmp_path: Path) -> None:
+    """Observations stored by `truceline ingest` (no post wakes the child; it finds them on its own look) are
+    announced to a reader that connected before: the server tells its child of the reader when it connects."""
+    server = start_server(tmp_path / "data")
+    try:
+        reader = Reader(server.url, server.key)
+        batch = tmp_path / "batch.json"
+        batch.write_bytes(orjson.dumps(_event(3, 48.2, 30)))
+        stored = subprocess.run(
+            [sys.executable, "-m", "truceline.cli", "ingest", "--data-dir", str(server.data_dir), str(batch)], capture_output=True, timeout=120
+        )
+        assert stored.returncode == 0, stored.stderr.decode()
+        reader.wait_for("incident", lambda data: set(data["properties"]["observation_ids"]) == {"ev3-a", "ev3-b"})
+        reader.close()
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=60)
+
+
 def test_the_server_stops_its_fusion_process_and_fused_work_survives_a_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     server = start_server(data_dir)

@@ -63,6 +63,7 @@ def view_for(principal: Principal, event: Event) -> Event | None:
 async def stream(request: Request, principal: Annotated[Principal, Depends(require(Permission.READ))]) -> StreamingResponse:
     """Events the caller may read, as they happen; a comment line every 15 s keeps proxies from closing it."""
     subscription = request.app.state.bus.subscribe()
+    request.app.state.fusion.readers_changed()  # a fusion process computes events only for a server with readers
 
     async def messages() -> AsyncIterator[bytes]:
         number, reported_lost = 0, 0
@@ -87,6 +88,7 @@ async def stream(request: Request, principal: Annotated[Principal, Depends(requi
                     yield format_event(number, shown)
         finally:
             subscription.close()
+            request.app.state.fusion.readers_changed()
 
     return StreamingResponse(
         messages(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

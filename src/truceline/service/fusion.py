@@ -172,6 +172,9 @@ class FusionWorker:
         """New observations were stored: fuse them soon."""
         self._wake.set()
 
+    def readers_changed(self) -> None:
+        """Nothing to do: each step asks the bus whether anyone reads (a fusion process must be told)."""
+
     def follow(self, poll_s: float) -> None:
         """Keep fusing in the calling thread (``truceline fuse --follow``) until :meth:`stop` or an interrupt,
         looking for new observations every ``poll_s`` seconds; a failed step is retried as the server's own

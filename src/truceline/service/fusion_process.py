@@ -49,7 +49,7 @@ __all__ = ["FusionProcess", "FusionProcessFailed", "main"]
 
 log = logging.getLogger(__name__)
 
-STATUS_EVERY_S = 1.0  # the child's status line, also a heartbeat the server syncs the readers' flag on
+STATUS_EVERY_S = 1.0  # the child's status line, also its heartbeat (see SILENT_LIMIT_S)
 CHILD_POLL_S = 1.0  # the child's look for new observations when no wake came (every store sends one)
 STOP_WAIT_S = 30.0  # a stopping child's last batch; then it is killed (the batch is fused again next start)
 RETRY_FIRST_S = 1.0
@@ -124,6 +124,11 @@ class FusionProcess:
         """New observations were stored: wake the child (a full pipe means it has wakes pending anyway)."""
         self._send(b"w\n", droppable=True)
 
+    def readers_changed(self) -> None:
+        """A ``/stream`` reader came or went: tell the child now (what it fuses next is announced to a new reader;
+        with none left it stops computing events). Every wake carries the flag too."""
+        self._send(b"")
+
     def announce_review(self, incident_id: str, feature: dict[str, Any]) -> None:
         """A review changed an incident: the server announces it itself (it has the store and the readers)."""
         announce_review(self._store, self._bus, incident_id, feature)
@@ -162,7 +167,6 @@ class FusionProcess:
                 if status.get("last_error"):
                     self.last_error = str(status["last_error"])
                 self.read = int(status["read"])
-                self._send(b"")  # sync the readers' flag, also when nothing is being stored
             elif "ready" in message:
                 self._child_ready = True
                 self._ready.set()
