@@ -122,7 +122,7 @@ def _serve_until_stopped(config: Any, end_streams: Callable[[], None]) -> None:
 
 def _run_server(
     data_dir: Path, store: SqliteStore, host: str, port: int, open_browser: bool, fuser_lock: FuserLock | None,
-    start_day: str | None = None, cluster: tuple[str, str] | None = None, fusion_in: str = "process", **listeners: Any,
+    start_day: str | None = None, cluster: tuple[str, str] | None = None, fusion_in: FusionIn = "process", **listeners: Any,
 ) -> None:
     """Serve until interrupted; fuse exactly when this process holds ``fuser_lock``, in a child process
     (``fusion_in="process"``) or in a thread of this one (``"thread"``).
@@ -287,10 +287,10 @@ def fuse(
     worker = FusionWorker(store)
     total = 0
     try:
-        worker.recover()
-        settle_collector()
         with _progress(console) as progress:
             task = progress.add_task("fusion", total=None)
+            worker.recover()  # the open incidents of the window, rebuilt
+            settle_collector()
             total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
         console.print(f"fused {counted(total, 'observation')}; cursor at {store.fusion_cursor():,}")
         if follow:  # a failed step is logged and fused again from a fresh fuser, as in the server
