@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
@@ -178,8 +179,10 @@ def test_fuse_command_fuses_what_was_ingested_and_only_once(tmp_path: Path) -> N
     path.write_bytes(b"\n".join(orjson.dumps(d) for d in docs))
     data = tmp_path / "d"
     assert ingest(data, path)[0] == 0
+    thresholds = gc.get_threshold()
     first = runner.invoke(app, ["fuse", "--data-dir", str(data)])
     assert first.exit_code == 0 and "fused 3 observations" in first.output
+    assert gc.get_threshold() == thresholds  # fusing raised the collector's threshold while it ran, not after
     again = runner.invoke(app, ["fuse", "--data-dir", str(data)])
     assert "fused 0 observations" in again.output
     from truceline.store.ports import IncidentQuery

@@ -278,7 +278,7 @@ def fuse(
     One fuser per data dir: while another `fuse` or a fusing server works on DATA_DIR this exits
     with status 3, naming it, and changes nothing. Live incident events reach /stream only with in-server fusion.
     """
-    from truceline.service.fusion import FusionWorker, settle_collector
+    from truceline.service.fusion import FusionWorker, settled_collector
 
     check_urls(store_url, bus_url)
     refuse_cluster(store_url, "fuse", "on a shared store `truceline worker` fuses, sector by sector, under leases")
@@ -290,11 +290,12 @@ def fuse(
         with _progress(console) as progress:
             task = progress.add_task("fusion", total=None)
             worker.recover()  # the open incidents of the window, rebuilt
-            settle_collector()
-            total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
+            with settled_collector():
+                total = worker.run_until_idle(lambda n: progress.update(task, completed=n))
         console.print(f"fused {counted(total, 'observation')}; cursor at {store.fusion_cursor():,}")
         if follow:  # a failed step is logged and fused again from a fresh fuser, as in the server
-            worker.follow(poll)
+            with settled_collector():
+                worker.follow(poll)
     except KeyboardInterrupt:
         console.print(f"stopped after {counted(worker.read, 'observation')}")
     finally:

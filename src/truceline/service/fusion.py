@@ -18,7 +18,8 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -295,15 +296,23 @@ class FusionWorker:
             self._bus.publish(_removal_event(incident_id, _survivor(incident_id, successor), before, evidence))
 
 
-def settle_collector() -> None:
+@contextmanager
+def settled_collector() -> Iterator[None]:
     """For a process that only fuses, once its long-lived state is built (modules, the rebuilt incidents): take
     that state out of the cyclic collector's view and make young collections rarer, as the server does once
     started. Each fused batch leaves tens of thousands of objects alive; at Python's threshold of 700 the
     collections after each batch walked them again (fusing 20,000 stored observations: 57–64 µs each with
-    this, 67–69 without, docs/performance.md, "Eighth round")."""
+    this, 67–69 without, docs/performance.md, "Eighth round"). The old threshold comes back on leaving (a
+    command run in-process, as tests do, leaves the interpreter as it found it); frozen objects stay frozen,
+    as the server's do."""
+    thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
+    gc.set_threshold(GC_FIRST_THRESHOLD, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
 
 
 def announce_review(store: SqliteStore, bus: EventSink | None, incident_id: str, feature: dict[str, Any]) -> None:

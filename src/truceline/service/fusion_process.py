@@ -42,7 +42,7 @@ import orjson
 from truceline.bus.codec import event_dict, event_from
 from truceline.bus.ports import Bus, Event
 from truceline.service.fuser_lock import fuser_holder
-from truceline.service.fusion import FusionWorker, announce_review, settle_collector
+from truceline.service.fusion import FusionWorker, announce_review, settled_collector
 from truceline.store.sqlite import SqliteStore
 
 __all__ = ["FusionProcess", "FusionProcessFailed", "main"]
@@ -300,12 +300,12 @@ def main(argv: list[str] | None = None) -> int:
             link.send({"failed": f"rebuilding the open incidents failed: {type(exc).__name__}: {exc}"})
             return 1
         link.send({"ready": store.fusion_cursor()})
-        settle_collector()
         done = threading.Event()
         threading.Thread(target=_read_server, args=(sys.stdin.buffer, link, worker), name="server-link", daemon=True).start()
         reporter = threading.Thread(target=_report, args=(link, worker, done), name="status", daemon=True)
         reporter.start()
-        worker.follow(CHILD_POLL_S)
+        with settled_collector():
+            worker.follow(CHILD_POLL_S)
         done.set()
         reporter.join()
         link.send({"status": {"errors": worker.errors, "last_error": worker.last_error, "read": worker.read}})
