@@ -295,7 +295,7 @@ def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK
         oid is None
         or time_sd is None
         or (type(location) is PointLocation and location.cep_m is None and location.cov_m2 is None)
-        or type(location) is BearingLocation  # the model's rule decides what a bearing assumes
+        or (type(location) is BearingLocation and location.sensor_cep_m is None)
         or "origin" in attributes
     ):
         try:
