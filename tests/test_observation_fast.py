@@ -10,6 +10,8 @@ import copy
 import gzip
 import io
 import json
+import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from tests.conftest import native
 
 from truceline.domain.observation import Observation
-from truceline.domain.observation_fast import fast_observation
+from truceline.domain.observation_dict_fast import fast_observation
 from truceline.ingest.acled import decode_acled
 from truceline.ingest.cot import CotOptions, decode_cot
 from truceline.ingest.firms import decode_firms
@@ -353,6 +355,92 @@ def test_places_at_every_edge(path: tuple[str, ...]) -> None:
             untyped["location"].pop("type", None)
         check_one(untyped)
         check_batch([native(id="first"), record, untyped])
+
+
+#: A bearing with every field stated, and the values each of its numbers is tried at: both sides of every
+#: bound the model sets (0 <= bearing_deg < 360, 0 < bearing_sd_deg <= 180, 0 < metres <= 1e6), ints, bools,
+#: NaN and infinities, strings for numbers, nulls.
+BEARING = {"type": "bearing", "sensor_lat": 48.1, "sensor_lon": 37.7, "sensor_cep_m": 5.0, "bearing_deg": 45.0, "bearing_sd_deg": 3.0,
+           "max_range_m": 20000}
+PLACE = {"type": "place", "name": "Avdiivka", "precision": 1, "lat": 48.139, "lon": 37.742, "admin": "Donetsk"}
+_BEARING_EDGES = [*_EDGES, 359, 359.99999999999994, 360, 360.0, 360.0000001, 179.9999999, 180.0, 180.0000001, 0.0, -5e-324, -1,
+                  1e6, 1e6 + 0.001, 999999, 1000001, math.nan, math.inf, -math.inf, "45", "45.0", " 45", "bearing", "point", "place",
+                  "Avdiivka", [], {}, [45.0]]
+_BEARING_FIELDS = [("location", k) for k in (*BEARING, "name", "precision", "lat", "x")] + [("time_uncertainty_s",), ("attributes",)]
+
+
+def _edge_records(base_location: dict[str, Any], path: tuple[str, ...], values: list[Any]) -> Iterator[dict[str, Any]]:
+    """The record with ``path`` set to each value in turn (and removed), each tagged and untagged."""
+    for value in [*values, _MISSING]:
+        record = native(time_uncertainty_s=86400.0, attributes={"n": 1}, location=dict(base_location))
+        target = record if len(path) == 1 else record[path[0]]
+        if value is _MISSING:
+            target.pop(path[-1], None)
+        else:
+            target[path[-1]] = value
+        yield record
+        if isinstance(record.get("location"), dict) and "type" in record["location"]:
+            untyped = copy.deepcopy(record)
+            untyped["location"].pop("type")
+            yield untyped
+
+
+@pytest.mark.parametrize("path", _BEARING_FIELDS, ids=".".join)
+def test_bearings_at_every_edge(path: tuple[str, ...]) -> None:
+    """Bearing locations: each field at every edge, alone, in batches and in JSON documents (ingest's shapes)."""
+    records = list(_edge_records(BEARING, path, _BEARING_EDGES))
+    taken = 0
+    for record in records:
+        check_one(record)
+        taken += fast_observation(copy.deepcopy(record), NOW) is not None
+    check_batch([native(id="first"), *records[:40]])
+    check_document([native(id="first"), *records[:40]])
+    assert taken > 0, "some bearings take the fast path"
+
+
+def test_plain_bearings_take_the_fast_path() -> None:
+    no_cep = {k: v for k, v in BEARING.items() if k not in ("sensor_cep_m", "max_range_m", "type")}
+    for location in (BEARING, no_cep, {**BEARING, "bearing_deg": 0, "bearing_sd_deg": 180}, {**no_cep, "bearing_deg": -0.0}):
+        content_id = {k: v for k, v in native(location=location).items() if k != "id"}
+        for record in (native(location=location), native(location=location, time_uncertainty_s=3), content_id):
+            assert fast_observation(copy.deepcopy(record), NOW) is not None, record
+            check_one(record)
+    assert fast_observation(native(location=no_cep), NOW).assumed is not None  # type: ignore[union-attr]  # sensor_cep_m assumed
+
+
+@st.composite
+def hostile_locations(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid bearing or place record with a few location fields replaced, added or removed, tagged or not."""
+    location = dict(draw(st.sampled_from([BEARING, PLACE])))
+    keys = [*BEARING, *PLACE, "cep_m", "x"]
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(keys))
+        if draw(st.integers(0, 3)) == 0:
+            location.pop(key, None)
+        else:
+            location[key] = draw(st.one_of(st.sampled_from(_BEARING_EDGES), _NUMBERS, _VALUES))
+    if draw(st.booleans()):
+        location.pop("type", None)
+    extra: dict[str, Any] = {}
+    if draw(st.booleans()):
+        extra["time_uncertainty_s"] = draw(st.sampled_from([0, 2, 2.5, 86400.0]))
+    record = native(location=location, **extra)
+    if draw(st.booleans()):
+        record.pop("id")  # a content id
+    return record
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_locations())
+def test_fast_path_agrees_with_pydantic_on_hostile_bearings_and_places(record: dict[str, Any]) -> None:
+    check_one(record)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(hostile_locations(), min_size=1, max_size=6))
+def test_bearing_and_place_batches_give_the_same_observations_and_errors(records: list[dict[str, Any]]) -> None:
+    check_batch(records)
+    check_document(records)
 
 
 @pytest.mark.parametrize("path", _FIELDS, ids=".".join)

@@ -1,16 +1,19 @@
-"""A fast path for plainly valid observation records: the model's own checks, without pydantic's per-field machinery.
+"""Fast paths for plainly valid observation records: the model's own checks, without pydantic's per-field machinery.
 
 Validating one record through pydantic costs ~25 µs (a dozen Python validators called from Rust, nested
 models, a discriminated union); bulk ingest spends most of its time there. Most records in bulk are plainly
-valid: exact builtin types, every value in range, nothing to strip or coerce. :func:`fast_observation`
-checks exactly that, builds the same :class:`Observation` (same field values and types, same fields set,
-same ``assumed``, same normalised labels) and returns it; for anything else it returns ``None`` and the
-caller validates the record through pydantic, which alone words errors. So a refusal's index, field and
-message never come from here; this path can only accept what pydantic accepts, never refuse.
+valid: exact builtin types, every value in range, nothing to strip or coerce. The fast paths check exactly
+that, build the same :class:`Observation` (same field values and types, same fields set, same ``assumed``,
+same normalised labels) and return it; for anything else they return ``None`` and the caller validates the
+record through pydantic, which alone words errors. So a refusal's index, field and message never come from
+here; these paths can only accept what pydantic accepts, never refuse.
 
-Its model-level rules are the model's own methods (:meth:`Observation._normalise`, :meth:`PointLocation.
-_check_uncertainty`, :meth:`Observation._attributes_portable`, :func:`check_time_plausible`), called on the
-built instance; tests/test_observation_fast.py compares it with pydantic on real files and hostile inputs.
+This module holds the compiled path (msgspec decodes and checks whole documents of point records) and what
+both paths share (patterns, sources, labels); the path for records already decoded to Python values, which
+also takes bearings and places, is :mod:`truceline.domain.observation_dict_fast`. Model-level rules are the
+model's own methods (:meth:`Observation._normalise`, :meth:`PointLocation._check_uncertainty`,
+:meth:`Observation._attributes_portable`), called on the built instance; tests/test_observation_fast.py
+compares both paths with pydantic on real files and hostile inputs.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -32,19 +35,15 @@ from truceline.domain.grading import Credibility, Reliability
 from truceline.domain.observation import (
     _ID_PATTERN,
     _LABEL_PATTERN,
-    DEFAULT_CLOCK_SKEW,
     EARLIEST_TIME,
     MAX_TIME_UNCERTAINTY_S,
     MAX_UNCERTAINTY_M,
     SOURCE_TYPE_SYNONYMS,
     Observation,
     ObservationKind,
-    PlaceLocation,
-    PlacePrecision,
     PointLocation,
     Source,
     SourceType,
-    check_time_plausible,
 )
 
 _id_ok = re.compile(_ID_PATTERN.strip("^$"), re.ASCII).fullmatch
@@ -69,15 +68,8 @@ _fromiso = datetime.fromisoformat
 _normalise: Callable[[Observation], Observation] = Observation.__dict__["_normalise"]
 _check_uncertainty: Callable[[PointLocation], PointLocation] = PointLocation.__dict__["_check_uncertainty"]
 
-_OBSERVATION_KEYS = frozenset(Observation.model_fields) - {"assumed"}
-_POINT_KEYS = frozenset(PointLocation.model_fields)
-_PLACE_KEYS = frozenset(PlaceLocation.model_fields)
-_PRECISION = {int(p): p for p in PlacePrecision}
 _SOURCE_KEYS = frozenset(Source.model_fields)
-_KINDS = {k.value: k for k in ObservationKind}
 _SOURCE_TYPES = {t.value: t for t in SourceType} | SOURCE_TYPE_SYNONYMS
-_RELIABILITY = {r.value: r for r in Reliability}
-_CREDIBILITY = {int(c): c for c in Credibility}
 _MAX_LABELS = 64
 _MAX_CACHED = 4096
 _sources: dict[tuple[str, str, str], Source] = {}
@@ -104,100 +96,9 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _number(value: Any, low: float, high: float) -> float | None:
-    """A JSON number (int or float, not bool) as pydantic's strict float gives it, if finite and in [low, high]."""
-    t = type(value)
-    if t is float:
-        number = value
-    elif t is int:
-        try:
-            number = float(value)
-        except OverflowError:
-            return None
-    else:
-        return None
-    if not _isfinite(number) or not low <= number <= high:
-        return None
-    return number
-
-
 def _plain(text: Any) -> bool:
     """An exact str with nothing for ``str_strip_whitespace`` to remove (Python's strip removes a superset)."""
     return type(text) is str and text == text.strip()
-
-
-def _location(value: Any) -> PointLocation | PlaceLocation | None:
-    """A point or a place (the tag rule of :func:`truceline.domain.observation._location_tag`); bearings
-    are left to pydantic."""
-    if type(value) is dict and (value.get("type") == "place" or ("type" not in value and "name" in value and "bearing_deg" not in value)):
-        return _place(value)
-    return _point(value)
-
-
-def _place(value: dict[str, Any]) -> PlaceLocation | None:
-    if not value.keys() <= _PLACE_KEYS:
-        return None
-    name: Any = value.get("name")
-    precision: Any = value.get("precision")
-    admin: Any = value.get("admin")
-    if not (_plain(name) and 1 <= len(name) <= 200) or type(precision) is not int or precision not in _PRECISION:
-        return None
-    if "admin" in value and not (_plain(admin) and len(admin) <= 200):
-        return None
-    lat = lon = None
-    if "lat" in value or "lon" in value:
-        lat = _number(value.get("lat"), -90.0, 90.0)
-        lon = _number(value.get("lon"), -180.0, 180.0)
-        if lat is None or lon is None:
-            return None
-    place = _new(PlaceLocation)
-    _set(place, "__dict__", {"type": "place", "name": name, "precision": _PRECISION[precision], "lat": lat, "lon": lon, "admin": admin})
-    _set(place, "__pydantic_fields_set__", set(value))
-    _set(place, "__pydantic_extra__", None)
-    _set(place, "__pydantic_private__", None)
-    return place
-
-
-def _point(value: Any) -> PointLocation | None:
-    if type(value) is not dict or not value.keys() <= _POINT_KEYS or value.get("type", "point") != "point":
-        return None
-    lat = _number(value.get("lat"), -90.0, 90.0)
-    lon = _number(value.get("lon"), -180.0, 180.0)
-    if lat is None or lon is None:
-        return None
-    cep: float | None = None
-    cov: tuple[tuple[float, float], tuple[float, float]] | None = None
-    alt: float | None = None
-    if "cep_m" in value:
-        cep = _number(value["cep_m"], 0.0, MAX_UNCERTAINTY_M)
-        if cep is None or cep == 0.0:
-            return None
-    if "cov_m2" in value:
-        rows = value["cov_m2"]
-        if type(rows) is not list or len(rows) != 2 or type(rows[0]) is not list or type(rows[1]) is not list:
-            return None
-        if len(rows[0]) != 2 or len(rows[1]) != 2:
-            return None
-        a, b = _number(rows[0][0], -math.inf, math.inf), _number(rows[0][1], -math.inf, math.inf)
-        c, d = _number(rows[1][0], -math.inf, math.inf), _number(rows[1][1], -math.inf, math.inf)
-        if a is None or b is None or c is None or d is None:
-            return None
-        cov = ((a, b), (c, d))
-    if "alt_m" in value:
-        alt = _number(value["alt_m"], -500.0, 100_000.0)
-        if alt is None:
-            return None
-    point = _new(PointLocation)
-    _set(point, "__dict__", {"type": "point", "lat": lat, "lon": lon, "cep_m": cep, "cov_m2": cov, "alt_m": alt})
-    _set(point, "__pydantic_fields_set__", set(value))
-    _set(point, "__pydantic_extra__", None)
-    _set(point, "__pydantic_private__", None)
-    if cov is not None:  # the rest of the model's rule is about cov_m2 alone
-        try:
-            _check_uncertainty(point)
-        except PydanticCustomError:
-            return None
-    return point
 
 
 def _source(value: Any) -> Source | None:
@@ -228,12 +129,6 @@ def _source(value: Any) -> Source | None:
     return source
 
 
-def _labels(value: Any, org: str) -> list[str] | None:
-    """``releasable_to`` as :meth:`Observation._normalise` leaves it (sorted, deduplicated, else the owner)."""
-    labels = _label_tuple(value, org)
-    return None if labels is None else list(labels)
-
-
 def _label_tuple(value: Any, org: str) -> tuple[str, ...] | None:
     """:func:`_labels` as the shared tuple it remembers."""
     if type(value) is not list or len(value) > _MAX_LABELS:
@@ -254,111 +149,11 @@ def _label_tuple(value: Any, org: str) -> tuple[str, ...] | None:
     return labels
 
 
-def _time(value: Any, now: datetime, skew: timedelta) -> datetime | None:
-    if type(value) is not str or _time_ok(value) is None:
-        return None
-    try:
-        return check_time_plausible(_fromiso(value).astimezone(UTC), now, skew)
-    except (ValueError, OverflowError, PydanticCustomError):
-        return None
-
-
-def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> Observation | None:
-    """The :class:`Observation` pydantic would build from ``record``, or None to let pydantic decide.
-
-    ``now`` and ``skew`` are the validation context's (:func:`truceline.ingest.validation.validation_context`).
-    """
-    if type(record) is not dict or not record.keys() <= _OBSERVATION_KEYS:
-        return None
-    get = record.get
-    oid = get("id")
-    if oid is not None and not (_plain(oid) and _id_ok(oid)):
-        return None
-    if "id" in record and oid is None:
-        return None  # an explicit null id: leave the wording of whatever follows to pydantic
-    when = _time(get("time"), now, skew)
-    raw_kind = get("kind")
-    kind = _KINDS.get(raw_kind) if type(raw_kind) is str else None
-    location = _location(get("location"))
-    source = _source(get("source"))
-    if when is None or kind is None or location is None or source is None:
-        return None
-    time_sd: float | None = None
-    if "time_uncertainty_s" in record:
-        time_sd = _number(record["time_uncertainty_s"], 0.0, MAX_TIME_UNCERTAINTY_S)
-        if time_sd is None:
-            return None
-    reliability = Reliability.F
-    if "reliability" in record:
-        raw_reliability = record["reliability"]
-        reliability = _RELIABILITY.get(raw_reliability) if type(raw_reliability) is str else None  # type: ignore[assignment]
-        if reliability is None:
-            return None
-    credibility = Credibility.CANNOT_BE_JUDGED
-    if "credibility" in record:
-        raw_credibility = record["credibility"]
-        credibility = _CREDIBILITY.get(raw_credibility) if type(raw_credibility) is int else None  # type: ignore[assignment]
-        if credibility is None:
-            return None
-    labels = _labels(record["releasable_to"], source.org) if "releasable_to" in record else [source.org]
-    if labels is None:
-        return None
-    attributes: dict[str, Any] = {}
-    if "attributes" in record:
-        raw_attributes = record["attributes"]
-        if type(raw_attributes) is not dict or len(raw_attributes) > _MAX_ATTRIBUTES:
-            return None
-        for key in raw_attributes:
-            if not _plain(key):
-                return None
-        try:
-            attributes = Observation._attributes_portable(dict(raw_attributes))
-        except PydanticCustomError:
-            return None
-    evidence = get("evidence_hash")
-    if evidence is not None and not (_plain(evidence) and _hash_ok(evidence)):
-        return None
-    if "evidence_hash" in record and evidence is None:
-        return None
-    obs = _new(Observation)
-    _set(
-        obs,
-        "__dict__",
-        {
-            "id": oid,
-            "time": when,
-            "time_uncertainty_s": time_sd,
-            "kind": kind,
-            "location": location,
-            "source": source,
-            "reliability": reliability,
-            "credibility": credibility,
-            "releasable_to": labels,
-            "attributes": attributes,
-            "evidence_hash": evidence,
-            "assumed": None,
-        },
-    )
-    _set(obs, "__pydantic_fields_set__", set(record))
-    _set(obs, "__pydantic_extra__", None)
-    _set(obs, "__pydantic_private__", None)
-    if (
-        oid is None
-        or time_sd is None
-        or (type(location) is PointLocation and location.cep_m is None and location.cov_m2 is None)
-        or "origin" in attributes
-    ):
-        try:
-            _normalise(obs)  # content id and assumed uncertainties: the model's own code
-        except PydanticCustomError:
-            return None
-    return obs
-
-
 # The same acceptance, compiled: msgspec decodes a JSON document and checks its records in C (types,
 # ranges, enumerations, unknown fields, nulls); the string patterns are checked in Python (the same
 # fullmatch as above; they admit no whitespace, so what they accept ``str_strip_whitespace`` leaves alone).
-# A document msgspec refuses is read the ordinary way: orjson, then fast_observation or pydantic per record.
+# A document msgspec refuses is read the ordinary way: orjson, then the dict path
+# (:func:`~truceline.domain.observation_dict_fast.fast_observation`) or pydantic per record.
 
 
 class SourceIn(Struct, forbid_unknown_fields=True, gc=False):
@@ -538,7 +333,7 @@ def checked_from_parts(r: RecordIn, parts: Parts) -> Checked | None:
 def checked_records(data: bytes) -> list[Checked] | None:
     """A JSON document (one record or an array of them) decoded and checked by msgspec in one pass, when every
     record in it is plainly valid whatever the time of validation; None sends the document the ordinary way
-    (orjson, then :func:`fast_observation` or pydantic per record), which alone reports problems.
+    (orjson, then :func:`~truceline.domain.observation_dict_fast.fast_observation` or pydantic per record), which alone reports problems.
 
     A lone surrogate escape or an integer beyond 64 bits reads differently in msgspec and orjson; both make a
     record not plainly valid here (the first fails to decode, the second fails the attribute check)."""
@@ -580,19 +375,3 @@ def as_document(c: Checked) -> dict[str, Any]:
     return msgspec.to_builtins(c.record)  # type: ignore[no-any-return]
 
 
-def fast_observations(records: list[Any], now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW) -> list[Observation | None]:
-    """:func:`fast_observation` of every record (the observations of :func:`checked_records` taken as
-    built); a None leaves that record to pydantic. A checked record whose time is after ``now + skew`` is
-    replaced in ``records`` by its :func:`as_document` so that pydantic can word the refusal."""
-    out: list[Observation | None] = []
-    latest = now + skew
-    for i, record in enumerate(records):
-        if type(record) is Checked:
-            built: Observation | None = record.observation
-            if built.__dict__["time"] > latest:  # type: ignore[union-attr]
-                records[i] = as_document(record)
-                built = None
-            out.append(built)
-        else:
-            out.append(fast_observation(record, now, skew))
-    return out

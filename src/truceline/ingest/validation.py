@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW, Observation
-from truceline.domain.observation_fast import collector_paused, fast_observations
+from truceline.domain.observation_dict_fast import fast_observations
+from truceline.domain.observation_fast import collector_paused
 
 _BATCH = TypeAdapter(list[Observation])
 _LOCATION_TAGS = frozenset({"point", "bearing", "place"})
