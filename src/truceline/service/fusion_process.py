@@ -75,7 +75,6 @@ class FusionProcess:
         self.errors = 0  # failed steps reported by the child, plus children that died
         self.last_error: str | None = None
         self.restarts = 0
-        self.read = 0  # observations the current child has read
         self._child_errors = 0  # the current child's own count, already added to ``errors``
         self._proc: subprocess.Popen[bytes] | None = None
         self._send_lock = threading.Lock()
@@ -166,7 +165,6 @@ class FusionProcess:
                 self._child_errors = errors
                 if status.get("last_error"):
                     self.last_error = str(status["last_error"])
-                self.read = int(status["read"])
             elif "ready" in message:
                 self._child_ready = True
                 self._ready.set()
@@ -213,7 +211,7 @@ class FusionProcess:
         assert proc.stdin is not None and proc.stdout is not None
         os.set_blocking(proc.stdin.fileno(), False)  # a wake never blocks a request
         with self._send_lock:
-            self._proc, self._told_subscribed, self._child_errors, self.read = proc, None, 0, 0
+            self._proc, self._told_subscribed, self._child_errors = proc, None, 0
             self._heard, self._child_ready, self._killed_silent = time.monotonic(), False, False
         if self._stopping.is_set():  # stop() ran before the child was known: end it at once
             proc.stdin.close()
@@ -236,12 +234,7 @@ class _ParentLink:
     def __init__(self, out: IO[bytes]) -> None:
         self._out = out
         self._lock = threading.Lock()
-        self.subscribed = False
-
-    @property
-    def has_subscribers(self) -> bool:
-        """Whether the server has ``/stream`` readers (as it last said)."""
-        return self.subscribed
+        self.has_subscribers = False  # whether the server has ``/stream`` readers, as it last said
 
     def publish(self, event: Event) -> None:
         """Send an event to the server, which publishes it to its readers."""
@@ -261,7 +254,7 @@ def _read_server(stdin: IO[bytes], link: _ParentLink, worker: FusionWorker) -> N
         if command == b"w":
             worker.notify()
         elif command in (b"s0", b"s1"):
-            link.subscribed = command == b"s1"
+            link.has_subscribers = command == b"s1"
     worker.stop()  # EOF: the server stops us, or died
 
 
