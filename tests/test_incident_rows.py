@@ -113,6 +113,28 @@ def test_the_store_writes_the_same_rows_and_members_from_snapshots(tmp_path: Pat
     assert len(tables[0][0]) == len(snapshots) and tables[0][1]
 
 
+def test_the_rows_are_built_before_the_write_transaction_begins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fusion's transaction holds off every other writer (the server's ingest): the rows and their JSON are
+    built before it begins, so it only writes."""
+    import truceline.store.sqlite_incidents as tables
+
+    fused, observations = _fused("salvo-sector")
+    snapshots = list({s.id: s for s in fused}.values())
+    store = SqliteStore(tmp_path / "t.db")
+    store.add_observations(observations)  # type: ignore[arg-type]
+    seen: list[bool] = []
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(store._writer.in_transaction or store._write_lock.locked())
+        return incident_rows(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tables, "incident_rows", watched)
+    store.apply_incident_changes([(s, False) for s in snapshots], [], cursor=3)
+    assert seen == [False]
+    assert store.reader().execute("SELECT count(*) FROM incidents").fetchone()[0] == len(snapshots)
+    store.close()
+
+
 def test_the_runner_stores_snapshots_without_building_incidents_when_no_one_listens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

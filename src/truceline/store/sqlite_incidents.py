@@ -61,23 +61,27 @@ class IncidentTables(SqliteBase):
         """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress. An
         incident may be given as the fuser's snapshot (:mod:`truceline.store.incident_rows`)."""
         now = _us(datetime.now(UTC))
+        # Built before the write lock is taken: fusion's transaction holds off the server's ingest (one writer),
+        # and building the rows was a third of it (docs/performance.md, "Ninth round").
+        rows, members = incident_rows(upserts, now)
+        ids_json = orjson.dumps([row[0] for row in rows]).decode()
+        members_json = orjson.dumps(members).decode()
+        by_id = [(iid, oid) for iid, org, oid in members if org is None]
         with self.transaction() as conn:
             if removed:
                 conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
-            rows, members = incident_rows(upserts, now)
             conn.executemany(UPSERT_INCIDENT_SQL, rows)
             # Each as one statement over a JSON array (one step, not one per row: fusion writes thousands of
             # incidents per batch, and each step hands the interpreter lock to the server's other threads).
             # One row per supporting observation, found by (org, id) through the unique index: ids are per
             # organisation. A member without one (incidents written before) matches no org here (``= NULL``)
             # and is found by id alone below.
-            conn.execute("DELETE FROM incident_members WHERE incident_id IN (SELECT value FROM json_each(?))", (orjson.dumps([row[0] for row in rows]).decode(),))
+            conn.execute("DELETE FROM incident_members WHERE incident_id IN (SELECT value FROM json_each(?))", (ids_json,))
             conn.execute(
                 "INSERT INTO incident_members (incident_id, obs_seq) SELECT j.value ->> 0, o.seq FROM json_each(?) AS j"
                 " JOIN observations AS o ON o.org = j.value ->> 1 AND o.id = j.value ->> 2",
-                (orjson.dumps(members).decode(),),
+                (members_json,),
             )
-            by_id = [(iid, oid) for iid, org, oid in members if org is None]
             if by_id:
                 conn.executemany("INSERT INTO incident_members (incident_id, obs_seq) SELECT ?1, seq FROM observations WHERE id = ?2", by_id)
             if cursor is not None:
