@@ -24,7 +24,7 @@ from truceline.domain.identity import split_ref
 from truceline.domain.incident import Incident
 from truceline.fuse.snapshot import Snapshot
 from truceline.store.grid import _LAST_COLUMN, _LAST_ROW, CELL_DEG, COLUMNS, grid_cell
-from truceline.store.timecodes import _EPOCH, _MICROSECOND, _us
+from truceline.store.timecodes import _us
 
 #: What the stores' ``apply_incident_changes`` take as an incident to upsert.
 IncidentItem = Incident | Snapshot
@@ -116,11 +116,17 @@ def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int)
     A snapshot's row is built here in one piece, :func:`_document`, :func:`grid_cell`, :func:`_us` and the
     known organisations' case of :func:`split_ref` written out: the runner's child builds one per stored
     observation, and the calls were a third of building it (tests/test_incident_rows.py holds the pieces
-    equal to the functions on edge values)."""
+    equal to the functions on edge values).
+
+    The row's ``t_us`` is read off the time fromtimestamp made, exactly: fromtimestamp keeps the whole seconds
+    of ``time_s`` and rounds the fraction half-even to microseconds, carrying a full second into the seconds
+    (and borrowing one below zero). So a time with microseconds ``m > 0`` lies in second ``floor(time_s)``; one
+    with ``m == 0`` is within half a microsecond of a whole second, which is then ``round(time_s)``. That is
+    ``_us(time)`` without the timedelta arithmetic."""
     rows: list[tuple[Any, ...]] = []
     members: list[Member] = []
     add_row, add_member = rows.append, members.append
-    fromtimestamp, dumps, utc_z, epoch, microsecond = _fromtimestamp, _dumps, _UTC_Z, _EPOCH, _MICROSECOND
+    fromtimestamp, dumps, utc_z = _fromtimestamp, _dumps, _UTC_Z
     floor, cell_deg, columns, last_row, last_column = _floor, CELL_DEG, COLUMNS, _LAST_ROW, _LAST_COLUMN
     known_orgs = _known_orgs
     for item, finalised in upserts:
@@ -130,9 +136,12 @@ def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int)
             for org, oid in incident_refs(item):
                 add_member((iid, org, oid))
             continue
+        # One compiled call for every field (the equality tuple, in field order), not fifteen attribute reads.
+        fields: tuple[Any, ...] = item._fields()
+        iid, time_s, time_sd_s, kind, lat, lon, sigma_m, cov_m2, origin, refs, groups, corroboration, status, version, attributes = fields
         ids: list[str] = []
         orgs: list[str] = []
-        for ref in item.observation_ids:
+        for ref in refs:
             org, _, oid = ref.partition("/")
             if not oid or org not in known_orgs:  # split_ref's other cases, and organisations not seen yet
                 split_org, oid = split_ref(ref)
@@ -143,32 +152,32 @@ def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int)
             ids.append(oid)
             orgs.append(org)
             add_member((iid, org, oid))
-        time = fromtimestamp(item.time_s, UTC)
-        lat, lon = item.lat, item.lon
+        time = fromtimestamp(time_s, UTC)
+        microsecond = time.microsecond
         row = floor((lat + 90.0) / cell_deg)
         column = floor((lon + 180.0) / cell_deg)
-        kind, status, origin, groups = item.kind._value_, item.status._value_, item.origin, item.source_groups
+        kind, status = kind._value_, status._value_
         document = {
             "id": iid,
             "time": time,
-            "time_uncertainty_s": item.time_sd_s,
+            "time_uncertainty_s": time_sd_s,
             "kind": kind,
             "lat": lat,
             "lon": lon,
-            "sigma_m": item.sigma_m,
+            "sigma_m": sigma_m,
             "origin": None if origin is None else {"lat": origin[0], "lon": origin[1], "cov_m2": origin[2]},
             "observation_ids": ids,
             "observation_orgs": orgs,
             "independent_sources": len(groups),
-            "corroboration": item.corroboration,
+            "corroboration": corroboration,
             "status": status,
-            "attributes": item.attributes,
-            "cov_m2": item.cov_m2,
+            "attributes": attributes,
+            "cov_m2": cov_m2,
             "source_groups": groups,
-            "version": item.version,
+            "version": version,
         }
         add_row((
-            iid, (time - epoch) // microsecond, kind, status, lat, lon,
+            iid, (floor(time_s) if microsecond else round(time_s)) * 1_000_000 + microsecond, kind, status, lat, lon,
             (last_row if row > last_row else row) * columns + (last_column if column > last_column else column),
             int(finalised), updated_us, dumps(document, option=utc_z).decode(),
         ))  # fmt: skip
