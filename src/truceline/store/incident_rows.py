@@ -128,7 +128,7 @@ def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int)
     add_row, add_member = rows.append, members.append
     fromtimestamp, dumps, utc_z = _fromtimestamp, _dumps, _UTC_Z
     floor, cell_deg, columns, last_row, last_column = _floor, CELL_DEG, COLUMNS, _LAST_ROW, _LAST_COLUMN
-    known_orgs = _known_orgs
+    known_orgs = _known_orgs  # split_ref's set of codes it matched (cleared in place, never replaced)
     for item, finalised in upserts:
         iid = item.id
         if type(item) is not Snapshot:
