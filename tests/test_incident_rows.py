@@ -8,6 +8,7 @@ row and members the same, or every reader of the incidents table would see somet
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -23,8 +24,10 @@ from truceline.fuse.snapshot import Snapshot
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.service.fusion import FusionWorker
 from truceline.sim import load_scenario, observation_records, simulate
+from truceline.store.grid import grid_cell
 from truceline.store.incident_rows import incident_refs, incident_row, incident_rows, snapshot_json
 from truceline.store.sqlite import SqliteStore
+from truceline.store.timecodes import _us
 
 
 def _fused(scenario: str) -> tuple[list[Snapshot], list[object]]:
@@ -173,3 +176,43 @@ def test_split_ref_remembers_only_what_the_pattern_matched(ref: str) -> None:
     want = (org, rest) if sep and rest and re.match(r"^[A-Z][A-Z0-9_-]{1,31}$", org) else (None, ref)
     assert split_ref(ref) == want
     assert split_ref(ref) == want
+
+
+@pytest.mark.parametrize(
+    ("time_s", "lat", "lon"),
+    [
+        (0.0, -90.0, -180.0), (-0.0000005, 90.0, 180.0), (0.0000005, -0.0, -0.0), (0.0000015, 89.99999999, 179.99999999),
+        (1767225599.9999995, 0.05, 0.1), (1767225599.9999996, -89.95, 37.0), (-1.9999995, 48.5, -0.05), (1e-7, 45.0, 90.0),
+        (4102444799.9999995, 89.975, 179.975), (-2208988800.0000005, -89.975, -179.975), (12.5, 91.0, 181.0),
+    ],
+)  # fmt: skip
+def test_inlined_time_cell_and_split_are_the_functions(time_s: float, lat: float, lon: float) -> None:
+    """incident_rows writes fromtimestamp/_us, grid_cell and split_ref out for snapshots: on the rounding edges
+    (half a microsecond, a second's carry) and the grid's closed last row and column, they agree; an
+    organisation seen for the first time takes split_ref's path and is known the second time."""
+    refs = ("ZZQ/first-" + str(time_s), "ZZQ/again", "plain", "x/", "UA/a/b")
+    snapshot = Snapshot(
+        id="inc-edge", time_s=time_s, time_sd_s=1.0, kind=ObservationKind.LAUNCH, lat=lat, lon=lon, sigma_m=5.0,
+        cov_m2=((1.0, 0.0), (0.0, 1.0)), origin=None, observation_ids=refs, source_groups=("UA/acoustic",),
+        corroboration=0.5, status=IncidentStatus.DETECTED, version=3, attributes={},
+    )  # fmt: skip
+    rows, members = incident_rows([(snapshot, False)], 7)
+    time = datetime.fromtimestamp(time_s, UTC)
+    assert rows[0][1] == _us(time) and rows[0][6] == grid_cell(lat, lon)
+    assert members == [("inc-edge", *split_ref(ref)) for ref in refs]
+    _same_row(snapshot)
+
+
+@settings(max_examples=500, deadline=None)
+@given(time_s=st.floats(-2e9, 4e9) | st.integers(-2_000_000_000_000_000, 4_000_000_000_000_000).map(lambda us: us / 1e6 + 5e-7))
+def test_row_times_are_fromtimestamp_in_microseconds(time_s: float) -> None:
+    """The row's t_us is the document's time in whole microseconds, rounded as fromtimestamp rounds."""
+    snapshot = Snapshot(
+        id="t", time_s=time_s, time_sd_s=0.0, kind=ObservationKind.LAUNCH, lat=1.0, lon=2.0, sigma_m=1.0,
+        cov_m2=((1.0, 0.0), (0.0, 1.0)), origin=None, observation_ids=("UA/x",), source_groups=(), corroboration=0.0,
+        status=IncidentStatus.DETECTED, version=1, attributes={},
+    )  # fmt: skip
+    row = incident_rows([(snapshot, True)], 0)[0][0]
+    time = datetime.fromtimestamp(time_s, UTC)
+    assert row[1] == _us(time)
+    assert orjson.loads(row[9])["time"] == time.isoformat(timespec="microseconds" if time.microsecond else "seconds").replace("+00:00", "Z")

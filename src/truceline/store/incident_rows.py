@@ -12,16 +12,18 @@ and edge values. Both stores take either kind of item (:data:`IncidentItem`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from truceline.domain.identity import _valid_orgs as _known_orgs
 from truceline.domain.identity import split_ref
 from truceline.domain.incident import Incident
 from truceline.fuse.snapshot import Snapshot
-from truceline.store.grid import grid_cell
+from truceline.store.grid import _LAST_COLUMN, _LAST_ROW, CELL_DEG, COLUMNS, grid_cell
 from truceline.store.timecodes import _us
 
 #: What the stores' ``apply_incident_changes`` take as an incident to upsert.
@@ -32,6 +34,7 @@ Member = tuple[str, str | None, str]
 _fromtimestamp = datetime.fromtimestamp
 _dumps = orjson.dumps
 _UTC_Z = orjson.OPT_UTC_Z
+_floor = math.floor
 
 
 def snapshot_time(snapshot: Snapshot) -> datetime:
@@ -108,23 +111,74 @@ def incident_refs(item: IncidentItem) -> list[tuple[str | None, str]]:
 def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int) -> tuple[list[tuple[Any, ...]], list[Member]]:
     """:func:`incident_row` of every upsert, and (incident id, organisation, observation id) of every
     :func:`incident_refs`, in order: a snapshot's observations are split once for both (the runner stores
-    thousands of incidents per batch; splitting each reference twice was a sixth of building the rows)."""
+    thousands of incidents per batch; splitting each reference twice was a sixth of building the rows).
+
+    A snapshot's row is built here in one piece, :func:`_document`, :func:`grid_cell`, :func:`_us` and the
+    known organisations' case of :func:`split_ref` written out: the runner's child builds one per stored
+    observation, and the calls were a third of building it (tests/test_incident_rows.py holds the pieces
+    equal to the functions on edge values).
+
+    The row's ``t_us`` is read off the time fromtimestamp made, exactly: fromtimestamp keeps the whole seconds
+    of ``time_s`` and rounds the fraction half-even to microseconds, carrying a full second into the seconds
+    (and borrowing one below zero). So a time with microseconds ``m > 0`` lies in second ``floor(time_s)``; one
+    with ``m == 0`` is within half a microsecond of a whole second, which is then ``round(time_s)``. That is
+    ``_us(time)`` without the timedelta arithmetic."""
     rows: list[tuple[Any, ...]] = []
     members: list[Member] = []
     add_row, add_member = rows.append, members.append
+    fromtimestamp, dumps, utc_z = _fromtimestamp, _dumps, _UTC_Z
+    floor, cell_deg, columns, last_row, last_column = _floor, CELL_DEG, COLUMNS, _LAST_ROW, _LAST_COLUMN
+    known_orgs = _known_orgs  # split_ref's set of codes it matched (cleared in place, never replaced)
     for item, finalised in upserts:
         iid = item.id
-        if type(item) is Snapshot:
-            ids: list[str] = []
-            orgs: list[str] = []
-            for ref in item.observation_ids:
-                org, oid = split_ref(ref)
-                ids.append(oid)
-                orgs.append(org or "")
-                add_member((iid, org, oid))
-            add_row(_snapshot_row(item, finalised, updated_us, ids, orgs))
-        else:
+        if type(item) is not Snapshot:
             add_row(incident_row(item, finalised, updated_us))
             for org, oid in incident_refs(item):
                 add_member((iid, org, oid))
+            continue
+        # One compiled call for every field (the equality tuple, in field order), not fifteen attribute reads.
+        fields: tuple[Any, ...] = item._fields()
+        iid, time_s, time_sd_s, kind, lat, lon, sigma_m, cov_m2, origin, refs, groups, corroboration, status, version, attributes = fields
+        ids: list[str] = []
+        orgs: list[str] = []
+        for ref in refs:
+            org, _, oid = ref.partition("/")
+            if not oid or org not in known_orgs:  # split_ref's other cases, and organisations not seen yet
+                split_org, oid = split_ref(ref)
+                ids.append(oid)
+                orgs.append(split_org or "")
+                add_member((iid, split_org, oid))
+                continue
+            ids.append(oid)
+            orgs.append(org)
+            add_member((iid, org, oid))
+        time = fromtimestamp(time_s, UTC)
+        microsecond = time.microsecond
+        row = floor((lat + 90.0) / cell_deg)
+        column = floor((lon + 180.0) / cell_deg)
+        kind, status = kind._value_, status._value_
+        document = {
+            "id": iid,
+            "time": time,
+            "time_uncertainty_s": time_sd_s,
+            "kind": kind,
+            "lat": lat,
+            "lon": lon,
+            "sigma_m": sigma_m,
+            "origin": None if origin is None else {"lat": origin[0], "lon": origin[1], "cov_m2": origin[2]},
+            "observation_ids": ids,
+            "observation_orgs": orgs,
+            "independent_sources": len(groups),
+            "corroboration": corroboration,
+            "status": status,
+            "attributes": attributes,
+            "cov_m2": cov_m2,
+            "source_groups": groups,
+            "version": version,
+        }
+        add_row((
+            iid, (floor(time_s) if microsecond else round(time_s)) * 1_000_000 + microsecond, kind, status, lat, lon,
+            (last_row if row > last_row else row) * columns + (last_column if column > last_column else column),
+            int(finalised), updated_us, dumps(document, option=utc_z).decode(),
+        ))  # fmt: skip
     return rows, members

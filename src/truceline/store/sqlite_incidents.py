@@ -75,11 +75,13 @@ class IncidentTables(SqliteBase):
             # incidents per batch, and each step hands the interpreter lock to the server's other threads).
             # One row per supporting observation, found by (org, id) through the unique index: ids are per
             # organisation. A member without one (incidents written before) matches no org here (``= NULL``)
-            # and is found by id alone below.
+            # and is found by id alone below. The rows go in in the table's key order: fusion's incident ids
+            # are hashes, and inserting (and checking each incident's row for the foreign key) in a random
+            # order cost a tenth more than sorting them first (same rows either way).
             conn.execute("DELETE FROM incident_members WHERE incident_id IN (SELECT value FROM json_each(?))", (ids_json,))
             conn.execute(
                 "INSERT INTO incident_members (incident_id, obs_seq) SELECT j.value ->> 0, o.seq FROM json_each(?) AS j"
-                " JOIN observations AS o ON o.org = j.value ->> 1 AND o.id = j.value ->> 2",
+                " JOIN observations AS o ON o.org = j.value ->> 1 AND o.id = j.value ->> 2 ORDER BY 1, 2",
                 (members_json,),
             )
             if by_id:
