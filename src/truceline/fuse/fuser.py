@@ -26,7 +26,7 @@ from truceline.domain.observation import BearingLocation, Observation
 from truceline.domain.observation_fast import collector_paused
 from truceline.fuse.bearings import best_crossing
 from truceline.fuse.clock import SourceClocks
-from truceline.fuse.conflict_fire import is_background_fire
+from truceline.fuse.conflict_fire import CONFLICT_FIRE_ATTRIBUTE, is_background_fire
 from truceline.fuse.grid import Grid, new_grid
 from truceline.fuse.measurement import Measurement, canonical, measure
 from truceline.fuse.pending import PendingBearings
@@ -117,7 +117,7 @@ class Fuser:
             if oid in self._by_obs or oid in seen:
                 self._stats.duplicates += 1
                 continue
-            if is_background_fire(obs.attributes):
+            if CONFLICT_FIRE_ATTRIBUTE in (obs.attributes or ()) and is_background_fire(obs.attributes):  # called only on a verdict
                 self._stats.background_fires += 1
                 continue
             seen.add(oid)
