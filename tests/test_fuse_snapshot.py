@@ -87,3 +87,36 @@ def test_snapshot_fields_are_read_only_in_either_engine(engine: str) -> None:
     assert rest == "['lat', 'version', 'extra', 'del'] 48.0 1", done.stdout
     if engine == "interpreted":
         assert compiled == "False", done.stdout
+
+
+def test_unchanged_incidents_are_reissued_with_the_figures_a_fresh_summary_gives() -> None:
+    """``summarise`` copies the last snapshot of an incident whose members have not changed (only the version
+    moves); every copy must equal what computing it again gives, and a change of members must clear it."""
+    from truceline.fuse.snapshot import summarise
+
+    observations, errors = validate_batch(observation_records(simulate(load_scenario("salvo-sector"))), validation_context())
+    assert not errors
+    fuser = Fuser()
+    reissued = 0
+    for i in range(0, len(observations), 50):
+        fuser.add(observations[i : i + 50])
+        states = list(fuser._live.values())
+        kept = [s.summary for s in states]
+        assert all(isinstance(k, Snapshot) for k in kept), "every live incident was published, so summarised"
+        for s in states:
+            s.version += 1
+        again = summarise(states, fuser._frame, fuser._epoch, fuser.config.corroboration_threshold)  # type: ignore[arg-type]
+        reissued += len(states)
+        for s in states:
+            s.summary = None
+        fresh = summarise(states, fuser._frame, fuser._epoch, fuser.config.corroboration_threshold)  # type: ignore[arg-type]
+        for a, f, prev in zip(again, fresh, kept, strict=True):
+            assert repr(a) == repr(f) and a == f
+            assert a.version == prev.version + 1 and a.attributes is not prev.attributes  # type: ignore[attr-defined]
+    assert reissued > 100
+    state = next(iter(fuser._live.values()))
+    member = next(iter(state.members.values()))
+    state.remove(member)
+    assert state.summary is None
+    state.add(member)
+    assert state.summary is None

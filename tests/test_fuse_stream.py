@@ -161,3 +161,24 @@ def test_fusing_leaves_no_reference_cycles_and_restores_the_collector() -> None:
         gc.enable()
     Fuser().add(observations[:10])
     assert gc.isenabled()
+
+
+def test_updates_are_built_as_the_dataclass_builds_them() -> None:
+    """The fuser builds ``IncidentUpdate``s through their slots (fuse/fuser.py: ``new_update``), not ``__init__``:
+    every field set as ``__init__`` sets it (a field added to the dataclass and not set there fails here)."""
+    from dataclasses import fields
+
+    from truceline.fuse.fuser import new_update
+    from truceline.fuse.updates import IncidentUpdate
+
+    fuser = Fuser(CONFIG)
+    (created,) = fuser.add([point("a", 0.0, 0.0)])
+    snap = created.snapshot
+    for args in ((UpdateAction.CREATED, "x", snap), (UpdateAction.REMOVED, "y", None, "x"), (UpdateAction.FINALISED, "x", snap, None)):
+        fast, slow = new_update(*args), IncidentUpdate(*args)
+        assert type(fast) is IncidentUpdate and fast == slow and repr(fast) == repr(slow)
+        assert [getattr(fast, f.name) for f in fields(IncidentUpdate)] == [getattr(slow, f.name) for f in fields(IncidentUpdate)]
+        assert fast._incident is None and (fast.incident is None) == (snap is None or args[2] is None)
+        with pytest.raises(AttributeError):
+            fast.action = UpdateAction.UPDATED  # type: ignore[misc]  # frozen, as the dataclass is
+    assert created.incident == IncidentUpdate(UpdateAction.CREATED, created.incident_id, snap).incident

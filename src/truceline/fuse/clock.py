@@ -62,8 +62,17 @@ class _Group:
         self.ws: list[float] = []
 
 
-#: What one incident can say about clocks: its estimated members, and its group when it has ≥ 2 members.
-Evidence = tuple[list[Measurement], _Group | None]
+class Evidence:
+    """What one incident can say about clocks: its estimated members, and its group when it has ≥ 2 members.
+
+    A class, not a tuple: an incident keeps it (``IncidentState.clock_evidence``) and each refit reads it again, and
+    compiled, a tuple kept in an attribute was unpacked and a new one built on every read."""
+
+    __slots__ = ("group", "mine")
+
+    def __init__(self, mine: list[Measurement], group: _Group | None) -> None:
+        self.mine = mine
+        self.group = group
 
 
 class _Sums:
@@ -132,7 +141,7 @@ class SourceClocks:
 
     def record_evidence(self, incident: Evidence) -> None:
         """:meth:`record` from the incident's :func:`evidence`."""
-        group = incident[1]
+        group = incident.group
         if group is None:
             return
         sums = self._scratch
@@ -153,10 +162,10 @@ class SourceClocks:
     def refit_evidence(self, incidents: Iterable[Evidence]) -> bool:
         """:meth:`refit` from each live incident's :func:`evidence`, which a caller may keep while the incident's
         members stay the same (the fuser does: most of the window is unchanged between two refits)."""
+        kept = list(incidents)
         groups: list[_Group] = []
-        estimated: list[Measurement] = []
-        for mine, group in incidents:
-            estimated.extend(mine)
+        for evidence in kept:
+            group = evidence.group
             if group is not None:
                 groups.append(group)
         off = self._off
@@ -190,10 +199,11 @@ class SourceClocks:
         self.offsets = offsets
         limit = SHIFT_FRACTION * SHIFT_FRACTION
         floor = MIN_SHIFT_S**2
-        for m in estimated:
-            shift = m.t0 - offsets.get(m.source, 0.0) - m.t
-            if shift * shift > floor and shift * shift > limit * m.vt:
-                return True
+        for evidence in kept:
+            for m in evidence.mine:
+                shift = m.t0 - offsets.get(m.source, 0.0) - m.t
+                if shift * shift > floor and shift * shift > limit * m.vt:
+                    return True
         return False
 
     def evidence(self, members: Collection[Measurement]) -> Evidence:
@@ -201,13 +211,13 @@ class SourceClocks:
         variances and sensors never change), so it can be kept until the membership changes."""
         mine = [m for m in members if m.exclusive and not m.bearing]
         if not mine or len(members) < 2:
-            return mine, None
+            return Evidence(mine, None)
         group = _Group()
         for m in members:
             group.ids.append(self._id(m.source) if m.exclusive and not m.bearing else -1)
             group.ts.append(m.t0)
             group.ws.append(1.0 / m.vt)
-        return mine, group
+        return Evidence(mine, group)
 
     def _id(self, source: str) -> int:
         """The sensor's integer id, given on first sight."""

@@ -26,9 +26,9 @@ from truceline.domain.observation import BearingLocation, Observation
 from truceline.domain.observation_fast import collector_paused
 from truceline.fuse.bearings import best_crossing
 from truceline.fuse.clock import SourceClocks
-from truceline.fuse.conflict_fire import is_background_fire
+from truceline.fuse.conflict_fire import CONFLICT_FIRE_ATTRIBUTE, is_background_fire
 from truceline.fuse.grid import Grid, new_grid
-from truceline.fuse.measurement import Measurement, measure
+from truceline.fuse.measurement import Measurement, canonical, measure
 from truceline.fuse.pending import PendingBearings
 from truceline.fuse.snapshot import Snapshot, summarise
 from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, incident_cost, leave_one_out, point_cost
@@ -39,13 +39,25 @@ _EVICT_EVERY: Final = 1024
 _REFIT_EVERY: Final = 256  # measurements between re-estimates of the sensors' clock offsets
 _REFIT_ROUNDS: Final = 3  # re-estimates after each re-association, while live times still move
 
+# ``IncidentUpdate`` (frozen, slotted) built through its slots' setters: its generated ``__init__`` is interpreted and calls
+# ``object.__setattr__`` per field, ~2 µs for each of ~0.9 updates per observation (tests/test_fuse_stream.py compares).
+_new: Final = object.__new__
+_SET_ACTION: Final = IncidentUpdate.__dict__["action"].__set__
+_SET_INCIDENT_ID: Final = IncidentUpdate.__dict__["incident_id"].__set__
+_SET_SNAPSHOT: Final = IncidentUpdate.__dict__["snapshot"].__set__
+_SET_MERGED_INTO: Final = IncidentUpdate.__dict__["merged_into"].__set__
+_SET_INCIDENT: Final = IncidentUpdate.__dict__["_incident"].__set__
 
-def canonical(m: Measurement) -> tuple[bool, float, str]:
-    """The order a batch is associated in, whatever order it arrived in: exclusive sensors' reports (one per
-    event, precise) before the reports that may repeat themselves (people, satellites), each in reported
-    time, then id. Greedy association depends on order at the margins; within one ``add`` call it now does
-    not, and the precise reports found the incidents that coarse ones then join (docs/fusion.md#arrival-order)."""
-    return (not m.exclusive, m.t0, m.id)
+
+def new_update(action: UpdateAction, incident_id: str, snapshot: Snapshot | None, merged_into: str | None = None) -> IncidentUpdate:
+    """``IncidentUpdate(action, incident_id, snapshot, merged_into)``, the same object, built without its ``__init__``."""
+    update: IncidentUpdate = _new(IncidentUpdate)
+    _SET_ACTION(update, action)
+    _SET_INCIDENT_ID(update, incident_id)
+    _SET_SNAPSHOT(update, snapshot)
+    _SET_MERGED_INTO(update, merged_into)
+    _SET_INCIDENT(update, None)
+    return update
 
 
 class Fuser:
@@ -90,12 +102,10 @@ class Fuser:
     def add(self, observations: Iterable[Observation]) -> list[IncidentUpdate]:
         """Associate a batch of observations; return one update per incident it affected.
 
-        The cyclic collector is paused meanwhile: association allocates a few long-lived containers per
-        observation, so the collector ran full collections over the whole heap every few hundred
-        observations (a quarter of the time, docs/performance.md), yet the fuser leaves no reference cycle
-        behind (a finalised incident's members are unlinked from it in :meth:`_emit`), so there is nothing
-        for it to find; reference counting frees what the fuser drops.
-        """
+        The cyclic collector is paused meanwhile: association allocates a few long-lived containers per observation, so
+        the collector ran full collections over the whole heap every few hundred observations (a quarter of the time,
+        docs/performance.md), yet the fuser leaves no reference cycle behind (a finalised incident's members are
+        unlinked from it in :meth:`_emit`), so there is nothing for it to find; reference counting frees what it drops."""
         with collector_paused():
             return self._add(observations)
 
@@ -107,7 +117,7 @@ class Fuser:
             if oid in self._by_obs or oid in seen:
                 self._stats.duplicates += 1
                 continue
-            if is_background_fire(obs.attributes):
+            if CONFLICT_FIRE_ATTRIBUTE in (obs.attributes or ()) and is_background_fire(obs.attributes):  # called only on a verdict
                 self._stats.background_fires += 1
                 continue
             seen.add(oid)
@@ -480,9 +490,8 @@ class Fuser:
             self._reassociate()
 
     def _reassociate(self) -> None:
-        """Replay the live members in canonical order with their corrected times, as if the offsets had been known
-        on arrival. An incident founded by the same observation keeps its id; one that is gone points to the
-        incident now holding its first member."""
+        """Replay the live members in canonical order with their corrected times, as if the offsets had been known on
+        arrival. An incident founded by the same observation keeps its id; one gone points to the holder of its first member."""
         self._stats.reassociations += 1
         members = sorted((m for m in self._by_obs.values() if m.incident is not None), key=canonical)
         holder = {inc.id: (inc, next(iter(inc.members.values()))) for inc in self._live.values()}
@@ -571,13 +580,13 @@ class Fuser:
             if state.alive:
                 action = UpdateAction.UPDATED if iid in published else UpdateAction.CREATED
                 published.add(iid)
-                updates.append(IncidentUpdate(action, iid, snaps[iid]))
+                updates.append(new_update(action, iid, snaps[iid]))
             elif iid in published:
                 published.discard(iid)
-                updates.append(IncidentUpdate(UpdateAction.REMOVED, iid, None, merged_into))
+                updates.append(new_update(UpdateAction.REMOVED, iid, None, merged_into))
         for state, snap in zip(self._finalised, self._snapshots(self._finalised), strict=True):
             published.discard(state.id)
-            updates.append(IncidentUpdate(UpdateAction.FINALISED, state.id, snap))
+            updates.append(new_update(UpdateAction.FINALISED, state.id, snap))
             for m in state.members.values():
                 m.incident = None  # the only cycle the fuser makes (member ↔ incident): refcounting frees both
         self._touched = {}

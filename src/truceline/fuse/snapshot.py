@@ -158,9 +158,40 @@ _ORIGIN_FIELDS = tuple(Origin.model_fields)
 
 
 def summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corroboration_threshold: float) -> list[Snapshot]:
-    """Snapshots of incident states, in the same order."""
+    """Snapshots of incident states, in the same order.
+
+    A state whose members have not changed since its last snapshot (``IncidentState.summary``, cleared when they
+    change) has the same figures but its version: it gets a copy of that snapshot with the new version. Half of
+    all snapshots are of incidents finalised unchanged since their last update."""
     if not states:
         return []
+    kept = [s.summary for s in states]
+    fresh = [s for s, prev in zip(states, kept, strict=True) if prev is None]
+    made = _summarise(fresh, frame, epoch, corroboration_threshold) if fresh else []
+    out: list[Snapshot] = []
+    i = 0
+    for s, prev in zip(states, kept, strict=True):
+        if prev is None:
+            snap = made[i]
+            i += 1
+        else:
+            assert isinstance(prev, Snapshot)
+            snap = _reissued(prev, s.version)
+        s.summary = snap
+        out.append(snap)
+    return out
+
+
+def _reissued(prev: Snapshot, version: int) -> Snapshot:
+    """``prev`` at another version (its attributes a dict of its own, as each snapshot's are)."""
+    return Snapshot(
+        prev.id, prev.time_s, prev.time_sd_s, prev.kind, prev.lat, prev.lon, prev.sigma_m, prev.cov_m2, prev.origin,
+        prev.observation_ids, prev.source_groups, prev.corroboration, prev.status, version, dict(prev.attributes),
+    )  # fmt: skip
+
+
+def _summarise(states: list[IncidentState], frame: LocalFrame, epoch: float, corroboration_threshold: float) -> list[Snapshot]:
+    """Snapshots of incident states computed from their members and estimates."""
     xs = [s.x for s in states]
     ys = [s.y for s in states]
     origins: list[tuple[float, float, float] | None] = []

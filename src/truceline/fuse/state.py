@@ -31,7 +31,7 @@ class IncidentState:
     __slots__ = (
         "id", "seq", "members", "lxx", "lxy", "lyy", "ex", "ey", "tw", "tz",
         "x", "y", "pxx", "pxy", "pyy", "sigma_max", "t", "vt", "mask", "sources",
-        "t_max", "member_vt", "alive", "version", "pushed_t", "clock_evidence",
+        "t_max", "member_vt", "alive", "version", "pushed_t", "clock_evidence", "summary",
     )  # fmt: skip
 
     def __init__(self, incident_id: str, seq: int) -> None:
@@ -43,6 +43,9 @@ class IncidentState:
         self.version = 0
         self.pushed_t = -INF
         self.clock_evidence: Evidence | None = None  # SourceClocks.evidence of the members, kept until they change
+        # The last fuse.snapshot.Snapshot made of it, kept until the members (so the estimate) change: most
+        # incidents are finalised unchanged since their last update, and their figures need not be computed again.
+        self.summary: object | None = None
         self._reset()
         self.x = self.y = self.t = 0.0
         self.pxx = self.pyy = self.sigma_max = self.vt = INF
@@ -73,7 +76,7 @@ class IncidentState:
     def add(self, m: Measurement) -> bool:
         """Add a member whose contribution is already set; False if the incident has no position yet."""
         self.members[m.id] = m
-        self.clock_evidence = None
+        self.clock_evidence = self.summary = None
         m.incident = self
         if m.exclusive:
             self.sources[m.source] = self.sources.get(m.source, 0) + 1
@@ -110,7 +113,7 @@ class IncidentState:
     def remove(self, m: Measurement) -> bool:
         """Remove a member and recompute from the rest; False when what remains has no position."""
         del self.members[m.id]
-        self.clock_evidence = None
+        self.clock_evidence = self.summary = None
         m.incident = None
         if m.exclusive:
             left = self.sources[m.source] - 1
