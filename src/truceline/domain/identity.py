@@ -22,23 +22,24 @@ def split_ref(ref: str) -> tuple[str | None, str]:
     """(organisation, id) of a qualified name; (None, ref) for a plain id (as incidents written before
     ids were per organisation, or files from other tools, carry)."""
     org, sep, rest = ref.partition("/")
-    if sep and rest and (org in _valid_orgs or _valid_org(org)):
+    if sep and rest and (org in REMEMBERED_ORGS or _valid_org(org)):
         return org, rest
     return None, ref
 
 
 #: Codes :data:`_ORG` has matched: a deployment has a handful, and the stores split every reference of every
-#: incident fusion publishes (a set lookup is half the match).
-_valid_orgs: set[str] = set()
+#: incident fusion publishes (a set lookup is half the match). Cleared in place, never replaced: the row builder
+#: of the stores (store/incident_rows.py) holds it.
+REMEMBERED_ORGS: set[str] = set()
 _MAX_REMEMBERED = 4096
 
 
 def _valid_org(org: str) -> bool:
     if _ORG.match(org) is None:
         return False
-    if len(_valid_orgs) >= _MAX_REMEMBERED:
-        _valid_orgs.clear()
-    _valid_orgs.add(org)
+    if len(REMEMBERED_ORGS) >= _MAX_REMEMBERED:
+        REMEMBERED_ORGS.clear()
+    REMEMBERED_ORGS.add(org)
     return True
 
 

@@ -16,17 +16,17 @@ COLUMNS = int(round(360 / CELL_DEG)) + 1
 ROWS = int(round(180 / CELL_DEG)) + 1
 #: Above this many grid rows a box is searched by whole rows (bands), keeping the query small.
 MAX_RANGES = 256
-_LAST_ROW = ROWS - 1
-_LAST_COLUMN = COLUMNS - 1
+LAST_ROW = ROWS - 1
+LAST_COLUMN = COLUMNS - 1
 _floor = math.floor
 
 
 def _row(lat: float) -> int:
-    return min(_floor((lat + 90.0) / CELL_DEG), _LAST_ROW)  # floor of a float is already an int
+    return min(_floor((lat + 90.0) / CELL_DEG), LAST_ROW)  # floor of a float is already an int
 
 
 def _column(lon: float) -> int:
-    return min(_floor((lon + 180.0) / CELL_DEG), _LAST_COLUMN)
+    return min(_floor((lon + 180.0) / CELL_DEG), LAST_COLUMN)
 
 
 def grid_cell(lat: float, lon: float) -> int:

@@ -19,11 +19,10 @@ from typing import Any
 
 import orjson
 
-from truceline.domain.identity import _valid_orgs as _known_orgs
-from truceline.domain.identity import split_ref
+from truceline.domain.identity import REMEMBERED_ORGS, split_ref
 from truceline.domain.incident import Incident
 from truceline.fuse.snapshot import Snapshot
-from truceline.store.grid import _LAST_COLUMN, _LAST_ROW, CELL_DEG, COLUMNS, grid_cell
+from truceline.store.grid import CELL_DEG, COLUMNS, LAST_COLUMN, LAST_ROW, grid_cell
 from truceline.store.timecodes import _us
 
 #: What the stores' ``apply_incident_changes`` take as an incident to upsert.
@@ -127,8 +126,8 @@ def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int)
     members: list[Member] = []
     add_row, add_member = rows.append, members.append
     fromtimestamp, dumps, utc_z = _fromtimestamp, _dumps, _UTC_Z
-    floor, cell_deg, columns, last_row, last_column = _floor, CELL_DEG, COLUMNS, _LAST_ROW, _LAST_COLUMN
-    known_orgs = _known_orgs  # split_ref's set of codes it matched (cleared in place, never replaced)
+    floor, cell_deg, columns, last_row, last_column = _floor, CELL_DEG, COLUMNS, LAST_ROW, LAST_COLUMN
+    known_orgs = REMEMBERED_ORGS  # split_ref's set of codes it matched (cleared in place, never replaced)
     for item, finalised in upserts:
         iid = item.id
         if type(item) is not Snapshot:
