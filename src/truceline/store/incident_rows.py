@@ -83,19 +83,10 @@ def snapshot_json(snapshot: Snapshot, time: datetime | None = None) -> str:
     return _document(snapshot, snapshot_time(snapshot) if time is None else time, *_split(snapshot.observation_ids))
 
 
-def _snapshot_row(snapshot: Snapshot, finalised: bool, updated_us: int, ids: list[str], orgs: list[str]) -> tuple[Any, ...]:
-    time = _fromtimestamp(snapshot.time_s, UTC)
-    lat, lon = snapshot.lat, snapshot.lon
-    return (
-        snapshot.id, _us(time), snapshot.kind._value_, snapshot.status._value_, lat, lon, grid_cell(lat, lon), int(finalised),
-        updated_us, _document(snapshot, time, ids, orgs),
-    )  # fmt: skip
-
-
 def incident_row(item: IncidentItem, finalised: bool, updated_us: int) -> tuple[Any, ...]:
     """The ``incidents`` columns id, t_us, kind, status, lat, lon, cell, finalised, updated_us, doc."""
-    if isinstance(item, Snapshot):
-        return _snapshot_row(item, finalised, updated_us, *_split(item.observation_ids))
+    if isinstance(item, Snapshot):  # built where the runner's rows are, so there is one way to build it
+        return incident_rows([(item, finalised)], updated_us)[0][0]
     time, lat, lon = item.time, item.lat, item.lon
     return item.id, _us(time), item.kind, item.status, lat, lon, grid_cell(lat, lon), int(finalised), updated_us, item.model_dump_json()
 
