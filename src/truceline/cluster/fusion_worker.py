@@ -35,6 +35,7 @@ from truceline.cluster.sectors import Sector, SectorGrid
 from truceline.domain.documents import parse_documents
 from truceline.domain.identity import observation_ref
 from truceline.domain.observation import Observation
+from truceline.fuse.batch import FUSION_BATCH
 from truceline.fuse.updates import FuserConfig
 from truceline.service.fusion import FusionWorker
 from truceline.store.incident_rows import IncidentItem
@@ -196,7 +197,7 @@ class SectorFusion:
         grid: SectorGrid,
         bus: Bus | None = None,
         config: FuserConfig | None = None,
-        batch: int = 2000,
+        batch: int = FUSION_BATCH,
     ) -> None:
         self._store = store
         self._leases = leases

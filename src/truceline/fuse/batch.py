@@ -13,8 +13,17 @@ from truceline.domain.observation import Observation
 from truceline.fuse.fuser import Fuser, FuserConfig, IncidentUpdate
 from truceline.fuse.snapshot import Snapshot
 
+#: Observations per ``Fuser.add`` call where a backlog is fused: the server's fusion (``service/fusion.py``), its
+#: replay on start, and :func:`fuse_all` (the CLI, partial views, ``bench fusion --only quality``), so that the
+#: quality bench measures what the server does. Larger calls cost less per observation (a fusion transaction
+#: per call; docs/performance.md, "Tenth round"); since a call no longer finalises incidents its own later
+#: reports still need (``Fuser._add``), quality does not depend on the size (docs/fusion.md#arrival-order).
+FUSION_BATCH = 5000
 
-def fuse_all(observations: Iterable[Observation], config: FuserConfig | None = None, batch_size: int = 1000) -> list[Incident]:
+
+def fuse_all(
+    observations: Iterable[Observation], config: FuserConfig | None = None, batch_size: int = FUSION_BATCH
+) -> list[Incident]:
     """Fuse a finite stream (in the given, arrival, order) and return the final incidents, oldest first."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")

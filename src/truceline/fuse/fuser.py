@@ -28,7 +28,7 @@ from truceline.fuse.bearings import best_crossing
 from truceline.fuse.clock import SourceClocks
 from truceline.fuse.conflict_fire import CONFLICT_FIRE_ATTRIBUTE, is_background_fire
 from truceline.fuse.grid import Grid, new_grid
-from truceline.fuse.measurement import Measurement, canonical, measure
+from truceline.fuse.measurement import Measurement, canonical, earliest_after, measure
 from truceline.fuse.pending import PendingBearings
 from truceline.fuse.snapshot import Snapshot, summarise
 from truceline.fuse.state import INF, IncidentState, bearing_cost, best_point, incident_cost, leave_one_out, point_cost
@@ -129,8 +129,8 @@ class Fuser:
             measurements.sort(key=canonical)
             self._stats.unlocated += len(unlocated)
             self._stats.malformed_origins += bad
-            window = self.config.window_s
-            budget = self.config.recheck_budget
+            window, budget = self.config.window_s, self.config.recheck_budget
+            waiting = earliest_after(measurements)  # this call's unplaced reports hold back eviction
             for i, m in enumerate(measurements):
                 m.t = self._clocks.corrected(m)
                 if m.t > self._watermark:
@@ -147,7 +147,7 @@ class Fuser:
                 if self._since_refit >= _REFIT_EVERY:
                     self._refit()
                 if i % _EVICT_EVERY == _EVICT_EVERY - 1:
-                    self._evict(self._watermark - window)
+                    self._evict(min(self._watermark, waiting[i]) - window)
             self._drain(4 * len(self._queue) + 64)
             self._evict(self._watermark - window)
         elif batch:

@@ -201,6 +201,22 @@ def canonical(m: Measurement) -> tuple[bool, float, str]:
     return (not m.exclusive, m.t0, m.id)
 
 
+def earliest_after(measurements: list[Measurement]) -> list[float]:
+    """For each position in a sorted call, the earliest reported time among the measurements after it (infinity after
+    the last). Eviction part way through a call stops short of it: canonical order places the call's sensor reports
+    first, and they move the watermark on by as much as the call spans, so the incidents its later reports belong
+    to were finalised before those reports were placed (docs/fusion.md, "A call does not finalise what its own later
+    reports need"). Reported, not corrected, times: a clock's correction is seconds, the window hours."""
+    out = [math.inf] * len(measurements)
+    earliest = math.inf
+    for i in range(len(measurements) - 1, 0, -1):
+        t0 = measurements[i].t0
+        if t0 < earliest:
+            earliest = t0
+        out[i - 1] = earliest
+    return out
+
+
 def measure(
     observations: Sequence[Observation], frame: LocalFrame, epoch: float, model: MeasurementModel
 ) -> tuple[list[Measurement], list[Unlocated], int]:

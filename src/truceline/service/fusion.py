@@ -28,6 +28,7 @@ from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
 from truceline.domain.observation import Observation
 from truceline.domain.observation_fast import collector_paused
+from truceline.fuse.batch import FUSION_BATCH
 from truceline.fuse.fuser import Fuser
 from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
 from truceline.service.settings import GC_FIRST_THRESHOLD
@@ -35,7 +36,6 @@ from truceline.store.incident_rows import IncidentItem
 from truceline.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
-_BATCH = 2000
 
 
 def incident_feature(incident: Incident) -> dict[str, Any]:
@@ -221,10 +221,10 @@ class FusionWorker:
                 return
             since = latest - timedelta(seconds=self._fuser.config.window_s)
             observations = scope.since_time(since, cursor)
-            for start in range(0, len(observations), _BATCH):
-                self._persist(self._fuser.add(observations[start : start + _BATCH]), None)
+            for start in range(0, len(observations), FUSION_BATCH):
+                self._persist(self._fuser.add(observations[start : start + FUSION_BATCH]), None)
 
-    def step(self, limit: int = _BATCH) -> int:
+    def step(self, limit: int = FUSION_BATCH) -> int:
         """Fuse up to ``limit`` stored observations not yet read; returns how many were read (0: nothing new)."""
         self.recover()
         with self._lock, collector_paused():
