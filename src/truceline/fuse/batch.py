@@ -14,11 +14,12 @@ from truceline.fuse.fuser import Fuser, FuserConfig, IncidentUpdate
 from truceline.fuse.snapshot import Snapshot
 
 #: Observations per ``Fuser.add`` call where a backlog is fused: the server's fusion (``service/fusion.py``), its
-#: replay on start, and :func:`fuse_all` (the CLI, partial views, ``bench fusion --only quality``), so that the
-#: quality bench measures what the server does. Larger calls cost less per observation (a fusion transaction
-#: per call; docs/performance.md, "Tenth round"); since a call no longer finalises incidents its own later
-#: reports still need (``Fuser._add``), quality does not depend on the size (docs/fusion.md#arrival-order).
-FUSION_BATCH = 5000
+#: replay on start, the cluster's sector workers and :func:`fuse_all` (the CLI, partial views, ``bench fusion --only
+#: quality``), so that the quality bench measures what the server does. Since a call no longer finalises incidents
+#: its own later reports still need (``Fuser._add``), quality does not depend on the size (docs/fusion.md, "A call
+#: does not finalise what its own later reports need"); larger calls cost no less (docs/performance.md, "Tenth
+#: round") and hold the store's write lock longer.
+FUSION_BATCH = 2000
 
 
 def fuse_all(
