@@ -50,6 +50,20 @@ def test_offsets_are_recovered_from_shared_incidents_and_only_for_clocked_sensor
     assert not clocks.refit(incidents)
 
 
+def test_a_refit_that_changes_no_offset_moves_nothing_and_one_that_does_is_still_checked() -> None:
+    """Reports of sensors that never share an incident (a year of history, each report its own event) give no
+    offsets; the refit says nothing moved without walking the members. Once shared incidents give offsets, the
+    members are checked against them as before."""
+    clocks = SourceClocks()
+    lone = [[_m("a", 3600.0 * k)] for k in range(400)]
+    assert not clocks.refit(lone)
+    assert not clocks.refit(lone)
+    assert clocks.offsets == {}
+    shared = [[_m("a", 100.0 * k + 30.0), _m("b", 100.0 * k - 20.0), _m("c", 100.0 * k)] for k in range(12)]
+    assert clocks.refit(lone + shared)  # the shared incidents' times move by tens of seconds
+    assert set(clocks.offsets) == {"a", "b", "c"}
+
+
 def test_a_sensor_seen_too_rarely_gets_no_offset() -> None:
     incidents = [[_m("a", 100.0 * k + 30.0), _m(f"other{k}", 100.0 * k)] for k in range(MIN_RESIDUALS - 1)]
     clocks = SourceClocks()

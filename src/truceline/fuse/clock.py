@@ -196,7 +196,13 @@ class SourceClocks:
                 off[i] = sums.wr[i] / (sums.w[i] + prior) - common
             applied = fitted
         offsets = {self._names[i]: off[i] for i in applied}
+        previous = self.offsets
         self.offsets = offsets
+        if offsets == previous:
+            # Every live time was set with these very offsets (shift 0.0) or passed this check against them at the
+            # last refit (or was reset by the re-association its failure caused): nothing can have moved. Saves a walk
+            # of every live member where no sensor's clock is estimated (a call of reports spread over months).
+            return False
         limit = SHIFT_FRACTION * SHIFT_FRACTION
         floor = MIN_SHIFT_S**2
         for evidence in kept:
