@@ -130,7 +130,7 @@ class Fuser:
             self._stats.unlocated += len(unlocated)
             self._stats.malformed_origins += bad
             window, budget = self.config.window_s, self.config.recheck_budget
-            waiting = earliest_after(measurements)  # this call's unplaced reports hold back eviction
+            waiting = earliest_after(measurements) if len(measurements) >= _EVICT_EVERY else []  # unplaced reports hold back eviction
             for i, m in enumerate(measurements):
                 m.t = self._clocks.corrected(m)
                 if m.t > self._watermark:

@@ -120,8 +120,8 @@ def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int)
     floor, cell_deg, columns, last_row, last_column = _floor, CELL_DEG, COLUMNS, LAST_ROW, LAST_COLUMN
     known_orgs = REMEMBERED_ORGS  # split_ref's set of codes it matched (cleared in place, never replaced)
     for item, finalised in upserts:
-        iid = item.id
         if type(item) is not Snapshot:
+            iid = item.id
             add_row(incident_row(item, finalised, updated_us))
             for org, oid in incident_refs(item):
                 add_member((iid, org, oid))
