@@ -119,7 +119,7 @@ def test_the_store_writes_the_same_rows_and_members_from_snapshots(tmp_path: Pat
 def test_the_rows_are_built_before_the_write_transaction_begins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Fusion's transaction holds off every other writer (the server's ingest): the rows and their JSON are
     built before it begins, so it only writes."""
-    import truceline.store.sqlite_incidents as tables
+    import truceline.store.incident_rows as rows_module
 
     fused, observations = _fused("salvo-sector")
     snapshots = list({s.id: s for s in fused}.values())
@@ -131,7 +131,7 @@ def test_the_rows_are_built_before_the_write_transaction_begins(tmp_path: Path, 
         seen.append(store._writer.in_transaction or store._write_lock.locked())
         return incident_rows(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tables, "incident_rows", watched)
+    monkeypatch.setattr(rows_module, "incident_rows", watched)
     store.apply_incident_changes([(s, False) for s in snapshots], [], cursor=3)
     assert seen == [False]
     assert store.reader().execute("SELECT count(*) FROM incidents").fetchone()[0] == len(snapshots)

@@ -29,6 +29,11 @@ from truceline.store.timecodes import _us
 IncidentItem = Incident | Snapshot
 #: (incident id, organisation or None, observation id): one ``incident_members`` row to resolve.
 Member = tuple[str, str | None, str]
+#: One fusion transaction's rows, built before it (:func:`incident_changes`): the ``incidents`` rows, their ids
+#: and their members as JSON arrays, the members to find by id alone (no organisation), the removed
+#: incidents' ids, and the fusion cursor (None: unchanged). Plain lists, strings and numbers, so the fusion
+#: process can hand them to its writer (:mod:`truceline.service.fusion_writer`) as JSON.
+IncidentChanges = tuple[list[tuple[Any, ...]], str, str, list[tuple[str, str]], list[str], int | None]
 
 _fromtimestamp = datetime.fromtimestamp
 _dumps = orjson.dumps
@@ -96,6 +101,13 @@ def incident_refs(item: IncidentItem) -> list[tuple[str | None, str]]:
     if isinstance(item, Snapshot):
         return [split_ref(ref) for ref in item.observation_ids]
     return item.observation_refs()
+
+
+def incident_changes(upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None) -> IncidentChanges:
+    """Everything the SQLite store writes for one fusion transaction (``write_incident_changes``), stamped now."""
+    rows, members = incident_rows(upserts, _us(datetime.now(UTC)))
+    by_id = [(iid, oid) for iid, org, oid in members if org is None]
+    return rows, _dumps([row[0] for row in rows]).decode(), _dumps(members).decode(), by_id, list(removed), cursor
 
 
 def incident_rows(upserts: Sequence[tuple[IncidentItem, bool]], updated_us: int) -> tuple[list[tuple[Any, ...]], list[Member]]:

@@ -80,6 +80,11 @@ class SqliteBase:
         self._insert_hooks: list[InsertHook] = []
         self._migrate()
 
+    @property
+    def synchronous(self) -> str:
+        """The writer's ``PRAGMA synchronous`` (FULL unless the store was opened otherwise)."""
+        return self._synchronous
+
     # -- connections -------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)

@@ -9,14 +9,14 @@ by organisation and id (``observation_orgs``, ``observation_ids``): ids are per 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from truceline.domain.incident import Incident
 from truceline.store.grid import bbox_condition, cell_ranges
-from truceline.store.incident_rows import IncidentItem, incident_rows
+from truceline.store.incident_rows import IncidentChanges, IncidentItem, incident_changes
 from truceline.store.ports import BBox, IncidentQuery
 from truceline.store.sqlite_base import SqliteBase
 from truceline.store.sqlite_revocations import COUNTS_SQL
@@ -60,13 +60,14 @@ class IncidentTables(SqliteBase):
     ) -> None:
         """Persist fusion's output atomically: (incident, finalised) upserts, removals, and progress. An
         incident may be given as the fuser's snapshot (:mod:`truceline.store.incident_rows`)."""
-        now = _us(datetime.now(UTC))
         # Built before the write lock is taken: fusion's transaction holds off the server's ingest (one writer),
         # and building the rows was a third of it (docs/performance.md, "Ninth round").
-        rows, members = incident_rows(upserts, now)
-        ids_json = orjson.dumps([row[0] for row in rows]).decode()
-        members_json = orjson.dumps(members).decode()
-        by_id = [(iid, oid) for iid, org, oid in members if org is None]
+        self.write_incident_changes(incident_changes(upserts, removed, cursor))
+
+    def write_incident_changes(self, changes: IncidentChanges) -> None:
+        """Store what :func:`incident_changes` built, in one transaction (the fusion process's writer runs this
+        on changes built in the process that fuses)."""
+        rows, ids_json, members_json, by_id, removed, cursor = changes
         with self.transaction() as conn:
             if removed:
                 conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in removed])
