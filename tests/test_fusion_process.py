@@ -23,6 +23,7 @@ from test_stream_merges import Reader
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 
 CHILD_MODULE = "truceline.service.fusion_process"
+WRITER_MODULE = "truceline.service.fusion_writer"
 
 
 def _auth(server: LiveServer) -> dict[str, str]:
@@ -69,6 +70,17 @@ def _child_of(server: LiveServer) -> int:
     return pid
 
 
+def _writer_of(child: int) -> tuple[int, str]:
+    """The fusion process's writer (service/fusion_writer.py), its only child, and its start time."""
+    found = [(pid, started) for pid, started in descendants(child).items() if WRITER_MODULE in _cmdline(pid)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
 def _stat_start(pid: int) -> str:
     text = Path(f"/proc/{pid}/stat").read_text()
     return text[text.rindex(")") + 2 :].split()[19]
@@ -88,7 +100,9 @@ def test_a_killed_fusion_process_is_replaced_and_a_killed_server_takes_it_along(
         reader.close()
         assert _members(server) == {"ev1-a", "ev1-b"}
 
+        writer, writer_started = _writer_of(first)
         os.kill(first, signal.SIGKILL)
+        eventually("the writer gone with its fusion process", lambda: not alive(writer, writer_started), deadline_s=10)
         status = eventually("a new fusion process", lambda: (s := _fusion_status(server))["process"]["restarts"] == 1 and s["process"]["pid"] and s)
         assert status["process"]["pid"] != first and status["errors"] >= 1
         assert "ended unexpectedly" in status["last_error"] and "-9" in status["last_error"]
@@ -98,9 +112,11 @@ def test_a_killed_fusion_process_is_replaced_and_a_killed_server_takes_it_along(
         assert len(_incidents(server)) == 2
 
         started = _stat_start(second)
+        writer, writer_started = _writer_of(second)
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=30)
         eventually("the fusion process gone with its server", lambda: not alive(second, started), deadline_s=10)
+        eventually("its writer gone too", lambda: not alive(writer, writer_started), deadline_s=10)
         assert fuser_holder(data_dir) is None  # the lock died with its holder
     finally:
         if server.process.poll() is None:
@@ -135,11 +151,13 @@ def test_the_server_stops_its_fusion_process_and_fused_work_survives_a_restart(t
         eventually("fused", lambda: len(_members(server)) == 2)
         child = _child_of(server)
         started = _stat_start(child)
+        writer, writer_started = _writer_of(child)
         server.process.terminate()
         assert server.process.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after its shutdown
         output = server.process.stdout.read().decode() if server.process.stdout else ""
         assert "fusion process" not in output, output  # it ended when told, without an error or a kill
         assert not alive(child, started) and fuser_holder(data_dir) is None
+        assert not alive(writer, writer_started)  # the child closed its writer before it ended
     finally:
         if server.process.poll() is None:
             server.process.kill()

@@ -184,6 +184,12 @@ class SectorScope:
             if final:
                 self._owned.pop(incident.id, None)
 
+    def settle(self) -> None:
+        """Nothing: :meth:`apply` has stored its batch when it returns."""
+
+    def reset(self) -> None:
+        """Nothing: no batch is ever left being stored."""
+
 
 class SectorFusion:
     """The fusion role of one worker process: its share of the sectors, each fused by a FusionWorker."""

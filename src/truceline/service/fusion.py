@@ -31,8 +31,9 @@ from truceline.domain.observation_fast import collector_paused
 from truceline.fuse.batch import FUSION_BATCH
 from truceline.fuse.fuser import Fuser
 from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
+from truceline.service.fusion_writer import IncidentWriter
 from truceline.service.settings import GC_FIRST_THRESHOLD
-from truceline.store.incident_rows import IncidentItem
+from truceline.store.incident_rows import IncidentItem, incident_changes
 from truceline.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -80,19 +81,34 @@ class FusionScope(Protocol):
         ...
 
     def apply(self, upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None) -> None:
-        """Store incidents (domain objects or the fuser's snapshots), removals and the cursor in one transaction."""
+        """Store incidents (domain objects or the fuser's snapshots), removals and the cursor in one transaction,
+        or hand them to a writer that does (then :meth:`settle` waits until it has)."""
+        ...
+
+    def settle(self) -> None:
+        """Until everything applied is stored: reads of stored incidents and members come after it."""
+        ...
+
+    def reset(self) -> None:
+        """Before recovery: a batch still being stored is finished or dropped whole, and :meth:`cursor` reads the
+        committed cursor again."""
         ...
 
 
 class WholeStore:
-    """The embedded scope: every observation of one store, in storage order."""
+    """The embedded scope: every observation of one store, in storage order.
 
-    def __init__(self, store: SqliteStore) -> None:
+    With a ``writer`` (the fusion process has one, :mod:`truceline.service.fusion_writer`) a batch is stored
+    while the next is fused: :meth:`cursor` is then the cursor last handed to the writer."""
+
+    def __init__(self, store: SqliteStore, writer: IncidentWriter | None = None) -> None:
         self._store = store
+        self._writer = writer
+        self._sent: int | None = None  # the cursor of the last batch handed to the writer
 
     def cursor(self) -> int:
-        """The store's fusion cursor."""
-        return self._store.fusion_cursor()
+        """The store's fusion cursor, or the writer's next."""
+        return self._store.fusion_cursor() if self._sent is None else self._sent
 
     def latest_time(self, cursor: int) -> datetime | None:
         """Latest event time stored up to ``cursor``."""
@@ -116,8 +132,25 @@ class WholeStore:
         return True
 
     def apply(self, upserts: Sequence[tuple[IncidentItem, bool]], removed: Sequence[str], cursor: int | None) -> None:
-        """One store transaction."""
-        self._store.apply_incident_changes(upserts, removed, cursor)
+        """One store transaction, here or in the writer."""
+        if self._writer is None:
+            self._store.apply_incident_changes(upserts, removed, cursor)
+            return
+        self._writer.submit(incident_changes(upserts, removed, cursor))
+        if cursor is not None:
+            self._sent = cursor
+
+    def settle(self) -> None:
+        """Until the writer has stored the batch in flight."""
+        if self._writer is not None:
+            self._writer.wait()
+
+    def reset(self) -> None:
+        """The writer ended (its batch stored whole or not at all) and a new one started."""
+        if self._writer is not None:
+            self._writer.close()
+            self._sent = None
+            self._writer.start()
 
 
 class EventSink(Protocol):
@@ -184,6 +217,7 @@ class FusionWorker:
 
     def _loop(self, poll_s: float = 5.0) -> None:
         failures = 0  # in a row: each waits twice as long before the retry, up to RETRY_MAX_S
+        self._wake.set()  # what was stored before the loop began is fused now, not after the first poll
         while not self._stop.is_set():
             self._wake.wait(timeout=poll_s)
             self._wake.clear()
@@ -214,6 +248,7 @@ class FusionWorker:
                 return
             self._recovered = True
             scope = self._scope
+            scope.reset()  # a batch a failed step left with the writer is stored or dropped before the cursor is read
             cursor = scope.cursor()
             latest = scope.latest_time(cursor)
             scope.drop_open()
@@ -223,6 +258,7 @@ class FusionWorker:
             observations = scope.since_time(since, cursor)
             for start in range(0, len(observations), FUSION_BATCH):
                 self._persist(self._fuser.add(observations[start : start + FUSION_BATCH]), None)
+            scope.settle()  # rebuilt and stored when recovery returns
 
     def step(self, limit: int = FUSION_BATCH) -> int:
         """Fuse up to ``limit`` stored observations not yet read; returns how many were read (0: nothing new)."""
@@ -252,6 +288,7 @@ class FusionWorker:
             total += taken
             if progress is not None:
                 progress(total)
+        self._scope.settle()
         return total
 
     def _persist(self, updates: list[IncidentUpdate], cursor: int | None) -> None:
@@ -270,9 +307,12 @@ class FusionWorker:
         # Who could see an incident before the change (a removed one, or which observations a reader of part
         # of an updated one could read) is known only from its members as stored now, which the change rewrites.
         changed = removed + [item.id for item, _ in upserts]
+        if announce:
+            self._scope.settle()  # so one batch at a time when someone listens
         before = self._store.member_documents(changed) if announce and changed else {}
         self._scope.apply(upserts, removed, cursor)
         if announce:
+            self._scope.settle()
             self._announce(updates, before)
 
     def announce_review(self, incident_id: str, feature: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ How: the server holds the data dir's fuser lock (:mod:`truceline.service.fuser_l
 long as the child (``PR_SET_PDEATHSIG`` fires when the creating *thread* ends, :mod:`truceline.service.procs`).
 The child refuses to run unless that server holds the lock, rebuilds the open incidents from the committed
 cursor (as the thread does on start), says ``ready`` and then runs :class:`~truceline.service.fusion.FusionWorker`'s
-loop on its own connection to the store. Over the child's stdin the server sends ``w`` (observations were
+loop on its own connection to the store. It stores each fused batch through a writer process of its own
+(:mod:`truceline.service.fusion_writer`) while it reads and fuses the next; a writer that fails or dies is a
+failed step like any other (recovery from the committed cursor, with a new writer). Over the child's stdin the server sends ``w`` (observations were
 stored: fuse now) and ``s0``/``s1`` (whether anyone reads ``/stream``: events are computed only then, as in
 the thread); EOF means stop. Over its stdout the child sends one JSON object per line: every event it would
 have published (all its releasability fields, :mod:`truceline.bus.codec`), which the server publishes on its
@@ -42,7 +44,8 @@ import orjson
 from truceline.bus.codec import event_dict, event_from
 from truceline.bus.ports import Bus, Event
 from truceline.service.fuser_lock import fuser_holder
-from truceline.service.fusion import FusionWorker, announce_review, settled_collector
+from truceline.service.fusion import FusionWorker, WholeStore, announce_review, settled_collector
+from truceline.service.fusion_writer import IncidentWriter
 from truceline.store.sqlite import SqliteStore
 
 __all__ = ["FusionProcess", "FusionProcessFailed", "main"]
@@ -284,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         link.send({"failed": f"process {server} does not hold the fuser lock of {data_dir}; only the server that holds it starts its fusion process"})
         return 2
     store = open_store(data_dir)
+    # Batches are stored by a writer process while the next is fused (service/fusion_writer.py).
+    writer = IncidentWriter(store.path, store.synchronous)
+    worker = FusionWorker(store, link, scope=WholeStore(store, writer))
     try:
-        worker = FusionWorker(store, link)
         try:
             worker.recover()
         except Exception as exc:
@@ -299,13 +304,14 @@ def main(argv: list[str] | None = None) -> int:
         reporter.start()
         with settled_collector():
             worker.follow(CHILD_POLL_S)
+        writer.close()  # the last batch stored before this process says it is done
         done.set()
         reporter.join()
         link.send({"status": {"errors": worker.errors, "last_error": worker.last_error, "read": worker.read}})
         return 0
     finally:
+        writer.close()  # the writer ends with this process, also when it fails
         store.close()
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,173 @@
+"""The fusion process's writer: a process of its own that stores each fused batch while the next is read and fused.
+
+Why: after a burst of ingest the fusion process works alone on one core while the other idles, and a third
+of its time went to SQL: upserting the batch's incidents, their members and the cursor, and committing
+(docs/performance.md, "Eleventh round"). A thread cannot take that over: sqlite3 hands the interpreter
+lock back for every row, and the fusing thread holds it (the ninth round measured a commit thread slower
+than writing in line). In a process of its own the SQL runs on the idle core.
+
+How: the fusion process builds a batch's rows (:func:`~truceline.store.incident_rows.incident_changes`),
+sends them as one length-prefixed JSON frame over the writer's stdin, and goes on to the next batch. The
+writer stores the frame in one transaction (rows, members and cursor together, as before) and answers one
+line, ``ok`` or ``error: …``. One batch is in flight at most: the next frame is sent only once the writer
+has answered the last one, so batches commit in order and a failure is noticed at the next batch.
+
+Failures: a writer that fails a transaction (rolled back) says why and exits; one that dies says nothing.
+Either way the sender raises :class:`WriterFailed`, the fusion loop counts a failed step and recovers from
+the committed cursor, as for any failed step, with a new writer. The writer dies with the process that
+started it (``PR_SET_PDEATHSIG``) and ends at EOF on its stdin, after the frame it has, whole: a frame cut
+short (its sender died mid-write) is not stored.
+
+The pipe carries only what one trusted process of this server sends another; it is JSON, not pickle, all
+the same, so a wrong byte fails to parse instead of running anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from truceline.store.incident_rows import IncidentChanges
+
+__all__ = ["IncidentWriter", "WriterFailed", "main"]
+
+log = logging.getLogger(__name__)
+
+_LENGTH = struct.Struct(">I")  # each frame's byte count, before its JSON
+STOP_WAIT_S = 30.0  # a closing writer's last transaction; then it is killed (the batch is fused again)
+
+
+class WriterFailed(RuntimeError):
+    """The writer could not store a batch, or is gone; nothing after the committed cursor is stored."""
+
+
+class IncidentWriter:
+    """The fusion process's side: starts the writer on first use, sends it batches, one in flight."""
+
+    def __init__(self, db_path: Path, synchronous: str = "FULL") -> None:
+        self._db_path = db_path
+        self._synchronous = synchronous
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._in_flight = False
+        self._failed = False  # a batch was not stored: none after it is taken until close() (recovery)
+
+    @property
+    def pid(self) -> int | None:
+        """The running writer's pid (None before the first batch and after :meth:`close`)."""
+        return None if self._proc is None else self._proc.pid
+
+    def submit(self, changes: IncidentChanges) -> None:
+        """Send one batch to be stored; first waits until the one before is (raises :class:`WriterFailed`). After
+        a failure it takes nothing until :meth:`close`: a batch stored after a lost one would move the cursor past
+        it."""
+        self.wait()
+        if self._failed:
+            raise WriterFailed("a batch before this one was not stored; recover from the committed cursor first (close the writer)")
+        proc = self._proc if self._proc is not None else self.start()
+        assert proc.stdin is not None
+        frame = orjson.dumps(changes)
+        try:
+            proc.stdin.write(_LENGTH.pack(len(frame)) + frame)
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            self._failed = True
+            raise WriterFailed(f"the fusion writer is gone ({self._ended(proc)}): {exc}") from None
+        self._in_flight = True
+
+    def wait(self) -> None:
+        """Until the batch in flight is stored (raises :class:`WriterFailed` if it was not); no-op when none is."""
+        if not self._in_flight:
+            return
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        self._in_flight = False
+        answer = proc.stdout.readline()
+        if answer != b"ok\n":
+            self._failed = True
+            why = answer.decode("utf-8", "replace").strip() or f"it ended without an answer ({self._ended(proc)})"
+            raise WriterFailed(f"the fusion writer did not store the batch: {why}")
+
+    def close(self) -> None:
+        """Let the writer finish its batch and exit (killed after :data:`STOP_WAIT_S`); what it stored stays.
+        Never raises: after a failure, recovery reads what was committed."""
+        proc, self._proc, self._in_flight, self._failed = self._proc, None, False, False
+        if proc is None:
+            return
+        assert proc.stdin is not None and proc.stdout is not None
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # EOF: the writer's signal to stop
+        try:
+            proc.wait(STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            log.error("the fusion writer %d did not stop within %.0f s; killing it", proc.pid, STOP_WAIT_S)
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        """Start the writer now if it is not running: its start-up (an interpreter and the store's modules,
+        ~0.3–0.5 s) then overlaps what comes before the first batch instead of delaying it."""
+        if self._proc is not None:
+            return self._proc
+        command = [sys.executable, "-m", "truceline.service.fusion_writer", str(self._db_path), str(os.getpid()), self._synchronous]
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        return self._proc
+
+    @staticmethod
+    def _ended(proc: subprocess.Popen[bytes]) -> str:
+        code = proc.poll()
+        return "still running" if code is None else f"exit status {code}"
+
+
+def _frame(stdin: IO[bytes]) -> bytes | None:
+    """The next whole frame, or None at EOF or a frame cut short."""
+    head = stdin.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    body = stdin.read(length)
+    return body if len(body) == length else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The writer: ``python -m truceline.service.fusion_writer DB_PATH PARENT_PID SYNCHRONOUS``."""
+    from truceline.service.procs import die_with_parent
+    from truceline.store.sqlite import SqliteStore
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3 or not args[1].isdigit() or args[2] not in ("FULL", "NORMAL", "OFF"):
+        print("usage: python -m truceline.service.fusion_writer DB_PATH PARENT_PID FULL|NORMAL|OFF (started by the fusion process)", file=sys.stderr)
+        return 2
+    die_with_parent(int(args[1]))
+    logging.basicConfig(level=logging.WARNING, format=f"truceline fusion writer {os.getpid()}: %(levelname)s %(name)s: %(message)s")
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed goes to stderr, never into the answers
+    sys.stdout = sys.stderr
+    store = SqliteStore(Path(args[0]), synchronous=args[2])
+    try:
+        while (frame := _frame(sys.stdin.buffer)) is not None:
+            try:
+                rows, ids_json, members_json, by_id, removed, cursor = orjson.loads(frame)
+                store.write_incident_changes((rows, ids_json, members_json, by_id, removed, cursor))
+            except Exception as exc:  # rolled back: say why and stop; the fusion process recovers
+                log.exception("storing a fused batch failed")
+                out.write(f"error: {type(exc).__name__}: {exc}\n".encode())
+                out.flush()
+                return 1
+            out.write(b"ok\n")
+            out.flush()
+        return 0
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The fusion process's writer (service/fusion_writer.py): batches stored in a process of their own while the next
+is fused store exactly what storing them in line does, and a writer that fails or dies loses nothing.
+
+Real writer processes throughout; the stores are compared row for row.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import eventually
+from truceline.ingest.validation import validate_batch, validation_context
+from truceline.service.fusion import FusionWorker, WholeStore
+from truceline.service.fusion_writer import IncidentWriter, WriterFailed
+from truceline.sim import load_scenario, observation_records, simulate
+from truceline.store.incident_rows import incident_changes
+from truceline.store.sqlite import SqliteStore
+
+WRITER_MODULE = "truceline.service.fusion_writer"
+STEP = 300  # small steps: many batches, each stored while the next is fused
+
+
+def _observations(scenario: str = "salvo-sector") -> list[object]:
+    observations, errors = validate_batch(observation_records(simulate(load_scenario(scenario))), validation_context())
+    assert not errors
+    return list(observations)
+
+
+def _stored(path: Path, observations: list[object]) -> SqliteStore:
+    store = SqliteStore(path)
+    store.add_observations(observations)  # type: ignore[arg-type]
+    return store
+
+
+def _tables(store: SqliteStore) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], int]:
+    """Incidents (all but the time they were written), members and the cursor, in a fixed order."""
+    conn = store.reader()
+    incidents = conn.execute("SELECT id, t_us, kind, status, lat, lon, cell, finalised, doc FROM incidents ORDER BY id").fetchall()
+    members = conn.execute("SELECT incident_id, obs_seq FROM incident_members ORDER BY 1, 2").fetchall()
+    return incidents, members, store.fusion_cursor()
+
+
+def _fused_in_line(
+    path: Path, observations: list[object], restart_at: int | None = None
+) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], int]:
+    """Stored in line, in steps of :data:`STEP`; with ``restart_at``, fusion fails once the cursor is there and
+    recovers from it, as the loop does after a failed step."""
+    store = _stored(path, observations)
+    try:
+        worker = FusionWorker(store)
+        while worker.step(STEP):
+            if store.fusion_cursor() == restart_at:
+                worker._restart()
+        return _tables(store)
+    finally:
+        store.close()
+
+
+def test_batches_stored_by_the_writer_equal_those_stored_in_line(tmp_path: Path) -> None:
+    observations = _observations()
+    expected = _fused_in_line(tmp_path / "inline.db", observations)
+    assert expected[0] and expected[2] == len(observations)
+    store = _stored(tmp_path / "writer.db", observations)
+    writer = IncidentWriter(store.path, store.synchronous)
+    try:
+        worker = FusionWorker(store, scope=WholeStore(store, writer))
+        worker.recover()
+        pid = writer.pid
+        assert pid is not None  # started by recovery, before the first batch
+        eventually("the writer running its module", lambda: WRITER_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        steps = 0
+        while worker.step(STEP):
+            steps += 1
+        assert steps == -(-len(observations) // STEP)
+        worker.run_until_idle()  # nothing new: only waits until the last batch is stored
+        assert _tables(store) == expected
+        assert writer.pid == pid  # one writer did it all
+    finally:
+        writer.close()
+        store.close()
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_a_writer_killed_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_path: Path) -> None:
+    """Whether the killed writer had stored the batch in flight or not, fusion goes on from what it had committed
+    and ends where fusion in line that recovered from the same cursor ends."""
+    observations = _observations()
+    store = _stored(tmp_path / "writer.db", observations)
+    writer = IncidentWriter(store.path, store.synchronous)
+    try:
+        worker = FusionWorker(store, scope=WholeStore(store, writer))
+        assert worker.step(STEP) and worker.step(STEP)  # the second batch is in flight
+        first = writer.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(WriterFailed, match="fusion writer"):
+            worker.step(STEP)  # waits for the batch in flight: the writer is gone
+        committed = store.fusion_cursor()
+        assert committed in (STEP, 2 * STEP)
+        worker._restart()  # what the loop does after a failed step (tests/test_fusion_worker_retry.py)
+        while worker.step(STEP):
+            pass
+        worker.run_until_idle()  # nothing new: waits until the last batch is stored
+        assert writer.pid not in (None, first)
+        assert _tables(store) == _fused_in_line(tmp_path / "inline.db", observations, restart_at=committed)
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_transaction_the_store_refuses_is_named_and_nothing_of_it_is_stored(tmp_path: Path) -> None:
+    observations = _observations("sparse-day")
+    store = _stored(tmp_path / "t.db", observations)
+    writer = IncidentWriter(store.path, store.synchronous)
+    try:
+        worker = FusionWorker(store)
+        snapshots = [u.snapshot for u in worker._fuser.add(observations) if u.snapshot is not None]  # type: ignore[arg-type]
+        rows, ids_json, members_json, by_id, removed, _ = incident_changes([(s, True) for s in snapshots], [], 7)
+        broken = [(*row[:9], None) for row in rows]  # a document of NULL: the table refuses it
+        writer.submit((broken, ids_json, members_json, by_id, removed, 7))
+        with pytest.raises(WriterFailed, match="IntegrityError.*NOT NULL"):
+            writer.wait()
+        assert _tables(store) == ([], [], 0)  # rolled back whole: no incident, no member, no cursor
+        with pytest.raises(WriterFailed, match="recover from the committed cursor"):
+            writer.submit(incident_changes([(s, True) for s in snapshots], [], 7))  # nothing after a lost batch
+        writer.close()  # what recovery does (WholeStore.reset): then a new writer takes the batches
+        writer.submit(incident_changes([(s, True) for s in snapshots], [], 7))
+        writer.wait()
+        assert len(_tables(store)[0]) == len({s.id for s in snapshots}) and store.fusion_cursor() == 7
+    finally:
+        writer.close()
+        store.close()
+
+
+def _run_writer(db: Path, stdin: bytes) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-m", WRITER_MODULE, str(db), str(os.getpid()), "FULL"]
+    return subprocess.run(command, input=stdin, capture_output=True, timeout=60, check=False)
+
+
+def test_a_frame_cut_short_is_not_stored(tmp_path: Path) -> None:
+    """The sender died mid-write: the writer stores nothing of the frame and ends."""
+    store = SqliteStore(tmp_path / "t.db")
+    store.close()
+    whole = b'[[],"[]","[]",[],[],5]'
+    done = _run_writer(tmp_path / "t.db", struct.pack(">I", len(whole)) + whole + struct.pack(">I", 400) + b"[[],")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"ok\n"  # the whole frame, and nothing for the cut one
+    conn = sqlite3.connect(tmp_path / "t.db")
+    assert conn.execute("SELECT value FROM fusion_state").fetchall() == [(5,)]
+    conn.close()
+
+
+@pytest.mark.parametrize("frame", [b"not json", b'{"a": 1}', b"[1, 2]"])
+def test_a_frame_that_is_not_a_batch_is_named_and_ends_the_writer(tmp_path: Path, frame: bytes) -> None:
+    SqliteStore(tmp_path / "t.db").close()
+    done = _run_writer(tmp_path / "t.db", struct.pack(">I", len(frame)) + frame)
+    assert done.returncode == 1
+    assert done.stdout.startswith(b"error: ") and done.stdout.endswith(b"\n") and done.stdout.count(b"\n") == 1
+
+
+@pytest.mark.parametrize("args", [[], ["db"], ["db", "12x", "FULL"], ["db", "1", "SOMETIMES"]])
+def test_the_writer_names_its_usage(args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", WRITER_MODULE, *args], capture_output=True, timeout=60, check=False)
+    assert done.returncode == 2 and b"usage: python -m truceline.service.fusion_writer" in done.stderr
+
+
+def test_a_following_worker_fuses_what_was_stored_before_it_began_without_waiting_for_its_poll(tmp_path: Path) -> None:
+    observations = _observations("sparse-day")
+    store = _stored(tmp_path / "t.db", observations)
+    worker = FusionWorker(store)
+    thread = threading.Thread(target=worker.follow, args=(3600.0,), daemon=True)
+    try:
+        thread.start()
+        eventually("the stored observations fused", lambda: store.fusion_cursor() == len(observations), deadline_s=60)
+    finally:
+        worker.stop()
+        thread.join(60)
+        store.close()
+    assert not thread.is_alive()
