@@ -35,6 +35,9 @@ import httpx
 import orjson
 
 from truceline.domain.observation import DEFAULT_CLOCK_SKEW
+from truceline.domain.observation_fast import collector_paused
+from truceline.fuse.batch import FUSION_BATCH
+from truceline.fuse.fuser import Fuser
 from truceline.ingest.validated_json import validated_batch
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.ledger.log import MerkleLog, ensure_schema
@@ -201,6 +204,53 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
         process.wait(timeout=30)
 
 
+def bench_backlog(data_dir: Path, count: int) -> float:
+    """Observations per second a server's fusion process fuses when it starts on ``count`` stored observations
+    it has not fused (a server restarted after an ingest-only spell, or after `truceline ingest` stored a year of
+    history): from the cursor's first move until it has passed them all, with no ingest beside it."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        conn = sqlite3.connect(f"file:{data_dir / 'truceline.db'}?mode=ro", uri=True)
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + 600.0
+        try:
+            while time.monotonic() < deadline:
+                row = conn.execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()
+                cursor = 0 if row is None else int(row[0])
+                now = time.perf_counter()
+                if first is None and cursor > 0:
+                    first = (now, cursor)
+                if first is not None and cursor >= count and now > first[0]:
+                    return (cursor - first[1]) / (now - first[0])
+                time.sleep(0.005)
+        finally:
+            conn.close()
+        raise RuntimeError("fusion did not catch up in time")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def bench_bare_fuser(docs: list[dict[str, Any]]) -> float:
+    """Observations per second of the fuser alone on the same observations, parsed beforehand, in the server's
+    calls (:data:`~truceline.fuse.batch.FUSION_BATCH`): the floor of fusing a backlog, which also reads the
+    stored documents back and stores the incidents."""
+    observations, _ = validate_batch(docs, validation_context())
+    fuser = Fuser()
+    gc.collect()
+    started = time.perf_counter()
+    with collector_paused():
+        for i in range(0, len(observations), FUSION_BATCH):
+            fuser.add(observations[i : i + FUSION_BATCH])
+    return len(observations) / (time.perf_counter() - started)
+
+
 def bench_raw(docs: list[dict[str, Any]], batch: int, workdir: Path, fused: FusedRows | None = None) -> float:
     """Observations per second of bare executemany of the same rows (observations, labels, ledger leaves and
     interior nodes) into the same schema, everything computed beforehand.
@@ -348,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         raw = bench_raw(docs, args.batch, workdir)
         ingest_one = None if args.ingest_only else bench_http(docs, args.batch, workdir, 1, fusion=None)
         ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=None)
+        backlog = None if args.ingest_only else bench_backlog(workdir / f"http-{args.connections}-ingest", len(docs))
+        bare_fuser = None if args.ingest_only else bench_bare_fuser(docs)
         fusing = {} if args.ingest_only else {where: bench_http(docs, args.batch, workdir, args.connections, fusion=where) for where in FUSION_IN}
         raw_fused = None if not fusing else bench_raw(docs, args.batch, workdir, FUSED_ROWS[args.connections])
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
@@ -375,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
             f" of the {len(incidents):,} incident and {len(members):,} membership rows the fusing run stored, same commits)"
         )
         print(f"  until all are fused (process) / that floor {FUSED['process'] / raw_fused:>7.2f}")
+        assert backlog is not None and bare_fuser is not None
+        print(
+            f"fusing a stored backlog (server restarted)  {backlog:>10,.0f} obs/s  ({backlog / bare_fuser:.2f} of the bare fuser on the same"
+            f" observations, {bare_fuser:,.0f} obs/s in this process: no store, parsed beforehand)"
+        )
         print(
             f"{cpu} 1 conn {CPU_US['1-ingest']:.1f} µs, {c} conns {CPU_US[f'{c}-ingest']:.1f} µs;"
             f" fusing in its process {CPU_US[f'{c}-process']:.1f} µs (until all are fused {CPU_US[f'{c}-process-fused']:.1f} µs),"
