@@ -117,6 +117,35 @@ def test_a_writer_killed_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_p
         store.close()
 
 
+def test_a_stuck_writer_is_killed_and_fusion_goes_on_from_what_was_committed(tmp_path: Path) -> None:
+    """A writer that stops answering (here: SIGSTOP) fails the step after its limit instead of stalling fusion
+    for good while the fusion process's status still reports all is well."""
+    observations = _observations()
+    store = _stored(tmp_path / "writer.db", observations)
+    writer = IncidentWriter(store.path, store.synchronous, stuck_after_s=2.0)
+    try:
+        worker = FusionWorker(store, scope=WholeStore(store, writer))
+        assert worker.step(STEP)
+        writer.wait()  # the first batch stored
+        stuck = writer.pid
+        assert stuck is not None
+        os.kill(stuck, signal.SIGSTOP)
+        with pytest.raises(WriterFailed, match="answered nothing for 2 s and was killed"):
+            worker.step(STEP)  # its frame does not fit the pipe the stopped writer no longer reads
+            worker.step(STEP)  # (one that fits is handed over, and the next step waits for its answer)
+        assert not Path(f"/proc/{stuck}").exists()  # killed and reaped
+        committed = store.fusion_cursor()
+        assert committed == STEP
+        worker._restart()
+        while worker.step(STEP):
+            pass
+        worker.run_until_idle()
+        assert _tables(store) == _fused_in_line(tmp_path / "inline.db", observations, restart_at=committed)
+    finally:
+        writer.close()
+        store.close()
+
+
 def test_a_transaction_the_store_refuses_is_named_and_nothing_of_it_is_stored(tmp_path: Path) -> None:
     observations = _observations("sparse-day")
     store = _stored(tmp_path / "t.db", observations)

@@ -14,8 +14,9 @@ writer stores the frame in one transaction (rows, members and cursor together, a
 line, ``ok`` or ``error: …``. One batch is in flight at most: the next frame is sent only once the writer
 has answered the last one, so batches commit in order and a failure is noticed at the next batch.
 
-Failures: a writer that fails a transaction (rolled back) says why and exits; one that dies says nothing.
-Either way the sender raises :class:`WriterFailed`, the fusion loop counts a failed step and recovers from
+Failures: a writer that fails a transaction (rolled back) says why and exits; one that dies says nothing;
+one that takes no frame or gives no answer for :data:`STUCK_AFTER_S` is killed. Either way the sender raises
+:class:`WriterFailed`, the fusion loop counts a failed step and recovers from
 the committed cursor, as for any failed step, with a new writer. The writer dies with the process that
 started it (``PR_SET_PDEATHSIG``) and ends at EOF on its stdin, after the frame it has, whole: a frame cut
 short (its sender died mid-write) is not stored.
@@ -29,9 +30,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
@@ -44,7 +47,12 @@ __all__ = ["IncidentWriter", "WriterFailed", "main"]
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct(">I")  # each frame's byte count, before its JSON
+_CHUNK = 1 << 16  # bytes per write to, and read from, the pipes (a pipe's own buffer)
 STOP_WAIT_S = 30.0  # a closing writer's last transaction; then it is killed (the batch is fused again)
+#: A writer that has not answered for this long is stuck (a batch takes tens of milliseconds, and waits at most
+#: 30 s for the write lock): it is killed and the step fails, instead of fusion stalling while the fusion
+#: process's status still says all is well.
+STUCK_AFTER_S = 120.0
 
 
 class WriterFailed(RuntimeError):
@@ -54,9 +62,10 @@ class WriterFailed(RuntimeError):
 class IncidentWriter:
     """The fusion process's side: starts the writer on first use, sends it batches, one in flight."""
 
-    def __init__(self, db_path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, db_path: Path, synchronous: str = "FULL", stuck_after_s: float = STUCK_AFTER_S) -> None:
         self._db_path = db_path
         self._synchronous = synchronous
+        self._stuck_after_s = stuck_after_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._in_flight = False
         self._failed = False  # a batch was not stored: none after it is taken until close() (recovery)
@@ -74,14 +83,8 @@ class IncidentWriter:
         if self._failed:
             raise WriterFailed("a batch before this one was not stored; recover from the committed cursor first (close the writer)")
         proc = self._proc if self._proc is not None else self.start()
-        assert proc.stdin is not None
         frame = orjson.dumps(changes)
-        try:
-            proc.stdin.write(_LENGTH.pack(len(frame)) + frame)
-            proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
-            self._failed = True
-            raise WriterFailed(f"the fusion writer is gone ({self._ended(proc)}): {exc}") from None
+        self._send(proc, _LENGTH.pack(len(frame)) + frame)
         self._in_flight = True
 
     def wait(self) -> None:
@@ -91,11 +94,46 @@ class IncidentWriter:
         proc = self._proc
         assert proc is not None and proc.stdout is not None
         self._in_flight = False
-        answer = proc.stdout.readline()
+        answer = self._answer(proc)
         if answer != b"ok\n":
             self._failed = True
             why = answer.decode("utf-8", "replace").strip() or f"it ended without an answer ({self._ended(proc)})"
             raise WriterFailed(f"the fusion writer did not store the batch: {why}")
+
+    def _send(self, proc: subprocess.Popen[bytes], data: bytes) -> None:
+        """All of ``data`` into the writer's pipe (non-blocking, so a writer that stopped reading cannot hang us)."""
+        assert proc.stdin is not None
+        fd, view, sent = proc.stdin.fileno(), memoryview(data), 0
+        deadline = time.monotonic() + self._stuck_after_s
+        try:
+            while sent < len(view):
+                if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+                    self._kill_stuck(proc)
+                with contextlib.suppress(BlockingIOError):
+                    sent += os.write(fd, view[sent : sent + _CHUNK])
+        except OSError as exc:  # BrokenPipeError among them: the writer ended
+            self._failed = True
+            raise WriterFailed(f"the fusion writer is gone ({self._ended(proc)}): {exc}") from None
+
+    def _answer(self, proc: subprocess.Popen[bytes]) -> bytes:
+        """The writer's next line (``b""`` if it ended first)."""
+        assert proc.stdout is not None
+        fd, answer = proc.stdout.fileno(), b""  # read from the pipe itself: nothing is buffered beside it
+        deadline = time.monotonic() + self._stuck_after_s
+        while not answer.endswith(b"\n"):
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                self._kill_stuck(proc)
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+    def _kill_stuck(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.kill()
+        proc.wait()
+        self._failed = True
+        raise WriterFailed(f"the fusion writer answered nothing for {self._stuck_after_s:.0f} s and was killed")
 
     def close(self) -> None:
         """Let the writer finish its batch and exit (killed after :data:`STOP_WAIT_S`); what it stored stays.
@@ -120,8 +158,11 @@ class IncidentWriter:
         if self._proc is not None:
             return self._proc
         command = [sys.executable, "-m", "truceline.service.fusion_writer", str(self._db_path), str(os.getpid()), self._synchronous]
-        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
-        return self._proc
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)  # see _send
+        self._proc = proc
+        return proc
 
     @staticmethod
     def _ended(proc: subprocess.Popen[bytes]) -> str:
