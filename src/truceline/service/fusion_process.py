@@ -13,8 +13,8 @@ The child refuses to run unless that server holds the lock, rebuilds the open in
 cursor (as the thread does on start), says ``ready`` and then runs :class:`~truceline.service.fusion.FusionWorker`'s
 loop on its own connection to the store. It stores each fused batch through a writer process of its own
 (:mod:`truceline.service.fusion_writer`) while it reads and fuses the next; a writer that fails or dies is a
-failed step like any other (recovery from the committed cursor, with a new writer). Over the child's stdin the server sends ``w`` (observations were
-stored: fuse now) and ``s0``/``s1`` (whether anyone reads ``/stream``: events are computed only then, as in
+failed step like any other (recovery from the committed cursor, with a new writer). Over the child's stdin
+the server sends ``w`` (observations were stored: fuse now) and ``s0``/``s1`` (whether anyone reads ``/stream``: events are computed only then, as in
 the thread); EOF means stop. Over its stdout the child sends one JSON object per line: every event it would
 have published (all its releasability fields, :mod:`truceline.bus.codec`), which the server publishes on its
 own bus unchanged, and its status (failed steps, the last error, observations read) once a second.
@@ -312,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         writer.close()  # the writer ends with this process, also when it fails
         store.close()
+
 
 if __name__ == "__main__":
     sys.exit(main())

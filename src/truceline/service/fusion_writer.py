@@ -16,10 +16,10 @@ has answered the last one, so batches commit in order and a failure is noticed a
 
 Failures: a writer that fails a transaction (rolled back) says why and exits; one that dies says nothing;
 one that takes no frame or gives no answer for :data:`STUCK_AFTER_S` is killed. Either way the sender raises
-:class:`WriterFailed`, the fusion loop counts a failed step and recovers from
-the committed cursor, as for any failed step, with a new writer. The writer dies with the process that
-started it (``PR_SET_PDEATHSIG``) and ends at EOF on its stdin, after the frame it has, whole: a frame cut
-short (its sender died mid-write) is not stored.
+:class:`WriterFailed`, the fusion loop counts a failed step and recovers from the committed cursor, as for any
+failed step, with a new writer. The writer dies with the process that started it (``PR_SET_PDEATHSIG``) and
+ends at EOF on its stdin, after the frame it has, whole: a frame cut short (its sender died mid-write) is not
+stored.
 
 The pipe carries only what one trusted process of this server sends another; it is JSON, not pickle, all
 the same, so a wrong byte fails to parse instead of running anything.
@@ -60,7 +60,7 @@ class WriterFailed(RuntimeError):
 
 
 class IncidentWriter:
-    """The fusion process's side: starts the writer on first use, sends it batches, one in flight."""
+    """The fusion process's side: starts the writer (when told, or on first use), sends it batches, one in flight."""
 
     def __init__(self, db_path: Path, synchronous: str = "FULL", stuck_after_s: float = STUCK_AFTER_S) -> None:
         self._db_path = db_path
@@ -72,7 +72,7 @@ class IncidentWriter:
 
     @property
     def pid(self) -> int | None:
-        """The running writer's pid (None before the first batch and after :meth:`close`)."""
+        """The running writer's pid (None before it is started and after :meth:`close`)."""
         return None if self._proc is None else self._proc.pid
 
     def submit(self, changes: IncidentChanges) -> None:
