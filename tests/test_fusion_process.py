@@ -72,13 +72,20 @@ def _child_of(server: LiveServer) -> int:
 
 def _writer_of(child: int) -> tuple[int, str]:
     """The fusion process's writer (service/fusion_writer.py), its only child, and its start time."""
-    found = [(pid, started) for pid, started in descendants(child).items() if WRITER_MODULE in _cmdline(pid)]
-    assert len(found) == 1, found
-    return found[0]
+
+    def found() -> list[tuple[int, str]]:
+        return [(pid, started) for pid, started in descendants(child).items() if WRITER_MODULE in _cmdline(pid)]
+
+    writers = eventually("the fusion process's writer", found)
+    assert len(writers) == 1, writers
+    return writers[0]
 
 
 def _cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:  # gone since it was listed
+        return ""
 
 
 def _stat_start(pid: int) -> str:
@@ -245,10 +252,12 @@ def test_a_stuck_fusion_process_is_killed_and_replaced(tmp_path: Path) -> None:
         process.start()
         stuck = process.pid
         assert stuck is not None
+        writer, writer_started = _writer_of(stuck)
         os.kill(stuck, signal.SIGSTOP)
         eventually("a new fusion process", lambda: process.restarts == 1 and process.pid not in (None, stuck))
         assert process.errors >= 1 and process.last_error is not None and "silent for 2 s and was killed" in process.last_error
         assert not Path(f"/proc/{stuck}").exists()  # killed and reaped before the next one started
+        eventually("the stuck process's writer gone with it", lambda: not alive(writer, writer_started), deadline_s=10)
     finally:
         process.stop()
         lock.release()
