@@ -100,14 +100,16 @@ class LiveServer:
         return read_admin_key(self.data_dir)
 
 
-def start_server(data_dir: Path, extra: list[str] | None = None) -> LiveServer:
-    """Start `truceline serve` as a real process and wait until /healthz answers."""
+def start_server(data_dir: Path, extra: list[str] | None = None, new_session: bool = False) -> LiveServer:
+    """Start `truceline serve` as a real process and wait until /healthz answers; with ``new_session`` it leads a
+    process group of its own, as a command started from a terminal does (Ctrl-C signals the whole group)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "truceline.cli", "serve", "--data-dir", str(data_dir), "--port", str(port), *(extra or [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},
+        start_new_session=new_session,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -181,6 +181,28 @@ def test_the_server_stops_its_fusion_process_and_fused_work_survives_a_restart(t
         again.process.wait(timeout=60)
 
 
+def test_ctrl_c_stops_the_server_and_every_process_it_started_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group. The server shuts down in order (it stops its fusion
+    process, which closes its writer, and its parser pool); its children leave that to it instead of dying
+    mid-work with a traceback each."""
+    server = start_server(tmp_path / "data", new_session=True)
+    try:
+        _post(server, _event(1, 48.105, 15))
+        eventually("fused", lambda: len(_members(server)) == 2)
+        started = descendants(server.process.pid)
+        commands = [_cmdline(pid) for pid in started]
+        assert any(CHILD_MODULE in c for c in commands) and any(WRITER_MODULE in c for c in commands), commands
+        os.killpg(server.process.pid, signal.SIGINT)
+        assert server.process.wait(timeout=60) in (0, 130, -signal.SIGINT)  # 130: uvicorn re-raises the interrupt
+        output = server.process.stdout.read().decode() if server.process.stdout else ""
+        assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+        eventually("every process it started gone", lambda: not any(alive(pid, at) for pid, at in started.items()), deadline_s=10)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait(timeout=30)
+
+
 def test_thread_fusion_is_still_there_on_request(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data", ["--fusion-in", "thread"])
     try:

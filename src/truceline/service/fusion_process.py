@@ -268,7 +268,7 @@ def _report(link: _ParentLink, worker: FusionWorker, done: threading.Event) -> N
 
 def main(argv: list[str] | None = None) -> int:
     """The child: ``python -m truceline.service.fusion_process DATA_DIR SERVER_PID``."""
-    from truceline.service.procs import die_with_parent
+    from truceline.service.procs import die_with_parent, ignore_interrupts
     from truceline.store.sqlite import open_store
 
     args = sys.argv[1:] if argv is None else argv
@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     data_dir, server = Path(args[0]), int(args[1])
     die_with_parent(server)
+    ignore_interrupts()  # the server stops it (EOF on its input) after Ctrl-C, or takes it along when it dies
     logging.basicConfig(level=logging.WARNING, format=f"truceline fusion process {os.getpid()}: %(levelname)s %(name)s: %(message)s")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the messages to the server

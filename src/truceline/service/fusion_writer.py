@@ -182,7 +182,7 @@ def _frame(stdin: IO[bytes]) -> bytes | None:
 
 def main(argv: list[str] | None = None) -> int:
     """The writer: ``python -m truceline.service.fusion_writer DB_PATH PARENT_PID SYNCHRONOUS``."""
-    from truceline.service.procs import die_with_parent
+    from truceline.service.procs import die_with_parent, ignore_interrupts
     from truceline.store.sqlite import SqliteStore
 
     args = sys.argv[1:] if argv is None else argv
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m truceline.service.fusion_writer DB_PATH PARENT_PID FULL|NORMAL|OFF (started by the fusion process)", file=sys.stderr)
         return 2
     die_with_parent(int(args[1]))
+    ignore_interrupts()  # the process that started it ends it (EOF, after the batch it has) or takes it along
     logging.basicConfig(level=logging.WARNING, format=f"truceline fusion writer {os.getpid()}: %(levelname)s %(name)s: %(message)s")
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the answers

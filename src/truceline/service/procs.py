@@ -27,7 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-__all__ = ["PR_SET_PDEATHSIG", "die_with_parent", "orphan_free_pool", "start_workers"]
+__all__ = ["PR_SET_PDEATHSIG", "die_with_parent", "ignore_interrupts", "orphan_free_pool", "start_workers"]
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -48,13 +48,26 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def ignore_interrupts() -> None:
+    """Ignore Ctrl-C in a child its parent ends (closing its input, shutting its pool down) or takes along when it
+    dies: the terminal sends SIGINT to the whole process group, and a child that took it as its own cue died
+    mid-work with a traceback while the parent was still shutting down in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool_worker(parent_pid: int) -> None:
+    """A pool worker's start: dies with the server, leaves Ctrl-C to it."""
+    die_with_parent(parent_pid)
+    ignore_interrupts()
+
+
 def orphan_free_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes, each of which dies with this process.
 
     Spawned, not forked: the server already runs threads, which fork would copy half-way.
     """
     return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent, initargs=(os.getpid(),)
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_pool_worker, initargs=(os.getpid(),)
     )
 
 
