@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from conftest import eventually
+from test_no_orphans import alive, descendants
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.service.fusion import FusionWorker, WholeStore
 from truceline.service.fusion_writer import IncidentWriter, WriterFailed
 from truceline.sim import load_scenario, observation_records, simulate
 from truceline.store.incident_rows import incident_changes
-from truceline.store.sqlite import SqliteStore
+from truceline.store.sqlite import SqliteStore, open_store
 
 WRITER_MODULE = "truceline.service.fusion_writer"
 STEP = 300  # small steps: many batches, each stored while the next is fused
@@ -215,3 +216,44 @@ def test_a_following_worker_fuses_what_was_stored_before_it_began_without_waitin
         thread.join(60)
         store.close()
     assert not thread.is_alive()
+
+
+def _follow_until(data_dir: Path, observations: list[object], sent: signal.Signals) -> tuple[int, str, dict[int, str]]:
+    """Store ``observations``, run `truceline fuse --follow` in a session of its own until it has fused them all,
+    send ``sent`` to its process group; its exit status, its output, and its writer (pid: start time)."""
+    store = open_store(data_dir)
+    store.add_observations(observations)  # type: ignore[arg-type]  # a second round's are known already: skipped
+    store.close()
+    command = [sys.executable, "-m", "truceline.cli", "fuse", "--data-dir", str(data_dir), "--follow", "--poll", "0.1"]
+    follower = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        reader = SqliteStore(data_dir / "truceline.db")
+        eventually("everything fused", lambda: reader.fusion_cursor() == len(observations))
+        reader.close()
+        writers = eventually("its writer", lambda: {p: at for p, at in descendants(follower.pid).items() if WRITER_MODULE in _cmdline(p)})
+        os.killpg(follower.pid, sent)
+        code = follower.wait(timeout=60)
+        return code, follower.stdout.read().decode() if follower.stdout else "", writers
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait(timeout=30)
+
+
+def test_fuse_follow_stores_through_a_writer_that_ends_with_it_on_ctrl_c_and_on_kill_9(tmp_path: Path) -> None:
+    """`truceline fuse` stores through a writer too: Ctrl-C (to the whole process group, as a terminal sends it)
+    stops it in order with the last batch stored, and ``kill -9`` takes the writer along."""
+    observations = _observations("sparse-day")
+    code, output, writers = _follow_until(tmp_path / "data", observations, signal.SIGINT)
+    assert code == 0 and "stopped after" in output and "Traceback" not in output, output
+    eventually("the writer gone", lambda: not any(alive(p, at) for p, at in writers.items()), deadline_s=10)
+    code, output, writers = _follow_until(tmp_path / "data", observations, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    eventually("the writer gone with it", lambda: not any(alive(p, at) for p, at in writers.items()), deadline_s=10)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

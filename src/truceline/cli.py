@@ -278,13 +278,15 @@ def fuse(
     One fuser per data dir: while another `fuse` or a fusing server works on DATA_DIR this exits
     with status 3, naming it, and changes nothing. Live incident events reach /stream only with in-server fusion.
     """
-    from truceline.service.fusion import FusionWorker, settled_collector
+    from truceline.service.fusion import FusionWorker, WholeStore, settled_collector
+    from truceline.service.fusion_writer import IncidentWriter
 
     check_urls(store_url, bus_url)
     refuse_cluster(store_url, "fuse", "on a shared store `truceline worker` fuses, sector by sector, under leases")
     lock = _claim_fusion(data_dir, required=True, hint="Stop it first.")
     store = _open(data_dir, lock)
-    worker = FusionWorker(store)
+    writer = IncidentWriter(store.path, store.synchronous)  # stores each batch while the next is fused, as in serve
+    worker = FusionWorker(store, scope=WholeStore(store, writer))
     total = 0
     try:
         with _progress(console) as progress:
@@ -299,6 +301,7 @@ def fuse(
     except KeyboardInterrupt:
         console.print(f"stopped after {counted(worker.read, 'observation')}")
     finally:
+        writer.close()  # the batch it has is stored whole (it ignores Ctrl-C) or not at all
         store.close()
         if lock is not None:
             lock.release()
