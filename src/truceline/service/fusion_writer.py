@@ -1,4 +1,5 @@
-"""The fusion process's writer: a process of its own that stores each fused batch while the next is read and fused.
+"""The fusion process's writer: a process of its own that stores each fused batch while the next is read and fused
+(the server's fusion process and `truceline fuse` have one each).
 
 Why: when the fusion process has a backlog to fuse (a server restarted on observations it had not fused,
 `truceline ingest` storing history beside it, the tail of a burst) it is the one busy process, and a third
