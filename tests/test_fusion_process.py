@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from conftest import LiveServer, eventually, native, start_server
-from test_no_orphans import alive, descendants
+from test_no_orphans import alive, cmdline, descendants
 from test_stream_merges import Reader
 from truceline.service.fuser_lock import FuserLock, fuser_holder
 
@@ -66,7 +66,7 @@ def _child_of(server: LiveServer) -> int:
     """The pid of the server's fusion process, checked against /proc: a child of the server, running our module."""
     pid = _fusion_status(server)["process"]["pid"]
     assert isinstance(pid, int) and pid in descendants(server.process.pid)
-    assert CHILD_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    assert CHILD_MODULE in cmdline(pid)
     return pid
 
 
@@ -74,18 +74,12 @@ def _writer_of(child: int) -> tuple[int, str]:
     """The fusion process's writer (service/fusion_writer.py), its only child, and its start time."""
 
     def found() -> list[tuple[int, str]]:
-        return [(pid, started) for pid, started in descendants(child).items() if WRITER_MODULE in _cmdline(pid)]
+        return [(pid, started) for pid, started in descendants(child).items() if WRITER_MODULE in cmdline(pid)]
 
     writers = eventually("the fusion process's writer", found)
     assert len(writers) == 1, writers
     return writers[0]
 
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:  # gone since it was listed
-        return ""
 
 
 def _stat_start(pid: int) -> str:
@@ -190,7 +184,7 @@ def test_ctrl_c_stops_the_server_and_every_process_it_started_without_a_tracebac
         _post(server, _event(1, 48.105, 15))
         eventually("fused", lambda: len(_members(server)) == 2)
         started = descendants(server.process.pid)
-        commands = [_cmdline(pid) for pid in started]
+        commands = [cmdline(pid) for pid in started]
         assert any(CHILD_MODULE in c for c in commands) and any(WRITER_MODULE in c for c in commands), commands
         os.killpg(server.process.pid, signal.SIGINT)
         assert server.process.wait(timeout=60) in (0, 130, -signal.SIGINT)  # 130: uvicorn re-raises the interrupt
@@ -208,7 +202,7 @@ def test_thread_fusion_is_still_there_on_request(tmp_path: Path) -> None:
     try:
         status = _fusion_status(server)
         assert status["mode"] == "in-process" and "process" not in status
-        assert not any(CHILD_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") for pid in descendants(server.process.pid))
+        assert not any(CHILD_MODULE in cmdline(pid) for pid in descendants(server.process.pid))
         _post(server, _event(1, 48.105, 15))
         eventually("fused in the server's thread", lambda: len(_members(server)) == 2)
     finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import eventually
-from test_no_orphans import alive, descendants
+from test_no_orphans import alive, cmdline, descendants
 from truceline.ingest.validation import validate_batch, validation_context
 from truceline.service.fusion import FusionWorker, WholeStore
 from truceline.service.fusion_writer import IncidentWriter, WriterFailed
@@ -77,7 +77,7 @@ def test_batches_stored_by_the_writer_equal_those_stored_in_line(tmp_path: Path)
         worker.recover()
         pid = writer.pid
         assert pid is not None  # started by recovery, before the first batch
-        eventually("the writer running its module", lambda: WRITER_MODULE in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        eventually("the writer running its module", lambda: WRITER_MODULE in cmdline(pid))
         steps = 0
         while worker.step(STEP):
             steps += 1
@@ -230,7 +230,7 @@ def _follow_until(data_dir: Path, observations: list[object], sent: signal.Signa
         reader = SqliteStore(data_dir / "truceline.db")
         eventually("everything fused", lambda: reader.fusion_cursor() == len(observations))
         reader.close()
-        writers = eventually("its writer", lambda: {p: at for p, at in descendants(follower.pid).items() if WRITER_MODULE in _cmdline(p)})
+        writers = eventually("its writer", lambda: {p: at for p, at in descendants(follower.pid).items() if WRITER_MODULE in cmdline(p)})
         os.killpg(follower.pid, sent)
         code = follower.wait(timeout=60)
         return code, follower.stdout.read().decode() if follower.stdout else "", writers
@@ -251,9 +251,3 @@ def test_fuse_follow_stores_through_a_writer_that_ends_with_it_on_ctrl_c_and_on_
     assert code == -signal.SIGKILL
     eventually("the writer gone with it", lambda: not any(alive(p, at) for p, at in writers.items()), deadline_s=10)
 
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""

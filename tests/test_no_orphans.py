@@ -48,7 +48,8 @@ def alive(pid: int, started: str) -> bool:
     return info is not None and info[2] == started and info[1] != "Z"
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
+    """The process's command line, words joined by spaces (``?`` once it is gone)."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
@@ -76,7 +77,7 @@ def _kill_9_leaves_no_child(server: LiveServer, fusion_process: bool = False) ->
                               headers={"Authorization": f"Bearer {server.key}"}, timeout=60)  # fmt: skip
         assert response.status_code == 201, response.text
         children = descendants(server.process.pid)
-        commands = {pid: _cmdline(pid) for pid in children}
+        commands = {pid: cmdline(pid) for pid in children}
         assert any("multiprocessing" in c and "spawn_main" in c for c in commands.values()), commands  # the parser
         assert any("resource_tracker" in c for c in commands.values()), commands
         assert any("truceline.service.fusion_process" in c for c in commands.values()) == fusion_process, commands
