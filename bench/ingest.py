@@ -128,18 +128,23 @@ FUSED_ROWS: dict[int, FusedRows] = {}
 FUSION_IN = ("process", "thread")
 
 
-def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_s: float = 600.0) -> None:
-    """Until the server's fusion cursor (``fusion_state``) has passed all ``count`` observations of a fresh store."""
+def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_s: float = 600.0) -> tuple[float, int]:
+    """Until the server's fusion cursor (``fusion_state``) has passed all ``count`` observations of a fresh store;
+    returns when (``perf_counter``) the cursor was first seen moved, and where it then was."""
     deadline = time.monotonic() + timeout_s
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    first: tuple[float, int] | None = None
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}")
             row = conn.execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()
-            if row is not None and int(row[0]) >= count:
-                return
-            time.sleep(0.02)
+            cursor = 0 if row is None else int(row[0])
+            if first is None and cursor > 0:
+                first = (time.perf_counter(), cursor)
+            if first is not None and cursor >= count:
+                return first
+            time.sleep(0.005)
     finally:
         conn.close()
     raise RuntimeError("fusion did not catch up in time")
@@ -216,22 +221,8 @@ def bench_backlog(data_dir: Path, count: int) -> float:
     )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process)
-        conn = sqlite3.connect(f"file:{data_dir / 'truceline.db'}?mode=ro", uri=True)
-        first: tuple[float, int] | None = None
-        deadline = time.monotonic() + 600.0
-        try:
-            while time.monotonic() < deadline:
-                row = conn.execute("SELECT value FROM fusion_state WHERE key = 'cursor'").fetchone()
-                cursor = 0 if row is None else int(row[0])
-                now = time.perf_counter()
-                if first is None and cursor > 0:
-                    first = (now, cursor)
-                if first is not None and cursor >= count and now > first[0]:
-                    return (cursor - first[1]) / (now - first[0])
-                time.sleep(0.005)
-        finally:
-            conn.close()
-        raise RuntimeError("fusion did not catch up in time")
+        first_at, first_cursor = _wait_fused(data_dir / "truceline.db", count, process)
+        return (count - first_cursor) / (time.perf_counter() - first_at)
     finally:
         process.terminate()
         process.wait(timeout=30)

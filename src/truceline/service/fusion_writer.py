@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import orjson
 
@@ -93,7 +93,7 @@ class IncidentWriter:
         if not self._in_flight:
             return
         proc = self._proc
-        assert proc is not None and proc.stdout is not None
+        assert proc is not None
         self._in_flight = False
         answer = self._answer(proc)
         if answer != b"ok\n":
@@ -130,7 +130,7 @@ class IncidentWriter:
             answer += chunk
         return answer
 
-    def _kill_stuck(self, proc: subprocess.Popen[bytes]) -> None:
+    def _kill_stuck(self, proc: subprocess.Popen[bytes]) -> NoReturn:
         proc.kill()
         proc.wait()
         self._failed = True
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while (frame := _frame(sys.stdin.buffer)) is not None:
             try:
-                rows, ids_json, members_json, by_id, removed, cursor = orjson.loads(frame)
-                store.write_incident_changes((rows, ids_json, members_json, by_id, removed, cursor))
+                store.write_incident_changes(orjson.loads(frame))  # a frame of another shape fails to unpack there
             except Exception as exc:  # rolled back: say why and stop; the fusion process recovers
                 log.exception("storing a fused batch failed")
                 out.write(f"error: {type(exc).__name__}: {exc}\n".encode())
