@@ -91,6 +91,48 @@ def test_batches_stored_by_the_writer_equal_those_stored_in_line(tmp_path: Path)
     assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
+def _open_files(pid: int) -> set[str]:
+    fds = Path(f"/proc/{pid}/fd")
+    return {os.readlink(fds / fd) for fd in os.listdir(fds)}
+
+
+def test_recovery_returns_once_the_writer_it_started_has_the_store_open_and_keeps_one_started_before(tmp_path: Path) -> None:
+    """The fusion process says it is ready when recovery returns: its writer's start-up (an interpreter and the store's
+    modules) is then over, not spent beside the first batches. A writer started before the first recovery (the
+    fusion process starts it before its own imports) is kept, as it holds no batch to finish or drop."""
+    store = _stored(tmp_path / "t.db", _observations("sparse-day"))
+    writer = IncidentWriter(store.path, store.synchronous)
+    try:
+        early = writer.start().pid
+        assert writer.untouched
+        worker = FusionWorker(store, scope=WholeStore(store, writer))
+        worker.recover()
+        assert writer.pid == early
+        assert str(store.path) in _open_files(early)  # no waiting here: recovery waited for the writer's "ready"
+        assert worker.step(STEP)
+        assert not writer.untouched
+        worker._restart()  # a later recovery ends a writer that was given batches and starts a new one
+        worker.recover()
+        assert writer.pid not in (None, early)
+        assert str(store.path) in _open_files(writer.pid)  # type: ignore[arg-type]
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_writer_that_cannot_open_the_store_fails_the_recovery_that_waits_for_it(tmp_path: Path) -> None:
+    store = _stored(tmp_path / "t.db", _observations("sparse-day"))
+    writer = IncidentWriter(tmp_path / "no such dir" / "t.db", store.synchronous)
+    try:
+        worker = FusionWorker(store, scope=WholeStore(store, writer))
+        with pytest.raises(WriterFailed, match="the fusion writer did not start: it ended first"):
+            worker.recover()
+        assert store.fusion_cursor() == 0 and not store.reader().execute("SELECT count(*) FROM incidents").fetchone()[0]
+    finally:
+        writer.close()
+        store.close()
+
+
 def test_a_writer_killed_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_path: Path) -> None:
     """Whether the killed writer had stored the batch in flight or not, fusion goes on from what it had committed
     and ends where fusion in line that recovered from the same cursor ends."""
@@ -183,7 +225,7 @@ def test_a_frame_cut_short_is_not_stored(tmp_path: Path) -> None:
     whole = b'[[],"[]","[]",[],[],5]'
     done = _run_writer(tmp_path / "t.db", struct.pack(">I", len(whole)) + whole + struct.pack(">I", 400) + b"[[],")
     assert done.returncode == 0, done.stderr
-    assert done.stdout == b"ok\n"  # the whole frame, and nothing for the cut one
+    assert done.stdout == b"ready\nok\n"  # the whole frame, and nothing for the cut one
     conn = sqlite3.connect(tmp_path / "t.db")
     assert conn.execute("SELECT value FROM fusion_state").fetchall() == [(5,)]
     conn.close()
@@ -194,7 +236,9 @@ def test_a_frame_that_is_not_a_batch_is_named_and_ends_the_writer(tmp_path: Path
     SqliteStore(tmp_path / "t.db").close()
     done = _run_writer(tmp_path / "t.db", struct.pack(">I", len(frame)) + frame)
     assert done.returncode == 1
-    assert done.stdout.startswith(b"error: ") and done.stdout.endswith(b"\n") and done.stdout.count(b"\n") == 1
+    greeting, _, answer = done.stdout.partition(b"\n")
+    assert greeting == b"ready"
+    assert answer.startswith(b"error: ") and answer.endswith(b"\n") and answer.count(b"\n") == 1
 
 
 @pytest.mark.parametrize("args", [[], ["db"], ["db", "12x", "FULL"], ["db", "1", "SOMETIMES"]])

@@ -141,14 +141,16 @@ class WholeStore:
             self._sent = cursor
 
     def settle(self) -> None:
-        """Until the writer has stored the batch in flight."""
+        """Until the writer has started and stored the batch in flight."""
         if self._writer is not None:
             self._writer.wait()
 
     def reset(self) -> None:
-        """The writer ended (its batch stored whole or not at all) and a new one started."""
+        """The writer ended (its batch stored whole or not at all) and a new one started; one started that was
+        given no batch yet is kept (the fusion process starts its writer early, before its first recovery)."""
         if self._writer is not None:
-            self._writer.close()
+            if not self._writer.untouched:
+                self._writer.close()
             self._sent = None
             self._writer.start()
 
@@ -252,13 +254,12 @@ class FusionWorker:
             cursor = scope.cursor()
             latest = scope.latest_time(cursor)
             scope.drop_open()
-            if latest is None:
-                return
-            since = latest - timedelta(seconds=self._fuser.config.window_s)
-            observations = scope.since_time(since, cursor)
-            for start in range(0, len(observations), FUSION_BATCH):
-                self._persist(self._fuser.add(observations[start : start + FUSION_BATCH]), None)
-            scope.settle()  # rebuilt and stored when recovery returns
+            if latest is not None:
+                since = latest - timedelta(seconds=self._fuser.config.window_s)
+                observations = scope.since_time(since, cursor)
+                for start in range(0, len(observations), FUSION_BATCH):
+                    self._persist(self._fuser.add(observations[start : start + FUSION_BATCH]), None)
+            scope.settle()  # rebuilt and stored, by a writer that has started, when recovery returns
 
     def step(self, limit: int = FUSION_BATCH) -> int:
         """Fuse up to ``limit`` stored observations not yet read; returns how many were read (0: nothing new)."""

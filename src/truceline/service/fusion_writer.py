@@ -11,8 +11,11 @@ times as fast.
 
 How: the fusion process builds a batch's rows (:func:`~truceline.store.incident_rows.incident_changes`),
 sends them as one length-prefixed JSON frame over the writer's stdin, and goes on to the next batch. The
-writer stores the frame in one transaction (rows, members and cursor together, as before) and answers one
-line, ``ok`` or ``error: …``. One batch is in flight at most: the next frame is sent only once the writer
+writer says ``ready`` once it has opened the store, then stores each frame in one transaction (rows, members
+and cursor together, as before) and answers one line, ``ok`` or ``error: …``. Whoever starts it waits for
+``ready`` before it says it can fuse (recovery ends with :meth:`IncidentWriter.wait`): a writer that cannot
+open the store is then a failed start, and its start-up (an interpreter and the store's modules, ~0.4 s of CPU)
+is over before the first batch comes. One batch is in flight at most: the next frame is sent only once the writer
 has answered the last one, so batches commit in order and a failure is noticed at the next batch.
 
 Failures: a writer that fails a transaction (rolled back) says why and exits; one that dies says nothing;
@@ -37,11 +40,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import orjson
 
-from truceline.store.incident_rows import IncidentChanges
+if TYPE_CHECKING:  # only a type here: the fusion process starts its writer before it imports the store and the fuser
+    from truceline.store.incident_rows import IncidentChanges
 
 __all__ = ["IncidentWriter", "WriterFailed", "main"]
 
@@ -68,8 +72,16 @@ class IncidentWriter:
         self._synchronous = synchronous
         self._stuck_after_s = stuck_after_s
         self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False  # the running writer said ``ready``
+        self._given = False  # a batch was handed to the running writer
+        self._unread = b""  # what was read from the writer past the last whole line
         self._in_flight = False
         self._failed = False  # a batch was not stored: none after it is taken until close() (recovery)
+
+    @property
+    def untouched(self) -> bool:
+        """Started, and given no batch since: there is nothing in it to finish or drop."""
+        return self._proc is not None and not self._given and not self._failed
 
     @property
     def pid(self) -> int | None:
@@ -85,17 +97,26 @@ class IncidentWriter:
             raise WriterFailed("a batch before this one was not stored; recover from the committed cursor first (close the writer)")
         proc = self._proc if self._proc is not None else self.start()
         frame = orjson.dumps(changes)
+        self._given = True
         self._send(proc, _LENGTH.pack(len(frame)) + frame)
         self._in_flight = True
 
     def wait(self) -> None:
-        """Until the batch in flight is stored (raises :class:`WriterFailed` if it was not); no-op when none is."""
+        """Until the writer started has said ``ready`` and the batch in flight is stored (raises
+        :class:`WriterFailed` if either fails); no-op when there is nothing to wait for."""
+        proc = self._proc
+        if proc is not None and not self._started:
+            greeting = self._line(proc)
+            if greeting != b"ready\n":
+                self._failed = True
+                why = greeting.decode("utf-8", "replace").strip() or f"it ended first ({self._ended(proc)}; its error is in the log)"
+                raise WriterFailed(f"the fusion writer did not start: {why}")
+            self._started = True
         if not self._in_flight:
             return
-        proc = self._proc
         assert proc is not None
         self._in_flight = False
-        answer = self._answer(proc)
+        answer = self._line(proc)
         if answer != b"ok\n":
             self._failed = True
             why = answer.decode("utf-8", "replace").strip() or f"it ended without an answer ({self._ended(proc)})"
@@ -116,19 +137,20 @@ class IncidentWriter:
             self._failed = True
             raise WriterFailed(f"the fusion writer is gone ({self._ended(proc)}): {exc}") from None
 
-    def _answer(self, proc: subprocess.Popen[bytes]) -> bytes:
-        """The writer's next line (``b""`` if it ended first)."""
+    def _line(self, proc: subprocess.Popen[bytes]) -> bytes:
+        """The writer's next line (what is left, without a newline, if it ended first)."""
         assert proc.stdout is not None
-        fd, answer = proc.stdout.fileno(), b""  # read from the pipe itself: nothing is buffered beside it
+        fd, text = proc.stdout.fileno(), self._unread  # read from the pipe itself: only _unread is buffered beside it
         deadline = time.monotonic() + self._stuck_after_s
-        while not answer.endswith(b"\n"):
+        while b"\n" not in text:
             if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 self._kill_stuck(proc)
             chunk = os.read(fd, _CHUNK)
             if not chunk:
                 break
-            answer += chunk
-        return answer
+            text += chunk
+        line, newline, self._unread = text.partition(b"\n")
+        return line + newline
 
     def _kill_stuck(self, proc: subprocess.Popen[bytes]) -> NoReturn:
         proc.kill()
@@ -139,7 +161,7 @@ class IncidentWriter:
     def close(self) -> None:
         """Let the writer finish its batch and exit (killed after :data:`STOP_WAIT_S`); what it stored stays.
         Never raises: after a failure, recovery reads what was committed."""
-        proc, self._proc, self._in_flight, self._failed = self._proc, None, False, False
+        proc, self._proc, self._in_flight, self._failed, self._started, self._given, self._unread = self._proc, None, False, False, False, False, b""
         if proc is None:
             return
         assert proc.stdin is not None and proc.stdout is not None
@@ -198,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr
     store = SqliteStore(Path(args[0]), synchronous=args[2])
     try:
+        out.write(b"ready\n")
+        out.flush()
         while (frame := _frame(sys.stdin.buffer)) is not None:
             try:
                 store.write_incident_changes(orjson.loads(frame))  # a frame of another shape fails to unpack there

@@ -16,8 +16,9 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["DIR_MODE", "FILE_MODE", "create_private_file", "tighten_data_dir"]
+__all__ = ["DATABASE_FILENAME", "DIR_MODE", "FILE_MODE", "create_private_file", "tighten_data_dir"]
 
+DATABASE_FILENAME = "truceline.db"  # the store's file in a data dir (here, where it is named without importing the store)
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _log = logging.getLogger(__name__)

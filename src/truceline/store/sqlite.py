@@ -25,7 +25,7 @@ from truceline.store.prepared import (
     prepare_batch,
     prepare_observation,
 )
-from truceline.store.private import create_private_file, tighten_data_dir
+from truceline.store.private import DATABASE_FILENAME, create_private_file, tighten_data_dir
 from truceline.store.sqlite_base import InsertHook
 from truceline.store.sqlite_incidents import IncidentTables
 from truceline.store.sqlite_keys import KeyTables
@@ -50,8 +50,6 @@ __all__ = [
     "prepare_batch",
     "prepare_observation",
 ]
-
-DATABASE_FILENAME = "truceline.db"
 
 
 class SqliteStore(ObservationTables, IncidentTables, ReviewTables, RevocationTables, LedgerTables, KeyTables):
