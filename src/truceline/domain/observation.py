@@ -515,15 +515,7 @@ class Observation(_Frozen):
             raise PydanticCustomError(
                 "assumed_rules", "assumed.rules {rules} is not one of {known}", {"rules": rules, "known": ", ".join(_defaults.known_rules())}
             )
-        expected = _assumed_for(
-            rules,
-            self.source.type._value_,
-            self.kind._value_,
-            self.time_uncertainty_s is not None,
-            type(loc) is PointLocation and loc.cep_m is None and loc.cov_m2 is None,
-            type(loc) is BearingLocation and loc.sensor_cep_m is None,
-            _origin_unstated(self.attributes),
-        )
+        expected = self._assumed_under(rules)
         if given is None:
             if expected is not None:
                 object.__setattr__(self, "assumed", expected)
@@ -535,6 +527,19 @@ class Observation(_Frozen):
                 "assumed is set by truceline, not by senders: under {rules} this observation assumes {expected}, got {got}",
                 {"rules": rules, "expected": want, "got": given.model_dump(exclude_none=True, exclude={"rules"})},
             )
+
+    def _assumed_under(self, rules: str) -> Assumed | None:
+        """What a known rules version assumes for what this observation leaves unstated (None: nothing)."""
+        loc = self.location
+        return _assumed_for(
+            rules,
+            self.source.type._value_,
+            self.kind._value_,
+            self.time_uncertainty_s is not None,
+            type(loc) is PointLocation and loc.cep_m is None and loc.cov_m2 is None,
+            type(loc) is BearingLocation and loc.sensor_cep_m is None,
+            _origin_unstated(self.attributes),
+        )
 
     @property
     def time_sd_s(self) -> float:

@@ -41,6 +41,7 @@ from truceline.domain.observation_fast import (
     _source,
     _time_ok,
     as_document,
+    assumed_as_given,
 )
 
 _isfinite = math.isfinite
@@ -51,7 +52,7 @@ _fromiso = datetime.fromisoformat
 _normalise: Callable[[Observation], Observation] = Observation.__dict__["_normalise"]
 _check_uncertainty: Callable[[PointLocation], PointLocation] = PointLocation.__dict__["_check_uncertainty"]
 
-_OBSERVATION_KEYS = frozenset(Observation.model_fields) - {"assumed"}
+_OBSERVATION_KEYS = frozenset(Observation.model_fields)  # ``assumed`` taken when it is what its rules give
 _POINT_KEYS = frozenset(PointLocation.model_fields)
 _BEARING_KEYS = frozenset(BearingLocation.model_fields)
 _PLACE_KEYS = frozenset(PlaceLocation.model_fields)
@@ -302,6 +303,11 @@ def fast_observation(record: Any, now: datetime, skew: timedelta = DEFAULT_CLOCK
             _normalise(obs)  # content id and assumed uncertainties: the model's own code
         except PydanticCustomError:
             return None
+    if "assumed" in record:  # a stored document's (or a sender's copy of it): kept only when exactly the rules'
+        assumed = assumed_as_given(obs, record["assumed"])
+        if assumed is None:
+            return None
+        obs.__dict__["assumed"] = assumed
     return obs
 
 
