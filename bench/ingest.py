@@ -1,6 +1,6 @@
 """Ingest throughput: POST /api/v1/observations over real HTTP vs raw SQLite executemany, same rows, same run.
 
-    truceline bench ingest [--observations 200000] [--batch 1000] [--stages]
+    truceline bench ingest [--observations 200000] [--batch 1000] [--stages] [--unstated]
     python bench/ingest.py [...]
 
 The server is a real ``truceline serve`` subprocess on loopback with the production settings
@@ -53,8 +53,9 @@ KINDS = ("explosion", "impact", "launch", "thermal", "flight", "muzzle-flash")
 SOURCES = (("ua-acoustic-1", "acoustic", "UA"), ("fr-radar-2", "radar", "FR"), ("us-uav-3", "uav", "US"), ("osce-4", "monitor", "OSCE"))
 
 
-def make_observations(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    """Synthetic but valid observations spread over eastern Ukraine and the year 2023."""
+def make_observations(count: int, seed: int = 7, unstated: bool = False) -> list[dict[str, Any]]:
+    """Synthetic but valid observations spread over eastern Ukraine and the year 2023; ``unstated``: as many real
+    senders post them, with no ``time_uncertainty_s`` and no ``cep_m`` (truceline assumes and stores its defaults)."""
     rng = random.Random(seed)
     start = datetime(2023, 1, 1, tzinfo=UTC)
     out = []
@@ -73,6 +74,8 @@ def make_observations(count: int, seed: int = 7) -> list[dict[str, Any]]:
                 "releasable_to": ["COALITION"],
             }
         )
+        if unstated:
+            del out[-1]["time_uncertainty_s"], out[-1]["location"]["cep_m"]
     return out
 
 
@@ -388,8 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ingest-only", action="store_true", help="only the raw floor and the ingest-only run over --connections (no 1-connection or fusing run)"
     )
+    parser.add_argument(
+        "--unstated", action="store_true", help="observations as many real senders post them: no time_uncertainty_s, no cep_m (defaults assumed)"
+    )
     args = parser.parse_args(argv)
-    docs = make_observations(args.observations)
+    docs = make_observations(args.observations, unstated=args.unstated)
     with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
         workdir = Path(tmp)
         raw = bench_raw(docs, args.batch, workdir)
@@ -401,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         raw_fused = None if not fusing else bench_raw(docs, args.batch, workdir, FUSED_ROWS[args.connections])
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
     c = args.connections
-    print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores)")
+    shape = ", uncertainties unstated" if args.unstated else ""
+    print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores{shape})")
     print(f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
     if ingest_one is not None:
         print(f"HTTP POST, ingest only, 1 connection      {ingest_one:>10,.0f} obs/s  ({ingest_one / raw:.2f} of raw)")
