@@ -97,7 +97,7 @@ def _with_assumed(doc: str, assumed: Any) -> str:
 
 def test_assumed_records_are_taken_only_when_exactly_what_their_rules_give(store: SqliteStore) -> None:
     """What real senders post leaves uncertainties out, so their stored documents carry the ``assumed`` record
-    truceline wrote: read back without pydantic (40–49 µs each) when it is exactly the rules' record, and by
+    truceline wrote: read back without pydantic (about twice as costly) when it is exactly the rules' record, and by
     pydantic, which keeps or refuses it, when it is anything else."""
     docs = [doc for doc in _stored(store, _shapes()) if '"assumed"' in doc]
     assert {json.loads(doc)["location"].get("type", "point") for doc in docs} == {"point", "place", "bearing"}

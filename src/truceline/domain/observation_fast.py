@@ -383,7 +383,8 @@ _CURRENT_RULES = _defaults.rules_name(_defaults.CURRENT)
 def checked_stored(doc: bytes | str) -> Checked | None:
     """:func:`checked_record` for a stored document, ``assumed`` record included when it is exactly what its rules
     give the record (:func:`assumed_as_given`, the model's own check); None sends it the ordinary way. Without
-    this, every stored document with an ``assumed`` record went to pydantic: 40–49 µs each instead of ~7."""
+    this, every stored document with an ``assumed`` record went to pydantic, at about twice the cost (docs/performance.md,
+    "Twelfth round")."""
     try:
         r = decode_stored(doc)
     except (_MsgspecError, msgspec.DecodeError):
