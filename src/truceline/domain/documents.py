@@ -5,12 +5,13 @@ validated when they arrived, so the clock-skew check is not applied again (a doc
 not "from the future" today).
 
 Each document goes through the compiled fast path (:func:`truceline.domain.observation_fast.checked_stored`:
-msgspec and the model's own rules, ~4× cheaper than pydantic, ~6× for a document with an ``assumed`` record); one
+msgspec and the model's own rules, ~4× cheaper than pydantic, ~2× for a document with an ``assumed`` record); one
 it does not take (a place, a bearing) is read by orjson and built by the dict fast path
 (:func:`truceline.domain.observation_dict_fast.fast_observation`, ~2× cheaper than pydantic); an ``assumed``
 record is taken by both when it is exactly what its rules give. What neither takes as plainly valid (an unusual
-shape, an ``assumed`` record that does not match) is parsed by pydantic as before, so all give the same observations (tests/test_documents_fast.py compares them field for field on stored rows and on
-generated documents).
+shape, an ``assumed`` record that does not match) is parsed by pydantic as before, so all give the same
+observations (tests/test_documents_fast.py compares them field for field on stored rows and on generated
+documents).
 """
 
 from __future__ import annotations
