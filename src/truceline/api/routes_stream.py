@@ -17,6 +17,10 @@ from truceline.bus.ports import Event, Evidence
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 HEARTBEAT_S = 15.0
+#: Events written to a reader in one piece at most: those already waiting when one arrives go out with it. Each
+#: piece passes the response's middleware and a socket write, so one per event made a fusing server's reader set
+#: its pace (docs/performance.md, "Twelfth round").
+WRITE_EVENTS = 256
 
 
 def format_event(number: int, event: Event) -> bytes:
@@ -78,14 +82,18 @@ async def stream(request: Request, principal: Annotated[Principal, Depends(requi
                     continue
                 except StopAsyncIteration:
                     return
+                piece: list[bytes] = []
                 if subscription.lost != reported_lost:
                     reported_lost = subscription.lost
                     number += 1
-                    yield format_event(number, Event("lost", {"lost": reported_lost}, principal.org))
-                shown = view_for(principal, event)
-                if shown is not None:
-                    number += 1
-                    yield format_event(number, shown)
+                    piece.append(format_event(number, Event("lost", {"lost": reported_lost}, principal.org)))
+                for each in (event, *subscription.queued(WRITE_EVENTS - 1)):
+                    shown = view_for(principal, each)
+                    if shown is not None:
+                        number += 1
+                        piece.append(format_event(number, shown))
+                if piece:
+                    yield b"".join(piece)
         finally:
             subscription.close()
             request.app.state.fusion.readers_changed()

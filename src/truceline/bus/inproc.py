@@ -23,6 +23,7 @@ class InProcessSubscription:
         self._bus = bus
         self._loop = loop
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=size)
+        self._ended = False  # :meth:`queued` took the end-of-stream mark off the queue
         self.lost = 0
 
     def _offer(self, event: Event | None) -> None:
@@ -33,10 +34,25 @@ class InProcessSubscription:
         self._queue.put_nowait(event)
 
     async def __anext__(self) -> Event:
+        if self._ended:
+            raise StopAsyncIteration
         event = await self._queue.get()
         if event is None:
             raise StopAsyncIteration
         return event
+
+    def queued(self, limit: int) -> list[Event]:
+        """Up to ``limit`` events already in the queue, without waiting; the end of the stream stops it (the next
+        ``__anext__`` then ends). Runs on the loop, as ``__anext__`` does."""
+        out: list[Event] = []
+        queue = self._queue
+        while len(out) < limit and not self._ended and not queue.empty():
+            event = queue.get_nowait()
+            if event is None:
+                self._ended = True
+            else:
+                out.append(event)
+        return out
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self

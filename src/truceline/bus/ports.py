@@ -40,6 +40,10 @@ class Subscription(Protocol):
 
     def __aiter__(self) -> AsyncIterator[Event]: ...
 
+    def queued(self, limit: int) -> list[Event]:
+        """Up to ``limit`` events already waiting, without waiting (a reader writes them out together)."""
+        ...
+
     def close(self) -> None: ...
 
 
