@@ -1,6 +1,6 @@
 """Ingest throughput: POST /api/v1/observations over real HTTP vs raw SQLite executemany, same rows, same run.
 
-    truceline bench ingest [--observations 200000] [--batch 1000] [--stages] [--unstated]
+    truceline bench ingest [--observations 200000] [--batch 1000] [--stages] [--unstated] [--stream-reader]
     python bench/ingest.py [...]
 
 The server is a real ``truceline serve`` subprocess on loopback with the production settings
@@ -9,7 +9,9 @@ leaves appended in the same transaction). The baseline inserts the
 very same rows (ledger rows included) into a fresh database with the same schema and pragmas, one
 transaction per batch, with no validation, hashing or HTTP: the ceiling for this store.
 ``--stages`` also times each stage of the request path in this process (parse, validate, prepare,
-the parser pool's pickling, store, ledger) on the same rows, in µs per observation.
+the parser pool's pickling, store, ledger) on the same rows, in µs per observation. ``--stream-reader`` keeps
+one ``/api/v1/stream`` reader connected through each fusing run, as an analyst's open page is: the server then
+announces every incident fusion changes.
 """
 
 from __future__ import annotations
@@ -129,6 +131,51 @@ FUSED: dict[str, float] = {}
 FUSED_ROWS: dict[int, FusedRows] = {}
 """What each fusing run's fusion stored (incident and membership rows), by connections: the fused floor replays it."""
 FUSION_IN = ("process", "thread")
+STREAMED: dict[str, tuple[int, int]] = {}
+"""(events, bytes) the ``/stream`` reader received in each fusing run (``--stream-reader``), by where the server fuses."""
+
+
+class StreamReader:
+    """One ``/api/v1/stream`` reader on a plain socket, as cheap as a reader gets (an analyst's open page reads
+    the same stream): it counts the events and bytes it receives until :meth:`stop`."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.events = 0
+        self.bytes = 0
+        self._stopping = threading.Event()
+        self._sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self._sock.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n".encode())
+        head = b""
+        while b": connected" not in head:  # subscribed (and the fusion process told) before the first POST
+            chunk = self._sock.recv(4096)
+            if not chunk:
+                raise RuntimeError(f"the stream closed before it connected: {head[:300]!r}")
+            head += chunk
+        self._sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._read, name="bench-stream-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        marker = b"\nevent: "
+        tail = b""
+        while not self._stopping.is_set():
+            try:
+                chunk = self._sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            self.bytes += len(chunk)
+            joined = tail + chunk  # a marker split between two reads is counted once
+            self.events += joined.count(marker) - tail.count(marker)
+            tail = joined[-(len(marker) - 1) :]
+
+    def stop(self) -> tuple[int, int]:
+        """Disconnect; (events, bytes) received."""
+        self._stopping.set()
+        self._thread.join()
+        self._sock.close()
+        return self.events, self.bytes
 
 
 def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_s: float = 600.0) -> tuple[float, int]:
@@ -153,14 +200,15 @@ def _wait_fused(db: Path, count: int, process: subprocess.Popen[bytes], timeout_
     raise RuntimeError("fusion did not catch up in time")
 
 
-def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: str | None) -> float:
+def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusion: str | None, reader: bool = False) -> float:
     """Observations per second through a real server; ``connections`` clients send batches concurrently.
 
     ``fusion`` says where the server fuses what it accepts: ``"process"`` (its default, a child process it
     supervises), ``"thread"`` (``--fusion-in thread``), or None: it only ingests (``--no-fusion``, as when
     `truceline fuse` runs beside it). Also records the server's CPU time per observation (all its processes)
     in :data:`CPU_US`; a fusing run also waits until fusion has caught up and records that rate in
-    :data:`FUSED` (fusion runs behind the answered POSTs, so the POST rate alone hides its backlog)."""
+    :data:`FUSED` (fusion runs behind the answered POSTs, so the POST rate alone hides its backlog). With
+    ``reader`` one :class:`StreamReader` is connected before the first POST and until everything is fused."""
     data_dir = workdir / f"http-{connections}-{fusion or 'ingest'}"
     port = _free_port()
     process = subprocess.Popen(
@@ -180,6 +228,7 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
         # Each sender's client is made before the clock starts, as a sender keeps its client: making one builds
         # a TLS context (~30 ms of CPU each), which took 0.13 s of the two cores from the server in the timed run.
         clients = [httpx.Client(base_url=url, headers=headers, timeout=60) for _ in range(connections)]
+        stream = StreamReader(port, key) if reader else None
 
         def sender(client: httpx.Client) -> None:
             while True:
@@ -210,6 +259,8 @@ def bench_http(docs: list[dict[str, Any]], batch: int, workdir: Path, connection
             _wait_fused(data_dir / "truceline.db", len(docs), process)
             FUSED[fusion] = len(docs) / (time.perf_counter() - started)
             CPU_US[f"{connections}-{fusion}-fused"] = cpu_us()
+            if stream is not None:
+                STREAMED[fusion] = stream.stop()
             if fusion == "process":
                 FUSED_ROWS[connections] = _fused_rows(data_dir / "truceline.db")
         return len(docs) / elapsed
@@ -394,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--unstated", action="store_true", help="observations as many real senders post them: no time_uncertainty_s, no cep_m (defaults assumed)"
     )
+    parser.add_argument(
+        "--stream-reader", action="store_true", help="one /api/v1/stream reader connected through each fusing run (an analyst's open page)"
+    )
     args = parser.parse_args(argv)
     docs = make_observations(args.observations, unstated=args.unstated)
     with tempfile.TemporaryDirectory(prefix="truceline-bench-") as tmp:
@@ -403,11 +457,13 @@ def main(argv: list[str] | None = None) -> int:
         ingest_many = bench_http(docs, args.batch, workdir, args.connections, fusion=None)
         backlog = None if args.ingest_only else bench_backlog(workdir / f"http-{args.connections}-ingest", len(docs))
         bare_fuser = None if args.ingest_only else bench_bare_fuser(docs)
-        fusing = {} if args.ingest_only else {where: bench_http(docs, args.batch, workdir, args.connections, fusion=where) for where in FUSION_IN}
+        fusing = {} if args.ingest_only else {
+            where: bench_http(docs, args.batch, workdir, args.connections, fusion=where, reader=args.stream_reader) for where in FUSION_IN
+        }
         raw_fused = None if not fusing else bench_raw(docs, args.batch, workdir, FUSED_ROWS[args.connections])
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
     c = args.connections
-    shape = ", uncertainties unstated" if args.unstated else ""
+    shape = (", uncertainties unstated" if args.unstated else "") + (", one /stream reader while fusing" if args.stream_reader else "")
     print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores{shape})")
     print(f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas)")
     if ingest_one is not None:
@@ -424,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"HTTP POST, {label}, {c} conns".ljust(42) + f"{fusing[where]:>10,.0f} obs/s  ({fusing[where] / raw:.2f} of raw)")
             goal = f"; goal >= {GOAL_RATIO_FUSED:.2f} of raw" if where == "process" else ""
             print(f"  same run, until all are fused           {FUSED[where]:>10,.0f} obs/s  ({FUSED[where] / raw:.2f} of raw{goal})")
+            if where in STREAMED:
+                events, size = STREAMED[where]
+                print(f"  the /stream reader received             {events:>10,d} events  ({size / 1e6:,.1f} MB)")
         assert raw_fused is not None
         incidents, members = FUSED_ROWS[c]
         print(
