@@ -22,7 +22,7 @@ from truceline.domain.observation import ObservationKind
 from truceline.fuse import Fuser
 from truceline.fuse.snapshot import Snapshot
 from truceline.ingest.validation import validate_batch, validation_context
-from truceline.service.fusion import FusionWorker
+from truceline.service.fusion import FusionWorker, incident_feature, snapshot_feature
 from truceline.sim import load_scenario, observation_records, simulate
 from truceline.store.grid import grid_cell
 from truceline.store.incident_rows import incident_refs, incident_row, incident_rows, snapshot_json
@@ -41,6 +41,11 @@ def _fused(scenario: str) -> tuple[list[Snapshot], list[object]]:
 def _same_row(snapshot: Snapshot) -> None:
     incident = snapshot.to_incident()
     assert snapshot_json(snapshot) == incident.model_dump_json()
+    # The feature fusion announces to /stream readers: the same JSON as the incident's, and a dict of its own.
+    feature = snapshot_feature(snapshot)
+    assert orjson.dumps(feature) == orjson.dumps(incident_feature(incident))
+    assert feature["properties"]["attributes"] == snapshot.attributes
+    assert feature["properties"]["attributes"] is not snapshot.attributes
     assert incident_row(snapshot, True, 5) == incident_row(incident, True, 5)
     assert incident_refs(snapshot) == incident.observation_refs()
     # The stores' one pass over a batch (each snapshot's references split once) gives the same rows and members.

@@ -195,6 +195,15 @@ def test_incident_members_are_found_per_organisation_or_by_id_alone_on_old_incid
     members = store.member_documents(["inc-ru", "inc-old"])
     assert [d["source"]["org"] for d in members["inc-ru"]] == ["RU"]
     assert sorted(d["source"]["org"] for d in members["inc-old"]) == ["RU", "UA"]
+    # What fusion's announcements read instead of the documents: the same members, their owner, id and labels.
+    evidence = store.member_evidence(["inc-ru", "inc-old", "inc-none"])
+    assert evidence["inc-ru"] == [("RU", "same", ("RU",))]
+    assert sorted(evidence["inc-old"]) == [("RU", "same", ("RU",)), ("UA", "same", ("COALITION",))]
+    assert evidence["inc-none"] == []
+    for incident_id, docs in store.member_documents(["inc-ru", "inc-old"]).items():
+        assert sorted(evidence[incident_id]) == sorted(
+            (d["source"]["org"], d["id"], tuple(d.get("releasable_to", ()))) for d in docs
+        )
 
 
 def test_incidents_members_and_fusion_cursor(store: SqliteStore) -> None:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from truceline.bus.codec import encode_event, event_from
+from truceline.bus.codec import decode_events, encode_event
 from truceline.bus.inproc import DEFAULT_QUEUE_SIZE, InProcessBus, InProcessSubscription
 from truceline.bus.ports import Event
 
@@ -215,6 +215,22 @@ class NatsBus:
             self._drain_scheduled = True
         self._loop.call_soon_threadsafe(self._drain_events)
 
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """:meth:`publish` each, in order: delivered locally together, queued for NATS together."""
+        self._local.publish_many(events)
+        if not events or self._closed or not self._thread.is_alive():
+            return
+        with self._outbox_lock:
+            for event in events:
+                if len(self._outbox) >= OUTBOX_LIMIT:
+                    self._outbox.popleft()
+                    self.events_lost += 1
+                self._outbox.append(event)
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        self._loop.call_soon_threadsafe(self._drain_events)
+
     def _drain_events(self) -> None:
         """On the loop: send every queued event, packed into messages of at most :data:`PACK_BYTES`."""
         with self._outbox_lock:
@@ -250,12 +266,11 @@ class NatsBus:
         if headers.get(ORIGIN_HEADER) == self.origin:
             return  # our own events, already delivered locally
         try:
-            events = [event_from(item) for item in orjson.loads(msg.data)]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            events = decode_events(msg.data)
+        except ValueError as exc:
             log.warning("dropped a malformed event message on %s: %s", msg.subject, exc)
             return
-        for event in events:
-            self._local.publish(event)
+        self._local.publish_many(events)
 
     # -- announcements (what an acknowledgement waits for) --------------------------------------
     def announce_stored(self, pairs: Sequence[tuple[str, str]]) -> None:

@@ -55,6 +55,10 @@ class Bus(Protocol):
 
     def publish(self, event: Event) -> None: ...
 
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """:meth:`publish` each, in order, handed over together (one wake-up of each reader, not one per event)."""
+        ...
+
     def subscribe(self) -> Subscription: ...
 
     def announce_stored(self, pairs: Sequence[tuple[str, str]]) -> None:

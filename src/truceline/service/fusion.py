@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import orjson
+
 from truceline.bus.ports import Event, Evidence
 from truceline.domain.documents import parse_documents
 from truceline.domain.incident import Incident
@@ -30,13 +32,31 @@ from truceline.domain.observation import Observation
 from truceline.domain.observation_fast import collector_paused
 from truceline.fuse.batch import FUSION_BATCH
 from truceline.fuse.fuser import Fuser
+from truceline.fuse.snapshot import Snapshot
 from truceline.fuse.updates import FuserConfig, IncidentUpdate, UpdateAction
 from truceline.service.fusion_writer import IncidentWriter
 from truceline.service.settings import GC_FIRST_THRESHOLD
-from truceline.store.incident_rows import IncidentItem, incident_changes
+from truceline.store.incident_rows import IncidentItem, incident_changes, snapshot_document
+from truceline.store.ports import MemberEvidence
 from truceline.store.sqlite import SqliteStore
 
 log = logging.getLogger(__name__)
+
+
+def snapshot_feature(snapshot: Snapshot) -> dict[str, Any]:
+    """``incident_feature(snapshot.to_incident())``, without building the incident (the same JSON;
+    tests/test_incident_rows.py compares the bytes): fusion announces one per changed incident to ``/stream``
+    readers, and the incident and its ``model_dump`` were a third of announcing (docs/performance.md)."""
+    properties = snapshot_document(snapshot)
+    del properties["id"], properties["lat"], properties["lon"]
+    properties["time"] = orjson.dumps(properties["time"], option=orjson.OPT_UTC_Z)[1:-1].decode()
+    properties["attributes"] = dict(properties["attributes"])  # the feature's own, as the incident's is
+    return {
+        "type": "Feature",
+        "id": snapshot.id,
+        "geometry": {"type": "Point", "coordinates": [round(snapshot.lon, 7), round(snapshot.lat, 7)]},
+        "properties": properties,
+    }
 
 
 def incident_feature(incident: Incident) -> dict[str, Any]:
@@ -167,6 +187,10 @@ class EventSink(Protocol):
         """Deliver one event; never blocks on a slow reader."""
         ...
 
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """Deliver events in order, handed over together (a batch's announcements); never blocks on a slow reader."""
+        ...
+
 
 class FusionWorker:
     """Runs fusion over newly stored observations, in a background thread or on demand."""
@@ -185,6 +209,8 @@ class FusionWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._recovered = False
+        # The last batch handed to the store whose news waits for it to be stored: (updates, members before).
+        self._unannounced: tuple[list[IncidentUpdate], dict[str, list[MemberEvidence]]] | None = None
         self.errors = 0
         self.last_error: str | None = None
         self.retry_s = 1.0  # the first retry's wait after a failed step; doubled per failure in a row
@@ -241,6 +267,7 @@ class FusionWorker:
         with self._lock:
             self._fuser = Fuser(self._fuser.config)
             self._recovered = False
+            self._unannounced = None  # its batch may be dropped; recovery announces the incidents it rebuilds
 
     # -- work --------------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -260,6 +287,7 @@ class FusionWorker:
                 for start in range(0, len(observations), FUSION_BATCH):
                     self._persist(self._fuser.add(observations[start : start + FUSION_BATCH]), None)
             scope.settle()  # rebuilt and stored, by a writer that has started, when recovery returns
+            self._announce_stored()
 
     def step(self, limit: int = FUSION_BATCH) -> int:
         """Fuse up to ``limit`` stored observations not yet read; returns how many were read (0: nothing new)."""
@@ -274,6 +302,7 @@ class FusionWorker:
         cursor = self._scope.cursor()
         moved_to, observations = self._scope.after(cursor, limit)
         if moved_to == cursor:
+            self._announce_stored()  # idle: the last batch's news goes out once it is stored
             return 0
         if observations:
             self._persist(self._fuser.add(observations), moved_to)
@@ -307,34 +336,59 @@ class FusionWorker:
         announce = self._bus is not None and self._bus.has_subscribers
         # Who could see an incident before the change (a removed one, or which observations a reader of part
         # of an updated one could read) is known only from its members as stored now, which the change rewrites.
+        # So when someone listens the batch before must be stored first; its news goes out now, as it is readable
+        # now, and this batch's when the next is about to be stored (or fusion is idle): the writer stores each
+        # batch while the next is fused, as it does when no one listens (announcing right after each commit
+        # halved a fusing server's rate with one reader, docs/performance.md, "Thirteenth round").
         changed = removed + [item.id for item, _ in upserts]
-        if announce:
-            self._scope.settle()  # so one batch at a time when someone listens
-        before = self._store.member_documents(changed) if announce and changed else {}
-        self._scope.apply(upserts, removed, cursor)
+        pending, self._unannounced = self._unannounced, None
+        before: dict[str, list[MemberEvidence]] = {}
         if announce:
             self._scope.settle()
-            self._announce(updates, before)
+            stored = [u.incident_id for u in pending[0] if u.snapshot is not None] if pending is not None else []
+            members = self._store.member_evidence(list(dict.fromkeys(changed + stored))) if changed or stored else {}
+            if pending is not None:
+                self._announce(pending[0], pending[1], members)
+            before = {incident_id: members[incident_id] for incident_id in changed}
+        self._scope.apply(upserts, removed, cursor)
+        if announce:
+            self._unannounced = (updates, before)
+
+    def _announce_stored(self) -> None:
+        """The news of the last batch handed to the store, once it is stored (fusion is idle or recovered)."""
+        pending, self._unannounced = self._unannounced, None
+        if pending is None:
+            return
+        self._scope.settle()
+        if self._bus is None or not self._bus.has_subscribers:
+            return
+        updates, before = pending
+        stored = [u.incident_id for u in updates if u.snapshot is not None]
+        self._announce(updates, before, self._store.member_evidence(stored) if stored else {})
 
     def announce_review(self, incident_id: str, feature: dict[str, Any]) -> None:
         """:func:`announce_review` on this worker's store and bus."""
         announce_review(self._store, self._bus, incident_id, feature)
 
-    def _announce(self, updates: list[IncidentUpdate], before: dict[str, list[dict[str, Any]]]) -> None:
-        """Publish every change: upserts first, then the incidents fusion removed (so ``into`` is known)."""
+    def _announce(
+        self, updates: list[IncidentUpdate], before: dict[str, list[MemberEvidence]], evidence: dict[str, list[MemberEvidence]]
+    ) -> None:
+        """Publish every change of a stored batch (``before`` and ``evidence``: the members of its incidents before
+        it and after it): upserts first, then the incidents fusion removed (so ``into`` is known). The features
+        come from the fuser's snapshots as they are (:func:`snapshot_feature`), not from an ``Incident``."""
         assert self._bus is not None
-        incidents = [u.incident for u in updates if u.incident is not None]
-        evidence = self._store.member_documents([i.id for i in incidents])
         successor = {u.incident_id: u.merged_into for u in updates if u.action is UpdateAction.REMOVED}
+        events: list[Event] = []
         for update in updates:
-            if update.incident is None:
+            if update.snapshot is None:
                 continue
-            feature = incident_feature(update.incident)
+            feature = snapshot_feature(update.snapshot)
             feature["properties"]["action"] = update.action.value
             after = evidence.get(update.incident_id, [])
-            self._bus.publish(_incident_event(feature, before.get(update.incident_id, []), after))
+            events.append(_incident_event(feature, before.get(update.incident_id, []), after))
         for incident_id in successor:
-            self._bus.publish(_removal_event(incident_id, _survivor(incident_id, successor), before, evidence))
+            events.append(_removal_event(incident_id, _survivor(incident_id, successor), before, evidence))
+        self._bus.publish_many(events)
 
 
 @contextmanager
@@ -362,18 +416,20 @@ def announce_review(store: SqliteStore, bus: EventSink | None, incident_id: str,
     reader's view, partial views included)."""
     if bus is None or not bus.has_subscribers:
         return
-    evidence = _evidence(store.member_documents([incident_id]).get(incident_id, []))
+    evidence = _evidence(store.member_evidence([incident_id]).get(incident_id, []))
     feature["properties"]["action"] = "reviewed"
     changed = Event("incident.changed", {"id": incident_id}, owner_org="", evidence=evidence, any_evidence=True)
     bus.publish(Event("incident", feature, owner_org="", releasable_to=(), evidence=evidence, partial=changed))
 
 
-def _evidence(docs: list[dict[str, Any]]) -> Evidence:
-    """(owner, releasable_to) of each supporting observation: what a reader must be able to read."""
-    return tuple((doc["source"]["org"], tuple(doc.get("releasable_to", ()))) for doc in docs)
+def _evidence(members: list[MemberEvidence]) -> Evidence:
+    """(owner, releasable_to) of the supporting observations, each pair once: what a reader must be able to
+    read. Whether a reader may read all (or any) of them depends only on the distinct pairs, and an incident's
+    members share a few (one per organisation and label set), so its events carry and check those few."""
+    return tuple(dict.fromkeys((org, labels) for org, _, labels in members))
 
 
-def _incident_event(feature: dict[str, Any], before: list[dict[str, Any]], after: list[dict[str, Any]]) -> Event:
+def _incident_event(feature: dict[str, Any], before: list[MemberEvidence], after: list[MemberEvidence]) -> Event:
     """``incident`` (the feature) for a reader who may read every observation the incident rests on now;
     else ``incident.changed`` ``{id}`` if the reader may read an observation that joined it or left it.
 
@@ -383,8 +439,8 @@ def _incident_event(feature: dict[str, Any], before: list[dict[str, Any]], after
     ones all left learns that its view is gone (the fetch answers 404). Observations it may not read
     joining or leaving tell it nothing: its view does not change, and the moment would hint at them.
     """
-    had, has = {doc["id"] for doc in before}, {doc["id"] for doc in after}
-    moved = [doc for doc in after if doc["id"] not in had] + [doc for doc in before if doc["id"] not in has]
+    had, has = {(org, oid) for org, oid, _ in before}, {(org, oid) for org, oid, _ in after}  # ids are per organisation
+    moved = [m for m in after if (m[0], m[1]) not in had] + [m for m in before if (m[0], m[1]) not in has]
     changed = None
     if moved:
         changed = Event("incident.changed", {"id": feature["id"]}, owner_org="", evidence=_evidence(moved), any_evidence=True)
@@ -402,7 +458,7 @@ def _survivor(incident_id: str, successor: dict[str, str | None]) -> str | None:
 
 
 def _removal_event(
-    incident_id: str, into: str | None, gone: dict[str, list[dict[str, Any]]], evidence: dict[str, list[dict[str, Any]]]
+    incident_id: str, into: str | None, gone: dict[str, list[MemberEvidence]], evidence: dict[str, list[MemberEvidence]]
 ) -> Event:
     """``incident.merged`` (into another incident) or ``incident.removed`` (dissolved) for one incident.
 

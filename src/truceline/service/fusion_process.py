@@ -36,12 +36,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from truceline.bus.codec import event_dict, event_from
+from truceline.bus.codec import EVENT_LINE_PREFIX, decode_event_line, encode_event_line
 from truceline.bus.ports import Bus, Event
 from truceline.service.fuser_lock import fuser_holder
 from truceline.service.fusion_writer import IncidentWriter
@@ -63,6 +64,7 @@ STOP_WAIT_S = 30.0  # a stopping child's last batch; then it is killed (the batc
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 HEALTHY_AFTER_S = 60.0  # a child that lived this long resets the doubling of the restart wait
+READ_BYTES = 1 << 20  # the most of the child's output the server takes at once (about a thousand events)
 SILENT_LIMIT_S = 120.0  # a ready child that sends nothing (not even its status) this long is stuck: killed, restarted
 
 
@@ -162,13 +164,33 @@ class FusionProcess:
             except (BrokenPipeError, ValueError, OSError):
                 pass  # the child is gone: the supervisor sees it end and starts another
 
+    def _read_child(self, stdout: IO[bytes]) -> None:
+        """Until the child's end: whatever lines have arrived, taken together, their events handed to the readers
+        in one piece (a fusing batch announces thousands; one hand-over per event woke the loop for each)."""
+        fd = stdout.fileno()  # read unbuffered: what has arrived, without waiting for more
+        partial = b""
+        while chunk := os.read(fd, READ_BYTES):
+            lines = (partial + chunk).split(b"\n")
+            partial = lines.pop()  # an unfinished line waits for the rest
+            events: list[Event] = []
+            for line in lines:
+                if line.startswith(EVENT_LINE_PREFIX):
+                    self._heard = time.monotonic()
+                    try:
+                        events.append(decode_event_line(line))
+                    except ValueError as exc:
+                        log.error("unreadable event from the fusion process (%s): %r", exc, line[:200])
+                elif line.strip():
+                    self._receive(line)
+            self._bus.publish_many(events)
+        if partial.strip():
+            log.error("the fusion process ended in the middle of a message: %r", partial[:200])
+
     def _receive(self, line: bytes) -> None:
         self._heard = time.monotonic()
         try:
             message = orjson.loads(line)
-            if "event" in message:
-                self._bus.publish(event_from(message["event"]))
-            elif "status" in message:
+            if "status" in message:
                 status = message["status"]
                 errors = int(status["errors"])
                 self.errors += errors - self._child_errors
@@ -226,8 +248,7 @@ class FusionProcess:
         if self._stopping.is_set():  # stop() ran before the child was known: end it at once
             proc.stdin.close()
         self._send(b"")
-        for line in proc.stdout:
-            self._receive(line)
+        self._read_child(proc.stdout)
         code = proc.wait()
         with self._send_lock:
             if proc.stdin is not None and not proc.stdin.closed:
@@ -248,13 +269,21 @@ class _ParentLink:
 
     def publish(self, event: Event) -> None:
         """Send an event to the server, which publishes it to its readers."""
-        self.send({"event": event_dict(event)})
+        self._write(encode_event_line(event))
+
+    def publish_many(self, events: Sequence[Event]) -> None:
+        """Send events in one write (a batch's announcements): the server reads what has arrived and hands it
+        to its readers together."""
+        if events:
+            self._write(b"".join([encode_event_line(event) for event in events]))
 
     def send(self, message: dict[str, Any]) -> None:
         """One line; a server that is gone ends this process (BrokenPipeError)."""
-        line = orjson.dumps(message) + b"\n"
+        self._write(orjson.dumps(message) + b"\n")
+
+    def _write(self, lines: bytes) -> None:
         with self._lock:
-            self._out.write(line)
+            self._out.write(lines)
             self._out.flush()
 
 

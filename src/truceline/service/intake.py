@@ -61,10 +61,12 @@ def accept_prepared(state: Any, principal: Principal, items: Sequence[PreparedOb
             forwarder.notify()  # the outbox rows were written in the same transaction
         if bus.has_subscribers:
             new = set(result.stored)
+            events: list[Event] = []
             for item in items:
                 if item.id in new:
                     new.discard(item.id)  # a batch may repeat an id; announce it once
-                    bus.publish(Event("observation", orjson.loads(item.document), item.owner_org, item.labels))
+                    events.append(Event("observation", orjson.loads(item.document), item.owner_org, item.labels))
+            bus.publish_many(events)  # handed to each reader's loop once per batch, not once per observation
     return result
 
 

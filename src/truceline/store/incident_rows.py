@@ -48,9 +48,14 @@ def snapshot_time(snapshot: Snapshot) -> datetime:
 
 def _document(snapshot: Snapshot, time: datetime, ids: list[str], orgs: list[str]) -> str:
     """The incident's JSON from the snapshot and its observations split into ids and organisations."""
+    return _dumps(_document_values(snapshot, time, ids, orgs), option=_UTC_Z).decode()
+
+
+def _document_values(snapshot: Snapshot, time: datetime, ids: list[str], orgs: list[str]) -> dict[str, Any]:
+    """The incident's document as values, ``time`` a datetime: what :func:`_document` writes."""
     origin = snapshot.origin
     groups = snapshot.source_groups
-    document: dict[str, Any] = {
+    return {
         "id": snapshot.id,
         "time": time,
         "time_uncertainty_s": snapshot.time_sd_s,
@@ -69,7 +74,6 @@ def _document(snapshot: Snapshot, time: datetime, ids: list[str], orgs: list[str
         "source_groups": groups,
         "version": snapshot.version,
     }
-    return _dumps(document, option=_UTC_Z).decode()
 
 
 def _split(refs: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -86,6 +90,12 @@ def _split(refs: tuple[str, ...]) -> tuple[list[str], list[str]]:
 def snapshot_json(snapshot: Snapshot, time: datetime | None = None) -> str:
     """``snapshot.to_incident().model_dump_json()``, without building the incident."""
     return _document(snapshot, snapshot_time(snapshot) if time is None else time, *_split(snapshot.observation_ids))
+
+
+def snapshot_document(snapshot: Snapshot) -> dict[str, Any]:
+    """``snapshot.to_incident().model_dump()`` as JSON values (``time`` a datetime, enums their values, tuples kept):
+    the document :func:`snapshot_json` writes, before it is written."""
+    return _document_values(snapshot, snapshot_time(snapshot), *_split(snapshot.observation_ids))
 
 
 def incident_row(item: IncidentItem, finalised: bool, updated_us: int) -> tuple[Any, ...]:

@@ -14,6 +14,10 @@ from truceline.access.policy import Principal, Role
 from truceline.domain.observation import Observation
 from truceline.domain.validated import ValidatedObservation
 
+#: (organisation, id, releasable_to) of an observation an incident rests on: what deciding who may read the
+#: incident's news needs (the stores' ``member_evidence``).
+MemberEvidence = tuple[str, str, tuple[str, ...]]
+
 
 @dataclass(frozen=True)
 class ApiKey:

@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 
 from truceline.store.incident_rows import IncidentItem, incident_rows
-from truceline.store.ports import BBox
+from truceline.store.ports import BBox, MemberEvidence
 from truceline.store.postgres_base import PgBase
 from truceline.store.postgres_conn import PgConnection
 from truceline.store.postgres_observations import postgis_bbox
-from truceline.store.sqlite_incidents import IncidentTables
+from truceline.store.sqlite_incidents import IncidentTables, LabelsCache
 from truceline.store.sqlite_revocations import COUNTS_SQL
 from truceline.store.sqlite_schema import StoreError
 from truceline.store.timecodes import _us
@@ -192,6 +192,20 @@ class PgIncidentTables(IncidentTables, PgBase):
 
     def _incident_bbox(self, bbox: BBox) -> tuple[str, list[object]]:
         return postgis_bbox(bbox, "i")
+
+    def member_evidence(self, incident_ids: Sequence[str]) -> dict[str, list[MemberEvidence]]:
+        """(organisation, id, releasable_to) of each supporting observation per incident (the SQLite store's
+        :meth:`~truceline.store.sqlite_incidents.IncidentTables.member_evidence`)."""
+        out: dict[str, list[MemberEvidence]] = {i: [] for i in incident_ids}
+        rows = self._reader().execute(
+            "SELECT m.incident_id, o.org, o.id, (o.doc::json -> 'releasable_to')::text FROM incident_members m"
+            " JOIN observations o ON o.seq = m.obs_seq WHERE m.incident_id = ANY(?)",
+            (list(incident_ids),),
+        ).fetchall()
+        labels = LabelsCache()
+        for incident_id, org, oid, releasable_to in rows:
+            out[incident_id].append((org, oid, labels.of(releasable_to)))
+        return out
 
     def member_documents(self, incident_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Supporting observation documents per incident (for releasability-filtered views)."""
