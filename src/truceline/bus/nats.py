@@ -202,18 +202,7 @@ class NatsBus:
         The queue is drained on the client's loop into messages of many events each: one NATS message per
         event would cap an intake of thousands of observations per batch at the client's per-message cost.
         """
-        self._local.publish(event)
-        if self._closed or not self._thread.is_alive():
-            return
-        with self._outbox_lock:
-            if len(self._outbox) >= OUTBOX_LIMIT:
-                self._outbox.popleft()
-                self.events_lost += 1
-            self._outbox.append(event)
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        self._loop.call_soon_threadsafe(self._drain_events)
+        self.publish_many((event,))
 
     def publish_many(self, events: Sequence[Event]) -> None:
         """:meth:`publish` each, in order: delivered locally together, queued for NATS together."""
