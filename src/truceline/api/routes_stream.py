@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Annotated
 
+import msgspec
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -47,7 +47,7 @@ def view_for(principal: Principal, event: Event) -> Event | None:
     hidden = [name for name, evidence in event.guarded if not _may_read_evidence(principal, evidence, event.any_evidence)]
     if not hidden:
         return event
-    return replace(event, data={**event.data, **dict.fromkeys(hidden)})
+    return msgspec.structs.replace(event, data={**event.data, **dict.fromkeys(hidden)})
 
 
 @router.get(

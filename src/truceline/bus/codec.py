@@ -4,9 +4,10 @@ Why: an event made in one process (a cluster worker, the server's fusion process
 ``/stream`` readers under the very releasability rules it was made with; so the whole :class:`Event` travels,
 not just its data, and decoding restores the tuples, so the decoded event equals the one published.
 
-msgspec encodes the dataclass and decodes straight into it against its types (a compiled schema): a fusing
-server with a reader passes every changed incident through here, and ``orjson`` with a field-by-field rebuild
-took 8.7 µs per event against 3.2 (docs/performance.md, "Thirteenth round"). The JSON is the same as before.
+msgspec encodes the :class:`Event` struct and decodes straight into it against its types (a compiled schema): a
+fusing server with a reader passes every changed incident through here, and ``orjson`` with a field-by-field
+rebuild of a dataclass took 8.7 µs per event against 2.6 (docs/performance.md, "Thirteenth round"). The JSON is
+the same as before.
 """
 
 from __future__ import annotations
