@@ -170,8 +170,14 @@ class StreamReader:
             self.events += joined.count(marker) - tail.count(marker)
             tail = joined[-(len(marker) - 1) :]
 
-    def stop(self) -> tuple[int, int]:
-        """Disconnect; (events, bytes) received."""
+    def stop(self, quiet_s: float = 0.5, limit_s: float = 10.0) -> tuple[int, int]:
+        """Once nothing has arrived for ``quiet_s`` (the last batch's events follow its commit), disconnect; (events,
+        bytes) received. Called after the clock has stopped."""
+        deadline = time.monotonic() + limit_s
+        seen = -1
+        while seen != self.bytes and time.monotonic() < deadline:
+            seen = self.bytes
+            time.sleep(quiet_s)
         self._stopping.set()
         self._thread.join()
         self._sock.close()
