@@ -105,12 +105,15 @@ class _Bus:
     def __init__(self) -> None:
         self.handed: list[list[Event]] = []
         self.has_subscribers = True
+        self.got_events = threading.Event()
 
     def publish(self, event: Event) -> None:
-        self.handed.append([event])
+        self.publish_many([event])
 
     def publish_many(self, events: list[Event]) -> None:
         self.handed.append(list(events))
+        if events:
+            self.got_events.set()
 
 
 def test_the_server_hands_over_the_events_that_arrived_together_and_reads_lines_cut_anywhere(
@@ -131,7 +134,10 @@ def test_the_server_hands_over_the_events_that_arrived_together_and_reads_lines_
         with os.fdopen(write, "wb", buffering=0) as out:
             for start, end in zip(cuts, cuts[1:], strict=False):
                 out.write(stream[start:end])
-                threading.Event().wait(0.05)  # each piece arrives on its own
+                if start == 0:  # the first piece is read on its own, however slow the machine
+                    assert bus.got_events.wait(30)
+                else:
+                    threading.Event().wait(0.02)
             out.write(b'{"event": ')  # the child dies in the middle of a line
 
     writer = threading.Thread(target=child)
