@@ -315,6 +315,11 @@ _JSON_NOTE = (
     "JSON (ingest/validated_json.py, what the store takes), the rest through the model"
 )
 
+_COT_NOTE = (
+    "truceline = the decoder as truceline ingest calls it: each event parsed by expat with defusedxml's protections, "
+    "and events the checks accept come out validated with their canonical JSON (what the store takes), the rest through the model"
+)
+
 _STA_DISTINCT_NOTE = (
     "every Observation with a Datastream of its own (the sensorthings row repeats 4, as a server's "
     "$expand=Datastream response repeats its few Datastreams): each is mapped once, so here once per Observation"
@@ -340,7 +345,7 @@ CASES: list[FormatCase] = [
         note=_STA_DISTINCT_NOTE,
     ),
     FormatCase("acled-csv", gen_acled, bare_csv, lambda data: decode_acled_validated_bytes(data, datetime.now(UTC)), note=_ACLED_NOTE),
-    FormatCase("cot-xml", gen_cot, bare_defusedxml, lambda data: decode_cot(data, CotOptions(org="UA"))),
+    FormatCase("cot-xml", gen_cot, bare_defusedxml, lambda data: decode_cot(data, CotOptions(org="UA"), datetime.now(UTC)), note=_COT_NOTE),
     FormatCase(
         "klv-st0601",
         gen_klv,

@@ -35,11 +35,23 @@ class _Depth(TreeBuilder):
         return super().end(tag)
 
 
-def reference_parse(data: bytes, max_depth: int) -> Element:
+def reference_parse(data: bytes, max_depth: int) -> cot._Parts:
+    """The whole event as ElementTree builds it, then what the mapping reads of it found as ``find`` finds it."""
     parser = DefusedXMLParser(target=_Depth(max_depth), forbid_dtd=True, forbid_entities=True, forbid_external=True)
     parser.feed(data)
     root: Element = parser.close()
-    return root
+    parts = cot._Parts(max_depth)
+    parts.tag, parts.attrs = root.tag, dict(root.attrib)
+    point, detail = root.find("point"), root.find("detail")
+    parts.point = dict(point.attrib) if point is not None else None
+    if detail is not None:
+        link = next((child for child in detail if child.tag == "link" and child.get("relation") == "p-p"), None)
+        contact, override, remarks = detail.find("contact"), detail.find("truceline"), detail.find("remarks")
+        parts.link = dict(link.attrib) if link is not None else None
+        parts.contact = dict(contact.attrib) if contact is not None else None
+        parts.override = dict(override.attrib) if override is not None else None
+        parts.remarks = remarks.text if remarks is not None else None
+    return parts
 
 
 def both(data: bytes) -> tuple[Any, Any]:

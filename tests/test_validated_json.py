@@ -24,6 +24,7 @@ from tests.conftest import native
 from typer.testing import CliRunner
 
 from truceline.cli import app
+from truceline.ingest.cot import CotOptions, decode_cot
 from truceline.ingest.geojson import decode_geojson
 from truceline.ingest.native import decode_json, decode_json_lines
 from truceline.ingest.pipeline import IngestSummary, ingest_records, open_records
@@ -41,6 +42,7 @@ DECODERS: dict[str, Decoder] = {
     "jsonl": lambda data, at: decode_json_lines(data.splitlines(), at),
     "geojson": lambda data, at: decode_geojson(data, at),
     "sensorthings": lambda data, at: decode_sensorthings(data, Owner("UA"), at),
+    "cot": lambda data, at: decode_cot(data, CotOptions(org="UA", releasable_to=("COALITION",)), at),
 }
 
 

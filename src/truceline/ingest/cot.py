@@ -30,13 +30,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError, SubElement
+from xml.etree.ElementTree import ParseError
 from xml.parsers import expat
 
+import msgspec
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
+from truceline.domain.observation import DEFAULT_CLOCK_SKEW
+from truceline.domain.observation_fast import RecordIn, collector_paused
 from truceline.domain.strict import parse_decimal
-from truceline.ingest.records import Record, Rejection
+from truceline.domain.validated import ValidatedObservation
+from truceline.ingest.records import Record, Rejection, Validated
+from truceline.ingest.validated_json import validated_or_checked
 
 #: Largest single event accepted; TAK events are a few hundred bytes to a few KiB.
 MAX_EVENT_BYTES = 256 * 1024
@@ -54,6 +59,7 @@ _BETWEEN = re.compile(rb"(?:\s|\xef\xbb\xbf|<\?xml[^>]*\?>|<!--.*?-->|</?[A-Za-z
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _ID_BAD = re.compile(r"[^A-Za-z0-9._:@/+-]+")
 _FRIENDLY = frozenset({"f", "a"})
+_convert = msgspec.convert  # a record checked against the compiled schema (types, ranges, kinds) in C
 
 
 @dataclass(frozen=True)
@@ -222,8 +228,8 @@ def kind_for(cot_type: str) -> tuple[str | None, str]:
     return None, "tasking, replies, pings and drawings (t-, y-, u-, c-) are not observations"
 
 
-def _number(element: Element, name: str, where: str, path: str) -> float | Rejection:
-    raw = element.get(name)
+def _number(attrs: dict[str, str], name: str, where: str, path: str) -> float | Rejection:
+    raw = attrs.get(name)
     if raw is None:
         return Rejection(where, f"{path}/@{name}", "required attribute missing")
     try:
@@ -266,68 +272,85 @@ def _forbid_external(context: str, base: str | None, sysid: str | None, pubid: s
 _MAPPED = frozenset({"link", "contact", "truceline", "remarks"})  # the children of <detail> the mapping reads
 
 
-class _Event:
-    """Expat handlers that keep only what :func:`parse_event` reads: the root, its first ``<point>`` and
-    first ``<detail>``, and that detail's ``link``, ``contact``, ``truceline`` and ``remarks`` children (with
-    the remarks' text), as ElementTree would give them; the rest of the event is checked, never built."""
+class _Parts:
+    """What :func:`parse_event` reads of an event, gathered by expat's handlers as ElementTree's ``find`` would
+    give it: the root's tag and attributes, the first ``<point>``'s attributes, and of the first ``<detail>``
+    the first ``link`` with ``relation="p-p"``, the first ``contact``, the first ``truceline`` and the first
+    ``remarks``' text (what precedes its first child). The rest of the event is checked, never built."""
 
-    __slots__ = ("depth", "limit", "root", "detail", "remarks", "text")
+    __slots__ = ("depth", "limit", "tag", "attrs", "point", "in_detail", "seen_detail", "link", "contact", "override",
+                 "reading", "seen_remarks", "text", "remarks")  # fmt: skip
 
     def __init__(self, limit: int) -> None:
         self.depth = 0
         self.limit = limit
-        self.root: Element | None = None
-        self.detail: Element | None = None  # the first <detail>, while it is open
-        self.remarks: Element | None = None  # a <remarks> whose text is being read
+        self.tag = ""
+        self.attrs: dict[str, str] = {}
+        self.point: dict[str, str] | None = None
+        self.in_detail = False  # the first <detail> is open
+        self.seen_detail = False
+        self.link: dict[str, str] | None = None
+        self.contact: dict[str, str] | None = None
+        self.override: dict[str, str] | None = None  # <truceline kind="…"/>
+        self.reading = False  # the first <remarks>' text is being read
+        self.seen_remarks = False
         self.text: list[str] = []
+        self.remarks: str | None = None
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         depth = self.depth = self.depth + 1
         if depth > self.limit:
             raise _TooDeep
-        if self.remarks is not None:
+        if self.reading:
             self._end_text()  # ElementTree's text is what comes before the first child
         if depth == 1:
-            self.root = Element("{" + tag if "}" in tag else tag, attrs)
+            self.tag = "{" + tag if "}" in tag else tag
+            self.attrs = attrs
         elif depth == 2:
-            root = self.root
-            assert root is not None
-            if (tag == "point" or tag == "detail") and root.find(tag) is None:
-                child = SubElement(root, tag, attrs)
-                if tag == "detail":
-                    self.detail = child
-        elif depth == 3 and self.detail is not None and tag in _MAPPED:
-            child = SubElement(self.detail, tag, attrs)
-            if tag == "remarks":
-                self.remarks = child
+            if tag == "point":
+                if self.point is None:
+                    self.point = attrs
+            elif tag == "detail" and not self.seen_detail:
+                self.seen_detail = self.in_detail = True
+        elif depth == 3 and self.in_detail and tag in _MAPPED:
+            if tag == "link":
+                if self.link is None and attrs.get("relation") == "p-p":
+                    self.link = attrs
+            elif tag == "contact":
+                if self.contact is None:
+                    self.contact = attrs
+            elif tag == "truceline":
+                if self.override is None:
+                    self.override = attrs
+            elif not self.seen_remarks:
+                self.seen_remarks = self.reading = True
 
     def end(self, tag: str) -> None:
-        if self.remarks is not None:
+        if self.reading:
             self._end_text()
         if self.depth == 2:
-            self.detail = None
+            self.in_detail = False
         self.depth -= 1
 
     def data(self, text: str) -> None:
-        if self.remarks is not None:
+        if self.reading:
             self.text.append(text)
 
     def _end_text(self) -> None:
-        assert self.remarks is not None
         if self.text:
-            self.remarks.text = "".join(self.text)
+            self.remarks = "".join(self.text)
             self.text = []
-        self.remarks = None
+        self.reading = False
 
 
-def _parse(data: bytes, max_depth: int) -> Element:
+def _parse(data: bytes, max_depth: int) -> _Parts:
     """Expat with defusedxml's protections (a DTD, an entity declaration or an external reference is refused
     the moment expat reports it, before anything expands), depth-limited; the parts of the event the mapping
-    reads, as ElementTree elements. ElementTree built every element of the event through Python callbacks:
-    a fifth of CoT ingest (docs/performance.md). tests/test_cot_expat.py checks both give the same records
-    and rejections."""
+    reads. ElementTree built every element of the event through Python callbacks: a fifth of CoT ingest, and
+    the mapping's ``find`` calls on the elements this built instead another tenth (docs/performance.md).
+    tests/test_cot_expat.py checks both give the same records and rejections."""
     parser = expat.ParserCreate(None, "}")  # ElementTree's namespace separator
-    event = _Event(max_depth)
+    event = _Parts(max_depth)
     parser.buffer_text = True
     parser.StartDoctypeDeclHandler = _forbid_dtd
     parser.EntityDeclHandler = _forbid_entity
@@ -344,8 +367,7 @@ def _parse(data: bytes, max_depth: int) -> Element:
         error.code = exc.code
         error.position = exc.lineno, exc.offset
         raise error from None
-    assert event.root is not None  # expat refuses a document without an element
-    return event.root
+    return event  # expat refuses a document without an element: the root was seen
 
 
 def _clean_id(text: str) -> str:
@@ -353,25 +375,22 @@ def _clean_id(text: str) -> str:
     return cleaned
 
 
-def _source(root: Element, uid: str) -> tuple[str, dict[str, str]]:
+def _source(parts: _Parts, uid: str) -> tuple[str, dict[str, str]]:
     """Source id and the names it came from: the creating link, else the contact callsign, else the uid."""
     names: dict[str, str] = {}
-    detail = root.find("detail")
     candidates: list[str] = []
-    if detail is not None:
-        for link in detail:
-            if link.tag == "link" and link.get("relation") == "p-p":
-                if link.get("parent_callsign"):
-                    names["parent_callsign"] = link.get("parent_callsign", "")
-                    candidates.append(names["parent_callsign"])
-                if link.get("uid"):
-                    names["parent_uid"] = link.get("uid", "")
-                    candidates.append(names["parent_uid"])
-                break
-        contact = detail.find("contact")
-        if contact is not None and contact.get("callsign"):
-            names["callsign"] = contact.get("callsign", "")
-            candidates.append(names["callsign"])
+    link = parts.link
+    if link is not None:
+        if link.get("parent_callsign"):
+            names["parent_callsign"] = link["parent_callsign"]
+            candidates.append(names["parent_callsign"])
+        if link.get("uid"):
+            names["parent_uid"] = link["uid"]
+            candidates.append(names["parent_uid"])
+    contact = parts.contact
+    if contact is not None and contact.get("callsign"):
+        names["callsign"] = contact["callsign"]
+        candidates.append(names["callsign"])
     candidates.append(uid)
     for candidate in candidates:
         cleaned = _clean_id(candidate)
@@ -383,7 +402,7 @@ def _source(root: Element, uid: str) -> tuple[str, dict[str, str]]:
 def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Rejection:
     """One ``<event>`` document → a native-shaped record, or the rejection naming what and where."""
     try:
-        root = _parse(data, options.max_depth)
+        parts = _parse(data, options.max_depth)
     except _TooDeep:
         return Rejection(where, "(document)", f"elements nested deeper than {options.max_depth} levels")
     except DTDForbidden:
@@ -395,18 +414,17 @@ def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Reject
     except ParseError as exc:
         line, column = exc.position
         return Rejection(where, "(document)", f"malformed XML at line {line} column {column}: {str(exc).split(':')[0]}")
-    if root.tag != "event":
-        return Rejection(where, "(document)", f"root element is <{root.tag}>, expected <event>")
-    attrs = root.attrib
+    if parts.tag != "event":
+        return Rejection(where, "(document)", f"root element is <{parts.tag}>, expected <event>")
+    attrs = parts.attrs
     for name in ("uid", "type", "time", "start", "stale"):
         if not attrs.get(name, "").strip():
             return Rejection(where, f"@{name}", "required attribute missing or empty")
     uid, cot_type = attrs["uid"].strip(), attrs["type"].strip()
-    detail = root.find("detail")
-    override = detail.find("truceline") if detail is not None else None
+    override = parts.override
     kind: str | None
     if override is not None and override.get("kind"):
-        kind = override.get("kind")
+        kind = override["kind"]
     else:
         kind, why = kind_for(cot_type)
         if kind is None:
@@ -419,7 +437,7 @@ def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Reject
         times[name] = parsed
     if times["stale"] < times["start"]:
         return Rejection(where, "@stale", f"stale {attrs['stale']} is before start {attrs['start']}")
-    point = root.find("point")
+    point = parts.point
     if point is None:
         return Rejection(where, "point", "an event needs a <point> child")
     numbers: dict[str, float] = {}
@@ -436,7 +454,7 @@ def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Reject
         if ce <= 0:
             return Rejection(where, "point/@ce", "circular error must be positive (9999999 for unknown)", str(ce))
         location["cep_m"] = ce * CEP_PER_SIGMA
-    source_id, names = _source(root, uid)
+    source_id, names = _source(parts, uid)
     attributes: dict[str, Any] = {
         "cot_uid": uid,
         "cot_type": cot_type,
@@ -448,9 +466,9 @@ def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Reject
         attributes["cot_how"] = attrs["how"]
     if numbers["le"] != UNKNOWN:
         attributes["le_m"] = numbers["le"]
-    remarks = detail.find("remarks") if detail is not None else None
-    if remarks is not None and remarks.text and remarks.text.strip():
-        attributes["remarks"] = remarks.text.strip()[:_MAX_REMARKS]
+    remarks = parts.remarks
+    if remarks is not None and remarks.strip():
+        attributes["remarks"] = remarks.strip()[:_MAX_REMARKS]
     millis = round(times["time"].timestamp() * 1000)
     uid_part = _clean_id(uid) or hashlib.sha256(uid.encode()).hexdigest()[:16]
     record = {
@@ -465,21 +483,43 @@ def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Reject
     return Record(where, record)
 
 
-def unit_results(items: Iterable[Unit | Stray], options: CotOptions, prefix: str = "") -> Iterator[Record | Rejection]:
-    """Parse split units; stray bytes become rejections at their byte offset."""
+def validated_record(record: Record, latest: datetime) -> Record | Validated:
+    """A record of :func:`parse_event` as the store takes it, when the compiled checks accept it
+    (:func:`~truceline.ingest.validated_json.validated_or_checked`; ``latest``: no later than validation's ``now``
+    plus the allowed clock skew). Validating the record as a dict through the model took a third of CoT
+    ingest (docs/performance.md). Any other record stays a :class:`Record`, so that validation words its refusal."""
+    try:
+        checked = validated_or_checked(_convert(record.value, RecordIn), latest)
+    except msgspec.ValidationError:
+        return record  # the model refuses it, in its words
+    if type(checked) is ValidatedObservation:
+        return Validated(record.where, checked)
+    if checked is not None:
+        return Record(record.where, checked)  # a time after ``latest``: validation refuses it
+    return record
+
+
+def unit_results(items: Iterable[Unit | Stray], options: CotOptions, prefix: str = "", latest: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
+    """Parse split units (with ``latest``: :func:`validated_record`); stray bytes become rejections at their byte offset."""
     for item in items:
         if isinstance(item, Unit):
-            yield parse_event(item.data, f"{prefix}event[{item.number}] (byte {item.offset})", options)
+            result = parse_event(item.data, f"{prefix}event[{item.number}] (byte {item.offset})", options)
+            yield result if latest is None or isinstance(result, Rejection) else validated_record(result, latest)
         else:
             place = f"event[{item.number}] (byte {item.offset})" if item.number is not None else f"byte {item.offset}"
             yield Rejection(prefix + place, "(document)", item.message)
 
 
-def decode_cot(data: bytes, options: CotOptions) -> Iterator[Record | Rejection]:
-    """Records of a CoT file: every ``<event>`` is its own unit."""
+def decode_cot(data: bytes, options: CotOptions, validate_at: datetime | None = None) -> Iterator[Record | Rejection | Validated]:
+    """Records of a CoT file: every ``<event>`` is its own unit. With ``validate_at`` (file ingest: a time no later
+    than validation's ``now``), plainly valid events come out as :class:`Validated`, ready for the store."""
+    latest = None if validate_at is None else validate_at + DEFAULT_CLOCK_SKEW
     splitter = EventSplitter(options.max_event_bytes)
-    yield from unit_results(splitter.feed(data), options)
-    yield from unit_results(splitter.close(), options)
+    units = splitter.feed(data) + splitter.close()  # the file is in memory already; its events as units
+    with collector_paused():  # small objects without cycles, built as the other decoders build them
+        results = list(unit_results(units, options, latest=latest))
+    del units
+    yield from results
 
 
 def looks_like_cot(head: bytes) -> bool:

@@ -189,7 +189,7 @@ def open_records(
             records = decode_sensorthings(_read_document(path, handle), _owner(org, releasable_to), decoded_at)
         elif fmt == "cot":
             options = CotOptions(org=_org_for(fmt, org), releasable_to=tuple(releasable_to))
-            records = decode_cot(_read_document(path, handle), options)
+            records = decode_cot(_read_document(path, handle), options, decoded_at)
         elif fmt == "klv":
             owner = _org_for(fmt, org)
             records = decode_klv(_read_document(path, handle), org=owner, releasable_to=releasable_to, default_source_id=path.stem)
