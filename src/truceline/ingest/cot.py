@@ -360,8 +360,7 @@ def _parse(data: bytes, max_depth: int) -> _Parts:
     parser.EndElementHandler = event.end
     parser.CharacterDataHandler = event.data
     try:
-        parser.Parse(data, False)
-        parser.Parse(b"", True)
+        parser.Parse(data, True)
     except expat.error as exc:
         error = ParseError(exc)
         error.code = exc.code
