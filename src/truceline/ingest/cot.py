@@ -52,6 +52,7 @@ UNKNOWN = 9_999_999.0
 #: CEP of a circular normal error with per-axis σ: √(2 ln 2) σ.
 CEP_PER_SIGMA = math.sqrt(2 * math.log(2))
 _MAX_REMARKS = 500
+_CHUNK = 1000  # events decoded at a time with the cyclic collector paused
 _START = re.compile(rb"<event[\s>/]")
 _END = re.compile(rb"</event\s*>")
 # What may stand between events: whitespace, XML declarations, comments, and wrapper start/end tags.
@@ -515,10 +516,10 @@ def decode_cot(data: bytes, options: CotOptions, validate_at: datetime | None = 
     latest = None if validate_at is None else validate_at + DEFAULT_CLOCK_SKEW
     splitter = EventSplitter(options.max_event_bytes)
     units = splitter.feed(data) + splitter.close()  # the file is in memory already; its events as units
-    with collector_paused():  # small objects without cycles, built as the other decoders build them
-        results = list(unit_results(units, options, latest=latest))
-    del units
-    yield from results
+    for start in range(0, len(units), _CHUNK):  # a chunk at a time: what is stored is freed before the next is built
+        with collector_paused():  # small objects without cycles, built as the other decoders build them
+            results = list(unit_results(units[start : start + _CHUNK], options, latest=latest))
+        yield from results
 
 
 def looks_like_cot(head: bytes) -> bool:
