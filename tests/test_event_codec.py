@@ -9,9 +9,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
+from truceline.access.policy import Principal, Role
+from truceline.api.routes_stream import format_event, view_for
 from truceline.bus.codec import decode_event, decode_event_line, decode_events, encode_event, encode_event_line
 from truceline.bus.ports import Event
 from truceline.service.fusion import _evidence, _incident_event
@@ -53,6 +56,22 @@ def test_an_event_goes_out_as_the_same_json_and_comes_back_equal(event: Event) -
     line = encode_event_line(event)
     assert line == orjson.dumps({"event": _as_before(event)}) + b"\n"
     assert decode_event_line(line) == event
+
+
+def test_encoded_data_goes_out_as_it_is_and_arrives_as_the_same_object() -> None:
+    """An observation event carries its stored document encoded (msgspec.Raw): the same JSON on the wire and on
+    /stream, a dict on the far side of a process boundary, and a guarded field still hidden from a reader."""
+    document = b'{"id":"o-1","kind":"impact","n":1e+21,"s":"\xc3\xa9"}'
+    raw = Event("observation", msgspec.Raw(document), "UA", ("COALITION",))
+    parsed = Event("observation", orjson.loads(document), "UA", ("COALITION",))
+    assert orjson.loads(encode_event(raw)) == orjson.loads(encode_event(parsed)) and decode_event(encode_event(raw)) == parsed
+    assert decode_event_line(encode_event_line(raw)) == parsed
+    assert format_event(7, raw) == b"id: 7\nevent: observation\ndata: " + document + b"\n\n"
+    guarded = msgspec.structs.replace(raw, guarded=(("kind", (("RU", ("RU",)),)),))
+    reader = Principal("k", "UA", Role.OBSERVER, frozenset({"UA", "COALITION"}))
+    seen = view_for(reader, guarded)
+    assert seen is not None and seen.data == {**orjson.loads(document), "kind": None}
+    assert view_for(reader, raw) is raw
 
 
 @pytest.mark.parametrize(

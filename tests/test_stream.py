@@ -9,10 +9,11 @@ import orjson
 from tests.conftest import LiveServer, native
 
 from truceline.access.policy import Role
+from truceline.ledger.canonical import canonical_json
 from truceline.store.sqlite import open_store
 
 
-def read_events(url: str, key: str, want: int, out: list[tuple[str, dict]], ready: threading.Event) -> None:  # type: ignore[type-arg]
+def read_events(url: str, key: str, want: int, out: list[tuple[str, dict]], ready: threading.Event, lines: list[str] | None = None) -> None:  # type: ignore[type-arg]
     with httpx.stream("GET", url + "/api/v1/stream", headers={"Authorization": f"Bearer {key}"}, timeout=30) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -24,6 +25,8 @@ def read_events(url: str, key: str, want: int, out: list[tuple[str, dict]], read
                 event = line[7:]
             elif line.startswith("data: ") and event:
                 out.append((event, orjson.loads(line[6:])))
+                if lines is not None:
+                    lines.append(line[6:])
                 if len(out) >= want:
                     return
 
@@ -35,10 +38,11 @@ def test_stream_delivers_only_releasable_observations(live_server: LiveServer) -
     store.close()
     ru_events: list[tuple[str, dict]] = []  # type: ignore[type-arg]
     ua_events: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+    ua_lines: list[str] = []
     ready_ru, ready_ua = threading.Event(), threading.Event()
     threads = [
         threading.Thread(target=read_events, args=(live_server.url, ru_observer, 1, ru_events, ready_ru)),
-        threading.Thread(target=read_events, args=(live_server.url, ua_contrib, 2, ua_events, ready_ua)),
+        threading.Thread(target=read_events, args=(live_server.url, ua_contrib, 2, ua_events, ready_ua, ua_lines)),
     ]
     for t in threads:
         t.start()
@@ -55,6 +59,12 @@ def test_stream_delivers_only_releasable_observations(live_server: LiveServer) -
         t.join(timeout=30)
     assert [(e, d["id"]) for e, d in ua_events] == [("observation", "secret"), ("observation", "open")]
     assert [(e, d["id"]) for e, d in ru_events] == [("observation", "open")]
+    store = open_store(live_server.data_dir)
+    try:  # an observation event carries the stored canonical document, byte for byte
+        stored = [store.get_observation(d["id"], org="UA") for _, d in ua_events]
+        assert ua_lines == [canonical_json(s.document).decode() for s in stored if s is not None] and len(ua_lines) == 2
+    finally:
+        store.close()
 
 
 def test_stream_needs_a_key(live_server: LiveServer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 import orjson
@@ -21,11 +21,15 @@ HEARTBEAT_S = 15.0
 #: piece passes the response's middleware and a socket write, so one per event made a fusing server's reader set
 #: its pace (docs/performance.md, "Twelfth round").
 WRITE_EVENTS = 256
+_Raw = msgspec.Raw
+_decode = msgspec.json.decode
 
 
 def format_event(number: int, event: Event) -> bytes:
-    """One SSE message: ``id``, ``event`` (the topic) and one line of JSON ``data``."""
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (number, event.topic.encode(), orjson.dumps(event.data))
+    """One SSE message: ``id``, ``event`` (the topic) and one line of JSON ``data`` (encoded data as it is: JSON
+    never holds a raw line break)."""
+    data = event.data
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (number, event.topic.encode(), data if type(data) is _Raw else orjson.dumps(data))
 
 
 def _may_read_evidence(principal: Principal, evidence: Evidence, any_of: bool) -> bool:
@@ -47,7 +51,9 @@ def view_for(principal: Principal, event: Event) -> Event | None:
     hidden = [name for name, evidence in event.guarded if not _may_read_evidence(principal, evidence, event.any_evidence)]
     if not hidden:
         return event
-    return msgspec.structs.replace(event, data={**event.data, **dict.fromkeys(hidden)})
+    data = event.data
+    shown: dict[str, Any] = _decode(data) if isinstance(data, _Raw) else data
+    return msgspec.structs.replace(event, data={**shown, **dict.fromkeys(hidden)})
 
 
 @router.get(

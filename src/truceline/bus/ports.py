@@ -24,11 +24,13 @@ class Event(msgspec.Struct, frozen=True):
 
     A frozen msgspec struct: a fusing server makes two per changed incident and one per stored observation while
     anyone reads ``/stream``; one is built in 0.12 µs (a frozen dataclass took 1.28), and bus/codec.py encodes and
-    decodes it as it is.
+    decodes it as it is. ``data`` may be a JSON object already encoded (``msgspec.Raw``): an ``observation`` event
+    carries its stored canonical document as it is, which the intake would otherwise parse and every reader's
+    stream write out again; it crosses a process boundary as the same JSON and arrives as a dict.
     """
 
     topic: str
-    data: dict[str, Any]
+    data: dict[str, Any] | msgspec.Raw
     owner_org: str
     releasable_to: tuple[str, ...] = ()
     evidence: Evidence = ()

@@ -15,13 +15,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from truceline.access.policy import Principal, may_write_for
 from truceline.bus.ports import Bus, Event
 from truceline.domain.observation import Observation
 from truceline.store.ports import AddResult
 from truceline.store.prepared import PreparedColumns, PreparedObservation, prepare_batch
+
+_Raw = msgspec.Raw
 
 
 class ForeignOrganisation(PermissionError):
@@ -65,7 +67,7 @@ def accept_prepared(state: Any, principal: Principal, items: Sequence[PreparedOb
             for item in items:
                 if item.id in new:
                     new.discard(item.id)  # a batch may repeat an id; announce it once
-                    events.append(Event("observation", orjson.loads(item.document), item.owner_org, item.labels))
+                    events.append(Event("observation", _Raw(item.document), item.owner_org, item.labels))  # as stored
             bus.publish_many(events)  # handed to each reader's loop once per batch, not once per observation
     return result
 
