@@ -347,9 +347,9 @@ class _Parts:
 def _parse(data: bytes, max_depth: int) -> _Parts:
     """Expat with defusedxml's protections (a DTD, an entity declaration or an external reference is refused
     the moment expat reports it, before anything expands), depth-limited; the parts of the event the mapping
-    reads. ElementTree built every element of the event through Python callbacks: a fifth of CoT ingest, and
-    the mapping's ``find`` calls on the elements this built instead another tenth (docs/performance.md).
-    tests/test_cot_expat.py checks both give the same records and rejections."""
+    reads. ElementTree built every element of the event through Python callbacks (a fifth of CoT ingest); the
+    handlers keep the parts themselves, not elements for the mapping to ``find`` in (docs/performance.md,
+    "Fourteenth round"). tests/test_cot_expat.py checks both give the same records and rejections."""
     parser = expat.ParserCreate(None, "}")  # ElementTree's namespace separator
     event = _Parts(max_depth)
     parser.buffer_text = True
@@ -486,8 +486,9 @@ def parse_event(data: bytes, where: str, options: CotOptions) -> Record | Reject
 def validated_record(record: Record, latest: datetime) -> Record | Validated:
     """A record of :func:`parse_event` as the store takes it, when the compiled checks accept it
     (:func:`~truceline.ingest.validated_json.validated_or_checked`; ``latest``: no later than validation's ``now``
-    plus the allowed clock skew). Validating the record as a dict through the model took a third of CoT
-    ingest (docs/performance.md). Any other record stays a :class:`Record`, so that validation words its refusal."""
+    plus the allowed clock skew): the model's objects would be built only to be written as this same document
+    (decode to stored rows 86.5 → 81.3 µs per event, docs/performance.md, "Fourteenth round"). Any other record
+    stays a :class:`Record`, so that validation words its refusal."""
     try:
         checked = validated_or_checked(_convert(record.value, RecordIn), latest)
     except msgspec.ValidationError:
