@@ -22,6 +22,7 @@ from truceline.fuse.conflict_fire import (
     is_background_fire,
 )
 from truceline.fuse.fuser import Fuser
+from truceline.ingest.firms_flags import load_baseline
 from truceline.service.fusion import FusionWorker
 from truceline.store.ports import IncidentQuery, ObservationQuery
 from truceline.store.sqlite import open_store
@@ -201,6 +202,14 @@ def test_a_given_baseline_replaces_the_bundled_one(datasets: Path, tmp_path: Pat
     firms.write_text("latitude,longitude,acq_date\n48.1,37.7,2023-05-01\n", encoding="utf-8")
     summary = _ingest(tmp_path / "data", firms, extra=("--fire-baseline", str(baseline)))
     assert summary["files"][0]["conflict_fires"]["baseline"].startswith("base-2021.csv; 1 year (2021)")
+
+
+def test_the_bundled_baseline_is_built_once_and_cannot_be_changed() -> None:
+    first, again = load_baseline(), load_baseline()
+    assert again is first and first.label.startswith("NASA FIRMS 2021, Ukraine (bundled); 1 year (2021)")
+    for array in (first.baseline.score, first.baseline.block_activity, first.baseline.persistent_cells):
+        with pytest.raises(ValueError, match="read-only"):
+            array[(0,) * array.ndim] = 1
 
 
 @pytest.mark.parametrize(
