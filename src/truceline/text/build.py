@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
-import math
 import os
 import re
 import sys
@@ -31,13 +30,14 @@ from typing import Any
 import orjson
 from rapidfuzz import fuzz
 
+from truceline.text.gazetteer import distance_km
 from truceline.text.normalise import (
     KEY_VERSION,
     canonical,
     fold_cyrillic,
     is_cyrillic,
     russian_forms,
-    skeleton,
+    skeleton_remembered,
     transliterate_ru,
     transliterate_uk,
 )
@@ -89,13 +89,6 @@ class _Place:
     source: str = "geonames"
     former: set[str] = field(default_factory=set)
     geonameid: str = ""
-
-
-def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
 
 
 def _usable(name: str) -> bool:
@@ -249,7 +242,7 @@ def _link(places: list[_Place], units: list[_Unit], sections: set[str]) -> tuple
         for name in place.names0 | place.names1:
             if is_cyrillic(name):
                 by_cyr[(fold_cyrillic(name), place.admin1)].add(i)
-        by_skel[(skeleton(place.name), place.admin1)].add(i)
+        by_skel[(skeleton_remembered(place.name), place.admin1)].add(i)
     settlements = [u for u in units if u.category in _SETTLEMENT_CATEGORIES]
     groups: dict[tuple[str, str], list[_Unit]] = defaultdict(list)
     group_candidates: dict[tuple[str, str], list[int]] = {}
@@ -257,14 +250,16 @@ def _link(places: list[_Place], units: list[_Unit], sections: set[str]) -> tuple
         admin1 = _region_of_katottg(unit.oblast)
         if admin1 is None:
             continue
-        official = skeleton(transliterate_uk(unit.name))
+        official = skeleton_remembered(transliterate_uk(unit.name))
         key = (fold_cyrillic(unit.name), admin1)
         groups[key].append(unit)
         if key not in group_candidates:
             found = by_cyr.get(key) or by_skel.get((official, admin1)) or set()
             # A Cyrillic alternate alone is not enough: GeoNames lists historic names (Donetsk was once
             # Oleksandrivka), so the place's own name must resemble the official one too.
-            group_candidates[key] = sorted(c for c in found if fuzz.ratio(skeleton(places[c].name), official) >= _LINK_MIN_SIMILARITY)
+            group_candidates[key] = sorted(
+                c for c in found if fuzz.ratio(skeleton_remembered(places[c].name), official) >= _LINK_MIN_SIMILARITY
+            )
     linked: dict[str, int] = {}
     for key, members in groups.items():
         candidates = group_candidates[key]
@@ -281,7 +276,7 @@ def _link(places: list[_Place], units: list[_Unit], sections: set[str]) -> tuple
             if anchor is None:
                 continue
             for c in candidates:
-                d = _km(anchor[0], anchor[1], places[c].lat or 0.0, places[c].lon or 0.0)
+                d = distance_km(anchor[0], anchor[1], places[c].lat or 0.0, places[c].lon or 0.0)
                 if d <= _MATCH_RADIUS_KM:
                     pairs.append((d, unit.code, c))
     taken = set(linked.values())
@@ -294,7 +289,7 @@ def _link(places: list[_Place], units: list[_Unit], sections: set[str]) -> tuple
     areas = _area_points(linked, places, units)  # GeoNames' Russian names (Crimea's Olenevka for Оленівка), uncontested
     left = {u.code: (_russian_keys(u.name), _region_of_katottg(u.oblast) or "",
                      _median(areas.get(u.hromada or "") or []) or _median(areas.get(u.raion or "") or [])) for u in settlements if u.code not in linked}
-    free = {str(i): ({skeleton(n) for n in {p.name} | p.names0 | p.names1}, p.admin1, p.lat or 0.0, p.lon or 0.0)
+    free = {str(i): ({skeleton_remembered(n) for n in {p.name} | p.names0 | p.names1}, p.admin1, p.lat or 0.0, p.lon or 0.0)
             for i, p in enumerate(places) if p.country == "UA" and i not in taken and p.lat is not None and p.geonameid not in sections}
     linked.update((code, int(i)) for code, i in pair_russian_names(left, free).items())
     unit_by_code = {u.code: u for u in units}
@@ -399,7 +394,7 @@ def _link_remaining(groups: dict[tuple[str, str], list[_Unit]], group_candidates
                     continue
                 anchor = _median(areas.get(unit.hromada or "") or areas.get(unit.raion or "") or [])
                 if anchor is not None:
-                    scored.append((_km(anchor[0], anchor[1], place.lat or 0.0, place.lon or 0.0), unit))
+                    scored.append((distance_km(anchor[0], anchor[1], place.lat or 0.0, place.lon or 0.0), unit))
             if not scored:
                 continue
             scored.sort(key=lambda x: x[0])
@@ -456,7 +451,7 @@ def _mean(points: Iterable[tuple[float, float]]) -> tuple[float, float] | None:
 def _keys(names: Iterable[str]) -> list[str]:
     keys = set()
     for name in names:
-        key = skeleton(name)
+        key = skeleton_remembered(name)
         if len(key.replace(" ", "")) >= 2:
             keys.add(key)
     return sorted(keys)
@@ -490,10 +485,10 @@ def _add_former_names(places: list[_Place], path: Path = RENAMED) -> None:
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
-        current = skeleton(transliterate_uk(row["current_uk"]))
+        current = skeleton_remembered(transliterate_uk(row["current_uk"]))
         country, admin1 = row["region"].split("-")
         towns = [p for p in places if p.country == country and p.admin1 == admin1 and p.source != "katottg"
-                 and current in {skeleton(n) for n in p.names0}]
+                 and current in {skeleton_remembered(n) for n in p.names0}]
         if not towns:
             raise SystemExit(f"{path.name}: no town {row['current_uk']} in {row['region']}")
         town = max(towns, key=lambda p: p.population)
@@ -537,7 +532,8 @@ def build() -> dict[str, Any]:
                 "nouns": _cyr_forms(region.nouns),
             }
         )
-    foreign = sorted({skeleton(c["name"]) for c in countries.values()} | {skeleton(s["name"]) for s in states.values()})
+    foreign_names = [c["name"] for c in countries.values()] + [s["name"] for s in states.values()]
+    foreign = sorted({skeleton_remembered(name) for name in foreign_names})
     rows = [
         [
             p.name,
@@ -581,7 +577,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    document = build()
+    try:
+        document = build()
+    finally:  # what the build remembered is of no use after it
+        skeleton_remembered.cache_clear()
+        small_places.cache_clear()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = gzip.compress(orjson.dumps(document), compresslevel=9, mtime=0)
     args.out.write_bytes(payload)

