@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import math
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -102,6 +104,36 @@ def test_the_bundled_border_is_the_land_border_with_russia_north_of_49_5() -> No
     assert border.distance_km(50.45, 30.52) > 150  # Kyiv
     assert border.distance_km(47.10, 37.55) > 150  # Mariupol: the border south of 49.5° N is not part of it
     assert all(lat >= 49.5 - 1e-6 for line in border.lines for _lon, lat in line)
+
+
+def _distance_by_loop(line: FrontLine, lat: float, lon: float) -> float:
+    """The line's distance as it was computed before numpy: segment by segment, the nearest kept."""
+    kx = line._kx  # type: ignore[attr-defined]
+    px, py = lon * kx, lat * 111.2
+    best = math.inf
+    for points in line.lines:
+        for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+            ax, ay, bx, by = ax * kx, ay * 111.2, bx * kx, by * 111.2
+            dx, dy = bx - ax, by - ay
+            length2 = dx * dx + dy * dy
+            t = 0.0 if length2 == 0.0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+            ex, ey = ax + t * dx - px, ay + t * dy - py
+            best = min(best, ex * ex + ey * ey)
+    return math.sqrt(best)
+
+
+def test_the_distance_to_a_line_is_the_segment_loops_to_the_bit() -> None:
+    from truceline.text.frontline import default_border_line, default_front_line
+
+    rng = random.Random(7)
+    odd = FrontLine((((36.0, 48.0), (36.0, 48.0), (36.5, 48.2)), ((37.0, 47.0),)))  # a segment of no length; a lone point
+    for line in (default_front_line(), default_border_line(), odd):
+        for _ in range(1500):
+            lat, lon = rng.uniform(43.0, 53.5), rng.uniform(21.0, 41.5)
+            assert line.distance_km(lat, lon) == _distance_by_loop(line, lat, lon), (lat, lon)
+        vertex = line.lines[0][1]
+        assert line.distance_km(vertex[1], vertex[0]) == 0.0
+    assert FrontLine(()).distance_km(48.0, 37.0) == math.inf
 
 
 @pytest.mark.parametrize(
