@@ -42,7 +42,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import bdtrc
 
 #: Cell size in degrees (latitude and longitude).
 CELL_DEG = 0.1
@@ -325,6 +324,8 @@ def detect_conflict_fires(
     factor = factors[g_year - year0, g_doy]
     p_day = np.minimum(baseline.probability(g_iy, g_ix, g_doy) * factor, 1.0)
     n_days = 2 * h + 1
+    from scipy.special import bdtrc  # here, not at the top: scipy.special costs 0.25 s, and every server imported it at start
+
     prob = bdtrc(active - 1, n_days, p_day)  # P(X ≥ active) = P(X > active − 1)
     g_persistent = baseline.persistent(g_iy, g_ix)
     qualifies = (prob < alpha) & ~g_persistent

@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING
 
 from truceline.domain.agreement import UNDETERMINED
 from truceline.report.daily import Breakdown
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn: it costs 0.65 s, and every server imported it at start
+    from matplotlib.figure import Figure
 
 _PARTY_PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d4a017", "#16a085")
 UNDETERMINED_COLOUR = "#8c8c8c"
@@ -42,6 +43,9 @@ def figure_data_uri(figure: Figure, fmt: str = "svg", dpi: int = 110) -> str:
 def trend_chart(trend: Sequence[Breakdown], parties: Sequence[str], fmt: str = "svg") -> str:
     """Stacked bars of violations per day and party; the last bar (the report day) drawn solid, the rest lighter."""
     colours = party_colours(parties)
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     figure = Figure(figsize=(7.0, 2.8))
     ax = figure.add_subplot()
     x = list(range(len(trend)))

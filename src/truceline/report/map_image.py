@@ -11,16 +11,16 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from truceline.report.charts import figure_data_uri, party_colours
 from truceline.report.daily import MapEngagement, MapPoint
 from truceline.verify.geometry import AgreementGeometry
+
+if TYPE_CHECKING:  # matplotlib is imported when a map is drawn (report/charts.py says why)
+    from matplotlib.axes import Axes
 
 #: Display simplification of the outlines, metres (a 7-inch map of a country cannot show finer detail).
 SIMPLIFY_M = 800.0
@@ -119,6 +119,9 @@ def incident_map(geometry: AgreementGeometry, points: Sequence[MapPoint], partie
     Each engagement is drawn as one act: a line from the launch (a square) to the impact, in the colour of
     the party the impact's violation names.
     """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     layers = base_layers(geometry)
     colours = party_colours(parties)
     figure = Figure(figsize=(7.5, 5.4))

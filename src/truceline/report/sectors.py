@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from truceline.text.gazetteer import Gazetteer, default_gazetteer
+
+if TYPE_CHECKING:  # scipy.spatial is imported when an index is built: it costs 0.4 s, and every server imported it at start
+    from scipy.spatial import cKDTree
 
 #: Beyond this distance from the nearest place, a point is in no oblast (sea, third country).
 MAX_DISTANCE_KM = 40.0
@@ -59,6 +62,8 @@ class SectorIndex:
             names.append(region.name)
         if not names:
             raise ValueError("the gazetteer holds no located places in Ukraine or the Russian border regions")
+        from scipy.spatial import cKDTree
+
         return cls(tuple(names), cKDTree(_unit_vectors(np.asarray(lat), np.asarray(lon))))
 
     def sectors_of(self, lat: Sequence[float], lon: Sequence[float]) -> list[str]:
