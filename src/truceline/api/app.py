@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 import time
@@ -70,14 +71,27 @@ def create_app(settings: Settings, store: Store, bus: Bus | None = None, fuser_l
         thresholds = gc.get_threshold()
         if settings.fusion and app.state.fuser_lock is None:
             app.state.fuser_lock = FuserLock.acquire(settings.data_dir)  # first: a busy data dir starts nothing
-        if settings.parse_workers > 0:
-            # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
-            app.state.parser_pool = await batch_parser.start_pool(settings.parse_workers)
         if not settings.cluster:  # in cluster mode the sequencer signs the heads it appends
             app.state.witness = WitnessWriter(lambda: app.state.store.ledger_checkpoint(app.state.ledger_key), settings.data_dir, settings.witness_every_s)
             await run_in_threadpool(app.state.witness.start)
+        # The parser processes and the fusion process start side by side: each spends its start importing, on
+        # its own core (0.4 s and 0.8 s of a server's ~3 s start before).
+        starting: list[Any] = []
+        if settings.parse_workers > 0:
+            # Spawned, and each worker dies with this process even on kill -9 (see truceline.service.procs).
+            starting.append(batch_parser.start_pool(settings.parse_workers))
         if settings.fusion:
-            await run_in_threadpool(app.state.fusion.start)
+            starting.append(run_in_threadpool(app.state.fusion.start))
+        started = await asyncio.gather(*starting, return_exceptions=True)
+        if settings.parse_workers > 0 and not isinstance(started[0], BaseException):
+            app.state.parser_pool = started[0]
+        failed = [outcome for outcome in started if isinstance(outcome, BaseException)]
+        if failed:  # neither part outlives a start that failed
+            if app.state.parser_pool is not None:
+                app.state.parser_pool.shutdown(cancel_futures=True)
+            if settings.fusion:
+                await run_in_threadpool(app.state.fusion.stop)
+            raise failed[0]
         if settings.mqtt_url:
             app.state.mqtt = _mqtt_intake(app, settings)
             app.state.mqtt.start()
