@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from functools import cache
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 from tests.conftest import native
@@ -19,6 +20,27 @@ from truceline.ingest.validation import validate_batch, validation_context
 @cache
 def _bench() -> ModuleType:
     return load_script(REPO / "bench" / "fusion.py", "bench_fusion_speed")
+
+
+class _Clustering:
+    """Stands in for scikit-learn's DBSCAN (a bench extra, not a test one): what is checked here is the bench's
+    schedule and conditions, not the clustering."""
+
+    fitted: list[int] = []
+
+    def __init__(self, eps: float, min_samples: int) -> None:
+        pass
+
+    def fit(self, xyz: object) -> _Clustering:
+        self.fitted.append(len(xyz))  # type: ignore[arg-type]
+        return self
+
+
+@pytest.fixture(autouse=True)
+def _no_scikit_learn_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _Clustering.fitted = []
+    monkeypatch.setitem(sys.modules, "sklearn", SimpleNamespace())
+    monkeypatch.setitem(sys.modules, "sklearn.cluster", SimpleNamespace(DBSCAN=_Clustering))
 
 
 def _observations() -> list[Observation]:
@@ -40,6 +62,7 @@ def test_rounds_alternate_and_each_round_is_shown(capsys: pytest.CaptureFixture[
     assert rounds is not None and len(rounds.group(1).split(", ")) == 3
     best = float(ratio_line.split()[6])
     assert best > 0
+    assert _Clustering.fitted == [1000, 1000, 1000]  # the baseline ran once per round, on every point replayed
 
 
 def test_the_baseline_runs_with_the_collector_paused_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
