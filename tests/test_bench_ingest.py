@@ -113,3 +113,25 @@ def test_a_fusing_run_fuses_everything_and_leaves_no_process(bench: ModuleType, 
     assert _processes_naming(str(data_dir)) == []
     if fusion_in == "process":
         assert len(bench.FUSED_ROWS[2][1]) == 300
+
+
+def test_rounds_alternate_and_each_is_shown_against_its_own_floor(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--rounds``: the raw floor and the ingest-only run repeated in fresh directories, the best of each reported,
+    every round's ratios beside them (a loaded machine moves each figure between runs)."""
+    assert bench.main(["--observations", "300", "--batch", "100", "--connections", "2", "--rounds", "2", "--ingest-only"]) == 0
+    out = capsys.readouterr().out
+    assert "best of 2 rounds" in out
+    line = next(text for text in out.splitlines() if "round by round" in text)
+    assert line.count("raw ") == 2 and line.count("ingest ") == 2 and "until all fused" not in line
+
+
+def test_a_round_reports_its_ratios_against_its_own_floor(bench: ModuleType) -> None:
+    fused = bench.Round(raw=50_000.0, ingest_many=30_000.0, fusing=20_000.0, fused=15_000.0, fused_rows=None, cpu_us={})
+    assert fused.describe() == "raw 50,000 obs/s, ingest 0.60, until all fused 0.30"
+    ingest_only = bench.Round(raw=40_000.0, ingest_many=10_000.0, fusing=None, fused=None, fused_rows=None, cpu_us={})
+    assert ingest_only.describe() == "raw 40,000 obs/s, ingest 0.25"
+
+
+def test_rounds_must_be_positive(bench: ModuleType) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--observations", "300", "--rounds", "0"])
