@@ -12,8 +12,8 @@ transaction per batch, with no validation, hashing or HTTP: the ceiling for this
 the parser pool's pickling, store, ledger) on the same rows, in µs per observation. ``--stream-reader`` keeps
 one ``/api/v1/stream`` reader connected through each fusing run, as an analyst's open page is: the server then
 announces every incident fusion changes. The raw floor, the ingest-only run and the fusing run (the figures
-the goals are set on) are alternated ``--rounds`` times, each in a fresh directory; each figure's best round
-counts, and every round's ratios against its own floor are printed beside them.
+the goals are set on) are alternated ``--rounds`` times, each in a fresh directory; the round whose ratio is the
+median is reported (the one-off runs are set against its floor), and every round's ratios are printed beside it.
 """
 
 from __future__ import annotations
@@ -459,8 +459,8 @@ class Round(NamedTuple):
 
 def run_round(docs: list[dict[str, Any]], batch: int, workdir: Path, connections: int, fusing: bool, reader: bool) -> Round:
     """The raw floor, then the ingest-only run, then (``fusing``) the run with the server's fusion process, in a
-    directory of their own; a machine's load moves between minutes, so :func:`main` alternates rounds and takes
-    each figure's best (``timeit``'s rule: the least disturbed run of each, the floor's as well)."""
+    directory of their own. A machine's load moves between minutes, so :func:`main` alternates rounds and reports
+    the round whose ratio is the median: a ratio pairs figures measured in the same minutes."""
     workdir.mkdir(parents=True)
     raw = bench_raw(docs, batch, workdir)
     ingest_many = bench_http(docs, batch, workdir, connections, fusion=None)
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--rounds", type=int, default=3,
-        help="the raw floor, the ingest-only run and the fusing run alternated this often; each one's best counts (default 3)",
+        help="the raw floor, the ingest-only run and the fusing run alternated this often; the median round is reported (default 3)",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -503,10 +503,11 @@ def main(argv: list[str] | None = None) -> int:
             run_round(docs, args.batch, workdir / f"round-{k}", c, fusing=not args.ingest_only, reader=args.stream_reader)
             for k in range(args.rounds)
         ]
-        best = max(rounds, key=lambda r: (r.fused or 0.0, r.ingest_many))
-        raw = max(r.raw for r in rounds)
-        ingest_many = max(r.ingest_many for r in rounds)
-        CPU_US.update(best.cpu_us)
+        # The round whose ratio is the median (the upper one of an even count; a round's figures are measured in the
+        # same minutes) stands for all.
+        middle = sorted(rounds, key=lambda r: (r.fused if r.fused is not None else r.ingest_many) / r.raw)[len(rounds) // 2]
+        raw, ingest_many = middle.raw, middle.ingest_many
+        CPU_US.update(middle.cpu_us)
         first = workdir / "round-0"
         ingest_one = None if args.ingest_only else bench_http(docs, args.batch, first, 1, fusion=None)
         backlog = None if args.ingest_only else bench_backlog(first / f"http-{c}-ingest", len(docs))
@@ -514,15 +515,15 @@ def main(argv: list[str] | None = None) -> int:
         fusing: dict[str, float] = {}
         if not args.ingest_only:
             fusing["thread"] = bench_http(docs, args.batch, first, c, fusion="thread", reader=args.stream_reader)
-            fusing["process"] = max(r.fusing or 0.0 for r in rounds)
-            FUSED["process"] = max(r.fused or 0.0 for r in rounds)
-        raw_fused = None if not fusing else bench_raw(docs, args.batch, first, best.fused_rows)
+            fusing["process"] = middle.fusing or 0.0
+            FUSED["process"] = middle.fused or 0.0
+        raw_fused = None if not fusing else bench_raw(docs, args.batch, first, middle.fused_rows)
         stages = bench_stages(docs, args.batch, workdir) if args.stages else {}
     shape = (", uncertainties unstated" if args.unstated else "") + (", one /stream reader while fusing" if args.stream_reader else "")
     print(f"observations                              {args.observations:>10,d}  (batches of {args.batch:,}, {os.cpu_count()} cores{shape})")
     print(
         f"raw sqlite executemany                    {raw:>10,.0f} obs/s  (baseline: same rows, schema, pragmas;"
-        f" best of {len(rounds)} round{'s' if len(rounds) > 1 else ''})"
+        f" the median round of {len(rounds)}, whose figures follow)"
     )
     print(f"  round by round (each against its own raw): {'; '.join(r.describe() for r in rounds)}")
     if ingest_one is not None:
@@ -542,8 +543,8 @@ def main(argv: list[str] | None = None) -> int:
             if where in STREAMED:
                 events, size = STREAMED[where]
                 print(f"  the /stream reader received             {events:>10,d} events  ({size / 1e6:,.1f} MB)")
-        assert raw_fused is not None and best.fused_rows is not None
-        incidents, members = best.fused_rows
+        assert raw_fused is not None and middle.fused_rows is not None
+        incidents, members = middle.fused_rows
         print(
             f"raw sqlite, with fusion's rows too          {raw_fused:>10,.0f} obs/s  ({raw_fused / raw:.2f} of raw: the same batches, each with its share"
             f" of the {len(incidents):,} incident and {len(members):,} membership rows the fusing run stored, same commits)"

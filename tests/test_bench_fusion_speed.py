@@ -56,7 +56,7 @@ def _observations() -> list[Observation]:
 def test_rounds_alternate_and_each_round_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
     _bench().bench_speed(_observations(), 1000, 3)
     out = capsys.readouterr().out
-    assert out.count("best of 3") == 2  # the fuser's line and DBSCAN's
+    assert out.count("median of 3 rounds") == 2  # the fuser's line and DBSCAN's
     ratio_line = next(line for line in out.splitlines() if "streaming fusion / DBSCAN batch" in line)
     rounds = re.search(r"round by round: ([0-9., ]+)\)", ratio_line)
     assert rounds is not None and len(rounds.group(1).split(", ")) == 3

@@ -120,7 +120,7 @@ def test_rounds_alternate_and_each_is_shown_against_its_own_floor(bench: ModuleT
     every round's ratios beside them (a loaded machine moves each figure between runs)."""
     assert bench.main(["--observations", "300", "--batch", "100", "--connections", "2", "--rounds", "2", "--ingest-only"]) == 0
     out = capsys.readouterr().out
-    assert "best of 2 rounds" in out
+    assert "the median round of 2" in out
     line = next(text for text in out.splitlines() if "round by round" in text)
     assert line.count("raw ") == 2 and line.count("ingest ") == 2 and "until all fused" not in line
 
