@@ -132,7 +132,6 @@ FUSED: dict[str, float] = {}
 (``process``: the child process `serve` supervises, its default; ``thread``: ``--fusion-in thread``)."""
 FUSED_ROWS: dict[int, FusedRows] = {}
 """What each fusing run's fusion stored (incident and membership rows), by connections: the fused floor replays it."""
-FUSION_IN = ("process", "thread")
 STREAMED: dict[str, tuple[int, int]] = {}
 """(events, bytes) the ``/stream`` reader received in each fusing run (``--stream-reader``), by where the server fuses."""
 
@@ -452,7 +451,7 @@ class Round(NamedTuple):
     cpu_us: dict[str, float]
 
     def describe(self) -> str:
-        """``raw 56,370 obs/s, ingest 0.67, fused 0.27``: this round's ratios against its own floor."""
+        """``raw 56,370 obs/s, ingest 0.67, until all fused 0.27``: this round's ratios against its own floor."""
         text = f"raw {self.raw:,.0f} obs/s, ingest {self.ingest_many / self.raw:.2f}"
         return text if self.fused is None else f"{text}, until all fused {self.fused / self.raw:.2f}"
 
